@@ -1,0 +1,111 @@
+/* lmc.h — public API of lmc, a transformer inference engine that measures how well a language model
+ * compresses text (bits per character), following "Compression Represents Intelligence Linearly".
+ *
+ * Conventions used across the library:
+ *   - Functions that can fail return 0 on success and -1 on error, and fill an lmc_err with one line that
+ *     names the file (when there is one) and the problem. Nothing in the library prints or exits.
+ *   - Whoever allocates frees: every *_open / *_load has a matching *_close / *_free.
+ *   - Model weights are mmapped read-only and never copied unless a dtype conversion asks for it.
+ */
+#ifndef LMC_H
+#define LMC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LMC_VERSION "0.1.0"
+
+/* ---- errors ---------------------------------------------------------------------------------- */
+
+typedef struct lmc_err {
+    char msg[1024]; /* one line, no trailing newline; "" when no error */
+} lmc_err;
+
+/* Formats msg into err (printf-style) and returns -1, so callers can write `return lmc_fail(err, ...)`. */
+int lmc_fail(lmc_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- corpus ---------------------------------------------------------------------------------- */
+
+typedef struct lmc_doc {
+    char  *text;  /* UTF-8, NUL-terminated for convenience, but may contain NUL: use len */
+    size_t len;   /* bytes */
+    size_t chars; /* Unicode code points (Python len) */
+} lmc_doc;
+
+typedef struct lmc_corpus {
+    lmc_doc *docs;     /* (n_docs) non-empty documents, in file order */
+    size_t   n_docs;
+    size_t   records;  /* records read (before empty documents were dropped) */
+    size_t   skipped;  /* bad records skipped (only with skip_bad) */
+    size_t   chars;    /* Σ docs[i].chars */
+    size_t   bytes;    /* Σ docs[i].len */
+} lmc_corpus;
+
+typedef struct lmc_corpus_opts {
+    long file_num; /* keep the first file_num records (-1: all), counted before empty docs are dropped */
+    int  skip_bad; /* 1: skip malformed records (counted in `skipped`) instead of failing */
+} lmc_corpus_opts;
+
+/* Reads a .jsonl, .jsonl.gz or plain UTF-8 text file (one document). */
+int  lmc_corpus_load(const char *path, const lmc_corpus_opts *opts, lmc_corpus *out, lmc_err *err);
+void lmc_corpus_free(lmc_corpus *c);
+
+/* ---- tokenizer ------------------------------------------------------------------------------- */
+
+typedef struct lmc_tokenizer lmc_tokenizer;
+
+/* Loads a tokenizer from a directory (tokenizer.json[.gz] + tokenizer_config.json, or qwen.tiktoken[.gz])
+ * or from a model file written by `lmc convert`. */
+int  lmc_tokenizer_open(const char *path, lmc_tokenizer **out, lmc_err *err);
+void lmc_tokenizer_free(lmc_tokenizer *tok);
+
+/* Tokenizes text[0..len) as HF transformers' AutoTokenizer.encode would (add_special = 1: BOS per SPEC §2).
+ * *ids is malloc'ed (caller frees), *n_ids its length. Fails on invalid UTF-8. */
+int lmc_tokenize(lmc_tokenizer *tok, const char *text, size_t len, int add_special,
+                 int32_t **ids, size_t *n_ids, lmc_err *err);
+
+/* ---- model ----------------------------------------------------------------------------------- */
+
+typedef struct lmc_model lmc_model;
+
+typedef enum lmc_compute {
+    LMC_COMPUTE_F32 = 0,  /* all activations f32; bf16/f16 weights widened tile by tile (exact) */
+    LMC_COMPUTE_BF16 = 1, /* bf16 x bf16 dot products with f32 accumulation (AVX512_BF16 when present) */
+} lmc_compute;
+
+typedef struct lmc_model_opts {
+    lmc_compute compute;
+    int         threads; /* 0: OpenMP default */
+} lmc_model_opts;
+
+/* path: a HF checkpoint directory (config.json + model.safetensors or a sharded index) or a single
+ * .safetensors file written by `lmc convert`. */
+int  lmc_model_open(const char *path, const lmc_model_opts *opts, lmc_model **out, lmc_err *err);
+void lmc_model_close(lmc_model *m);
+
+/* ---- evaluation ------------------------------------------------------------------------------ */
+
+typedef struct lmc_eval_opts {
+    int  block_size; /* W, default 1900 */
+    int  stride;     /* S, default 512 */
+    long file_num;   /* -1: all records */
+    int  skip_bad;
+} lmc_eval_opts;
+
+typedef struct lmc_result {
+    char   data[4096];  /* corpus path */
+    double nll;         /* nats, Σ over scored targets (double) */
+    double bpc, bpb, token_ppl;
+    size_t docs, chars, bytes, tokens, windows, scored_tokens, skipped;
+    int    block_size, stride;
+    double seconds;
+} lmc_result;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,66 @@
+/* kernels.h — pure numeric kernels. Each is a small function over plain arrays; shapes are given as
+ * (rows, cols) in row-major order. No kernel knows files, models or errors. Parallel kernels use OpenMP
+ * (the one threading runtime; OpenBLAS is its OpenMP build). */
+#ifndef LMC_KERNELS_H
+#define LMC_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- dtype conversion (convert.c) ---- */
+/* bf16 / f16 bit patterns → f32, exact. */
+void bf16_to_f32(float *dst, const uint16_t *src, size_t n);
+void f16_to_f32(float *dst, const uint16_t *src, size_t n);
+/* f32 → bf16 / f16, round to nearest even (NaN stays NaN). */
+void f32_to_bf16(uint16_t *dst, const float *src, size_t n);
+void f32_to_f16(uint16_t *dst, const float *src, size_t n);
+
+/* ---- normalisation (rmsnorm.c, layernorm.c) ---- */
+/* out, x: (T, dim); w: (dim). out may alias x. y = x / sqrt(mean(x²) + eps) * w. */
+void rmsnorm(float *out, const float *x, const float *w, int T, int dim, float eps);
+/* out, x: (T, dim); w, b: (dim) (b may be NULL). Biased variance, as torch.nn.LayerNorm. */
+void layernorm(float *out, const float *x, const float *w, const float *b, int T, int dim, float eps);
+
+/* ---- rotary position embedding (rope.c) ---- */
+/* inv_freq: (rot_dim/2), the per-pair frequencies (scaling already applied by the caller).
+ * cos, sin: (T, rot_dim/2), angle = pos * inv_freq[i] for pos = 0..T-1, optionally multiplied by mscale. */
+void rope_tables(float *cos_t, float *sin_t, const float *inv_freq, int T, int rot_dim, float mscale);
+/* x: (T, n_heads, head_dim) with row stride `stride` floats between tokens. Rotates the first rot_dim dims of
+ * every head. interleaved = 0: HF rotate_half (pairs (i, i + rot_dim/2)); 1: Meta/llama2.c (pairs (2i, 2i+1)). */
+void rope_apply(float *x, int T, int n_heads, int head_dim, int stride, int rot_dim, const float *cos_t,
+                const float *sin_t, int interleaved);
+
+/* ---- attention (attention.c) ---- */
+/* Causal softmax attention over a prefill of T tokens with grouped KV heads (n_heads % n_kv_heads == 0).
+ * q: (T, n_heads, qk_dim) row stride q_stride; k: (T, n_kv_heads, qk_dim) stride k_stride;
+ * v: (T, n_kv_heads, v_dim) stride v_stride; out: (T, n_heads, v_dim), contiguous.
+ * scale multiplies q·k. Tiled with online softmax: never holds T×T scores for all heads at once. */
+void attention_causal(float *out, const float *q, int q_stride, const float *k, int k_stride, const float *v,
+                      int v_stride, int T, int n_heads, int n_kv_heads, int qk_dim, int v_dim, float scale);
+
+/* ---- activations (activations.c) ---- */
+/* gate, up: (n); out[i] = silu(gate[i]) * up[i]. out may alias gate. */
+void silu_mul(float *out, const float *gate, const float *up, size_t n);
+/* In place over (n): exact erf GELU (torch.nn.GELU()), and tanh GELU (HF gelu_new / gelu_pytorch_tanh). */
+void gelu_erf(float *x, size_t n);
+void gelu_tanh(float *x, size_t n);
+void silu(float *x, size_t n);
+
+/* ---- matmul (matmul.c): y = x · Wᵀ (+ bias) ---- */
+/* x: (T, K); W: (N, K) f32; y: (T, N); bias: (N) or NULL. Through cblas_sgemm. */
+void matmul_f32(float *y, const float *x, const float *W, const float *bias, int T, int N, int K);
+/* W: (N, K) bf16 or f16 bits, widened to f32 tile by tile (`tile` scratch: tile_rows × K floats per thread,
+ * see matmul_tile_floats) and multiplied with cblas_sgemm. Exact widening, so results equal matmul_f32 on the
+ * widened matrix up to sgemm's own blocking. */
+void matmul_bf16w(float *y, const float *x, const uint16_t *W, const float *bias, int T, int N, int K);
+void matmul_f16w(float *y, const float *x, const uint16_t *W, const float *bias, int T, int N, int K);
+
+/* ---- bias & residual (residual.c) ---- */
+void add_inplace(float *y, const float *x, size_t n);             /* y += x */
+void add_bias_rows(float *y, const float *bias, int T, int N);    /* y (T,N) += bias (N) per row */
+
+/* ---- log-softmax (softmax.c) ---- */
+/* logits: (n). Returns logsumexp in double from f32 inputs (max-shifted). */
+double logsumexp_f32(const float *logits, int n);
+
+#endif

@@ -1,0 +1,70 @@
+/* util.h — small shared helpers: errors, files (plain or gzip), growable buffers, SHA-256, base64. */
+#ifndef LMC_UTIL_H
+#define LMC_UTIL_H
+
+#include "lmc.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Reads a whole file into a malloc'ed, NUL-terminated buffer (*len excludes the NUL). A file whose name
+ * ends in ".gz" (or that starts with the gzip magic) is decompressed. */
+int lmc_read_file(const char *path, char **data, size_t *len, lmc_err *err);
+
+/* Like lmc_read_file, but tries `path` and then `path.gz`; *found_path (may be NULL) receives the one read. */
+int lmc_read_file_or_gz(const char *path, char **data, size_t *len, char *found_path, size_t found_cap,
+                        lmc_err *err);
+
+bool lmc_file_exists(const char *path);
+bool lmc_is_dir(const char *path);
+
+/* Writes data to path atomically: path.tmp.PID, fsync, rename. Never leaves a partial file at path. */
+int lmc_write_file_atomic(const char *path, const void *data, size_t len, lmc_err *err);
+
+/* snprintf into a fixed buffer joining dir + "/" + name. Returns buf. */
+char *lmc_path_join(char *buf, size_t cap, const char *dir, const char *name);
+
+/* Growable byte buffer. */
+typedef struct lmc_buf {
+    char  *p;
+    size_t len, cap;
+} lmc_buf;
+void lmc_buf_append(lmc_buf *b, const void *data, size_t n);
+void lmc_buf_printf(lmc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void lmc_buf_free(lmc_buf *b);
+
+/* malloc/realloc/calloc that abort with a message on out-of-memory (small bookkeeping allocations only;
+ * large buffers are allocated with plain malloc and a reported error). */
+void *lmc_xmalloc(size_t n);
+void *lmc_xcalloc(size_t n, size_t size);
+void *lmc_xrealloc(void *p, size_t n);
+char *lmc_xstrdup(const char *s);
+
+/* SHA-256 */
+typedef struct lmc_sha256 {
+    uint32_t h[8];
+    uint64_t nbytes;
+    uint8_t  block[64];
+    size_t   fill;
+} lmc_sha256;
+void lmc_sha256_init(lmc_sha256 *s);
+void lmc_sha256_update(lmc_sha256 *s, const void *data, size_t n);
+void lmc_sha256_final(lmc_sha256 *s, uint8_t out[32]);
+void lmc_sha256_hex(const void *data, size_t n, char hex[65]);
+
+/* Base64 (standard alphabet, padded). Encode returns a malloc'ed NUL-terminated string. Decode returns
+ * -1 on malformed input. */
+char *lmc_base64_encode(const void *data, size_t n);
+int   lmc_base64_decode(const char *s, size_t slen, uint8_t **out, size_t *out_len);
+
+/* UTF-8: returns the number of bytes of the first invalid sequence's offset in *bad_off and false when
+ * s[0..n) is not valid UTF-8 (no surrogates, no overlongs, max U+10FFFF). *chars gets the code points. */
+bool lmc_utf8_validate(const char *s, size_t n, size_t *chars, size_t *bad_off);
+
+/* Wall clock in seconds (monotonic). */
+double lmc_now(void);
+
+/* The shared reference directory for tests and tools: $LMC_SHARED, default "../shared". */
+const char *lmc_shared_dir(void);
+
+#endif

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every test binary (build/tests/test_*) and CLI test script (tests/cli_*.sh), prints their lines, and
+# ends with the total "N passed, N failed, N skipped". Exit status non-zero when anything failed.
+set -u
+cd "$(dirname "$0")/.."
+export LMC_SHARED="${LMC_SHARED:-../shared}"
+[ -d "$LMC_SHARED" ] || echo "note: LMC_SHARED=$LMC_SHARED not found; tests that need references are skipped"
+pass=0 fail=0 skip=0
+run_one() {
+    local name=$1; shift
+    local out rc
+    out=$("$@" 2>&1); rc=$?
+    printf '%s\n' "$out" | grep -E '^(PASS|FAIL|SKIP) ' | sed "s|^|[$name] |"
+    local p f s
+    p=$(printf '%s\n' "$out" | grep -c '^PASS ')
+    f=$(printf '%s\n' "$out" | grep -c '^FAIL ')
+    s=$(printf '%s\n' "$out" | grep -c '^SKIP ')
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "[$name] FAIL (exit $rc, no FAIL line): $(printf '%s\n' "$out" | tail -3 | tr '\n' ' ')"
+        f=1
+    fi
+    pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
+}
+for t in build/tests/test_*; do
+    [ -x "$t" ] || continue
+    run_one "$(basename "$t")" "$t"
+done
+for t in tests/cli_*.sh; do
+    [ -f "$t" ] || continue
+    run_one "$(basename "$t")" bash "$t"
+done
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages lmc needs, only those missing. Uses sudo when not root.
+set -euo pipefail
+need=()
+have_hdr() { [ -e "$1" ]; }
+have_hdr /usr/include/x86_64-linux-gnu/openblas-openmp/cblas.h || need+=(libopenblas-openmp-dev)
+have_hdr /usr/include/cjson/cJSON.h   || need+=(libcjson-dev)
+have_hdr /usr/include/pcre2.h         || need+=(libpcre2-dev)
+have_hdr /usr/include/utf8proc.h      || need+=(libutf8proc-dev)
+have_hdr /usr/include/zlib.h          || need+=(zlib1g-dev)
+command -v cc >/dev/null   || need+=(gcc)
+command -v make >/dev/null || need+=(make)
+[ ${#need[@]} -eq 0 ] && exit 0
+echo "install-deps: installing ${need[*]}" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
