@@ -1,0 +1,72 @@
+/* attention.c — causal multi-head attention for a prefill, tiled flash-style.
+ *
+ * For each (head, block of BQ queries) one thread walks the key blocks up to the diagonal: S = Q·Kᵀ (sgemm),
+ * causal mask on the diagonal block, online softmax (running max m and sum l per row), O = O·α + P·V (sgemm).
+ * Blocks past the diagonal are skipped, and no T×T score matrix ever exists. Each output row is produced by
+ * one thread in a fixed order, so the result does not depend on the thread count. */
+#include "kernels.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { BQ = 64, BK = 128 };
+
+static void attend_block(float *out, const float *q, int q_stride, const float *k, int k_stride,
+                         const float *v, int v_stride, int T, int n_heads, int qk_dim, int v_dim, float scale,
+                         int h, int g, int t0, float *S, float *O, float *m, float *l) {
+    int bq = T - t0 < BQ ? T - t0 : BQ;
+    const float *qb = q + (size_t)t0 * q_stride + (size_t)h * qk_dim;
+    memset(O, 0, sizeof(float) * (size_t)bq * v_dim);
+    for (int i = 0; i < bq; i++) { m[i] = -INFINITY; l[i] = 0; }
+    int last = t0 + bq; /* keys < last can be visible */
+    for (int s0 = 0; s0 < last; s0 += BK) {
+        int bk = last - s0 < BK ? last - s0 : BK;
+        const float *kb = k + (size_t)s0 * k_stride + (size_t)g * qk_dim;
+        const float *vb = v + (size_t)s0 * v_stride + (size_t)g * v_dim;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bq, bk, qk_dim, scale, qb, q_stride, kb, k_stride,
+                    0.0f, S, BK);
+        for (int i = 0; i < bq; i++) {
+            float *row = S + (size_t)i * BK;
+            int visible = t0 + i - s0 + 1; /* keys s0 .. t0+i */
+            if (visible > bk) visible = bk;
+            float mx = m[i];
+            for (int j = 0; j < visible; j++) mx = row[j] > mx ? row[j] : mx;
+            float alpha = expf(m[i] - mx); /* 0 on the first block (m = -inf) */
+            float sum = 0;
+            for (int j = 0; j < visible; j++) { row[j] = expf(row[j] - mx); sum += row[j]; }
+            for (int j = visible; j < bk; j++) row[j] = 0.0f;
+            l[i] = l[i] * alpha + sum;
+            m[i] = mx;
+            float *o = O + (size_t)i * v_dim;
+            for (int d = 0; d < v_dim; d++) o[d] *= alpha;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bq, v_dim, bk, 1.0f, S, BK, vb, v_stride, 1.0f,
+                    O, v_dim);
+    }
+    for (int i = 0; i < bq; i++) {
+        float inv = 1.0f / l[i];
+        float *dst = out + ((size_t)(t0 + i) * n_heads + h) * v_dim;
+        for (int d = 0; d < v_dim; d++) dst[d] = O[(size_t)i * v_dim + d] * inv;
+    }
+}
+
+void attention_causal(float *out, const float *q, int q_stride, const float *k, int k_stride, const float *v,
+                      int v_stride, int T, int n_heads, int n_kv_heads, int qk_dim, int v_dim, float scale) {
+    int n_qblocks = (T + BQ - 1) / BQ, group = n_heads / n_kv_heads;
+#pragma omp parallel
+    {
+        float *S = malloc(sizeof(float) * (size_t)BQ * BK);
+        float *O = malloc(sizeof(float) * (size_t)BQ * v_dim);
+        float m[BQ], l[BQ];
+        /* Later query blocks do more work: hand them out first, dynamically. */
+#pragma omp for schedule(dynamic, 1) collapse(2)
+        for (int qb = n_qblocks - 1; qb >= 0; qb--)
+            for (int h = 0; h < n_heads; h++)
+                attend_block(out, q, q_stride, k, k_stride, v, v_stride, T, n_heads, qk_dim, v_dim, scale, h,
+                             h / group, qb * BQ, S, O, m, l);
+        free(S);
+        free(O);
+    }
+}

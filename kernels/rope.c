@@ -1,0 +1,37 @@
+/* rope.c — rotary position embeddings. */
+#include "kernels.h"
+
+#include <math.h>
+
+/* cos_t, sin_t: (T, rot_dim/2). Angles in double so that large positions (pos · inv_freq up to ~1e5 rad) keep
+ * full f32 accuracy after the reduction; HF computes them in f32 (inv_freq f32, pos · inv_freq in f32), so we
+ * round the product to f32 first, matching torch's `freqs = pos.float() @ inv_freq.float()`. */
+void rope_tables(float *cos_t, float *sin_t, const float *inv_freq, int T, int rot_dim, float mscale) {
+    int half = rot_dim / 2;
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < half; i++) {
+            float ang = (float)t * inv_freq[i];
+            cos_t[(size_t)t * half + i] = (float)cos((double)ang) * mscale;
+            sin_t[(size_t)t * half + i] = (float)sin((double)ang) * mscale;
+        }
+}
+
+/* x: (T, n_heads, head_dim), row stride `stride` floats. rotate_half pairs dim i with i + rot_dim/2;
+ * interleaved (Meta/llama2.c) pairs 2i with 2i+1. Both use frequency i for pair i. */
+void rope_apply(float *x, int T, int n_heads, int head_dim, int stride, int rot_dim, const float *cos_t,
+                const float *sin_t, int interleaved) {
+    int half = rot_dim / 2;
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < T; t++) {
+        const float *c = cos_t + (size_t)t * half, *s = sin_t + (size_t)t * half;
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + (size_t)t * stride + (size_t)h * head_dim;
+            for (int i = 0; i < half; i++) {
+                int a = interleaved ? 2 * i : i, b = interleaved ? 2 * i + 1 : i + half;
+                float x0 = v[a], x1 = v[b];
+                v[a] = x0 * c[i] - x1 * s[i];
+                v[b] = x1 * c[i] + x0 * s[i];
+            }
+        }
+    }
+}
