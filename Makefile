@@ -13,7 +13,7 @@ ARCHFLAGS ?= -march=native
 endif
 OPT      ?= -O2
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(ARCHFLAGS) -fopenmp -Wall -Wextra -Wno-unused-parameter \
-            -Iinclude -Isrc -Ikernels -I$(BLAS_INC) -MMD -MP
+            -Iinclude -Isrc -Ikernels -Itools -I$(BLAS_INC) -MMD -MP
 LDLIBS   += -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lcjson -lpcre2-8 -lutf8proc -lz -lm -fopenmp
 BUILD    ?= build
 

@@ -90,10 +90,13 @@ void lmc_model_close(lmc_model *m);
 /* ---- evaluation ------------------------------------------------------------------------------ */
 
 typedef struct lmc_eval_opts {
-    int  block_size; /* W, default 1900 */
-    int  stride;     /* S, default 512 */
-    long file_num;   /* -1: all records */
-    int  skip_bad;
+    int         block_size; /* W, default 1900 */
+    int         stride;     /* S, default 512 */
+    long        file_num;   /* -1: all records */
+    int         skip_bad;   /* skip malformed corpus records (counted) instead of failing */
+    int         progress;   /* 0: silent; 1: progress on stderr (redrawn on a TTY, a line every few s otherwise) */
+    const char *checkpoint; /* NULL, or a file recording finished windows for resume */
+    const char *per_window; /* NULL, or a JSONL file: one line per window (k, start, scored, nll) */
 } lmc_eval_opts;
 
 typedef struct lmc_result {
@@ -102,8 +105,14 @@ typedef struct lmc_result {
     double bpc, bpb, token_ppl;
     size_t docs, chars, bytes, tokens, windows, scored_tokens, skipped;
     int    block_size, stride;
+    double zlib_bpc;    /* baseline: 8 · |deflate-9(concatenated documents)| / chars */
     double seconds;
+    double tokens_per_s; /* window tokens (K · W) per second of forward time */
 } lmc_result;
+
+/* Evaluates one corpus file: documents → tokens → windows → forward → scored NLL (SPEC §1–4). */
+int lmc_evaluate(lmc_model *m, lmc_tokenizer *tok, const char *data_path, const lmc_eval_opts *opts,
+                 lmc_result *res, lmc_err *err);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,80 @@
+/* config.c — typed reads of config.json keys and tensor lookups with errors that name the key or tensor. */
+#include "arch.h"
+#include "util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static int obj_num(const char *origin, const cJSON *obj, const char *objname, const char *key, int required,
+                   double dflt, double *out, lmc_err *err) {
+    const cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+    if (!v || cJSON_IsNull(v)) {
+        if (required) return lmc_fail(err, "%s: config.json has no \"%s%s%s\"", origin, objname ? objname : "",
+                                      objname ? "." : "", key);
+        *out = dflt;
+        return 0;
+    }
+    if (!cJSON_IsNumber(v))
+        return lmc_fail(err, "%s: config.json \"%s%s%s\" is not a number", origin, objname ? objname : "",
+                        objname ? "." : "", key);
+    *out = v->valuedouble;
+    return 0;
+}
+
+int cfg_obj_num(const lmc_arch_ctx *c, const cJSON *obj, const char *objname, const char *key, int required,
+                double dflt, double *out, lmc_err *err) {
+    return obj_num(c->origin, obj, objname, key, required, dflt, out, err);
+}
+
+int cfg_num(const lmc_arch_ctx *c, const char *key, int required, double dflt, double *out, lmc_err *err) {
+    return obj_num(c->origin, c->config, NULL, key, required, dflt, out, err);
+}
+
+int cfg_int(const lmc_arch_ctx *c, const char *key, int required, long dflt, long *out, lmc_err *err) {
+    double d;
+    if (obj_num(c->origin, c->config, NULL, key, required, (double)dflt, &d, err)) return -1;
+    if (d != (double)(long)d || d < 0 || d > 1e9)
+        return lmc_fail(err, "%s: config.json \"%s\" must be a non-negative integer (got %g)", c->origin, key, d);
+    *out = (long)d;
+    return 0;
+}
+
+int cfg_bool(const lmc_arch_ctx *c, const char *key, int dflt, int *out, lmc_err *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->config, key);
+    if (!v || cJSON_IsNull(v)) { *out = dflt; return 0; }
+    if (!cJSON_IsBool(v)) return lmc_fail(err, "%s: config.json \"%s\" is not true/false", c->origin, key);
+    *out = cJSON_IsTrue(v);
+    return 0;
+}
+
+int cfg_str(const lmc_arch_ctx *c, const char *key, const char *dflt, const char **out, lmc_err *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->config, key);
+    if (!v || cJSON_IsNull(v)) { *out = dflt; return 0; }
+    if (!cJSON_IsString(v)) return lmc_fail(err, "%s: config.json \"%s\" is not a string", c->origin, key);
+    *out = v->valuestring;
+    return 0;
+}
+
+static const lmc_tensor *vfind(const lmc_arch_ctx *c, char *name, size_t cap, const char *fmt, va_list ap) {
+    vsnprintf(name, cap, fmt, ap);
+    return lmc_weights_find(c->w, name);
+}
+
+const lmc_tensor *arch_tensor(const lmc_arch_ctx *c, lmc_err *err, const char *fmt, ...) {
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    const lmc_tensor *t = vfind(c, name, sizeof name, fmt, ap);
+    va_end(ap);
+    if (!t) lmc_fail(err, "%s: missing tensor %s", c->origin, name);
+    return t;
+}
+
+const lmc_tensor *arch_tensor_opt(const lmc_arch_ctx *c, const char *fmt, ...) {
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    const lmc_tensor *t = vfind(c, name, sizeof name, fmt, ap);
+    va_end(ap);
+    return t;
+}

@@ -1,0 +1,135 @@
+/* linear.c — weights of any dtype behind one call (see linear.h). */
+#include "linear.h"
+#include "kernels.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *lmc_shape_str(const lmc_tensor *t, char *buf, size_t cap) {
+    size_t o = 0;
+    o += (size_t)snprintf(buf + o, cap - o, "[");
+    for (int i = 0; i < t->ndim && o < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%lld", i ? ", " : "", (long long)t->shape[i]);
+    if (o < cap) snprintf(buf + o, cap - o, "]");
+    return buf;
+}
+
+static int check_dtype(const lmc_tensor *t, const char *origin, lmc_err *err) {
+    if (t->dtype == LMC_F32 || t->dtype == LMC_BF16 || t->dtype == LMC_F16) return 0;
+    return lmc_fail(err, "%s: tensor %s has dtype %s, which lmc cannot compute with", origin, t->name,
+                    lmc_dtype_name(t->dtype));
+}
+
+float *lmc_tensor_f32(const lmc_tensor *t, int64_t numel, const char *origin, lmc_err *err) {
+    char sb[96];
+    if (check_dtype(t, origin, err)) return NULL;
+    if (t->numel != numel) {
+        lmc_fail(err, "%s: tensor %s has shape %s, expected %lld elements", origin, t->name,
+                 lmc_shape_str(t, sb, sizeof sb), (long long)numel);
+        return NULL;
+    }
+    float *v = malloc(sizeof(float) * (size_t)(numel ? numel : 1));
+    if (!v) { lmc_fail(err, "%s: out of memory for tensor %s", origin, t->name); return NULL; }
+    if (t->dtype == LMC_F32) memcpy(v, t->data, sizeof(float) * (size_t)numel);
+    else if (t->dtype == LMC_BF16) bf16_to_f32(v, t->data, (size_t)numel);
+    else f16_to_f32(v, t->data, (size_t)numel);
+    return v;
+}
+
+static int prepare(lmc_linear *l, lmc_compute compute, const char *origin, lmc_err *err) {
+    l->bf16 = 0;
+    if (compute != LMC_COMPUTE_BF16) return 0;
+    int rc;
+    if (l->dtype == LMC_BF16) rc = gemm_bf16_pack(&l->packed, l->w, l->N, l->K);
+    else if (l->dtype == LMC_F32) rc = gemm_bf16_pack_f32(&l->packed, l->w, l->N, l->K);
+    else {
+        /* f16 → f32 → bf16: widen row blocks into a temporary f32 copy */
+        float *tmp = malloc(sizeof(float) * (size_t)l->N * l->K);
+        if (!tmp) return lmc_fail(err, "%s: out of memory packing a %dx%d weight for bf16", origin, l->N, l->K);
+        f16_to_f32(tmp, l->w, (size_t)l->N * l->K);
+        rc = gemm_bf16_pack_f32(&l->packed, tmp, l->N, l->K);
+        free(tmp);
+    }
+    if (rc) return lmc_fail(err, "%s: out of memory packing a %dx%d weight for bf16", origin, l->N, l->K);
+    l->bf16 = 1;
+    return 0;
+}
+
+int lmc_linear_init_rows(lmc_linear *l, const lmc_tensor *w, const lmc_tensor *bias, int row0, int N, int K,
+                         lmc_compute compute, const char *origin, lmc_err *err) {
+    char sb[96];
+    memset(l, 0, sizeof *l);
+    if (check_dtype(w, origin, err)) return -1;
+    if (w->ndim != 2 || w->shape[1] != K || w->shape[0] < (int64_t)row0 + N)
+        return lmc_fail(err, "%s: tensor %s has shape %s, expected [%d, %d]", origin, w->name,
+                        lmc_shape_str(w, sb, sizeof sb), row0 == 0 ? N : (int)w->shape[0], K);
+    l->N = N;
+    l->K = K;
+    l->dtype = w->dtype;
+    l->w = (const char *)w->data + (size_t)row0 * K * lmc_dtype_size(w->dtype);
+    if (bias) {
+        if (bias->numel < (int64_t)row0 + N || bias->ndim != 1)
+            return lmc_fail(err, "%s: bias %s has shape %s, expected [%d]", origin, bias->name,
+                            lmc_shape_str(bias, sb, sizeof sb), N);
+        float *all = lmc_tensor_f32(bias, bias->numel, origin, err);
+        if (!all) return -1;
+        l->bias = malloc(sizeof(float) * (size_t)N);
+        if (!l->bias) { free(all); return lmc_fail(err, "%s: out of memory", origin); }
+        memcpy(l->bias, all + row0, sizeof(float) * (size_t)N);
+        free(all);
+    }
+    if (prepare(l, compute, origin, err)) { lmc_linear_free(l); return -1; }
+    return 0;
+}
+
+int lmc_linear_init(lmc_linear *l, const lmc_tensor *w, const lmc_tensor *bias, int N, int K,
+                    lmc_compute compute, const char *origin, lmc_err *err) {
+    char sb[96];
+    if (w->ndim != 2 || w->shape[0] != N || w->shape[1] != K)
+        return lmc_fail(err, "%s: tensor %s has shape %s, expected [%d, %d]", origin, w->name,
+                        lmc_shape_str(w, sb, sizeof sb), N, K);
+    if (bias && (bias->ndim != 1 || bias->shape[0] != N))
+        return lmc_fail(err, "%s: bias %s has shape %s, expected [%d]", origin, bias->name,
+                        lmc_shape_str(bias, sb, sizeof sb), N);
+    return lmc_linear_init_rows(l, w, bias, 0, N, K, compute, origin, err);
+}
+
+void lmc_linear_apply(const lmc_linear *l, const float *x, float *y, int T) {
+    if (l->bf16) {
+        /* x rounded to bf16 once per call; a few MB at most (T × K × 2 bytes) */
+        void *scratch = malloc(gemm_bf16_scratch_bytes(T, l->K));
+        if (!scratch) abort();
+        gemm_bf16(y, x, &l->packed, l->bias, T, scratch);
+        free(scratch);
+        return;
+    }
+    switch (l->dtype) {
+    case LMC_F32: matmul_f32(y, x, l->w, l->bias, T, l->N, l->K); break;
+    case LMC_BF16: matmul_bf16w(y, x, l->w, l->bias, T, l->N, l->K); break;
+    case LMC_F16: matmul_f16w(y, x, l->w, l->bias, T, l->N, l->K); break;
+    }
+}
+
+void lmc_linear_free(lmc_linear *l) {
+    if (l->bf16) gemm_bf16_free(&l->packed);
+    free(l->bias);
+    free(l->owned);
+    memset(l, 0, sizeof *l);
+}
+
+int lmc_embed_rows(const lmc_tensor *emb, const int32_t *ids, int n, float *out, lmc_err *err) {
+    int64_t rows = emb->shape[0], dim = emb->shape[1];
+    size_t es = lmc_dtype_size(emb->dtype);
+    for (int i = 0; i < n; i++) {
+        if (ids[i] < 0 || ids[i] >= rows)
+            return lmc_fail(err, "token id %d is outside the embedding table (%lld rows)", ids[i], (long long)rows);
+        const void *src = (const char *)emb->data + (size_t)ids[i] * (size_t)dim * es;
+        float *dst = out + (size_t)i * dim;
+        if (emb->dtype == LMC_F32) memcpy(dst, src, sizeof(float) * (size_t)dim);
+        else if (emb->dtype == LMC_BF16) bf16_to_f32(dst, src, (size_t)dim);
+        else f16_to_f32(dst, src, (size_t)dim);
+    }
+    return 0;
+}

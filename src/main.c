@@ -1,0 +1,293 @@
+/* main.c — the command line: parses flags, calls the library, prints. The only place that prints errors and
+ * chooses exit codes. Subcommands: eval, convert, tokenize, help. */
+#include "lmc.h"
+#include "model.h"
+#include "safetensors.h"
+#include "threads.h"
+#include "tokenizer/tokenizer.h"
+#include "convert.h"
+#include "util.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int die(const char *msg) {
+    fprintf(stderr, "lmc: %s\n", msg);
+    return 1;
+}
+
+static int usage_error(const char *fmt, const char *arg) {
+    fprintf(stderr, "lmc: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " (see lmc --help)\n");
+    return 2;
+}
+
+static const char *HELP =
+    "lmc " LMC_VERSION " — measure how well a language model compresses text (bits per character)\n"
+    "\n"
+    "usage:\n"
+    "  lmc eval --model MODEL --data FILE [--data FILE ...] [options]\n"
+    "      MODEL: a HuggingFace checkpoint directory, or a .safetensors file written by `lmc convert`\n"
+    "      FILE:  .jsonl / .jsonl.gz with a string field \"content\" per record, or a plain UTF-8 text file\n"
+    "      --block-size W   window length in tokens (default 1900)\n"
+    "      --stride S       new tokens scored per window after the first (default 512)\n"
+    "      --file-num N     use only the first N records of each file (default -1: all)\n"
+    "      --threads T      threads for all kernels (default: all cores)\n"
+    "      --dtype f32|bf16 compute: f32 (exact, default) or bf16 x bf16 dot products with f32 accumulation\n"
+    "      --json OUT.json  also write the results as JSON (atomically: complete or absent)\n"
+    "      --per-window OUT.jsonl  one line per window: k, start, scored, nll (single --data only)\n"
+    "      --skip-bad-records  skip malformed records (counted and reported) instead of failing\n"
+    "      --quiet          no progress on stderr;  --verbose  also print model and BLAS details\n"
+    "      aliases: --block_size, --file_num; --batch_size B is accepted and ignored (windows are evaluated one\n"
+    "      at a time; batching does not change the result)\n"
+    "  lmc convert SRC -o OUT.safetensors [--dtype f32|bf16|f16] [--tokenizer TOK.bin]\n"
+    "      SRC: a HF checkpoint directory, a llama2.c .bin checkpoint (tokenizer.bin/tok*.bin beside it, or\n"
+    "      --tokenizer), or a converted file. Writes one self-describing file (config and tokenizer inside).\n"
+    "  lmc tokenize --model MODEL FILE [--no-special]\n"
+    "      prints FILE's token ids (one document) separated by spaces; --no-special omits BOS.\n"
+    "      MODEL may also be a directory holding only tokenizer files.\n"
+    "  lmc help | --help | --version\n";
+
+/* ---- argument helpers ------------------------------------------------------------------------- */
+
+static int flag_is(const char *arg, const char *name, const char *alias) {
+    return !strcmp(arg, name) || (alias && !strcmp(arg, alias));
+}
+
+/* Value of a flag given as "--flag VALUE" or "--flag=VALUE"; NULL when `arg` is not this flag. */
+static const char *flag_value(int argc, char **argv, int *i, const char *name, const char *alias, int *missing) {
+    const char *a = argv[*i];
+    const char *names[2] = {name, alias};
+    for (int j = 0; j < 2; j++) {
+        if (!names[j]) continue;
+        size_t n = strlen(names[j]);
+        if (!strncmp(a, names[j], n) && a[n] == '=') return a + n + 1;
+        if (!strcmp(a, names[j])) {
+            if (*i + 1 >= argc) { *missing = 1; return NULL; }
+            return argv[++*i];
+        }
+    }
+    return NULL;
+}
+
+static int parse_long(const char *s, long *out) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end) return -1;
+    *out = v;
+    return 0;
+}
+
+/* ---- output ------------------------------------------------------------------------------------ */
+
+static void print_table(const lmc_result *r, size_t n) {
+    printf("%-28s %6s %10s %9s %7s %9s %8s %8s %9s %8s %7s\n", "data", "docs", "chars", "tokens", "windows",
+           "scored", "BPC", "BPB", "tok-PPL", "zlib-BPC", "seconds");
+    for (size_t i = 0; i < n; i++) {
+        const char *name = r[i].data;
+        size_t len = strlen(name);
+        if (len > 28) name += len - 28;
+        printf("%-28s %6zu %10zu %9zu %7zu %9zu %8.4f %8.4f %9.3f %8.4f %7.1f\n", name, r[i].docs, r[i].chars,
+               r[i].tokens, r[i].windows, r[i].scored_tokens, r[i].bpc, r[i].bpb, r[i].token_ppl, r[i].zlib_bpc,
+               r[i].seconds);
+    }
+}
+
+static cJSON *result_json(const lmc_result *r) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "data", r->data);
+    cJSON_AddNumberToObject(o, "bpc", r->bpc);
+    cJSON_AddNumberToObject(o, "bpb", r->bpb);
+    cJSON_AddNumberToObject(o, "nll", r->nll);
+    cJSON_AddNumberToObject(o, "token_ppl", r->token_ppl);
+    cJSON_AddNumberToObject(o, "chars", (double)r->chars);
+    cJSON_AddNumberToObject(o, "bytes", (double)r->bytes);
+    cJSON_AddNumberToObject(o, "docs", (double)r->docs);
+    cJSON_AddNumberToObject(o, "skipped_records", (double)r->skipped);
+    cJSON_AddNumberToObject(o, "tokens", (double)r->tokens);
+    cJSON_AddNumberToObject(o, "windows", (double)r->windows);
+    cJSON_AddNumberToObject(o, "scored_tokens", (double)r->scored_tokens);
+    cJSON_AddNumberToObject(o, "block_size", r->block_size);
+    cJSON_AddNumberToObject(o, "stride", r->stride);
+    cJSON_AddNumberToObject(o, "zlib_bpc", r->zlib_bpc);
+    cJSON_AddNumberToObject(o, "seconds", r->seconds);
+    cJSON_AddNumberToObject(o, "window_tokens_per_s", r->tokens_per_s);
+    return o;
+}
+
+static int write_results_json(const char *path, const lmc_model *m, const lmc_tokenizer *tok, const char *compute,
+                              int threads, const lmc_result *r, size_t n, double wall, lmc_err *err) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "lmc_version", LMC_VERSION);
+    cJSON *mo = cJSON_AddObjectToObject(root, "model");
+    cJSON_AddStringToObject(mo, "path", m->path);
+    cJSON_AddStringToObject(mo, "architecture", m->arch->name);
+    cJSON_AddNumberToObject(mo, "parameters", (double)m->info.n_params);
+    cJSON_AddStringToObject(mo, "weights_dtype", m->dtype);
+    cJSON_AddStringToObject(mo, "compute_dtype", compute);
+    cJSON_AddStringToObject(mo, "tokenizer_sha256", lmc_tokenizer_hash(tok));
+    cJSON_AddNumberToObject(root, "threads", threads);
+    cJSON_AddNumberToObject(root, "wall_seconds", wall);
+    cJSON *arr = cJSON_AddArrayToObject(root, "results");
+    for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(arr, result_json(&r[i]));
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    lmc_buf b = {0};
+    lmc_buf_printf(&b, "%s\n", text);
+    free(text);
+    int rc = lmc_write_file_atomic(path, b.p, b.len, err);
+    lmc_buf_free(&b);
+    return rc;
+}
+
+/* ---- subcommands ------------------------------------------------------------------------------- */
+
+static int cmd_eval(int argc, char **argv) {
+    const char *model = NULL, *json = NULL, *data[64];
+    size_t n_data = 0;
+    long W = 1900, S = 512, fn = -1, threads = 0, batch = 1;
+    int quiet = 0, verbose = 0;
+    lmc_compute compute = LMC_COMPUTE_F32;
+    lmc_eval_opts eo = {0};
+    for (int i = 2; i < argc; i++) {
+        int missing = 0;
+        const char *v;
+        long *num = NULL;
+        if ((v = flag_value(argc, argv, &i, "--model", "-m", &missing))) model = v;
+        else if ((v = flag_value(argc, argv, &i, "--data", "-d", &missing))) {
+            if (n_data == 64) return usage_error("too many --data files (max %s)", "64");
+            data[n_data++] = v;
+        } else if ((v = flag_value(argc, argv, &i, "--json", NULL, &missing))) json = v;
+        else if ((v = flag_value(argc, argv, &i, "--per-window", NULL, &missing))) eo.per_window = v;
+        else if ((v = flag_value(argc, argv, &i, "--checkpoint", NULL, &missing))) eo.checkpoint = v;
+        else if ((v = flag_value(argc, argv, &i, "--block-size", "--block_size", &missing))) num = &W;
+        else if ((v = flag_value(argc, argv, &i, "--stride", NULL, &missing))) num = &S;
+        else if ((v = flag_value(argc, argv, &i, "--file-num", "--file_num", &missing))) num = &fn;
+        else if ((v = flag_value(argc, argv, &i, "--threads", "-t", &missing))) num = &threads;
+        else if ((v = flag_value(argc, argv, &i, "--batch-size", "--batch_size", &missing))) num = &batch;
+        else if ((v = flag_value(argc, argv, &i, "--dtype", NULL, &missing))) {
+            if (!strcmp(v, "f32")) compute = LMC_COMPUTE_F32;
+            else if (!strcmp(v, "bf16")) compute = LMC_COMPUTE_BF16;
+            else return usage_error("--dtype must be f32 or bf16, not '%s'", v);
+        } else if (flag_is(argv[i], "--quiet", "-q")) quiet = 1;
+        else if (flag_is(argv[i], "--verbose", "-v")) verbose = 1;
+        else if (flag_is(argv[i], "--skip-bad-records", NULL)) eo.skip_bad = 1;
+        else if (missing) return usage_error("%s needs a value", argv[i]);
+        else return usage_error("unknown option '%s' for eval", argv[i]);
+        if (missing) return usage_error("%s needs a value", argv[i]);
+        if (num && parse_long(v, num)) return usage_error("'%s' is not an integer", v);
+    }
+    if (!model) return usage_error("eval needs --model%s", "");
+    if (!n_data) return usage_error("eval needs at least one --data FILE%s", "");
+    if (W < 1 || W > 1000000) return usage_error("--block-size must be between 1 and 1000000 (got %s)", "out of range");
+    if (eo.per_window && n_data > 1) return usage_error("--per-window takes a single --data file%s", "");
+    eo.block_size = (int)W;
+    eo.stride = (int)S;
+    eo.file_num = fn;
+    eo.progress = !quiet;
+
+    int nthreads = lmc_threads_init((int)threads);
+    lmc_err err = {{0}};
+    lmc_model_opts mo = {compute, nthreads};
+    lmc_model *m;
+    double t0 = lmc_now();
+    if (lmc_model_open(model, &mo, &m, &err)) return die(err.msg);
+    lmc_tokenizer *tok;
+    if (lmc_tokenizer_open(model, &tok, &err)) { lmc_model_close(m); return die(err.msg); }
+    if (verbose)
+        fprintf(stderr, "model: %s (%s, %.2fM parameters, weights %s, compute %s)\nthreads: %d; OpenBLAS core %s "
+                "(%s)\n", model, m->arch->name, m->info.n_params / 1e6, m->dtype,
+                compute == LMC_COMPUTE_BF16 ? "bf16" : "f32", nthreads, lmc_blas_core(), lmc_blas_config());
+    lmc_result *res = lmc_xcalloc(n_data, sizeof *res);
+    int rc = 0;
+    for (size_t i = 0; i < n_data && rc == 0; i++)
+        if (lmc_evaluate(m, tok, data[i], &eo, &res[i], &err)) rc = 1;
+    if (rc == 0) {
+        print_table(res, n_data);
+        if (json && write_results_json(json, m, tok, compute == LMC_COMPUTE_BF16 ? "bf16" : "f32", nthreads, res,
+                                       n_data, lmc_now() - t0, &err))
+            rc = 1;
+    }
+    free(res);
+    lmc_tokenizer_free(tok);
+    lmc_model_close(m);
+    return rc ? die(err.msg) : 0;
+}
+
+static int cmd_convert(int argc, char **argv) {
+    const char *src = NULL, *out = NULL, *tok = NULL;
+    int dtype = LMC_CONVERT_KEEP_DTYPE;
+    for (int i = 2; i < argc; i++) {
+        int missing = 0;
+        const char *v;
+        if ((v = flag_value(argc, argv, &i, "-o", "--output", &missing))) out = v;
+        else if ((v = flag_value(argc, argv, &i, "--tokenizer", NULL, &missing))) tok = v;
+        else if ((v = flag_value(argc, argv, &i, "--dtype", NULL, &missing))) {
+            if (!strcmp(v, "f32")) dtype = LMC_F32;
+            else if (!strcmp(v, "bf16")) dtype = LMC_BF16;
+            else if (!strcmp(v, "f16")) dtype = LMC_F16;
+            else return usage_error("--dtype must be f32, bf16 or f16, not '%s'", v);
+        } else if (missing) return usage_error("%s needs a value", argv[i]);
+        else if (argv[i][0] == '-' && argv[i][1]) return usage_error("unknown option '%s' for convert", argv[i]);
+        else if (!src) src = argv[i];
+        else return usage_error("unexpected argument '%s'", argv[i]);
+    }
+    if (!src || !out) return usage_error("usage: lmc convert SRC -o OUT.safetensors [--dtype f32|bf16|f16]%s", "");
+    lmc_err err = {{0}};
+    if (lmc_convert(src, out, dtype, tok, &err)) return die(err.msg);
+    fprintf(stderr, "wrote %s\n", out);
+    return 0;
+}
+
+static int cmd_tokenize(int argc, char **argv) {
+    const char *model = NULL, *file = NULL;
+    int special = 1;
+    for (int i = 2; i < argc; i++) {
+        int missing = 0;
+        const char *v;
+        if ((v = flag_value(argc, argv, &i, "--model", "-m", &missing))) model = v;
+        else if (flag_is(argv[i], "--no-special", NULL)) special = 0;
+        else if (missing) return usage_error("%s needs a value", argv[i]);
+        else if (argv[i][0] == '-' && argv[i][1]) return usage_error("unknown option '%s' for tokenize", argv[i]);
+        else if (!file) file = argv[i];
+        else return usage_error("unexpected argument '%s'", argv[i]);
+    }
+    if (!model || !file) return usage_error("usage: lmc tokenize --model MODEL FILE [--no-special]%s", "");
+    lmc_err err = {{0}};
+    lmc_tokenizer *tok;
+    if (lmc_tokenizer_open(model, &tok, &err)) return die(err.msg);
+    char *text;
+    size_t len;
+    if (lmc_read_file(file, &text, &len, &err)) { lmc_tokenizer_free(tok); return die(err.msg); }
+    int32_t *ids;
+    size_t n;
+    int rc = lmc_tokenize(tok, text, len, special, &ids, &n, &err);
+    free(text);
+    lmc_tokenizer_free(tok);
+    if (rc) {
+        char msg[1200];
+        snprintf(msg, sizeof msg, "%s: %s", file, err.msg);
+        return die(msg);
+    }
+    lmc_buf b = {0};
+    for (size_t i = 0; i < n; i++) lmc_buf_printf(&b, i ? " %d" : "%d", ids[i]);
+    printf("%s\n", b.p ? b.p : "");
+    lmc_buf_free(&b);
+    free(ids);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) { fputs(HELP, stderr); return 2; }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) { fputs(HELP, stdout); return 0; }
+    if (!strcmp(cmd, "--version")) { printf("lmc %s\n", LMC_VERSION); return 0; }
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc, argv);
+    if (!strcmp(cmd, "convert")) return cmd_convert(argc, argv);
+    if (!strcmp(cmd, "tokenize")) return cmd_tokenize(argc, argv);
+    return usage_error("unknown command '%s'", cmd);
+}

@@ -1,0 +1,164 @@
+/* model.c — opens a model: a HF checkpoint directory or a file written by `lmc convert`.
+ *
+ * The config comes from config.json (directory) or the converted file's "lmc.config" metadata; the
+ * architecture is chosen by `architectures[0]`; an unknown one is an error that names it. */
+#include "model.h"
+#include "tokenizer/tokenizer.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int read_config(const char *path, lmc_weights *w, cJSON **out, lmc_err *err) {
+    char cfgpath[4200];
+    char *text = NULL;
+    size_t len = 0;
+    const char *origin = cfgpath;
+    if (lmc_is_dir(path)) {
+        lmc_path_join(cfgpath, sizeof cfgpath, path, "config.json");
+        if (lmc_read_file(cfgpath, &text, &len, err)) return -1;
+    } else {
+        const char *meta = lmc_weights_meta(w, "lmc.config");
+        snprintf(cfgpath, sizeof cfgpath, "%s (lmc.config metadata)", path);
+        if (!meta)
+            return lmc_fail(err, "%s: no \"lmc.config\" in __metadata__: not a file written by `lmc convert` (pass the "
+                                 "HF checkpoint directory, or convert it first)", path);
+        text = lmc_xstrdup(meta);
+        len = strlen(text);
+    }
+    cJSON *cfg = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!cfg || !cJSON_IsObject(cfg)) {
+        cJSON_Delete(cfg);
+        return lmc_fail(err, "%s: malformed JSON", origin);
+    }
+    *out = cfg;
+    return 0;
+}
+
+static const lmc_arch *find_arch(const cJSON *cfg, const char *path, lmc_err *err) {
+    const cJSON *archs = cJSON_GetObjectItemCaseSensitive(cfg, "architectures");
+    const cJSON *a0 = cJSON_IsArray(archs) ? cJSON_GetArrayItem(archs, 0) : NULL;
+    if (!cJSON_IsString(a0)) {
+        lmc_fail(err, "%s: config.json has no \"architectures\" list naming the model class", path);
+        return NULL;
+    }
+    for (int i = 0; lmc_archs[i]; i++)
+        if (!strcmp(lmc_archs[i]->name, a0->valuestring)) return lmc_archs[i];
+    lmc_buf names = {0};
+    for (int i = 0; lmc_archs[i]; i++) lmc_buf_printf(&names, "%s%s", i ? ", " : "", lmc_archs[i]->name);
+    lmc_fail(err, "%s: architecture \"%s\" is not supported (supported: %s)", path, a0->valuestring, names.p);
+    lmc_buf_free(&names);
+    return NULL;
+}
+
+static void weights_dtype(const lmc_weights *w, char out[8]) {
+    int seen[3] = {0, 0, 0};
+    for (size_t i = 0; i < lmc_weights_count(w); i++) {
+        const lmc_tensor *t = lmc_weights_at(w, i);
+        if ((int)t->dtype >= 0 && (int)t->dtype < 3) seen[t->dtype] = 1;
+    }
+    int n = seen[0] + seen[1] + seen[2];
+    snprintf(out, 8, "%s", n != 1 ? "mixed" : seen[LMC_BF16] ? "BF16" : seen[LMC_F16] ? "F16" : "F32");
+}
+
+/* MemAvailable + SwapFree from /proc/meminfo (bytes), or 0 when unknown. LMC_MEMORY_LIMIT (bytes) overrides,
+ * so the refusal path can be tested. */
+static size_t available_memory(void) {
+    const char *lim = getenv("LMC_MEMORY_LIMIT");
+    if (lim && *lim) return (size_t)strtoull(lim, NULL, 10);
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return 0;
+    char line[256];
+    size_t avail = 0, swap = 0, kb;
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "MemAvailable: %zu kB", &kb) == 1) avail = kb * 1024;
+        if (sscanf(line, "SwapFree: %zu kB", &kb) == 1) swap = kb * 1024;
+    }
+    fclose(f);
+    return avail + swap;
+}
+
+int lmc_model_open(const char *path, const lmc_model_opts *opts, lmc_model **out, lmc_err *err) {
+    lmc_model *m = lmc_xcalloc(1, sizeof *m);
+    snprintf(m->path, sizeof m->path, "%s", path);
+    if (opts) m->opts = *opts;
+    if (lmc_weights_open(path, &m->w, err)) goto fail;
+    if (read_config(path, m->w, &m->config, err)) goto fail;
+    if (!(m->arch = find_arch(m->config, path, err))) goto fail;
+    weights_dtype(m->w, m->dtype);
+    /* Refuse before touching the weights when they cannot fit: mmapped pages must become resident, and a bf16
+     * compute path keeps a packed copy of every matrix. */
+    size_t need = lmc_weights_total_bytes(m->w);
+    if (m->opts.compute == LMC_COMPUTE_BF16) need += need * (strcmp(m->dtype, "F32") == 0 ? 1 : 2) / 2;
+    size_t avail = available_memory();
+    if (avail && need > avail) {
+        lmc_fail(err, "%s: model needs %.2f GB (weights%s) but only %.2f GB of memory + swap is available", path,
+                 need / 1e9, m->opts.compute == LMC_COMPUTE_BF16 ? " + packed bf16 copy" : "", avail / 1e9);
+        goto fail;
+    }
+    lmc_arch_ctx ctx = {m->config, path, m->w, m->opts};
+    if (m->arch->load(&ctx, &m->state, &m->info, err)) goto fail;
+    *out = m;
+    return 0;
+fail:
+    lmc_model_close(m);
+    return -1;
+}
+
+void lmc_model_close(lmc_model *m) {
+    if (!m) return;
+    if (m->state) m->arch->free(m->state);
+    cJSON_Delete(m->config);
+    if (m->w) lmc_weights_close(m->w);
+    free(m);
+}
+
+size_t lmc_model_working_bytes(const lmc_model *m, int T) {
+    return m->arch->scratch_bytes(m->state, T) + (size_t)T * m->info.dim * sizeof(float);
+}
+
+int lmc_model_hidden(lmc_model *m, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
+    if (m->info.max_positions > 0 && T > m->info.max_positions)
+        return lmc_fail(err, "%s: a window of %d tokens exceeds the model's %d learned positions; use --block-size "
+                             "%d or less", m->path, T, m->info.max_positions, m->info.max_positions);
+    return m->arch->forward(m->state, tokens, T, hidden, err);
+}
+
+int lmc_model_logits(lmc_model *m, const int32_t *tokens, int T, float *logits, lmc_err *err) {
+    float *hidden = malloc(sizeof(float) * (size_t)T * m->info.dim);
+    if (!hidden) return lmc_fail(err, "out of memory");
+    int rc = lmc_model_hidden(m, tokens, T, hidden, err);
+    if (rc == 0) lmc_linear_apply(m->info.lm_head, hidden, logits, T);
+    free(hidden);
+    return rc;
+}
+
+/* ---- tokenizer of a model path ------------------------------------------------------------------ */
+
+static int tokenizer_from_converted(const char *path, lmc_tokenizer **out, lmc_err *err) {
+    lmc_weights *w;
+    if (lmc_weights_open(path, &w, err)) return -1;
+    const char *tj = lmc_weights_meta(w, "lmc.tokenizer"), *tc = lmc_weights_meta(w, "lmc.tokenizer_config");
+    const char *tt = lmc_weights_meta(w, "lmc.tiktoken"), *tl = lmc_weights_meta(w, "lmc.tokenizer_llama2c");
+    int rc;
+    if (tj) rc = lmc_tokenizer_from_json(tj, strlen(tj), tc, tc ? strlen(tc) : 0, path, out, err);
+    else if (tt) rc = lmc_tokenizer_from_tiktoken(tt, strlen(tt), tc, tc ? strlen(tc) : 0, path, out, err);
+    else if (tl) {
+        uint8_t *bin;
+        size_t n;
+        if (lmc_base64_decode(tl, strlen(tl), &bin, &n)) rc = lmc_fail(err, "%s: lmc.tokenizer_llama2c is not valid base64", path);
+        else { rc = lmc_tokenizer_from_llama2c(bin, n, path, out, err); free(bin); }
+    } else rc = lmc_fail(err, "%s: no tokenizer in the file's metadata (lmc.tokenizer / lmc.tiktoken / lmc.tokenizer_llama2c)", path);
+    lmc_weights_close(w);
+    return rc;
+}
+
+int lmc_tokenizer_open(const char *path, lmc_tokenizer **out, lmc_err *err) {
+    if (lmc_is_dir(path)) return lmc_tokenizer_open_dir(path, out, err);
+    size_t n = strlen(path);
+    if (n > 12 && !strcmp(path + n - 12, ".safetensors")) return tokenizer_from_converted(path, out, err);
+    if (!lmc_file_exists(path)) return lmc_fail(err, "%s: no such file or directory", path);
+    return lmc_tokenizer_open_dir(path, out, err); /* a tokenizer.json path */
+}

@@ -1,0 +1,30 @@
+/* model.h — a loaded model: config + mmapped weights + the architecture's state + its tokenizer. */
+#ifndef LMC_MODEL_H
+#define LMC_MODEL_H
+
+#include "arch/arch.h"
+#include "lmc.h"
+#include "safetensors.h"
+
+struct lmc_model {
+    char            path[4096];
+    lmc_weights    *w;
+    cJSON          *config;       /* parsed config.json (directory) or lmc.config (converted file) */
+    const lmc_arch *arch;
+    void           *state;        /* the arch's own struct */
+    lmc_model_info  info;
+    lmc_model_opts  opts;
+    char            dtype[8];     /* dtype of the weights ("BF16", "F32", "F16", or "mixed") */
+};
+
+/* Full logits (T, info.vocab) for tokens at positions 0..T-1 (for golden tests and `lmc logits`). */
+int lmc_model_logits(lmc_model *m, const int32_t *tokens, int T, float *logits, lmc_err *err);
+
+/* Final hidden states (T, info.dim). */
+int lmc_model_hidden(lmc_model *m, const int32_t *tokens, int T, float *hidden, lmc_err *err);
+
+/* Bytes the model needs resident beyond the mmapped file for a T-token window (activations, packed weights,
+ * lm_head blocks). */
+size_t lmc_model_working_bytes(const lmc_model *m, int T);
+
+#endif
