@@ -11,6 +11,9 @@ typedef enum lmc_dtype { LMC_F32 = 0, LMC_BF16 = 1, LMC_F16 = 2 } lmc_dtype;
 
 size_t      lmc_dtype_size(lmc_dtype dt);   /* bytes per element */
 const char *lmc_dtype_name(lmc_dtype dt);   /* "F32", "BF16", "F16" */
+/* Parses a user-facing dtype name, case-insensitive: f32|float32, bf16|bfloat16, f16|fp16|float16.
+ * Returns 0, or -1 when s names none of them. */
+int         lmc_dtype_parse(const char *s, lmc_dtype *out);
 
 typedef struct lmc_tensor {
     const char *name;     /* owned by the lmc_weights */
@@ -18,16 +21,24 @@ typedef struct lmc_tensor {
     int         ndim;     /* 0..4 */
     int64_t     shape[4];
     int64_t     numel;
-    const void *data;     /* points into the read-only mmap */
+    const void *data;     /* points into the read-only mmap; aligned to the element size whenever the file's
+                           * layout is (every file HF's safetensors or lmc_st_write produces); not checked */
     size_t      nbytes;
     int         file;     /* index of the shard file it lives in */
 } lmc_tensor;
 
 typedef struct lmc_weights lmc_weights;
 
-/* path: a .safetensors file, or a directory holding model.safetensors or model.safetensors.index.json.
- * Validates every header: length within the file, JSON well-formed, known dtype, shape × dtype size ==
- * byte range, offsets inside the data section and non-overlapping. */
+/* path: a .safetensors file, a sharded index (*.index.json), or a directory holding model.safetensors
+ * (preferred, as HF does) or model.safetensors.index.json. Validates every header: length within the file, JSON well-formed, known
+ * dtype, shape × dtype size == byte range, offsets inside the data section and non-overlapping, tensor names
+ * unique across shards, every shard named by the index present and holding the tensors mapped to it.
+ *
+ * Unsupported dtypes: a tensor whose dtype the safetensors format defines but lmc does not compute with
+ * (F64, I64, I32, U8, BOOL, F8_*, ...) is validated like any other, but it is not an lmc_tensor: count/at/find
+ * do not see it, lmc_weights_get names it in its error, lmc_weights_unsupported_* list it. A checkpoint may
+ * hold such buffers without the model needing them. A dtype string the format does not define is a header
+ * error at open. */
 int  lmc_weights_open(const char *path, lmc_weights **out, lmc_err *err);
 void lmc_weights_close(lmc_weights *w);
 
@@ -35,15 +46,35 @@ size_t            lmc_weights_count(const lmc_weights *w);
 const lmc_tensor *lmc_weights_at(const lmc_weights *w, size_t i);
 const lmc_tensor *lmc_weights_find(const lmc_weights *w, const char *name); /* NULL when absent */
 size_t            lmc_weights_total_bytes(const lmc_weights *w);            /* Σ tensor bytes */
+/* find falls back to a torch shared-tensor alias: when `name` is not a tensor but some file's __metadata__
+ * maps name → another tensor's name (e.g. TinyStories-656K-f32: "model.embed_tokens.weight" →
+ * "lm_head.weight"), the tensor it names is returned (its ->name is the stored name). One level only. */
 
-/* __metadata__ string value of the (first) file, or NULL. */
+/* Like find, but fails with a one-line error naming the file: "no tensor X" or "tensor X has dtype I64,
+ * not supported (lmc reads F32, BF16, F16)". */
+const lmc_tensor *lmc_weights_get(const lmc_weights *w, const char *name, lmc_err *err);
+
+/* Tensors present in the headers with a dtype lmc cannot use, in file order. *dtype gets its name. */
+size_t      lmc_weights_unsupported_count(const lmc_weights *w);
+const char *lmc_weights_unsupported_at(const lmc_weights *w, size_t i, const char **dtype);
+
+/* __metadata__ string value of the (first) file, or NULL. For a sharded checkpoint the first file is the
+ * first shard name in byte order (model-00001-of-...). A file written by `lmc convert` has "lmc.format". */
 const char *lmc_weights_meta(const lmc_weights *w, const char *key);
+size_t      lmc_weights_meta_count(const lmc_weights *w);            /* entries of the first file */
+const char *lmc_weights_meta_at(const lmc_weights *w, size_t i, const char **value); /* returns the key */
 
 /* Path of the file that `t` lives in (for error messages). */
 const char *lmc_weights_file_path(const lmc_weights *w, int file);
 
 /* Writer: tensors are written in the given order, 8-byte aligned header, data contiguous. `meta` is a list
- * of n_meta key/value string pairs for __metadata__. Written atomically (tmp file + rename). */
+ * of n_meta key/value string pairs for __metadata__. Written atomically (tmp file + rename).
+ * meta_kv is flat: meta_kv[2i] is a key, meta_kv[2i+1] its value (n_meta pairs). Data is streamed: at most a
+ * few MB of conversion buffers are held, whatever the model size. The header is padded with spaces to a
+ * multiple of 8, so the data section starts 8-aligned; a tensor is aligned to its element size when every
+ * tensor before it has a byte size that is a multiple of it (always so when all tensors share one dtype).
+ * Fails (nothing at path, no tmp file left) on duplicate names, a name "__metadata__", ndim > 4, negative
+ * dims, NULL src with numel > 0, or any I/O error. */
 typedef struct lmc_st_entry {
     const char *name;
     lmc_dtype   dtype;     /* dtype written to the file */

@@ -1,0 +1,36 @@
+/* convert.h — `lmc convert`: any checkpoint lmc reads → one self-describing .safetensors file.
+ *
+ * Sources:
+ *   - a HF checkpoint directory: config.json (required) + model.safetensors or a sharded index, and the
+ *     tokenizer files that are present (tokenizer.json[.gz], tokenizer_config.json[.gz], qwen.tiktoken[.gz]);
+ *   - a llama2.c "version 0" checkpoint (.bin, or a directory holding exactly one non-tokenizer .bin), with its
+ *     llama2.c tokenizer.bin;
+ *   - a file written by `lmc convert` itself (to change its dtype).
+ *
+ * Output: tensors under their HF names (lmc's canonical names), in source order, converted to `dtype`, and
+ * __metadata__:
+ *   "format": "pt", "lmc.format": "1", "lmc.source": src,
+ *   "lmc.config": config.json text (llama2.c: a synthesized LlamaForCausalLM config with
+ *                 "lmc_rope_interleaved": true; q/k are NOT permuted),
+ *   "lmc.tokenizer": tokenizer.json text, "lmc.tokenizer_config": tokenizer_config.json text,
+ *   "lmc.tiktoken": qwen.tiktoken text, "lmc.tokenizer_llama2c": base64 of the llama2.c tokenizer.bin
+ *                 (each only when the source has it),
+ *   "lmc.dropped": "name (I64), ..." — tensors of a dtype lmc cannot use (F64, integer, F8 buffers), left out,
+ *   and every other __metadata__ entry of the source's first file (e.g. the torch alias
+ *   "model.embed_tokens.weight" → "lm_head.weight" of TinyStories-656K-f32), unchanged.
+ * The data is streamed (a 7B model converts in a few MB of memory beyond the page cache) and the file is
+ * written atomically: on any error nothing appears at out_path. */
+#ifndef LMC_CONVERT_H
+#define LMC_CONVERT_H
+
+#include "lmc.h"
+
+/* dtype: LMC_F32, LMC_BF16, LMC_F16 (safetensors.h), or LMC_CONVERT_KEEP_DTYPE: each tensor keeps its own. */
+#define LMC_CONVERT_KEEP_DTYPE (-1)
+
+/* llama2c_tokenizer: the llama2.c tokenizer.bin to embed for a .bin source (ignored for other sources);
+ * NULL: the one tok*.bin (tokenizer.bin, tok512.bin, ...) beside the .bin — none or several is an error
+ * that asks for --tokenizer. */
+int lmc_convert(const char *src, const char *out_path, int dtype, const char *llama2c_tokenizer, lmc_err *err);
+
+#endif
