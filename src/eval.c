@@ -111,8 +111,8 @@ int lmc_evaluate(lmc_model *m, lmc_tokenizer *tok, const char *path, const lmc_e
         lmc_corpus_free(&c);
         return -1;
     }
-    int32_t *ids;
-    size_t N;
+    int32_t *ids = NULL;
+    size_t N = 0;
     if (tokenize_corpus(tok, &c, path, &ids, &N, err)) { lmc_corpus_free(&c); return -1; }
     r->zlib_bpc = zlib_bpc(&c);
     lmc_corpus_free(&c);

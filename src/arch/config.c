@@ -31,7 +31,7 @@ int cfg_num(const lmc_arch_ctx *c, const char *key, int required, double dflt, d
 }
 
 int cfg_int(const lmc_arch_ctx *c, const char *key, int required, long dflt, long *out, lmc_err *err) {
-    double d;
+    double d = 0;
     if (obj_num(c->origin, c->config, NULL, key, required, (double)dflt, &d, err)) return -1;
     if (d != (double)(long)d || d < 0 || d > 1e9)
         return lmc_fail(err, "%s: config.json \"%s\" must be a non-negative integer (got %g)", c->origin, key, d);

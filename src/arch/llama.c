@@ -146,7 +146,7 @@ static int load_layer(const lmc_arch_ctx *c, llama *m, int l, int qkv_bias, int 
 
 static int llama_load(const lmc_arch_ctx *c, void **state, lmc_model_info *info, lmc_err *err) {
     llama *m = lmc_xcalloc(1, sizeof *m);
-    int qkv_bias, o_bias, mlp_bias, tie, interleaved;
+    int qkv_bias = 0, o_bias = 0, mlp_bias = 0, tie = 0, interleaved = 0;
     double theta;
     int64_t params = 0;
     if (read_config(c, m, &qkv_bias, &o_bias, &mlp_bias, &tie, &theta, &interleaved, err)) goto fail;
@@ -207,7 +207,7 @@ static int llama_forward(void *state, const int32_t *tokens, int T, float *hidde
     if (m->sliding_window > 0 && T > m->sliding_window)
         return lmc_fail(err, "window of %d tokens exceeds the model's sliding_window %d, which lmc does not "
                              "implement; use --block-size %d or less", T, m->sliding_window, m->sliding_window);
-    llama_acts a;
+    llama_acts a = {0};
     if (alloc_acts(m, T, &a, err)) return -1;
     if (lmc_embed_rows(m->embed, tokens, T, a.x, err)) { free(a.x); return -1; }
     int qd = m->n_heads * m->head_dim, kvd = m->n_kv_heads * m->head_dim;
