@@ -30,9 +30,10 @@ typedef struct lmc_tensor {
 typedef struct lmc_weights lmc_weights;
 
 /* path: a .safetensors file, a sharded index (*.index.json), or a directory holding model.safetensors
- * (preferred, as HF does) or model.safetensors.index.json. Validates every header: length within the file, JSON well-formed, known
- * dtype, shape × dtype size == byte range, offsets inside the data section and non-overlapping, tensor names
- * unique across shards, every shard named by the index present and holding the tensors mapped to it.
+ * (preferred, as HF does) or model.safetensors.index.json. Validates every header: length within the file,
+ * JSON well-formed, known dtype, shape × dtype size == byte range, offsets inside the data section and
+ * non-overlapping, tensor names unique across shards, every shard named by the index present and holding the
+ * tensors mapped to it.
  *
  * Unsupported dtypes: a tensor whose dtype the safetensors format defines but lmc does not compute with
  * (F64, I64, I32, U8, BOOL, F8_*, ...) is validated like any other, but it is not an lmc_tensor: count/at/find

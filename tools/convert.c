@@ -235,12 +235,19 @@ static int map_file(const char *path, uint8_t **map, size_t *size, lmc_err *err)
     int fd = open(path, O_RDONLY);
     if (fd < 0) return lmc_fail(err, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) { close(fd); return lmc_fail(err, "%s: not a regular file", path); }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return lmc_fail(err, "%s: not a regular file", path);
+    }
     *size = (size_t)st.st_size;
     *map = NULL;
     if (*size) {
         void *m = mmap(NULL, *size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (m == MAP_FAILED) { int e = errno; close(fd); return lmc_fail(err, "%s: cannot mmap: %s", path, strerror(e)); }
+        if (m == MAP_FAILED) {
+            int e = errno;
+            close(fd);
+            return lmc_fail(err, "%s: cannot mmap: %s", path, strerror(e));
+        }
         *map = m;
     }
     close(fd);
@@ -296,7 +303,8 @@ static int l2c_check_tokenizer(const char *path, const uint8_t *d, size_t n, int
     for (int i = 0; i < vocab; i++) {
         int32_t len = 0;
         if (n - off >= 8) memcpy(&len, d + off + 4, 4);
-        if (len < 0) return lmc_fail(err, "%s: token %d has negative length %d: not a llama2.c tokenizer", path, i, len);
+        if (len < 0)
+            return lmc_fail(err, "%s: token %d has negative length %d: not a llama2.c tokenizer", path, i, len);
         if (n - off < 8 || n - off - 8 < (size_t)len)
             return lmc_fail(err, "%s: truncated llama2.c tokenizer: ends at token %d of the model's %d", path, i,
                             vocab);
@@ -470,5 +478,7 @@ int lmc_convert(const char *src, const char *out_path, int dtype, const char *ll
     }
     if (!lmc_file_exists(src)) return lmc_fail(err, "%s: no such file or directory", src);
     if (ends_with(src, ".safetensors")) return convert_lmc_file(src, out_path, dtype, err);
+    if (ends_with(src, ".json"))
+        return lmc_fail(err, "%s: pass the checkpoint directory, not one of its files", src);
     return convert_llama2c(src, llama2c_tokenizer, out_path, dtype, err);
 }
