@@ -31,11 +31,9 @@ static void attend_block(float *out, const float *q, int q_stride, const float *
             float *row = S + (size_t)i * BK;
             int visible = t0 + i - s0 + 1; /* keys s0 .. t0+i */
             if (visible > bk) visible = bk;
-            float mx = m[i];
-            for (int j = 0; j < visible; j++) mx = row[j] > mx ? row[j] : mx;
+            float bm = vec_max(row, visible), mx = bm > m[i] ? bm : m[i];
             float alpha = expf(m[i] - mx); /* 0 on the first block (m = -inf) */
-            float sum = 0;
-            for (int j = 0; j < visible; j++) { row[j] = expf(row[j] - mx); sum += row[j]; }
+            float sum = vec_exp_sub_sum(row, visible, mx);
             for (int j = visible; j < bk; j++) row[j] = 0.0f;
             l[i] = l[i] * alpha + sum;
             m[i] = mx;

@@ -62,5 +62,9 @@ void add_bias_rows(float *y, const float *bias, int T, int N);    /* y (T,N) += 
 /* ---- log-softmax (softmax.c) ---- */
 /* logits: (n). Returns logsumexp in double from f32 inputs (max-shifted). */
 double logsumexp_f32(const float *logits, int n);
+/* max over x (n); −inf for n = 0. */
+float vec_max(const float *x, int n);
+/* x[i] = exp(x[i] − m) for x[i] ≤ m (vectorised polynomial, ≈ 2 ulp), returns Σ x[i] in f32. */
+float vec_exp_sub_sum(float *x, int n, float m);
 
 #endif

@@ -133,6 +133,54 @@ __attribute__((target("avx2"))) static float max_avx2(const float *x, int n) {
     return m;
 }
 
+__attribute__((target("avx512f"))) static float exp_sub_inplace_avx512(float *x, int n, float m) {
+    __m512 vm = _mm512_set1_ps(m), acc = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 e = exp_neg16(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm));
+        _mm512_storeu_ps(x + i, e);
+        acc = _mm512_add_ps(acc, e);
+    }
+    if (i < n) {
+        __mmask16 k = (__mmask16)((1u << (n - i)) - 1);
+        __m512 e = _mm512_maskz_mov_ps(k, exp_neg16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), vm)));
+        _mm512_mask_storeu_ps(x + i, k, e);
+        acc = _mm512_add_ps(acc, e);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+__attribute__((target("avx2,fma"))) static float exp_sub_inplace_avx2(float *x, int n, float m) {
+    __m256 vm = _mm256_set1_ps(m), acc = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp_neg8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+        _mm256_storeu_ps(x + i, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    float lanes[8], s = 0;
+    _mm256_storeu_ps(lanes, acc);
+    for (int j = 0; j < 8; j++) s += lanes[j];
+    for (; i < n; i++) { x[i] = exp_neg(x[i] - m); s += x[i]; }
+    return s;
+}
+
+float vec_max(const float *x, int n) {
+    if (cpu_has_avx512f()) return max_avx512(x, n);
+    if (cpu_has_avx2_fma()) return max_avx2(x, n);
+    float m = -INFINITY;
+    for (int i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+float vec_exp_sub_sum(float *x, int n, float m) {
+    if (cpu_has_avx512f()) return exp_sub_inplace_avx512(x, n, m);
+    if (cpu_has_avx2_fma()) return exp_sub_inplace_avx2(x, n, m);
+    float s = 0;
+    for (int i = 0; i < n; i++) { x[i] = exp_neg(x[i] - m); s += x[i]; }
+    return s;
+}
+
 /* logits: (n). Returns log Σ exp(logits) in double. */
 double logsumexp_f32(const float *logits, int n) {
     int simd = cpu_has_avx512f() ? 2 : cpu_has_avx2_fma() ? 1 : 0;

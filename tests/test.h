@@ -64,6 +64,6 @@ static const char *t_shared(const char *rel) {
     const char *var = t_shared(rel); \
     if (!var) SKIP("shared reference %s not found (set LMC_SHARED)", rel)
 
-static int t_full(void) { const char *f = getenv("LMC_FULL"); return f && *f && strcmp(f, "0") != 0; }
+static inline int t_full(void) { const char *f = getenv("LMC_FULL"); return f && *f && strcmp(f, "0") != 0; }
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "lmc.h"
 #include "linear.h"
+#include "prof.h"
 #include "safetensors.h"
 
 #include <cjson/cJSON.h>
@@ -16,6 +17,7 @@ typedef struct lmc_model_info {
     int               max_positions; /* > 0: windows longer than this are an error (learned positions) */
     int64_t           n_params;    /* parameter count (tied matrices counted once) */
     const lmc_linear *lm_head;     /* (vocab, dim), owned by the arch state */
+    lmc_prof         *prof;        /* where forward adds its kernel times (owned by the arch state), or NULL */
 } lmc_model_info;
 
 typedef struct lmc_arch_ctx {

@@ -27,6 +27,7 @@ typedef struct llama {
     llama_layer *layers;     /* (n_layers) */
     float *final_norm;       /* (dim) */
     lmc_linear lm_head;      /* (vocab, dim) */
+    lmc_prof prof;           /* kernel time split, accumulated by forward */
 } llama;
 
 /* Activations of one forward, sized for T tokens. */
@@ -178,6 +179,7 @@ static int llama_load(const lmc_arch_ctx *c, void **state, lmc_model_info *info,
     info->max_positions = 0; /* RoPE: any window length */
     info->n_params = params;
     info->lm_head = &m->lm_head;
+    info->prof = &m->prof;
     *state = m;
     return 0;
 fail:
@@ -209,32 +211,33 @@ static int llama_forward(void *state, const int32_t *tokens, int T, float *hidde
                              "implement; use --block-size %d or less", T, m->sliding_window, m->sliding_window);
     llama_acts a = {0};
     if (alloc_acts(m, T, &a, err)) return -1;
-    if (lmc_embed_rows(m->embed, tokens, T, a.x, err)) { free(a.x); return -1; }
-    int qd = m->n_heads * m->head_dim, kvd = m->n_kv_heads * m->head_dim;
-    lmc_rope_tables(&m->rope, T, a.cos_t, a.sin_t);
+    lmc_prof *p = &m->prof;
+    int rc;
+    PROF(p, PROF_ELEMWISE, rc = lmc_embed_rows(m->embed, tokens, T, a.x, err));
+    if (rc) { free(a.x); return -1; }
+    int qd = m->n_heads * m->head_dim, kvd = m->n_kv_heads * m->head_dim, hd = m->head_dim, il = m->rope.interleaved;
+    PROF(p, PROF_ELEMWISE, lmc_rope_tables(&m->rope, T, a.cos_t, a.sin_t));
     float scale = 1.0f / sqrtf((float)m->head_dim);
     for (int l = 0; l < m->n_layers; l++) {
         llama_layer *L = &m->layers[l];
         /* attention */
-        rmsnorm(a.xb, a.x, L->attn_norm, T, m->dim, m->eps);
-        lmc_linear_apply(&L->q, a.xb, a.q, T);
-        lmc_linear_apply(&L->k, a.xb, a.k, T);
-        lmc_linear_apply(&L->v, a.xb, a.v, T);
-        rope_apply(a.q, T, m->n_heads, m->head_dim, qd, m->head_dim, a.cos_t, a.sin_t, m->rope.interleaved);
-        rope_apply(a.k, T, m->n_kv_heads, m->head_dim, kvd, m->head_dim, a.cos_t, a.sin_t, m->rope.interleaved);
-        attention_causal(a.att, a.q, qd, a.k, kvd, a.v, kvd, T, m->n_heads, m->n_kv_heads, m->head_dim,
-                         m->head_dim, scale);
-        lmc_linear_apply(&L->o, a.att, a.xb, T);
-        add_inplace(a.x, a.xb, (size_t)T * m->dim);
+        PROF(p, PROF_ELEMWISE, rmsnorm(a.xb, a.x, L->attn_norm, T, m->dim, m->eps));
+        PROF(p, PROF_MATMUL, lmc_linear_apply(&L->q, a.xb, a.q, T); lmc_linear_apply(&L->k, a.xb, a.k, T);
+                             lmc_linear_apply(&L->v, a.xb, a.v, T));
+        PROF(p, PROF_ELEMWISE, rope_apply(a.q, T, m->n_heads, hd, qd, hd, a.cos_t, a.sin_t, il);
+                               rope_apply(a.k, T, m->n_kv_heads, hd, kvd, hd, a.cos_t, a.sin_t, il));
+        PROF(p, PROF_ATTENTION, attention_causal(a.att, a.q, qd, a.k, kvd, a.v, kvd, T, m->n_heads, m->n_kv_heads,
+                                                 hd, hd, scale));
+        PROF(p, PROF_MATMUL, lmc_linear_apply(&L->o, a.att, a.xb, T));
+        PROF(p, PROF_ELEMWISE, add_inplace(a.x, a.xb, (size_t)T * m->dim));
         /* SwiGLU MLP */
-        rmsnorm(a.xb, a.x, L->mlp_norm, T, m->dim, m->eps);
-        lmc_linear_apply(&L->gate, a.xb, a.h1, T);
-        lmc_linear_apply(&L->up, a.xb, a.h2, T);
-        silu_mul(a.h1, a.h1, a.h2, (size_t)T * m->hidden);
-        lmc_linear_apply(&L->down, a.h1, a.xb, T);
-        add_inplace(a.x, a.xb, (size_t)T * m->dim);
+        PROF(p, PROF_ELEMWISE, rmsnorm(a.xb, a.x, L->mlp_norm, T, m->dim, m->eps));
+        PROF(p, PROF_MATMUL, lmc_linear_apply(&L->gate, a.xb, a.h1, T); lmc_linear_apply(&L->up, a.xb, a.h2, T));
+        PROF(p, PROF_ELEMWISE, silu_mul(a.h1, a.h1, a.h2, (size_t)T * m->hidden));
+        PROF(p, PROF_MATMUL, lmc_linear_apply(&L->down, a.h1, a.xb, T));
+        PROF(p, PROF_ELEMWISE, add_inplace(a.x, a.xb, (size_t)T * m->dim));
     }
-    rmsnorm(hidden, a.x, m->final_norm, T, m->dim, m->eps);
+    PROF(p, PROF_ELEMWISE, rmsnorm(hidden, a.x, m->final_norm, T, m->dim, m->eps));
     free(a.x);
     return 0;
 }
