@@ -10,8 +10,9 @@
  *   - then, repeatedly, the adjacent pair whose concatenated strings form the token with the highest score is
  *     merged (the leftmost pair on ties), until no pair forms a token.
  * run.c rescans all pairs after every merge (O(n^2)); the shared heap merge (bpe.c) picks the same pair each
- * time in O(n log n). One deliberate difference: run.c stops at a NUL byte (C strings); here the whole
- * len bytes are encoded, a NUL becoming <0x00>.
+ * time in O(n log n). Two deliberate differences: run.c stops at a NUL byte (C strings), here the whole len
+ * bytes are encoded, a NUL becoming <0x00>; and run.c lets BOS take part in the merges (it would only merge
+ * if "\n<s>\n" + another token's string were a token), here BOS is added outside them.
  */
 #include "tokenizer/internal.h"
 

@@ -215,6 +215,5 @@ int tk_normalize(lmc_tokenizer *t, const char *s, size_t n, const char **out, si
 
 void tk_norm_free(tk_norm *nm) {
     free(nm->str);
-    free(nm->m.lit);
-    tk_regex_free(&nm->m.re);
+    tk_matcher_free(&nm->m);
 }

@@ -267,8 +267,8 @@ static int stage_metaspace(lmc_tokenizer *t, size_t level, const char *s, size_t
     const tk_pretok *p = &t->pretoks[level];
     tk_level *lv = &t->levels[level];
     lv->a.len = 0;
-    bool starts_with_rep = n >= p->rep_len && memcmp(s, p->rep, p->rep_len) == 0;
-    starts_with_rep = starts_with_rep || (s[0] == ' ' && p->rep_cp != ' ');
+    /* HF tests the text after the replacement: it starts with the replacement or with a space */
+    bool starts_with_rep = s[0] == ' ' || (n >= p->rep_len && memcmp(s, p->rep, p->rep_len) == 0);
     if (!starts_with_rep && (p->prepend == TK_PREPEND_ALWAYS || (p->prepend == TK_PREPEND_FIRST && at_start)))
         lmc_buf_append(&lv->a, p->rep, p->rep_len);
     for (size_t i = 0; i < n;) {
@@ -281,7 +281,7 @@ static int stage_metaspace(lmc_tokenizer *t, size_t level, const char *s, size_t
     }
     if (!p->split) return tk_pretokenize(t, level + 1, lv->a.p, lv->a.len, at_start, out, err);
     tk_matcher m = {.kind = TK_MATCH_CHARS, .cc = TK_CC_ONE_CHAR, .ch = p->rep_cp};
-    find_chars(&m, lv->a.p, lv->a.len, (lv->segs.n = 0, &lv->segs));
+    if (tk_find_matches(t, &m, lv->a.p, lv->a.len, &lv->segs, err)) return -1;
     apply_behavior(&lv->segs, TK_MERGED_WITH_NEXT, false, &lv->out);
     return next_stage_each(t, level, lv->a.p, &lv->out, at_start, out, err);
 }
