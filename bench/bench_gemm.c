@@ -1,0 +1,279 @@
+/* bench_gemm.c — GEMM throughput at the TinyLlama-1.1B shapes: OpenBLAS cblas_sgemm (f32) against lmc's bf16
+ * GEMM (kernels/gemm_bf16.c), the register-only f32 FMA and vdpbf16ps peaks of this machine, and a check that
+ * OpenBLAS (OpenMP build) and lmc's own OpenMP regions do not slow each other down when they alternate.
+ *
+ *   build/bench/bench_gemm [--quick] [--keep-coretype] [--threads N]
+ *
+ * OpenBLAS reads OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE when it is loaded; a preset (e.g. Haswell on a machine
+ * that has AVX-512) would slow sgemm down, so unless --keep-coretype is given the program re-executes itself
+ * with both removed and says so. It prints the OpenBLAS core it ends up with. */
+#include "cpu.h"
+#include "gemm_bf16.h"
+
+#include <cblas.h>
+#include <immintrin.h>
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static uint64_t rng = 0x2545F4914F6CDD1Dull;
+static float    unif(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (float)((rng >> 40) / 8388608.0 - 1.0);
+}
+static float *rand_buf(size_t n, float scale) {
+    float *p = malloc(n * sizeof(float));
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++) p[i] = unif() * scale;
+    return p;
+}
+
+/* ---- register-only peak loops: 2·(lanes) FLOP per FMA, 64 FLOP per zmm vdpbf16ps ---- */
+#define PEAK_ITERS 16000000L
+
+/* Explicit instructions on fixed registers, so the compiler can neither spill nor drop them: 12 independent
+ * ymm FMAs or 24 independent zmm FMAs / vdpbf16ps per iteration (inputs zero: no denormal slow paths). */
+#define R12(op, s) op " %%" s "14, %%" s "15, %%" s "0\n" op " %%" s "14, %%" s "15, %%" s "1\n" \
+    op " %%" s "14, %%" s "15, %%" s "2\n" op " %%" s "14, %%" s "15, %%" s "3\n" \
+    op " %%" s "14, %%" s "15, %%" s "4\n" op " %%" s "14, %%" s "15, %%" s "5\n" \
+    op " %%" s "14, %%" s "15, %%" s "6\n" op " %%" s "14, %%" s "15, %%" s "7\n" \
+    op " %%" s "14, %%" s "15, %%" s "8\n" op " %%" s "14, %%" s "15, %%" s "9\n" \
+    op " %%" s "14, %%" s "15, %%" s "10\n" op " %%" s "14, %%" s "15, %%" s "11\n"
+#define R12HI(op) op " %%zmm30, %%zmm31, %%zmm16\n" op " %%zmm30, %%zmm31, %%zmm17\n" \
+    op " %%zmm30, %%zmm31, %%zmm18\n" op " %%zmm30, %%zmm31, %%zmm19\n" \
+    op " %%zmm30, %%zmm31, %%zmm20\n" op " %%zmm30, %%zmm31, %%zmm21\n" \
+    op " %%zmm30, %%zmm31, %%zmm22\n" op " %%zmm30, %%zmm31, %%zmm23\n" \
+    op " %%zmm30, %%zmm31, %%zmm24\n" op " %%zmm30, %%zmm31, %%zmm25\n" \
+    op " %%zmm30, %%zmm31, %%zmm26\n" op " %%zmm30, %%zmm31, %%zmm27\n"
+#define ZERO_YMM "vpxor %%xmm0,%%xmm0,%%xmm0\n vpxor %%xmm1,%%xmm1,%%xmm1\n vpxor %%xmm2,%%xmm2,%%xmm2\n" \
+    "vpxor %%xmm3,%%xmm3,%%xmm3\n vpxor %%xmm4,%%xmm4,%%xmm4\n vpxor %%xmm5,%%xmm5,%%xmm5\n" \
+    "vpxor %%xmm6,%%xmm6,%%xmm6\n vpxor %%xmm7,%%xmm7,%%xmm7\n vpxor %%xmm8,%%xmm8,%%xmm8\n" \
+    "vpxor %%xmm9,%%xmm9,%%xmm9\n vpxor %%xmm10,%%xmm10,%%xmm10\n vpxor %%xmm11,%%xmm11,%%xmm11\n" \
+    "vpxor %%xmm14,%%xmm14,%%xmm14\n vpxor %%xmm15,%%xmm15,%%xmm15\n"
+#define ZERO_ZHI "vpxord %%zmm16,%%zmm16,%%zmm16\n vpxord %%zmm17,%%zmm17,%%zmm17\n" \
+    "vpxord %%zmm18,%%zmm18,%%zmm18\n vpxord %%zmm19,%%zmm19,%%zmm19\n vpxord %%zmm20,%%zmm20,%%zmm20\n" \
+    "vpxord %%zmm21,%%zmm21,%%zmm21\n vpxord %%zmm22,%%zmm22,%%zmm22\n vpxord %%zmm23,%%zmm23,%%zmm23\n" \
+    "vpxord %%zmm24,%%zmm24,%%zmm24\n vpxord %%zmm25,%%zmm25,%%zmm25\n vpxord %%zmm26,%%zmm26,%%zmm26\n" \
+    "vpxord %%zmm27,%%zmm27,%%zmm27\n vpxord %%zmm30,%%zmm30,%%zmm30\n vpxord %%zmm31,%%zmm31,%%zmm31\n"
+#define CLOB_LO "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", \
+    "xmm11", "xmm14", "xmm15", "cc"
+#define CLOB_HI "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", \
+    "xmm26", "xmm27", "xmm30", "xmm31"
+
+static void peak_fma256(long iters) {
+    __asm__ volatile(ZERO_YMM "1:\n" R12("vfmadd231ps", "ymm") "dec %0\n jnz 1b\n vzeroupper\n"
+                     : "+r"(iters) : : CLOB_LO);
+}
+__attribute__((target("avx512f"))) static void peak_fma512(long iters) {
+    __asm__ volatile(ZERO_YMM ZERO_ZHI "1:\n" R12("vfmadd231ps", "zmm") R12HI("vfmadd231ps")
+                     "dec %0\n jnz 1b\n vzeroupper\n"
+                     : "+r"(iters) : : CLOB_LO, CLOB_HI);
+}
+__attribute__((target("avx512f,avx512bf16"))) static void peak_dpbf16(long iters) {
+    __asm__ volatile(ZERO_YMM ZERO_ZHI "1:\n" R12("vdpbf16ps", "zmm") R12HI("vdpbf16ps")
+                     "dec %0\n jnz 1b\n vzeroupper\n"
+                     : "+r"(iters) : : CLOB_LO, CLOB_HI);
+}
+
+/* GFLOP/s of `kind` (0: fma256, 1: fma512, 2: dpbf16) on every thread of a parallel region at once. */
+static double peak_gflops(int kind, long iters) {
+    const double flop_per_iter = kind == 0 ? 12 * 16 : 24 * (kind == 1 ? 32 : 64);
+    double       t0 = 0, t1 = 0;
+    int          nth = 1;
+    void (*const fn)(long) = kind == 0 ? peak_fma256 : kind == 1 ? peak_fma512 : peak_dpbf16;
+#pragma omp parallel
+    {
+#pragma omp single
+        nth = omp_get_num_threads();
+        /* warm up (clocks, frequency licence), then time from a common start */
+        fn(iters / 4);
+#pragma omp barrier
+#pragma omp master
+        t0 = now();
+        fn(iters);
+#pragma omp barrier
+#pragma omp master
+        t1 = now();
+    }
+    return flop_per_iter * iters * nth / (t1 - t0) * 1e-9;
+}
+
+/* ---- GEMM timing ---- */
+typedef struct shape {
+    const char *name;
+    int         T, N, K;
+} shape;
+
+static double time_reps(void (*fn)(void *), void *arg, double min_s, int min_reps, int max_reps, double *best) {
+    fn(arg); /* warm-up */
+    double tot = 0, b = 1e30;
+    int    r = 0;
+    while (r < min_reps || (tot < min_s && r < max_reps)) {
+        const double t0 = now();
+        fn(arg);
+        const double dt = now() - t0;
+        tot += dt;
+        if (dt < b) b = dt;
+        r++;
+    }
+    *best = b;
+    return tot / r;
+}
+
+typedef struct gemm_arg {
+    int                T, N, K;
+    float             *x, *W, *y;
+    const float       *bias;
+    const gemm_bf16_w *wb;
+    void              *scratch;
+    int                path;
+} gemm_arg;
+static void run_sgemm(void *p) {
+    gemm_arg *a = p;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, a->T, a->N, a->K, 1.0f, a->x, a->K, a->W, a->K, 0.0f,
+                a->y, a->N);
+}
+static void run_bf16(void *p) {
+    gemm_arg *a = p;
+    gemm_bf16_ex(a->y, a->x, a->wb, a->bias, a->T, a->scratch, a->path);
+}
+static void run_alternate(void *p) {
+    run_sgemm(p);
+    run_bf16(p);
+}
+
+int main(int argc, char **argv) {
+    int quick = 0, keep = 0, threads = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--keep-coretype")) keep = 1;
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: %s [--quick] [--keep-coretype] [--threads N]\n", argv[0]);
+            return 2;
+        }
+    }
+    const char *ct = getenv("OPENBLAS_CORETYPE"), *l2 = getenv("OPENBLAS_L2_SIZE");
+    if (!keep && (ct || l2)) {
+        fprintf(stderr, "bench_gemm: OPENBLAS_CORETYPE=%s OPENBLAS_L2_SIZE=%s preset; re-executing without them "
+                        "(--keep-coretype keeps them)\n", ct ? ct : "(unset)", l2 ? l2 : "(unset)");
+        unsetenv("OPENBLAS_CORETYPE");
+        unsetenv("OPENBLAS_L2_SIZE");
+        execv("/proc/self/exe", argv);
+        perror("execv /proc/self/exe");
+        return 1;
+    }
+    if (threads > 0) {
+        omp_set_num_threads(threads);
+        openblas_set_num_threads(threads);
+    }
+    const int nth = omp_get_max_threads();
+    const char *wp = getenv("OMP_WAIT_POLICY"), *sc = getenv("GOMP_SPINCOUNT");
+    printf("bench_gemm%s: %d OpenMP threads, OpenBLAS threads %d; OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s\n",
+           quick ? " --quick" : "", nth, openblas_get_num_threads(), wp ? wp : "(unset)", sc ? sc : "(unset)");
+    printf("OpenBLAS: core %s; config: %s; OPENBLAS_CORETYPE=%s\n", openblas_get_corename(), openblas_get_config(),
+           getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "(unset)");
+    printf("CPU: %s; bf16 GEMM path: %s\n", cpu_features_string(), gemm_bf16_path_name(gemm_bf16_auto_path()));
+
+    /* peaks */
+    const long   iters = quick ? PEAK_ITERS / 8 : PEAK_ITERS;
+    const double p256 = peak_gflops(0, iters);
+    const double p512 = cpu_has_avx512f() ? peak_gflops(1, iters) : 0;
+    const double pbf = cpu_has_avx512bf16() ? peak_gflops(2, iters) : 0;
+    const double pf32 = p512 > p256 ? p512 : p256;
+    printf("\npeak (register-only, %d threads): f32 FMA ymm %.0f GFLOP/s", nth, p256);
+    if (p512 > 0) printf(", zmm %.0f GFLOP/s", p512);
+    if (pbf > 0) printf("; vdpbf16ps zmm %.0f GFLOP/s (%.2fx the f32 peak)", pbf, pbf / pf32);
+    else printf("; vdpbf16ps: not available on this CPU");
+    printf("\n");
+    const int    auto_path = gemm_bf16_auto_path();
+    const double bf_peak = auto_path == GEMM_BF16_AVX512 ? pbf : pf32; /* what the chosen path can reach */
+
+    /* shapes */
+    const int    T = quick ? 256 : 1900, Tlm = quick ? 64 : 512;
+    const shape  shapes[] = {
+        {"q/o   ", T, 2048, 2048}, {"k/v   ", T, 256, 2048}, {"gate/up", T, 5632, 2048},
+        {"down  ", T, 2048, 5632}, {"lm_head", Tlm, 32000, 2048},
+    };
+    const int    nshape = sizeof shapes / sizeof shapes[0];
+    const double min_s = quick ? 0.0 : 0.6;
+    const int    min_reps = quick ? 1 : 3, max_reps = quick ? 1 : 20;
+    printf("\n%-8s %5s %6s %5s | %9s | %9s %6s %7s | %s\n", "shape", "T", "N", "K", "sgemm", "bf16", "x sgemm",
+           "of peak", "GFLOP/s (best of reps; mean in parentheses)");
+    double tot_flop = 0, tot_s_sg = 0, tot_s_bf = 0;
+    for (int si = 0; si < nshape; si++) {
+        const shape *s = &shapes[si];
+        gemm_arg     a = {s->T, s->N, s->K, NULL, NULL, NULL, NULL, NULL, NULL, auto_path};
+        a.x = rand_buf((size_t)s->T * s->K, 1.0f);
+        a.W = rand_buf((size_t)s->N * s->K, 0.05f);
+        a.y = malloc(sizeof(float) * (size_t)s->T * s->N);
+        gemm_bf16_w wb;
+        if (!a.y || gemm_bf16_pack_f32(&wb, a.W, s->N, s->K) != 0) {
+            fprintf(stderr, "out of memory\n");
+            return 1;
+        }
+        a.wb = &wb;
+        a.scratch = malloc(gemm_bf16_scratch_bytes(s->T, s->K));
+        const double flop = 2.0 * s->T * s->N * s->K;
+        double       b_sg, b_bf;
+        const double m_sg = time_reps(run_sgemm, &a, min_s, min_reps, max_reps, &b_sg);
+        const double m_bf = time_reps(run_bf16, &a, min_s, min_reps, max_reps, &b_bf);
+        printf("%-8s %5d %6d %5d | %9.1f | %9.1f %6.2fx %6.0f%% | sgemm (%.1f) bf16 (%.1f)\n", s->name, s->T, s->N,
+               s->K, flop / b_sg * 1e-9, flop / b_bf * 1e-9, b_sg / b_bf, 100 * flop / b_bf * 1e-9 / bf_peak,
+               flop / m_sg * 1e-9, flop / m_bf * 1e-9);
+        tot_flop += flop;
+        tot_s_sg += b_sg;
+        tot_s_bf += b_bf;
+        gemm_bf16_free(&wb);
+        free(a.x), free(a.W), free(a.y), free(a.scratch);
+    }
+    printf("%-8s %5s %6s %5s | %9.1f | %9.1f %6.2fx %6.0f%% | (FLOP-weighted over the shapes)\n", "all", "", "", "",
+           tot_flop / tot_s_sg * 1e-9, tot_flop / tot_s_bf * 1e-9, tot_s_sg / tot_s_bf,
+           100 * tot_flop / tot_s_bf * 1e-9 / bf_peak);
+    printf("(\"of peak\": of the %s peak measured above, %.0f GFLOP/s)\n",
+           auto_path == GEMM_BF16_AVX512 ? "vdpbf16ps" : "f32 FMA", bf_peak);
+
+    /* OpenBLAS and lmc's OpenMP regions, alternating */
+    printf("\nOpenBLAS (OpenMP build) and gemm_bf16 alternating, per call (ms):\n");
+    const int cshape[][3] = {{512, 2048, 2048}, {64, 512, 512}};
+    for (int ci = 0; ci < 2; ci++) {
+        gemm_arg a = {cshape[ci][0], cshape[ci][1], cshape[ci][2], NULL, NULL, NULL, NULL, NULL, NULL, auto_path};
+        a.x = rand_buf((size_t)a.T * a.K, 1.0f);
+        a.W = rand_buf((size_t)a.N * a.K, 0.05f);
+        a.y = malloc(sizeof(float) * (size_t)a.T * a.N);
+        gemm_bf16_w wb;
+        if (gemm_bf16_pack_f32(&wb, a.W, a.N, a.K) != 0) return 1;
+        a.wb = &wb;
+        a.scratch = malloc(gemm_bf16_scratch_bytes(a.T, a.K));
+        const int reps = ci == 0 ? (quick ? 3 : 20) : (quick ? 50 : 500);
+        double    b, t_sg = 0, t_bf = 0, t_alt = 0;
+        for (int pass = 0; pass < 2; pass++) { /* the second pass is reported */
+            t_sg = time_reps(run_sgemm, &a, 0, reps, reps, &b);
+            t_bf = time_reps(run_bf16, &a, 0, reps, reps, &b);
+            t_alt = time_reps(run_alternate, &a, 0, reps, reps, &b);
+        }
+        printf("  T=%d N=%d K=%d: sgemm alone %.3f, bf16 alone %.3f, alternating pair %.3f (sum of alone %.3f, "
+               "%+.1f%%)\n",
+               a.T, a.N, a.K, t_sg * 1e3, t_bf * 1e3, t_alt * 1e3, (t_sg + t_bf) * 1e3,
+               100 * (t_alt / (t_sg + t_bf) - 1));
+        gemm_bf16_free(&wb);
+        free(a.x), free(a.W), free(a.y), free(a.scratch);
+    }
+    return 0;
+}

@@ -1,0 +1,667 @@
+/* gemm_bf16.c — bf16 × bf16 → f32 GEMM, y = x · Wᵀ (+ bias). See gemm_bf16.h for the semantics and layout.
+ *
+ * Three paths with one summation order (so one set of result bits, up to the hardware's vdpbf16ps):
+ *   AVX512  vdpbf16ps outer-product micro-kernel: 32 weight rows (2 zmm of 16 rows × one k pair) × 12 token
+ *           columns = 24 zmm accumulators; activations rounded once per call into groups of 12 tokens,
+ *           xz[g][q][j] = the k pair q of token 12g + j as one dword, so each step is one 32-bit broadcast.
+ *   AVX2    the same packed weights widened in registers (pair → even/odd f32 vectors by shift / mask),
+ *           16 rows × 4 tokens = 8 ymm accumulators, two FMAs per k pair (odd k first, as vdpbf16ps).
+ *   SCALAR  plain C, same order.
+ * Blocking (all paths): each thread owns a contiguous range of 32-row units (and of token groups when rows
+ * are scarce); it walks its rows in blocks of MB rows and, inside, k in chunks of KCP pairs, so the weight
+ * block (MB × 2·KCP bf16 = 256 KiB) stays in L2 while every token group of the thread sweeps it; the token
+ * group's k chunk (12 × KCP dwords = 12 KiB) stays in L1 across the block's micro-tiles. Partial sums go
+ * through y between k chunks (reloaded into the accumulators, so the order of additions is unchanged).
+ *
+ * Built with GEMM_BF16_EMU defined (tests/test_gemm_bf16.c includes this file that way), the AVX-512 path's
+ * vector operations are replaced by a plain-C model of the instructions and the public functions are
+ * prefixed emu_: that lets the AVX-512 path's blocking, layout and masking be tested on any CPU. */
+#include "gemm_bf16.h"
+
+#include "cpu.h"
+
+#include <immintrin.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef GEMM_BF16_EMU
+#define GB_PUB(name) emu_##name
+#else
+#define GB_PUB(name) name
+#endif
+
+#define Y_TARGET __attribute__((target("avx2,fma")))
+#define GB_INLINE static inline __attribute__((always_inline))
+
+/* ---- blocking parameters (compile-time overridable for tuning) ---- */
+#define GB_UNIT 32 /* rows per unit of the thread split (two 16-row panels) */
+#define ZNR 12     /* AVX-512: tokens per group (24 zmm accumulators with 32 rows) */
+#ifndef ZMB
+#define ZMB 256    /* AVX-512: rows per L2 block (multiple of GB_UNIT) */
+#endif
+#ifndef ZKCP
+#define ZKCP 256   /* AVX-512: k pairs per chunk */
+#endif
+#ifndef YNR
+#define YNR 4      /* AVX2: tokens per group (1..8); 5 spills with GCC 12 and is slower */
+#endif
+#ifndef YMB
+#define YMB 256    /* AVX2: rows per L2 block (multiple of GB_UNIT) */
+#endif
+#ifndef YKCP
+#define YKCP 256   /* AVX2: k pairs per chunk */
+#endif
+/* Below this many multiply-adds a call runs on the calling thread alone. */
+#define GB_PAR_MIN_MACS (1 << 20)
+
+static inline int gb_min(int a, int b) { return a < b ? a : b; }
+
+/* ---- rounding (shared by all paths) ---- */
+/* f32 bits → the bf16 value as f32 bits (low half zero): subnormal → ±0 (DAZ), NaN → quiet NaN, else
+ * round to nearest even. */
+static inline uint32_t gb_round_bits(uint32_t u) {
+    if ((u & 0x7f800000u) == 0) return u & 0x80000000u;
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (u | 0x00400000u) & 0xffff0000u;
+    return (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+}
+static inline uint16_t gb_bf16_of_f32(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return (uint16_t)(gb_round_bits(u) >> 16);
+}
+static inline uint16_t gb_bf16_daz(uint16_t h) { return (h & 0x7f80u) == 0 ? (uint16_t)(h & 0x8000u) : h; }
+static inline float gb_f32_of_bf16(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* ---- packing ---- */
+static int gb_pack_any(gemm_bf16_w *w, const uint16_t *Wb, const float *Wf, int N, int K) {
+    memset(w, 0, sizeof *w);
+    if (N < 0 || K < 0) return -1;
+    const int    Kp = K + (K & 1), Kp2 = Kp / 2, P = (N + 15) / 16;
+    const size_t bytes = (size_t)P * 16 * (size_t)Kp * 2;
+    uint16_t    *p = aligned_alloc(64, bytes ? bytes : 64);
+    if (!p) return -1;
+    const long long work = (long long)N * K;
+#pragma omp parallel for schedule(static) if (work > (1 << 22))
+    for (int pi = 0; pi < P; pi++) {
+        uint16_t *dst = p + (size_t)pi * Kp2 * 32;
+        for (int r = 0; r < 16; r++) {
+            const int n = pi * 16 + r;
+            if (n >= N) {
+                for (int q = 0; q < Kp2; q++) dst[(size_t)q * 32 + 2 * r] = dst[(size_t)q * 32 + 2 * r + 1] = 0;
+                continue;
+            }
+            for (int k = 0; k < Kp; k++) {
+                uint16_t h = 0;
+                if (k < K) h = Wb ? gb_bf16_daz(Wb[(size_t)n * K + k]) : gb_bf16_of_f32(Wf[(size_t)n * K + k]);
+                dst[(size_t)(k >> 1) * 32 + 2 * r + (k & 1)] = h;
+            }
+        }
+    }
+    w->N = N;
+    w->K = K;
+    w->Kp = Kp;
+    w->packed = p;
+    return 0;
+}
+
+int GB_PUB(gemm_bf16_pack)(gemm_bf16_w *w, const uint16_t *W_bf16, int N, int K) {
+    return gb_pack_any(w, W_bf16, NULL, N, K);
+}
+int GB_PUB(gemm_bf16_pack_f32)(gemm_bf16_w *w, const float *W, int N, int K) {
+    return gb_pack_any(w, NULL, W, N, K);
+}
+void GB_PUB(gemm_bf16_free)(gemm_bf16_w *w) {
+    if (!w) return;
+    free(w->packed);
+    memset(w, 0, sizeof *w);
+}
+
+/* Scratch: the AVX-512 path needs ceil(T/12)·12 tokens × Kp bf16; the others T × Kp f32. Plus alignment. */
+size_t GB_PUB(gemm_bf16_scratch_bytes)(int T, int K) {
+    if (T < 0) T = 0;
+    if (K < 0) K = 0;
+    const size_t Kp = (size_t)K + (K & 1), Tz = ((size_t)T + ZNR - 1) / ZNR * ZNR;
+    const size_t z = Tz * Kp * 2, f = (size_t)T * Kp * 4;
+    return (z > f ? z : f) + 64;
+}
+
+/* ---- one call's job ---- */
+typedef struct gb_job {
+    float          *y;
+    const float    *x, *bias;
+    const uint16_t *w;
+    int             T, N, K, Kp;
+    void           *xs; /* 64-byte aligned scratch */
+} gb_job;
+
+/* Static split: rows in units of GB_UNIT over rs threads, token groups over ts = nth / rs slices. Each output
+ * element is computed by exactly one thread, in the order fixed above, so the split never changes a bit. */
+typedef struct gb_part {
+    int u0, u1, g0, g1;
+} gb_part;
+static int gb_partition(int units, int groups, int nth, int tid, gb_part *p) {
+    int rs = units < nth ? units : nth;
+    if (rs < 1) rs = 1;
+    int ts = nth / rs;
+    if (ts > groups) ts = groups;
+    if (ts < 1) ts = 1;
+    const int r = tid % rs, s = tid / rs;
+    if (s >= ts) return 0;
+    p->u0 = (int)((long long)units * r / rs);
+    p->u1 = (int)((long long)units * (r + 1) / rs);
+    p->g0 = (int)((long long)groups * s / ts);
+    p->g1 = (int)((long long)groups * (s + 1) / ts);
+    return p->u0 < p->u1 && p->g0 < p->g1;
+}
+
+/* =========================================================================================================
+ * AVX-512 BF16 path
+ * ========================================================================================================= */
+#ifndef GEMM_BF16_EMU
+#define Z_TARGET __attribute__((target("avx512f,avx512bf16,avx512bw,avx512vl")))
+typedef __m512   zf;
+typedef __m512i  zi;
+typedef __mmask16 zmask;
+#define z_zero()            _mm512_setzero_ps()
+#define z_loadw(p)          _mm512_load_si512((const void *)(p))
+#define z_dp(acc, w, pair)  _mm512_dpbf16_ps((acc), (__m512bh)(w), (__m512bh)_mm512_set1_epi32((int)(pair)))
+#define z_loadm(p, m)       _mm512_maskz_loadu_ps((m), (p))
+#define z_storem(p, m, v)   _mm512_mask_storeu_ps((p), (m), (v))
+#define z_add(a, b)         _mm512_add_ps((a), (b))
+/* Rounds n (1..32) floats at src to 16 bf16 pairs (missing ones zero), DAZ first so the conversion's own
+ * handling of subnormals never matters. */
+Z_TARGET static inline void z_cvt32(const float *src, int n, uint32_t out[16]) {
+    const zmask mlo = n >= 16 ? (zmask)0xffff : (zmask)((1u << n) - 1);
+    const zmask mhi = n >= 32 ? (zmask)0xffff : n > 16 ? (zmask)((1u << (n - 16)) - 1) : (zmask)0;
+    __m512i     lo = _mm512_maskz_loadu_epi32(mlo, src), hi = _mm512_maskz_loadu_epi32(mhi, src + 16);
+    const __m512i ex = _mm512_set1_epi32(0x7f800000);
+    const __m512i sg = _mm512_set1_epi32((int)0x80000000u);
+    lo = _mm512_mask_mov_epi32(_mm512_and_si512(lo, sg), _mm512_test_epi32_mask(lo, ex), lo); /* ±0 */
+    hi = _mm512_mask_mov_epi32(_mm512_and_si512(hi, sg), _mm512_test_epi32_mask(hi, ex), hi);
+    const __m512bh r = _mm512_cvtne2ps_pbh(_mm512_castsi512_ps(hi), _mm512_castsi512_ps(lo));
+    _mm512_storeu_si512((void *)out, (__m512i)r);
+}
+static int z_supported(void) { return cpu_has_avx512bf16(); }
+#else
+/* Plain-C model of the instructions used above (Intel SDM: VDPBF16PS = two f32 FMAs per lane, odd element
+ * first, DAZ inputs, FTZ output, round to nearest even). */
+#include <float.h>
+#include <math.h>
+#define Z_TARGET
+typedef struct { float f[16]; } zf;
+typedef struct { uint32_t u[16]; } zi;
+typedef uint16_t zmask;
+static inline zf z_zero(void) { zf r; memset(&r, 0, sizeof r); return r; }
+static inline zi z_loadw(const uint16_t *p) { zi r; memcpy(&r, p, 64); return r; }
+static inline float z_ftz(float v) { return fabsf(v) < FLT_MIN ? copysignf(0.0f, v) : v; }
+static inline float z_bf(uint32_t h) { return gb_f32_of_bf16(gb_bf16_daz((uint16_t)h)); }
+static inline zf z_dp(zf acc, zi w, uint32_t pair) {
+    for (int i = 0; i < 16; i++) {
+        float a = acc.f[i];
+        a = z_ftz(a + z_bf(w.u[i] >> 16) * z_bf(pair >> 16));
+        a = z_ftz(a + z_bf(w.u[i] & 0xffff) * z_bf(pair & 0xffff));
+        acc.f[i] = a;
+    }
+    return acc;
+}
+static inline zf z_loadm(const float *p, zmask m) {
+    zf r = z_zero();
+    for (int i = 0; i < 16; i++) if (m >> i & 1) r.f[i] = p[i];
+    return r;
+}
+static inline void z_storem(float *p, zmask m, zf v) {
+    for (int i = 0; i < 16; i++) if (m >> i & 1) p[i] = v.f[i];
+}
+static inline zf z_add(zf a, zf b) { for (int i = 0; i < 16; i++) a.f[i] += b.f[i]; return a; }
+static inline void z_cvt32(const float *src, int n, uint32_t out[16]) {
+    uint16_t h[32];
+    for (int i = 0; i < 32; i++) h[i] = i < n ? gb_bf16_of_f32(src[i]) : 0;
+    memcpy(out, h, 64);
+}
+static int z_supported(void) { return 1; }
+#endif
+
+typedef struct zk_args {
+    const uint16_t *w0, *w1; /* the two 16-row panels at the chunk's first k pair (w1 unused when mv = 1) */
+    const uint32_t *x;       /* the token group at the chunk's first k pair: x[q·12 + j] */
+    float          *y;       /* y of the tile's first token and row; row stride ldy */
+    const float    *bias;    /* bias of the tile's first row, or NULL */
+    const float    *ynext;   /* next tile's y (prefetched), or NULL */
+    int             nk, ldy, first, last;
+    zmask           m0, m1;  /* valid rows of each panel */
+} zk_args;
+
+/* The micro-kernel: MV panels of 16 rows × NR tokens, nk k pairs. */
+GB_INLINE Z_TARGET void zk_body(const int MV, const int NR, const zk_args *a) {
+    zf             acc0[ZNR], acc1[ZNR];
+    const int      ldy = a->ldy, nk = a->nk;
+    const zmask    m0 = a->m0, m1 = a->m1;
+    float *const   y = a->y;
+    if (a->ynext)
+#pragma GCC unroll 12
+        for (int j = 0; j < NR; j++) {
+            __builtin_prefetch(a->ynext + (size_t)j * ldy, 1, 3);
+            if (MV == 2) __builtin_prefetch(a->ynext + (size_t)j * ldy + 16, 1, 3);
+        }
+    if (a->first) {
+#pragma GCC unroll 12
+        for (int j = 0; j < NR; j++) {
+            acc0[j] = z_zero();
+            if (MV == 2) acc1[j] = z_zero();
+        }
+    } else {
+#pragma GCC unroll 12
+        for (int j = 0; j < NR; j++) {
+            acc0[j] = z_loadm(y + (size_t)j * ldy, m0);
+            if (MV == 2) acc1[j] = z_loadm(y + (size_t)j * ldy + 16, m1);
+        }
+    }
+    const uint16_t *w0 = a->w0, *w1 = a->w1;
+    const uint32_t *x = a->x;
+    for (int q = 0; q < nk; q++) {
+        const zi v0 = z_loadw(w0 + (size_t)q * 32);
+        zi       v1 = v0;
+        if (MV == 2) v1 = z_loadw(w1 + (size_t)q * 32);
+#pragma GCC unroll 12
+        for (int j = 0; j < NR; j++) {
+            const uint32_t b = x[(size_t)q * ZNR + j];
+            acc0[j] = z_dp(acc0[j], v0, b);
+            if (MV == 2) acc1[j] = z_dp(acc1[j], v1, b);
+        }
+    }
+    if (a->last && a->bias) {
+        const zf b0 = z_loadm(a->bias, m0);
+        zf       b1 = b0;
+        if (MV == 2) b1 = z_loadm(a->bias + 16, m1);
+#pragma GCC unroll 12
+        for (int j = 0; j < NR; j++) {
+            acc0[j] = z_add(acc0[j], b0);
+            if (MV == 2) acc1[j] = z_add(acc1[j], b1);
+        }
+    }
+#pragma GCC unroll 12
+    for (int j = 0; j < NR; j++) {
+        z_storem(y + (size_t)j * ldy, m0, acc0[j]);
+        if (MV == 2) z_storem(y + (size_t)j * ldy + 16, m1, acc1[j]);
+    }
+}
+
+#define ZK_DEF(MV, NR) \
+    Z_TARGET static void zk_##MV##_##NR(const zk_args *a) { zk_body(MV, NR, a); }
+#define ZK_DEF_ALL(MV) \
+    ZK_DEF(MV, 1) ZK_DEF(MV, 2) ZK_DEF(MV, 3) ZK_DEF(MV, 4) ZK_DEF(MV, 5) ZK_DEF(MV, 6) \
+    ZK_DEF(MV, 7) ZK_DEF(MV, 8) ZK_DEF(MV, 9) ZK_DEF(MV, 10) ZK_DEF(MV, 11) ZK_DEF(MV, 12)
+ZK_DEF_ALL(1)
+ZK_DEF_ALL(2)
+#define ZK_ROW(MV) \
+    { zk_##MV##_1, zk_##MV##_2, zk_##MV##_3, zk_##MV##_4, zk_##MV##_5, zk_##MV##_6, \
+      zk_##MV##_7, zk_##MV##_8, zk_##MV##_9, zk_##MV##_10, zk_##MV##_11, zk_##MV##_12 }
+static void (*const zk_tab[2][ZNR])(const zk_args *) = {ZK_ROW(1), ZK_ROW(2)};
+
+/* Rounds this thread's token groups of x into xz[g][q][j]. */
+Z_TARGET static void z_convert(const gb_job *J, int tid, int nth) {
+    const int T = J->T, K = J->K, Kp2 = J->Kp / 2, G = (T + ZNR - 1) / ZNR;
+    uint32_t *xz = J->xs;
+    const int g0 = (int)((long long)G * tid / nth), g1 = (int)((long long)G * (tid + 1) / nth);
+    for (int g = g0; g < g1; g++)
+        for (int j = 0; j < ZNR; j++) {
+            const int t = g * ZNR + j;
+            if (t >= T) break; /* padding columns are never read */
+            const float *src = J->x + (size_t)t * K;
+            uint32_t    *dst = xz + (size_t)g * Kp2 * ZNR + j;
+            for (int q = 0; q < Kp2; q += 16) {
+                uint32_t  tmp[16];
+                const int n = gb_min(32, K - 2 * q), cnt = gb_min(16, Kp2 - q);
+                z_cvt32(src + 2 * q, n, tmp);
+                for (int i = 0; i < cnt; i++) dst[(size_t)(q + i) * ZNR] = tmp[i];
+            }
+        }
+}
+
+static zmask z_rowmask(int rows) { return rows >= 16 ? (zmask)0xffff : rows <= 0 ? (zmask)0 : (zmask)((1u << rows) - 1); }
+
+static void z_compute(const gb_job *J, int tid, int nth) {
+    const int T = J->T, N = J->N, Kp2 = J->Kp / 2;
+    const int units = (N + GB_UNIT - 1) / GB_UNIT, groups = (T + ZNR - 1) / ZNR;
+    gb_part   P;
+    if (!gb_partition(units, groups, nth, tid, &P)) return;
+    const uint32_t *xz = J->xs;
+    const int       ub_step = ZMB / GB_UNIT;
+    for (int ub = P.u0; ub < P.u1; ub += ub_step) {
+        const int ue = gb_min(ub + ub_step, P.u1);
+        for (int k0 = 0; k0 < Kp2; k0 += ZKCP) {
+            const int nk = gb_min(ZKCP, Kp2 - k0);
+            zk_args   a;
+            a.nk = nk;
+            a.ldy = N;
+            a.first = k0 == 0;
+            a.last = k0 + nk == Kp2;
+            for (int g = P.g0; g < P.g1; g++) {
+                const int t0 = g * ZNR, nr = gb_min(ZNR, T - t0);
+                a.x = xz + ((size_t)g * Kp2 + k0) * ZNR;
+                for (int u = ub; u < ue; u++) {
+                    const int n0 = u * GB_UNIT, rows = gb_min(GB_UNIT, N - n0);
+                    a.w0 = J->w + ((size_t)(n0 / 16) * Kp2 + k0) * 32;
+                    a.w1 = a.w0 + (size_t)Kp2 * 32;
+                    a.y = J->y + (size_t)t0 * N + n0;
+                    a.bias = J->bias ? J->bias + n0 : NULL;
+                    a.ynext = u + 1 < ue ? a.y + GB_UNIT : NULL;
+                    a.m0 = z_rowmask(rows);
+                    a.m1 = z_rowmask(rows - 16);
+                    zk_tab[rows > 16][nr - 1](&a);
+                }
+            }
+        }
+    }
+}
+
+/* =========================================================================================================
+ * f32 activations (AVX2 and scalar paths): x32[t][Kp], the bf16 values as f32, K odd padded with 0
+ * ========================================================================================================= */
+Y_TARGET static void y_round_row(float *dst, const float *src, int K) {
+    const __m256i ex = _mm256_set1_epi32(0x7f800000), ab = _mm256_set1_epi32(0x7fffffff),
+                  one = _mm256_set1_epi32(1), half = _mm256_set1_epi32(0x7fff),
+                  hi = _mm256_set1_epi32((int)0xffff0000u), qb = _mm256_set1_epi32(0x00400000),
+                  sg = _mm256_set1_epi32((int)0x80000000u), zero = _mm256_setzero_si256();
+    int k = 0;
+    for (; k + 8 <= K; k += 8) {
+        const __m256i u = _mm256_loadu_si256((const __m256i *)(src + k));
+        __m256i       r = _mm256_add_epi32(u, _mm256_add_epi32(half, _mm256_and_si256(_mm256_srli_epi32(u, 16), one)));
+        r = _mm256_and_si256(r, hi);
+        const __m256i isnan = _mm256_cmpgt_epi32(_mm256_and_si256(u, ab), ex);
+        r = _mm256_blendv_epi8(r, _mm256_and_si256(_mm256_or_si256(u, qb), hi), isnan);
+        const __m256i isden = _mm256_cmpeq_epi32(_mm256_and_si256(u, ex), zero);
+        r = _mm256_blendv_epi8(r, _mm256_and_si256(u, sg), isden);
+        _mm256_storeu_si256((__m256i *)(dst + k), r);
+    }
+    for (; k < K; k++) {
+        uint32_t u;
+        memcpy(&u, src + k, 4);
+        u = gb_round_bits(u);
+        memcpy(dst + k, &u, 4);
+    }
+}
+static void s_round_row(float *dst, const float *src, int K) {
+    for (int k = 0; k < K; k++) {
+        uint32_t u;
+        memcpy(&u, src + k, 4);
+        u = gb_round_bits(u);
+        memcpy(dst + k, &u, 4);
+    }
+}
+static void f_convert(const gb_job *J, int tid, int nth, int avx2) {
+    const int T = J->T, K = J->K, Kp = J->Kp;
+    float    *x32 = J->xs;
+    const int t0 = (int)((long long)T * tid / nth), t1 = (int)((long long)T * (tid + 1) / nth);
+    for (int t = t0; t < t1; t++) {
+        if (avx2) y_round_row(x32 + (size_t)t * Kp, J->x + (size_t)t * K, K);
+        else s_round_row(x32 + (size_t)t * Kp, J->x + (size_t)t * K, K);
+        if (Kp > K) x32[(size_t)t * Kp + K] = 0.0f;
+    }
+}
+
+/* =========================================================================================================
+ * AVX2 path
+ * ========================================================================================================= */
+typedef struct yk_args {
+    const uint16_t *w;    /* the 16-row panel at the chunk's first k pair */
+    const float    *x;    /* x32 of the group's first token at the chunk's first k; row stride ldx */
+    float          *y;
+    const float    *bias;
+    int             nk, ldx, ldy, rows, first, last;
+} yk_args;
+
+GB_INLINE Y_TARGET void yk_body(const int NR, const yk_args *a) {
+    __m256        c0[YNR], c1[YNR];
+    const int     ldx = a->ldx, ldy = a->ldy, nk = a->nk, rows = a->rows;
+    float *const  y = a->y;
+    const int     full = rows >= 16;
+    const __m256i mk0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i mk1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(rows), _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15));
+    if (a->first) {
+#pragma GCC unroll 8
+        for (int j = 0; j < NR; j++) c0[j] = c1[j] = _mm256_setzero_ps();
+    } else if (full) {
+#pragma GCC unroll 8
+        for (int j = 0; j < NR; j++) {
+            c0[j] = _mm256_loadu_ps(y + (size_t)j * ldy);
+            c1[j] = _mm256_loadu_ps(y + (size_t)j * ldy + 8);
+        }
+    } else {
+#pragma GCC unroll 8
+        for (int j = 0; j < NR; j++) {
+            c0[j] = _mm256_maskload_ps(y + (size_t)j * ldy, mk0);
+            c1[j] = _mm256_maskload_ps(y + (size_t)j * ldy + 8, mk1);
+        }
+    }
+    const __m256i   hi = _mm256_set1_epi32((int)0xffff0000u);
+    const uint16_t *w = a->w;
+    const float    *x = a->x;
+#if YNR == 4
+    if (NR == 4 && nk > 0) {
+        /* The full tile's loop in assembly: GCC 12 shuffles and spills the widened weights here. Per k pair:
+         * 2 loads of 8 rows × 2 k, widened to odd / even f32 vectors, 8 broadcasts, 16 FMAs (odd k first). */
+        const float *x2 = x + 2 * (size_t)ldx;
+        const long   ldx4 = 4L * ldx;
+        const uint16_t *we = w + (size_t)nk * 32;
+        __asm__("1:\n\t"
+                "vmovdqa (%[w]), %%ymm13\n\t"
+                "vmovdqa 32(%[w]), %%ymm14\n\t"
+                "vpand %[hi], %%ymm13, %%ymm11\n\t"
+                "vpand %[hi], %%ymm14, %%ymm12\n\t"
+                "vpslld $16, %%ymm13, %%ymm13\n\t"
+                "vpslld $16, %%ymm14, %%ymm14\n\t"
+                "vbroadcastss 4(%[x]), %%ymm15\n\t"
+                "vfmadd231ps %%ymm15, %%ymm11, %[a0]\n\t"
+                "vfmadd231ps %%ymm15, %%ymm12, %[b0]\n\t"
+                "vbroadcastss 4(%[x],%[ld]), %%ymm15\n\t"
+                "vfmadd231ps %%ymm15, %%ymm11, %[a1]\n\t"
+                "vfmadd231ps %%ymm15, %%ymm12, %[b1]\n\t"
+                "vbroadcastss 4(%[x2]), %%ymm15\n\t"
+                "vfmadd231ps %%ymm15, %%ymm11, %[a2]\n\t"
+                "vfmadd231ps %%ymm15, %%ymm12, %[b2]\n\t"
+                "vbroadcastss 4(%[x2],%[ld]), %%ymm15\n\t"
+                "vfmadd231ps %%ymm15, %%ymm11, %[a3]\n\t"
+                "vfmadd231ps %%ymm15, %%ymm12, %[b3]\n\t"
+                "vbroadcastss (%[x]), %%ymm15\n\t"
+                "vfmadd231ps %%ymm15, %%ymm13, %[a0]\n\t"
+                "vfmadd231ps %%ymm15, %%ymm14, %[b0]\n\t"
+                "vbroadcastss (%[x],%[ld]), %%ymm15\n\t"
+                "vfmadd231ps %%ymm15, %%ymm13, %[a1]\n\t"
+                "vfmadd231ps %%ymm15, %%ymm14, %[b1]\n\t"
+                "vbroadcastss (%[x2]), %%ymm15\n\t"
+                "vfmadd231ps %%ymm15, %%ymm13, %[a2]\n\t"
+                "vfmadd231ps %%ymm15, %%ymm14, %[b2]\n\t"
+                "vbroadcastss (%[x2],%[ld]), %%ymm15\n\t"
+                "vfmadd231ps %%ymm15, %%ymm13, %[a3]\n\t"
+                "vfmadd231ps %%ymm15, %%ymm14, %[b3]\n\t"
+                "add $64, %[w]\n\t"
+                "add $8, %[x]\n\t"
+                "add $8, %[x2]\n\t"
+                "cmp %[we], %[w]\n\t"
+                "jne 1b"
+                : [a0] "+x"(c0[0]), [a1] "+x"(c0[1]), [a2] "+x"(c0[2]), [a3] "+x"(c0[3]), [b0] "+x"(c1[0]),
+                  [b1] "+x"(c1[1]), [b2] "+x"(c1[2]), [b3] "+x"(c1[3]),
+                  [w] "+r"(w), [x] "+r"(x), [x2] "+r"(x2)
+                : [hi] "x"(hi), [ld] "r"(ldx4), [we] "r"(we)
+                : "cc", "memory", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+    } else
+#endif
+    for (int q = 0; q < nk; q++) {
+        /* 8 accumulators + 4 widened weight vectors + 1 broadcast: no spills in 16 ymm registers */
+        const __m256i wa = _mm256_load_si256((const __m256i *)(w + (size_t)q * 32));
+        const __m256i wb = _mm256_load_si256((const __m256i *)(w + (size_t)q * 32 + 16));
+        const __m256  oa = _mm256_castsi256_ps(_mm256_and_si256(wa, hi));
+        const __m256  ob = _mm256_castsi256_ps(_mm256_and_si256(wb, hi));
+        const __m256  ea = _mm256_castsi256_ps(_mm256_slli_epi32(wa, 16));
+        const __m256  eb = _mm256_castsi256_ps(_mm256_slli_epi32(wb, 16));
+#pragma GCC unroll 8
+        for (int j = 0; j < NR; j++) { /* odd k first, then even: the order of vdpbf16ps */
+            const __m256 xo = _mm256_broadcast_ss(x + (size_t)j * ldx + 2 * q + 1);
+            c0[j] = _mm256_fmadd_ps(oa, xo, c0[j]);
+            c1[j] = _mm256_fmadd_ps(ob, xo, c1[j]);
+        }
+#pragma GCC unroll 8
+        for (int j = 0; j < NR; j++) {
+            const __m256 xe = _mm256_broadcast_ss(x + (size_t)j * ldx + 2 * q);
+            c0[j] = _mm256_fmadd_ps(ea, xe, c0[j]);
+            c1[j] = _mm256_fmadd_ps(eb, xe, c1[j]);
+        }
+    }
+    if (a->last && a->bias) {
+        __m256 b0, b1;
+        if (full) {
+            b0 = _mm256_loadu_ps(a->bias);
+            b1 = _mm256_loadu_ps(a->bias + 8);
+        } else {
+            b0 = _mm256_maskload_ps(a->bias, mk0);
+            b1 = _mm256_maskload_ps(a->bias + 8, mk1);
+        }
+#pragma GCC unroll 8
+        for (int j = 0; j < NR; j++) {
+            c0[j] = _mm256_add_ps(c0[j], b0);
+            c1[j] = _mm256_add_ps(c1[j], b1);
+        }
+    }
+    if (full) {
+#pragma GCC unroll 8
+        for (int j = 0; j < NR; j++) {
+            _mm256_storeu_ps(y + (size_t)j * ldy, c0[j]);
+            _mm256_storeu_ps(y + (size_t)j * ldy + 8, c1[j]);
+        }
+    } else {
+#pragma GCC unroll 8
+        for (int j = 0; j < NR; j++) {
+            _mm256_maskstore_ps(y + (size_t)j * ldy, mk0, c0[j]);
+            _mm256_maskstore_ps(y + (size_t)j * ldy + 8, mk1, c1[j]);
+        }
+    }
+}
+
+#define YK_DEF(NR) \
+    Y_TARGET static void yk_##NR(const yk_args *a) { yk_body(NR < YNR ? NR : YNR, a); }
+YK_DEF(1) YK_DEF(2) YK_DEF(3) YK_DEF(4) YK_DEF(5) YK_DEF(6) YK_DEF(7) YK_DEF(8)
+static void (*const yk_tab[8])(const yk_args *) = {yk_1, yk_2, yk_3, yk_4, yk_5, yk_6, yk_7, yk_8};
+
+static void y_compute(const gb_job *J, int tid, int nth) {
+    const int T = J->T, N = J->N, Kp = J->Kp, Kp2 = Kp / 2, panels = (N + 15) / 16;
+    const int units = (N + GB_UNIT - 1) / GB_UNIT, groups = (T + YNR - 1) / YNR;
+    gb_part   P;
+    if (!gb_partition(units, groups, nth, tid, &P)) return;
+    const float *x32 = J->xs;
+    const int    ub_step = YMB / GB_UNIT;
+    for (int ub = P.u0; ub < P.u1; ub += ub_step) {
+        const int p0 = ub * (GB_UNIT / 16), p1 = gb_min(gb_min(ub + ub_step, P.u1) * (GB_UNIT / 16), panels);
+        for (int k0 = 0; k0 < Kp2; k0 += YKCP) {
+            const int nk = gb_min(YKCP, Kp2 - k0);
+            yk_args   a;
+            a.nk = nk;
+            a.ldx = Kp;
+            a.ldy = N;
+            a.first = k0 == 0;
+            a.last = k0 + nk == Kp2;
+            for (int g = P.g0; g < P.g1; g++) {
+                const int t0 = g * YNR, nr = gb_min(YNR, T - t0);
+                a.x = x32 + (size_t)t0 * Kp + 2 * (size_t)k0;
+                for (int p = p0; p < p1; p++) {
+                    const int n0 = p * 16;
+                    a.w = J->w + ((size_t)p * Kp2 + k0) * 32;
+                    a.y = J->y + (size_t)t0 * N + n0;
+                    a.bias = J->bias ? J->bias + n0 : NULL;
+                    a.rows = gb_min(16, N - n0);
+                    yk_tab[nr - 1](&a);
+                }
+            }
+        }
+    }
+}
+
+/* =========================================================================================================
+ * Scalar path
+ * ========================================================================================================= */
+static void s_compute(const gb_job *J, int tid, int nth) {
+    const int T = J->T, N = J->N, Kp = J->Kp, Kp2 = Kp / 2;
+    const int units = (N + GB_UNIT - 1) / GB_UNIT;
+    gb_part   P;
+    if (!gb_partition(units, T, nth, tid, &P)) return;
+    const float *x32 = J->xs;
+    const int    n1 = gb_min(P.u1 * GB_UNIT, N);
+    for (int t = P.g0; t < P.g1; t++) {
+        const float *xt = x32 + (size_t)t * Kp;
+        for (int n = P.u0 * GB_UNIT; n < n1; n++) {
+            const uint16_t *wp = J->w + (size_t)(n / 16) * Kp2 * 32 + 2 * (n % 16);
+            float           acc = 0.0f;
+            for (int q = 0; q < Kp2; q++) {
+                acc = acc + gb_f32_of_bf16(wp[(size_t)q * 32 + 1]) * xt[2 * q + 1];
+                acc = acc + gb_f32_of_bf16(wp[(size_t)q * 32]) * xt[2 * q];
+            }
+            J->y[(size_t)t * N + n] = J->bias ? acc + J->bias[n] : acc;
+        }
+    }
+}
+
+/* =========================================================================================================
+ * dispatch
+ * ========================================================================================================= */
+static int gb_supported(int path) {
+    switch (path) {
+    case GEMM_BF16_AUTO:
+    case GEMM_BF16_SCALAR: return 1;
+    case GEMM_BF16_AVX2: return cpu_has_avx2_fma();
+    case GEMM_BF16_AVX512: return z_supported();
+    default: return 0;
+    }
+}
+static int gb_auto(void) {
+    if (z_supported()) return GEMM_BF16_AVX512;
+    if (cpu_has_avx2_fma()) return GEMM_BF16_AVX2;
+    return GEMM_BF16_SCALAR;
+}
+int GB_PUB(gemm_bf16_auto_path)(void) { return gb_auto(); }
+int GB_PUB(gemm_bf16_path_supported)(int path) { return gb_supported(path); }
+const char *GB_PUB(gemm_bf16_path_name)(int path) {
+    switch (path) {
+    case GEMM_BF16_AUTO: return "auto";
+    case GEMM_BF16_SCALAR: return "scalar";
+    case GEMM_BF16_AVX2: return "avx2";
+    case GEMM_BF16_AVX512: return "avx512bf16";
+    default: return "?";
+    }
+}
+
+int GB_PUB(gemm_bf16_ex)(float *y, const float *x, const gemm_bf16_w *w, const float *bias, int T, void *scratch,
+                         int path) {
+    if (!gb_supported(path)) return -1;
+    if (path == GEMM_BF16_AUTO) path = gb_auto();
+    const int N = w->N, K = w->K;
+    if (T <= 0 || N <= 0) return 0;
+    if (K == 0) {
+        for (int t = 0; t < T; t++)
+            for (int n = 0; n < N; n++) y[(size_t)t * N + n] = bias ? bias[n] : 0.0f;
+        return 0;
+    }
+    gb_job J = {y, x, bias, w->packed, T, N, K, w->Kp,
+                (void *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63)};
+    const double macs = (double)T * N * w->Kp;
+#pragma omp parallel if (macs >= GB_PAR_MIN_MACS)
+    {
+        const int nth = omp_get_num_threads(), tid = omp_get_thread_num();
+        if (path == GEMM_BF16_AVX512) z_convert(&J, tid, nth);
+        else f_convert(&J, tid, nth, path == GEMM_BF16_AVX2);
+#pragma omp barrier
+        if (path == GEMM_BF16_AVX512) z_compute(&J, tid, nth);
+        else if (path == GEMM_BF16_AVX2) y_compute(&J, tid, nth);
+        else s_compute(&J, tid, nth);
+    }
+    return 0;
+}
+
+void GB_PUB(gemm_bf16)(float *y, const float *x, const gemm_bf16_w *w, const float *bias, int T, void *scratch) {
+    GB_PUB(gemm_bf16_ex)(y, x, w, bias, T, scratch, GEMM_BF16_AUTO);
+}

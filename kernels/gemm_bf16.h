@@ -1,0 +1,66 @@
+/* gemm_bf16.h — y (T, N) = x (T, K) · Wᵀ (+ bias) with bf16 operands and f32 accumulation: the semantics of
+ * AVX512_BF16's vdpbf16ps.
+ *
+ *   - W (N, K) is rounded to bf16 once, at pack time (gemm_bf16_pack_f32: round to nearest even; or given as
+ *     bf16 bits to gemm_bf16_pack), and repacked into the layout vdpbf16ps consumes.
+ *   - x (T, K) f32 is rounded to bf16 (nearest even) once per call, into caller-provided scratch.
+ *   - As vdpbf16ps does (DAZ), bf16 subnormals in W and x are read as zero (sign kept); NaN stays NaN.
+ *   - Every output element is summed in one fixed order that depends on nothing but K (not on the thread
+ *     count, the blocking or the token position): acc = 0; for each k pair p = 0..Kp/2-1:
+ *     acc += W[n][2p+1]·x[t][2p+1]; acc += W[n][2p]·x[t][2p] (each product of two bf16 is exact in f32, so
+ *     each step is one f32 rounding); then y = acc + bias[n]. The results are bit-identical for every
+ *     thread count. The AVX2 and plain-C paths follow the same order and agree bit for bit with each other;
+ *     the AVX-512 path does too wherever the hardware's vdpbf16ps rounds each of its two steps as Intel's
+ *     pseudocode says (outputs that would be f32 subnormal are flushed to zero there: FTZ).
+ *
+ * Packed layout (Np = N rounded up to 16, Kp = K rounded up to 2, missing rows/columns are zero):
+ *   packed[((p · Kp/2 + q) · 16 + r) · 2 + e] = bf16(W[16p + r][2q + e])
+ * i.e. panels of 16 rows; within a panel, for each k pair q, one 64-byte vector holds the 16 rows' pairs
+ * (W[n][2q] in the low half of the dword, W[n][2q+1] in the high half). The buffer is 64-byte aligned.
+ *
+ * Threads: OpenMP (one parallel region per call, one barrier inside it), using the current OpenMP thread
+ * count. Work is split statically and contiguously: rows (in 32-row units) across threads, and also token
+ * groups when there are fewer row units than threads. Calls from inside a parallel region run on one thread.
+ */
+#ifndef LMC_GEMM_BF16_H
+#define LMC_GEMM_BF16_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct gemm_bf16_w {
+    int       N, K, Kp; /* Kp = K rounded up to even */
+    uint16_t *packed;   /* (N rounded up to 16) · Kp bf16 values, layout above; malloc'ed, 64-byte aligned */
+} gemm_bf16_w;
+
+/* W_bf16: (N, K) bf16 bits, row-major. Returns 0, or -1 when out of memory (or N, K < 0); *w is zeroed then. */
+int  gemm_bf16_pack(gemm_bf16_w *w, const uint16_t *W_bf16, int N, int K);
+/* W: (N, K) f32, rounded to bf16 (nearest even). Identical result to gemm_bf16_pack on the rounded bits. */
+int  gemm_bf16_pack_f32(gemm_bf16_w *w, const float *W, int N, int K);
+void gemm_bf16_free(gemm_bf16_w *w);
+
+/* Bytes of scratch that gemm_bf16 needs for T tokens of K features (enough for every path). */
+size_t gemm_bf16_scratch_bytes(int T, int K);
+
+/* y: (T, N) row-major, fully overwritten; x: (T, K) f32 row-major; bias: (N) or NULL; scratch: at least
+ * gemm_bf16_scratch_bytes(T, w->K) bytes (any alignment), not shared with a concurrent call. y must not
+ * overlap x or scratch. */
+void gemm_bf16(float *y, const float *x, const gemm_bf16_w *w, const float *bias, int T, void *scratch);
+
+/* ---- paths (for tests and benchmarks; gemm_bf16 picks GEMM_BF16_AUTO) ---- */
+enum {
+    GEMM_BF16_AUTO   = 0, /* the best supported: AVX512 > AVX2 > SCALAR (LMC_NO_AVX512=1 rules out AVX512) */
+    GEMM_BF16_SCALAR = 1, /* plain C */
+    GEMM_BF16_AVX2   = 2, /* AVX2 + FMA: bf16 widened in registers, f32 FMA in the same order */
+    GEMM_BF16_AVX512 = 3, /* AVX512_BF16 vdpbf16ps */
+};
+/* The path GEMM_BF16_AUTO resolves to now (cpu.h, LMC_NO_AVX512). */
+int         gemm_bf16_auto_path(void);
+/* 1 when `path` can run on this CPU (AUTO and SCALAR always can). */
+int         gemm_bf16_path_supported(int path);
+const char *gemm_bf16_path_name(int path);
+/* gemm_bf16 on a given path. Returns 0, or -1 (y untouched) when the path is not supported here. */
+int         gemm_bf16_ex(float *y, const float *x, const gemm_bf16_w *w, const float *bias, int T, void *scratch,
+                         int path);
+
+#endif
