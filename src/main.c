@@ -1,5 +1,6 @@
 /* main.c — the command line: parses flags, calls the library, prints. The only place that prints errors and
  * chooses exit codes. Subcommands: eval, convert, tokenize, help. */
+#include "bench.h"
 #include "lmc.h"
 #include "model.h"
 #include "safetensors.h"
@@ -50,6 +51,10 @@ static const char *HELP =
     "  lmc tokenize --model MODEL FILE [--no-special]\n"
     "      prints FILE's token ids (one document) separated by spaces; --no-special omits BOS.\n"
     "      MODEL may also be a directory holding only tokenizer files.\n"
+    "  lmc bench (--shape NAME | --model MODEL) [--dtype f32|bf16] [--block-size W] [--windows K]\n"
+    "            [--threads T] [--json OUT]\n"
+    "      evaluation speed on random weights of a model shape (tinyllama-1.1b, llama2-7b, llama3-8b,\n"
+    "      mistral-7b, qwen2-0.5b, qwen2-7b, ...) or a real model, against sgemm measured in the same run.\n"
     "  lmc help | --help | --version\n";
 
 /* ---- argument helpers ------------------------------------------------------------------------- */
@@ -289,5 +294,6 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "eval")) return cmd_eval(argc, argv);
     if (!strcmp(cmd, "convert")) return cmd_convert(argc, argv);
     if (!strcmp(cmd, "tokenize")) return cmd_tokenize(argc, argv);
+    if (!strcmp(cmd, "bench")) return lmc_bench_main(argc, argv);
     return usage_error("unknown command '%s'", cmd);
 }

@@ -1,0 +1,455 @@
+/* bench.c — `lmc bench`: end-to-end evaluation speed on a model shape with random weights (generated in
+ * memory, no files) or on a real model, reported against the machine's own sgemm measured in the same run.
+ *
+ *   lmc bench --shape tinyllama-1.1b --dtype f32 --block-size 1900 --windows 3
+ *
+ * Counted FLOPs per window (stated in the output): layer matmuls 2·W·P (P = parameters of the layers' weight
+ * matrices; a routed MoE expert counts k/E times), attention 2·2·(W(W+1)/2)·n_heads·head_dim (Q·Kᵀ and P·V,
+ * causal half), lm_head 2·scored·vocab·dim. Norms, RoPE and activations are not counted. */
+#include "bench.h"
+#include "cpu.h"
+#include "kernels.h"
+#include "model.h"
+#include "score.h"
+#include "threads.h"
+#include "util.h"
+#include "windows.h"
+
+#include <cblas.h>
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+/* ---- shapes ------------------------------------------------------------------------------------ */
+
+typedef struct bench_shape {
+    const char *name;
+    const char *config; /* an HF config.json */
+} bench_shape;
+
+static const bench_shape SHAPES[] = {
+    {"tinyllama-1.1b",
+     "{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":2048,\"num_hidden_layers\":22,"
+     "\"num_attention_heads\":32,\"num_key_value_heads\":4,\"intermediate_size\":5632,\"vocab_size\":32000,"
+     "\"rms_norm_eps\":1e-5,\"rope_theta\":10000.0,\"tie_word_embeddings\":false}"},
+    {"llama2-7b",
+     "{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":4096,\"num_hidden_layers\":32,"
+     "\"num_attention_heads\":32,\"num_key_value_heads\":32,\"intermediate_size\":11008,\"vocab_size\":32000,"
+     "\"rms_norm_eps\":1e-5,\"rope_theta\":10000.0,\"tie_word_embeddings\":false}"},
+    {"llama3-8b",
+     "{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":4096,\"num_hidden_layers\":32,"
+     "\"num_attention_heads\":32,\"num_key_value_heads\":8,\"intermediate_size\":14336,\"vocab_size\":128256,"
+     "\"rms_norm_eps\":1e-5,\"rope_theta\":500000.0,\"tie_word_embeddings\":false}"},
+    {"mistral-7b",
+     "{\"architectures\":[\"MistralForCausalLM\"],\"hidden_size\":4096,\"num_hidden_layers\":32,"
+     "\"num_attention_heads\":32,\"num_key_value_heads\":8,\"intermediate_size\":14336,\"vocab_size\":32000,"
+     "\"rms_norm_eps\":1e-5,\"rope_theta\":10000.0,\"sliding_window\":4096,\"tie_word_embeddings\":false}"},
+    {"qwen2-0.5b",
+     "{\"architectures\":[\"Qwen2ForCausalLM\"],\"hidden_size\":896,\"num_hidden_layers\":24,"
+     "\"num_attention_heads\":14,\"num_key_value_heads\":2,\"intermediate_size\":4864,\"vocab_size\":151936,"
+     "\"rms_norm_eps\":1e-6,\"rope_theta\":1000000.0,\"tie_word_embeddings\":true}"},
+    {"qwen2-7b",
+     "{\"architectures\":[\"Qwen2ForCausalLM\"],\"hidden_size\":3584,\"num_hidden_layers\":28,"
+     "\"num_attention_heads\":28,\"num_key_value_heads\":4,\"intermediate_size\":18944,\"vocab_size\":152064,"
+     "\"rms_norm_eps\":1e-6,\"rope_theta\":1000000.0,\"tie_word_embeddings\":false}"},
+    {NULL, NULL},
+};
+
+/* ---- synthetic weights --------------------------------------------------------------------------- */
+
+typedef struct gen_tensor {
+    char    name[128];
+    int     ndim;
+    int64_t shape[2];
+    int     is_norm; /* filled with 1.0 instead of noise */
+} gen_tensor;
+
+typedef struct gen_list {
+    gen_tensor *t;
+    size_t      n, cap;
+} gen_list;
+
+static void gen_add(gen_list *l, int is_norm, int64_t d0, int64_t d1, const char *fmt, int layer) {
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 64;
+        l->t = lmc_xrealloc(l->t, l->cap * sizeof *l->t);
+    }
+    gen_tensor *g = &l->t[l->n++];
+    snprintf(g->name, sizeof g->name, fmt, layer);
+    g->ndim = d1 ? 2 : 1;
+    g->shape[0] = d0;
+    g->shape[1] = d1;
+    g->is_norm = is_norm;
+}
+
+static int geti(const cJSON *c, const char *k, int dflt) {
+    const cJSON *v = cJSON_GetObjectItem(c, k);
+    return cJSON_IsNumber(v) ? v->valueint : dflt;
+}
+
+/* The tensors a Llama-family config needs (HF names and shapes). */
+static int llama_tensors(const cJSON *c, gen_list *l) {
+    int D = geti(c, "hidden_size", 0), L = geti(c, "num_hidden_layers", 0), H = geti(c, "num_attention_heads", 0);
+    int KV = geti(c, "num_key_value_heads", H), FF = geti(c, "intermediate_size", 0), V = geti(c, "vocab_size", 0);
+    int hd = geti(c, "head_dim", H ? D / H : 0);
+    const char *arch = cJSON_GetArrayItem(cJSON_GetObjectItem(c, "architectures"), 0)->valuestring;
+    int bias = !strcmp(arch, "Qwen2ForCausalLM");
+    gen_add(l, 0, V, D, "model.embed_tokens.weight", 0);
+    for (int i = 0; i < L; i++) {
+        gen_add(l, 1, D, 0, "model.layers.%d.input_layernorm.weight", i);
+        gen_add(l, 0, (int64_t)H * hd, D, "model.layers.%d.self_attn.q_proj.weight", i);
+        gen_add(l, 0, (int64_t)KV * hd, D, "model.layers.%d.self_attn.k_proj.weight", i);
+        gen_add(l, 0, (int64_t)KV * hd, D, "model.layers.%d.self_attn.v_proj.weight", i);
+        if (bias) {
+            gen_add(l, 0, (int64_t)H * hd, 0, "model.layers.%d.self_attn.q_proj.bias", i);
+            gen_add(l, 0, (int64_t)KV * hd, 0, "model.layers.%d.self_attn.k_proj.bias", i);
+            gen_add(l, 0, (int64_t)KV * hd, 0, "model.layers.%d.self_attn.v_proj.bias", i);
+        }
+        gen_add(l, 0, D, (int64_t)H * hd, "model.layers.%d.self_attn.o_proj.weight", i);
+        gen_add(l, 1, D, 0, "model.layers.%d.post_attention_layernorm.weight", i);
+        gen_add(l, 0, FF, D, "model.layers.%d.mlp.gate_proj.weight", i);
+        gen_add(l, 0, FF, D, "model.layers.%d.mlp.up_proj.weight", i);
+        gen_add(l, 0, D, FF, "model.layers.%d.mlp.down_proj.weight", i);
+    }
+    gen_add(l, 1, D, 0, "model.norm.weight", 0);
+    const cJSON *tie = cJSON_GetObjectItem(c, "tie_word_embeddings");
+    if (!cJSON_IsTrue(tie)) gen_add(l, 0, V, D, "lm_head.weight", 0);
+    return D && L && H && FF && V ? 0 : -1;
+}
+
+static uint64_t splitmix(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform noise of std ≈ 1/sqrt(fan_in) (keeps activations bounded through the layers), as bf16 or f32. */
+static void fill_tensor(void *dst, lmc_dtype dt, const gen_tensor *g, uint64_t seed) {
+    int64_t n = g->shape[0] * (g->ndim == 2 ? g->shape[1] : 1);
+    float amp = g->ndim == 2 ? (float)(sqrt(3.0 / (double)g->shape[1])) : 0.02f;
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < n; b += 4096) {
+        uint64_t s = seed ^ (uint64_t)b * 0x2545f4914f6cdd1dull;
+        float tmp[4096];
+        int64_t e = n - b < 4096 ? n - b : 4096;
+        for (int64_t i = 0; i < e; i++)
+            tmp[i] = g->is_norm ? 1.0f : amp * (2.0f * (float)(splitmix(&s) >> 40) / (float)(1 << 24) - 1.0f);
+        if (dt == LMC_BF16) f32_to_bf16((uint16_t *)dst + b, tmp, (size_t)e);
+        else memcpy((float *)dst + b, tmp, sizeof(float) * (size_t)e);
+    }
+}
+
+/* Writes a safetensors image (header + random data) into an anonymous memory file and returns its
+ * /proc/self/fd path, so the model loads through the ordinary path with no file on disk. */
+static int synth_model(const char *config, lmc_dtype dt, char *path, size_t cap, int *fd_out, lmc_err *err) {
+    cJSON *c = cJSON_Parse(config);
+    gen_list l = {0};
+    if (!c || llama_tensors(c, &l)) {
+        cJSON_Delete(c);
+        free(l.t);
+        return lmc_fail(err, "bench: cannot build tensors for this shape");
+    }
+    cJSON_Delete(c);
+    cJSON *hdr = cJSON_CreateObject();
+    cJSON *meta = cJSON_AddObjectToObject(hdr, "__metadata__");
+    cJSON_AddStringToObject(meta, "format", "pt");
+    cJSON_AddStringToObject(meta, "lmc.format", "1");
+    cJSON_AddStringToObject(meta, "lmc.config", config);
+    size_t off = 0, es = lmc_dtype_size(dt);
+    size_t *offs = lmc_xmalloc(sizeof(size_t) * (l.n + 1));
+    for (size_t i = 0; i < l.n; i++) {
+        gen_tensor *g = &l.t[i];
+        size_t bytes = (size_t)(g->shape[0] * (g->ndim == 2 ? g->shape[1] : 1)) * es;
+        cJSON *t = cJSON_AddObjectToObject(hdr, g->name);
+        cJSON_AddStringToObject(t, "dtype", lmc_dtype_name(dt));
+        cJSON *sh = cJSON_AddArrayToObject(t, "shape");
+        for (int d = 0; d < g->ndim; d++) cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)g->shape[d]));
+        cJSON *o = cJSON_AddArrayToObject(t, "data_offsets");
+        cJSON_AddItemToArray(o, cJSON_CreateNumber((double)off));
+        cJSON_AddItemToArray(o, cJSON_CreateNumber((double)(off + bytes)));
+        offs[i] = off;
+        off += bytes;
+    }
+    char *text = cJSON_PrintUnformatted(hdr);
+    cJSON_Delete(hdr);
+    size_t hlen = (strlen(text) + 7) / 8 * 8, total = 8 + hlen + off;
+    int fd = memfd_create("lmc-bench-weights", 0);
+    if (fd < 0 || ftruncate(fd, (off_t)total) != 0) {
+        free(text); free(offs); free(l.t);
+        if (fd >= 0) close(fd);
+        return lmc_fail(err, "bench: cannot allocate %.2f GB for random weights", total / 1e9);
+    }
+    char *map = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) {
+        free(text); free(offs); free(l.t); close(fd);
+        return lmc_fail(err, "bench: cannot map %.2f GB for random weights", total / 1e9);
+    }
+    uint64_t n = hlen;
+    memcpy(map, &n, 8);
+    memset(map + 8, ' ', hlen);
+    memcpy(map + 8, text, strlen(text));
+    for (size_t i = 0; i < l.n; i++) fill_tensor(map + 8 + hlen + offs[i], dt, &l.t[i], 1234567 + i);
+    munmap(map, total);
+    free(text); free(offs); free(l.t);
+    snprintf(path, cap, "/proc/self/fd/%d", fd);
+    *fd_out = fd;
+    return 0;
+}
+
+/* ---- FLOPs and the sgemm reference ----------------------------------------------------------------- */
+
+typedef struct gemm_shape {
+    int     N, K;
+    double  count; /* how many times per window */
+} gemm_shape;
+
+/* Distinct (N, K) of the model's layer matrices (2-D tensors other than embeddings and lm_head), with their
+ * multiplicity; the FLOPs of a window's layer matmuls are Σ 2·W·N·K·count. */
+static size_t layer_gemms(const lmc_weights *w, const cJSON *cfg, gemm_shape *out, size_t cap) {
+    /* routed MoE experts: each token visits k of E, so an expert matrix counts k/E times */
+    int E = geti(cfg, "num_local_experts", geti(cfg, "n_routed_experts", 0)), k = geti(cfg, "num_experts_per_tok", 0);
+    double expert_share = E > 0 && k > 0 ? (double)k / E : 1.0;
+    size_t n = 0;
+    for (size_t i = 0; i < lmc_weights_count(w); i++) {
+        const lmc_tensor *t = lmc_weights_at(w, i);
+        if (t->ndim != 2 || strstr(t->name, "embed") || strstr(t->name, "wte") ||
+            strstr(t->name, "wpe") || strstr(t->name, "lm_head") || strstr(t->name, "embed_out"))
+            continue;
+        int N = (int)t->shape[0], K = (int)t->shape[1];
+        size_t j = 0;
+        while (j < n && !(out[j].N == N && out[j].K == K)) j++;
+        if (j == n) {
+            if (n == cap) continue;
+            out[n++] = (gemm_shape){N, K, 0};
+        }
+        out[j].count += strstr(t->name, ".experts.") ? expert_share : 1.0;
+    }
+    return n;
+}
+
+/* cblas_sgemm GFLOP/s over the given shapes with T rows, each weighted by its FLOPs. */
+static double sgemm_gflops(const gemm_shape *g, size_t n, int T) {
+    double flops = 0, secs = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t xa = (size_t)T * g[i].K, wa = (size_t)g[i].N * g[i].K, ya = (size_t)T * g[i].N;
+        float *x = malloc(4 * xa), *W = malloc(4 * wa), *y = malloc(4 * ya);
+        if (!x || !W || !y) { free(x); free(W); free(y); continue; }
+        for (size_t j = 0; j < xa; j++) x[j] = (float)(j % 13) * 0.01f;
+        for (size_t j = 0; j < wa; j++) W[j] = (float)(j % 7) * 0.01f;
+        matmul_f32(y, x, W, NULL, T, g[i].N, g[i].K); /* warm-up */
+        double f = 2.0 * T * g[i].N * g[i].K, t0 = lmc_now();
+        int reps = 0;
+        do { matmul_f32(y, x, W, NULL, T, g[i].N, g[i].K); reps++; } while (lmc_now() - t0 < 0.3 && reps < 20);
+        double dt = (lmc_now() - t0) / reps;
+        flops += f * g[i].count;
+        secs += dt * g[i].count;
+        free(x); free(W); free(y);
+    }
+    return secs > 0 ? flops / secs / 1e9 : 0;
+}
+
+/* Seconds to widen every 16-bit weight matrix once to f32 (the f32 path's per-window conversion cost). */
+static double widen_seconds(const lmc_weights *w) {
+    size_t maxn = 0;
+    for (size_t i = 0; i < lmc_weights_count(w); i++) {
+        const lmc_tensor *t = lmc_weights_at(w, i);
+        if (t->dtype != LMC_F32 && (size_t)t->numel > maxn) maxn = (size_t)t->numel;
+    }
+    if (!maxn) return 0;
+    size_t chunk = 1 << 20;
+    float *buf = malloc(sizeof(float) * chunk);
+    double t0 = lmc_now();
+    for (size_t i = 0; i < lmc_weights_count(w); i++) {
+        const lmc_tensor *t = lmc_weights_at(w, i);
+        if (t->dtype == LMC_F32) continue;
+        for (size_t o = 0; o < (size_t)t->numel; o += chunk) {
+            size_t n = (size_t)t->numel - o < chunk ? (size_t)t->numel - o : chunk;
+            if (t->dtype == LMC_BF16) bf16_to_f32(buf, (const uint16_t *)t->data + o, n);
+            else f16_to_f32(buf, (const uint16_t *)t->data + o, n);
+        }
+    }
+    double dt = lmc_now() - t0;
+    free(buf);
+    return dt;
+}
+
+static double peak_rss_gb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss * 1024.0 / 1e9;
+}
+
+/* ---- the benchmark ----------------------------------------------------------------------------------- */
+
+static int usage(const char *msg, const char *arg) {
+    fprintf(stderr, "lmc: ");
+    fprintf(stderr, msg, arg);
+    fprintf(stderr, "\nusage: lmc bench (--shape NAME | --model M) [--dtype f32|bf16] [--block-size W] [--stride S]"
+                    " [--windows K] [--threads T] [--json OUT]\nshapes:");
+    for (int i = 0; SHAPES[i].name; i++) fprintf(stderr, " %s", SHAPES[i].name);
+    fprintf(stderr, "\n");
+    return 2;
+}
+
+static const char *arg_value(int argc, char **argv, int *i, const char *name) {
+    size_t n = strlen(name);
+    if (!strncmp(argv[*i], name, n) && argv[*i][n] == '=') return argv[*i] + n + 1;
+    if (!strcmp(argv[*i], name) && *i + 1 < argc) return argv[++*i];
+    return NULL;
+}
+
+int lmc_bench_main(int argc, char **argv) {
+    const char *shape = NULL, *model = NULL, *json = NULL, *v;
+    int W = 1900, S = 512, K = 3, threads = 0;
+    lmc_compute compute = LMC_COMPUTE_F32;
+    for (int i = 2; i < argc; i++) {
+        if ((v = arg_value(argc, argv, &i, "--shape"))) shape = v;
+        else if ((v = arg_value(argc, argv, &i, "--model"))) model = v;
+        else if ((v = arg_value(argc, argv, &i, "--json"))) json = v;
+        else if ((v = arg_value(argc, argv, &i, "--block-size"))) W = atoi(v);
+        else if ((v = arg_value(argc, argv, &i, "--stride"))) S = atoi(v);
+        else if ((v = arg_value(argc, argv, &i, "--windows"))) K = atoi(v);
+        else if ((v = arg_value(argc, argv, &i, "--threads"))) threads = atoi(v);
+        else if ((v = arg_value(argc, argv, &i, "--dtype"))) {
+            if (!strcmp(v, "bf16")) compute = LMC_COMPUTE_BF16;
+            else if (strcmp(v, "f32")) return usage("--dtype must be f32 or bf16, not '%s'", v);
+        } else return usage("unknown bench option '%s'", argv[i]);
+    }
+    if (!!shape == !!model) return usage("bench needs exactly one of --shape or --model%s", "");
+    if (W < 2 || S < 1 || S > W || K < 1) return usage("bad --block-size/--stride/--windows%s", "");
+    int nthreads = lmc_threads_init(threads);
+    lmc_err err = {{0}};
+    char path[64];
+    int fd = -1;
+    const char *cfg = NULL;
+    double t_gen = lmc_now();
+    if (shape) {
+        for (int i = 0; SHAPES[i].name; i++)
+            if (!strcmp(SHAPES[i].name, shape)) cfg = SHAPES[i].config;
+        if (!cfg) return usage("unknown shape '%s'", shape);
+        if (synth_model(cfg, compute == LMC_COMPUTE_BF16 ? LMC_BF16 : LMC_F32, path, sizeof path, &fd, &err)) {
+            fprintf(stderr, "lmc: %s\n", err.msg);
+            return 1;
+        }
+        model = path;
+    }
+    t_gen = lmc_now() - t_gen;
+    lmc_model_opts mo = {compute, nthreads};
+    lmc_model *m;
+    double t_load = lmc_now();
+    if (lmc_model_open(model, &mo, &m, &err)) {
+        fprintf(stderr, "lmc: %s\n", err.msg);
+        if (fd >= 0) close(fd);
+        return 1;
+    }
+    t_load = lmc_now() - t_load;
+    /* random ids, one stream long enough for K windows */
+    size_t N = (size_t)W + 1 + (size_t)(K - 1) * S;
+    int32_t *ids = lmc_xmalloc(sizeof(int32_t) * N);
+    uint64_t s = 42;
+    for (size_t i = 0; i < N; i++) ids[i] = (int32_t)(splitmix(&s) % (uint64_t)m->info.vocab);
+    float *hidden = lmc_xmalloc(sizeof(float) * (size_t)W * m->info.dim);
+    double nll, t_head = 0, t_total = 0;
+    int rc = lmc_model_hidden(m, ids, W, hidden, &err); /* warm-up: first touch of weights and buffers */
+    if (m->info.prof) memset(m->info.prof, 0, sizeof *m->info.prof);
+    size_t scored = 0;
+    for (int k = 0; k < K && rc == 0; k++) {
+        lmc_window w = lmc_window_at(W, S, (size_t)k);
+        double t0 = lmc_now();
+        rc = lmc_model_hidden(m, ids + w.start, W, hidden, &err);
+        double t1 = lmc_now();
+        if (rc == 0) rc = lmc_score_rows(m->info.lm_head, hidden, ids + w.start + 1, w.score_from, w.score_count, &nll, NULL, &err);
+        double t2 = lmc_now();
+        t_head += t2 - t1;
+        t_total += t2 - t0;
+        scored += (size_t)w.score_count;
+    }
+    if (rc) {
+        fprintf(stderr, "lmc: %s\n", err.msg);
+        lmc_model_close(m);
+        return 1;
+    }
+    /* FLOPs */
+    gemm_shape g[32];
+    size_t ng = layer_gemms(m->w, m->config, g, 32);
+    double f_layers = 0;
+    for (size_t i = 0; i < ng; i++) f_layers += 2.0 * W * g[i].N * g[i].K * g[i].count;
+    long heads = 0, layers = 0, hd = 0;
+    const cJSON *c = m->config;
+    layers = geti(c, "num_hidden_layers", geti(c, "n_layer", 0));
+    heads = geti(c, "num_attention_heads", geti(c, "n_head", 0));
+    hd = geti(c, "head_dim", heads ? geti(c, "hidden_size", geti(c, "n_embd", 0)) / heads : 0);
+    double f_attn = 4.0 * ((double)W * (W + 1) / 2) * heads * hd * layers;
+    double f_head = 2.0 * (double)scored / K * m->info.vocab * m->info.dim;
+    double per_window = f_layers + f_attn + f_head, secs = t_total / K;
+    double achieved = per_window / secs / 1e9;
+    double sg = sgemm_gflops(g, ng, W);
+    double widen = compute == LMC_COMPUTE_F32 ? widen_seconds(m->w) : 0;
+    double wbytes = (double)lmc_weights_total_bytes(m->w);
+
+    printf("lmc bench: %s (%s, %.3f B parameters), weights %s, compute %s, W=%d S=%d, %d windows, %d threads\n",
+           shape ? shape : model, m->arch->name, m->info.n_params / 1e9, m->dtype,
+           compute == LMC_COMPUTE_BF16 ? "bf16" : "f32", W, S, K, nthreads);
+    printf("CPU: %s; OpenBLAS core %s (%s)%s\n", cpu_features_string(), lmc_blas_core(), lmc_blas_config(),
+           getenv("OPENBLAS_CORETYPE") ? " [OPENBLAS_CORETYPE is set in the environment]" : "");
+    printf("setup: weights generated in %.1f s, model loaded in %.1f s\n", t_gen, t_load);
+    printf("window-tokens/s:        %.1f   (%.3f s per %d-token window)\n", W / secs, secs, W);
+    printf("counted GFLOP / window: %.1f = layer matmuls %.1f + attention %.1f + lm_head %.1f (scored rows)\n",
+           per_window / 1e9, f_layers / 1e9, f_attn / 1e9, f_head / 1e9);
+    printf("achieved:               %.1f GFLOP/s\n", achieved);
+    printf("sgemm at these shapes:  %.1f GFLOP/s (cblas_sgemm, T=%d, measured in this run)\n", sg, W);
+    printf("ratio achieved/sgemm:   %.3f\n", sg > 0 ? achieved / sg : 0);
+    printf("time split per window:");
+    double known = 0;
+    if (m->info.prof)
+        for (int k = 0; k < PROF_N; k++) {
+            double t = k == PROF_LM_HEAD ? t_head : m->info.prof->seconds[k];
+            known += t;
+            printf(" %s %.3f s (%.0f%%);", lmc_prof_name(k), t / K, 100 * t / t_total);
+        }
+    printf(" other %.3f s\n", (t_total - known) / K);
+    if (widen > 0) printf("bf16/f16→f32 weight widening (inside matmul): %.3f s per window\n", widen);
+    printf("peak RSS: %.2f GB (weights %.2f GB, beyond weights %.2f GB)\n", peak_rss_gb(), wbytes / 1e9,
+           peak_rss_gb() - wbytes / 1e9);
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "shape", shape ? shape : "");
+        cJSON_AddStringToObject(o, "model", shape ? "" : model);
+        cJSON_AddStringToObject(o, "architecture", m->arch->name);
+        cJSON_AddStringToObject(o, "compute", compute == LMC_COMPUTE_BF16 ? "bf16" : "f32");
+        cJSON_AddStringToObject(o, "weights_dtype", m->dtype);
+        cJSON_AddStringToObject(o, "openblas_core", lmc_blas_core());
+        cJSON_AddStringToObject(o, "cpu", cpu_features_string());
+        cJSON_AddNumberToObject(o, "threads", nthreads);
+        cJSON_AddNumberToObject(o, "block_size", W);
+        cJSON_AddNumberToObject(o, "windows", K);
+        cJSON_AddNumberToObject(o, "window_tokens_per_s", W / secs);
+        cJSON_AddNumberToObject(o, "gflop_per_window", per_window / 1e9);
+        cJSON_AddNumberToObject(o, "achieved_gflops", achieved);
+        cJSON_AddNumberToObject(o, "sgemm_gflops", sg);
+        cJSON_AddNumberToObject(o, "ratio", sg > 0 ? achieved / sg : 0);
+        cJSON_AddNumberToObject(o, "peak_rss_gb", peak_rss_gb());
+        cJSON_AddNumberToObject(o, "weights_gb", wbytes / 1e9);
+        cJSON *split = cJSON_AddObjectToObject(o, "seconds_per_window");
+        if (m->info.prof)
+            for (int k = 0; k < PROF_N; k++)
+                cJSON_AddNumberToObject(split, lmc_prof_name(k),
+                                        (k == PROF_LM_HEAD ? t_head : m->info.prof->seconds[k]) / K);
+        char *text = cJSON_Print(o);
+        cJSON_Delete(o);
+        if (lmc_write_file_atomic(json, text, strlen(text), &err)) rc = 1;
+        free(text);
+    }
+    free(hidden);
+    free(ids);
+    lmc_model_close(m);
+    if (fd >= 0) close(fd);
+    if (rc) fprintf(stderr, "lmc: %s\n", err.msg);
+    return rc;
+}
