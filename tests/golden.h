@@ -11,7 +11,7 @@
 #include <math.h>
 
 /* Reads a little-endian float32 / int32 file into a malloc'ed array; *n elements. */
-static void *g_read_raw(const char *path, size_t elem, size_t *n) {
+static inline void *g_read_raw(const char *path, size_t elem, size_t *n) {
     char *d;
     size_t len;
     lmc_err e;
@@ -20,7 +20,7 @@ static void *g_read_raw(const char *path, size_t elem, size_t *n) {
     return d;
 }
 
-static cJSON *g_read_json(const char *path) {
+static inline cJSON *g_read_json(const char *path) {
     char *d;
     size_t len;
     lmc_err e;
@@ -30,21 +30,21 @@ static cJSON *g_read_json(const char *path) {
     return j;
 }
 
-static int32_t *g_ids(const cJSON *arr, int *T) {
+static inline int32_t *g_ids(const cJSON *arr, int *T) {
     *T = cJSON_GetArraySize(arr);
     int32_t *ids = lmc_xmalloc(sizeof(int32_t) * (size_t)(*T ? *T : 1));
     for (int i = 0; i < *T; i++) ids[i] = (int32_t)cJSON_GetArrayItem(arr, i)->valuedouble;
     return ids;
 }
 
-static double g_logsumexp(const float *row, int V) { /* double-precision reference for comparisons */
+static inline double g_logsumexp(const float *row, int V) { /* double-precision reference for comparisons */
     double m = -INFINITY, s = 0;
     for (int i = 0; i < V; i++) m = row[i] > m ? row[i] : m;
     for (int i = 0; i < V; i++) s += exp(row[i] - m);
     return m + log(s);
 }
 
-static int g_argmax(const float *row, int V, double *gap) {
+static inline int g_argmax(const float *row, int V, double *gap) {
     int best = 0;
     for (int i = 1; i < V; i++) if (row[i] > row[best]) best = i;
     double second = -INFINITY;

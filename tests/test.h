@@ -19,7 +19,7 @@ static int         t_passed, t_failed, t_skipped;
 static int         t_cur_failed, t_cur_skipped;
 static char        t_cur_msg[1024];
 
-static void t_note_fail(const char *file, int line, const char *fmt, ...) {
+static inline void t_note_fail(const char *file, int line, const char *fmt, ...) {
     if (t_cur_failed++) return; /* keep the first failure's message */
     va_list ap;
     va_start(ap, fmt);
@@ -34,7 +34,7 @@ static void t_note_fail(const char *file, int line, const char *fmt, ...) {
 #define SKIP(...) do { t_cur_skipped = 1; snprintf(t_cur_msg, sizeof t_cur_msg, __VA_ARGS__); return; } while (0)
 
 #define RUN(fn) t_run(#fn, fn)
-static void t_run(const char *name, void (*fn)(void)) {
+static inline void t_run(const char *name, void (*fn)(void)) {
     t_cur_failed = t_cur_skipped = 0;
     t_cur_msg[0] = 0;
     fn();
@@ -44,13 +44,13 @@ static void t_run(const char *name, void (*fn)(void)) {
     fflush(stdout);
 }
 
-static int test_summary(void) {
+static inline int test_summary(void) {
     printf("%d passed, %d failed, %d skipped\n", t_passed, t_failed, t_skipped);
     return t_failed ? 1 : 0;
 }
 
 /* Path under $LMC_SHARED (default ../shared), or NULL when that file does not exist (callers SKIP). */
-static const char *t_shared(const char *rel) {
+static inline const char *t_shared(const char *rel) {
     static char bufs[8][4096];
     static int  next;
     const char *root = getenv("LMC_SHARED");
