@@ -2,7 +2,11 @@
  * GEMM (kernels/gemm_bf16.c), the register-only f32 FMA and vdpbf16ps peaks of this machine, and a check that
  * OpenBLAS (OpenMP build) and lmc's own OpenMP regions do not slow each other down when they alternate.
  *
- *   build/bench/bench_gemm [--quick] [--keep-coretype] [--threads N]
+ *   build/bench/bench_gemm [--quick] [--keep-coretype] [--threads N] [--all-paths]
+ *
+ * --all-paths also times the AVX2 fallback where the AVX-512 path is the default. Each timing notes the CPU
+ * utilisation of its fastest rep; below 95 % (marked '!') another process shared the cores and the number is
+ * low.
  *
  * OpenBLAS reads OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE when it is loaded; a preset (e.g. Haswell on a machine
  * that has AVX-512) would slow sgemm down, so unless --keep-coretype is given the program re-executes itself
@@ -26,6 +30,15 @@ static double now(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
+
+static double cpu_now(void) { /* CPU time of the whole process (all threads) */
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int    g_nth = 1;        /* threads, for the utilisation */
+static double g_worst_util = 1; /* lowest utilisation seen since reset */
 
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
 static float    unif(void) {
@@ -94,7 +107,7 @@ __attribute__((target("avx512f,avx512bf16"))) static void peak_dpbf16(long iters
 /* GFLOP/s of `kind` (0: fma256, 1: fma512, 2: dpbf16) on every thread of a parallel region at once. */
 static double peak_gflops(int kind, long iters) {
     const double flop_per_iter = kind == 0 ? 12 * 16 : 24 * (kind == 1 ? 32 : 64);
-    double       t0 = 0, t1 = 0;
+    double       t0 = 0, t1 = 0, c0 = 0, c1 = 0;
     int          nth = 1;
     void (*const fn)(long) = kind == 0 ? peak_fma256 : kind == 1 ? peak_fma512 : peak_dpbf16;
 #pragma omp parallel
@@ -105,12 +118,14 @@ static double peak_gflops(int kind, long iters) {
         fn(iters / 4);
 #pragma omp barrier
 #pragma omp master
-        t0 = now();
+        t0 = now(), c0 = cpu_now();
         fn(iters);
 #pragma omp barrier
 #pragma omp master
-        t1 = now();
+        t1 = now(), c1 = cpu_now();
     }
+    const double u = (c1 - c0) / (t1 - t0) / nth;
+    if (u < g_worst_util) g_worst_util = u;
     return flop_per_iter * iters * nth / (t1 - t0) * 1e-9;
 }
 
@@ -120,19 +135,22 @@ typedef struct shape {
     int         T, N, K;
 } shape;
 
+/* Mean seconds per call; *best the fastest rep, *util that rep's CPU time / (wall · threads): below ~0.95
+ * something else on the machine took a core from us, and the numbers are low. */
 static double time_reps(void (*fn)(void *), void *arg, double min_s, int min_reps, int max_reps, double *best) {
     fn(arg); /* warm-up */
-    double tot = 0, b = 1e30;
+    double tot = 0, b = 1e30, bu = 0;
     int    r = 0;
     while (r < min_reps || (tot < min_s && r < max_reps)) {
-        const double t0 = now();
+        const double c0 = cpu_now(), t0 = now();
         fn(arg);
-        const double dt = now() - t0;
+        const double dt = now() - t0, u = (cpu_now() - c0) / dt / g_nth;
         tot += dt;
-        if (dt < b) b = dt;
+        if (dt < b) b = dt, bu = u;
         r++;
     }
     *best = b;
+    if (bu < g_worst_util) g_worst_util = bu;
     return tot / r;
 }
 
@@ -159,13 +177,14 @@ static void run_alternate(void *p) {
 }
 
 int main(int argc, char **argv) {
-    int quick = 0, keep = 0, threads = 0;
+    int quick = 0, keep = 0, threads = 0, all_paths = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--keep-coretype")) keep = 1;
+        else if (!strcmp(argv[i], "--all-paths")) all_paths = 1;
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [--quick] [--keep-coretype] [--threads N]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--keep-coretype] [--threads N] [--all-paths]\n", argv[0]);
             return 2;
         }
     }
@@ -184,6 +203,7 @@ int main(int argc, char **argv) {
         openblas_set_num_threads(threads);
     }
     const int nth = omp_get_max_threads();
+    g_nth = nth;
     const char *wp = getenv("OMP_WAIT_POLICY"), *sc = getenv("GOMP_SPINCOUNT");
     printf("bench_gemm%s: %d OpenMP threads, OpenBLAS threads %d; OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s\n",
            quick ? " --quick" : "", nth, openblas_get_num_threads(), wp ? wp : "(unset)", sc ? sc : "(unset)");
@@ -193,6 +213,7 @@ int main(int argc, char **argv) {
 
     /* peaks */
     const long   iters = quick ? PEAK_ITERS / 8 : PEAK_ITERS;
+    g_worst_util = 1;
     const double p256 = peak_gflops(0, iters);
     const double p512 = cpu_has_avx512f() ? peak_gflops(1, iters) : 0;
     const double pbf = cpu_has_avx512bf16() ? peak_gflops(2, iters) : 0;
@@ -201,7 +222,7 @@ int main(int argc, char **argv) {
     if (p512 > 0) printf(", zmm %.0f GFLOP/s", p512);
     if (pbf > 0) printf("; vdpbf16ps zmm %.0f GFLOP/s (%.2fx the f32 peak)", pbf, pbf / pf32);
     else printf("; vdpbf16ps: not available on this CPU");
-    printf("\n");
+    printf(" (util %.0f%%%s)\n", 100 * g_worst_util, g_worst_util < 0.95 ? ", contended: too low" : "");
     const int    auto_path = gemm_bf16_auto_path();
     const double bf_peak = auto_path == GEMM_BF16_AVX512 ? pbf : pf32; /* what the chosen path can reach */
 
@@ -215,7 +236,7 @@ int main(int argc, char **argv) {
     const double min_s = quick ? 0.0 : 0.6;
     const int    min_reps = quick ? 1 : 3, max_reps = quick ? 1 : 20;
     printf("\n%-8s %5s %6s %5s | %9s | %9s %6s %7s | %s\n", "shape", "T", "N", "K", "sgemm", "bf16", "x sgemm",
-           "of peak", "GFLOP/s (best of reps; mean in parentheses)");
+           "of peak", "GFLOP/s, best of reps (mean)");
     double tot_flop = 0, tot_s_sg = 0, tot_s_bf = 0;
     for (int si = 0; si < nshape; si++) {
         const shape *s = &shapes[si];
@@ -223,27 +244,43 @@ int main(int argc, char **argv) {
         a.x = rand_buf((size_t)s->T * s->K, 1.0f);
         a.W = rand_buf((size_t)s->N * s->K, 0.05f);
         a.y = malloc(sizeof(float) * (size_t)s->T * s->N);
-        gemm_bf16_w wb;
+        gemm_bf16_w  wb;
+        const double tp0 = now();
         if (!a.y || gemm_bf16_pack_f32(&wb, a.W, s->N, s->K) != 0) {
             fprintf(stderr, "out of memory\n");
             return 1;
         }
+        const double t_pack = now() - tp0;
         a.wb = &wb;
         a.scratch = malloc(gemm_bf16_scratch_bytes(s->T, s->K));
         const double flop = 2.0 * s->T * s->N * s->K;
         double       b_sg, b_bf;
+        g_worst_util = 1;
         const double m_sg = time_reps(run_sgemm, &a, min_s, min_reps, max_reps, &b_sg);
+        const double u_sg = g_worst_util;
+        g_worst_util = 1;
         const double m_bf = time_reps(run_bf16, &a, min_s, min_reps, max_reps, &b_bf);
-        printf("%-8s %5d %6d %5d | %9.1f | %9.1f %6.2fx %6.0f%% | sgemm (%.1f) bf16 (%.1f)\n", s->name, s->T, s->N,
-               s->K, flop / b_sg * 1e-9, flop / b_bf * 1e-9, b_sg / b_bf, 100 * flop / b_bf * 1e-9 / bf_peak,
-               flop / m_sg * 1e-9, flop / m_bf * 1e-9);
+        const double u_bf = g_worst_util;
+        printf("%-8s %5d %6d %5d | %8.1f%c | %8.1f%c %6.2fx %6.0f%% | sgemm (%.1f) bf16 (%.1f); util %.0f%%/%.0f%%; "
+               "pack %.0f ms",
+               s->name, s->T, s->N, s->K, flop / b_sg * 1e-9, u_sg < 0.95 ? '!' : ' ', flop / b_bf * 1e-9,
+               u_bf < 0.95 ? '!' : ' ', b_sg / b_bf, 100 * flop / b_bf * 1e-9 / bf_peak, flop / m_sg * 1e-9,
+               flop / m_bf * 1e-9, 100 * u_sg, 100 * u_bf, t_pack * 1e3);
+        if (all_paths && auto_path != GEMM_BF16_AVX2 && gemm_bf16_path_supported(GEMM_BF16_AVX2)) {
+            double b_y;
+            a.path = GEMM_BF16_AVX2;
+            time_reps(run_bf16, &a, min_s, min_reps, max_reps, &b_y);
+            a.path = auto_path;
+            printf("; avx2 path %.1f", flop / b_y * 1e-9);
+        }
+        printf("\n");
         tot_flop += flop;
         tot_s_sg += b_sg;
         tot_s_bf += b_bf;
         gemm_bf16_free(&wb);
         free(a.x), free(a.W), free(a.y), free(a.scratch);
     }
-    printf("%-8s %5s %6s %5s | %9.1f | %9.1f %6.2fx %6.0f%% | (FLOP-weighted over the shapes)\n", "all", "", "", "",
+    printf("%-8s %5s %6s %5s | %8.1f  | %8.1f  %6.2fx %6.0f%% | (FLOP-weighted over the shapes)\n", "all", "", "", "",
            tot_flop / tot_s_sg * 1e-9, tot_flop / tot_s_bf * 1e-9, tot_s_sg / tot_s_bf,
            100 * tot_flop / tot_s_bf * 1e-9 / bf_peak);
     printf("(\"of peak\": of the %s peak measured above, %.0f GFLOP/s)\n",

@@ -304,24 +304,24 @@ ZK_DEF_ALL(2)
       zk_##MV##_7, zk_##MV##_8, zk_##MV##_9, zk_##MV##_10, zk_##MV##_11, zk_##MV##_12 }
 static void (*const zk_tab[2][ZNR])(const zk_args *) = {ZK_ROW(1), ZK_ROW(2)};
 
-/* Rounds this thread's token groups of x into xz[g][q][j]. */
+/* Rounds this thread's token groups of x into xz[g][q][j]: per group and 16 k pairs, the 12 token rows are
+ * converted into tmp[j][i] and written transposed, as one contiguous 16 × 12-dword block. */
 Z_TARGET static void z_convert(const gb_job *J, int tid, int nth) {
     const int T = J->T, K = J->K, Kp2 = J->Kp / 2, G = (T + ZNR - 1) / ZNR;
     uint32_t *xz = J->xs;
     const int g0 = (int)((long long)G * tid / nth), g1 = (int)((long long)G * (tid + 1) / nth);
-    for (int g = g0; g < g1; g++)
-        for (int j = 0; j < ZNR; j++) {
-            const int t = g * ZNR + j;
-            if (t >= T) break; /* padding columns are never read */
-            const float *src = J->x + (size_t)t * K;
-            uint32_t    *dst = xz + (size_t)g * Kp2 * ZNR + j;
-            for (int q = 0; q < Kp2; q += 16) {
-                uint32_t  tmp[16];
-                const int n = gb_min(32, K - 2 * q), cnt = gb_min(16, Kp2 - q);
-                z_cvt32(src + 2 * q, n, tmp);
-                for (int i = 0; i < cnt; i++) dst[(size_t)(q + i) * ZNR] = tmp[i];
-            }
+    uint32_t  tmp[ZNR][16];
+    for (int g = g0; g < g1; g++) {
+        const int nr = gb_min(ZNR, T - g * ZNR);
+        memset(tmp, 0, sizeof tmp); /* padding tokens: zeros (never read, but defined) */
+        for (int q = 0; q < Kp2; q += 16) {
+            const int n = gb_min(32, K - 2 * q), cnt = gb_min(16, Kp2 - q);
+            for (int j = 0; j < nr; j++) z_cvt32(J->x + (size_t)(g * ZNR + j) * K + 2 * q, n, tmp[j]);
+            uint32_t *dst = xz + ((size_t)g * Kp2 + q) * ZNR;
+            for (int i = 0; i < cnt; i++)
+                for (int j = 0; j < ZNR; j++) dst[i * ZNR + j] = tmp[j][i];
         }
+    }
 }
 
 static zmask z_rowmask(int rows) { return rows >= 16 ? (zmask)0xffff : rows <= 0 ? (zmask)0 : (zmask)((1u << rows) - 1); }

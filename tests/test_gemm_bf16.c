@@ -230,21 +230,27 @@ static void test_deterministic_threads(void) {
         REQUIRE(gemm_bf16_pack_f32(&w, W, N, K) == 0, "pack");
         void  *s = malloc(gemm_bf16_scratch_bytes(T, K));
         float *y0 = malloc(sizeof(float) * (size_t)T * N), *y1 = malloc(sizeof(float) * (size_t)T * N);
-        const int paths[] = {GEMM_BF16_AVX2, GEMM_BF16_AVX512, GEMM_BF16_SCALAR};
-        for (int pi = 0; pi < 3; pi++) {
-            if (!gemm_bf16_path_supported(paths[pi])) continue;
-            if (paths[pi] == GEMM_BF16_SCALAR && si == 0) continue; /* slow; covered by the others */
+        gemm_bf16_w we;
+        REQUIRE(emu_gemm_bf16_pack_f32(&we, W, N, K) == 0, "emu pack");
+        const int paths[] = {GEMM_BF16_AVX2, GEMM_BF16_AVX512, GEMM_BF16_SCALAR, -GEMM_BF16_AVX512};
+        for (int pi = 0; pi < 4; pi++) {
+            const int emu = paths[pi] < 0, path = emu ? -paths[pi] : paths[pi];
+            if (!emu && !gemm_bf16_path_supported(path)) continue;
+            if ((path == GEMM_BF16_SCALAR || emu) && si == 0) continue; /* slow; covered by the others */
+            tb_ex_fn          ex = emu ? emu_gemm_bf16_ex : gemm_bf16_ex;
+            const gemm_bf16_w *wp = emu ? &we : &w;
             omp_set_num_threads(1);
-            gemm_bf16_ex(y0, x, &w, bias, T, s, paths[pi]);
+            ex(y0, x, wp, bias, T, s, path);
             const int nths[] = {1, 2, 3, 4, 7};
             for (int ti = 0; ti < 5; ti++) {
                 omp_set_num_threads(nths[ti]);
                 memset(y1, 0, sizeof(float) * (size_t)T * N);
-                gemm_bf16_ex(y1, x, &w, bias, T, s, paths[pi]);
-                CHECK(tb_bitdiff(y0, y1, (size_t)T * N) == 0, "%s: %d threads differ from 1 (T=%d N=%d K=%d)",
-                      gemm_bf16_path_name(paths[pi]), nths[ti], T, N, K);
+                ex(y1, x, wp, bias, T, s, path);
+                CHECK(tb_bitdiff(y0, y1, (size_t)T * N) == 0, "%s%s: %d threads differ from 1 (T=%d N=%d K=%d)",
+                      emu ? "emu-" : "", gemm_bf16_path_name(path), nths[ti], T, N, K);
             }
         }
+        emu_gemm_bf16_free(&we);
         omp_set_num_threads(max0);
         gemm_bf16(y0, x, &w, bias, T, s);
         gemm_bf16(y1, x, &w, bias, T, s);
