@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { BQ = 64, BK = 128 };
+enum { BQ = 64, BK = 512 };
 
 static void attend_block(float *out, const float *q, int q_stride, const float *k, int k_stride,
                          const float *v, int v_stride, int T, int n_heads, int qk_dim, int v_dim, float scale,
