@@ -31,7 +31,7 @@ static int compare_fixture(const char *name, const char *model_path, lmc_compute
     lmc_model_close(m);
     if (rc) { snprintf(why, why_cap, "%s", e.msg); goto done; }
     snprintf(rel, sizeof rel, "fixtures/logits/%s.logits.f32", name);
-    size_t nref, nlp;
+    size_t nref = 0, nlp = 0;
     float *ref = g_read_raw(t_shared(rel), 4, &nref);
     snprintf(rel, sizeof rel, "fixtures/logits/%s.logprob.f32", name);
     float *reflp = g_read_raw(t_shared(rel), 4, &nlp);
