@@ -70,12 +70,14 @@ typedef struct lmc_rope {
     int    dynamic, max_pos;
 } lmc_rope;
 
-/* Reads rope_theta-style base `theta` and the config's rope_scaling object (none, linear, dynamic, llama3;
+/* Reads rope_theta-style base `theta` and the config's rope_scaling object (none, linear, dynamic, llama3, yarn;
  * anything else is an error naming it). */
 int  lmc_rope_from_config(const lmc_arch_ctx *c, double theta, int rot_dim, int interleaved, lmc_rope *r,
                           lmc_err *err);
 /* cos/sin tables (T, rot_dim/2) for a window of T tokens (dynamic NTK acts when T > max_pos). */
 void lmc_rope_tables(const lmc_rope *r, int T, float *cos_t, float *sin_t);
 void lmc_rope_free(lmc_rope *r);
+/* YaRN's magnitude correction: 1 for scale <= 1, else 0.1 · mscale · ln(scale) + 1 (HF yarn_get_mscale). */
+double lmc_yarn_get_mscale(double scale, double mscale);
 
 #endif

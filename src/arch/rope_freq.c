@@ -1,5 +1,5 @@
 /* rope_freq.c — RoPE inverse frequencies with HF's rope_scaling variants (none/default, linear, dynamic,
- * llama3). Computed in double and rounded once to f32, as HF's f32 `inv_freq` buffer holds them. */
+ * llama3, yarn). Computed in double and rounded once to f32, as HF's f32 `inv_freq` buffer holds them. */
 #include "arch.h"
 #include "kernels.h"
 #include "util.h"
@@ -30,6 +30,55 @@ static int llama3_scale(const lmc_arch_ctx *c, const cJSON *rs, lmc_rope *r, lmc
         }
         r->inv_freq[i] = (float)f;
     }
+    return 0;
+}
+
+double lmc_yarn_get_mscale(double scale, double mscale) {
+    return scale <= 1 ? 1.0 : 0.1 * mscale * log(scale) + 1.0;
+}
+
+/* Dimension index (of rot_dim) whose wavelength makes `rotations` turns over `max_pos` positions. */
+static double yarn_correction_dim(double rotations, int dim, double base, double max_pos) {
+    return dim * log(max_pos / (rotations * 2 * M_PI)) / (2 * log(base));
+}
+
+/* YaRN as DeepSeek-V2's DeepseekV2YarnRotaryEmbedding computes it (and HF's generic "yarn" for the inv_freq):
+ * pair i blends the interpolated (θ_i / factor) and the extrapolated (θ_i) frequency with a linear ramp between
+ * the correction dims of beta_fast and beta_slow (floored/ceiled unless "truncate": false), and cos/sin are
+ * multiplied by mscale(factor, mscale) / mscale(factor, mscale_all_dim) with mscale(s, m) = 0.1·m·ln s + 1
+ * (defaults mscale 1, mscale_all_dim 0; an explicit "attention_factor" replaces that ratio, as in HF). The
+ * extra softmax scale DeepSeek applies (mscale(factor, mscale_all_dim)²) is the architecture's business. */
+static int yarn_scale(const lmc_arch_ctx *c, const cJSON *rs, lmc_rope *r, lmc_err *err) {
+    double factor, old, beta_fast, beta_slow, mscale, mscale_all, attn_factor;
+    if (cfg_obj_num(c, rs, "rope_scaling", "factor", 1, 0, &factor, err) ||
+        cfg_obj_num(c, rs, "rope_scaling", "original_max_position_embeddings", 1, 0, &old, err) ||
+        cfg_obj_num(c, rs, "rope_scaling", "beta_fast", 0, 32, &beta_fast, err) ||
+        cfg_obj_num(c, rs, "rope_scaling", "beta_slow", 0, 1, &beta_slow, err) ||
+        cfg_obj_num(c, rs, "rope_scaling", "mscale", 0, 1, &mscale, err) ||
+        cfg_obj_num(c, rs, "rope_scaling", "mscale_all_dim", 0, 0, &mscale_all, err) ||
+        cfg_obj_num(c, rs, "rope_scaling", "attention_factor", 0, 0, &attn_factor, err))
+        return -1;
+    const cJSON *tr = cJSON_GetObjectItemCaseSensitive(rs, "truncate");
+    int truncate = !cJSON_IsFalse(tr);
+    if (factor <= 0 || old <= 0 || beta_fast <= 0 || beta_slow <= 0)
+        return lmc_fail(err, "%s: invalid yarn rope_scaling values", c->origin);
+    int dim = r->rot_dim, half = dim / 2;
+    double lo = yarn_correction_dim(beta_fast, dim, r->theta, old);
+    double hi = yarn_correction_dim(beta_slow, dim, r->theta, old);
+    if (truncate) { lo = floor(lo); hi = ceil(hi); }
+    if (lo < 0) lo = 0;
+    if (hi > dim - 1) hi = dim - 1;
+    if (lo == hi) hi += 0.001;
+    for (int i = 0; i < half; i++) {
+        double extra = 1.0 / pow(r->theta, (double)(2 * i) / dim), inter = extra / factor;
+        double ramp = (i - lo) / (hi - lo);
+        ramp = ramp < 0 ? 0 : ramp > 1 ? 1 : ramp;
+        double keep = 1.0 - ramp; /* weight of the extrapolated (unscaled) frequency */
+        r->inv_freq[i] = (float)(inter * (1 - keep) + extra * keep);
+    }
+    r->factor = factor;
+    r->mscale = (float)(attn_factor > 0 ? attn_factor
+                                        : lmc_yarn_get_mscale(factor, mscale) / lmc_yarn_get_mscale(factor, mscale_all));
     return 0;
 }
 
@@ -67,7 +116,8 @@ int lmc_rope_from_config(const lmc_arch_ctx *c, double theta, int rot_dim, int i
         return 0;
     }
     if (!strcmp(type, "llama3")) return llama3_scale(c, rs, r, err);
-    return lmc_fail(err, "%s: rope_scaling type \"%s\" is not supported (supported: linear, dynamic, llama3)",
+    if (!strcmp(type, "yarn")) return yarn_scale(c, rs, r, err);
+    return lmc_fail(err, "%s: rope_scaling type \"%s\" is not supported (supported: linear, dynamic, llama3, yarn)",
                     c->origin, type);
 }
 
