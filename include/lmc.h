@@ -95,19 +95,31 @@ typedef struct lmc_eval_opts {
     long        file_num;   /* -1: all records */
     int         skip_bad;   /* skip malformed corpus records (counted) instead of failing */
     int         progress;   /* 0: silent; 1: progress on stderr (redrawn on a TTY, a line every few s otherwise) */
-    const char *checkpoint; /* NULL, or a file recording finished windows for resume */
+    const char *checkpoint; /* NULL, or a file recording finished windows for resume (src/checkpoint.h) */
     const char *per_window; /* NULL, or a JSONL file: one line per window (k, start, scored, nll) */
+    const char *per_doc;    /* NULL, or a JSONL file: one line per document (index, chars, bytes, tokens,
+                             * scored_tokens, nll) */
+    const char *model_sha256; /* NULL, or lmc_model_sha256 of the model, computed once by the caller (else computed
+                               * here when a checkpoint needs it) */
 } lmc_eval_opts;
 
 typedef struct lmc_result {
     char   data[4096];  /* corpus path */
-    double nll;         /* nats, Σ over scored targets (double) */
+    double nll;         /* nats, Σ over scored targets (double): window sums added in window order */
     double bpc, bpb, token_ppl;
     size_t docs, chars, bytes, tokens, windows, scored_tokens, skipped;
+    size_t records;     /* records read (before empty documents were dropped) */
     int    block_size, stride;
-    double zlib_bpc;    /* baseline: 8 · |deflate-9(concatenated documents)| / chars */
+    long   file_num;
+    double zlib_bpc;    /* baseline: 8 · |zlib level 9 (concatenated documents)| / chars */
+    size_t zlib_bytes;  /* that compressed size (zlib format: 2-byte header + deflate + 4-byte Adler-32) */
     double seconds;
-    double tokens_per_s; /* window tokens (K · W) per second of forward time */
+    double forward_seconds; /* time in the forward + scoring of windows computed in this run */
+    double tokens_per_s; /* window tokens (W per computed window) per second of forward time */
+    size_t resumed_windows; /* windows taken from the checkpoint instead of being computed */
+    size_t torn_records;    /* torn last checkpoint records dropped at resume (0 or 1) */
+    char   data_sha256[65];   /* of the data file's bytes */
+    char   tokens_sha256[65]; /* of the token stream (int32 little-endian) */
 } lmc_result;
 
 /* Evaluates one corpus file: documents → tokens → windows → forward → scored NLL (SPEC §1–4). */

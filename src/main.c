@@ -234,7 +234,7 @@ static int cmd_eval(int argc, char **argv) {
     if (!model) return usage_error("eval needs --model%s", "");
     if (!n_data) return usage_error("eval needs at least one --data FILE%s", "");
     if (W < 1 || W > 1000000) return usage_error("--block-size must be between 1 and 1000000 (got %s)", "out of range");
-    if (S < 1 || S > 1000000) return usage_error("--stride must be between 1 and 1000000 (got %s)", "out of range");
+    if (S > 1000000 || S < -1000000) return usage_error("--stride must be at most 1000000 (got %s)", "out of range");
     if (threads < 0 || threads > 4096) return usage_error("--threads must be between 0 and 4096 (got %s)", "out of range");
     eo.block_size = (int)W;
     eo.stride = (int)S;
