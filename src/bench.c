@@ -4,8 +4,8 @@
  *   lmc bench --shape tinyllama-1.1b --dtype f32 --block-size 1900 --windows 3
  *
  * Counted FLOPs per window (stated in the output): layer matmuls 2·W·P (P = parameters of the layers' weight
- * matrices; a routed MoE expert counts k/E times), attention 2·2·(W(W+1)/2)·n_heads·head_dim (Q·Kᵀ and P·V,
- * causal half), lm_head 2·scored·vocab·dim. Norms, RoPE and activations are not counted. */
+ * matrices; a routed MoE expert counts k/E times), attention 2·(W(W+1)/2)·n_heads·(qk_dim + v_dim) (Q·Kᵀ and
+ * P·V, causal half), lm_head 2·scored·vocab·dim. Norms, RoPE and activations are not counted. */
 #include "bench.h"
 #include "cpu.h"
 #include "kernels.h"
@@ -57,6 +57,23 @@ static const bench_shape SHAPES[] = {
      "{\"architectures\":[\"Qwen2ForCausalLM\"],\"hidden_size\":3584,\"num_hidden_layers\":28,"
      "\"num_attention_heads\":28,\"num_key_value_heads\":4,\"intermediate_size\":18944,\"vocab_size\":152064,"
      "\"rms_norm_eps\":1e-6,\"rope_theta\":1000000.0,\"tie_word_embeddings\":false}"},
+    /* MoE shapes scaled down from Mixtral-8x7B (hidden 4096, 32 layers) and DeepSeek-V2-Lite (hidden 2048,
+     * 27 layers, 64 experts): same expert counts, routing and attention layout, ~0.8 B parameters each. */
+    {"mixtral-8x7b-mini",
+     "{\"architectures\":[\"MixtralForCausalLM\"],\"hidden_size\":1024,\"num_hidden_layers\":8,"
+     "\"num_attention_heads\":16,\"num_key_value_heads\":4,\"intermediate_size\":3584,\"vocab_size\":32000,"
+     "\"num_local_experts\":8,\"num_experts_per_tok\":2,\"rms_norm_eps\":1e-5,\"rope_theta\":1000000.0,"
+     "\"hidden_act\":\"silu\",\"tie_word_embeddings\":false}"},
+    {"deepseek-v2-lite-mini",
+     "{\"architectures\":[\"DeepseekV2ForCausalLM\"],\"hidden_size\":1024,\"num_hidden_layers\":8,"
+     "\"num_attention_heads\":16,\"num_key_value_heads\":16,\"vocab_size\":102400,\"q_lora_rank\":null,"
+     "\"kv_lora_rank\":256,\"qk_nope_head_dim\":64,\"qk_rope_head_dim\":32,\"v_head_dim\":64,"
+     "\"intermediate_size\":2816,\"moe_intermediate_size\":352,\"n_routed_experts\":64,\"n_shared_experts\":2,"
+     "\"num_experts_per_tok\":6,\"first_k_dense_replace\":1,\"moe_layer_freq\":1,\"n_group\":1,\"topk_group\":1,"
+     "\"topk_method\":\"greedy\",\"scoring_func\":\"softmax\",\"norm_topk_prob\":false,"
+     "\"routed_scaling_factor\":1.0,\"rms_norm_eps\":1e-6,\"rope_theta\":10000,\"hidden_act\":\"silu\","
+     "\"rope_scaling\":{\"type\":\"yarn\",\"factor\":40,\"original_max_position_embeddings\":4096,"
+     "\"beta_fast\":32,\"beta_slow\":1,\"mscale\":0.707,\"mscale_all_dim\":0.707},\"tie_word_embeddings\":false}"},
     {NULL, NULL},
 };
 
@@ -92,13 +109,70 @@ static int geti(const cJSON *c, const char *k, int dflt) {
     return cJSON_IsNumber(v) ? v->valueint : dflt;
 }
 
-/* The tensors a Llama-family config needs (HF names and shapes). */
-static int llama_tensors(const cJSON *c, gen_list *l) {
+static void swiglu_tensors(gen_list *l, const char *pre, int i, int D, int FF, const char *g, const char *u,
+                           const char *d) {
+    char f[256];
+    snprintf(f, sizeof f, "%s.%s.weight", pre, g);
+    gen_add(l, 0, FF, D, f, i);
+    snprintf(f, sizeof f, "%s.%s.weight", pre, u);
+    gen_add(l, 0, FF, D, f, i);
+    snprintf(f, sizeof f, "%s.%s.weight", pre, d);
+    gen_add(l, 0, D, FF, f, i);
+}
+
+/* Mixtral: Llama attention + block_sparse_moe (router `gate`, experts w1/w2/w3). */
+static void mixtral_moe_tensors(const cJSON *c, gen_list *l, int i) {
+    int D = geti(c, "hidden_size", 0), FF = geti(c, "intermediate_size", 0), E = geti(c, "num_local_experts", 0);
+    gen_add(l, 0, E, D, "model.layers.%d.block_sparse_moe.gate.weight", i);
+    for (int e = 0; e < E; e++) {
+        char pre[128];
+        snprintf(pre, sizeof pre, "model.layers.%%d.block_sparse_moe.experts.%d", e);
+        swiglu_tensors(l, pre, i, D, FF, "w1", "w3", "w2");
+    }
+}
+
+/* DeepSeek-V2 (q_lora_rank null): MLA attention; layer 0.. first_k_dense_replace-1 dense, then routed +
+ * shared experts. */
+static int deepseek_tensors(const cJSON *c, gen_list *l) {
+    int D = geti(c, "hidden_size", 0), L = geti(c, "num_hidden_layers", 0), H = geti(c, "num_attention_heads", 0);
+    int V = geti(c, "vocab_size", 0), R = geti(c, "kv_lora_rank", 0), nope = geti(c, "qk_nope_head_dim", 0);
+    int rope = geti(c, "qk_rope_head_dim", 0), vd = geti(c, "v_head_dim", 0), FF = geti(c, "intermediate_size", 0);
+    int MF = geti(c, "moe_intermediate_size", 0), E = geti(c, "n_routed_experts", 0);
+    int SH = geti(c, "n_shared_experts", 0), dense = geti(c, "first_k_dense_replace", 0);
+    gen_add(l, 0, V, D, "model.embed_tokens.weight", 0);
+    for (int i = 0; i < L; i++) {
+        gen_add(l, 1, D, 0, "model.layers.%d.input_layernorm.weight", i);
+        gen_add(l, 0, (int64_t)H * (nope + rope), D, "model.layers.%d.self_attn.q_proj.weight", i);
+        gen_add(l, 0, R + rope, D, "model.layers.%d.self_attn.kv_a_proj_with_mqa.weight", i);
+        gen_add(l, 1, R, 0, "model.layers.%d.self_attn.kv_a_layernorm.weight", i);
+        gen_add(l, 0, (int64_t)H * (nope + vd), R, "model.layers.%d.self_attn.kv_b_proj.weight", i);
+        gen_add(l, 0, D, (int64_t)H * vd, "model.layers.%d.self_attn.o_proj.weight", i);
+        gen_add(l, 1, D, 0, "model.layers.%d.post_attention_layernorm.weight", i);
+        if (i < dense) {
+            swiglu_tensors(l, "model.layers.%d.mlp", i, D, FF, "gate_proj", "up_proj", "down_proj");
+            continue;
+        }
+        gen_add(l, 0, E, D, "model.layers.%d.mlp.gate.weight", i);
+        for (int e = 0; e < E; e++) {
+            char pre[128];
+            snprintf(pre, sizeof pre, "model.layers.%%d.mlp.experts.%d", e);
+            swiglu_tensors(l, pre, i, D, MF, "gate_proj", "up_proj", "down_proj");
+        }
+        swiglu_tensors(l, "model.layers.%d.mlp.shared_experts", i, D, MF * SH, "gate_proj", "up_proj", "down_proj");
+    }
+    gen_add(l, 1, D, 0, "model.norm.weight", 0);
+    gen_add(l, 0, V, D, "lm_head.weight", 0);
+    return D && L && H && V && R ? 0 : -1;
+}
+
+/* The tensors a config needs (HF names and shapes): Llama family, Mixtral, DeepSeek-V2. */
+static int shape_tensors(const cJSON *c, gen_list *l) {
     int D = geti(c, "hidden_size", 0), L = geti(c, "num_hidden_layers", 0), H = geti(c, "num_attention_heads", 0);
     int KV = geti(c, "num_key_value_heads", H), FF = geti(c, "intermediate_size", 0), V = geti(c, "vocab_size", 0);
     int hd = geti(c, "head_dim", H ? D / H : 0);
     const char *arch = cJSON_GetArrayItem(cJSON_GetObjectItem(c, "architectures"), 0)->valuestring;
-    int bias = !strcmp(arch, "Qwen2ForCausalLM");
+    if (!strcmp(arch, "DeepseekV2ForCausalLM")) return deepseek_tensors(c, l);
+    int bias = !strcmp(arch, "Qwen2ForCausalLM"), moe = !strcmp(arch, "MixtralForCausalLM");
     gen_add(l, 0, V, D, "model.embed_tokens.weight", 0);
     for (int i = 0; i < L; i++) {
         gen_add(l, 1, D, 0, "model.layers.%d.input_layernorm.weight", i);
@@ -112,9 +186,8 @@ static int llama_tensors(const cJSON *c, gen_list *l) {
         }
         gen_add(l, 0, D, (int64_t)H * hd, "model.layers.%d.self_attn.o_proj.weight", i);
         gen_add(l, 1, D, 0, "model.layers.%d.post_attention_layernorm.weight", i);
-        gen_add(l, 0, FF, D, "model.layers.%d.mlp.gate_proj.weight", i);
-        gen_add(l, 0, FF, D, "model.layers.%d.mlp.up_proj.weight", i);
-        gen_add(l, 0, D, FF, "model.layers.%d.mlp.down_proj.weight", i);
+        if (moe) mixtral_moe_tensors(c, l, i);
+        else swiglu_tensors(l, "model.layers.%d.mlp", i, D, FF, "gate_proj", "up_proj", "down_proj");
     }
     gen_add(l, 1, D, 0, "model.norm.weight", 0);
     const cJSON *tie = cJSON_GetObjectItem(c, "tie_word_embeddings");
@@ -150,7 +223,7 @@ static void fill_tensor(void *dst, lmc_dtype dt, const gen_tensor *g, uint64_t s
 static int synth_model(const char *config, lmc_dtype dt, char *path, size_t cap, int *fd_out, lmc_err *err) {
     cJSON *c = cJSON_Parse(config);
     gen_list l = {0};
-    if (!c || llama_tensors(c, &l)) {
+    if (!c || shape_tensors(c, &l)) {
         cJSON_Delete(c);
         free(l.t);
         return lmc_fail(err, "bench: cannot build tensors for this shape");
@@ -306,7 +379,7 @@ static const char *arg_value(int argc, char **argv, int *i, const char *name) {
 
 int lmc_bench_main(int argc, char **argv) {
     const char *shape = NULL, *model = NULL, *json = NULL, *v;
-    int W = 1900, S = 512, K = 3, threads = 0;
+    int W = 1900, S = -1, K = 3, threads = 0;
     lmc_compute compute = LMC_COMPUTE_F32;
     for (int i = 2; i < argc; i++) {
         if ((v = arg_value(argc, argv, &i, "--shape"))) shape = v;
@@ -321,6 +394,7 @@ int lmc_bench_main(int argc, char **argv) {
             else if (strcmp(v, "f32")) return usage("--dtype must be f32 or bf16, not '%s'", v);
         } else return usage("unknown bench option '%s'", argv[i]);
     }
+    if (S < 0) S = W < 512 ? W : 512;
     if (!!shape == !!model) return usage("bench needs exactly one of --shape or --model%s", "");
     if (W < 2 || S < 1 || S > W || K < 1) return usage("bad --block-size/--stride/--windows%s", "");
     int nthreads = lmc_threads_init(threads);
@@ -385,7 +459,12 @@ int lmc_bench_main(int argc, char **argv) {
     layers = geti(c, "num_hidden_layers", geti(c, "n_layer", 0));
     heads = geti(c, "num_attention_heads", geti(c, "n_head", 0));
     hd = geti(c, "head_dim", heads ? geti(c, "hidden_size", geti(c, "n_embd", 0)) / heads : 0);
-    double f_attn = 4.0 * ((double)W * (W + 1) / 2) * heads * hd * layers;
+    long qk_dim = hd, v_dim = hd;
+    if (geti(c, "qk_nope_head_dim", 0)) { /* MLA: q·k over nope + rope dims, values of v_head_dim */
+        qk_dim = geti(c, "qk_nope_head_dim", 0) + geti(c, "qk_rope_head_dim", 0);
+        v_dim = geti(c, "v_head_dim", 0);
+    }
+    double f_attn = 2.0 * ((double)W * (W + 1) / 2) * heads * (qk_dim + v_dim) * layers;
     double f_head = 2.0 * (double)scored / K * m->info.vocab * m->info.dim;
     double per_window = f_layers + f_attn + f_head, secs = t_total / K;
     double achieved = per_window / secs / 1e9;
