@@ -2,8 +2,9 @@
  * GEMM (kernels/gemm_bf16.c), the register-only f32 FMA and vdpbf16ps peaks of this machine, and a check that
  * OpenBLAS (OpenMP build) and lmc's own OpenMP regions do not slow each other down when they alternate.
  *
- *   build/bench/bench_gemm [--quick] [--keep-coretype] [--threads N] [--all-paths]
+ *   build/bench/bench_gemm [--quick] [--keep-coretype] [--threads N] [--all-paths] [--collide-only]
  *
+ * --collide-only runs just the OpenBLAS / OpenMP alternation check (e.g. to compare OMP_WAIT_POLICY=passive).
  * --all-paths also times the AVX2 fallback where the AVX-512 path is the default. Each timing notes the CPU
  * utilisation of its fastest rep; below 95 % (marked '!') another process shared the cores and the number is
  * low.
@@ -177,14 +178,15 @@ static void run_alternate(void *p) {
 }
 
 int main(int argc, char **argv) {
-    int quick = 0, keep = 0, threads = 0, all_paths = 0;
+    int quick = 0, keep = 0, threads = 0, all_paths = 0, collide_only = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--keep-coretype")) keep = 1;
         else if (!strcmp(argv[i], "--all-paths")) all_paths = 1;
+        else if (!strcmp(argv[i], "--collide-only")) collide_only = 1;
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [--quick] [--keep-coretype] [--threads N] [--all-paths]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--keep-coretype] [--threads N] [--all-paths] [--collide-only]\n", argv[0]);
             return 2;
         }
     }
@@ -211,6 +213,9 @@ int main(int argc, char **argv) {
            getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "(unset)");
     printf("CPU: %s; bf16 GEMM path: %s\n", cpu_features_string(), gemm_bf16_path_name(gemm_bf16_auto_path()));
 
+    const int auto_path = gemm_bf16_auto_path();
+    if (collide_only) goto collide;
+
     /* peaks */
     const long   iters = quick ? PEAK_ITERS / 8 : PEAK_ITERS;
     g_worst_util = 1;
@@ -223,7 +228,6 @@ int main(int argc, char **argv) {
     if (pbf > 0) printf("; vdpbf16ps zmm %.0f GFLOP/s (%.2fx the f32 peak)", pbf, pbf / pf32);
     else printf("; vdpbf16ps: not available on this CPU");
     printf(" (util %.0f%%%s)\n", 100 * g_worst_util, g_worst_util < 0.95 ? ", contended: too low" : "");
-    const int    auto_path = gemm_bf16_auto_path();
     const double bf_peak = auto_path == GEMM_BF16_AVX512 ? pbf : pf32; /* what the chosen path can reach */
 
     /* shapes */
@@ -286,6 +290,7 @@ int main(int argc, char **argv) {
     printf("(\"of peak\": of the %s peak measured above, %.0f GFLOP/s)\n",
            auto_path == GEMM_BF16_AVX512 ? "vdpbf16ps" : "f32 FMA", bf_peak);
 
+collide:
     /* OpenBLAS and lmc's OpenMP regions, alternating */
     printf("\nOpenBLAS (OpenMP build) and gemm_bf16 alternating, per call (ms):\n");
     const int cshape[][3] = {{512, 2048, 2048}, {64, 512, 512}};

@@ -10,8 +10,9 @@
  * Blocking (all paths): each thread owns a contiguous range of 32-row units (and of token groups when rows
  * are scarce); it walks its rows in blocks of MB rows and, inside, k in chunks of KCP pairs, so the weight
  * block (MB × 2·KCP bf16 = 256 KiB) stays in L2 while every token group of the thread sweeps it; the token
- * group's k chunk (12 × KCP dwords = 12 KiB) stays in L1 across the block's micro-tiles. Partial sums go
- * through y between k chunks (reloaded into the accumulators, so the order of additions is unchanged).
+ * group's k chunk (AVX-512: 12 × KCP dwords = 12 KiB; AVX2: 4 tokens × 2·KCP f32 = 16 KiB) stays in L1
+ * across the block's micro-tiles. Partial sums go through y between k chunks (reloaded into the
+ * accumulators, so the order of additions is unchanged).
  *
  * Built with GEMM_BF16_EMU defined (tests/test_gemm_bf16.c includes this file that way), the AVX-512 path's
  * vector operations are replaced by a plain-C model of the instructions and the public functions are
@@ -47,10 +48,10 @@
 #define YNR 4      /* AVX2: tokens per group (1..8); 5 spills with GCC 12 and is slower */
 #endif
 #ifndef YMB
-#define YMB 256    /* AVX2: rows per L2 block (multiple of GB_UNIT) */
+#define YMB 128    /* AVX2: rows per L2 block (multiple of GB_UNIT) */
 #endif
 #ifndef YKCP
-#define YKCP 256   /* AVX2: k pairs per chunk */
+#define YKCP 512   /* AVX2: k pairs per chunk (tuned on Zen 3: 512 KiB L2, 32 KiB L1) */
 #endif
 /* Below this many multiply-adds a call runs on the calling thread alone. */
 #define GB_PAR_MIN_MACS (1 << 20)
