@@ -275,7 +275,7 @@ int lmc_evaluate(lmc_model *m, lmc_tokenizer *tok, const char *path, const lmc_e
     if (lmc_windows_count(N, W, S, &K, err)) {
         char msg[sizeof err->msg];
         snprintf(msg, sizeof msg, "%s", err->msg);
-        lmc_fail(err, "%s (%zu documents, %zu characters): %s", path, c->n_docs, c->chars, msg);
+        lmc_fail(err, "%s (%zu documents, %zu characters, %zu bytes): %s", path, c->n_docs, c->chars, c->bytes, msg);
         goto out;
     }
     r->windows = K;

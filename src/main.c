@@ -128,6 +128,18 @@ static void add_path(cJSON *o, const char *key, const char *path) {
     else cJSON_AddNullToObject(o, key);
 }
 
+/* A double as its shortest decimal that reads back as exactly the same double (cJSON's own printing settles
+ * for 15 digits when they are within an epsilon, which is not exact); NaN/Inf become null. */
+static void add_double(cJSON *o, const char *key, double v) {
+    if (!isfinite(v)) { cJSON_AddNullToObject(o, key); return; }
+    char b[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(b, sizeof b, "%.*g", prec, v);
+        if (strtod(b, NULL) == v) break;
+    }
+    cJSON_AddRawToObject(o, key, b);
+}
+
 static cJSON *result_json(const lmc_result *r, const lmc_eval_opts *eo) {
     cJSON *o = cJSON_CreateObject();
     uint64_t bits;
@@ -136,11 +148,11 @@ static cJSON *result_json(const lmc_result *r, const lmc_eval_opts *eo) {
     snprintf(hex, sizeof hex, "%016llx", (unsigned long long)bits);
     cJSON_AddStringToObject(o, "data", r->data);
     cJSON_AddStringToObject(o, "data_sha256", r->data_sha256);
-    cJSON_AddNumberToObject(o, "bpc", r->bpc);
-    cJSON_AddNumberToObject(o, "bpb", r->bpb);
-    cJSON_AddNumberToObject(o, "nll", r->nll);
+    add_double(o, "bpc", r->bpc);
+    add_double(o, "bpb", r->bpb);
+    add_double(o, "nll", r->nll);
     cJSON_AddStringToObject(o, "nll_bits", hex);
-    cJSON_AddNumberToObject(o, "token_ppl", r->token_ppl);
+    add_double(o, "token_ppl", r->token_ppl);
     cJSON_AddNumberToObject(o, "chars", (double)r->chars);
     cJSON_AddNumberToObject(o, "bytes", (double)r->bytes);
     cJSON_AddNumberToObject(o, "docs", (double)r->docs);
@@ -153,11 +165,11 @@ static cJSON *result_json(const lmc_result *r, const lmc_eval_opts *eo) {
     cJSON_AddNumberToObject(o, "block_size", r->block_size);
     cJSON_AddNumberToObject(o, "stride", r->stride);
     cJSON_AddNumberToObject(o, "file_num", (double)r->file_num);
-    cJSON_AddNumberToObject(o, "zlib_bpc", r->zlib_bpc);
+    add_double(o, "zlib_bpc", r->zlib_bpc);
     cJSON_AddNumberToObject(o, "zlib_bytes", (double)r->zlib_bytes);
-    cJSON_AddNumberToObject(o, "seconds", r->seconds);
-    cJSON_AddNumberToObject(o, "forward_seconds", r->forward_seconds);
-    cJSON_AddNumberToObject(o, "window_tokens_per_s", r->tokens_per_s);
+    add_double(o, "seconds", r->seconds);
+    add_double(o, "forward_seconds", r->forward_seconds);
+    add_double(o, "window_tokens_per_s", r->tokens_per_s);
     cJSON_AddNumberToObject(o, "resumed_windows", (double)r->resumed_windows);
     add_path(o, "checkpoint", eo->checkpoint);
     add_path(o, "per_window", eo->per_window);
@@ -179,7 +191,7 @@ static int write_results_json(const char *path, const lmc_model *m, const lmc_to
     cJSON_AddStringToObject(mo, "tokenizer_sha256", lmc_tokenizer_hash(tok));
     cJSON_AddStringToObject(mo, "model_sha256", model_sha);
     cJSON_AddNumberToObject(root, "threads", threads);
-    cJSON_AddNumberToObject(root, "wall_seconds", wall);
+    add_double(root, "wall_seconds", wall);
     cJSON *arr = cJSON_AddArrayToObject(root, "results");
     for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(arr, result_json(&r[i], &eo[i]));
     char *text = cJSON_Print(root);
