@@ -19,7 +19,7 @@
 
 /* ---- the fingerprint as key/value lines --------------------------------------------------------- */
 
-enum { NFIELDS = 16 };
+enum { NFIELDS = 20 };
 typedef struct field {
     const char *key;
     char        val[1100];
@@ -36,6 +36,9 @@ static int fp_fields(const lmc_ckpt_fp *fp, field f[NFIELDS]) {
 #define F(k, cmp, ...) do { f[n].key = k; f[n].compared = cmp; snprintf(f[n].val, sizeof f[n].val, __VA_ARGS__); \
                             sanitize(f[n].val); n++; } while (0)
     F("lmc_version", 1, "%s", fp->lmc_version);
+    F("lmc_build", 1, "%s", fp->lmc_build);
+    F("blas", 1, "%s", fp->blas);
+    F("cpu", 1, "%s", fp->cpu);
     F("model_sha256", 1, "%s", fp->model_sha256);
     F("tokenizer_sha256", 1, "%s", fp->tokenizer_sha256);
     F("compute", 1, "%s", fp->compute);
@@ -273,7 +276,7 @@ static int compare_header(const char *path, const char *hdr, size_t len, const l
             }
             if (!f[i].compared) continue;
             if (val && vl == strlen(f[i].val) && memcmp(val, f[i].val, vl) == 0) continue;
-            int hash = strstr(f[i].key, "sha256") != NULL;
+            int hash = strstr(f[i].key, "sha256") != NULL || !strcmp(f[i].key, "lmc_build");
             char was[100], now[100];
             short_value(was, sizeof was, val ? val : "absent", val ? vl : 6, hash && val);
             short_value(now, sizeof now, f[i].val, strlen(f[i].val), hash);
@@ -284,6 +287,9 @@ static int compare_header(const char *path, const char *hdr, size_t len, const l
             if (!strcmp(f[i].key, "model_sha256") && stored_model)
                 lmc_buf_printf(&diff, "; checkpoint made for %.*s",
                                (int)(stored_model_len > 200 ? 200 : stored_model_len), stored_model);
+            if (!strcmp(f[i].key, "lmc_build") || !strcmp(f[i].key, "blas") || !strcmp(f[i].key, "cpu"))
+                lmc_buf_printf(&diff, "; another executable, BLAS or CPU kernel path can round differently, so "
+                                      "resumed numbers would not be bit-identical");
             lmc_buf_append(&diff, ")", 1);
             ndiff++;
         }

@@ -7,6 +7,9 @@
  *
  *   lmc-checkpoint 1
  *   lmc_version 0.1.0                      ┐
+ *   lmc_build <hex>                        │ (sha256 of the executable) — the numbers are bit-identical only
+ *   blas <OpenBLAS config / core>          │ for the same build, BLAS and CPU kernel path, so all three count
+ *   cpu <features>                         │
  *   model_sha256 <hex>                     │ compared on open: any difference is refused, and the error
  *   tokenizer_sha256 <hex>                 │ lists every field that differs
  *   compute f32                            │
@@ -42,6 +45,9 @@
 /* Everything a window's NLL depends on. */
 typedef struct lmc_ckpt_fp {
     char   lmc_version[32];
+    char   lmc_build[65];        /* sha256 of the running executable: another build may round differently */
+    char   blas[200];            /* OpenBLAS config and kernel core in use */
+    char   cpu[200];             /* CPU features the kernels dispatch on */
     char   model_sha256[65];     /* lmc_model_sha256 */
     char   tokenizer_sha256[65];
     char   compute[8];           /* "f32" | "bf16" */

@@ -11,9 +11,11 @@
  *     (row order), added in window order. The per-document NLLs therefore add up to the total only up to
  *     floating-point rounding: the total is the window sum, not the sum of the per-document values. */
 #include "checkpoint.h"
+#include "cpu.h"
 #include "lmc.h"
 #include "model.h"
 #include "score.h"
+#include "threads.h"
 #include "tokenizer/tokenizer.h"
 #include "util.h"
 #include "windows.h"
@@ -285,6 +287,10 @@ int lmc_evaluate(lmc_model *m, lmc_tokenizer *tok, const char *path, const lmc_e
         lmc_ckpt_fp fp;
         memset(&fp, 0, sizeof fp);
         snprintf(fp.lmc_version, sizeof fp.lmc_version, "%s", LMC_VERSION);
+        lmc_err e2;
+        if (lmc_file_sha256("/proc/self/exe", fp.lmc_build, &e2)) snprintf(fp.lmc_build, sizeof fp.lmc_build, "unknown");
+        snprintf(fp.blas, sizeof fp.blas, "%.120s / %.60s", lmc_blas_config(), lmc_blas_core());
+        snprintf(fp.cpu, sizeof fp.cpu, "%.190s", cpu_features_string());
         if (o->model_sha256) snprintf(fp.model_sha256, sizeof fp.model_sha256, "%s", o->model_sha256);
         else lmc_model_sha256(m, fp.model_sha256);
         snprintf(fp.tokenizer_sha256, sizeof fp.tokenizer_sha256, "%s", lmc_tokenizer_hash(tok));
