@@ -347,12 +347,31 @@ static void test_pack_bf16_daz(void) {
     gemm_bf16_free(&w);
 }
 
+/* Called from inside a parallel region (each thread its own y and scratch): same bits as a top-level call. */
+static void test_nested_call(void) {
+    tb_case c;
+    tb_make(&c, 40, 300, 700, 1);
+    gemm_bf16_w w;
+    REQUIRE(gemm_bf16_pack_f32(&w, c.W, c.N, c.K) == 0, "pack");
+    const size_t n = (size_t)c.T * c.N, sb = gemm_bf16_scratch_bytes(c.T, c.K);
+    float       *y0 = malloc(sizeof(float) * n), *ys = malloc(sizeof(float) * n * 2);
+    char        *s = malloc(sb * 3);
+    gemm_bf16(y0, c.x, &w, c.bias, c.T, s);
+#pragma omp parallel for num_threads(2) schedule(static, 1)
+    for (int id = 0; id < 2; id++) gemm_bf16(ys + n * id, c.x, &w, c.bias, c.T, s + sb * (1 + id));
+    CHECK(tb_bitdiff(y0, ys, n) == 0 && tb_bitdiff(y0, ys + n, n) == 0, "nested calls differ");
+    gemm_bf16_free(&w);
+    free(y0), free(ys), free(s);
+    tb_free(&c);
+}
+
 int main(void) {
     (void)t_shared, (void)t_full; /* test.h helpers this file does not need */
     RUN(test_pack_layout);
     RUN(test_pack_bf16_daz);
     RUN(test_paths_vs_reference);
     RUN(test_deterministic_threads);
+    RUN(test_nested_call);
     RUN(test_no_avx512_env);
     RUN(test_special_values);
     return test_summary();
