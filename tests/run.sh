@@ -10,9 +10,11 @@ export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 pass=0 fail=0 skip=0
 run_one() {
     local name=$1; shift
-    local out rc
+    local out rc t0=$SECONDS
     out=$("$@" 2>&1); rc=$?
-    printf '%s\n' "$out" | grep -E '^(PASS|FAIL|SKIP) ' | sed "s|^|[$name] |"
+    # result lines, and the indented measurement lines tests print under them
+    printf '%s\n' "$out" | grep -E '^(PASS|FAIL|SKIP) |^  ' | sed "s|^|[$name] |"
+    echo "[$name] ($((SECONDS - t0)) s)"
     local p f s
     p=$(printf '%s\n' "$out" | grep -c '^PASS ')
     f=$(printf '%s\n' "$out" | grep -c '^FAIL ')
