@@ -71,3 +71,84 @@ clean:
 	rm -rf $(BUILD) lmc
 
 -include $(LIB_OBJ:.o=.d) $(BUILD)/src/main.d
+
+# ---- hardening: `make asan` and `make fuzz` (README "Hardening") ----------------------------------------
+# make asan: lmc and every test built with AddressSanitizer + UndefinedBehaviorSanitizer (LeakSanitizer on) in
+# $(ASAN_BUILD), then the whole suite (tests/run.sh) run against those binaries from a staging directory
+# ($(ASAN_BUILD)/stage: links to the sources, with build/ → $(ASAN_BUILD) and lmc → the sanitized lmc).
+ASAN_BUILD   ?= build-asan
+ASAN_CFLAGS  ?= -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+ASAN_RUN_OPTIONS ?= detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1
+UBSAN_RUN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+LMC_SHARED   ?= ../shared
+ASAN_TESTS   := $(TEST_SRC:tests/%.c=$(ASAN_BUILD)/tests/%)
+
+# The sanitized CLI lives in its build directory, never at ./lmc.
+$(BUILD)/lmc: $(BUILD)/src/main.o $(BUILD)/liblmc.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) OPT="$(ASAN_CFLAGS)" $(ASAN_BUILD)/lmc $(ASAN_TESTS)
+	@rm -rf $(ASAN_BUILD)/stage && mkdir -p $(ASAN_BUILD)/stage/tests
+	@for f in $(CURDIR)/*; do case "$${f##*/}" in build*|lmc|tests) ;; *) ln -s "$$f" $(ASAN_BUILD)/stage/ ;; esac; done
+	@for f in $(CURDIR)/tests/*; do ln -s "$$f" $(ASAN_BUILD)/stage/tests/; done
+	@ln -s $(CURDIR)/$(ASAN_BUILD) $(ASAN_BUILD)/stage/build && ln -s $(CURDIR)/$(ASAN_BUILD)/lmc $(ASAN_BUILD)/stage/lmc
+	cd $(ASAN_BUILD)/stage && LMC_SHARED="$(abspath $(LMC_SHARED))" ASAN_OPTIONS="$(ASAN_RUN_OPTIONS)" \
+	    UBSAN_OPTIONS="$(UBSAN_RUN_OPTIONS)" bash tests/run.sh
+
+# make fuzz: libFuzzer targets (tests/fuzz/fuzz_*.c) built with clang, ASan and UBSan in $(FUZZ_BUILD), each run
+# for FUZZ_SECONDS on its committed seeds (tests/fuzz/<target>/, read-only) plus a working corpus in
+# $(FUZZ_BUILD)/corpus/<target>. A crash, leak or UB report stops with the reproducer in $(FUZZ_BUILD)/artifacts/.
+# The library is built without OpenMP (serial, deterministic); FUZZ_FLAGS adds libFuzzer options (-jobs=2, ...).
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 30
+FUZZ_FLAGS   ?=
+FUZZ_TARGETS := safetensors config tokenizer jsonl
+FUZZ_MAXLEN_safetensors := 16384
+FUZZ_MAXLEN_config      := 4096
+FUZZ_MAXLEN_tokenizer   := 16384
+FUZZ_MAXLEN_jsonl       := 8192
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer $(ARCHFLAGS) -Wall -Wno-unknown-pragmas \
+                -Wno-unused-parameter -Iinclude -Isrc -Ikernels -Itools -I$(BLAS_INC) -MMD -MP \
+                -fsanitize=address,undefined
+# UB is reported recoverably and made fatal at run time (halt_on_error), so that a suppressions file can list
+# known issues in other modules while they are being fixed; FUZZ_UBSAN_SUPP= runs without it.
+FUZZ_UBSAN_SUPP ?= tests/fuzz/ubsan.supp
+FUZZ_ENV     = OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 \
+               UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1$(if $(FUZZ_UBSAN_SUPP),:suppressions=$(abspath $(FUZZ_UBSAN_SUPP)))
+FUZZ_LDLIBS  := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -l:libgomp.so.1 -lcjson -lpcre2-8 -lutf8proc -lz -lm
+FUZZ_OBJ     := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BUILD)/libfuzzlmc.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_BUILD)/libfuzzlmc.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz $< $(FUZZ_BUILD)/libfuzzlmc.a -o $@ $(FUZZ_LDLIBS)
+
+.PHONY: fuzz-build
+fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+
+fuzz: fuzz-build
+	@mkdir -p $(FUZZ_BUILD)/artifacts
+	@if [ -n "$(FUZZ_UBSAN_SUPP)" ] && grep -q '^[^#]' $(FUZZ_UBSAN_SUPP); then \
+	    echo "note: UBSan suppressions in effect ($(FUZZ_UBSAN_SUPP)):"; grep '^[^#]' $(FUZZ_UBSAN_SUPP); fi
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
+	    echo "== fuzz_$$t: $(FUZZ_SECONDS) s"; \
+	    $(FUZZ_ENV) $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+	        -max_len=$$(case $$t in safetensors) echo $(FUZZ_MAXLEN_safetensors);; config) echo $(FUZZ_MAXLEN_config);; \
+	                   tokenizer) echo $(FUZZ_MAXLEN_tokenizer);; *) echo $(FUZZ_MAXLEN_jsonl);; esac) \
+	        -dict=tests/fuzz/$$t.dict -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- -print_final_stats=1 \
+	        $(FUZZ_FLAGS) $(FUZZ_BUILD)/corpus/$$t tests/fuzz/$$t >$(FUZZ_BUILD)/fuzz_$$t.log 2>&1; rc=$$?; \
+	    grep -E '^(Done|stat::number_of_executed_units|SUMMARY|INFO: seed corpus)|ERROR|invariant failed' \
+	        $(FUZZ_BUILD)/fuzz_$$t.log; \
+	    test $$rc -eq 0 || { echo "fuzz_$$t FAILED (log $(FUZZ_BUILD)/fuzz_$$t.log; reproducer in $(FUZZ_BUILD)/artifacts/)"; exit 1; }; \
+	done
+
+-include $(FUZZ_OBJ:.o=.d)

@@ -90,7 +90,8 @@ static int read_gz(const char *path, char **data, size_t *len, lmc_err *err) {
         int n = gzread(g, chunk, sizeof chunk);
         if (n < 0) {
             int zerr;
-            const char *m = gzerror(g, &zerr);
+            char m[256]; /* gzerror's string belongs to g: copy it before gzclose frees it */
+            snprintf(m, sizeof m, "%s", gzerror(g, &zerr));
             gzclose(g);
             lmc_buf_free(&b);
             return lmc_fail(err, "%s: corrupt gzip data: %s", path, m);

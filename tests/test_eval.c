@@ -318,6 +318,26 @@ static void test_model_sha256(void) {
     lmc_model_close(m2);
 }
 
+/* A gzip stream whose deflate data is damaged: an error naming the file and zlib's reason (the message used to be
+ * read after gzclose freed it: found by fuzz_jsonl, fixed in util.c). */
+static void test_corrupt_gzip_message(void) {
+    unsigned char gz[] = {0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x03, 0xab, 0x56, 0x4a, 0xce, 0xcf,
+                          0x2b, 0x49, 0xcd, 0x2b, 0x51, 0xb2, 0xa7, 0x00, 0x32, 0x73, 0x0b, 0x8a, 0x52, 0x8b, 0x8b,
+                          0x53, 0x53, 0x94, 0x6a, 0xb9, 0xaa, 0x91, 0x65, 0x4a, 0xca, 0xf3, 0x81, 0x42, 0x00, 0xc2,
+                          0xe2, 0x49, 0x83, 0x2d, 0x00, 0x00, 0x00};
+    char p[256];
+    snprintf(p, sizeof p, "%s/bad.jsonl.gz", TMP);
+    FILE *f = fopen(p, "wb");
+    fwrite(gz, 1, sizeof gz, f);
+    fclose(f);
+    lmc_corpus c;
+    lmc_err e = {{0}};
+    int rc = lmc_corpus_load(p, NULL, &c, &e);
+    if (rc == 0) lmc_corpus_free(&c);
+    CHECK(rc == -1 && strstr(e.msg, p) && strstr(e.msg, "gzip"), "corrupt gzip: rc %d: %s", rc, e.msg);
+    unlink(p);
+}
+
 int main(void) {
     snprintf(TMP, sizeof TMP, "/tmp/lmc_eval_XXXXXX");
     if (!mkdtemp(TMP)) { printf("FAIL mkdtemp\n"); return 1; }
@@ -328,6 +348,7 @@ int main(void) {
     RUN(test_too_short_message);
     RUN(test_checkpoint_api);
     RUN(test_model_sha256);
+    RUN(test_corrupt_gzip_message);
     if (M) { lmc_tokenizer_free(TOK); lmc_model_close(M); }
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf %s", TMP);
