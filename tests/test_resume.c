@@ -403,6 +403,63 @@ static void test_multi_data(void) {
     free(e);
 }
 
+/* Progress on stderr when it is not a terminal: one line per interval (LMC_PROGRESS_INTERVAL shortens it), then a
+ * final line with the totals; the final running BPC is the result's BPC; a resumed run says how many windows it
+ * took from the checkpoint; --quiet prints nothing. */
+static void test_progress_lines(void) {
+    if (!have_ref) SKIP("no reference run");
+    char err[300], ck[300];
+    path_in(err, sizeof err, "progress.err");
+    path_in(ck, sizeof ck, "kill.ckpt");
+    args a = base_args();
+    a.v[--a.n] = NULL; /* drop --quiet */
+    setenv("LMC_PROGRESS_INTERVAL", "0.05", 1);
+    int rc = run(a.v, NULL, err);
+    unsetenv("LMC_PROGRESS_INTERVAL");
+    REQUIRE(rc == 0, "exit %d", rc);
+    char *e = slurp(err, NULL);
+    REQUIRE(e, "no stderr");
+    int lines = 0, bad = 0;
+    char last[512] = "";
+    for (char *l = strtok(e, "\n"); l; l = strtok(NULL, "\n")) {
+        unsigned done, total;
+        double pct, rate, bpc;
+        char el[32], eta[32];
+        if (sscanf(l, "cc.jsonl: window %u/%u (%lf%%) %lf window-tok/s elapsed %31s ETA %31s BPC %lf", &done, &total,
+                   &pct, &rate, el, eta, &bpc) != 7 || total != 70 || done > total) {
+            bad++;
+            printf("  unexpected progress line: %s\n", l);
+        }
+        lines++;
+        snprintf(last, sizeof last, "%s", l);
+    }
+    free(e);
+    CHECK(!bad, "%d malformed progress lines", bad);
+    CHECK(lines >= 2, "only %d progress lines in %.2f s at a 0.05 s interval", lines, REF_SECONDS);
+    double bpc_json = 0;
+    result_field(REF_JSON, "bpc", NULL, 0, &bpc_json);
+    char want[64];
+    snprintf(want, sizeof want, "window 70/70 (100.0%%)");
+    CHECK(strstr(last, want), "last line is not the final one: %s", last);
+    snprintf(want, sizeof want, "BPC %.4f", bpc_json);
+    CHECK(strstr(last, want), "final line lacks '%s': %s", want, last);
+    /* resumed from the complete checkpoint */
+    args b = base_args();
+    b.v[--b.n] = NULL;
+    a_push(&b, "--checkpoint"); a_push(&b, ck);
+    rc = run(b.v, NULL, err);
+    e = slurp(err, NULL);
+    CHECK(rc == 0 && e && strstr(e, "window 70/70 (100.0%)") && strstr(e, "(70 resumed from checkpoint)"),
+          "resumed progress: %s", e ? e : "");
+    free(e);
+    /* --quiet */
+    args q = base_args();
+    rc = run(q.v, NULL, err);
+    e = slurp(err, NULL);
+    CHECK(rc == 0 && e && !*e, "--quiet printed: %s", e ? e : "");
+    free(e);
+}
+
 int main(void) {
     const char *l = getenv("LMC");
     if (l && *l) LMC = l;
@@ -417,6 +474,7 @@ int main(void) {
     RUN(test_torn_record);
     RUN(test_refusals);
     RUN(test_multi_data);
+    RUN(test_progress_lines);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", TMP);
     if (system(cmd) != 0) printf("  note: could not remove %s\n", TMP);
