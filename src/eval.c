@@ -116,6 +116,7 @@ static size_t zlib_size(const lmc_corpus *c) {
 
 typedef struct progress {
     int    on, tty;
+    int    open_line; /* a TTY line was drawn without its newline */
     double interval;
     double t0, last;
     const char *name;
@@ -156,6 +157,7 @@ static void progress_show(progress *p, size_t done, size_t computed, int W, doub
     fprintf(stderr, "%s%s: window %zu/%zu (%.1f%%)  %.0f window-tok/s  elapsed %s  ETA %s  BPC %.4f%s%s",
             p->tty ? "\r\033[K" : "", p->name, done, p->K, p->K ? 100.0 * (double)done / (double)p->K : 100.0,
             rate, els, final ? "0:00" : etas, run_bpc, res, p->tty && !final ? "" : "\n");
+    p->open_line = p->tty && !final;
     fflush(stderr);
 }
 
@@ -251,6 +253,8 @@ int lmc_evaluate(lmc_model *m, lmc_tokenizer *tok, const char *path, const lmc_e
 
     eval_bufs b;
     memset(&b, 0, sizeof b);
+    progress pr;
+    memset(&pr, 0, sizeof pr);
     int rc = -1;
     lmc_corpus_opts co = {.file_num = o->file_num, .skip_bad = o->skip_bad};
     if (lmc_corpus_load(path, &co, &b.c, err)) return -1;
@@ -322,7 +326,6 @@ int lmc_evaluate(lmc_model *m, lmc_tokenizer *tok, const char *path, const lmc_e
         goto out;
     }
 
-    progress pr;
     progress_init(&pr, o->progress, path, K);
     pr.resumed = r->resumed_windows;
     double nll = 0, fwd = 0;
@@ -387,6 +390,7 @@ int lmc_evaluate(lmc_model *m, lmc_tokenizer *tok, const char *path, const lmc_e
     r->seconds = lmc_now() - t_start;
     rc = 0;
 out:
+    if (pr.open_line) fputc('\n', stderr); /* an error message must not land on the progress line */
     bufs_free(&b);
     return rc;
 }
