@@ -38,8 +38,32 @@ float *lmc_tensor_f32(const lmc_tensor *t, int64_t numel, const char *origin, lm
     return v;
 }
 
+size_t lmc_linear_packed_bytes(int N, int K) { return (size_t)((N + 15) / 16 * 16) * (size_t)((K + 1) / 2 * 2) * 2; }
+
+/* Packs rows [n0, n0 + n) of l's weight (any dtype) for vdpbf16ps. 0, or -1 when out of memory. */
+static int pack_rows(const lmc_linear *l, int n0, int n, gemm_bf16_w *out) {
+    const char *src = (const char *)l->w + (size_t)n0 * l->K * lmc_dtype_size(l->dtype);
+    if (l->dtype == LMC_BF16) return gemm_bf16_pack(out, (const uint16_t *)src, n, l->K);
+    if (l->dtype == LMC_F32) return gemm_bf16_pack_f32(out, (const float *)src, n, l->K);
+    float *tmp = malloc(sizeof(float) * (size_t)n * l->K); /* f16 → f32 (exact) → bf16 */
+    if (!tmp) return -1;
+    f16_to_f32(tmp, (const uint16_t *)src, (size_t)n * l->K);
+    int rc = gemm_bf16_pack_f32(out, tmp, n, l->K);
+    free(tmp);
+    return rc;
+}
+
+int lmc_linear_prepack(lmc_linear *l, lmc_err *err) {
+    if (l->bf16 != 2) return 0;
+    if (pack_rows(l, 0, l->N, &l->packed))
+        return lmc_fail(err, "out of memory packing a %dx%d weight for bf16", l->N, l->K);
+    l->bf16 = 1;
+    return 0;
+}
+
 static int prepare(lmc_linear *l, lmc_compute compute, const char *origin, lmc_err *err) {
     l->bf16 = 0;
+    if (compute == LMC_COMPUTE_BF16_STREAM) { l->bf16 = 2; return 0; }
     if (compute != LMC_COMPUTE_BF16) return 0;
     int rc;
     if (l->dtype == LMC_BF16) rc = gemm_bf16_pack(&l->packed, l->w, l->N, l->K);
@@ -96,7 +120,29 @@ int lmc_linear_init(lmc_linear *l, const lmc_tensor *w, const lmc_tensor *bias, 
     return lmc_linear_init_rows(l, w, bias, 0, N, K, compute, origin, err);
 }
 
+/* bf16 GEMM with the weight packed chunk by chunk: each chunk of rows is packed, multiplied into a (T, rows)
+ * buffer and copied into its columns of y. The packing is the only extra work (one pass over W). */
+static void apply_bf16_streamed(const lmc_linear *l, const float *x, float *y, int T) {
+    enum { ROWS = 1024 };
+    int rows = l->N < ROWS ? l->N : ROWS;
+    void *scratch = malloc(gemm_bf16_scratch_bytes(T, l->K));
+    float *yc = malloc(sizeof(float) * (size_t)T * rows);
+    if (!scratch || !yc) abort(); /* O(T·(K + rows)): the model's memory check covers it */
+    for (int n0 = 0; n0 < l->N; n0 += rows) {
+        int n = l->N - n0 < rows ? l->N - n0 : rows;
+        gemm_bf16_w wc;
+        if (pack_rows(l, n0, n, &wc)) abort();
+        gemm_bf16(yc, x, &wc, l->bias ? l->bias + n0 : NULL, T, scratch);
+        gemm_bf16_free(&wc);
+#pragma omp parallel for schedule(static)
+        for (int t = 0; t < T; t++) memcpy(y + (size_t)t * l->N + n0, yc + (size_t)t * n, sizeof(float) * (size_t)n);
+    }
+    free(yc);
+    free(scratch);
+}
+
 void lmc_linear_apply(const lmc_linear *l, const float *x, float *y, int T) {
+    if (l->bf16 == 2) { apply_bf16_streamed(l, x, y, T); return; }
     if (l->bf16) {
         /* x rounded to bf16 once per call; a few MB at most (T × K × 2 bytes) */
         void *scratch = malloc(gemm_bf16_scratch_bytes(T, l->K));
@@ -113,7 +159,7 @@ void lmc_linear_apply(const lmc_linear *l, const float *x, float *y, int T) {
 }
 
 void lmc_linear_free(lmc_linear *l) {
-    if (l->bf16) gemm_bf16_free(&l->packed);
+    if (l->bf16 == 1) gemm_bf16_free(&l->packed);
     free(l->bias);
     free(l->owned);
     memset(l, 0, sizeof *l);

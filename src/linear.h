@@ -7,12 +7,17 @@
 #include "safetensors.h"
 #include "gemm_bf16.h"
 
+/* Internal compute mode chosen by lmc_model_open for large models under --dtype bf16: layer weights are packed
+ * for vdpbf16ps one row chunk at a time inside each call instead of once at load, so no packed copy of the
+ * model is ever resident (one extra pass over the weights per window: a few % of a window's time). */
+#define LMC_COMPUTE_BF16_STREAM ((lmc_compute)2)
+
 typedef struct lmc_linear {
     int         N, K;       /* output features, input features */
     lmc_dtype   dtype;      /* of w */
     const void *w;          /* (N, K) row-major, in the mmapped file (or owned when `owned` != NULL) */
     float      *bias;       /* (N) f32 copy, or NULL */
-    int         bf16;       /* compute path: 1 = packed bf16 x bf16 GEMM */
+    int         bf16;       /* compute path: 1 = bf16 x bf16 GEMM, weights packed once (`packed`); 2 = packed per call */
     gemm_bf16_w packed;     /* valid when bf16 */
     void       *owned;      /* memory this linear allocated for w (e.g. a slice of a fused tensor), or NULL */
 } lmc_linear;
@@ -25,6 +30,13 @@ int lmc_linear_init(lmc_linear *l, const lmc_tensor *w, const lmc_tensor *bias, 
 /* Same, from rows [row0, row0 + N) of a larger (rows, K) tensor (fused QKV layouts). */
 int lmc_linear_init_rows(lmc_linear *l, const lmc_tensor *w, const lmc_tensor *bias, int row0, int N, int K,
                          lmc_compute compute, const char *origin, lmc_err *err);
+
+/* Packs a streaming bf16 linear once (used for lm_head, which is applied in several small row blocks per
+ * window). No-op for other modes. */
+int lmc_linear_prepack(lmc_linear *l, lmc_err *err);
+
+/* Bytes a bf16 packed copy of an (N, K) weight takes. */
+size_t lmc_linear_packed_bytes(int N, int K);
 
 /* x: (T, K) → y: (T, N). */
 void lmc_linear_apply(const lmc_linear *l, const float *x, float *y, int T);

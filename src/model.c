@@ -87,18 +87,24 @@ int lmc_model_open(const char *path, const lmc_model_opts *opts, lmc_model **out
     if (read_config(path, m->w, &m->config, err)) goto fail;
     if (!(m->arch = find_arch(m->config, path, err))) goto fail;
     weights_dtype(m->w, m->dtype);
-    /* Refuse before touching the weights when they cannot fit: mmapped pages must become resident, and a bf16
-     * compute path keeps a packed copy of every matrix. */
-    size_t need = lmc_weights_total_bytes(m->w);
-    if (m->opts.compute == LMC_COMPUTE_BF16) need += need * (strcmp(m->dtype, "F32") == 0 ? 1 : 2) / 2;
-    size_t avail = available_memory();
+    /* Refuse before touching the weights when they cannot fit: mmapped pages must become resident. Under bf16
+     * compute, a packed copy (bf16: the size of the weights' bf16 form) is kept when it is small (≤ 1 GB);
+     * larger models pack each matrix per call instead (LMC_COMPUTE_BF16_STREAM) and keep only lm_head packed. */
+    size_t weights = lmc_weights_total_bytes(m->w), need = weights, avail = available_memory();
+    size_t packed = strcmp(m->dtype, "F32") == 0 ? weights / 2 : weights;
+    lmc_arch_ctx ctx = {m->config, path, m->w, m->opts};
+    const char *lim = getenv("LMC_BF16_PACK_LIMIT"); /* bytes; lets tests exercise the streaming path */
+    size_t pack_limit = lim && *lim ? (size_t)strtoull(lim, NULL, 10) : ((size_t)1 << 30);
+    int stream = m->opts.compute == LMC_COMPUTE_BF16 && packed > pack_limit;
+    if (m->opts.compute == LMC_COMPUTE_BF16 && !stream) need += packed;
     if (avail && need > avail) {
-        lmc_fail(err, "%s: model needs %.2f GB (weights%s) but only %.2f GB of memory + swap is available", path,
-                 need / 1e9, m->opts.compute == LMC_COMPUTE_BF16 ? " + packed bf16 copy" : "", avail / 1e9);
+        lmc_fail(err, "%s: model needs %.2f GB (weights %.2f GB%s) but only %.2f GB of memory + swap is available",
+                 path, need / 1e9, weights / 1e9, need > weights ? " + packed bf16 copy" : "", avail / 1e9);
         goto fail;
     }
-    lmc_arch_ctx ctx = {m->config, path, m->w, m->opts};
+    if (stream) ctx.opts.compute = LMC_COMPUTE_BF16_STREAM;
     if (m->arch->load(&ctx, &m->state, &m->info, err)) goto fail;
+    if (stream && lmc_linear_prepack((lmc_linear *)m->info.lm_head, err)) goto fail;
     *out = m;
     return 0;
 fail:

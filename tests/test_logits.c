@@ -141,10 +141,35 @@ static void test_tinystories_bf16_compute(void) {
     free(ids);
 }
 
+/* The streaming bf16 path (weights packed per call, for models too large to keep a packed copy) computes
+ * exactly what the packed-at-load path computes. */
+static void test_bf16_streaming_identical(void) {
+    SHARED_OR_SKIP(model, "models/TinyStories-656K-bf16");
+    int32_t ids[300];
+    for (int i = 0; i < 300; i++) ids[i] = (int32_t)((i * 37 + 11) % 2048);
+    float *a = NULL, *b = NULL;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) setenv("LMC_BF16_PACK_LIMIT", "0", 1);
+        lmc_model *m;
+        lmc_err e = {{0}};
+        lmc_model_opts mo = {LMC_COMPUTE_BF16, 0};
+        REQUIRE(lmc_model_open(model, &mo, &m, &e) == 0, "%s", e.msg);
+        float *out = lmc_xmalloc(sizeof(float) * 300 * (size_t)m->info.vocab);
+        REQUIRE(lmc_model_logits(m, ids, 300, out, &e) == 0, "%s", e.msg);
+        if (pass == 0) a = out; else b = out;
+        if (pass == 1) CHECK(memcmp(a, b, sizeof(float) * 300 * (size_t)m->info.vocab) == 0, "streamed bf16 differs");
+        lmc_model_close(m);
+    }
+    unsetenv("LMC_BF16_PACK_LIMIT");
+    free(a);
+    free(b);
+}
+
 int main(void) {
     RUN(test_tinystories_f32);
     RUN(test_tinystories_bf16);
     RUN(test_stories260k_import);
     RUN(test_tinystories_bf16_compute);
+    RUN(test_bf16_streaming_identical);
     return test_summary();
 }
