@@ -67,16 +67,7 @@ static void weights_dtype(const lmc_weights *w, char out[8]) {
 static size_t available_memory(void) {
     const char *lim = getenv("LMC_MEMORY_LIMIT");
     if (lim && *lim) return (size_t)strtoull(lim, NULL, 10);
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (!f) return 0;
-    char line[256];
-    size_t avail = 0, swap = 0, kb;
-    while (fgets(line, sizeof line, f)) {
-        if (sscanf(line, "MemAvailable: %zu kB", &kb) == 1) avail = kb * 1024;
-        if (sscanf(line, "SwapFree: %zu kB", &kb) == 1) swap = kb * 1024;
-    }
-    fclose(f);
-    return avail + swap;
+    return lmc_memory_available();
 }
 
 int lmc_model_open(const char *path, const lmc_model_opts *opts, lmc_model **out, lmc_err *err) {
@@ -98,8 +89,8 @@ int lmc_model_open(const char *path, const lmc_model_opts *opts, lmc_model **out
     int stream = m->opts.compute == LMC_COMPUTE_BF16 && packed > pack_limit;
     if (m->opts.compute == LMC_COMPUTE_BF16 && !stream) need += packed;
     if (avail && need > avail) {
-        lmc_fail(err, "%s: model needs %.2f GB (weights %.2f GB%s) but only %.2f GB of memory + swap is available",
-                 path, need / 1e9, weights / 1e9, need > weights ? " + packed bf16 copy" : "", avail / 1e9);
+        lmc_fail(err, "%s: model needs %.2f GB (weights%s) but only %.2f GB of memory + swap is available", path,
+                 need / 1e9, need > weights ? " + packed bf16 copy" : "", avail / 1e9);
         goto fail;
     }
     if (stream) ctx.opts.compute = LMC_COMPUTE_BF16_STREAM;

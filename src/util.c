@@ -350,6 +350,19 @@ double lmc_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+size_t lmc_memory_available(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return 0;
+    char line[256];
+    size_t avail = 0, swap = 0, kb;
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "MemAvailable: %zu kB", &kb) == 1) avail = kb * 1024;
+        if (sscanf(line, "SwapFree: %zu kB", &kb) == 1) swap = kb * 1024;
+    }
+    fclose(f);
+    return avail + swap;
+}
+
 const char *lmc_shared_dir(void) {
     const char *s = getenv("LMC_SHARED");
     return (s && *s) ? s : "../shared";

@@ -64,6 +64,9 @@ bool lmc_utf8_validate(const char *s, size_t n, size_t *chars, size_t *bad_off);
 /* Wall clock in seconds (monotonic). */
 double lmc_now(void);
 
+/* MemAvailable + SwapFree from /proc/meminfo, in bytes (0 when unknown). */
+size_t lmc_memory_available(void);
+
 /* The shared reference directory for tests and tools: $LMC_SHARED, default "../shared". */
 const char *lmc_shared_dir(void);
 
