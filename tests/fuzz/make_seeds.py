@@ -228,3 +228,29 @@ dict_file('tokenizer', ['"%s"' % w for w in tok_words] + ['\n==config==\n', '"\u
                                                           '"(?i:', '\\\\p{L}', '\\\\s+', 'true', 'false', 'null'])
 dict_file('jsonl', ['"content"', '"meta"', '"subset"', '\\u', '\\ud83d', '\\ude00', '\\u0000', 'null', 'true',
                     'false', '\ufeff', '\r\n', '\u2028', '{"content": "', '"}\n'])
+
+# ---- checkpoint files for fuzz_checkpoint's fixed fingerprint ----
+import zlib
+def ck_header():
+    fields = [('lmc_version', 'fuzz'), ('lmc_build', 'b' * 64), ('blas', 'OpenBLAS test / Haswell'),
+              ('cpu', 'avx2 fma'), ('model_sha256', 'a' * 64), ('tokenizer_sha256', 'c' * 64), ('compute', 'f32'),
+              ('data_sha256', 'd' * 64), ('file_num', '-1'), ('skip_bad', '0'), ('block_size', '8'),
+              ('stride', '4'), ('docs', '4'), ('tokens', '69'), ('windows', '16'), ('tokens_sha256', 'e' * 64),
+              ('model_path', 'm'), ('data_path', 'd.jsonl')]
+    h = 'lmc-checkpoint 1\n' + ''.join('%s %s\n' % kv for kv in fields)
+    return h + 'end c%08x\n' % zlib.crc32(h.encode())
+def ck_record(k, nll, parts):
+    hx = lambda x: struct.pack('>d', x).hex()
+    body = 'w %d %s %d' % (k, hx(nll), len(parts)) + ''.join(' %d %s' % (d, hx(v)) for d, v in parts)
+    return body + ' c%08x\n' % zlib.crc32(body.encode())
+H = ck_header()
+out('checkpoint', 'header_only', H)
+out('checkpoint', 'three_records', H + ck_record(0, 12.5, [(0, 10.0), (1, 2.5)]) + ck_record(1, 3.25, [(1, 3.25)]) +
+    ck_record(2, 1e-300, [(2, 5e-301), (3, 5e-301)]))
+out('checkpoint', 'torn_last', H + ck_record(0, 1.5, [(0, 1.5)]) + ck_record(1, 2.5, [(1, 2.5)])[:20])
+out('checkpoint', 'out_of_order', H + ck_record(5, 1.0, [(2, 1.0)]) + ck_record(3, 2.0, [(0, 1.0), (3, 1.0)]))
+out('checkpoint', 'duplicate', H + ck_record(4, 1.0, [(2, 1.0)]) + ck_record(4, 1.0, [(2, 1.0)]))
+out('checkpoint', 'torn_header', H[:50])
+out('checkpoint', 'other_fingerprint', H.replace('stride 4', 'stride 5'))
+dict_file('checkpoint', ['w ', ' c', 'lmc-checkpoint 1\n', 'end c', '0000000000000000', '7ff0000000000000',
+                         '7ff8000000000000', ' 0 ', ' 15 ', ' 16 ', '\n'])
