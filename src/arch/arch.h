@@ -38,6 +38,14 @@ typedef struct lmc_arch {
     void (*free)(void *state);
 } lmc_arch;
 
+/* Fills what a loaded architecture tells the engine. max_positions: 0 for RoPE models (any window length),
+ * else the number of learned positions. prof may be NULL (the forward does not report a time split). */
+static inline lmc_model_info arch_info(int dim, int vocab, int max_positions, int64_t n_params,
+                                       const lmc_linear *lm_head, lmc_prof *prof) {
+    lmc_model_info i = {dim, vocab, max_positions, n_params, lm_head, prof};
+    return i;
+}
+
 /* All architectures lmc knows, NULL-terminated (arch/registry.c). */
 extern const lmc_arch *const lmc_archs[];
 

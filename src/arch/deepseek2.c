@@ -248,11 +248,7 @@ static int ds2_load(const lmc_arch_ctx *c, void **state, lmc_model_info *info, l
     for (int l = 0; l < m->n_layers; l++)
         if (load_layer(c, m, l, &o, &params, err)) goto fail;
     if (!(m->final_norm = blk_vec(c, m->dim, &params, err, "model.norm.weight"))) goto fail;
-    info->dim = m->dim;
-    info->vocab = m->vocab;
-    info->max_positions = 0; /* RoPE: any window length */
-    info->n_params = params;
-    info->lm_head = &m->lm_head;
+    *info = arch_info(m->dim, m->vocab, 0, params, &m->lm_head, NULL); /* RoPE: any window length */
     *state = m;
     return 0;
 fail:

@@ -161,11 +161,7 @@ static int falcon_load(const lmc_arch_ctx *c, void **state, lmc_model_info *info
     if (!(m->lnf_w = blk_vec(c, m->dim, &params, err, "transformer.ln_f.weight")) ||
         !(m->lnf_b = blk_vec(c, m->dim, &params, err, "transformer.ln_f.bias")))
         goto fail;
-    info->dim = m->dim;
-    info->vocab = m->vocab;
-    info->max_positions = 0; /* RoPE: any window length */
-    info->n_params = params;
-    info->lm_head = &m->lm_head;
+    *info = arch_info(m->dim, m->vocab, 0, params, &m->lm_head, NULL); /* RoPE: any window length */
     *state = m;
     return 0;
 fail:

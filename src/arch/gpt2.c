@@ -117,11 +117,8 @@ static int gpt2_load(const lmc_arch_ctx *c, void **state, lmc_model_info *info, 
     if (!(m->lnf_w = blk_vec(c, m->dim, &params, err, "%sln_f.weight", p)) ||
         !(m->lnf_b = blk_vec(c, m->dim, &params, err, "%sln_f.bias", p)))
         goto fail;
-    info->dim = m->dim;
-    info->vocab = m->vocab;
-    info->max_positions = m->n_positions; /* learned positions: longer windows are an error */
-    info->n_params = params;
-    info->lm_head = &m->lm_head;
+    /* learned positions: longer windows are an error */
+    *info = arch_info(m->dim, m->vocab, m->n_positions, params, &m->lm_head, NULL);
     *state = m;
     return 0;
 fail:

@@ -122,11 +122,7 @@ static int neox_load(const lmc_arch_ctx *c, void **state, lmc_model_info *info, 
     if (!(m->lnf_w = blk_vec(c, m->dim, &params, err, "gpt_neox.final_layer_norm.weight")) ||
         !(m->lnf_b = blk_vec(c, m->dim, &params, err, "gpt_neox.final_layer_norm.bias")))
         goto fail;
-    info->dim = m->dim;
-    info->vocab = m->vocab;
-    info->max_positions = 0; /* RoPE: any window length */
-    info->n_params = params;
-    info->lm_head = &m->lm_head;
+    *info = arch_info(m->dim, m->vocab, 0, params, &m->lm_head, NULL); /* RoPE: any window length */
     *state = m;
     return 0;
 fail:

@@ -174,12 +174,7 @@ static int llama_load(const lmc_arch_ctx *c, void **state, lmc_model_info *info,
     const lmc_tensor *fn = arch_tensor(c, err, "model.norm.weight");
     if (!fn || !(m->final_norm = lmc_tensor_f32(fn, m->dim, c->origin, err))) goto fail;
     params += m->dim;
-    info->dim = m->dim;
-    info->vocab = m->vocab;
-    info->max_positions = 0; /* RoPE: any window length */
-    info->n_params = params;
-    info->lm_head = &m->lm_head;
-    info->prof = &m->prof;
+    *info = arch_info(m->dim, m->vocab, 0, params, &m->lm_head, &m->prof); /* RoPE: any window length */
     *state = m;
     return 0;
 fail:

@@ -122,11 +122,8 @@ static int qwen1_load(const lmc_arch_ctx *c, void **state, lmc_model_info *info,
     for (int l = 0; l < m->n_layers; l++)
         if (load_layer(c, m, l, !no_bias, &params, err)) goto fail;
     if (!(m->final_norm = blk_vec(c, m->dim, &params, err, "transformer.ln_f.weight"))) goto fail;
-    info->dim = m->dim;
-    info->vocab = m->vocab;
-    info->max_positions = 0; /* RoPE; the use_logn_attn table limit is checked by the forward */
-    info->n_params = params;
-    info->lm_head = &m->lm_head;
+    /* RoPE; the use_logn_attn table limit is checked by the forward */
+    *info = arch_info(m->dim, m->vocab, 0, params, &m->lm_head, NULL);
     *state = m;
     return 0;
 fail:
