@@ -63,7 +63,8 @@ static const char *HELP =
     "  lmc bench (--shape NAME | --model MODEL) [--dtype f32|bf16] [--block-size W] [--windows K]\n"
     "            [--threads T] [--json OUT]\n"
     "      evaluation speed on random weights of a model shape (tinyllama-1.1b, llama2-7b, llama3-8b,\n"
-    "      mistral-7b, qwen2-0.5b, qwen2-7b, ...) or a real model, against sgemm measured in the same run.\n"
+    "      mistral-7b, qwen2-0.5b, qwen2-7b, mixtral-8x7b-mini, deepseek-v2-lite-mini) generated in memory,\n"
+    "      or on a real model, against sgemm measured in the same run.\n"
     "  lmc help | --help | --version\n";
 
 /* ---- argument helpers ------------------------------------------------------------------------- */
