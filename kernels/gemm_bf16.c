@@ -80,6 +80,9 @@ static inline float gb_f32_of_bf16(uint16_t h) {
 }
 
 /* ---- packing ---- */
+Y_TARGET static void y_round_row(float *dst, const float *src, int K);
+static void          s_round_row(float *dst, const float *src, int K);
+
 static int gb_pack_any(gemm_bf16_w *w, const uint16_t *Wb, const float *Wf, int N, int K) {
     memset(w, 0, sizeof *w);
     if (N < 0 || K < 0) return -1;
@@ -87,20 +90,40 @@ static int gb_pack_any(gemm_bf16_w *w, const uint16_t *Wb, const float *Wf, int 
     const size_t bytes = (size_t)P * 16 * (size_t)Kp * 2;
     uint16_t    *p = aligned_alloc(64, bytes ? bytes : 64);
     if (!p) return -1;
+    /* Blocked by 16 k pairs: the 16 rows' 128-byte pieces are read and one contiguous 1 KiB of the panel
+     * written, so both sides stay in L1 (row by row, each 4-byte store would touch another cache line). */
     const long long work = (long long)N * K;
-#pragma omp parallel for schedule(static) if (work > (1 << 22))
+    const int       avx2 = cpu_has_avx2_fma();
+#pragma omp parallel for schedule(static) if (work > (1 << 20))
     for (int pi = 0; pi < P; pi++) {
-        uint16_t *dst = p + (size_t)pi * Kp2 * 32;
-        for (int r = 0; r < 16; r++) {
-            const int n = pi * 16 + r;
-            if (n >= N) {
-                for (int q = 0; q < Kp2; q++) dst[(size_t)q * 32 + 2 * r] = dst[(size_t)q * 32 + 2 * r + 1] = 0;
-                continue;
-            }
-            for (int k = 0; k < Kp; k++) {
-                uint16_t h = 0;
-                if (k < K) h = Wb ? gb_bf16_daz(Wb[(size_t)n * K + k]) : gb_bf16_of_f32(Wf[(size_t)n * K + k]);
-                dst[(size_t)(k >> 1) * 32 + 2 * r + (k & 1)] = h;
+        uint16_t *panel = p + (size_t)pi * Kp2 * 32;
+        const int rows = gb_min(16, N - pi * 16);
+        for (int q0 = 0; q0 < Kp2; q0 += 16) {
+            const int qn = gb_min(16, Kp2 - q0);
+            for (int r = 0; r < 16; r++) {
+                uint16_t *d = panel + (size_t)q0 * 32 + 2 * r;
+                if (r >= rows) {
+                    for (int i = 0; i < qn; i++) d[i * 32] = d[i * 32 + 1] = 0;
+                    continue;
+                }
+                const size_t row = (size_t)(pi * 16 + r) * K;
+                if (Wb) {
+                    for (int i = 0; i < qn; i++) {
+                        const int k = 2 * (q0 + i);
+                        uint16_t  h[2] = {gb_bf16_daz(Wb[row + k]), k + 1 < K ? gb_bf16_daz(Wb[row + k + 1]) : 0};
+                        memcpy(d + i * 32, h, 4);
+                    }
+                } else { /* round 32 values at once (AVX2 where present: same bits as the scalar rounding) */
+                    uint32_t  tmp[33];
+                    const int n = gb_min(32, K - 2 * q0);
+                    if (avx2) y_round_row((float *)tmp, Wf + row + 2 * q0, n);
+                    else s_round_row((float *)tmp, Wf + row + 2 * q0, n);
+                    tmp[n] = 0; /* K odd: the last pair's missing half */
+                    for (int i = 0; i < qn; i++) {
+                        uint16_t h[2] = {(uint16_t)(tmp[2 * i] >> 16), (uint16_t)(tmp[2 * i + 1] >> 16)};
+                        memcpy(d + i * 32, h, 4);
+                    }
+                }
             }
         }
     }
