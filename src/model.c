@@ -79,14 +79,15 @@ int lmc_model_open(const char *path, const lmc_model_opts *opts, lmc_model **out
     if (!(m->arch = find_arch(m->config, path, err))) goto fail;
     weights_dtype(m->w, m->dtype);
     /* Refuse before touching the weights when they cannot fit: mmapped pages must become resident. Under bf16
-     * compute, a packed copy (bf16: the size of the weights' bf16 form) is kept when it is small (≤ 1 GB);
-     * larger models pack each matrix per call instead (LMC_COMPUTE_BF16_STREAM) and keep only lm_head packed. */
+     * compute a packed copy of every matrix (the size of the weights' bf16 form) is kept when weights + copy
+     * take at most half of the available memory; otherwise (e.g. a 7B model on 24 GB) each matrix is packed
+     * per call instead (LMC_COMPUTE_BF16_STREAM) and only lm_head stays packed. */
     size_t weights = lmc_weights_total_bytes(m->w), need = weights, avail = available_memory();
     size_t packed = strcmp(m->dtype, "F32") == 0 ? weights / 2 : weights;
     lmc_arch_ctx ctx = {m->config, path, m->w, m->opts};
     const char *lim = getenv("LMC_BF16_PACK_LIMIT"); /* bytes; lets tests exercise the streaming path */
-    size_t pack_limit = lim && *lim ? (size_t)strtoull(lim, NULL, 10) : ((size_t)1 << 30);
-    int stream = m->opts.compute == LMC_COMPUTE_BF16 && packed > pack_limit;
+    size_t pack_limit = lim && *lim ? (size_t)strtoull(lim, NULL, 10) : (avail ? avail / 2 : (size_t)1 << 30);
+    int stream = m->opts.compute == LMC_COMPUTE_BF16 && weights + packed > pack_limit;
     if (m->opts.compute == LMC_COMPUTE_BF16 && !stream) need += packed;
     if (avail && need > avail) {
         lmc_fail(err, "%s: model needs %.2f GB (weights%s) but only %.2f GB of memory + swap is available", path,
