@@ -77,7 +77,7 @@ clean:
 # $(ASAN_BUILD), then the whole suite (tests/run.sh) run against those binaries from a staging directory
 # ($(ASAN_BUILD)/stage: links to the sources, with build/ → $(ASAN_BUILD) and lmc → the sanitized lmc).
 ASAN_BUILD   ?= build-asan
-ASAN_CFLAGS  ?= -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+ASAN_CFLAGS  ?= -O2 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 ASAN_RUN_OPTIONS ?= detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1
 UBSAN_RUN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 LMC_SHARED   ?= ../shared

@@ -248,8 +248,9 @@ static void test_checkpoint_api(void) {
         fclose(f);
     }
     /* a flipped byte in a record before the last: refused, file untouched */
-    char *bad = malloc(olen);
+    char *bad = malloc(olen + 1);
     memcpy(bad, orig, olen);
+    bad[olen] = 0;
     char *rec = strstr(bad, "\nw 0 ");
     REQUIRE(rec, "record 0");
     rec[7] ^= 1;

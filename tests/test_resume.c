@@ -246,6 +246,7 @@ static void test_torn_record(void) {
         size_t keep = variant == 0 ? cut + (len - cut) / 2 : len;
         char *v = malloc(len + 1);
         memcpy(v, t, len);
+        v[len] = 0;
         if (variant == 1) v[cut + 3] = v[cut + 3] == '1' ? '2' : '1'; /* damage the k digits: bad crc */
         REQUIRE(spit(ck, v, keep) == 0, "write");
         free(v);
@@ -357,6 +358,7 @@ static void test_refusals(void) {
     /* a damaged record that is not the last line */
     char *v = malloc(len + 1);
     memcpy(v, t, len);
+    v[len] = 0;
     char *mid = strstr(v, "\nw 30 ");
     REQUIRE(mid, "no record 30");
     mid[8] = mid[8] == 'a' ? 'b' : 'a'; /* inside the nll hex */
