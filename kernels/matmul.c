@@ -1,6 +1,6 @@
 /* matmul.c — y = x · Wᵀ (+ bias) in f32 through cblas_sgemm.
  *
- * The output columns (rows of W) are cut into fixed chunks of CHUNK rows, and each chunk is one
+ * The output is cut into fixed tiles of TILE_T tokens × CHUNK rows of W, and each tile is one
  * single-threaded sgemm inside an OpenMP loop (OpenBLAS's OpenMP build runs single-threaded inside a parallel
  * region). OpenBLAS's own threading changes its blocking with the thread count, and with it the rounding of
  * the result; fixed chunks make every output element's summation independent of the thread count, so BPC is
@@ -13,32 +13,38 @@
 #include <cblas.h>
 #include <stdlib.h>
 
-enum { CHUNK = 256 };
+enum { CHUNK = 256, TILE_T = 256 };
 
 typedef void (*widen_fn)(float *dst, const uint16_t *src, size_t n);
 
 /* W is f32 (widen == NULL) or 16-bit bits widened with `widen`. */
 static void matmul_chunked(float *y, const float *x, const void *W, widen_fn widen, const float *bias, int T,
                            int N, int K) {
-    int chunks = (N + CHUNK - 1) / CHUNK;
+    int chunks = (N + CHUNK - 1) / CHUNK, tiles = (T + TILE_T - 1) / TILE_T;
 #pragma omp parallel
     {
         float *tile = widen ? malloc(sizeof(float) * (size_t)CHUNK * K) : NULL;
+        int widened = -1; /* chunk currently in `tile` */
         if (widen && !tile) abort(); /* CHUNK × K floats: the engine checked memory before loading the model */
-#pragma omp for schedule(dynamic, 1)
-        for (int c = 0; c < chunks; c++) {
+        /* chunk-major order: a thread's consecutive tiles mostly share a chunk, so it is widened once */
+#pragma omp for schedule(static)
+        for (int ct = 0; ct < chunks * tiles; ct++) {
+            int c = ct / tiles, t0 = (ct % tiles) * TILE_T, tn = T - t0 < TILE_T ? T - t0 : TILE_T;
             int n0 = c * CHUNK, r = N - n0 < CHUNK ? N - n0 : CHUNK;
             const float *w;
             if (widen) {
-                widen(tile, (const uint16_t *)W + (size_t)n0 * K, (size_t)r * K);
+                if (widened != c) widen(tile, (const uint16_t *)W + (size_t)n0 * K, (size_t)r * K);
+                widened = c;
                 w = tile;
             } else {
                 w = (const float *)W + (size_t)n0 * K;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, r, K, 1.0f, x, K, w, K, 0.0f, y + n0, N);
+            float *yt = y + (size_t)t0 * N + n0;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tn, r, K, 1.0f, x + (size_t)t0 * K, K, w, K, 0.0f,
+                        yt, N);
             if (bias)
-                for (int t = 0; t < T; t++)
-                    for (int j = 0; j < r; j++) y[(size_t)t * N + n0 + j] += bias[n0 + j];
+                for (int t = 0; t < tn; t++)
+                    for (int j = 0; j < r; j++) yt[(size_t)t * N + j] += bias[n0 + j];
         }
         free(tile);
     }
