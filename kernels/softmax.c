@@ -18,7 +18,7 @@
 
 /* e^x for x in [-104, 0]; below that the result underflows to 0 (exactly what a sum of exponentials needs). */
 static inline float exp_neg(float x) {
-    if (x < -87.0f) return 0.0f;
+    if (!(x >= -87.0f)) return x != x ? x : 0.0f; /* NaN propagates (no undefined float->int cast below) */
     float n = nearbyintf(x * LOG2E);
     float f = x - n * LN2_HI;
     f = f - n * LN2_LO;

@@ -46,7 +46,7 @@ void lmc_buf_append(lmc_buf *b, const void *data, size_t n) {
         b->p = lmc_xrealloc(b->p, cap);
         b->cap = cap;
     }
-    memcpy(b->p + b->len, data, n);
+    if (n) memcpy(b->p + b->len, data, n); /* data may be NULL when n == 0 (an absent prefix/suffix) */
     b->len += n;
     b->p[b->len] = 0;
 }

@@ -409,6 +409,19 @@ static void test_config_problems(void) {
     m = base_model();
     replace(m.config, sizeof m.config, "\"architectures\": [\"LlamaForCausalLM\"], ", "");
     open_case("config_no_architectures", &m, "no \"architectures\"", "");
+    /* values that would give NaN activations or undefined casts (found by make fuzz) */
+    m = base_model();
+    replace(m.config, sizeof m.config, "\"rms_norm_eps\": 1e-05", "\"rms_norm_eps\": -5");
+    open_case("config_negative_eps", &m, "\"rms_norm_eps\" is -5, outside [0, 1]", "");
+    m = base_model();
+    replace(m.config, sizeof m.config, "\"rope_theta\": 10000.0", "\"rope_theta\": 0");
+    open_case("config_zero_rope_theta", &m, "rope_theta) is 0; it must be positive", "");
+    m = base_model();
+    replace(m.config, sizeof m.config, "\"vocab_size\": 4096", "\"vocab_size\": 1e22");
+    open_case("config_huge_int", &m, "\"vocab_size\" must be a non-negative integer", "");
+    m = base_model();
+    replace(m.config, sizeof m.config, "\"rope_theta\": 10000.0", "\"rope_theta\": 1e999");
+    open_case("config_infinite_number", &m, "\"rope_theta\" is not a finite number", "");
     /* no config.json at all */
     char dir[256], p[300];
     case_dir(dir, sizeof dir, "config_absent");

@@ -54,6 +54,9 @@ extern const lmc_arch *const lmc_archs[];
  * Wrong type → error naming the key. */
 int cfg_int(const lmc_arch_ctx *c, const char *key, int required, long dflt, long *out, lmc_err *err);
 int cfg_num(const lmc_arch_ctx *c, const char *key, int required, double dflt, double *out, lmc_err *err);
+/* An optional number that must lie in [lo, hi] (norm epsilons, rotary fractions): out-of-range values would
+ * give NaN activations or undefined integer casts further on, so they are refused here with the key named. */
+int cfg_num_in(const lmc_arch_ctx *c, const char *key, double dflt, double lo, double hi, double *out, lmc_err *err);
 int cfg_bool(const lmc_arch_ctx *c, const char *key, int dflt, int *out, lmc_err *err);
 /* String value or dflt; the returned pointer lives as long as the config. */
 int cfg_str(const lmc_arch_ctx *c, const char *key, const char *dflt, const char **out, lmc_err *err);

@@ -2,6 +2,7 @@
 #include "arch.h"
 #include "util.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -16,6 +17,9 @@ static int obj_num(const char *origin, const cJSON *obj, const char *objname, co
     }
     if (!cJSON_IsNumber(v))
         return lmc_fail(err, "%s: config.json \"%s%s%s\" is not a number", origin, objname ? objname : "",
+                        objname ? "." : "", key);
+    if (!isfinite(v->valuedouble)) /* cJSON turns 1e999 into inf */
+        return lmc_fail(err, "%s: config.json \"%s%s%s\" is not a finite number", origin, objname ? objname : "",
                         objname ? "." : "", key);
     *out = v->valuedouble;
     return 0;
@@ -33,9 +37,16 @@ int cfg_num(const lmc_arch_ctx *c, const char *key, int required, double dflt, d
 int cfg_int(const lmc_arch_ctx *c, const char *key, int required, long dflt, long *out, lmc_err *err) {
     double d = 0;
     if (obj_num(c->origin, c->config, NULL, key, required, (double)dflt, &d, err)) return -1;
-    if (d != (double)(long)d || d < 0 || d > 1e9)
+    if (d < 0 || d > 1e9 || d != (double)(long)d) /* range first: (long)d is undefined beyond LONG_MAX */
         return lmc_fail(err, "%s: config.json \"%s\" must be a non-negative integer (got %g)", c->origin, key, d);
     *out = (long)d;
+    return 0;
+}
+
+int cfg_num_in(const lmc_arch_ctx *c, const char *key, double dflt, double lo, double hi, double *out, lmc_err *err) {
+    if (cfg_num(c, key, 0, dflt, out, err)) return -1;
+    if (*out < lo || *out > hi)
+        return lmc_fail(err, "%s: config.json \"%s\" is %g, outside [%g, %g]", c->origin, key, *out, lo, hi);
     return 0;
 }
 

@@ -127,7 +127,7 @@ static int read_config(const lmc_arch_ctx *c, ds2 *m, ds2_cfg *o, lmc_err *err) 
         cfg_int(c, "first_k_dense_replace", 0, 0, &o->first_dense, err) ||
         cfg_int(c, "moe_layer_freq", 0, 1, &o->moe_freq, err) || cfg_int(c, "n_group", 0, 1, &n_group, err) ||
         cfg_int(c, "topk_group", 0, 1, &topk_group, err) ||
-        cfg_num(c, "routed_scaling_factor", 0, 1.0, &scale, err) || cfg_num(c, "rms_norm_eps", 0, 1e-6, &eps, err) ||
+        cfg_num(c, "routed_scaling_factor", 0, 1.0, &scale, err) || cfg_num_in(c, "rms_norm_eps", 1e-6, 0, 1, &eps, err) ||
         cfg_num(c, "rope_theta", 0, 10000.0, &o->theta, err) || cfg_str(c, "hidden_act", "silu", &act, err) ||
         cfg_str(c, "scoring_func", "softmax", &scoring, err) || cfg_str(c, "topk_method", "greedy", &method, err) ||
         cfg_bool(c, "norm_topk_prob", 0, &m->norm_topk, err) || cfg_bool(c, "attention_bias", 0, &o->attn_bias, err) ||

@@ -87,7 +87,7 @@ static int read_config(const lmc_arch_ctx *c, falcon *m, falcon_opts *o, lmc_err
         cfg_int2(c, "num_attention_heads", "n_head", 1, 0, &heads, err) ||
         cfg_int2(c, "num_kv_heads", "n_head_kv", 0, heads, &kv, err) ||
         cfg_int(c, "vocab_size", 1, 0, &vocab, err) || cfg_int(c, "ffn_hidden_size", 0, 4 * dim, &ffn, err) ||
-        cfg_num(c, "layer_norm_epsilon", 0, 1e-5, &eps, err) || cfg_num(c, "rope_theta", 0, 10000.0, &o->theta, err) ||
+        cfg_num_in(c, "layer_norm_epsilon", 1e-5, 0, 1, &eps, err) || cfg_num(c, "rope_theta", 0, 10000.0, &o->theta, err) ||
         cfg_bool(c, "alibi", 0, &alibi, err) || cfg_bool(c, "multi_query", 1, &mq, err) ||
         cfg_bool(c, "new_decoder_architecture", 0, &o->new_arch, err) ||
         cfg_bool(c, "parallel_attn", 1, &m->parallel, err) || cfg_bool(c, "bias", 0, &o->bias, err) ||

@@ -64,7 +64,7 @@ static int read_config(const lmc_arch_ctx *c, gpt2 *m, int *tie, blk_act *act, l
     if (cfg_int(c, "n_embd", 1, 0, &dim, err) || cfg_int(c, "n_layer", 1, 0, &layers, err) ||
         cfg_int(c, "n_head", 1, 0, &heads, err) || cfg_int(c, "vocab_size", 1, 0, &vocab, err) ||
         cfg_int(c, "n_positions", 1, 0, &npos, err) || cfg_int(c, "n_inner", 0, 4 * dim, &inner, err) ||
-        cfg_num(c, "layer_norm_epsilon", 0, 1e-5, &eps, err) ||
+        cfg_num_in(c, "layer_norm_epsilon", 1e-5, 0, 1, &eps, err) ||
         cfg_str(c, "activation_function", "gelu_new", &actname, err) ||
         cfg_bool(c, "scale_attn_weights", 1, &m->scale_weights, err) ||
         cfg_bool(c, "scale_attn_by_inverse_layer_idx", 0, &m->scale_by_layer, err) ||

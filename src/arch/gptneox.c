@@ -64,9 +64,10 @@ static int read_config(const lmc_arch_ctx *c, neox *m, int *tie, int *attn_bias,
     const char *actname;
     if (cfg_int(c, "hidden_size", 1, 0, &dim, err) || cfg_int(c, "num_hidden_layers", 1, 0, &layers, err) ||
         cfg_int(c, "num_attention_heads", 1, 0, &heads, err) || cfg_int(c, "intermediate_size", 1, 0, &hidden, err) ||
-        cfg_int(c, "vocab_size", 1, 0, &vocab, err) || cfg_num(c, "layer_norm_eps", 0, 1e-5, &eps, err) ||
+        cfg_int(c, "vocab_size", 1, 0, &vocab, err) || cfg_num_in(c, "layer_norm_eps", 1e-5, 0, 1, &eps, err) ||
         cfg_num(c, "rotary_emb_base", 0, 10000.0, &base, err) || cfg_num(c, "rope_theta", 0, base, theta, err) ||
-        cfg_num(c, "rotary_pct", 0, 0.25, pct, err) || cfg_num(c, "partial_rotary_factor", 0, *pct, pct, err) ||
+        cfg_num_in(c, "rotary_pct", 0.25, 0, 1, pct, err) ||
+        cfg_num_in(c, "partial_rotary_factor", *pct, 0, 1, pct, err) ||
         cfg_bool(c, "use_parallel_residual", 1, &m->parallel, err) ||
         cfg_bool(c, "attention_bias", 1, attn_bias, err) || cfg_str(c, "hidden_act", "gelu", &actname, err) ||
         cfg_bool(c, "tie_word_embeddings", 0, tie, err) || blk_act_parse(c, "hidden_act", actname, act, err))

@@ -78,7 +78,7 @@ static int read_config(const lmc_arch_ctx *c, llama *m, int *qkv_bias, int *o_bi
         cfg_int(c, "num_attention_heads", 1, 0, &heads, err) ||
         cfg_int(c, "num_key_value_heads", 0, heads, &kv, err) ||
         cfg_int(c, "intermediate_size", 1, 0, &hidden, err) || cfg_int(c, "vocab_size", 1, 0, &vocab, err) ||
-        cfg_num(c, "rms_norm_eps", 0, 1e-6, &eps, err) || cfg_num(c, "rope_theta", 0, 10000.0, theta, err) ||
+        cfg_num_in(c, "rms_norm_eps", 1e-6, 0, 1, &eps, err) || cfg_num(c, "rope_theta", 0, 10000.0, theta, err) ||
         cfg_str(c, "hidden_act", "silu", &act, err) ||
         cfg_bool(c, "tie_word_embeddings", 0, tie, err) || cfg_bool(c, "lmc_rope_interleaved", 0, interleaved, err))
         return -1;

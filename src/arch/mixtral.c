@@ -72,7 +72,7 @@ static int read_config(const lmc_arch_ctx *c, mixtral *m, int *tie, double *thet
         cfg_int(c, "intermediate_size", 1, 0, &hidden, err) || cfg_int(c, "vocab_size", 1, 0, &vocab, err) ||
         cfg_int(c, "num_local_experts", 1, 0, &experts, err) ||
         cfg_int(c, "num_experts_per_tok", 1, 0, &top_k, err) || cfg_int(c, "sliding_window", 0, 0, &sw, err) ||
-        cfg_num(c, "rms_norm_eps", 0, 1e-5, &eps, err) || cfg_num(c, "rope_theta", 0, 1e6, theta, err) ||
+        cfg_num_in(c, "rms_norm_eps", 1e-5, 0, 1, &eps, err) || cfg_num(c, "rope_theta", 0, 1e6, theta, err) ||
         cfg_str(c, "hidden_act", "silu", &act, err) || cfg_bool(c, "tie_word_embeddings", 0, tie, err))
         return -1;
     if (heads == 0 || kv == 0 || heads % kv)

@@ -71,8 +71,8 @@ static int read_config(const lmc_arch_ctx *c, qwen1 *m, int *no_bias, int *tie, 
     if (cfg_int(c, "hidden_size", 1, 0, &dim, err) || cfg_int(c, "num_hidden_layers", 1, 0, &layers, err) ||
         cfg_int(c, "num_attention_heads", 1, 0, &heads, err) || cfg_int(c, "kv_channels", 1, 0, &kvc, err) ||
         cfg_int(c, "intermediate_size", 1, 0, &inter, err) || cfg_int(c, "vocab_size", 1, 0, &vocab, err) ||
-        cfg_num(c, "layer_norm_epsilon", 0, 1e-6, &eps, err) ||
-        cfg_num(c, "rotary_emb_base", 0, 10000.0, &m->base, err) || cfg_num(c, "rotary_pct", 0, 1.0, &pct, err) ||
+        cfg_num_in(c, "layer_norm_epsilon", 1e-6, 0, 1, &eps, err) ||
+        cfg_num(c, "rotary_emb_base", 0, 10000.0, &m->base, err) || cfg_num_in(c, "rotary_pct", 1.0, 0, 1, &pct, err) ||
         cfg_int(c, "seq_length", 0, 8192, &seq, err) || cfg_bool(c, "use_dynamic_ntk", 1, &m->dynamic_ntk, err) ||
         cfg_bool(c, "use_logn_attn", 1, &m->logn_attn, err) ||
         cfg_bool(c, "scale_attn_weights", 1, &m->scale_attn, err) || cfg_bool(c, "no_bias", 1, no_bias, err) ||
@@ -84,6 +84,8 @@ static int read_config(const lmc_arch_ctx *c, qwen1 *m, int *no_bias, int *tie, 
     if (inter % 2) return lmc_fail(err, "%s: intermediate_size %ld must be even (the MLP width is half of it)",
                                    c->origin, inter);
     if (seq < 2) return lmc_fail(err, "%s: seq_length %ld must be at least 2", c->origin, seq);
+    if (!(m->base > 0))
+        return lmc_fail(err, "%s: config.json \"rotary_emb_base\" is %g; it must be positive", c->origin, m->base);
     int rot = (int)(kvc * pct);
     if (rot < 2 || rot % 2 || rot > kvc)
         return lmc_fail(err, "%s: rotary_pct %g gives %d rotary dims of kv_channels %ld (must be even, 2..%ld)",
