@@ -395,33 +395,30 @@ static void test_nonfinite_weights(void) {
     }
 }
 
+/* config.json edits: {case, text in the valid config, replacement, expected message}. */
+static const struct { const char *name, *find, *repl, *needle; } CONFIG_EDITS[] = {
+    {"config_missing_hidden_size", "\"hidden_size\": 16, ", "", "config.json has no \"hidden_size\""},
+    {"config_wrong_type", "\"num_attention_heads\": 2", "\"num_attention_heads\": \"2\"",
+     "\"num_attention_heads\" is not a number"},
+    {"config_no_architectures", "\"architectures\": [\"LlamaForCausalLM\"], ", "", "no \"architectures\""},
+    /* values that would give NaN activations or undefined casts (found by make fuzz) */
+    {"config_negative_eps", "\"rms_norm_eps\": 1e-05", "\"rms_norm_eps\": -5", "\"rms_norm_eps\" is -5, outside [0, 1]"},
+    {"config_zero_rope_theta", "\"rope_theta\": 10000.0", "\"rope_theta\": 0", "rope_theta) is 0; it must be positive"},
+    {"config_huge_int", "\"vocab_size\": 4096", "\"vocab_size\": 1e22", "\"vocab_size\" must be a non-negative integer"},
+    {"config_infinite_number", "\"rope_theta\": 10000.0", "\"rope_theta\": 1e999", "\"rope_theta\" is not a finite number"},
+};
+
 static void test_config_problems(void) {
     NEED_SETUP();
-    mdesc m = base_model();
-    replace(m.config, sizeof m.config, "\"hidden_size\": 16, ", "");
-    open_case("config_missing_hidden_size", &m, "config.json has no \"hidden_size\"", "");
+    mdesc m;
+    for (size_t i = 0; i < sizeof CONFIG_EDITS / sizeof CONFIG_EDITS[0]; i++) {
+        m = base_model();
+        replace(m.config, sizeof m.config, CONFIG_EDITS[i].find, CONFIG_EDITS[i].repl);
+        open_case(CONFIG_EDITS[i].name, &m, CONFIG_EDITS[i].needle, "");
+    }
     m = base_model();
     m.config[strlen(m.config) / 2] = 0;
     open_case("config_malformed", &m, "malformed JSON", "config.json");
-    m = base_model();
-    replace(m.config, sizeof m.config, "\"num_attention_heads\": 2", "\"num_attention_heads\": \"2\"");
-    open_case("config_wrong_type", &m, "\"num_attention_heads\" is not a number", "");
-    m = base_model();
-    replace(m.config, sizeof m.config, "\"architectures\": [\"LlamaForCausalLM\"], ", "");
-    open_case("config_no_architectures", &m, "no \"architectures\"", "");
-    /* values that would give NaN activations or undefined casts (found by make fuzz) */
-    m = base_model();
-    replace(m.config, sizeof m.config, "\"rms_norm_eps\": 1e-05", "\"rms_norm_eps\": -5");
-    open_case("config_negative_eps", &m, "\"rms_norm_eps\" is -5, outside [0, 1]", "");
-    m = base_model();
-    replace(m.config, sizeof m.config, "\"rope_theta\": 10000.0", "\"rope_theta\": 0");
-    open_case("config_zero_rope_theta", &m, "rope_theta) is 0; it must be positive", "");
-    m = base_model();
-    replace(m.config, sizeof m.config, "\"vocab_size\": 4096", "\"vocab_size\": 1e22");
-    open_case("config_huge_int", &m, "\"vocab_size\" must be a non-negative integer", "");
-    m = base_model();
-    replace(m.config, sizeof m.config, "\"rope_theta\": 10000.0", "\"rope_theta\": 1e999");
-    open_case("config_infinite_number", &m, "\"rope_theta\" is not a finite number", "");
     /* no config.json at all */
     char dir[256], p[300];
     case_dir(dir, sizeof dir, "config_absent");
