@@ -574,6 +574,13 @@ static void test_malformed_json(void) {
     CHECK(from_json_str("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [\"a\"]}}", &tok, &err) == -1,
           "one-token merge accepted");
     CHECK(strstr(err.msg, "merge 0"), "message \"%s\"", err.msg);
+    /* a raw invalid byte inside a JSON string (found by make fuzz: a Prepend content of 0xFF bytes reached the
+     * regex engine, which matches with UTF checks off) */
+    CHECK(from_json_str("{\"normalizer\": {\"type\": \"Prepend\", \"prepend\": \"\xff\"}, "
+                        "\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}}}", &tok, &err) == -1 && !tok,
+          "invalid UTF-8 in tokenizer.json accepted");
+    CHECK(strstr(err.msg, "test.json") && strstr(err.msg, "not valid UTF-8 at byte offset 47"), "message \"%s\"",
+          err.msg);
 }
 
 static void test_unsupported_features(void) {

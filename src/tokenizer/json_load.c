@@ -508,6 +508,13 @@ int tk_decide_specials(lmc_tokenizer *t, const cJSON *cfg, const cJSON *post_pro
 
 static int parse_json(const char *text, size_t len, const char *origin, const char *what, cJSON **out,
                       lmc_err *err) {
+    /* JSON text is UTF-8 (RFC 8259; HF's serde_json refuses anything else). cJSON copies raw bytes into strings,
+     * and those strings (Prepend/Replace contents, added tokens, affixes) are spliced into the text the regex
+     * engine then matches with UTF checks off, so one invalid byte here would be undefined behaviour there. */
+    size_t bad = 0;
+    *out = NULL;
+    if (!lmc_utf8_validate(text, len, NULL, &bad))
+        return lmc_fail(err, "%s: %s is not valid UTF-8 at byte offset %zu", origin, what, bad);
     *out = cJSON_ParseWithLength(text, len);
     if (*out && cJSON_IsObject(*out)) return 0;
     cJSON_Delete(*out);
