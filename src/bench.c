@@ -372,7 +372,8 @@ static size_t weights_bytes_of(const char *path) {
 static int usage(const char *msg, const char *arg) {
     fprintf(stderr, "lmc: ");
     fprintf(stderr, msg, arg);
-    fprintf(stderr, "\nusage: lmc bench (--shape NAME | --model M) [--dtype f32|bf16] [--block-size W] [--stride S]"
+    fprintf(stderr, "\nusage: lmc bench (--shape NAME | --model M) [--dtype f32|bf16] [--weights f32|bf16]"
+                    " [--block-size W] [--stride S]"
                     " [--windows K] [--threads T] [--json OUT]\nshapes:");
     for (int i = 0; SHAPES[i].name; i++) fprintf(stderr, " %s", SHAPES[i].name);
     fprintf(stderr, "\n");
@@ -390,6 +391,7 @@ int lmc_bench_main(int argc, char **argv) {
     const char *shape = NULL, *model = NULL, *json = NULL, *v;
     int W = 1900, S = -1, K = 3, threads = 0;
     lmc_compute compute = LMC_COMPUTE_F32;
+    int weights = -1; /* --weights: the generated weights' dtype (default: that of the compute) */
     for (int i = 2; i < argc; i++) {
         if ((v = arg_value(argc, argv, &i, "--shape"))) shape = v;
         else if ((v = arg_value(argc, argv, &i, "--model"))) model = v;
@@ -401,6 +403,10 @@ int lmc_bench_main(int argc, char **argv) {
         else if ((v = arg_value(argc, argv, &i, "--dtype"))) {
             if (!strcmp(v, "bf16")) compute = LMC_COMPUTE_BF16;
             else if (strcmp(v, "f32")) return usage("--dtype must be f32 or bf16, not '%s'", v);
+        } else if ((v = arg_value(argc, argv, &i, "--weights"))) {
+            if (!strcmp(v, "bf16")) weights = LMC_BF16;
+            else if (!strcmp(v, "f32")) weights = LMC_F32;
+            else return usage("--weights must be f32 or bf16, not '%s'", v);
         } else return usage("unknown bench option '%s'", argv[i]);
     }
     if (S < 0) S = W < 512 ? W : 512;
@@ -416,7 +422,8 @@ int lmc_bench_main(int argc, char **argv) {
         for (int i = 0; SHAPES[i].name; i++)
             if (!strcmp(SHAPES[i].name, shape)) cfg = SHAPES[i].config;
         if (!cfg) return usage("unknown shape '%s'", shape);
-        if (synth_model(cfg, compute == LMC_COMPUTE_BF16 ? LMC_BF16 : LMC_F32, path, sizeof path, &fd, &err)) {
+        if (weights < 0) weights = compute == LMC_COMPUTE_BF16 ? LMC_BF16 : LMC_F32;
+        if (synth_model(cfg, (lmc_dtype)weights, path, sizeof path, &fd, &err)) {
             fprintf(stderr, "lmc: %s\n", err.msg);
             return 1;
         }

@@ -61,10 +61,12 @@ static const char *HELP =
     "      prints FILE's token ids (one document) separated by spaces; --no-special omits BOS.\n"
     "      MODEL may also be a directory holding only tokenizer files.\n"
     "  lmc bench (--shape NAME | --model MODEL) [--dtype f32|bf16] [--block-size W] [--windows K]\n"
-    "            [--threads T] [--json OUT]\n"
+    "            [--threads T] [--json OUT] [--weights f32|bf16]\n"
     "      evaluation speed on random weights of a model shape (tinyllama-1.1b, llama2-7b, llama3-8b,\n"
     "      mistral-7b, qwen2-0.5b, qwen2-7b, mixtral-8x7b-mini, deepseek-v2-lite-mini) generated in memory,\n"
-    "      or on a real model, against sgemm measured in the same run.\n"
+    "      or on a real model, against sgemm measured in the same run. --weights: the generated weights'\n"
+    "      dtype (default: that of --dtype; bf16 weights with f32 compute is what `lmc eval` does with a\n"
+    "      bf16 checkpoint).\n"
     "  lmc help | --help | --version\n";
 
 /* ---- argument helpers ------------------------------------------------------------------------- */
