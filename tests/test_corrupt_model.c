@@ -405,6 +405,8 @@ static const struct { const char *name, *find, *repl, *needle; } CONFIG_EDITS[] 
     {"config_negative_eps", "\"rms_norm_eps\": 1e-05", "\"rms_norm_eps\": -5", "\"rms_norm_eps\" is -5, outside [0, 1]"},
     {"config_zero_rope_theta", "\"rope_theta\": 10000.0", "\"rope_theta\": 0", "rope_theta) is 0; it must be positive"},
     {"config_huge_int", "\"vocab_size\": 4096", "\"vocab_size\": 1e22", "\"vocab_size\" must be a non-negative integer"},
+    {"config_billion_layers", "\"num_hidden_layers\": 1", "\"num_hidden_layers\": 1000000000",
+     "\"num_hidden_layers\" is 1000000000, but the weights hold only"},
     {"config_infinite_number", "\"rope_theta\": 10000.0", "\"rope_theta\": 1e999", "\"rope_theta\" is not a finite number"},
 };
 

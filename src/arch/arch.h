@@ -57,6 +57,9 @@ int cfg_num(const lmc_arch_ctx *c, const char *key, int required, double dflt, d
 /* An optional number that must lie in [lo, hi] (norm epsilons, rotary fractions): out-of-range values would
  * give NaN activations or undefined integer casts further on, so they are refused here with the key named. */
 int cfg_num_in(const lmc_arch_ctx *c, const char *key, double dflt, double lo, double hi, double *out, lmc_err *err);
+/* Before the per-layer arrays are allocated: a layer count beyond the number of tensors (each layer has several)
+ * is refused, so a config saying 1e9 layers gives a message instead of a terabyte calloc. */
+int cfg_check_layers(const lmc_arch_ctx *c, const char *key, long n_layers, lmc_err *err);
 int cfg_bool(const lmc_arch_ctx *c, const char *key, int dflt, int *out, lmc_err *err);
 /* String value or dflt; the returned pointer lives as long as the config. */
 int cfg_str(const lmc_arch_ctx *c, const char *key, const char *dflt, const char **out, lmc_err *err);

@@ -50,6 +50,14 @@ int cfg_num_in(const lmc_arch_ctx *c, const char *key, double dflt, double lo, d
     return 0;
 }
 
+int cfg_check_layers(const lmc_arch_ctx *c, const char *key, long n_layers, lmc_err *err) {
+    size_t have = lmc_weights_count(c->w);
+    if ((size_t)n_layers > have)
+        return lmc_fail(err, "%s: config.json \"%s\" is %ld, but the weights hold only %zu tensors", c->origin, key,
+                        n_layers, have);
+    return 0;
+}
+
 int cfg_bool(const lmc_arch_ctx *c, const char *key, int dflt, int *out, lmc_err *err) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->config, key);
     if (!v || cJSON_IsNull(v)) { *out = dflt; return 0; }

@@ -111,6 +111,7 @@ static int gpt2_load(const lmc_arch_ctx *c, void **state, lmc_model_info *info, 
         goto fail;
     params += m->wte->numel + m->wpe->numel;
     if (blk_lm_head(c, &m->lm_head, m->wte, "lm_head.weight", tie, m->vocab, m->dim, &params, err)) goto fail;
+    if (cfg_check_layers(c, "n_layer", m->n_layers, err)) goto fail;
     m->layers = lmc_xcalloc((size_t)m->n_layers, sizeof *m->layers);
     for (int l = 0; l < m->n_layers; l++)
         if (load_layer(c, m, p, l, act, &params, err)) goto fail;

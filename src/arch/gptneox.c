@@ -117,6 +117,7 @@ static int neox_load(const lmc_arch_ctx *c, void **state, lmc_model_info *info, 
         goto fail;
     params += m->embed->numel;
     if (blk_lm_head(c, &m->lm_head, m->embed, "embed_out.weight", tie, m->vocab, m->dim, &params, err)) goto fail;
+    if (cfg_check_layers(c, "num_hidden_layers", m->n_layers, err)) goto fail;
     m->layers = lmc_xcalloc((size_t)m->n_layers, sizeof *m->layers);
     for (int l = 0; l < m->n_layers; l++)
         if (load_layer(c, m, l, attn_bias, act, &params, err)) goto fail;

@@ -168,6 +168,7 @@ static int llama_load(const lmc_arch_ctx *c, void **state, lmc_model_info *info,
     m->embed = emb;
     if (lmc_linear_init(&m->lm_head, head, NULL, m->vocab, m->dim, c->opts.compute, c->origin, err)) goto fail;
     params += emb->numel + (head != emb ? head->numel : 0);
+    if (cfg_check_layers(c, "num_hidden_layers", m->n_layers, err)) goto fail;
     m->layers = lmc_xcalloc((size_t)m->n_layers, sizeof *m->layers);
     for (int l = 0; l < m->n_layers; l++)
         if (load_layer(c, m, l, qkv_bias, o_bias, mlp_bias, &params, err)) goto fail;

@@ -85,6 +85,8 @@ static int yarn_scale(const lmc_arch_ctx *c, const cJSON *rs, lmc_rope *r, lmc_e
 int lmc_rope_from_config(const lmc_arch_ctx *c, double theta, int rot_dim, int interleaved, lmc_rope *r,
                          lmc_err *err) {
     memset(r, 0, sizeof *r);
+    if (rot_dim < 2 || rot_dim % 2 || rot_dim > 65536) /* checked before the table is allocated */
+        return lmc_fail(err, "%s: %d rotary dimensions per head (must be even, 2..65536)", c->origin, rot_dim);
     if (!(theta > 0)) /* theta^(-2i/d) must be a finite positive frequency */
         return lmc_fail(err, "%s: config.json rope base (rope_theta) is %g; it must be positive", c->origin, theta);
     r->rot_dim = rot_dim;
