@@ -101,7 +101,16 @@ typedef struct lmc_eval_opts {
                              * scored_tokens, nll) */
     const char *model_sha256; /* NULL, or lmc_model_sha256 of the model, computed once by the caller (else computed
                                * here when a checkpoint needs it) */
+    int         doc_stats;  /* 1: fill lmc_result.doc_stats (the caller frees it with lmc_result_free) */
 } lmc_eval_opts;
+
+/* One document's share of a result: what a standard error clustered by document needs (src/stats.h). */
+typedef struct lmc_doc_stat {
+    double nll;           /* nats over the scored targets that lie in this document (window order) */
+    size_t tokens;        /* its tokens, BOS included */
+    size_t scored_tokens; /* of those, targets scored by some window */
+    size_t chars, bytes;  /* code points, UTF-8 bytes */
+} lmc_doc_stat;
 
 typedef struct lmc_result {
     char   data[4096];  /* corpus path */
@@ -120,7 +129,11 @@ typedef struct lmc_result {
     size_t torn_records;    /* torn last checkpoint records dropped at resume (0 or 1) */
     char   data_sha256[65];   /* of the data file's bytes */
     char   tokens_sha256[65]; /* of the token stream (int32 little-endian) */
+    lmc_doc_stat *doc_stats;  /* (docs) with lmc_eval_opts.doc_stats, else NULL; owned: lmc_result_free */
 } lmc_result;
+
+/* Frees what a result owns (doc_stats); the struct itself is the caller's. */
+void lmc_result_free(lmc_result *r);
 
 /* Evaluates one corpus file: documents → tokens → windows → forward → scored NLL (SPEC §1–4). */
 int lmc_evaluate(lmc_model *m, lmc_tokenizer *tok, const char *data_path, const lmc_eval_opts *opts,

@@ -238,6 +238,12 @@ static void bufs_free(eval_bufs *b) {
     lmc_ckpt_close(b->ck, NULL);
 }
 
+void lmc_result_free(lmc_result *r) {
+    if (!r) return;
+    free(r->doc_stats);
+    r->doc_stats = NULL;
+}
+
 int lmc_evaluate(lmc_model *m, lmc_tokenizer *tok, const char *path, const lmc_eval_opts *o, lmc_result *r,
                  lmc_err *err) {
     double t_start = lmc_now();
@@ -381,6 +387,16 @@ int lmc_evaluate(lmc_model *m, lmc_tokenizer *tok, const char *path, const lmc_e
     if (o->per_window && write_per_window(o->per_window, W, S, K, b.wnll, err)) goto out;
     if (o->per_doc && write_per_doc(o->per_doc, c, b.doc_start, b.dnll, b.dscored, err)) goto out;
 
+    if (o->doc_stats) {
+        r->doc_stats = malloc(sizeof *r->doc_stats * c->n_docs);
+        if (!r->doc_stats) {
+            lmc_fail(err, "out of memory for %zu per-document statistics", c->n_docs);
+            goto out;
+        }
+        for (size_t d = 0; d < c->n_docs; d++)
+            r->doc_stats[d] = (lmc_doc_stat){b.dnll[d], b.doc_start[d + 1] - b.doc_start[d], b.dscored[d],
+                                             c->docs[d].chars, c->docs[d].len};
+    }
     r->nll = nll;
     r->bpc = nll / ((double)r->chars * M_LN2);
     r->bpb = nll / ((double)r->bytes * M_LN2);

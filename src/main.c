@@ -4,6 +4,8 @@
 #include "lmc.h"
 #include "checkpoint.h"
 #include "model.h"
+#include "report.h"
+#include "results.h"
 #include "safetensors.h"
 #include "threads.h"
 #include "tokenizer/tokenizer.h"
@@ -51,6 +53,8 @@ static const char *HELP =
     "      --check-weights  scan every weight for NaN/Inf before evaluating (one pass over the weights;\n"
     "                       a non-finite NLL always stops the run, with or without it)\n"
     "      --skip-bad-records  skip malformed records (counted and reported) instead of failing\n"
+    "      --bootstrap N    resamples for the 95% interval of each BPC (default 1000; 0: none); the JSON\n"
+    "                       also holds per-document statistics (doc_stats) for lmc report / compare\n"
     "      --quiet          no progress on stderr;  --verbose  also print model and BLAS details\n"
     "      aliases: --block_size, --file_num; --batch_size B is accepted and ignored (windows are evaluated one\n"
     "      at a time; batching does not change the result)\n"
@@ -67,6 +71,13 @@ static const char *HELP =
     "      or on a real model, against sgemm measured in the same run. --weights: the generated weights'\n"
     "      dtype (default: that of --dtype; bf16 weights with f32 compute is what `lmc eval` does with a\n"
     "      bf16 checkpoint).\n"
+    "  lmc report RESULTS.json... [-o report.html] [--md OUT.md] [--svg OUT.svg] [--scores SCORES.json]\n"
+    "             [--reference LINES.json] [--bootstrap N] [--seed S]\n"
+    "      a leaderboard of results files (one per model) with 95% intervals; with --scores, one scatter per\n"
+    "      corpus of BPC against the benchmark score with its least-squares line and Pearson r\n"
+    "  lmc compare A.json B.json [--bootstrap N] [--seed S]\n"
+    "      the paired BPC difference A - B per corpus (same data, documents paired), its interval and whether\n"
+    "      it excludes zero\n"
     "  lmc help | --help | --version\n";
 
 /* ---- argument helpers ------------------------------------------------------------------------- */
@@ -143,7 +154,7 @@ static void add_double(cJSON *o, const char *key, double v) {
     cJSON_AddRawToObject(o, key, b);
 }
 
-static cJSON *result_json(const lmc_result *r, const lmc_eval_opts *eo) {
+static cJSON *result_json(const lmc_result *r, const lmc_eval_opts *eo, int bootstrap, lmc_err *err) {
     cJSON *o = cJSON_CreateObject();
     uint64_t bits;
     memcpy(&bits, &r->nll, sizeof bits);
@@ -177,12 +188,13 @@ static cJSON *result_json(const lmc_result *r, const lmc_eval_opts *eo) {
     add_path(o, "checkpoint", eo->checkpoint);
     add_path(o, "per_window", eo->per_window);
     add_path(o, "per_doc", eo->per_doc);
+    if (r->doc_stats && lmc_results_add_stats(o, r, bootstrap, err)) { cJSON_Delete(o); return NULL; }
     return o;
 }
 
 static int write_results_json(const char *path, const lmc_model *m, const lmc_tokenizer *tok, const char *compute,
                               const char *model_sha, int threads, const lmc_result *r, const lmc_eval_opts *eo,
-                              size_t n, double wall, lmc_err *err) {
+                              size_t n, double wall, int bootstrap, lmc_err *err) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "lmc_version", LMC_VERSION);
     cJSON *mo = cJSON_AddObjectToObject(root, "model");
@@ -196,7 +208,11 @@ static int write_results_json(const char *path, const lmc_model *m, const lmc_to
     cJSON_AddNumberToObject(root, "threads", threads);
     add_double(root, "wall_seconds", wall);
     cJSON *arr = cJSON_AddArrayToObject(root, "results");
-    for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(arr, result_json(&r[i], &eo[i]));
+    for (size_t i = 0; i < n; i++) {
+        cJSON *o = result_json(&r[i], &eo[i], bootstrap, err);
+        if (!o) { cJSON_Delete(root); return -1; }
+        cJSON_AddItemToArray(arr, o);
+    }
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     lmc_buf b = {0};
@@ -212,7 +228,7 @@ static int write_results_json(const char *path, const lmc_model *m, const lmc_to
 static int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *json = NULL, *data[64];
     size_t n_data = 0;
-    long W = 1900, S = 512, fn = -1, threads = 0, batch = 1;
+    long W = 1900, S = 512, fn = -1, threads = 0, batch = 1, bootstrap = LMC_BOOTSTRAP_DEFAULT;
     int quiet = 0, verbose = 0, check_weights = 0;
     lmc_compute compute = LMC_COMPUTE_F32;
     lmc_eval_opts eo = {0};
@@ -233,6 +249,7 @@ static int cmd_eval(int argc, char **argv) {
         else if ((v = flag_value(argc, argv, &i, "--file-num", "--file_num", &missing))) num = &fn;
         else if ((v = flag_value(argc, argv, &i, "--threads", "-t", &missing))) num = &threads;
         else if ((v = flag_value(argc, argv, &i, "--batch-size", "--batch_size", &missing))) num = &batch;
+        else if ((v = flag_value(argc, argv, &i, "--bootstrap", NULL, &missing))) num = &bootstrap;
         else if ((v = flag_value(argc, argv, &i, "--dtype", NULL, &missing))) {
             if (!strcmp(v, "f32")) compute = LMC_COMPUTE_F32;
             else if (!strcmp(v, "bf16")) compute = LMC_COMPUTE_BF16;
@@ -251,6 +268,9 @@ static int cmd_eval(int argc, char **argv) {
     if (W < 1 || W > 1000000) return usage_error("--block-size must be between 1 and 1000000 (got %s)", "out of range");
     if (S > 1000000 || S < -1000000) return usage_error("--stride must be at most 1000000 (got %s)", "out of range");
     if (threads < 0 || threads > 4096) return usage_error("--threads must be between 0 and 4096 (got %s)", "out of range");
+    if (bootstrap < 0 || bootstrap > LMC_BOOTSTRAP_MAX)
+        return usage_error("--bootstrap must be between 0 and 1000000 (got %s)", "out of range");
+    eo.doc_stats = 1;
     eo.block_size = (int)W;
     eo.stride = (int)S;
     eo.file_num = fn;
@@ -294,14 +314,20 @@ static int cmd_eval(int argc, char **argv) {
     }
     if (rc == 0) {
         print_table(res, n_data);
+        lmc_buf ib = {0};
+        if (lmc_intervals_text(&ib, res, n_data, (int)bootstrap, &err)) rc = 1;
+        else if (ib.len) fputs(ib.p, stdout);
+        lmc_buf_free(&ib);
         for (size_t i = 0; i < n_data; i++)
             if (res[i].skipped)
                 fprintf(stderr, "lmc: note: %s: skipped %zu malformed record%s of %zu (--skip-bad-records)\n",
                         res[i].data, res[i].skipped, res[i].skipped == 1 ? "" : "s", res[i].records);
-        if (json && write_results_json(json, m, tok, compute == LMC_COMPUTE_BF16 ? "bf16" : "f32", model_sha,
-                                       nthreads, res, eos, n_data, lmc_now() - t0, &err))
+        if (rc == 0 && json && write_results_json(json, m, tok, compute == LMC_COMPUTE_BF16 ? "bf16" : "f32",
+                                                  model_sha, nthreads, res, eos, n_data, lmc_now() - t0,
+                                                  (int)bootstrap, &err))
             rc = 1;
     }
+    for (size_t i = 0; i < n_data; i++) lmc_result_free(&res[i]);
     free(res);
     free(eos);
     free(paths);
@@ -392,5 +418,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "convert")) return cmd_convert(argc, argv);
     if (!strcmp(cmd, "tokenize")) return cmd_tokenize(argc, argv);
     if (!strcmp(cmd, "bench")) return lmc_bench_main(argc, argv);
+    if (!strcmp(cmd, "report")) return lmc_report_main(argc, argv);
+    if (!strcmp(cmd, "compare")) return lmc_compare_main(argc, argv);
     return usage_error("unknown command '%s'", cmd);
 }
