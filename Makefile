@@ -25,7 +25,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC:= $(wildcard bench/*.c)
 BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps demo test check-full bench clean asan fuzz
+.PHONY: all deps demo test check-full check-browser bench clean asan fuzz
 all: lmc
 
 $(BUILD)/%.o: %.c
@@ -64,6 +64,12 @@ test: deps
 check-full: deps
 	@$(MAKE) --no-print-directory lmc $(TEST_BIN)
 	@LMC_FULL=1 bash tests/run.sh
+
+# The report as a person sees it: headless Chromium (installed here, not by `make test`) renders an
+# `lmc report` of real results to a PNG, which must not be blank (tools/check-browser.sh).
+check-browser: deps
+	@$(MAKE) --no-print-directory lmc
+	@bash tools/check-browser.sh
 
 bench: lmc $(BENCH_BIN)
 

@@ -80,7 +80,10 @@ int lmc_reflines_load(const char *path, lmc_reflines *out, lmc_err *err) {
     out->label = calloc(n + 1, sizeof *out->label);
     out->slope = calloc(n + 1, sizeof *out->slope);
     out->intercept = calloc(n + 1, sizeof *out->intercept);
-    if (!out->corpus || !out->label || !out->slope || !out->intercept) { lmc_fail(err, "%s: out of memory", path); goto out; }
+    if (!out->corpus || !out->label || !out->slope || !out->intercept) {
+        lmc_fail(err, "%s: out of memory", path);
+        goto out;
+    }
     const cJSON *it;
     cJSON_ArrayForEach(it, root) {
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(it, "slope");
@@ -347,9 +350,9 @@ static void render_html(const table *t, const lmc_results *f, size_t nf, const l
                       "#ddd;text-align:right;white-space:nowrap}\n"
                       "th{background:#f2f4f7;border-bottom:2px solid #999}td.l,th.l{text-align:left}\n"
                       "small{color:#555}.method,.note{font-size:12px;color:#444;max-width:1000px}\n"
-                      "</style>\n</head>\n<body>\n<h1>lmc report</h1>\n<p class=\"note\">%zu model%s, %zu "
-                      "corpus%s, from %zu results file%s. Lower BPC is better.</p>\n",
-                   t->n_models, t->n_models == 1 ? "" : "s", t->n_corpora, t->n_corpora == 1 ? "" : "es", nf,
+                      "</style>\n</head>\n<body>\n<h1>lmc report</h1>\n"
+                      "<p class=\"note\">%zu model%s, %zu %s, from %zu results file%s. Lower BPC is better.</p>\n",
+                   t->n_models, t->n_models == 1 ? "" : "s", t->n_corpora, t->n_corpora == 1 ? "corpus" : "corpora", nf,
                    nf == 1 ? "" : "s");
     /* leaderboard */
     lmc_buf_printf(b, "<h2>Leaderboard</h2>\n<table>\n<tr><th>#</th><th class=\"l\">model</th><th>parameters</th>"

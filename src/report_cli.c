@@ -48,11 +48,17 @@ static int stats_opt(int argc, char **argv, int *i, long *resamples, long *seed,
     int missing = 0;
     const char *v;
     if ((v = opt(argc, argv, i, "--bootstrap", NULL, &missing))) {
-        if (parse_count(v, 0, LMC_BOOTSTRAP_MAX, resamples)) { *rc = usage(cmd, "--bootstrap must be an integer from 0 to 1000000, not '%s'", v); return -1; }
+        if (parse_count(v, 0, LMC_BOOTSTRAP_MAX, resamples)) {
+            *rc = usage(cmd, "--bootstrap must be an integer from 0 to 1000000, not '%s'", v);
+            return -1;
+        }
         return 1;
     }
     if ((v = opt(argc, argv, i, "--seed", NULL, &missing))) {
-        if (parse_count(v, 0, 0x7fffffffffffffffL, seed)) { *rc = usage(cmd, "--seed must be a non-negative integer, not '%s'", v); return -1; }
+        if (parse_count(v, 0, 0x7fffffffffffffffL, seed)) {
+            *rc = usage(cmd, "--seed must be a non-negative integer, not '%s'", v);
+            return -1;
+        }
         return 1;
     }
     if (missing) { *rc = usage(cmd, "%s needs a value", argv[*i]); return -1; }
@@ -80,7 +86,10 @@ int lmc_report_main(int argc, char **argv) {
         else if ((v = opt(argc, argv, &i, "--scores", NULL, &missing))) scores_path = v;
         else if ((v = opt(argc, argv, &i, "--reference", NULL, &missing))) refs_path = v;
         else if (missing) { free(inputs); return usage("report", "%s needs a value", argv[i]); }
-        else if (argv[i][0] == '-' && argv[i][1]) { free(inputs); return usage("report", "unknown option '%s'", argv[i]); }
+        else if (argv[i][0] == '-' && argv[i][1]) {
+            free(inputs);
+            return usage("report", "unknown option '%s'", argv[i]);
+        }
         else inputs[n_in++] = argv[i];
     }
     if (!n_in) { free(inputs); return usage("report", "needs at least one results file (from lmc eval --json)%s", ""); }

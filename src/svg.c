@@ -174,8 +174,8 @@ void lmc_svg_panel(lmc_buf *b, const lmc_plot *p, double ox, double oy) {
         int vis = !clip_line(&f, r->intercept, r->slope, &xa, &xb);
         if (vis) line(b, px(&f, xa), py(&f, r->intercept + r->slope * xa), px(&f, xb),
                       py(&f, r->intercept + r->slope * xb), "ref");
-        snprintf(s, sizeof s, "- - %s: score = %.4g %+.4g·BPC%s", r->label, r->intercept, r->slope,
-                 vis ? "" : " (outside this range)");
+        snprintf(s, sizeof s, "- - %s: score = %.4g %s %.4g·BPC%s", r->label, r->intercept, r->slope < 0 ? "−" : "+",
+                 fabs(r->slope), vis ? "" : " (outside this range)");
         text(&*b, f.ox + f.l, legend_y, "start", "legend ref-legend", s);
         legend_y += 15;
     }
@@ -184,13 +184,15 @@ void lmc_svg_panel(lmc_buf *b, const lmc_plot *p, double ox, double oy) {
         double xa, xb;
         if (!clip_line(&f, a, sl, &xa, &xb))
             line(b, px(&f, xa), py(&f, a + sl * xa), px(&f, xb), py(&f, a + sl * xb), "fit");
-        snprintf(s, sizeof s, "— least squares: score = %.4g %+.4g·BPC;  Pearson r = %.3f (n = %zu)", a, sl, r,
-                 p->n);
+        snprintf(s, sizeof s, "— least squares: score = %.4g %s %.4g·BPC;  Pearson r = %.3f (n = %zu)", a,
+                 sl < 0 ? "−" : "+", fabs(sl), r, p->n);
         text(b, f.ox + f.l, legend_y, "start", "legend", s);
     } else if (p->fit) {
         snprintf(s, sizeof s, "no line: %s", p->n < 2 ? "fewer than 2 models with a score" : "no spread in BPC");
         text(b, f.ox + f.l, legend_y, "start", "legend", s);
     }
+    double boxes[64][3]; /* placed labels: x, baseline y, width (an estimate: 6.2 px per character at 11 px) */
+    size_t n_boxes = 0;
     for (size_t i = 0; i < p->n; i++) {
         const lmc_plot_point *q = &p->pts[i];
         double cx = px(&f, q->x), cy = py(&f, p->dot ? (double)i : q->y);
@@ -204,9 +206,25 @@ void lmc_svg_panel(lmc_buf *b, const lmc_plot *p, double ox, double oy) {
         else snprintf(s, sizeof s, "%s: BPC %.4f, score %.4g", q->label, q->x, q->y);
         lmc_xml_escape(b, s);
         lmc_buf_printf(b, "</title></circle>\n");
-        /* labels right of the point, or left of it in the right third so they stay inside the panel */
+        /* labels right of the point, or left of it in the right third so they stay inside the panel; a label
+         * that would overlap one already placed tries below the point, then further out */
         int left = cx > f.ox + f.l + f.w * 0.66;
-        text(b, cx + (left ? -8 : 8), cy - 7, left ? "end" : "start", "plabel", q->label);
+        double w = 6.2 * (double)strlen(q->label), x0 = left ? cx - 8 - w : cx + 8;
+        static const double dy[] = {-7, 16, -20, 29, -33, 42};
+        double y = cy - 7;
+        for (int t = 0; t < 6; t++) {
+            y = cy + dy[t];
+            int hit = 0;
+            for (size_t k = 0; k < n_boxes && !hit; k++)
+                hit = x0 < boxes[k][0] + boxes[k][2] && boxes[k][0] < x0 + w && fabs(y - boxes[k][1]) < 12;
+            if (!hit) break;
+        }
+        if (n_boxes < 64) {
+            boxes[n_boxes][0] = x0;
+            boxes[n_boxes][1] = y;
+            boxes[n_boxes++][2] = w;
+        }
+        text(b, left ? x0 + w : x0, y, left ? "end" : "start", "plabel", q->label);
     }
     lmc_buf_printf(b, "</g>\n");
 }
@@ -215,7 +233,7 @@ void lmc_svg_begin(lmc_buf *b, double w, double h, int standalone) {
     if (standalone) lmc_buf_printf(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     lmc_buf_printf(b,
                    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
-                   "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n"
+                   "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\"%s>\n"
                    "<style>\n"
                    ".area{fill:#fff;stroke:none}.grid{stroke:#e4e4e4;stroke-width:1}.axis{stroke:#333;stroke-width:1}\n"
                    ".tick{font-size:11px;fill:#333}.label{font-size:13px;fill:#111}.title{font-size:14px;"
@@ -224,7 +242,7 @@ void lmc_svg_begin(lmc_buf *b, double w, double h, int standalone) {
                    ".point{fill:#1f6fc5;stroke:#0b3768;stroke-width:1}.ci{stroke:#1f6fc5;stroke-width:1.5}\n"
                    ".fit{stroke:#c0392b;stroke-width:2}.ref{stroke:#7d7d7d;stroke-width:1.5;stroke-dasharray:6 4}\n"
                    "</style>\n<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n",
-                   w, h, w, h);
+                   w, h, w, h, standalone ? "" : " style=\"max-width:100%;height:auto\"");
 }
 
 void lmc_svg_end(lmc_buf *b) { lmc_buf_printf(b, "</svg>\n"); }

@@ -139,7 +139,8 @@ static void test_paired_difference(void) {
     CHECK(iv.lo == lo && iv.hi == hi, "interval [%.17g, %.17g] vs [%.17g, %.17g]", iv.lo, iv.hi, lo, hi);
     /* a model against itself: exactly zero, with no spread */
     REQUIRE(!lmc_stats_paired(Y, Y, X, 7, 200, 3, &iv, &err), "%s", err.msg);
-    CHECK(iv.est == 0 && iv.se == 0 && iv.lo == 0 && iv.hi == 0, "self: %g ± %g [%g, %g]", iv.est, iv.se, iv.lo, iv.hi);
+    CHECK(iv.est == 0 && iv.se == 0 && iv.lo == 0 && iv.hi == 0, "self: %g ± %g [%g, %g]", iv.est, iv.se, iv.lo,
+          iv.hi);
     /* pairing matters: B = A + a constant per character has a zero-width interval, though each BPC varies */
     double Yc[7];
     for (int d = 0; d < 7; d++) Yc[d] = Y[d] + 0.25 * X[d];

@@ -8,6 +8,7 @@ have_hdr /usr/include/cjson/cJSON.h   || need+=(libcjson-dev)
 have_hdr /usr/include/pcre2.h         || need+=(libpcre2-dev)
 have_hdr /usr/include/utf8proc.h      || need+=(libutf8proc-dev)
 have_hdr /usr/include/zlib.h          || need+=(zlib1g-dev)
+command -v xmllint >/dev/null || need+=(libxml2-utils) # tests/cli_report.sh: the report SVG is well-formed XML
 command -v cc >/dev/null   || need+=(gcc)
 command -v make >/dev/null || need+=(make)
 [ ${#need[@]} -eq 0 ] && exit 0
