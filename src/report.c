@@ -293,6 +293,13 @@ static double ref_of(const lmc_reflines *r, const char *corpus, size_t i, int sl
 
 /* ---- SVG: one panel per corpus ------------------------------------------------------------------------ */
 
+/* dot plot rows, drawn bottom-up: the highest BPC first, so the best model of this corpus is at the top */
+static int cmp_dot(const void *a, const void *b) {
+    const lmc_plot_point *p = a, *q = b;
+    if (p->x != q->x) return p->x > q->x ? -1 : 1;
+    return strcmp(q->label, p->label);
+}
+
 static void render_svg(const table *t, const lmc_report_opts *o, lmc_buf *b, int standalone) {
     size_t cols = t->n_corpora < 3 ? t->n_corpora : 3, rows = (t->n_corpora + cols - 1) / cols;
     lmc_svg_begin(b, (double)(cols * LMC_PANEL_W), (double)(rows * LMC_PANEL_H), standalone);
@@ -301,7 +308,6 @@ static void render_svg(const table *t, const lmc_report_opts *o, lmc_buf *b, int
     char title[400], xlabel[400], ylabel[200];
     for (size_t j = 0; j < t->n_corpora; j++) {
         lmc_plot p = {title, xlabel, ylabel, pts, 0, o->scores != NULL, refs, 0, o->scores == NULL};
-        /* a dot plot lists the best model at the top: rows are drawn bottom-up */
         for (size_t r = t->n_models; r-- > 0;) {
             size_t m = t->order[r];
             const cell *c = &t->cells[m * t->n_corpora + j];
@@ -309,6 +315,7 @@ static void render_svg(const table *t, const lmc_report_opts *o, lmc_buf *b, int
             if (!c->file || (o->scores && !isfinite(y))) continue;
             pts[p.n++] = (lmc_plot_point){c->c->bpc, y, c->iv.lo, c->iv.hi, t->model[m]->model};
         }
+        if (p.dot) qsort(pts, p.n, sizeof *pts, cmp_dot);
         for (size_t i = 0; o->refs && i < o->refs->n; i++)
             if (!strcmp(o->refs->corpus[i], t->col[j]->corpus))
                 refs[p.n_refs++] = (lmc_plot_line){ref_of(o->refs, NULL, i, 1), ref_of(o->refs, NULL, i, 0),
