@@ -77,6 +77,18 @@ static const bench_shape SHAPES[] = {
     {NULL, NULL},
 };
 
+/* A shape's config with num_hidden_layers set to L (--layers: a quick run, e.g. next to a llama.cpp model of as
+ * few layers in bench/peer.sh). Every shape states the key as an integer. The caller frees the copy. */
+static char *config_with_layers(const char *cfg, int L) {
+    static const char key[] = "\"num_hidden_layers\":";
+    const char *p = strstr(cfg, key) + strlen(key), *e = p;
+    while (*e >= '0' && *e <= '9') e++;
+    size_t n = strlen(cfg) + 16;
+    char *out = lmc_xmalloc(n);
+    snprintf(out, n, "%.*s%d%s", (int)(p - cfg), cfg, L, e);
+    return out;
+}
+
 /* ---- synthetic weights --------------------------------------------------------------------------- */
 
 typedef struct gen_tensor {
@@ -374,7 +386,7 @@ static int usage(const char *msg, const char *arg) {
     fprintf(stderr, msg, arg);
     fprintf(stderr, "\nusage: lmc bench (--shape NAME | --model M) [--dtype f32|bf16] [--weights f32|bf16]"
                     " [--block-size W] [--stride S]"
-                    " [--windows K] [--threads T] [--json OUT]\nshapes:");
+                    " [--layers L] [--windows K] [--threads T] [--json OUT]\nshapes:");
     for (int i = 0; SHAPES[i].name; i++) fprintf(stderr, " %s", SHAPES[i].name);
     fprintf(stderr, "\n");
     return 2;
@@ -389,7 +401,7 @@ static const char *arg_value(int argc, char **argv, int *i, const char *name) {
 
 int lmc_bench_main(int argc, char **argv) {
     const char *shape = NULL, *model = NULL, *json = NULL, *v;
-    int W = 1900, S = -1, K = 3, threads = 0;
+    int W = 1900, S = -1, K = 3, threads = 0, layers_opt = 0;
     lmc_compute compute = LMC_COMPUTE_F32;
     int weights = -1; /* --weights: the generated weights' dtype (default: that of the compute) */
     for (int i = 2; i < argc; i++) {
@@ -399,6 +411,10 @@ int lmc_bench_main(int argc, char **argv) {
         else if ((v = arg_value(argc, argv, &i, "--block-size"))) W = atoi(v);
         else if ((v = arg_value(argc, argv, &i, "--stride"))) S = atoi(v);
         else if ((v = arg_value(argc, argv, &i, "--windows"))) K = atoi(v);
+        else if ((v = arg_value(argc, argv, &i, "--layers"))) {
+            layers_opt = atoi(v);
+            if (layers_opt < 1 || layers_opt > 1000) return usage("--layers must be 1..1000, not '%s'", v);
+        }
         else if ((v = arg_value(argc, argv, &i, "--threads"))) threads = atoi(v);
         else if ((v = arg_value(argc, argv, &i, "--dtype"))) {
             if (!strcmp(v, "bf16")) compute = LMC_COMPUTE_BF16;
@@ -412,6 +428,7 @@ int lmc_bench_main(int argc, char **argv) {
     if (S < 0) S = W < 512 ? W : 512;
     if (!!shape == !!model) return usage("bench needs exactly one of --shape or --model%s", "");
     if (W < 2 || S < 1 || S > W || K < 1) return usage("bad --block-size/--stride/--windows%s", "");
+    if (layers_opt && !shape) return usage("--layers applies to --shape only%s", "");
     int nthreads = lmc_threads_init(threads);
     lmc_err err = {{0}};
     char path[64];
@@ -423,7 +440,10 @@ int lmc_bench_main(int argc, char **argv) {
             if (!strcmp(SHAPES[i].name, shape)) cfg = SHAPES[i].config;
         if (!cfg) return usage("unknown shape '%s'", shape);
         if (weights < 0) weights = compute == LMC_COMPUTE_BF16 ? LMC_BF16 : LMC_F32;
-        if (synth_model(cfg, (lmc_dtype)weights, path, sizeof path, &fd, &err)) {
+        char *own = layers_opt ? config_with_layers(cfg, layers_opt) : NULL;
+        int bad = synth_model(own ? own : cfg, (lmc_dtype)weights, path, sizeof path, &fd, &err);
+        free(own);
+        if (bad) {
             fprintf(stderr, "lmc: %s\n", err.msg);
             return 1;
         }
@@ -495,8 +515,10 @@ int lmc_bench_main(int argc, char **argv) {
     double widen = compute == LMC_COMPUTE_F32 ? widen_seconds(m->w) : 0;
     double wbytes = (double)lmc_weights_total_bytes(m->w);
 
-    printf("lmc bench: %s (%s, %.3f B parameters), weights %s, compute %s, W=%d S=%d, %d windows, %d threads\n",
-           shape ? shape : model, m->arch->name, m->info.n_params / 1e9, m->dtype,
+    char lay[32] = "";
+    if (layers_opt) snprintf(lay, sizeof lay, " with %d layer%s", layers_opt, layers_opt == 1 ? "" : "s");
+    printf("lmc bench: %s%s (%s, %.3f B parameters), weights %s, compute %s, W=%d S=%d, %d windows, %d threads\n",
+           shape ? shape : model, lay, m->arch->name, m->info.n_params / 1e9, m->dtype,
            compute == LMC_COMPUTE_BF16 ? "bf16" : "f32", W, S, K, nthreads);
     printf("CPU: %s; OpenBLAS core %s (%s)%s\n", cpu_features_string(), lmc_blas_core(), lmc_blas_config(),
            getenv("OPENBLAS_CORETYPE") ? " [OPENBLAS_CORETYPE is set in the environment]" : "");
