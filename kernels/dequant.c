@@ -1,0 +1,149 @@
+/* dequant.c — ggml's tensor types widened to f32 (the block layouts of ggml-common.h, as GGUF stores them).
+ *
+ * Every function reads its blocks byte by byte (memcpy for the f16 scales), so src may have any alignment, as
+ * a tensor in a GGUF file's data section does not guarantee one for a block's inner fields. The float
+ * operations are ggml's reference ones in the same order (no fused multiply-add: the build is ISO C, whose
+ * default is no contraction), so the results are bit-identical to dequantize_row_* in ggml-quants.c.
+ *
+ * Sections: 16-bit floats · 32-element blocks (Q8_0, Q4_0) · 256-element k-quant super-blocks (Q4_K, Q6_K) ·
+ * dispatch. */
+#include "dequant.h"
+
+#include "kernels.h"
+
+#include <stdint.h>
+#include <string.h>
+
+/* ---- 16-bit floats ---------------------------------------------------------------------------- */
+
+void lmc_dequant_f16(const void *src, float *dst, int64_t n) {
+    const uint8_t *p = src;
+    for (int64_t i = 0; i < n; i += 1024) { /* through an aligned buffer: src may be odd-aligned */
+        uint16_t h[1024];
+        int64_t k = n - i < 1024 ? n - i : 1024;
+        memcpy(h, p + 2 * i, (size_t)(2 * k));
+        f16_to_f32(dst + i, h, (size_t)k);
+    }
+}
+
+void lmc_dequant_bf16(const void *src, float *dst, int64_t n) {
+    const uint8_t *p = src;
+    for (int64_t i = 0; i < n; i += 1024) {
+        uint16_t h[1024];
+        int64_t k = n - i < 1024 ? n - i : 1024;
+        memcpy(h, p + 2 * i, (size_t)(2 * k));
+        bf16_to_f32(dst + i, h, (size_t)k);
+    }
+}
+
+/* A block's f16 scale at p (any alignment). */
+static float half_at(const uint8_t *p) {
+    uint16_t h;
+    float f;
+    memcpy(&h, p, 2);
+    f16_to_f32(&f, &h, 1);
+    return f;
+}
+
+/* ---- 32-element blocks ------------------------------------------------------------------------ */
+
+/* Q8_0, 34 bytes: f16 d | i8 q[32]; x[j] = q[j]·d. */
+void lmc_dequant_q8_0(const void *src, float *dst, int64_t n) {
+    const uint8_t *b = src;
+    for (int64_t i = 0; i < n / 32; i++, b += 34, dst += 32) {
+        const float d = half_at(b);
+        for (int j = 0; j < 32; j++) dst[j] = (int8_t)b[2 + j] * d;
+    }
+}
+
+/* Q4_0, 18 bytes: f16 d | u8 q[16]; the low nibbles are elements 0..15, the high nibbles 16..31, each stored
+ * with a bias of 8: x = (nibble − 8)·d. */
+void lmc_dequant_q4_0(const void *src, float *dst, int64_t n) {
+    const uint8_t *b = src;
+    for (int64_t i = 0; i < n / 32; i++, b += 18, dst += 32) {
+        const float d = half_at(b);
+        for (int j = 0; j < 16; j++) {
+            dst[j] = ((b[2 + j] & 0x0F) - 8) * d;
+            dst[j + 16] = ((b[2 + j] >> 4) - 8) * d;
+        }
+    }
+}
+
+/* ---- 256-element k-quant super-blocks --------------------------------------------------------- */
+
+/* Q4_K's 6-bit scale and min of sub-block j (0..7) from its 12 packed bytes: sub-blocks 0..3 keep theirs in
+ * the low 6 bits of bytes j (scale) and j+4 (min); sub-blocks 4..7 have their low 4 bits in byte j+4 (scale
+ * low nibble, min high nibble) and their top 2 bits in the spare top bits of bytes j−4 (scale) and j (min). */
+static void q4k_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (uint8_t)((q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+/* Q4_K, 144 bytes: f16 d | f16 dmin | u8 scales[12] | u8 q[128]. Eight sub-blocks of 32 with 6-bit scale s
+ * and min m: x = (d·s)·nibble − dmin·m. Each 32 bytes of q hold two sub-blocks, low nibbles then high. */
+void lmc_dequant_q4_k(const void *src, float *dst, int64_t n) {
+    const uint8_t *b = src;
+    for (int64_t i = 0; i < n / 256; i++, b += 144) {
+        const float d = half_at(b), dmin = half_at(b + 2);
+        const uint8_t *scales = b + 4, *q = b + 16;
+        for (int j = 0; j < 8; j += 2, q += 32) {
+            uint8_t sc, m;
+            q4k_scale_min(j, scales, &sc, &m);
+            const float d1 = d * sc, m1 = dmin * m;
+            q4k_scale_min(j + 1, scales, &sc, &m);
+            const float d2 = d * sc, m2 = dmin * m;
+            for (int l = 0; l < 32; l++) *dst++ = d1 * (q[l] & 0x0F) - m1;
+            for (int l = 0; l < 32; l++) *dst++ = d2 * (q[l] >> 4) - m2;
+        }
+    }
+}
+
+/* Q6_K, 210 bytes: u8 ql[128] (low 4 bits) | u8 qh[64] (high 2 bits) | i8 scales[16] | f16 d. Sixteen
+ * sub-blocks of 16 with an 8-bit signed scale: x = (d·scale)·(q − 32), q the 6-bit value. Each half of the
+ * block (128 elements) takes 64 bytes of ql, 32 of qh and 8 scales: for l < 32, ql[l] and ql[l+32] give the
+ * low nibbles of elements l and l+32 and their high nibbles those of l+64 and l+96, whose top bits are
+ * the four 2-bit fields of qh[l]. */
+void lmc_dequant_q6_k(const void *src, float *dst, int64_t n) {
+    const uint8_t *b = src;
+    for (int64_t i = 0; i < n / 256; i++, b += 210) {
+        const float d = half_at(b + 208);
+        const uint8_t *ql = b, *qh = b + 128;
+        const int8_t *sc = (const int8_t *)(b + 192);
+        for (int h = 0; h < 2; h++, dst += 128, ql += 64, qh += 32, sc += 8) {
+            for (int l = 0; l < 32; l++) {
+                int is = l / 16;
+                int q1 = ((ql[l] & 0x0F) | (((qh[l] >> 0) & 3) << 4)) - 32;
+                int q2 = ((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) - 32;
+                int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+                int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+                dst[l] = d * sc[is] * q1;
+                dst[l + 32] = d * sc[is + 2] * q2;
+                dst[l + 64] = d * sc[is + 4] * q3;
+                dst[l + 96] = d * sc[is + 6] * q4;
+            }
+        }
+    }
+}
+
+/* ---- dispatch --------------------------------------------------------------------------------- */
+
+int lmc_dequant(int type, const void *src, float *dst, int64_t n) {
+    int64_t block = type == LMC_GGML_Q8_0 || type == LMC_GGML_Q4_0 ? 32
+                  : type == LMC_GGML_Q4_K || type == LMC_GGML_Q6_K ? 256 : 1;
+    if (n < 0 || n % block) return -1;
+    switch (type) {
+    case LMC_GGML_F32: memcpy(dst, src, (size_t)n * sizeof(float)); return 0;
+    case LMC_GGML_F16: lmc_dequant_f16(src, dst, n); return 0;
+    case LMC_GGML_BF16: lmc_dequant_bf16(src, dst, n); return 0;
+    case LMC_GGML_Q8_0: lmc_dequant_q8_0(src, dst, n); return 0;
+    case LMC_GGML_Q4_0: lmc_dequant_q4_0(src, dst, n); return 0;
+    case LMC_GGML_Q4_K: lmc_dequant_q4_k(src, dst, n); return 0;
+    case LMC_GGML_Q6_K: lmc_dequant_q6_k(src, dst, n); return 0;
+    }
+    return -1;
+}

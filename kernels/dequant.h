@@ -1,0 +1,30 @@
+/* dequant.h — ggml tensor types widened to f32, one row (or any run of whole blocks) at a time.
+ *
+ * Pure functions of the block bytes, the layouts of ggml's ggml-common.h (as GGUF files store them), so that
+ * a GGUF tensor can be widened while it is packed for a GEMM without a dequantized copy of the model. Results
+ * are bit-identical to ggml's reference dequantize_row_* (the same float operations in the same order). */
+#ifndef LMC_DEQUANT_H
+#define LMC_DEQUANT_H
+
+#include <stdint.h>
+
+/* ggml type ids (ggml.h enum ggml_type; part of the GGUF format) of the types below */
+enum {
+    LMC_GGML_F32 = 0, LMC_GGML_F16 = 1, LMC_GGML_Q4_0 = 2, LMC_GGML_Q8_0 = 8, LMC_GGML_Q4_K = 12,
+    LMC_GGML_Q6_K = 14, LMC_GGML_BF16 = 30,
+};
+
+/* n elements: a multiple of the type's block (32 for Q8_0/Q4_0, 256 for Q4_K/Q6_K); src holds n / block
+ * blocks, any alignment. */
+void lmc_dequant_f16(const void *src, float *dst, int64_t n);
+void lmc_dequant_bf16(const void *src, float *dst, int64_t n);
+void lmc_dequant_q8_0(const void *src, float *dst, int64_t n); /* block 32: f16 d, i8 q[32]; x = d·q */
+void lmc_dequant_q4_0(const void *src, float *dst, int64_t n); /* block 32: f16 d, u8 q[16]; x = d·(nibble − 8) */
+void lmc_dequant_q4_k(const void *src, float *dst, int64_t n); /* block 256: see dequant.c */
+void lmc_dequant_q6_k(const void *src, float *dst, int64_t n); /* block 256: see dequant.c */
+
+/* Any of the types above, F32 included (a copy). Returns 0, or -1 when lmc has no dequantizer for `type` or n
+ * is not a whole number of its blocks (nothing written). */
+int lmc_dequant(int type, const void *src, float *dst, int64_t n);
+
+#endif
