@@ -254,3 +254,49 @@ out('checkpoint', 'torn_header', H[:50])
 out('checkpoint', 'other_fingerprint', H.replace('stride 4', 'stride 5'))
 dict_file('checkpoint', ['w ', ' c', 'lmc-checkpoint 1\n', 'end c', '0000000000000000', '7ff0000000000000',
                          '7ff8000000000000', ' 0 ', ' 15 ', ' 16 ', '\n'])
+
+# ---- gguf (GGUF v2/v3: header, typed metadata, tensor infos, aligned data) ----
+def g_str(s):
+    b = s.encode() if isinstance(s, str) else s
+    return struct.pack('<Q', len(b)) + b
+def g_kv(key, vtype, payload):
+    return g_str(key) + struct.pack('<I', vtype) + payload
+def g_arr(etype, items):
+    return struct.pack('<IQ', etype, len(items)) + b''.join(items)
+def gguf(kvs, tensors, version=3, align=32):
+    """tensors: (name, ne list, ggml type, raw bytes); offsets are assigned in order, aligned"""
+    infos, blob = b'', b''
+    for name, ne, gtype, raw in tensors:
+        blob += b'\0' * (-len(blob) % align)
+        infos += g_str(name) + struct.pack('<I', len(ne)) + b''.join(struct.pack('<Q', n) for n in ne) + \
+                 struct.pack('<IQ', gtype, len(blob))
+        blob += raw
+    head = b'GGUF' + struct.pack('<IQQ', version, len(tensors), len(kvs)) + b''.join(kvs) + infos
+    return head + b'\0' * (-len(head) % align) + blob
+u32 = lambda v: struct.pack('<I', v)
+q8 = lambda d, qs: struct.pack('<e', d) + bytes(q & 0xff for q in qs)
+out('gguf', 'f32_meta', gguf([g_kv('general.architecture', 8, g_str('llama')), g_kv('llama.block_count', 4, u32(2)),
+                              g_kv('llama.rope.freq_base', 6, struct.pack('<f', 10000.0)),
+                              g_kv('tokenizer.ggml.tokens', 9, g_arr(8, [g_str('<s>'), g_str('a'), g_str('\u2581b')])),
+                              g_kv('tokenizer.ggml.scores', 9, g_arr(6, [struct.pack('<f', x) for x in (0, -1, -2)])),
+                              g_kv('tokenizer.ggml.add_bos_token', 7, b'\1')],
+                             [('token_embd.weight', [4, 3], 0, f32(*range(12))), ('output_norm.weight', [4], 0, f32(1, 1, 1, 1))]))
+out('gguf', 'v2_align64', gguf([g_kv('general.alignment', 4, u32(64)), g_kv('x.u64', 10, struct.pack('<Q', 2**64 - 1)),
+                                g_kv('x.i64', 11, struct.pack('<q', -5)), g_kv('x.f64', 12, struct.pack('<d', 0.5)),
+                                g_kv('x.empty', 9, g_arr(5, []))],
+                               [('a', [2], 1, b'\x00\x3c\x00\xc0'), ('b', [2], 30, b'\x80\x3f\x00\x40'), ('s', [], 0, f32(3))],
+                               version=2, align=64))
+out('gguf', 'quants', gguf([g_kv('general.architecture', 8, g_str('llama'))],
+                           [('q8', [32, 2], 8, q8(0.5, range(-16, 16)) + q8(-2.0, range(32))),
+                            ('q4', [32], 2, struct.pack('<e', 1.0) + bytes(range(16))),
+                            ('q4k', [256], 12, bytes(range(144))), ('q6k', [256], 14, bytes(range(208)) + struct.pack('<e', 0.25)),
+                            ('q41', [32], 3, bytes(20)), ('z', [0, 4], 8, b'')]))
+out('gguf', 'no_tensors', gguf([g_kv('k', 0, b'\7'), g_kv('j', 1, b'\xf9'), g_kv('h', 2, b'\1\2'), g_kv('g', 3, b'\1\x80'),
+                                g_kv('f', 5, struct.pack('<i', -3))], []))
+with open(os.path.join(HERE, 'gguf.dict'), 'w') as f:
+    for w in [b'GGUF', b'\x02\x00\x00\x00', b'\x03\x00\x00\x00', b'\x08\x00\x00\x00', b'\x09\x00\x00\x00',
+              b'\x0c\x00\x00\x00', b'\x0e\x00\x00\x00', b'\x1e\x00\x00\x00', b'\x04\x00\x00\x00',
+              b'\xff\xff\xff\xff\xff\xff\xff\xff', b'\x00\x00\x00\x00\x00\x00\x00\x80',
+              b'\x00\x00\x00\x00\x01\x00\x00\x00', b'\x20\x00\x00\x00\x00\x00\x00\x00',
+              b'general.alignment', b'general.architecture', b'tokenizer.ggml.tokens']:
+        f.write('"%s"\n' % ''.join(chr(b) if 32 <= b < 127 and chr(b) not in '"\\' else '\\x%02x' % b for b in w))
