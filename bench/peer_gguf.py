@@ -4,7 +4,10 @@
 Used by bench/peer.sh; needs llama.cpp's own gguf-py on PYTHONPATH (so the file is laid out exactly as
 llama.cpp's writer lays it out) and numpy.
 
-  peer_gguf.py OUT.gguf f32|bf16 [--layers N]
+  peer_gguf.py OUT.gguf f32|bf16 [--layers N] [--tiny]
+
+--tiny: hidden 512, 8 heads, 2 KV heads, intermediate 1024, vocab 1024 (2 layers unless --layers): every row
+a multiple of 256, so llama-quantize can make each k-quant of it (bench/peer_dequant.sh).
 
 The weights are uniform noise of std 1/sqrt(fan_in) (their values do not change the speed of a dense forward,
 but keep the activations finite); norms stay f32, as llama.cpp's converter writes them. Tensors are generated
@@ -22,10 +25,21 @@ DIM, LAYERS, HEADS, KV_HEADS, FF, VOCAB, CTX = 2048, 22, 32, 4, 5632, 32000, 204
 
 
 def main(argv):
-    if len(argv) not in (3, 5) or argv[2] not in ("f32", "bf16") or (len(argv) == 5 and argv[3] != "--layers"):
-        sys.exit("usage: peer_gguf.py OUT.gguf f32|bf16 [--layers N]")
-    out, dtype = argv[1], argv[2]
-    layers = int(argv[4]) if len(argv) == 5 else LAYERS
+    global DIM, HEADS, KV_HEADS, FF, VOCAB
+    usage = "usage: peer_gguf.py OUT.gguf f32|bf16 [--layers N] [--tiny]"
+    if len(argv) < 3 or argv[2] not in ("f32", "bf16"):
+        sys.exit(usage)
+    out, dtype, layers, rest = argv[1], argv[2], None, argv[3:]
+    while rest:
+        if rest[0] == "--tiny":
+            DIM, HEADS, KV_HEADS, FF, VOCAB = 512, 8, 2, 1024, 1024
+            rest = rest[1:]
+        elif rest[0] == "--layers" and len(rest) > 1:
+            layers, rest = int(rest[1]), rest[2:]
+        else:
+            sys.exit(usage)
+    if layers is None:
+        layers = 2 if DIM == 512 else LAYERS
     hd = DIM // HEADS
     rng = np.random.default_rng(42)
     qtype = gguf.GGMLQuantizationType.BF16 if dtype == "bf16" else gguf.GGMLQuantizationType.F32
@@ -42,7 +56,7 @@ def main(argv):
     tensors += [("output_norm.weight", DIM, 0), ("output.weight", VOCAB, DIM)]
 
     w = gguf.GGUFWriter(out, "llama")
-    w.add_name(f"random tinyllama-1.1b shape, {layers} layers, {dtype}")
+    w.add_name(f"random {'tiny' if DIM == 512 else 'tinyllama-1.1b'} shape, {layers} layers, {dtype}")
     w.add_context_length(CTX)
     w.add_embedding_length(DIM)
     w.add_block_count(layers)
