@@ -253,9 +253,7 @@ int lmc_evaluate(lmc_model *m, lmc_tokenizer *tok, const char *path, const lmc_e
     r->block_size = W;
     r->stride = S;
     r->file_num = o->file_num;
-    if (m->info.max_positions > 0 && W > m->info.max_positions)
-        return lmc_fail(err, "%s: --block-size %d exceeds the model's %d learned positions; use --block-size %d or "
-                             "less", m->path, W, m->info.max_positions, m->info.max_positions);
+    if (lmc_model_check_window(m, W, err)) return -1; /* before the corpus is read */
 
     eval_bufs b;
     memset(&b, 0, sizeof b);

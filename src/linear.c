@@ -141,7 +141,7 @@ static void apply_bf16_streamed(const lmc_linear *l, const float *x, float *y, i
     free(scratch);
 }
 
-void lmc_linear_apply(const lmc_linear *l, const float *x, float *y, int T) {
+static void apply(const lmc_linear *l, const float *x, float *y, int T) {
     if (l->bf16 == 2) { apply_bf16_streamed(l, x, y, T); return; }
     if (l->bf16) {
         /* x rounded to bf16 once per call; a few MB at most (T × K × 2 bytes) */
@@ -156,6 +156,12 @@ void lmc_linear_apply(const lmc_linear *l, const float *x, float *y, int T) {
     case LMC_BF16: matmul_bf16w(y, x, l->w, l->bias, T, l->N, l->K); break;
     case LMC_F16: matmul_f16w(y, x, l->w, l->bias, T, l->N, l->K); break;
     }
+}
+
+void lmc_linear_apply(const lmc_linear *l, const float *x, float *y, int T) {
+    double t0 = l->prof ? lmc_now() : 0;
+    apply(l, x, y, T);
+    if (l->prof) l->prof->seconds[PROF_MATMUL] += lmc_now() - t0;
 }
 
 void lmc_linear_free(lmc_linear *l) {

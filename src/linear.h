@@ -6,6 +6,7 @@
 #include "lmc.h"
 #include "safetensors.h"
 #include "gemm_bf16.h"
+#include "prof.h"
 
 /* Internal compute mode chosen by lmc_model_open for large models under --dtype bf16: layer weights are packed
  * for vdpbf16ps one row chunk at a time inside each call instead of once at load, so no packed copy of the
@@ -20,6 +21,7 @@ typedef struct lmc_linear {
     int         bf16;       /* compute path: 1 = bf16 x bf16 GEMM, weights packed once (`packed`); 2 = packed per call */
     gemm_bf16_w packed;     /* valid when bf16 */
     void       *owned;      /* memory this linear allocated for w (e.g. a slice of a fused tensor), or NULL */
+    lmc_prof   *prof;       /* the model's profiler, which each apply adds its time to (PROF_MATMUL), or NULL */
 } lmc_linear;
 
 /* Checks that `w` is (N, K) (and `bias`, if given, is (N)), then prepares it for `compute`.
@@ -38,7 +40,7 @@ int lmc_linear_prepack(lmc_linear *l, lmc_err *err);
 /* Bytes a bf16 packed copy of an (N, K) weight takes. */
 size_t lmc_linear_packed_bytes(int N, int K);
 
-/* x: (T, K) → y: (T, N). */
+/* x: (T, K) → y: (T, N). Timed into l->prof when set. */
 void lmc_linear_apply(const lmc_linear *l, const float *x, float *y, int T);
 void lmc_linear_free(lmc_linear *l);
 

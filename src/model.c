@@ -95,8 +95,10 @@ int lmc_model_open(const char *path, const lmc_model_opts *opts, lmc_model **out
         goto fail;
     }
     if (stream) ctx.opts.compute = LMC_COMPUTE_BF16_STREAM;
-    if (m->arch->load(&ctx, &m->state, &m->info, err)) goto fail;
-    if (stream && lmc_linear_prepack((lmc_linear *)m->info.lm_head, err)) goto fail;
+    if (arch_open(m->arch, &ctx, &m->state, err)) goto fail;
+    arch_base *b = m->state;
+    m->info = b->info;
+    if (stream && lmc_linear_prepack(&b->lm_head, err)) goto fail;
     *out = m;
     return 0;
 fail:
@@ -106,21 +108,27 @@ fail:
 
 void lmc_model_close(lmc_model *m) {
     if (!m) return;
-    if (m->state) m->arch->free(m->state);
+    if (m->state) arch_close(m->arch, m->state);
     cJSON_Delete(m->config);
     if (m->w) lmc_weights_close(m->w);
     free(m);
 }
 
 size_t lmc_model_working_bytes(const lmc_model *m, int T) {
-    return m->arch->scratch_bytes(m->state, T) + (size_t)T * m->info.dim * sizeof(float);
+    return arch_scratch_bytes(m->arch, m->state, T) + (size_t)T * m->info.dim * sizeof(float);
+}
+
+int lmc_model_check_window(const lmc_model *m, int T, lmc_err *err) {
+    const lmc_model_info *i = &m->info;
+    if (i->max_window > 0 && T > i->max_window)
+        return lmc_fail(err, "%s: a window of %d tokens exceeds %s; use --block-size %d or less", m->path, T,
+                        i->max_window_why, i->max_window);
+    return 0;
 }
 
 int lmc_model_hidden(lmc_model *m, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
-    if (m->info.max_positions > 0 && T > m->info.max_positions)
-        return lmc_fail(err, "%s: a window of %d tokens exceeds the model's %d learned positions; use --block-size "
-                             "%d or less", m->path, T, m->info.max_positions, m->info.max_positions);
-    return m->arch->forward(m->state, tokens, T, hidden, err);
+    if (lmc_model_check_window(m, T, err)) return -1;
+    return arch_forward(m->arch, m->state, tokens, T, hidden, err);
 }
 
 int lmc_model_logits(lmc_model *m, const int32_t *tokens, int T, float *logits, lmc_err *err) {

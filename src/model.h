@@ -23,6 +23,10 @@ int lmc_model_logits(lmc_model *m, const int32_t *tokens, int T, float *logits, 
 /* Final hidden states (T, info.dim). */
 int lmc_model_hidden(lmc_model *m, const int32_t *tokens, int T, float *hidden, lmc_err *err);
 
+/* Refuses a T-token window longer than the model allows (learned positions, an unimplemented sliding window, a
+ * position table), naming the limit and what sets it. */
+int lmc_model_check_window(const lmc_model *m, int T, lmc_err *err);
+
 /* Bytes the model needs resident beyond the mmapped file for a T-token window (activations, packed weights,
  * lm_head blocks). */
 size_t lmc_model_working_bytes(const lmc_model *m, int T);

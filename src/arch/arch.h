@@ -14,10 +14,11 @@
 typedef struct lmc_model_info {
     int               dim;         /* width of the final hidden state fed to lm_head */
     int               vocab;       /* rows of lm_head (logits per position) */
-    int               max_positions; /* > 0: windows longer than this are an error (learned positions) */
+    int               max_window;  /* > 0: windows longer than this are refused (lmc_model_check_window) */
+    char              max_window_why[128]; /* what sets that limit, e.g. "the model's 1024 learned positions" */
     int64_t           n_params;    /* parameter count (tied matrices counted once) */
     const lmc_linear *lm_head;     /* (vocab, dim), owned by the arch state */
-    lmc_prof         *prof;        /* where forward adds its kernel times (owned by the arch state), or NULL */
+    lmc_prof         *prof;        /* where forwards add their kernel times (owned by the arch state) */
 } lmc_model_info;
 
 typedef struct lmc_arch_ctx {
@@ -27,24 +28,107 @@ typedef struct lmc_arch_ctx {
     lmc_model_opts     opts;
 } lmc_arch_ctx;
 
+/* ---- the weights an architecture holds, one line per tensor (arch/load.c) ----
+ * Each architecture lists its tensors (name, shape, flags, where the loaded form goes) the way llama.cpp's
+ * loaders call create_tensor; one loader walks the list and one free walks it again, so an architecture file
+ * has no loading or freeing code of its own, and a second weight source only needs its own names. */
+typedef enum arch_tensor_kind {
+    ARCH_VEC,        /* float ** ← f32 copy of a 1-D tensor (rows) (norm weights and biases) */
+    ARCH_LINEAR,     /* lmc_linear * ← "<name>.weight" (rows = N, cols = K) [+ "<name>.bias" (N)] */
+    ARCH_CONV1D,     /* lmc_linear * ← HF Conv1D "<name>.weight" stored [K, N] + "<name>.bias", transposed */
+    ARCH_QKV,        /* lmc_linear * ← fused QKV stored per KV group, re-laid-out to [Q | K | V] (see load.c) */
+    ARCH_MATRIX,     /* const lmc_tensor ** ← a (rows, cols) tensor left in the mmap (position tables) */
+    ARCH_ROUTER,     /* float ** ← f32 copy of a (rows, cols) tensor (MoE routers run in f32) */
+    ARCH_EMBED_HEAD, /* the base's embed (vocab, dim) and lm_head: `name` and `name2`, tied per flags */
+} arch_tensor_kind;
+
+enum {
+    ARCH_BIAS = 1,        /* LINEAR / QKV: a "<name>.bias" too */
+    ARCH_TIED = 2,        /* EMBED_HEAD: lm_head is the embedding (tie_word_embeddings) */
+    ARCH_TIED_EITHER = 4, /* EMBED_HEAD with ARCH_TIED: the shared matrix may be stored under either name, and a
+                           * stored head is used as is (llama2.c imports, TinyStories-656K-f32 keeps only lm_head) */
+};
+
+typedef struct arch_tensor {
+    arch_tensor_kind kind;
+    char             name[160], name2[96]; /* tensor name (LINEAR/CONV1D/QKV: without ".weight") */
+    void            *dst;                  /* float **, lmc_linear *, const lmc_tensor ** (see the kinds) */
+    int64_t          rows, cols;
+    int              flags;
+    int              heads, kv_heads, head_dim; /* ARCH_QKV */
+    const char      *what;                 /* MATRIX / ROUTER / EMBED_HEAD: the config keys behind the shape */
+} arch_tensor;
+
+typedef struct arch_tensors {
+    arch_tensor *v; /* (n) */
+    size_t       n, cap;
+} arch_tensors;
+
+/* Appends one line; name is printf-formatted. Returns the line so QKV / EMBED_HEAD can fill their extras. */
+arch_tensor *arch_add(arch_tensors *t, arch_tensor_kind kind, void *dst, int64_t rows, int64_t cols, int flags,
+                      const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
+/* The embedding (vocab, dim) and lm_head (head_name unless tied, see ARCH_TIED*); `what` names the config keys
+ * behind the shape in errors. */
+void arch_add_embed_head(arch_tensors *t, const char *embed_name, const char *head_name, int64_t vocab, int64_t dim,
+                         int flags, const char *what);
+
+/* A fused QKV (ARCH_QKV) of n_heads query and n_kv key/value heads of head_dim over dim inputs. */
+void arch_add_qkv(arch_tensors *t, lmc_linear *dst, int n_heads, int n_kv, int head_dim, int dim, int flags,
+                  const char *fmt, ...) __attribute__((format(printf, 8, 9)));
+
+/* ---- activations, sized and pointed from one table (arch/load.c) ----
+ * As llm.c's malloc_and_point_activations: each architecture lists its buffers once (where the pointer goes,
+ * floats per token, floats independent of T); the same list sizes the memory check and carves one arena that
+ * the model keeps, grown only when a longer window arrives, so T = 1 steps reuse it. */
+typedef struct arch_act {
+    float **p;
+    size_t  per_token, fixed; /* floats */
+} arch_act;
+
+enum { ARCH_MAX_ACTS = 32 };
+
+/* ---- what every architecture's state starts with ---- */
+typedef struct arch_base {
+    arch_tensors      tensors; /* every weight the state holds */
+    float            *arena;   /* (arena_floats) activations */
+    size_t            arena_floats;
+    lmc_prof          prof;
+    const lmc_tensor *embed;   /* (vocab, dim), in the mmap */
+    lmc_linear        lm_head; /* (vocab, dim) */
+    lmc_model_info    info;    /* config sets dim, vocab, max_window; the loader the rest */
+} arch_base;
+
 typedef struct lmc_arch {
-    const char *name; /* HF `architectures[0]`, e.g. "LlamaForCausalLM" */
-    /* Reads config and tensors, checks every shape; on success *state is the arch's own struct. */
-    int (*load)(const lmc_arch_ctx *ctx, void **state, lmc_model_info *info, lmc_err *err);
-    /* tokens (T) at positions 0..T-1 → hidden (T, info.dim): the final normalised hidden states. */
+    const char *name;  /* HF `architectures[0]`, e.g. "LlamaForCausalLM" */
+    size_t      size;  /* of the state struct, whose first member is an arch_base */
+    /* Reads config.json into the (zeroed) state and allocates its layer array. */
+    int (*config)(const lmc_arch_ctx *c, void *state, lmc_err *err);
+    /* Lists every tensor the state holds, in loading order. */
+    void (*tensors)(void *state, arch_tensors *t);
+    /* Fills tab (at most ARCH_MAX_ACTS lines) with the activation buffers of a forward; returns the count. */
+    int (*acts)(void *state, arch_act *tab);
+    /* tokens (T) at positions 0..T-1 → hidden (T, info.dim): the final normalised hidden states. The
+     * activations are already pointed for T. */
     int (*forward)(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err);
-    /* Bytes of activation memory a forward over T tokens allocates (for the memory check). */
-    size_t (*scratch_bytes)(const void *state, int T);
+    /* Frees what config allocated (layer arrays, RoPE tables); NULL when nothing. */
     void (*free)(void *state);
 } lmc_arch;
 
-/* Fills what a loaded architecture tells the engine. max_positions: 0 for RoPE models (any window length),
- * else the number of learned positions. prof may be NULL (the forward does not report a time split). */
-static inline lmc_model_info arch_info(int dim, int vocab, int max_positions, int64_t n_params,
-                                       const lmc_linear *lm_head, lmc_prof *prof) {
-    lmc_model_info i = {dim, vocab, max_positions, n_params, lm_head, prof};
-    return i;
-}
+/* The skeleton every architecture shares: allocate, config, tensors, load; NULL state on failure. */
+int    arch_open(const lmc_arch *a, const lmc_arch_ctx *c, void **state, lmc_err *err);
+void   arch_close(const lmc_arch *a, void *state);
+/* Points the activations for T (growing the arena when needed), runs the forward and adds its time split. */
+int    arch_forward(const lmc_arch *a, void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err);
+/* Bytes of activation memory a T-token forward uses (for the memory check). */
+size_t arch_scratch_bytes(const lmc_arch *a, void *state, int T);
+/* Sets info.max_window and the reason named when a window exceeds it (printf-style). */
+void   arch_limit_window(arch_base *b, int max_window, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Attention timed into the model's profiler (kernels.h attention_causal, same arguments). */
+void arch_attention(arch_base *b, float *out, const float *q, int q_stride, const float *k, int k_stride,
+                    const float *v, int v_stride, int T, int n_heads, int n_kv_heads, int qk_dim, int v_dim,
+                    float scale);
 
 /* All architectures lmc knows, NULL-terminated (arch/registry.c). */
 extern const lmc_arch *const lmc_archs[];
@@ -67,11 +151,8 @@ int cfg_str(const lmc_arch_ctx *c, const char *key, const char *dflt, const char
 int cfg_obj_num(const lmc_arch_ctx *c, const cJSON *obj, const char *objname, const char *key, int required,
                 double dflt, double *out, lmc_err *err);
 
-/* Tensor lookup that fails with "<origin>: missing tensor NAME". printf-style name. */
-const lmc_tensor *arch_tensor(const lmc_arch_ctx *c, lmc_err *err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* Same, but NULL without an error when absent. */
-const lmc_tensor *arch_tensor_opt(const lmc_arch_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Whether the weights hold a tensor of that name (printf-style): for name prefixes that vary between files. */
+int cfg_has_tensor(const lmc_arch_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- RoPE frequencies (arch/rope_freq.c) ---- */
 typedef struct lmc_rope {

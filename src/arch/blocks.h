@@ -1,7 +1,6 @@
-/* blocks.h — pieces shared by the non-Llama architectures (mixtral, deepseek2, falcon, gpt2, gptneox, qwen1):
- * tensor loading with shape errors, weights re-laid-out at load (Conv1D, grouped fused QKV), the SwiGLU and
- * GELU MLPs and the mixture-of-experts dispatcher. Each architecture keeps its own forward; only math that is
- * literally the same lives here. */
+/* blocks.h — pieces shared by the architectures: activations named by config, the SwiGLU and GELU MLPs and the
+ * mixture-of-experts dispatcher. Each architecture keeps its own forward; only math that is literally the same
+ * lives here. */
 #ifndef LMC_ARCH_BLOCKS_H
 #define LMC_ARCH_BLOCKS_H
 
@@ -14,31 +13,11 @@ typedef enum blk_act { BLK_GELU_ERF, BLK_GELU_TANH } blk_act;
 int  blk_act_parse(const lmc_arch_ctx *c, const char *key, const char *value, blk_act *out, lmc_err *err);
 void blk_act_apply(blk_act act, float *x, size_t n);
 
-/* ---- loading ---- */
-/* "<name>.weight" (N, K) and, when bias is set, "<name>.bias" (N) into l; adds their sizes to *params.
- * The name is printf-formatted; errors name the tensor and the expected shape. */
-int blk_linear(const lmc_arch_ctx *c, lmc_linear *l, int N, int K, int bias, int64_t *params, lmc_err *err,
-               const char *fmt, ...) __attribute__((format(printf, 8, 9)));
-/* A norm weight (or bias) "<name>" of n elements, widened to f32. NULL (and an error) when absent or misshaped. */
-float *blk_vec(const lmc_arch_ctx *c, int n, int64_t *params, lmc_err *err, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-/* The (rows, cols) tensor "<name>", shape-checked (embeddings, position tables). */
-const lmc_tensor *blk_matrix(const lmc_arch_ctx *c, int64_t rows, int64_t cols, const char *what, lmc_err *err,
-                             const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-
-/* HF Conv1D (GPT-2): weight stored [in = K, out = N], bias (N). Transposed once at load into an owned (N, K)
- * copy in the file's dtype, so the forward is an ordinary linear. */
-int blk_conv1d(const lmc_arch_ctx *c, lmc_linear *l, int K, int N, int64_t *params, lmc_err *err,
-               const char *fmt, ...) __attribute__((format(printf, 7, 8)));
-
-/* Fused QKV stored per KV group as [n_heads/n_kv q heads, 1 k head, 1 v head], each head_dim rows
- * (Falcon new_decoder_architecture; n_kv = 1 is Falcon-7B's [all q, k, v]; n_kv = n_heads is the per-head
- * [q, k, v] of GPT-NeoX and Falcon-RW). Loaded as one linear whose output row is
- * [Q (n_heads·hd) | K (n_kv·hd) | V (n_kv·hd)], q head g·r + i being head i of group g (r = n_heads/n_kv),
- * which is the order HF flattens them in. The rows are permuted at load into an owned copy (none needed
- * when n_kv = 1). */
-int blk_qkv_grouped(const lmc_arch_ctx *c, lmc_linear *l, int n_heads, int n_kv, int head_dim, int dim, int bias,
-                    int64_t *params, lmc_err *err, const char *fmt, ...) __attribute__((format(printf, 10, 11)));
+/* ---- config shared by the RoPE attention families ---- */
+/* num_attention_heads, num_key_value_heads (default: all heads) and head_dim (default dim / heads, even). */
+int blk_gqa_config(const lmc_arch_ctx *c, long dim, long *heads, long *kv, long *head_dim, lmc_err *err);
+/* hidden_act must be "silu" (the default): the SwiGLU families implement no other. */
+int blk_silu_only(const lmc_arch_ctx *c, const char *arch, lmc_err *err);
 
 /* ---- MLPs ---- */
 /* down(silu(gate(x)) * up(x)): Llama/Mistral MLP, Mixtral and DeepSeek experts (Qwen-1 uses its own names). */
@@ -47,12 +26,11 @@ typedef struct blk_swiglu {
     lmc_linear down;     /* (dim, hidden) */
     int        hidden;
 } blk_swiglu;
-/* Tensors "<prefix>.<gate>.weight" etc. */
-int  blk_swiglu_load(const lmc_arch_ctx *c, blk_swiglu *m, const char *prefix, const char *gate, const char *up,
-                     const char *down, int dim, int hidden, int bias, int64_t *params, lmc_err *err);
+/* Lists "<prefix>.<gate>" etc. (tensor-list lines, arch.h) and sets m->hidden. */
+void blk_swiglu_tensors(arch_tensors *t, blk_swiglu *m, const char *prefix, const char *gate, const char *up,
+                        const char *down, int dim, int hidden, int flags);
 /* x (T, dim) → out (T, dim); h1, h2: (T, hidden) scratch. */
 void blk_swiglu_apply(const blk_swiglu *m, const float *x, float *out, int T, float *h1, float *h2);
-void blk_swiglu_free(blk_swiglu *m);
 
 /* down(act(up(x))): GPT-2, GPT-NeoX and Falcon MLPs (biases as loaded). */
 typedef struct blk_gelu_mlp {
@@ -61,21 +39,30 @@ typedef struct blk_gelu_mlp {
     int        hidden;
     blk_act    act;
 } blk_gelu_mlp;
+/* Lists "<prefix>.<up>" and "<prefix>.<down>" and sets m->hidden and m->act. */
+void blk_gelu_mlp_tensors(arch_tensors *t, blk_gelu_mlp *m, const char *prefix, const char *up, const char *down,
+                          int dim, int hidden, blk_act act, int flags);
 /* x (T, dim) → out (T, dim); h: (T, hidden) scratch. */
 void blk_gelu_mlp_apply(const blk_gelu_mlp *m, const float *x, float *out, int T, float *h);
-void blk_gelu_mlp_free(blk_gelu_mlp *m);
 
 /* ---- mixture of experts ---- */
+/* Scratch of one dispatch over T tokens, from the architecture's activation table (blk_moe_acts). The int
+ * arrays live in float-sized slots of the same arena. */
+typedef struct blk_moe_scratch {
+    float *yslot;          /* (T·k, dim) expert outputs per (token, slot) */
+    float *xg, *yg;        /* (T, dim) inputs gathered for one expert, its outputs */
+    float *h;              /* (T, 2·hidden) */
+    float *order;          /* (T·k) ints: slots grouped by expert */
+    float *rows;           /* (T) ints: token of each routed slot */
+    float *start, *cursor; /* (n_experts + 1) ints */
+} blk_moe_scratch;
+/* Appends the scratch's lines to an activation table at tab[n]; returns the new count. */
+int  blk_moe_acts(blk_moe_scratch *s, arch_act *tab, int n, int k, int dim, int hidden, int n_experts);
 /* out (T, dim) = Σ_{j<k} w[t·k + j] · experts[ids[t·k + j]](x[t]) for each token t, the routing (ids, w) being
  * the caller's. The rows routed to an expert are gathered (in token order) and run as one GEMM per expert, the
  * outputs scattered to per-(token, slot) rows, then each token sums its k slots in slot order: the result does
  * not depend on the thread count. All experts share `hidden`. */
-int    blk_moe_apply(const blk_swiglu *experts, int n_experts, int k, const int *ids, const float *w, const float *x,
-                     float *out, int T, int dim, lmc_err *err);
-size_t blk_moe_scratch_bytes(int T, int k, int dim, int hidden);
-
-/* lm_head for a model whose head may be tied to the embedding: `head` when present, else (tie) `emb`. */
-int blk_lm_head(const lmc_arch_ctx *c, lmc_linear *l, const lmc_tensor *emb, const char *head_name, int tie,
-                int vocab, int dim, int64_t *params, lmc_err *err);
+void blk_moe_apply(const blk_swiglu *experts, int n_experts, int k, const int *ids, const float *w, const float *x,
+                   float *out, int T, int dim, const blk_moe_scratch *s);
 
 #endif

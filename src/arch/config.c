@@ -1,4 +1,4 @@
-/* config.c — typed reads of config.json keys and tensor lookups with errors that name the key or tensor. */
+/* config.c — typed reads of config.json keys, with errors that name the key. */
 #include "arch.h"
 #include "util.h"
 
@@ -74,26 +74,11 @@ int cfg_str(const lmc_arch_ctx *c, const char *key, const char *dflt, const char
     return 0;
 }
 
-static const lmc_tensor *vfind(const lmc_arch_ctx *c, char *name, size_t cap, const char *fmt, va_list ap) {
-    vsnprintf(name, cap, fmt, ap);
-    return lmc_weights_find(c->w, name);
-}
-
-const lmc_tensor *arch_tensor(const lmc_arch_ctx *c, lmc_err *err, const char *fmt, ...) {
+int cfg_has_tensor(const lmc_arch_ctx *c, const char *fmt, ...) {
     char name[256];
     va_list ap;
     va_start(ap, fmt);
-    const lmc_tensor *t = vfind(c, name, sizeof name, fmt, ap);
+    vsnprintf(name, sizeof name, fmt, ap);
     va_end(ap);
-    if (!t) lmc_fail(err, "%s: missing tensor %s", c->origin, name);
-    return t;
-}
-
-const lmc_tensor *arch_tensor_opt(const lmc_arch_ctx *c, const char *fmt, ...) {
-    char name[256];
-    va_list ap;
-    va_start(ap, fmt);
-    const lmc_tensor *t = vfind(c, name, sizeof name, fmt, ap);
-    va_end(ap);
-    return t;
+    return lmc_weights_find(c->w, name) != NULL;
 }

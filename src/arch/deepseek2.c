@@ -45,54 +45,43 @@ typedef struct ds2_layer {
     blk_swiglu  shared;           /* moe_intermediate_size * n_shared, when n_shared > 0 */
 } ds2_layer;
 
+typedef struct ds2_cfg {
+    int    dim, n_layers, n_heads, vocab, q_lora, kv_lora, nope, rope_dim, v_dim, qk_dim, hidden;
+    int    n_experts, n_shared, top_k, moe_hidden, n_group, topk_group, group_limited, norm_topk;
+    float  eps, routed_scale, attn_scale;
+    int    tie, attn_bias;
+    long   first_dense, moe_freq;
+    double theta;
+} ds2_cfg;
+
+typedef struct ds2_acts {
+    float *x;             /* (T, dim) residual stream */
+    float *xb;            /* (T, dim) normed input / attention output */
+    float *mo, *so;       /* (T, dim) MLP output, shared experts' output */
+    float *qa;            /* (T, q_lora) */
+    float *q, *K;         /* (T, H, qk) [nope | pe] per head */
+    float *ckv;           /* (T, kv_lora + rope) */
+    float *cn;            /* (T, kv_lora) normed latent */
+    float *kv;            /* (T, H, nope + v_dim) */
+    float *V, *att;       /* (T, H, v_dim) */
+    float *h1, *h2;       /* (T, max(hidden, moe_hidden·n_shared)) */
+    float *cos_t, *sin_t; /* (T, rope/2) */
+    float *scores;        /* (T, n_experts) */
+    float *w;             /* (T, k) routing weights */
+    float *ids;           /* (T, k) ints */
+    blk_moe_scratch moe;
+} ds2_acts;
+
 typedef struct ds2 {
-    int dim, n_layers, n_heads, vocab, q_lora, kv_lora, nope, rope_dim, v_dim, qk_dim, hidden;
-    int n_experts, n_shared, top_k, moe_hidden, n_group, topk_group, group_limited, norm_topk;
-    float eps, routed_scale, attn_scale;
-    lmc_rope rope;           /* rot_dim = qk_rope_head_dim, interleaved */
-    const lmc_tensor *embed; /* (vocab, dim), in the mmap */
-    ds2_layer *layers;       /* (n_layers) */
-    float *final_norm;       /* (dim) */
-    lmc_linear lm_head;      /* (vocab, dim) */
+    arch_base  base;   /* embed, lm_head, tensor list, arena, profiler */
+    ds2_cfg    cfg;
+    lmc_rope   rope;   /* rot_dim = qk_rope_head_dim, interleaved */
+    ds2_layer *layers; /* (n_layers) */
+    float     *final_norm; /* (dim) */
+    ds2_acts   a;
 } ds2;
 
 static const float LATENT_EPS = 1e-6f;
-
-static size_t ds2_acts_floats(const ds2 *m, int T) {
-    size_t qd = (size_t)m->n_heads * m->qk_dim, kvb = (size_t)m->n_heads * (m->nope + m->v_dim);
-    size_t vd = (size_t)m->n_heads * m->v_dim, h = m->hidden > m->moe_hidden * m->n_shared ? m->hidden
-                                                                                          : m->moe_hidden * m->n_shared;
-    /* x, xb, mo, so, qa, q, K, ckv, cn, kv, V, att, h1, h2, cos, sin, scores, w */
-    return (size_t)T * (4 * (size_t)m->dim + m->q_lora + 2 * qd + m->kv_lora + m->rope_dim + m->kv_lora + kvb + vd +
-                        vd + 2 * h + m->rope_dim + 2 * (size_t)m->n_experts);
-}
-
-static size_t ds2_scratch_bytes(const void *state, int T) {
-    const ds2 *m = state;
-    size_t moe = m->n_experts ? blk_moe_scratch_bytes(T, m->top_k, m->dim, m->moe_hidden) : 0;
-    return ds2_acts_floats(m, T) * sizeof(float) + (size_t)T * m->top_k * sizeof(int) + moe;
-}
-
-static void ds2_free(void *state) {
-    ds2 *m = state;
-    if (!m) return;
-    for (int l = 0; m->layers && l < m->n_layers; l++) {
-        ds2_layer *L = &m->layers[l];
-        free(L->attn_norm); free(L->q_a_norm); free(L->kv_a_norm); free(L->mlp_norm);
-        lmc_linear_free(&L->q_a); lmc_linear_free(&L->q_b); lmc_linear_free(&L->q);
-        lmc_linear_free(&L->kv_a); lmc_linear_free(&L->kv_b); lmc_linear_free(&L->o);
-        blk_swiglu_free(&L->dense);
-        free(L->router);
-        for (int e = 0; L->experts && e < m->n_experts; e++) blk_swiglu_free(&L->experts[e]);
-        free(L->experts);
-        blk_swiglu_free(&L->shared);
-    }
-    free(m->layers);
-    free(m->final_norm);
-    lmc_linear_free(&m->lm_head);
-    lmc_rope_free(&m->rope);
-    free(m);
-}
 
 /* A key that may be null (→ *out = 0, *is_null = 1); absent gives dflt. */
 static int cfg_int_or_null(const lmc_arch_ctx *c, const char *key, long dflt, long *out, int *is_null, lmc_err *err) {
@@ -102,18 +91,12 @@ static int cfg_int_or_null(const lmc_arch_ctx *c, const char *key, long dflt, lo
     return cfg_int(c, key, 0, dflt, out, err);
 }
 
-typedef struct ds2_cfg {
-    int  tie, attn_bias;
-    long first_dense, moe_freq;
-    double theta;
-} ds2_cfg;
-
-static int read_config(const lmc_arch_ctx *c, ds2 *m, ds2_cfg *o, lmc_err *err) {
+static int read_config(const lmc_arch_ctx *c, ds2_cfg *o, lmc_err *err) {
     long dim, layers, heads, vocab, q_lora, kv_lora, nope, rope, vdim, hidden, experts, shared, top_k, moe_hidden;
     long n_group, topk_group;
     int q_null, e_null, s_null;
     double eps, scale;
-    const char *act, *scoring, *method;
+    const char *scoring, *method;
     if (cfg_int(c, "hidden_size", 1, 0, &dim, err) || cfg_int(c, "num_hidden_layers", 1, 0, &layers, err) ||
         cfg_int(c, "num_attention_heads", 1, 0, &heads, err) || cfg_int(c, "vocab_size", 1, 0, &vocab, err) ||
         cfg_int_or_null(c, "q_lora_rank", 1536, &q_lora, &q_null, err) ||
@@ -128,14 +111,11 @@ static int read_config(const lmc_arch_ctx *c, ds2 *m, ds2_cfg *o, lmc_err *err) 
         cfg_int(c, "moe_layer_freq", 0, 1, &o->moe_freq, err) || cfg_int(c, "n_group", 0, 1, &n_group, err) ||
         cfg_int(c, "topk_group", 0, 1, &topk_group, err) ||
         cfg_num(c, "routed_scaling_factor", 0, 1.0, &scale, err) || cfg_num_in(c, "rms_norm_eps", 1e-6, 0, 1, &eps, err) ||
-        cfg_num(c, "rope_theta", 0, 10000.0, &o->theta, err) || cfg_str(c, "hidden_act", "silu", &act, err) ||
+        cfg_num(c, "rope_theta", 0, 10000.0, &o->theta, err) || blk_silu_only(c, "DeepseekV2ForCausalLM", err) ||
         cfg_str(c, "scoring_func", "softmax", &scoring, err) || cfg_str(c, "topk_method", "greedy", &method, err) ||
-        cfg_bool(c, "norm_topk_prob", 0, &m->norm_topk, err) || cfg_bool(c, "attention_bias", 0, &o->attn_bias, err) ||
+        cfg_bool(c, "norm_topk_prob", 0, &o->norm_topk, err) || cfg_bool(c, "attention_bias", 0, &o->attn_bias, err) ||
         cfg_bool(c, "tie_word_embeddings", 0, &o->tie, err))
         return -1;
-    if (strcmp(act, "silu") != 0)
-        return lmc_fail(err, "%s: hidden_act \"%s\" is not supported for DeepseekV2ForCausalLM (expected silu)",
-                        c->origin, act);
     if (heads == 0 || kv_lora == 0 || nope == 0 || vdim == 0 || rope < 2 || rope % 2)
         return lmc_fail(err, "%s: invalid MLA dims (num_attention_heads %ld, kv_lora_rank %ld, qk_nope_head_dim %ld, "
                              "qk_rope_head_dim %ld (even), v_head_dim %ld)", c->origin, heads, kv_lora, nope, rope, vdim);
@@ -159,21 +139,22 @@ static int read_config(const lmc_arch_ctx *c, ds2 *m, ds2_cfg *o, lmc_err *err) 
                                  "num_experts_per_tok (%ld) <= topk_group (%ld) x experts per group", c->origin,
                             n_group, experts, top_k, topk_group);
         if (o->moe_freq == 0) return lmc_fail(err, "%s: moe_layer_freq must be positive", c->origin);
-        m->group_limited = grouped;
+        o->group_limited = grouped;
     }
-    m->dim = (int)dim; m->n_layers = (int)layers; m->n_heads = (int)heads; m->vocab = (int)vocab;
-    m->q_lora = q_null ? 0 : (int)q_lora; m->kv_lora = (int)kv_lora; m->nope = (int)nope; m->rope_dim = (int)rope;
-    m->v_dim = (int)vdim; m->qk_dim = (int)(nope + rope); m->hidden = (int)hidden; m->eps = (float)eps;
-    m->n_experts = (int)experts; m->n_shared = (int)shared; m->top_k = experts ? (int)top_k : 0;
-    m->moe_hidden = (int)moe_hidden; m->n_group = (int)n_group; m->topk_group = (int)topk_group;
-    m->routed_scale = (float)scale;
+    if (cfg_check_layers(c, "num_hidden_layers", layers, err)) return -1;
+    o->dim = (int)dim; o->n_layers = (int)layers; o->n_heads = (int)heads; o->vocab = (int)vocab;
+    o->q_lora = q_null ? 0 : (int)q_lora; o->kv_lora = (int)kv_lora; o->nope = (int)nope; o->rope_dim = (int)rope;
+    o->v_dim = (int)vdim; o->qk_dim = (int)(nope + rope); o->hidden = (int)hidden; o->eps = (float)eps;
+    o->n_experts = (int)experts; o->n_shared = (int)shared; o->top_k = experts ? (int)top_k : 0;
+    o->moe_hidden = (int)moe_hidden; o->n_group = (int)n_group; o->topk_group = (int)topk_group;
+    o->routed_scale = (float)scale;
     return 0;
 }
 
 /* HF DeepseekV2Attention.softmax_scale: q_head_dim^-0.5, × mscale(factor, mscale_all_dim)² when rope_scaling
  * names a nonzero mscale_all_dim. */
-static int attn_scale(const lmc_arch_ctx *c, ds2 *m, lmc_err *err) {
-    double s = 1.0 / sqrt((double)m->qk_dim);
+static int attn_scale(const lmc_arch_ctx *c, ds2_cfg *o, lmc_err *err) {
+    double s = 1.0 / sqrt((double)o->qk_dim);
     const cJSON *rs = cJSON_GetObjectItemCaseSensitive(c->config, "rope_scaling");
     if (cJSON_IsObject(rs)) {
         double mad, factor;
@@ -184,81 +165,96 @@ static int attn_scale(const lmc_arch_ctx *c, ds2 *m, lmc_err *err) {
             s *= ms * ms;
         }
     }
-    m->attn_scale = (float)s;
+    o->attn_scale = (float)s;
     return 0;
 }
 
-static int load_layer(const lmc_arch_ctx *c, ds2 *m, int l, const ds2_cfg *o, int64_t *params, lmc_err *err) {
+static int ds2_config(const lmc_arch_ctx *c, void *state, lmc_err *err) {
+    ds2 *m = state;
+    if (read_config(c, &m->cfg, err) || attn_scale(c, &m->cfg, err) ||
+        lmc_rope_from_config(c, m->cfg.theta, m->cfg.rope_dim, 1, &m->rope, err))
+        return -1;
+    m->base.info.dim = m->cfg.dim;
+    m->base.info.vocab = m->cfg.vocab;
+    m->layers = lmc_xcalloc((size_t)m->cfg.n_layers, sizeof *m->layers);
+    return 0;
+}
+
+static void layer_tensors(ds2 *m, int l, arch_tensors *t) {
+    const ds2_cfg *o = &m->cfg;
     ds2_layer *L = &m->layers[l];
-    int d = m->dim, qd = m->n_heads * m->qk_dim, ab = o->attn_bias;
-    char p[96];
+    int d = o->dim, qd = o->n_heads * o->qk_dim, ab = o->attn_bias ? ARCH_BIAS : 0;
+    char p[64], q[96];
     snprintf(p, sizeof p, "model.layers.%d", l);
-    if (!(L->attn_norm = blk_vec(c, d, params, err, "%s.input_layernorm.weight", p)) ||
-        !(L->mlp_norm = blk_vec(c, d, params, err, "%s.post_attention_layernorm.weight", p)))
-        return -1;
-    if (m->q_lora) {
-        if (blk_linear(c, &L->q_a, m->q_lora, d, ab, params, err, "%s.self_attn.q_a_proj", p) ||
-            !(L->q_a_norm = blk_vec(c, m->q_lora, params, err, "%s.self_attn.q_a_layernorm.weight", p)) ||
-            blk_linear(c, &L->q_b, qd, m->q_lora, 0, params, err, "%s.self_attn.q_b_proj", p))
-            return -1;
-    } else if (blk_linear(c, &L->q, qd, d, 0, params, err, "%s.self_attn.q_proj", p))
-        return -1;
-    if (blk_linear(c, &L->kv_a, m->kv_lora + m->rope_dim, d, ab, params, err, "%s.self_attn.kv_a_proj_with_mqa", p) ||
-        !(L->kv_a_norm = blk_vec(c, m->kv_lora, params, err, "%s.self_attn.kv_a_layernorm.weight", p)) ||
-        blk_linear(c, &L->kv_b, m->n_heads * (m->nope + m->v_dim), m->kv_lora, 0, params, err,
-                   "%s.self_attn.kv_b_proj", p) ||
-        blk_linear(c, &L->o, d, m->n_heads * m->v_dim, ab, params, err, "%s.self_attn.o_proj", p))
-        return -1;
-    L->moe = m->n_experts > 0 && l >= o->first_dense && l % o->moe_freq == 0;
-    char q[128];
+    arch_add(t, ARCH_VEC, &L->attn_norm, d, 0, 0, "%s.input_layernorm.weight", p);
+    arch_add(t, ARCH_VEC, &L->mlp_norm, d, 0, 0, "%s.post_attention_layernorm.weight", p);
+    if (o->q_lora) {
+        arch_add(t, ARCH_LINEAR, &L->q_a, o->q_lora, d, ab, "%s.self_attn.q_a_proj", p);
+        arch_add(t, ARCH_VEC, &L->q_a_norm, o->q_lora, 0, 0, "%s.self_attn.q_a_layernorm.weight", p);
+        arch_add(t, ARCH_LINEAR, &L->q_b, qd, o->q_lora, 0, "%s.self_attn.q_b_proj", p);
+    } else {
+        arch_add(t, ARCH_LINEAR, &L->q, qd, d, 0, "%s.self_attn.q_proj", p);
+    }
+    arch_add(t, ARCH_LINEAR, &L->kv_a, o->kv_lora + o->rope_dim, d, ab, "%s.self_attn.kv_a_proj_with_mqa", p);
+    arch_add(t, ARCH_VEC, &L->kv_a_norm, o->kv_lora, 0, 0, "%s.self_attn.kv_a_layernorm.weight", p);
+    arch_add(t, ARCH_LINEAR, &L->kv_b, o->n_heads * (o->nope + o->v_dim), o->kv_lora, 0, "%s.self_attn.kv_b_proj", p);
+    arch_add(t, ARCH_LINEAR, &L->o, d, o->n_heads * o->v_dim, ab, "%s.self_attn.o_proj", p);
+    L->moe = o->n_experts > 0 && l >= o->first_dense && l % o->moe_freq == 0;
     snprintf(q, sizeof q, "%s.mlp", p);
-    if (!L->moe) return blk_swiglu_load(c, &L->dense, q, "gate_proj", "up_proj", "down_proj", d, m->hidden, 0, params,
-                                        err);
+    if (!L->moe) {
+        blk_swiglu_tensors(t, &L->dense, q, "gate_proj", "up_proj", "down_proj", d, o->hidden, 0);
+        return;
+    }
     /* HF computes the gate in f32 whatever the model dtype */
-    const lmc_tensor *g = blk_matrix(c, m->n_experts, d, "n_routed_experts, hidden_size", err, "%s.mlp.gate.weight", p);
-    if (!g || !(L->router = lmc_tensor_f32(g, g->numel, c->origin, err))) return -1;
-    *params += g->numel;
-    L->experts = lmc_xcalloc((size_t)m->n_experts, sizeof *L->experts);
-    for (int e = 0; e < m->n_experts; e++) {
+    arch_add(t, ARCH_ROUTER, &L->router, o->n_experts, d, 0, "%s.mlp.gate.weight", p)->what =
+        "n_routed_experts, hidden_size";
+    L->experts = lmc_xcalloc((size_t)o->n_experts, sizeof *L->experts);
+    for (int e = 0; e < o->n_experts; e++) {
         snprintf(q, sizeof q, "%s.mlp.experts.%d", p, e);
-        if (blk_swiglu_load(c, &L->experts[e], q, "gate_proj", "up_proj", "down_proj", d, m->moe_hidden, 0, params,
-                            err))
-            return -1;
+        blk_swiglu_tensors(t, &L->experts[e], q, "gate_proj", "up_proj", "down_proj", d, o->moe_hidden, 0);
     }
     snprintf(q, sizeof q, "%s.mlp.shared_experts", p);
-    if (m->n_shared &&
-        blk_swiglu_load(c, &L->shared, q, "gate_proj", "up_proj", "down_proj", d, m->moe_hidden * m->n_shared, 0,
-                        params, err))
-        return -1;
-    return 0;
+    if (o->n_shared)
+        blk_swiglu_tensors(t, &L->shared, q, "gate_proj", "up_proj", "down_proj", d, o->moe_hidden * o->n_shared, 0);
 }
 
-static int ds2_load(const lmc_arch_ctx *c, void **state, lmc_model_info *info, lmc_err *err) {
-    ds2 *m = lmc_xcalloc(1, sizeof *m);
-    ds2_cfg o;
-    int64_t params = 0;
-    if (read_config(c, m, &o, err) || attn_scale(c, m, err) ||
-        lmc_rope_from_config(c, o.theta, m->rope_dim, 1, &m->rope, err))
-        goto fail;
-    if (!(m->embed = blk_matrix(c, m->vocab, m->dim, "vocab_size, hidden_size", err, "model.embed_tokens.weight")))
-        goto fail;
-    params += m->embed->numel;
-    if (blk_lm_head(c, &m->lm_head, m->embed, "lm_head.weight", o.tie, m->vocab, m->dim, &params, err)) goto fail;
-    if (cfg_check_layers(c, "num_hidden_layers", m->n_layers, err)) goto fail;
-    m->layers = lmc_xcalloc((size_t)m->n_layers, sizeof *m->layers);
-    for (int l = 0; l < m->n_layers; l++)
-        if (load_layer(c, m, l, &o, &params, err)) goto fail;
-    if (!(m->final_norm = blk_vec(c, m->dim, &params, err, "model.norm.weight"))) goto fail;
-    *info = arch_info(m->dim, m->vocab, 0, params, &m->lm_head, NULL); /* RoPE: any window length */
-    *state = m;
-    return 0;
-fail:
-    ds2_free(m);
-    return -1;
+static void ds2_tensors(void *state, arch_tensors *t) {
+    ds2 *m = state;
+    arch_add_embed_head(t, "model.embed_tokens.weight", "lm_head.weight", m->cfg.vocab, m->cfg.dim,
+                        m->cfg.tie ? ARCH_TIED : 0, "vocab_size, hidden_size");
+    for (int l = 0; l < m->cfg.n_layers; l++) layer_tensors(m, l, t);
+    arch_add(t, ARCH_VEC, &m->final_norm, m->cfg.dim, 0, 0, "model.norm.weight");
+}
+
+static int ds2_acts_table(void *state, arch_act *tab) {
+    ds2 *m = state;
+    const ds2_cfg *o = &m->cfg;
+    ds2_acts *a = &m->a;
+    size_t d = o->dim, qd = (size_t)o->n_heads * o->qk_dim, kvb = (size_t)o->n_heads * (o->nope + o->v_dim);
+    size_t vd = (size_t)o->n_heads * o->v_dim, sh = (size_t)o->moe_hidden * o->n_shared;
+    size_t h = (size_t)o->hidden > sh ? (size_t)o->hidden : sh, r2 = (size_t)o->rope_dim / 2;
+    arch_act lines[] = {
+        {&a->x, d, 0},   {&a->xb, d, 0},  {&a->mo, d, 0},   {&a->so, d, 0},
+        {&a->qa, o->q_lora, 0},           {&a->q, qd, 0},   {&a->K, qd, 0},
+        {&a->ckv, (size_t)o->kv_lora + o->rope_dim, 0},     {&a->cn, o->kv_lora, 0},
+        {&a->kv, kvb, 0}, {&a->V, vd, 0}, {&a->att, vd, 0}, {&a->h1, h, 0},  {&a->h2, h, 0},
+        {&a->cos_t, r2, 0}, {&a->sin_t, r2, 0}, {&a->scores, o->n_experts, 0},
+        {&a->w, o->top_k, 0}, {&a->ids, o->top_k, 0},
+    };
+    int n = (int)(sizeof lines / sizeof lines[0]);
+    memcpy(tab, lines, sizeof lines);
+    return o->n_experts ? blk_moe_acts(&a->moe, tab, n, o->top_k, o->dim, o->moe_hidden, o->n_experts) : n;
+}
+
+static void ds2_free(void *state) {
+    ds2 *m = state;
+    for (int l = 0; m->layers && l < m->cfg.n_layers; l++) free(m->layers[l].experts);
+    free(m->layers);
+    lmc_rope_free(&m->rope);
 }
 
 /* scores (T, E): softmax probabilities → ids, w (T, k) per HF MoEGate (greedy / group_limited_greedy). */
-static void route(const ds2 *m, float *scores, int T, int *ids, float *w) {
+static void route(const ds2_cfg *m, float *scores, int T, int *ids, float *w) {
     int E = m->n_experts, k = m->top_k, G = m->n_group, per = E / (G ? G : 1);
     softmax_rows(scores, T, E);
 #pragma omp parallel for schedule(static)
@@ -292,73 +288,57 @@ static void route(const ds2 *m, float *scores, int T, int *ids, float *w) {
 
 static int ds2_forward(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
     ds2 *m = state;
-    int d = m->dim, H = m->n_heads, qk = m->qk_dim, nope = m->nope, rd = m->rope_dim, vdim = m->v_dim;
-    int qd = H * qk, ckd = m->kv_lora + rd, kvb = H * (nope + vdim), vd = H * vdim, E = m->n_experts, k = m->top_k;
-    int hmax = m->hidden > m->moe_hidden * m->n_shared ? m->hidden : m->moe_hidden * m->n_shared;
-    float *x = malloc(ds2_acts_floats(m, T) * sizeof(float) + (size_t)T * k * sizeof(int));
-    if (!x) return lmc_fail(err, "out of memory for activations of a %d-token window", T);
-    float *xb = x + (size_t)T * d;               /* (T, dim) normed input / attention output */
-    float *mo = xb + (size_t)T * d;              /* (T, dim) MLP output */
-    float *so = mo + (size_t)T * d;              /* (T, dim) shared experts' output */
-    float *qa = so + (size_t)T * d;              /* (T, q_lora) */
-    float *q = qa + (size_t)T * m->q_lora;       /* (T, H, qk) [nope | pe] per head */
-    float *K = q + (size_t)T * qd;               /* (T, H, qk) [k_nope | k_pe] per head */
-    float *ckv = K + (size_t)T * qd;             /* (T, kv_lora + rope) */
-    float *cn = ckv + (size_t)T * ckd;           /* (T, kv_lora) normed latent */
-    float *kv = cn + (size_t)T * m->kv_lora;     /* (T, H, nope + v_dim) */
-    float *V = kv + (size_t)T * kvb;             /* (T, H, v_dim) */
-    float *att = V + (size_t)T * vd;             /* (T, H, v_dim) */
-    float *h1 = att + (size_t)T * vd;            /* (T, hmax) */
-    float *h2 = h1 + (size_t)T * hmax;           /* (T, hmax) */
-    float *cos_t = h2 + (size_t)T * hmax, *sin_t = cos_t + (size_t)T * (rd / 2);
-    float *scores = sin_t + (size_t)T * (rd / 2); /* (T, E) */
-    float *w = scores + (size_t)T * E;            /* (T, k) routing weights (E ≥ k) */
-    int *ids = (int *)(w + (size_t)T * E);        /* (T, k) */
-    int rc = lmc_embed_rows(m->embed, tokens, T, x, err);
-    lmc_rope_tables(&m->rope, T, cos_t, sin_t);
-    for (int l = 0; rc == 0 && l < m->n_layers; l++) {
+    const ds2_cfg *o = &m->cfg;
+    const ds2_acts *a = &m->a;
+    int d = o->dim, H = o->n_heads, qk = o->qk_dim, nope = o->nope, rd = o->rope_dim, vdim = o->v_dim;
+    int qd = H * qk, ckd = o->kv_lora + rd, kvb = H * (nope + vdim), vd = H * vdim, E = o->n_experts, k = o->top_k;
+    int *ids = (int *)a->ids;
+    float *x = a->x, *xb = a->xb, *mo = a->mo, *q = a->q, *K = a->K, *ckv = a->ckv, *cn = a->cn, *V = a->V;
+    if (lmc_embed_rows(m->base.embed, tokens, T, x, err)) return -1;
+    lmc_rope_tables(&m->rope, T, a->cos_t, a->sin_t);
+    for (int l = 0; l < o->n_layers; l++) {
         ds2_layer *L = &m->layers[l];
         /* multi-head latent attention */
-        rmsnorm(xb, x, L->attn_norm, T, d, m->eps);
-        if (m->q_lora) {
-            lmc_linear_apply(&L->q_a, xb, qa, T);
-            rmsnorm(qa, qa, L->q_a_norm, T, m->q_lora, LATENT_EPS);
-            lmc_linear_apply(&L->q_b, qa, q, T);
+        rmsnorm(xb, x, L->attn_norm, T, d, o->eps);
+        if (o->q_lora) {
+            lmc_linear_apply(&L->q_a, xb, a->qa, T);
+            rmsnorm(a->qa, a->qa, L->q_a_norm, T, o->q_lora, LATENT_EPS);
+            lmc_linear_apply(&L->q_b, a->qa, q, T);
         } else {
             lmc_linear_apply(&L->q, xb, q, T);
         }
         lmc_linear_apply(&L->kv_a, xb, ckv, T);
-        copy_block(cn, m->kv_lora, ckv, ckd, T, m->kv_lora);
-        rmsnorm(cn, cn, L->kv_a_norm, T, m->kv_lora, LATENT_EPS);
-        lmc_linear_apply(&L->kv_b, cn, kv, T);
-        rope_apply(q + nope, T, H, qk, qd, rd, cos_t, sin_t, 1);          /* q_pe of every head */
-        rope_apply(ckv + m->kv_lora, T, 1, ckd, ckd, rd, cos_t, sin_t, 1); /* the shared k_pe */
+        copy_block(cn, o->kv_lora, ckv, ckd, T, o->kv_lora);
+        rmsnorm(cn, cn, L->kv_a_norm, T, o->kv_lora, LATENT_EPS);
+        lmc_linear_apply(&L->kv_b, cn, a->kv, T);
+        rope_apply(q + nope, T, H, qk, qd, rd, a->cos_t, a->sin_t, 1);          /* q_pe of every head */
+        rope_apply(ckv + o->kv_lora, T, 1, ckd, ckd, rd, a->cos_t, a->sin_t, 1); /* the shared k_pe */
         for (int h = 0; h < H; h++) {
-            copy_block(K + h * qk, qd, kv + h * (nope + vdim), kvb, T, nope);
-            copy_block(K + h * qk + nope, qd, ckv + m->kv_lora, ckd, T, rd);
-            copy_block(V + h * vdim, vd, kv + h * (nope + vdim) + nope, kvb, T, vdim);
+            copy_block(K + h * qk, qd, a->kv + h * (nope + vdim), kvb, T, nope);
+            copy_block(K + h * qk + nope, qd, ckv + o->kv_lora, ckd, T, rd);
+            copy_block(V + h * vdim, vd, a->kv + h * (nope + vdim) + nope, kvb, T, vdim);
         }
-        attention_causal(att, q, qd, K, qd, V, vd, T, H, H, qk, vdim, m->attn_scale);
-        lmc_linear_apply(&L->o, att, xb, T);
+        arch_attention(&m->base, a->att, q, qd, K, qd, V, vd, T, H, H, qk, vdim, o->attn_scale);
+        lmc_linear_apply(&L->o, a->att, xb, T);
         add_inplace(x, xb, (size_t)T * d);
         /* dense MLP or routed + shared experts */
-        rmsnorm(xb, x, L->mlp_norm, T, d, m->eps);
+        rmsnorm(xb, x, L->mlp_norm, T, d, o->eps);
         if (!L->moe) {
-            blk_swiglu_apply(&L->dense, xb, mo, T, h1, h2);
+            blk_swiglu_apply(&L->dense, xb, mo, T, a->h1, a->h2);
         } else {
-            router_logits(scores, xb, L->router, T, E, d);
-            route(m, scores, T, ids, w);
-            rc = blk_moe_apply(L->experts, E, k, ids, w, xb, mo, T, d, err);
-            if (m->n_shared) {
-                blk_swiglu_apply(&L->shared, xb, so, T, h1, h2);
-                add_inplace(mo, so, (size_t)T * d); /* HF: moe_infer(x) + shared_experts(x) */
+            router_logits(a->scores, xb, L->router, T, E, d);
+            route(o, a->scores, T, ids, a->w);
+            blk_moe_apply(L->experts, E, k, ids, a->w, xb, mo, T, d, &a->moe);
+            if (o->n_shared) {
+                blk_swiglu_apply(&L->shared, xb, a->so, T, a->h1, a->h2);
+                add_inplace(mo, a->so, (size_t)T * d); /* HF: moe_infer(x) + shared_experts(x) */
             }
         }
         add_inplace(x, mo, (size_t)T * d);
     }
-    if (rc == 0) rmsnorm(hidden, x, m->final_norm, T, d, m->eps);
-    free(x);
-    return rc;
+    rmsnorm(hidden, x, m->final_norm, T, d, o->eps);
+    return 0;
 }
 
-const lmc_arch lmc_arch_deepseek2 = {"DeepseekV2ForCausalLM", ds2_load, ds2_forward, ds2_scratch_bytes, ds2_free};
+const lmc_arch lmc_arch_deepseek2 = {"DeepseekV2ForCausalLM", sizeof(ds2), ds2_config, ds2_tensors, ds2_acts_table,
+                                     ds2_forward, ds2_free};

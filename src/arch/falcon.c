@@ -19,6 +19,7 @@
 #include "util.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,38 +31,31 @@ typedef struct falcon_layer {
     blk_gelu_mlp mlp;         /* dense_h_to_4h (ffn, dim), dense_4h_to_h (dim, ffn) */
 } falcon_layer;
 
+typedef struct falcon_cfg {
+    int     dim, n_layers, n_heads, n_kv_heads, head_dim, ffn, vocab, parallel;
+    float   eps;
+    int     new_arch, two_ln, bias, tie;
+    blk_act act;
+    double  theta;
+} falcon_cfg;
+
+typedef struct falcon_acts {
+    float *x;             /* (T, dim) residual stream */
+    float *na, *nm;       /* (T, dim) attention input, MLP input (own norm) */
+    float *att, *ao, *mo; /* (T, dim) attention, dense(attention), mlp output */
+    float *qkv;           /* (T, (n_heads + 2*n_kv)*head_dim) [q | k | v] */
+    float *h;             /* (T, ffn) */
+    float *cos_t, *sin_t; /* (T, head_dim/2) */
+} falcon_acts;
+
 typedef struct falcon {
-    int dim, n_layers, n_heads, n_kv_heads, head_dim, ffn, vocab, parallel;
-    float eps;
-    lmc_rope rope;
-    const lmc_tensor *embed; /* (vocab, dim), in the mmap */
-    falcon_layer *layers;    /* (n_layers) */
-    float *lnf_w, *lnf_b;    /* (dim) */
-    lmc_linear lm_head;      /* (vocab, dim) */
+    arch_base     base;   /* embed, lm_head, tensor list, arena, profiler */
+    falcon_cfg    cfg;
+    lmc_rope      rope;
+    falcon_layer *layers; /* (n_layers) */
+    float        *lnf_w, *lnf_b; /* (dim) */
+    falcon_acts   a;
 } falcon;
-
-static size_t falcon_scratch_bytes(const void *state, int T) {
-    const falcon *m = state;
-    size_t qkvd = (size_t)(m->n_heads + 2 * m->n_kv_heads) * m->head_dim;
-    /* x, na, nm, att, ao, mo, qkv, h, cos, sin */
-    return sizeof(float) * (size_t)T * (6 * (size_t)m->dim + qkvd + m->ffn + m->head_dim);
-}
-
-static void falcon_free(void *state) {
-    falcon *m = state;
-    if (!m) return;
-    for (int l = 0; m->layers && l < m->n_layers; l++) {
-        falcon_layer *L = &m->layers[l];
-        free(L->na_w); free(L->na_b); free(L->nm_w); free(L->nm_b);
-        lmc_linear_free(&L->qkv); lmc_linear_free(&L->dense);
-        blk_gelu_mlp_free(&L->mlp);
-    }
-    free(m->layers);
-    free(m->lnf_w); free(m->lnf_b);
-    lmc_linear_free(&m->lm_head);
-    lmc_rope_free(&m->rope);
-    free(m);
-}
 
 /* An integer config key with an older RW-config spelling as fallback (FalconConfig's attribute aliases). */
 static int cfg_int2(const lmc_arch_ctx *c, const char *key, const char *alias, int required, long dflt, long *out,
@@ -71,13 +65,7 @@ static int cfg_int2(const lmc_arch_ctx *c, const char *key, const char *alias, i
     return cfg_int(c, key, required, dflt, out, err);
 }
 
-typedef struct falcon_opts {
-    int new_arch, two_ln, bias, tie;
-    blk_act act;
-    double theta;
-} falcon_opts;
-
-static int read_config(const lmc_arch_ctx *c, falcon *m, falcon_opts *o, lmc_err *err) {
+static int read_config(const lmc_arch_ctx *c, falcon_cfg *o, lmc_err *err) {
     long dim, layers, heads, kv, ffn, vocab, n_ln;
     double eps;
     int alibi, mq, post_ln;
@@ -90,7 +78,7 @@ static int read_config(const lmc_arch_ctx *c, falcon *m, falcon_opts *o, lmc_err
         cfg_num_in(c, "layer_norm_epsilon", 1e-5, 0, 1, &eps, err) || cfg_num(c, "rope_theta", 0, 10000.0, &o->theta, err) ||
         cfg_bool(c, "alibi", 0, &alibi, err) || cfg_bool(c, "multi_query", 1, &mq, err) ||
         cfg_bool(c, "new_decoder_architecture", 0, &o->new_arch, err) ||
-        cfg_bool(c, "parallel_attn", 1, &m->parallel, err) || cfg_bool(c, "bias", 0, &o->bias, err) ||
+        cfg_bool(c, "parallel_attn", 1, &o->parallel, err) || cfg_bool(c, "bias", 0, &o->bias, err) ||
         cfg_bool(c, "apply_residual_connection_post_layernorm", 0, &post_ln, err) ||
         cfg_bool(c, "tie_word_embeddings", 1, &o->tie, err) || cfg_str(c, "activation", "gelu", &actname, err) ||
         blk_act_parse(c, "activation", actname, &o->act, err))
@@ -111,106 +99,106 @@ static int read_config(const lmc_arch_ctx *c, falcon *m, falcon_opts *o, lmc_err
         return lmc_fail(err, "%s: num_kv_heads %ld must equal num_attention_heads %ld when multi_query and "
                              "new_decoder_architecture are false", c->origin, kv, heads);
     if (cfg_int(c, "num_ln_in_parallel_attn", 0, o->new_arch ? 2 : 1, &n_ln, err)) return -1;
-    if (o->new_arch && !m->parallel)
+    if (o->new_arch && !o->parallel)
         return lmc_fail(err, "%s: new_decoder_architecture with parallel_attn false is not supported (HF Falcon "
                              "cannot run it either)", c->origin);
     o->two_ln = o->new_arch && n_ln == 2;
-    m->dim = (int)dim; m->n_layers = (int)layers; m->n_heads = (int)heads; m->n_kv_heads = (int)kv;
-    m->head_dim = (int)(dim / heads); m->ffn = (int)ffn; m->vocab = (int)vocab; m->eps = (float)eps;
-    if (m->head_dim % 2) return lmc_fail(err, "%s: head_dim %d must be even", c->origin, m->head_dim);
+    o->dim = (int)dim; o->n_layers = (int)layers; o->n_heads = (int)heads; o->n_kv_heads = (int)kv;
+    o->head_dim = (int)(dim / heads); o->ffn = (int)ffn; o->vocab = (int)vocab; o->eps = (float)eps;
+    if (o->head_dim % 2) return lmc_fail(err, "%s: head_dim %d must be even", c->origin, o->head_dim);
     return 0;
 }
 
-static int load_layer(const lmc_arch_ctx *c, falcon *m, int l, const falcon_opts *o, int64_t *params,
-                      lmc_err *err) {
-    falcon_layer *L = &m->layers[l];
-    int d = m->dim;
-    const char *p = "transformer.h";
+static int falcon_config(const lmc_arch_ctx *c, void *state, lmc_err *err) {
+    falcon *m = state;
+    if (read_config(c, &m->cfg, err) || lmc_rope_from_config(c, m->cfg.theta, m->cfg.head_dim, 0, &m->rope, err) ||
+        cfg_check_layers(c, "num_hidden_layers", m->cfg.n_layers, err))
+        return -1;
+    m->base.info.dim = m->cfg.dim;
+    m->base.info.vocab = m->cfg.vocab;
+    m->layers = lmc_xcalloc((size_t)m->cfg.n_layers, sizeof *m->layers);
+    return 0;
+}
+
+static void falcon_tensors(void *state, arch_tensors *t) {
+    falcon *m = state;
+    const falcon_cfg *o = &m->cfg;
+    int d = o->dim, b = o->bias ? ARCH_BIAS : 0;
     const char *na = o->two_ln ? "ln_attn" : "input_layernorm";
-    const char *nm = o->two_ln ? "ln_mlp" : m->parallel ? NULL : "post_attention_layernorm";
-    L->mlp.hidden = m->ffn;
-    L->mlp.act = o->act;
-    if (!(L->na_w = blk_vec(c, d, params, err, "%s.%d.%s.weight", p, l, na)) ||
-        !(L->na_b = blk_vec(c, d, params, err, "%s.%d.%s.bias", p, l, na)))
-        return -1;
-    if (nm && (!(L->nm_w = blk_vec(c, d, params, err, "%s.%d.%s.weight", p, l, nm)) ||
-               !(L->nm_b = blk_vec(c, d, params, err, "%s.%d.%s.bias", p, l, nm))))
-        return -1;
-    if (blk_qkv_grouped(c, &L->qkv, m->n_heads, m->n_kv_heads, m->head_dim, d, o->bias, params, err,
-                        "%s.%d.self_attention.query_key_value", p, l) ||
-        blk_linear(c, &L->dense, d, d, o->bias, params, err, "%s.%d.self_attention.dense", p, l) ||
-        blk_linear(c, &L->mlp.up, m->ffn, d, o->bias, params, err, "%s.%d.mlp.dense_h_to_4h", p, l) ||
-        blk_linear(c, &L->mlp.down, d, m->ffn, o->bias, params, err, "%s.%d.mlp.dense_4h_to_h", p, l))
-        return -1;
-    return 0;
+    const char *nm = o->two_ln ? "ln_mlp" : o->parallel ? NULL : "post_attention_layernorm";
+    arch_add_embed_head(t, "transformer.word_embeddings.weight", "lm_head.weight", o->vocab, d,
+                        o->tie ? ARCH_TIED : 0, "vocab_size, hidden_size");
+    for (int l = 0; l < o->n_layers; l++) {
+        falcon_layer *L = &m->layers[l];
+        char p[64];
+        snprintf(p, sizeof p, "transformer.h.%d", l);
+        arch_add(t, ARCH_VEC, &L->na_w, d, 0, 0, "%s.%s.weight", p, na);
+        arch_add(t, ARCH_VEC, &L->na_b, d, 0, 0, "%s.%s.bias", p, na);
+        if (nm) {
+            arch_add(t, ARCH_VEC, &L->nm_w, d, 0, 0, "%s.%s.weight", p, nm);
+            arch_add(t, ARCH_VEC, &L->nm_b, d, 0, 0, "%s.%s.bias", p, nm);
+        }
+        arch_add_qkv(t, &L->qkv, o->n_heads, o->n_kv_heads, o->head_dim, d, b, "%s.self_attention.query_key_value", p);
+        arch_add(t, ARCH_LINEAR, &L->dense, d, d, b, "%s.self_attention.dense", p);
+        blk_gelu_mlp_tensors(t, &L->mlp, p, "mlp.dense_h_to_4h", "mlp.dense_4h_to_h", d, o->ffn, o->act, b);
+    }
+    arch_add(t, ARCH_VEC, &m->lnf_w, d, 0, 0, "transformer.ln_f.weight");
+    arch_add(t, ARCH_VEC, &m->lnf_b, d, 0, 0, "transformer.ln_f.bias");
 }
 
-static int falcon_load(const lmc_arch_ctx *c, void **state, lmc_model_info *info, lmc_err *err) {
-    falcon *m = lmc_xcalloc(1, sizeof *m);
-    falcon_opts o;
-    int64_t params = 0;
-    if (read_config(c, m, &o, err) || lmc_rope_from_config(c, o.theta, m->head_dim, 0, &m->rope, err)) goto fail;
-    if (!(m->embed = blk_matrix(c, m->vocab, m->dim, "vocab_size, hidden_size", err,
-                                "transformer.word_embeddings.weight")))
-        goto fail;
-    params += m->embed->numel;
-    if (blk_lm_head(c, &m->lm_head, m->embed, "lm_head.weight", o.tie, m->vocab, m->dim, &params, err)) goto fail;
-    if (cfg_check_layers(c, "num_hidden_layers", m->n_layers, err)) goto fail;
-    m->layers = lmc_xcalloc((size_t)m->n_layers, sizeof *m->layers);
-    for (int l = 0; l < m->n_layers; l++)
-        if (load_layer(c, m, l, &o, &params, err)) goto fail;
-    if (!(m->lnf_w = blk_vec(c, m->dim, &params, err, "transformer.ln_f.weight")) ||
-        !(m->lnf_b = blk_vec(c, m->dim, &params, err, "transformer.ln_f.bias")))
-        goto fail;
-    *info = arch_info(m->dim, m->vocab, 0, params, &m->lm_head, NULL); /* RoPE: any window length */
-    *state = m;
-    return 0;
-fail:
-    falcon_free(m);
-    return -1;
+static int falcon_acts_table(void *state, arch_act *tab) {
+    falcon *m = state;
+    const falcon_cfg *o = &m->cfg;
+    falcon_acts *a = &m->a;
+    size_t d = o->dim, N = (size_t)(o->n_heads + 2 * o->n_kv_heads) * o->head_dim;
+    arch_act lines[] = {
+        {&a->x, d, 0},  {&a->na, d, 0},  {&a->nm, d, 0}, {&a->att, d, 0}, {&a->ao, d, 0}, {&a->mo, d, 0},
+        {&a->qkv, N, 0}, {&a->h, o->ffn, 0}, {&a->cos_t, o->head_dim / 2, 0}, {&a->sin_t, o->head_dim / 2, 0},
+    };
+    memcpy(tab, lines, sizeof lines);
+    return (int)(sizeof lines / sizeof lines[0]);
+}
+
+static void falcon_free(void *state) {
+    falcon *m = state;
+    free(m->layers);
+    lmc_rope_free(&m->rope);
 }
 
 static int falcon_forward(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
     falcon *m = state;
-    int d = m->dim, hd = m->head_dim, qd = m->n_heads * hd, kvd = m->n_kv_heads * hd, N = qd + 2 * kvd;
-    float *x = malloc(falcon_scratch_bytes(m, T));
-    if (!x) return lmc_fail(err, "out of memory for activations of a %d-token window", T);
-    float *na = x + (size_t)T * d;     /* (T, dim) attention input */
-    float *nm = na + (size_t)T * d;    /* (T, dim) MLP input (own norm) */
-    float *att = nm + (size_t)T * d;   /* (T, dim) */
-    float *ao = att + (size_t)T * d;   /* (T, dim) dense(attention) */
-    float *mo = ao + (size_t)T * d;    /* (T, dim) mlp output */
-    float *qkv = mo + (size_t)T * d;   /* (T, N) [q | k | v] */
-    float *h = qkv + (size_t)T * N;    /* (T, ffn) */
-    float *cos_t = h + (size_t)T * m->ffn, *sin_t = cos_t + (size_t)T * (hd / 2);
-    int rc = lmc_embed_rows(m->embed, tokens, T, x, err);
-    lmc_rope_tables(&m->rope, T, cos_t, sin_t);
+    const falcon_cfg *o = &m->cfg;
+    const falcon_acts *a = &m->a;
+    int d = o->dim, hd = o->head_dim, qd = o->n_heads * hd, kvd = o->n_kv_heads * hd, N = qd + 2 * kvd;
+    float *x = a->x, *qkv = a->qkv;
+    if (lmc_embed_rows(m->base.embed, tokens, T, x, err)) return -1;
+    lmc_rope_tables(&m->rope, T, a->cos_t, a->sin_t);
     float scale = 1.0f / sqrtf((float)hd);
-    for (int l = 0; rc == 0 && l < m->n_layers; l++) {
+    for (int l = 0; l < o->n_layers; l++) {
         falcon_layer *L = &m->layers[l];
-        layernorm(na, x, L->na_w, L->na_b, T, d, m->eps);
-        lmc_linear_apply(&L->qkv, na, qkv, T);
-        rope_apply(qkv, T, m->n_heads, hd, N, hd, cos_t, sin_t, 0);
-        rope_apply(qkv + qd, T, m->n_kv_heads, hd, N, hd, cos_t, sin_t, 0);
-        attention_causal(att, qkv, N, qkv + qd, N, qkv + qd + kvd, N, T, m->n_heads, m->n_kv_heads, hd, hd, scale);
-        lmc_linear_apply(&L->dense, att, ao, T);
-        if (m->parallel) {
-            const float *in = na;
-            if (L->nm_w) { layernorm(nm, x, L->nm_w, L->nm_b, T, d, m->eps); in = nm; }
-            blk_gelu_mlp_apply(&L->mlp, in, mo, T, h);
-            add_inplace(mo, ao, (size_t)T * d); /* HF: mlp_output += attention_output; output = mlp + residual */
-            add_inplace(x, mo, (size_t)T * d);
+        layernorm(a->na, x, L->na_w, L->na_b, T, d, o->eps);
+        lmc_linear_apply(&L->qkv, a->na, qkv, T);
+        rope_apply(qkv, T, o->n_heads, hd, N, hd, a->cos_t, a->sin_t, 0);
+        rope_apply(qkv + qd, T, o->n_kv_heads, hd, N, hd, a->cos_t, a->sin_t, 0);
+        arch_attention(&m->base, a->att, qkv, N, qkv + qd, N, qkv + qd + kvd, N, T, o->n_heads, o->n_kv_heads, hd,
+                       hd, scale);
+        lmc_linear_apply(&L->dense, a->att, a->ao, T);
+        if (o->parallel) {
+            const float *in = a->na;
+            if (L->nm_w) { layernorm(a->nm, x, L->nm_w, L->nm_b, T, d, o->eps); in = a->nm; }
+            blk_gelu_mlp_apply(&L->mlp, in, a->mo, T, a->h);
+            add_inplace(a->mo, a->ao, (size_t)T * d); /* HF: mlp_output += attention_output; output = mlp + residual */
+            add_inplace(x, a->mo, (size_t)T * d);
         } else {
-            add_inplace(x, ao, (size_t)T * d);
-            layernorm(nm, x, L->nm_w, L->nm_b, T, d, m->eps);
-            blk_gelu_mlp_apply(&L->mlp, nm, mo, T, h);
-            add_inplace(x, mo, (size_t)T * d);
+            add_inplace(x, a->ao, (size_t)T * d);
+            layernorm(a->nm, x, L->nm_w, L->nm_b, T, d, o->eps);
+            blk_gelu_mlp_apply(&L->mlp, a->nm, a->mo, T, a->h);
+            add_inplace(x, a->mo, (size_t)T * d);
         }
     }
-    if (rc == 0) layernorm(hidden, x, m->lnf_w, m->lnf_b, T, d, m->eps);
-    free(x);
-    return rc;
+    layernorm(hidden, x, m->lnf_w, m->lnf_b, T, d, o->eps);
+    return 0;
 }
 
-const lmc_arch lmc_arch_falcon = {"FalconForCausalLM", falcon_load, falcon_forward, falcon_scratch_bytes,
-                                  falcon_free};
+const lmc_arch lmc_arch_falcon = {"FalconForCausalLM", sizeof(falcon), falcon_config, falcon_tensors,
+                                  falcon_acts_table, falcon_forward, falcon_free};

@@ -6,7 +6,7 @@
  * Out:   layernorm(x; ln_f), head tied to wte (or lm_head.weight when tie_word_embeddings is false).
  * Conv1D weights are stored [in, out] and transposed once at load. Tensor names with or without the
  * "transformer." prefix. Learned positions: a window longer than n_positions is an error naming the limit
- * (info.max_positions). Options: scale_attn_weights, scale_attn_by_inverse_layer_idx, n_inner,
+ * (info.max_window). Options: scale_attn_weights, scale_attn_by_inverse_layer_idx, n_inner,
  * activation_function (gelu_new / gelu_pytorch_tanh / gelu_fast / gelu). */
 #include "arch.h"
 #include "blocks.h"
@@ -14,6 +14,7 @@
 #include "util.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,38 +26,33 @@ typedef struct gpt2_layer {
     blk_gelu_mlp mlp;           /* up = c_fc (hidden, dim), down = mlp.c_proj (dim, hidden) */
 } gpt2_layer;
 
+typedef struct gpt2_cfg {
+    int         dim, n_layers, n_heads, head_dim, hidden, vocab, n_positions;
+    float       eps;
+    int         scale_weights, scale_by_layer, tie;
+    blk_act     act;
+    const char *prefix; /* "transformer." or "" (see gpt2_config) */
+} gpt2_cfg;
+
+typedef struct gpt2_acts {
+    float *x;   /* (T, dim) residual stream */
+    float *xb;  /* (T, dim) normed input / block output */
+    float *qkv; /* (T, 3*dim) [q | k | v] */
+    float *att; /* (T, dim) */
+    float *h;   /* (T, hidden) */
+    float *pos; /* (T) int32 positions 0..T-1 */
+} gpt2_acts;
+
 typedef struct gpt2 {
-    int dim, n_layers, n_heads, head_dim, hidden, vocab, n_positions;
-    float eps;
-    int scale_weights, scale_by_layer;
-    const lmc_tensor *wte;   /* (vocab, dim), in the mmap */
-    const lmc_tensor *wpe;   /* (n_positions, dim), in the mmap */
-    gpt2_layer *layers;      /* (n_layers) */
-    float *lnf_w, *lnf_b;    /* (dim) */
-    lmc_linear lm_head;      /* (vocab, dim) */
+    arch_base         base;   /* wte (embed), lm_head, tensor list, arena, profiler */
+    gpt2_cfg          cfg;
+    const lmc_tensor *wpe;    /* (n_positions, dim), in the mmap */
+    gpt2_layer       *layers; /* (n_layers) */
+    float            *lnf_w, *lnf_b; /* (dim) */
+    gpt2_acts         a;
 } gpt2;
 
-static size_t gpt2_scratch_bytes(const void *state, int T) {
-    const gpt2 *m = state;
-    return sizeof(float) * (size_t)T * (6 * (size_t)m->dim + m->hidden); /* x, xb, qkv (3), att, h */
-}
-
-static void gpt2_free(void *state) {
-    gpt2 *m = state;
-    if (!m) return;
-    for (int l = 0; m->layers && l < m->n_layers; l++) {
-        gpt2_layer *L = &m->layers[l];
-        free(L->ln1_w); free(L->ln1_b); free(L->ln2_w); free(L->ln2_b);
-        lmc_linear_free(&L->qkv); lmc_linear_free(&L->proj);
-        blk_gelu_mlp_free(&L->mlp);
-    }
-    free(m->layers);
-    free(m->lnf_w); free(m->lnf_b);
-    lmc_linear_free(&m->lm_head);
-    free(m);
-}
-
-static int read_config(const lmc_arch_ctx *c, gpt2 *m, int *tie, blk_act *act, lmc_err *err) {
+static int read_config(const lmc_arch_ctx *c, gpt2_cfg *o, lmc_err *err) {
     long dim, layers, heads, vocab, npos, inner;
     double eps;
     const char *actname;
@@ -66,104 +62,99 @@ static int read_config(const lmc_arch_ctx *c, gpt2 *m, int *tie, blk_act *act, l
         cfg_int(c, "n_positions", 1, 0, &npos, err) || cfg_int(c, "n_inner", 0, 4 * dim, &inner, err) ||
         cfg_num_in(c, "layer_norm_epsilon", 1e-5, 0, 1, &eps, err) ||
         cfg_str(c, "activation_function", "gelu_new", &actname, err) ||
-        cfg_bool(c, "scale_attn_weights", 1, &m->scale_weights, err) ||
-        cfg_bool(c, "scale_attn_by_inverse_layer_idx", 0, &m->scale_by_layer, err) ||
+        cfg_bool(c, "scale_attn_weights", 1, &o->scale_weights, err) ||
+        cfg_bool(c, "scale_attn_by_inverse_layer_idx", 0, &o->scale_by_layer, err) ||
         cfg_bool(c, "reorder_and_upcast_attn", 0, &reorder, err) || /* f32 already: no effect */
-        cfg_bool(c, "add_cross_attention", 0, &cross, err) || cfg_bool(c, "tie_word_embeddings", 1, tie, err) ||
-        blk_act_parse(c, "activation_function", actname, act, err))
+        cfg_bool(c, "add_cross_attention", 0, &cross, err) || cfg_bool(c, "tie_word_embeddings", 1, &o->tie, err) ||
+        blk_act_parse(c, "activation_function", actname, &o->act, err))
         return -1;
     if (heads == 0 || dim % heads)
         return lmc_fail(err, "%s: n_embd %ld is not a multiple of n_head %ld", c->origin, dim, heads);
     if (cross) return lmc_fail(err, "%s: config.json \"add_cross_attention\" true is not supported", c->origin);
-    m->dim = (int)dim; m->n_layers = (int)layers; m->n_heads = (int)heads; m->head_dim = (int)(dim / heads);
-    m->hidden = (int)inner; m->vocab = (int)vocab; m->n_positions = (int)npos; m->eps = (float)eps;
+    o->dim = (int)dim; o->n_layers = (int)layers; o->n_heads = (int)heads; o->head_dim = (int)(dim / heads);
+    o->hidden = (int)inner; o->vocab = (int)vocab; o->n_positions = (int)npos; o->eps = (float)eps;
     return 0;
 }
 
-static int load_layer(const lmc_arch_ctx *c, gpt2 *m, const char *p, int l, blk_act act, int64_t *params,
-                      lmc_err *err) {
-    gpt2_layer *L = &m->layers[l];
-    int d = m->dim;
-    L->mlp.hidden = m->hidden;
-    L->mlp.act = act;
-    if (!(L->ln1_w = blk_vec(c, d, params, err, "%sh.%d.ln_1.weight", p, l)) ||
-        !(L->ln1_b = blk_vec(c, d, params, err, "%sh.%d.ln_1.bias", p, l)) ||
-        !(L->ln2_w = blk_vec(c, d, params, err, "%sh.%d.ln_2.weight", p, l)) ||
-        !(L->ln2_b = blk_vec(c, d, params, err, "%sh.%d.ln_2.bias", p, l)) ||
-        blk_conv1d(c, &L->qkv, d, 3 * d, params, err, "%sh.%d.attn.c_attn", p, l) ||
-        blk_conv1d(c, &L->proj, d, d, params, err, "%sh.%d.attn.c_proj", p, l) ||
-        blk_conv1d(c, &L->mlp.up, d, m->hidden, params, err, "%sh.%d.mlp.c_fc", p, l) ||
-        blk_conv1d(c, &L->mlp.down, m->hidden, d, params, err, "%sh.%d.mlp.c_proj", p, l))
-        return -1;
-    return 0;
-}
-
-static int gpt2_load(const lmc_arch_ctx *c, void **state, lmc_model_info *info, lmc_err *err) {
-    gpt2 *m = lmc_xcalloc(1, sizeof *m);
-    int tie;
-    blk_act act;
-    int64_t params = 0;
-    if (read_config(c, m, &tie, &act, err)) goto fail;
+static int gpt2_config(const lmc_arch_ctx *c, void *state, lmc_err *err) {
+    gpt2 *m = state;
+    gpt2_cfg *o = &m->cfg;
+    if (read_config(c, o, err) || cfg_check_layers(c, "n_layer", o->n_layers, err)) return -1;
     /* Hub GPT-2 files name tensors "wte.weight", "h.0...."; files saved from GPT2LMHeadModel add "transformer." */
-    const char *p = arch_tensor_opt(c, "transformer.wte.weight") ? "transformer." : "";
-    if (!(m->wte = blk_matrix(c, m->vocab, m->dim, "vocab_size, n_embd", err, "%swte.weight", p)) ||
-        !(m->wpe = blk_matrix(c, m->n_positions, m->dim, "n_positions, n_embd", err, "%swpe.weight", p)))
-        goto fail;
-    params += m->wte->numel + m->wpe->numel;
-    if (blk_lm_head(c, &m->lm_head, m->wte, "lm_head.weight", tie, m->vocab, m->dim, &params, err)) goto fail;
-    if (cfg_check_layers(c, "n_layer", m->n_layers, err)) goto fail;
-    m->layers = lmc_xcalloc((size_t)m->n_layers, sizeof *m->layers);
-    for (int l = 0; l < m->n_layers; l++)
-        if (load_layer(c, m, p, l, act, &params, err)) goto fail;
-    if (!(m->lnf_w = blk_vec(c, m->dim, &params, err, "%sln_f.weight", p)) ||
-        !(m->lnf_b = blk_vec(c, m->dim, &params, err, "%sln_f.bias", p)))
-        goto fail;
-    /* learned positions: longer windows are an error */
-    *info = arch_info(m->dim, m->vocab, m->n_positions, params, &m->lm_head, NULL);
-    *state = m;
+    o->prefix = cfg_has_tensor(c, "transformer.wte.weight") ? "transformer." : "";
+    arch_limit_window(&m->base, o->n_positions, "the model's %d learned positions (n_positions)", o->n_positions);
+    m->base.info.dim = o->dim;
+    m->base.info.vocab = o->vocab;
+    m->layers = lmc_xcalloc((size_t)o->n_layers, sizeof *m->layers);
     return 0;
-fail:
-    gpt2_free(m);
-    return -1;
 }
+
+static void gpt2_tensors(void *state, arch_tensors *t) {
+    gpt2 *m = state;
+    const gpt2_cfg *o = &m->cfg;
+    const char *p = o->prefix;
+    int d = o->dim;
+    char wte[32], hp[48];
+    snprintf(wte, sizeof wte, "%swte.weight", p);
+    arch_add_embed_head(t, wte, "lm_head.weight", o->vocab, d, o->tie ? ARCH_TIED : 0, "vocab_size, n_embd");
+    arch_add(t, ARCH_MATRIX, &m->wpe, o->n_positions, d, 0, "%swpe.weight", p)->what = "n_positions, n_embd";
+    for (int l = 0; l < o->n_layers; l++) {
+        gpt2_layer *L = &m->layers[l];
+        snprintf(hp, sizeof hp, "%sh.%d", p, l);
+        L->mlp.hidden = o->hidden;
+        L->mlp.act = o->act;
+        arch_add(t, ARCH_VEC, &L->ln1_w, d, 0, 0, "%s.ln_1.weight", hp);
+        arch_add(t, ARCH_VEC, &L->ln1_b, d, 0, 0, "%s.ln_1.bias", hp);
+        arch_add(t, ARCH_VEC, &L->ln2_w, d, 0, 0, "%s.ln_2.weight", hp);
+        arch_add(t, ARCH_VEC, &L->ln2_b, d, 0, 0, "%s.ln_2.bias", hp);
+        arch_add(t, ARCH_CONV1D, &L->qkv, 3 * d, d, 0, "%s.attn.c_attn", hp);
+        arch_add(t, ARCH_CONV1D, &L->proj, d, d, 0, "%s.attn.c_proj", hp);
+        arch_add(t, ARCH_CONV1D, &L->mlp.up, o->hidden, d, 0, "%s.mlp.c_fc", hp);
+        arch_add(t, ARCH_CONV1D, &L->mlp.down, d, o->hidden, 0, "%s.mlp.c_proj", hp);
+    }
+    arch_add(t, ARCH_VEC, &m->lnf_w, d, 0, 0, "%sln_f.weight", p);
+    arch_add(t, ARCH_VEC, &m->lnf_b, d, 0, 0, "%sln_f.bias", p);
+}
+
+static int gpt2_acts_table(void *state, arch_act *tab) {
+    gpt2 *m = state;
+    gpt2_acts *a = &m->a;
+    size_t d = m->cfg.dim;
+    arch_act lines[] = {
+        {&a->x, d, 0}, {&a->xb, d, 0}, {&a->qkv, 3 * d, 0}, {&a->att, d, 0}, {&a->h, m->cfg.hidden, 0}, {&a->pos, 1, 0},
+    };
+    memcpy(tab, lines, sizeof lines);
+    return (int)(sizeof lines / sizeof lines[0]);
+}
+
+static void gpt2_free(void *state) { free(((gpt2 *)state)->layers); }
 
 static int gpt2_forward(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
     gpt2 *m = state;
-    if (T > m->n_positions)
-        return lmc_fail(err, "a window of %d tokens exceeds GPT-2's n_positions %d (learned positions); use "
-                             "--block-size %d or less", T, m->n_positions, m->n_positions);
-    int d = m->dim;
-    float *x = malloc(gpt2_scratch_bytes(m, T));
-    if (!x) return lmc_fail(err, "out of memory for activations of a %d-token window", T);
-    float *xb = x + (size_t)T * d;        /* (T, dim) normed input / block output */
-    float *qkv = xb + (size_t)T * d;      /* (T, 3*dim) [q | k | v] */
-    float *att = qkv + (size_t)T * 3 * d; /* (T, dim) */
-    float *h = att + (size_t)T * d;       /* (T, hidden) */
-    int rc = lmc_embed_rows(m->wte, tokens, T, x, err);
-    if (rc == 0) {
-        int32_t *pos = lmc_xmalloc(sizeof(int32_t) * (size_t)T);
-        for (int t = 0; t < T; t++) pos[t] = t;
-        rc = lmc_embed_rows(m->wpe, pos, T, xb, err);
-        free(pos);
-        add_inplace(x, xb, (size_t)T * d);
-    }
-    for (int l = 0; rc == 0 && l < m->n_layers; l++) {
+    const gpt2_cfg *o = &m->cfg;
+    const gpt2_acts *a = &m->a;
+    int d = o->dim;
+    int32_t *pos = (int32_t *)a->pos;
+    for (int t = 0; t < T; t++) pos[t] = t;
+    if (lmc_embed_rows(m->base.embed, tokens, T, a->x, err) || lmc_embed_rows(m->wpe, pos, T, a->xb, err)) return -1;
+    add_inplace(a->x, a->xb, (size_t)T * d);
+    for (int l = 0; l < o->n_layers; l++) {
         gpt2_layer *L = &m->layers[l];
-        float scale = m->scale_weights ? 1.0f / sqrtf((float)m->head_dim) : 1.0f;
-        if (m->scale_by_layer) scale /= (float)(l + 1);
-        layernorm(xb, x, L->ln1_w, L->ln1_b, T, d, m->eps);
-        lmc_linear_apply(&L->qkv, xb, qkv, T);
-        attention_causal(att, qkv, 3 * d, qkv + d, 3 * d, qkv + 2 * d, 3 * d, T, m->n_heads, m->n_heads,
-                         m->head_dim, m->head_dim, scale);
-        lmc_linear_apply(&L->proj, att, xb, T);
-        add_inplace(x, xb, (size_t)T * d);
-        layernorm(xb, x, L->ln2_w, L->ln2_b, T, d, m->eps);
-        blk_gelu_mlp_apply(&L->mlp, xb, att, T, h);
-        add_inplace(x, att, (size_t)T * d);
+        float scale = o->scale_weights ? 1.0f / sqrtf((float)o->head_dim) : 1.0f;
+        if (o->scale_by_layer) scale /= (float)(l + 1);
+        layernorm(a->xb, a->x, L->ln1_w, L->ln1_b, T, d, o->eps);
+        lmc_linear_apply(&L->qkv, a->xb, a->qkv, T);
+        arch_attention(&m->base, a->att, a->qkv, 3 * d, a->qkv + d, 3 * d, a->qkv + 2 * d, 3 * d, T, o->n_heads,
+                       o->n_heads, o->head_dim, o->head_dim, scale);
+        lmc_linear_apply(&L->proj, a->att, a->xb, T);
+        add_inplace(a->x, a->xb, (size_t)T * d);
+        layernorm(a->xb, a->x, L->ln2_w, L->ln2_b, T, d, o->eps);
+        blk_gelu_mlp_apply(&L->mlp, a->xb, a->att, T, a->h);
+        add_inplace(a->x, a->att, (size_t)T * d);
     }
-    if (rc == 0) layernorm(hidden, x, m->lnf_w, m->lnf_b, T, d, m->eps);
-    free(x);
-    return rc;
+    layernorm(hidden, a->x, m->lnf_w, m->lnf_b, T, d, o->eps);
+    return 0;
 }
 
-const lmc_arch lmc_arch_gpt2 = {"GPT2LMHeadModel", gpt2_load, gpt2_forward, gpt2_scratch_bytes, gpt2_free};
+const lmc_arch lmc_arch_gpt2 = {"GPT2LMHeadModel", sizeof(gpt2), gpt2_config, gpt2_tensors, gpt2_acts_table,
+                                gpt2_forward, gpt2_free};

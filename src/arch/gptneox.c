@@ -14,6 +14,7 @@
 #include "util.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,152 +26,142 @@ typedef struct neox_layer {
     blk_gelu_mlp mlp;           /* dense_h_to_4h (hidden, dim), dense_4h_to_h (dim, hidden) */
 } neox_layer;
 
+typedef struct neox_cfg {
+    int     dim, n_layers, n_heads, head_dim, hidden, vocab, parallel, rot;
+    float   eps;
+    int     tie, attn_bias;
+    blk_act act;
+    double  theta;
+} neox_cfg;
+
+typedef struct neox_acts {
+    float *x;             /* (T, dim) residual stream */
+    float *n1;            /* (T, dim) input_layernorm, then dense(attention) */
+    float *n2;            /* (T, dim) post_attention_layernorm */
+    float *qkv;           /* (T, 3*dim) [q | k | v] */
+    float *att, *mo;      /* (T, dim) attention, mlp output */
+    float *h;             /* (T, hidden) */
+    float *cos_t, *sin_t; /* (T, rot/2) */
+} neox_acts;
+
 typedef struct neox {
-    int dim, n_layers, n_heads, head_dim, hidden, vocab, parallel;
-    float eps;
-    lmc_rope rope;           /* rot_dim = int(head_dim * rotary_pct) */
-    const lmc_tensor *embed; /* (vocab, dim), in the mmap */
-    neox_layer *layers;      /* (n_layers) */
-    float *lnf_w, *lnf_b;    /* (dim) */
-    lmc_linear lm_head;      /* (vocab, dim) embed_out */
+    arch_base   base;   /* embed_in, embed_out (lm_head), tensor list, arena, profiler */
+    neox_cfg    cfg;
+    lmc_rope    rope;   /* rot_dim = int(head_dim * rotary_pct) */
+    neox_layer *layers; /* (n_layers) */
+    float      *lnf_w, *lnf_b; /* (dim) */
+    neox_acts   a;
 } neox;
 
-static size_t neox_scratch_bytes(const void *state, int T) {
-    const neox *m = state;
-    /* x, n1, n2/ao, qkv (3), att, mo, h, cos, sin */
-    return sizeof(float) * (size_t)T * (9 * (size_t)m->dim + m->hidden + m->rope.rot_dim);
-}
-
-static void neox_free(void *state) {
-    neox *m = state;
-    if (!m) return;
-    for (int l = 0; m->layers && l < m->n_layers; l++) {
-        neox_layer *L = &m->layers[l];
-        free(L->ln1_w); free(L->ln1_b); free(L->ln2_w); free(L->ln2_b);
-        lmc_linear_free(&L->qkv); lmc_linear_free(&L->dense);
-        blk_gelu_mlp_free(&L->mlp);
-    }
-    free(m->layers);
-    free(m->lnf_w); free(m->lnf_b);
-    lmc_linear_free(&m->lm_head);
-    lmc_rope_free(&m->rope);
-    free(m);
-}
-
-static int read_config(const lmc_arch_ctx *c, neox *m, int *tie, int *attn_bias, blk_act *act, double *theta,
-                       double *pct, lmc_err *err) {
+static int read_config(const lmc_arch_ctx *c, neox_cfg *o, lmc_err *err) {
     long dim, layers, heads, hidden, vocab;
-    double eps, base;
+    double eps, base, pct;
     const char *actname;
     if (cfg_int(c, "hidden_size", 1, 0, &dim, err) || cfg_int(c, "num_hidden_layers", 1, 0, &layers, err) ||
         cfg_int(c, "num_attention_heads", 1, 0, &heads, err) || cfg_int(c, "intermediate_size", 1, 0, &hidden, err) ||
         cfg_int(c, "vocab_size", 1, 0, &vocab, err) || cfg_num_in(c, "layer_norm_eps", 1e-5, 0, 1, &eps, err) ||
-        cfg_num(c, "rotary_emb_base", 0, 10000.0, &base, err) || cfg_num(c, "rope_theta", 0, base, theta, err) ||
-        cfg_num_in(c, "rotary_pct", 0.25, 0, 1, pct, err) ||
-        cfg_num_in(c, "partial_rotary_factor", *pct, 0, 1, pct, err) ||
-        cfg_bool(c, "use_parallel_residual", 1, &m->parallel, err) ||
-        cfg_bool(c, "attention_bias", 1, attn_bias, err) || cfg_str(c, "hidden_act", "gelu", &actname, err) ||
-        cfg_bool(c, "tie_word_embeddings", 0, tie, err) || blk_act_parse(c, "hidden_act", actname, act, err))
+        cfg_num(c, "rotary_emb_base", 0, 10000.0, &base, err) || cfg_num(c, "rope_theta", 0, base, &o->theta, err) ||
+        cfg_num_in(c, "rotary_pct", 0.25, 0, 1, &pct, err) ||
+        cfg_num_in(c, "partial_rotary_factor", pct, 0, 1, &pct, err) ||
+        cfg_bool(c, "use_parallel_residual", 1, &o->parallel, err) ||
+        cfg_bool(c, "attention_bias", 1, &o->attn_bias, err) || cfg_str(c, "hidden_act", "gelu", &actname, err) ||
+        cfg_bool(c, "tie_word_embeddings", 0, &o->tie, err) || blk_act_parse(c, "hidden_act", actname, &o->act, err))
         return -1;
     if (heads == 0 || dim % heads)
         return lmc_fail(err, "%s: hidden_size %ld is not a multiple of num_attention_heads %ld", c->origin, dim, heads);
-    m->dim = (int)dim; m->n_layers = (int)layers; m->n_heads = (int)heads; m->head_dim = (int)(dim / heads);
-    m->hidden = (int)hidden; m->vocab = (int)vocab; m->eps = (float)eps;
+    o->dim = (int)dim; o->n_layers = (int)layers; o->n_heads = (int)heads; o->head_dim = (int)(dim / heads);
+    o->hidden = (int)hidden; o->vocab = (int)vocab; o->eps = (float)eps;
+    o->rot = (int)(o->head_dim * pct); /* HF: int(head_size * rotary_pct) */
+    if (o->rot < 2 || o->rot % 2 || o->rot > o->head_dim)
+        return lmc_fail(err, "%s: rotary_pct %g gives %d rotary dims of head_dim %d (must be even, 2..head_dim)",
+                        c->origin, pct, o->rot, o->head_dim);
     return 0;
 }
 
-static int load_layer(const lmc_arch_ctx *c, neox *m, int l, int attn_bias, blk_act act, int64_t *params,
-                      lmc_err *err) {
-    neox_layer *L = &m->layers[l];
-    int d = m->dim;
-    const char *p = "gpt_neox.layers";
-    L->mlp.hidden = m->hidden;
-    L->mlp.act = act;
-    if (!(L->ln1_w = blk_vec(c, d, params, err, "%s.%d.input_layernorm.weight", p, l)) ||
-        !(L->ln1_b = blk_vec(c, d, params, err, "%s.%d.input_layernorm.bias", p, l)) ||
-        !(L->ln2_w = blk_vec(c, d, params, err, "%s.%d.post_attention_layernorm.weight", p, l)) ||
-        !(L->ln2_b = blk_vec(c, d, params, err, "%s.%d.post_attention_layernorm.bias", p, l)) ||
-        blk_qkv_grouped(c, &L->qkv, m->n_heads, m->n_heads, m->head_dim, d, attn_bias, params, err,
-                        "%s.%d.attention.query_key_value", p, l) ||
-        blk_linear(c, &L->dense, d, d, attn_bias, params, err, "%s.%d.attention.dense", p, l) ||
-        blk_linear(c, &L->mlp.up, m->hidden, d, 1, params, err, "%s.%d.mlp.dense_h_to_4h", p, l) ||
-        blk_linear(c, &L->mlp.down, d, m->hidden, 1, params, err, "%s.%d.mlp.dense_4h_to_h", p, l))
+static int neox_config(const lmc_arch_ctx *c, void *state, lmc_err *err) {
+    neox *m = state;
+    if (read_config(c, &m->cfg, err) || lmc_rope_from_config(c, m->cfg.theta, m->cfg.rot, 0, &m->rope, err) ||
+        cfg_check_layers(c, "num_hidden_layers", m->cfg.n_layers, err))
         return -1;
+    m->base.info.dim = m->cfg.dim;
+    m->base.info.vocab = m->cfg.vocab;
+    m->layers = lmc_xcalloc((size_t)m->cfg.n_layers, sizeof *m->layers);
     return 0;
 }
 
-static int neox_load(const lmc_arch_ctx *c, void **state, lmc_model_info *info, lmc_err *err) {
-    neox *m = lmc_xcalloc(1, sizeof *m);
-    int tie, attn_bias;
-    blk_act act;
-    double theta, pct;
-    int64_t params = 0;
-    if (read_config(c, m, &tie, &attn_bias, &act, &theta, &pct, err)) goto fail;
-    int rot = (int)(m->head_dim * pct); /* HF: int(head_size * rotary_pct) */
-    if (rot < 2 || rot % 2 || rot > m->head_dim) {
-        lmc_fail(err, "%s: rotary_pct %g gives %d rotary dims of head_dim %d (must be even, 2..head_dim)", c->origin,
-                 pct, rot, m->head_dim);
-        goto fail;
+static void neox_tensors(void *state, arch_tensors *t) {
+    neox *m = state;
+    const neox_cfg *o = &m->cfg;
+    int d = o->dim, ab = o->attn_bias ? ARCH_BIAS : 0;
+    arch_add_embed_head(t, "gpt_neox.embed_in.weight", "embed_out.weight", o->vocab, d, o->tie ? ARCH_TIED : 0,
+                        "vocab_size, hidden_size");
+    for (int l = 0; l < o->n_layers; l++) {
+        neox_layer *L = &m->layers[l];
+        char p[64];
+        snprintf(p, sizeof p, "gpt_neox.layers.%d", l);
+        arch_add(t, ARCH_VEC, &L->ln1_w, d, 0, 0, "%s.input_layernorm.weight", p);
+        arch_add(t, ARCH_VEC, &L->ln1_b, d, 0, 0, "%s.input_layernorm.bias", p);
+        arch_add(t, ARCH_VEC, &L->ln2_w, d, 0, 0, "%s.post_attention_layernorm.weight", p);
+        arch_add(t, ARCH_VEC, &L->ln2_b, d, 0, 0, "%s.post_attention_layernorm.bias", p);
+        arch_add_qkv(t, &L->qkv, o->n_heads, o->n_heads, o->head_dim, d, ab, "%s.attention.query_key_value", p);
+        arch_add(t, ARCH_LINEAR, &L->dense, d, d, ab, "%s.attention.dense", p);
+        blk_gelu_mlp_tensors(t, &L->mlp, p, "mlp.dense_h_to_4h", "mlp.dense_4h_to_h", d, o->hidden, o->act, ARCH_BIAS);
     }
-    if (lmc_rope_from_config(c, theta, rot, 0, &m->rope, err)) goto fail;
-    if (!(m->embed = blk_matrix(c, m->vocab, m->dim, "vocab_size, hidden_size", err, "gpt_neox.embed_in.weight")))
-        goto fail;
-    params += m->embed->numel;
-    if (blk_lm_head(c, &m->lm_head, m->embed, "embed_out.weight", tie, m->vocab, m->dim, &params, err)) goto fail;
-    if (cfg_check_layers(c, "num_hidden_layers", m->n_layers, err)) goto fail;
-    m->layers = lmc_xcalloc((size_t)m->n_layers, sizeof *m->layers);
-    for (int l = 0; l < m->n_layers; l++)
-        if (load_layer(c, m, l, attn_bias, act, &params, err)) goto fail;
-    if (!(m->lnf_w = blk_vec(c, m->dim, &params, err, "gpt_neox.final_layer_norm.weight")) ||
-        !(m->lnf_b = blk_vec(c, m->dim, &params, err, "gpt_neox.final_layer_norm.bias")))
-        goto fail;
-    *info = arch_info(m->dim, m->vocab, 0, params, &m->lm_head, NULL); /* RoPE: any window length */
-    *state = m;
-    return 0;
-fail:
-    neox_free(m);
-    return -1;
+    arch_add(t, ARCH_VEC, &m->lnf_w, d, 0, 0, "gpt_neox.final_layer_norm.weight");
+    arch_add(t, ARCH_VEC, &m->lnf_b, d, 0, 0, "gpt_neox.final_layer_norm.bias");
+}
+
+static int neox_acts_table(void *state, arch_act *tab) {
+    neox *m = state;
+    neox_acts *a = &m->a;
+    size_t d = m->cfg.dim, r2 = (size_t)m->cfg.rot / 2;
+    arch_act lines[] = {
+        {&a->x, d, 0},   {&a->n1, d, 0}, {&a->n2, d, 0}, {&a->qkv, 3 * d, 0}, {&a->att, d, 0},
+        {&a->mo, d, 0}, {&a->h, m->cfg.hidden, 0}, {&a->cos_t, r2, 0}, {&a->sin_t, r2, 0},
+    };
+    memcpy(tab, lines, sizeof lines);
+    return (int)(sizeof lines / sizeof lines[0]);
+}
+
+static void neox_free(void *state) {
+    neox *m = state;
+    free(m->layers);
+    lmc_rope_free(&m->rope);
 }
 
 static int neox_forward(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
     neox *m = state;
-    int d = m->dim, hd = m->head_dim, rot = m->rope.rot_dim;
-    float *x = malloc(neox_scratch_bytes(m, T));
-    if (!x) return lmc_fail(err, "out of memory for activations of a %d-token window", T);
-    float *n1 = x + (size_t)T * d;        /* (T, dim) */
-    float *n2 = n1 + (size_t)T * d;       /* (T, dim) */
-    float *qkv = n2 + (size_t)T * d;      /* (T, 3*dim) [q | k | v] */
-    float *att = qkv + (size_t)T * 3 * d; /* (T, dim) attention, then dense(attention) in n1 */
-    float *mo = att + (size_t)T * d;      /* (T, dim) */
-    float *h = mo + (size_t)T * d;        /* (T, hidden) */
-    float *cos_t = h + (size_t)T * m->hidden, *sin_t = cos_t + (size_t)T * (rot / 2);
-    int rc = lmc_embed_rows(m->embed, tokens, T, x, err);
-    lmc_rope_tables(&m->rope, T, cos_t, sin_t);
+    const neox_cfg *o = &m->cfg;
+    const neox_acts *a = &m->a;
+    int d = o->dim, hd = o->head_dim, rot = o->rot;
+    float *x = a->x, *n1 = a->n1, *n2 = a->n2, *qkv = a->qkv, *mo = a->mo;
+    if (lmc_embed_rows(m->base.embed, tokens, T, x, err)) return -1;
+    lmc_rope_tables(&m->rope, T, a->cos_t, a->sin_t);
     float scale = 1.0f / sqrtf((float)hd);
-    for (int l = 0; rc == 0 && l < m->n_layers; l++) {
+    for (int l = 0; l < o->n_layers; l++) {
         neox_layer *L = &m->layers[l];
-        layernorm(n1, x, L->ln1_w, L->ln1_b, T, d, m->eps);
+        layernorm(n1, x, L->ln1_w, L->ln1_b, T, d, o->eps);
         lmc_linear_apply(&L->qkv, n1, qkv, T);
-        rope_apply(qkv, T, m->n_heads, hd, 3 * d, rot, cos_t, sin_t, 0);
-        rope_apply(qkv + d, T, m->n_heads, hd, 3 * d, rot, cos_t, sin_t, 0);
-        attention_causal(att, qkv, 3 * d, qkv + d, 3 * d, qkv + 2 * d, 3 * d, T, m->n_heads, m->n_heads, hd, hd,
-                         scale);
-        lmc_linear_apply(&L->dense, att, n1, T); /* n1 ← attention output */
-        if (m->parallel) {
-            layernorm(n2, x, L->ln2_w, L->ln2_b, T, d, m->eps);
-            blk_gelu_mlp_apply(&L->mlp, n2, mo, T, h);
+        rope_apply(qkv, T, o->n_heads, hd, 3 * d, rot, a->cos_t, a->sin_t, 0);
+        rope_apply(qkv + d, T, o->n_heads, hd, 3 * d, rot, a->cos_t, a->sin_t, 0);
+        arch_attention(&m->base, a->att, qkv, 3 * d, qkv + d, 3 * d, qkv + 2 * d, 3 * d, T, o->n_heads, o->n_heads,
+                       hd, hd, scale);
+        lmc_linear_apply(&L->dense, a->att, n1, T); /* n1 ← attention output */
+        if (o->parallel) {
+            layernorm(n2, x, L->ln2_w, L->ln2_b, T, d, o->eps);
+            blk_gelu_mlp_apply(&L->mlp, n2, mo, T, a->h);
             add_inplace(mo, n1, (size_t)T * d); /* HF: mlp_output + attn_output + hidden_states */
             add_inplace(x, mo, (size_t)T * d);
         } else {
             add_inplace(x, n1, (size_t)T * d);
-            layernorm(n2, x, L->ln2_w, L->ln2_b, T, d, m->eps);
-            blk_gelu_mlp_apply(&L->mlp, n2, mo, T, h);
+            layernorm(n2, x, L->ln2_w, L->ln2_b, T, d, o->eps);
+            blk_gelu_mlp_apply(&L->mlp, n2, mo, T, a->h);
             add_inplace(x, mo, (size_t)T * d);
         }
     }
-    if (rc == 0) layernorm(hidden, x, m->lnf_w, m->lnf_b, T, d, m->eps);
-    free(x);
-    return rc;
+    layernorm(hidden, x, m->lnf_w, m->lnf_b, T, d, o->eps);
+    return 0;
 }
 
-const lmc_arch lmc_arch_gptneox = {"GPTNeoXForCausalLM", neox_load, neox_forward, neox_scratch_bytes, neox_free};
+const lmc_arch lmc_arch_gptneox = {"GPTNeoXForCausalLM", sizeof(neox), neox_config, neox_tensors, neox_acts_table,
+                                   neox_forward, neox_free};

@@ -21,6 +21,7 @@
 #include "util.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,38 +35,33 @@ typedef struct qwen1_layer {
     lmc_linear mlp_proj;       /* (dim, ffn) */
 } qwen1_layer;
 
-typedef struct qwen1 {
-    int dim, n_layers, n_heads, head_dim, ffn, vocab, rot_dim, seq_length, dynamic_ntk, logn_attn, scale_attn;
-    float eps;
+typedef struct qwen1_cfg {
+    int    dim, n_layers, n_heads, head_dim, ffn, vocab, rot_dim, seq_length, dynamic_ntk, logn_attn, scale_attn;
+    float  eps;
     double base;
-    const lmc_tensor *embed; /* (vocab, dim), in the mmap */
-    qwen1_layer *layers;     /* (n_layers) */
-    float *final_norm;       /* (dim) */
-    lmc_linear lm_head;      /* (vocab, dim) */
+    int    no_bias, tie;
+} qwen1_cfg;
+
+typedef struct qwen1_acts {
+    float *x;             /* (T, dim) residual stream */
+    float *xb;            /* (T, dim) */
+    float *qkv;           /* (T, 3*dim) [q | k | v] */
+    float *att;           /* (T, dim) */
+    float *h1, *h2;       /* (T, ffn) */
+    float *cos_t, *sin_t; /* (T, rot_dim/2) */
+    float *logn;          /* (T) */
+    float *inv;           /* (rot_dim/2) */
+} qwen1_acts;
+
+typedef struct qwen1 {
+    arch_base    base;   /* embed, lm_head, tensor list, arena, profiler */
+    qwen1_cfg    cfg;
+    qwen1_layer *layers; /* (n_layers) */
+    float       *final_norm; /* (dim) */
+    qwen1_acts   a;
 } qwen1;
 
-static size_t qwen1_scratch_bytes(const void *state, int T) {
-    const qwen1 *m = state;
-    /* x, xb, qkv (3), att, h1, h2, cos, sin, logn */
-    return sizeof(float) * ((size_t)T * (6 * (size_t)m->dim + 2 * (size_t)m->ffn + m->rot_dim + 1) + m->rot_dim);
-}
-
-static void qwen1_free(void *state) {
-    qwen1 *m = state;
-    if (!m) return;
-    for (int l = 0; m->layers && l < m->n_layers; l++) {
-        qwen1_layer *L = &m->layers[l];
-        free(L->ln1); free(L->ln2);
-        lmc_linear_free(&L->c_attn); lmc_linear_free(&L->c_proj);
-        lmc_linear_free(&L->w1); lmc_linear_free(&L->w2); lmc_linear_free(&L->mlp_proj);
-    }
-    free(m->layers);
-    free(m->final_norm);
-    lmc_linear_free(&m->lm_head);
-    free(m);
-}
-
-static int read_config(const lmc_arch_ctx *c, qwen1 *m, int *no_bias, int *tie, lmc_err *err) {
+static int read_config(const lmc_arch_ctx *c, qwen1_cfg *m, lmc_err *err) {
     long dim, layers, heads, kvc, inter, vocab, seq;
     double eps, pct;
     if (cfg_int(c, "hidden_size", 1, 0, &dim, err) || cfg_int(c, "num_hidden_layers", 1, 0, &layers, err) ||
@@ -75,8 +71,8 @@ static int read_config(const lmc_arch_ctx *c, qwen1 *m, int *no_bias, int *tie, 
         cfg_num(c, "rotary_emb_base", 0, 10000.0, &m->base, err) || cfg_num_in(c, "rotary_pct", 1.0, 0, 1, &pct, err) ||
         cfg_int(c, "seq_length", 0, 8192, &seq, err) || cfg_bool(c, "use_dynamic_ntk", 1, &m->dynamic_ntk, err) ||
         cfg_bool(c, "use_logn_attn", 1, &m->logn_attn, err) ||
-        cfg_bool(c, "scale_attn_weights", 1, &m->scale_attn, err) || cfg_bool(c, "no_bias", 1, no_bias, err) ||
-        cfg_bool(c, "tie_word_embeddings", 0, tie, err))
+        cfg_bool(c, "scale_attn_weights", 1, &m->scale_attn, err) || cfg_bool(c, "no_bias", 1, &m->no_bias, err) ||
+        cfg_bool(c, "tie_word_embeddings", 0, &m->tie, err))
         return -1;
     if (heads == 0 || kvc * heads != dim)
         return lmc_fail(err, "%s: kv_channels %ld x num_attention_heads %ld must equal hidden_size %ld", c->origin,
@@ -96,46 +92,55 @@ static int read_config(const lmc_arch_ctx *c, qwen1 *m, int *no_bias, int *tie, 
     return 0;
 }
 
-static int load_layer(const lmc_arch_ctx *c, qwen1 *m, int l, int bias, int64_t *params, lmc_err *err) {
-    qwen1_layer *L = &m->layers[l];
-    int d = m->dim;
-    const char *p = "transformer.h";
-    if (!(L->ln1 = blk_vec(c, d, params, err, "%s.%d.ln_1.weight", p, l)) ||
-        !(L->ln2 = blk_vec(c, d, params, err, "%s.%d.ln_2.weight", p, l)) ||
-        blk_linear(c, &L->c_attn, 3 * d, d, 1, params, err, "%s.%d.attn.c_attn", p, l) ||
-        blk_linear(c, &L->c_proj, d, d, bias, params, err, "%s.%d.attn.c_proj", p, l) ||
-        blk_linear(c, &L->w1, m->ffn, d, bias, params, err, "%s.%d.mlp.w1", p, l) ||
-        blk_linear(c, &L->w2, m->ffn, d, bias, params, err, "%s.%d.mlp.w2", p, l) ||
-        blk_linear(c, &L->mlp_proj, d, m->ffn, bias, params, err, "%s.%d.mlp.c_proj", p, l))
-        return -1;
+static int qwen1_config(const lmc_arch_ctx *c, void *state, lmc_err *err) {
+    qwen1 *m = state;
+    if (read_config(c, &m->cfg, err) || cfg_check_layers(c, "num_hidden_layers", m->cfg.n_layers, err)) return -1;
+    if (m->cfg.logn_attn)
+        arch_limit_window(&m->base, QWEN_LOGN_POSITIONS, "Qwen's use_logn_attn table (%d positions)",
+                          QWEN_LOGN_POSITIONS);
+    m->base.info.dim = m->cfg.dim;
+    m->base.info.vocab = m->cfg.vocab;
+    m->layers = lmc_xcalloc((size_t)m->cfg.n_layers, sizeof *m->layers);
     return 0;
 }
 
-static int qwen1_load(const lmc_arch_ctx *c, void **state, lmc_model_info *info, lmc_err *err) {
-    qwen1 *m = lmc_xcalloc(1, sizeof *m);
-    int no_bias, tie;
-    int64_t params = 0;
-    if (read_config(c, m, &no_bias, &tie, err)) goto fail;
-    if (!(m->embed = blk_matrix(c, m->vocab, m->dim, "vocab_size, hidden_size", err, "transformer.wte.weight")))
-        goto fail;
-    params += m->embed->numel;
-    if (blk_lm_head(c, &m->lm_head, m->embed, "lm_head.weight", tie, m->vocab, m->dim, &params, err)) goto fail;
-    if (cfg_check_layers(c, "num_hidden_layers", m->n_layers, err)) goto fail;
-    m->layers = lmc_xcalloc((size_t)m->n_layers, sizeof *m->layers);
-    for (int l = 0; l < m->n_layers; l++)
-        if (load_layer(c, m, l, !no_bias, &params, err)) goto fail;
-    if (!(m->final_norm = blk_vec(c, m->dim, &params, err, "transformer.ln_f.weight"))) goto fail;
-    /* RoPE; the use_logn_attn table limit is checked by the forward */
-    *info = arch_info(m->dim, m->vocab, 0, params, &m->lm_head, NULL);
-    *state = m;
-    return 0;
-fail:
-    qwen1_free(m);
-    return -1;
+static void qwen1_tensors(void *state, arch_tensors *t) {
+    qwen1 *m = state;
+    const qwen1_cfg *o = &m->cfg;
+    int d = o->dim, b = o->no_bias ? 0 : ARCH_BIAS;
+    arch_add_embed_head(t, "transformer.wte.weight", "lm_head.weight", o->vocab, d, o->tie ? ARCH_TIED : 0,
+                        "vocab_size, hidden_size");
+    for (int l = 0; l < o->n_layers; l++) {
+        qwen1_layer *L = &m->layers[l];
+        char p[64];
+        snprintf(p, sizeof p, "transformer.h.%d", l);
+        arch_add(t, ARCH_VEC, &L->ln1, d, 0, 0, "%s.ln_1.weight", p);
+        arch_add(t, ARCH_VEC, &L->ln2, d, 0, 0, "%s.ln_2.weight", p);
+        arch_add(t, ARCH_LINEAR, &L->c_attn, 3 * d, d, ARCH_BIAS, "%s.attn.c_attn", p);
+        arch_add(t, ARCH_LINEAR, &L->c_proj, d, d, b, "%s.attn.c_proj", p);
+        arch_add(t, ARCH_LINEAR, &L->w1, o->ffn, d, b, "%s.mlp.w1", p);
+        arch_add(t, ARCH_LINEAR, &L->w2, o->ffn, d, b, "%s.mlp.w2", p);
+        arch_add(t, ARCH_LINEAR, &L->mlp_proj, d, o->ffn, b, "%s.mlp.c_proj", p);
+    }
+    arch_add(t, ARCH_VEC, &m->final_norm, d, 0, 0, "transformer.ln_f.weight");
 }
+
+static int qwen1_acts_table(void *state, arch_act *tab) {
+    qwen1 *m = state;
+    qwen1_acts *a = &m->a;
+    size_t d = m->cfg.dim, f = m->cfg.ffn, r2 = (size_t)m->cfg.rot_dim / 2;
+    arch_act lines[] = {
+        {&a->x, d, 0},  {&a->xb, d, 0},     {&a->qkv, 3 * d, 0}, {&a->att, d, 0}, {&a->h1, f, 0},
+        {&a->h2, f, 0}, {&a->cos_t, r2, 0}, {&a->sin_t, r2, 0},  {&a->logn, 1, 0}, {&a->inv, 0, r2},
+    };
+    memcpy(tab, lines, sizeof lines);
+    return (int)(sizeof lines / sizeof lines[0]);
+}
+
+static void qwen1_free(void *state) { free(((qwen1 *)state)->layers); }
 
 /* Rotary tables for a T-token input, with Qwen's dynamic-NTK base when T > seq_length. */
-static void qwen1_rope(const qwen1 *m, int T, float *inv, float *cos_t, float *sin_t) {
+static void qwen1_rope(const qwen1_cfg *m, int T, float *inv, float *cos_t, float *sin_t) {
     double base = m->base;
     if (m->dynamic_ntk && T > m->seq_length) {
         double context = log2((double)T / m->seq_length) + 1;
@@ -149,47 +154,37 @@ static void qwen1_rope(const qwen1 *m, int T, float *inv, float *cos_t, float *s
 
 static int qwen1_forward(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
     qwen1 *m = state;
-    if (m->logn_attn && T > QWEN_LOGN_POSITIONS)
-        return lmc_fail(err, "a window of %d tokens exceeds Qwen's use_logn_attn table (%d positions); use "
-                             "--block-size %d or less", T, QWEN_LOGN_POSITIONS, QWEN_LOGN_POSITIONS);
-    int d = m->dim, hd = m->head_dim;
-    float *x = malloc(qwen1_scratch_bytes(m, T));
-    if (!x) return lmc_fail(err, "out of memory for activations of a %d-token window", T);
-    float *xb = x + (size_t)T * d;         /* (T, dim) */
-    float *qkv = xb + (size_t)T * d;       /* (T, 3*dim) [q | k | v] */
-    float *att = qkv + (size_t)T * 3 * d;  /* (T, dim) */
-    float *h1 = att + (size_t)T * d;       /* (T, ffn) */
-    float *h2 = h1 + (size_t)T * m->ffn;   /* (T, ffn) */
-    float *cos_t = h2 + (size_t)T * m->ffn, *sin_t = cos_t + (size_t)T * (m->rot_dim / 2);
-    float *logn = sin_t + (size_t)T * (m->rot_dim / 2); /* (T) */
-    float *inv = logn + T;                              /* (rot_dim/2) */
-    int rc = lmc_embed_rows(m->embed, tokens, T, x, err);
-    qwen1_rope(m, T, inv, cos_t, sin_t);
-    int use_logn = m->logn_attn && T > m->seq_length;
+    const qwen1_cfg *o = &m->cfg;
+    const qwen1_acts *a = &m->a;
+    int d = o->dim, hd = o->head_dim;
+    float *x = a->x, *xb = a->xb, *qkv = a->qkv, *h1 = a->h1, *h2 = a->h2;
+    if (lmc_embed_rows(m->base.embed, tokens, T, x, err)) return -1;
+    qwen1_rope(o, T, a->inv, a->cos_t, a->sin_t);
+    int use_logn = o->logn_attn && T > o->seq_length;
     for (int t = 0; use_logn && t < T; t++)
-        logn[t] = t + 1 > m->seq_length ? (float)(log(t + 1.0) / log((double)m->seq_length)) : 1.0f;
-    float scale = m->scale_attn ? 1.0f / sqrtf((float)hd) : 1.0f;
-    for (int l = 0; rc == 0 && l < m->n_layers; l++) {
+        a->logn[t] = t + 1 > o->seq_length ? (float)(log(t + 1.0) / log((double)o->seq_length)) : 1.0f;
+    float scale = o->scale_attn ? 1.0f / sqrtf((float)hd) : 1.0f;
+    for (int l = 0; l < o->n_layers; l++) {
         qwen1_layer *L = &m->layers[l];
-        rmsnorm(xb, x, L->ln1, T, d, m->eps);
+        rmsnorm(xb, x, L->ln1, T, d, o->eps);
         lmc_linear_apply(&L->c_attn, xb, qkv, T);
-        rope_apply(qkv, T, m->n_heads, hd, 3 * d, m->rot_dim, cos_t, sin_t, 0);
-        rope_apply(qkv + d, T, m->n_heads, hd, 3 * d, m->rot_dim, cos_t, sin_t, 0);
-        if (use_logn) scale_rows(qkv, 3 * d, T, d, logn);
-        attention_causal(att, qkv, 3 * d, qkv + d, 3 * d, qkv + 2 * d, 3 * d, T, m->n_heads, m->n_heads, hd, hd,
-                         scale);
-        lmc_linear_apply(&L->c_proj, att, xb, T);
+        rope_apply(qkv, T, o->n_heads, hd, 3 * d, o->rot_dim, a->cos_t, a->sin_t, 0);
+        rope_apply(qkv + d, T, o->n_heads, hd, 3 * d, o->rot_dim, a->cos_t, a->sin_t, 0);
+        if (use_logn) scale_rows(qkv, 3 * d, T, d, a->logn);
+        arch_attention(&m->base, a->att, qkv, 3 * d, qkv + d, 3 * d, qkv + 2 * d, 3 * d, T, o->n_heads, o->n_heads,
+                       hd, hd, scale);
+        lmc_linear_apply(&L->c_proj, a->att, xb, T);
         add_inplace(x, xb, (size_t)T * d);
-        rmsnorm(xb, x, L->ln2, T, d, m->eps);
+        rmsnorm(xb, x, L->ln2, T, d, o->eps);
         lmc_linear_apply(&L->w1, xb, h1, T);
         lmc_linear_apply(&L->w2, xb, h2, T);
-        silu_mul(h1, h2, h1, (size_t)T * m->ffn); /* silu(w2(x)) * w1(x) */
+        silu_mul(h1, h2, h1, (size_t)T * o->ffn); /* silu(w2(x)) * w1(x) */
         lmc_linear_apply(&L->mlp_proj, h1, xb, T);
         add_inplace(x, xb, (size_t)T * d);
     }
-    if (rc == 0) rmsnorm(hidden, x, m->final_norm, T, d, m->eps);
-    free(x);
-    return rc;
+    rmsnorm(hidden, x, m->final_norm, T, d, o->eps);
+    return 0;
 }
 
-const lmc_arch lmc_arch_qwen1 = {"QWenLMHeadModel", qwen1_load, qwen1_forward, qwen1_scratch_bytes, qwen1_free};
+const lmc_arch lmc_arch_qwen1 = {"QWenLMHeadModel", sizeof(qwen1), qwen1_config, qwen1_tensors, qwen1_acts_table,
+                                 qwen1_forward, qwen1_free};

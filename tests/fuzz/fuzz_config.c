@@ -74,7 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FZ_ASSERT(m->info.dim > 0 && m->info.vocab > 0 && m->info.lm_head);
     /* a forward pass over a few tokens, and the logits of every row */
     int T = 3 + (int)(size % 5);
-    if (m->info.max_positions > 0 && T > m->info.max_positions) T = m->info.max_positions;
+    if (m->info.max_window > 0 && T > m->info.max_window) T = m->info.max_window;
     int32_t ids[8];
     for (int i = 0; i < T; i++) ids[i] = (int32_t)((i * 7 + (int)size) % m->info.vocab);
     float *logits = malloc(sizeof(float) * (size_t)T * (size_t)m->info.vocab);
