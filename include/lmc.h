@@ -79,7 +79,11 @@ typedef enum lmc_compute {
 
 typedef struct lmc_model_opts {
     lmc_compute compute;
-    int         threads; /* 0: OpenMP default */
+    int         threads;         /* 0: OpenMP default */
+    size_t      memory_limit;    /* bytes of memory + swap the model may take; 0: MemAvailable + SwapFree */
+    /* bf16 compute keeps a packed copy of the weights resident when weights + copy take at most this many
+     * bytes, else packs each matrix inside each call; 0: half the available memory (1 GB when unknown) */
+    size_t      bf16_pack_limit;
 } lmc_model_opts;
 
 /* path: a HF checkpoint directory (config.json + model.safetensors or a sharded index) or a single
@@ -89,12 +93,27 @@ void lmc_model_close(lmc_model *m);
 
 /* ---- evaluation ------------------------------------------------------------------------------ */
 
+/* Where an evaluation stands, reported to lmc_eval_opts.progress. */
+typedef struct lmc_progress {
+    const char *data;          /* the corpus path */
+    size_t      done, total;   /* windows finished (resumed + computed), of all */
+    size_t      resumed;       /* windows taken from the checkpoint */
+    double      elapsed;       /* seconds since the first window */
+    double      eta;           /* seconds left at the rate so far (NaN before a window was computed; 0 when final) */
+    double      window_tokens_per_s; /* W per window computed in this run, per second elapsed */
+    double      bpc;           /* running BPC over the windows finished */
+    int         final;         /* 1 on the last report */
+} lmc_progress;
+typedef void (*lmc_progress_fn)(const lmc_progress *p, void *user);
+
 typedef struct lmc_eval_opts {
     int         block_size; /* W, default 1900 */
     int         stride;     /* S, default 512 */
     long        file_num;   /* -1: all records */
     int         skip_bad;   /* skip malformed corpus records (counted) instead of failing */
-    int         progress;   /* 0: silent; 1: progress on stderr (redrawn on a TTY, a line every few s otherwise) */
+    lmc_progress_fn progress;   /* NULL: no reports; else called at most every progress_interval s, and at the end */
+    void           *progress_user;     /* passed to progress */
+    double          progress_interval; /* seconds; 0: after every window */
     const char *checkpoint; /* NULL, or a file recording finished windows for resume (src/checkpoint.h) */
     const char *per_window; /* NULL, or a JSONL file: one line per window (k, start, scored, nll) */
     const char *per_doc;    /* NULL, or a JSONL file: one line per document (index, chars, bytes, tokens,

@@ -450,15 +450,12 @@ int lmc_bench_main(int argc, char **argv) {
         model = path;
     }
     t_gen = lmc_now() - t_gen;
-    lmc_model_opts mo = {compute, nthreads};
+    const char *lim = getenv("LMC_MEMORY_LIMIT"); /* as for eval: the CLI's knob for tests */
+    lmc_model_opts mo = {.compute = compute, .threads = nthreads, .memory_limit = lim ? strtoull(lim, NULL, 10) : 0};
     lmc_model *m;
-    if (shape && !getenv("LMC_MEMORY_LIMIT")) {
-        /* the random weights already sit in memory (an in-memory file, not reclaimable like page cache), so the
-         * loader's "does it fit" check must not count them a second time */
-        char lim[32];
-        snprintf(lim, sizeof lim, "%zu", lmc_memory_available() + weights_bytes_of(path));
-        setenv("LMC_MEMORY_LIMIT", lim, 1);
-    }
+    /* the random weights already sit in memory (an in-memory file, not reclaimable like page cache), so the
+     * loader's "does it fit" check must not count them a second time */
+    if (shape && !mo.memory_limit) mo.memory_limit = lmc_memory_available() + weights_bytes_of(path);
     double t_load = lmc_now();
     if (lmc_model_open(model, &mo, &m, &err)) {
         fprintf(stderr, "lmc: %s\n", err.msg);

@@ -1,6 +1,6 @@
 /* eval.c — the evaluator: the only place that knows the whole path
  *   corpus file → documents → token ids → windows → forward → scored NLL → result,
- * plus progress, checkpoint/resume (checkpoint.h) and the per-window / per-document logs.
+ * plus progress reports (a callback), checkpoint/resume (checkpoint.h) and the per-window / per-document logs.
  * See SPEC.md §1–4 for the contract this follows to the letter.
  *
  * Summation orders (they make results reproducible to the bit):
@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <zlib.h>
 
 /* ---- documents → one token stream --------------------------------------------------------------- */
@@ -115,50 +114,34 @@ static size_t zlib_size(const lmc_corpus *c) {
 /* ---- progress ------------------------------------------------------------------------------------- */
 
 typedef struct progress {
-    int    on, tty;
-    int    open_line; /* a TTY line was drawn without its newline */
-    double interval;
+    const lmc_eval_opts *o;
     double t0, last;
-    const char *name;
-    size_t K, resumed;
+    lmc_progress p;
 } progress;
 
-static void fmt_hms(char *b, size_t cap, double s) {
-    if (!(s >= 0) || s > 1e8) { snprintf(b, cap, "?"); return; }
-    long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(b, cap, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else snprintf(b, cap, "%ld:%02ld", t / 60, t % 60);
-}
-
-static void progress_init(progress *p, int on, const char *path, size_t K) {
-    memset(p, 0, sizeof *p);
-    p->on = on;
-    p->tty = isatty(2);
-    p->interval = p->tty ? 0.5 : 5.0;
-    const char *iv = getenv("LMC_PROGRESS_INTERVAL"); /* seconds between lines; for tests */
-    if (iv && *iv) p->interval = atof(iv);
-    p->t0 = p->last = lmc_now();
-    const char *slash = strrchr(path, '/');
-    p->name = slash ? slash + 1 : path;
-    p->K = K;
+static void progress_init(progress *pr, const lmc_eval_opts *o, const char *path, size_t K, size_t resumed) {
+    memset(pr, 0, sizeof *pr);
+    pr->o = o;
+    pr->t0 = pr->last = lmc_now();
+    pr->p.data = path;
+    pr->p.total = K;
+    pr->p.resumed = resumed;
 }
 
 /* done: windows finished (resumed + computed); computed: windows computed in this run; run_bpc: running BPC. */
-static void progress_show(progress *p, size_t done, size_t computed, int W, double run_bpc, int final) {
-    if (!p->on) return;
-    double now = lmc_now(), el = now - p->t0;
-    if (!final && now - p->last < p->interval) return;
-    p->last = now;
-    double rate = el > 0 ? (double)computed * W / el : 0;
-    char els[32], etas[32], res[64] = "";
-    fmt_hms(els, sizeof els, el);
-    fmt_hms(etas, sizeof etas, computed ? el / (double)computed * (double)(p->K - done) : NAN);
-    if (p->resumed) snprintf(res, sizeof res, "  (%zu resumed from checkpoint)", p->resumed);
-    fprintf(stderr, "%s%s: window %zu/%zu (%.1f%%)  %.0f window-tok/s  elapsed %s  ETA %s  BPC %.4f%s%s",
-            p->tty ? "\r\033[K" : "", p->name, done, p->K, p->K ? 100.0 * (double)done / (double)p->K : 100.0,
-            rate, els, final ? "0:00" : etas, run_bpc, res, p->tty && !final ? "" : "\n");
-    p->open_line = p->tty && !final;
-    fflush(stderr);
+static void progress_show(progress *pr, size_t done, size_t computed, int W, double run_bpc, int final) {
+    if (!pr->o->progress) return;
+    double now = lmc_now(), el = now - pr->t0;
+    if (!final && now - pr->last < pr->o->progress_interval) return;
+    pr->last = now;
+    lmc_progress *p = &pr->p;
+    p->done = done;
+    p->elapsed = el;
+    p->window_tokens_per_s = el > 0 ? (double)computed * W / el : 0;
+    p->eta = final ? 0 : computed ? el / (double)computed * (double)(p->total - done) : NAN;
+    p->bpc = run_bpc;
+    p->final = final;
+    pr->o->progress(p, pr->o->progress_user);
 }
 
 /* ---- per-window / per-document logs --------------------------------------------------------------- */
@@ -258,7 +241,6 @@ int lmc_evaluate(lmc_model *m, lmc_tokenizer *tok, const char *path, const lmc_e
     eval_bufs b;
     memset(&b, 0, sizeof b);
     progress pr;
-    memset(&pr, 0, sizeof pr);
     int rc = -1;
     lmc_corpus_opts co = {.file_num = o->file_num, .skip_bad = o->skip_bad};
     if (lmc_corpus_load(path, &co, &b.c, err)) return -1;
@@ -330,8 +312,7 @@ int lmc_evaluate(lmc_model *m, lmc_tokenizer *tok, const char *path, const lmc_e
         goto out;
     }
 
-    progress_init(&pr, o->progress, path, K);
-    pr.resumed = r->resumed_windows;
+    progress_init(&pr, o, path, K, r->resumed_windows);
     double nll = 0, fwd = 0;
     size_t computed = 0, scored_so_far = 0;
     for (size_t k = 0; k < K; k++) {
@@ -404,7 +385,6 @@ int lmc_evaluate(lmc_model *m, lmc_tokenizer *tok, const char *path, const lmc_e
     r->seconds = lmc_now() - t_start;
     rc = 0;
 out:
-    if (pr.open_line) fputc('\n', stderr); /* an error message must not land on the progress line */
     bufs_free(&b);
     return rc;
 }

@@ -54,17 +54,16 @@ static int pack_rows(const lmc_linear *l, int n0, int n, gemm_bf16_w *out) {
 }
 
 int lmc_linear_prepack(lmc_linear *l, lmc_err *err) {
-    if (l->bf16 != 2) return 0;
+    if (l->mode != LMC_LINEAR_BF16_STREAMED) return 0;
     if (pack_rows(l, 0, l->N, &l->packed))
         return lmc_fail(err, "out of memory packing a %dx%d weight for bf16", l->N, l->K);
-    l->bf16 = 1;
+    l->mode = LMC_LINEAR_BF16_PACKED;
     return 0;
 }
 
-static int prepare(lmc_linear *l, lmc_compute compute, const char *origin, lmc_err *err) {
-    l->bf16 = 0;
-    if (compute == LMC_COMPUTE_BF16_STREAM) { l->bf16 = 2; return 0; }
-    if (compute != LMC_COMPUTE_BF16) return 0;
+static int prepare(lmc_linear *l, lmc_linear_mode mode, const char *origin, lmc_err *err) {
+    l->mode = mode == LMC_LINEAR_BF16_PACKED ? LMC_LINEAR_F32 : mode; /* packed only once packing succeeded */
+    if (mode != LMC_LINEAR_BF16_PACKED) return 0;
     int rc;
     if (l->dtype == LMC_BF16) rc = gemm_bf16_pack(&l->packed, l->w, l->N, l->K);
     else if (l->dtype == LMC_F32) rc = gemm_bf16_pack_f32(&l->packed, l->w, l->N, l->K);
@@ -77,12 +76,12 @@ static int prepare(lmc_linear *l, lmc_compute compute, const char *origin, lmc_e
         free(tmp);
     }
     if (rc) return lmc_fail(err, "%s: out of memory packing a %dx%d weight for bf16", origin, l->N, l->K);
-    l->bf16 = 1;
+    l->mode = LMC_LINEAR_BF16_PACKED;
     return 0;
 }
 
 int lmc_linear_init_rows(lmc_linear *l, const lmc_tensor *w, const lmc_tensor *bias, int row0, int N, int K,
-                         lmc_compute compute, const char *origin, lmc_err *err) {
+                         lmc_linear_mode mode, const char *origin, lmc_err *err) {
     char sb[96];
     memset(l, 0, sizeof *l);
     if (check_dtype(w, origin, err)) return -1;
@@ -104,12 +103,12 @@ int lmc_linear_init_rows(lmc_linear *l, const lmc_tensor *w, const lmc_tensor *b
         memcpy(l->bias, all + row0, sizeof(float) * (size_t)N);
         free(all);
     }
-    if (prepare(l, compute, origin, err)) { lmc_linear_free(l); return -1; }
+    if (prepare(l, mode, origin, err)) { lmc_linear_free(l); return -1; }
     return 0;
 }
 
 int lmc_linear_init(lmc_linear *l, const lmc_tensor *w, const lmc_tensor *bias, int N, int K,
-                    lmc_compute compute, const char *origin, lmc_err *err) {
+                    lmc_linear_mode mode, const char *origin, lmc_err *err) {
     char sb[96];
     if (w->ndim != 2 || w->shape[0] != N || w->shape[1] != K)
         return lmc_fail(err, "%s: tensor %s has shape %s, expected [%d, %d]", origin, w->name,
@@ -117,7 +116,7 @@ int lmc_linear_init(lmc_linear *l, const lmc_tensor *w, const lmc_tensor *bias, 
     if (bias && (bias->ndim != 1 || bias->shape[0] != N))
         return lmc_fail(err, "%s: bias %s has shape %s, expected [%d]", origin, bias->name,
                         lmc_shape_str(bias, sb, sizeof sb), N);
-    return lmc_linear_init_rows(l, w, bias, 0, N, K, compute, origin, err);
+    return lmc_linear_init_rows(l, w, bias, 0, N, K, mode, origin, err);
 }
 
 /* bf16 GEMM with the weight packed chunk by chunk: each chunk of rows is packed, multiplied into a (T, rows)
@@ -142,8 +141,8 @@ static void apply_bf16_streamed(const lmc_linear *l, const float *x, float *y, i
 }
 
 static void apply(const lmc_linear *l, const float *x, float *y, int T) {
-    if (l->bf16 == 2) { apply_bf16_streamed(l, x, y, T); return; }
-    if (l->bf16) {
+    if (l->mode == LMC_LINEAR_BF16_STREAMED) { apply_bf16_streamed(l, x, y, T); return; }
+    if (l->mode == LMC_LINEAR_BF16_PACKED) {
         /* x rounded to bf16 once per call; a few MB at most (T × K × 2 bytes) */
         void *scratch = malloc(gemm_bf16_scratch_bytes(T, l->K));
         if (!scratch) abort();
@@ -165,7 +164,7 @@ void lmc_linear_apply(const lmc_linear *l, const float *x, float *y, int T) {
 }
 
 void lmc_linear_free(lmc_linear *l) {
-    if (l->bf16 == 1) gemm_bf16_free(&l->packed);
+    if (l->mode == LMC_LINEAR_BF16_PACKED) gemm_bf16_free(&l->packed);
     free(l->bias);
     free(l->owned);
     memset(l, 0, sizeof *l);

@@ -8,33 +8,37 @@
 #include "gemm_bf16.h"
 #include "prof.h"
 
-/* Internal compute mode chosen by lmc_model_open for large models under --dtype bf16: layer weights are packed
- * for vdpbf16ps one row chunk at a time inside each call instead of once at load, so no packed copy of the
- * model is ever resident (one extra pass over the weights per window: a few % of a window's time). */
-#define LMC_COMPUTE_BF16_STREAM ((lmc_compute)2)
+/* How a linear multiplies, chosen once per model by lmc_model_open from the compute dtype and the memory. */
+typedef enum lmc_linear_mode {
+    LMC_LINEAR_F32 = 0,       /* f32 activations; 16-bit weights widened tile by tile (LMC_COMPUTE_F32) */
+    LMC_LINEAR_BF16_PACKED,   /* bf16 x bf16 GEMM, the weight packed for vdpbf16ps once at load */
+    /* bf16 x bf16 for models too large to keep a packed copy: the weight is packed one row chunk at a time inside
+     * each call (one extra pass over the weights per window: a few % of a window's time) */
+    LMC_LINEAR_BF16_STREAMED,
+} lmc_linear_mode;
 
 typedef struct lmc_linear {
     int         N, K;       /* output features, input features */
     lmc_dtype   dtype;      /* of w */
     const void *w;          /* (N, K) row-major, in the mmapped file (or owned when `owned` != NULL) */
     float      *bias;       /* (N) f32 copy, or NULL */
-    int         bf16;       /* compute path: 1 = bf16 x bf16 GEMM, weights packed once (`packed`); 2 = packed per call */
-    gemm_bf16_w packed;     /* valid when bf16 */
+    lmc_linear_mode mode;
+    gemm_bf16_w packed;     /* valid when mode is LMC_LINEAR_BF16_PACKED */
     void       *owned;      /* memory this linear allocated for w (e.g. a slice of a fused tensor), or NULL */
     lmc_prof   *prof;       /* the model's profiler, which each apply adds its time to (PROF_MATMUL), or NULL */
 } lmc_linear;
 
-/* Checks that `w` is (N, K) (and `bias`, if given, is (N)), then prepares it for `compute`.
+/* Checks that `w` is (N, K) (and `bias`, if given, is (N)), then prepares it for `mode`.
  * `origin` names the file in errors. */
 int lmc_linear_init(lmc_linear *l, const lmc_tensor *w, const lmc_tensor *bias, int N, int K,
-                    lmc_compute compute, const char *origin, lmc_err *err);
+                    lmc_linear_mode mode, const char *origin, lmc_err *err);
 
 /* Same, from rows [row0, row0 + N) of a larger (rows, K) tensor (fused QKV layouts). */
 int lmc_linear_init_rows(lmc_linear *l, const lmc_tensor *w, const lmc_tensor *bias, int row0, int N, int K,
-                         lmc_compute compute, const char *origin, lmc_err *err);
+                         lmc_linear_mode mode, const char *origin, lmc_err *err);
 
-/* Packs a streaming bf16 linear once (used for lm_head, which is applied in several small row blocks per
- * window). No-op for other modes. */
+/* Packs a streamed bf16 linear once, making it LMC_LINEAR_BF16_PACKED (used for lm_head, which is applied in
+ * several small row blocks per window). No-op for other modes. */
 int lmc_linear_prepack(lmc_linear *l, lmc_err *err);
 
 /* Bytes a bf16 packed copy of an (N, K) weight takes. */

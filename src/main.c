@@ -223,6 +223,41 @@ static int write_results_json(const char *path, const lmc_model *m, const lmc_to
     return rc;
 }
 
+/* ---- progress on stderr ------------------------------------------------------------------------ */
+
+typedef struct progress_out {
+    int tty;       /* redraw one line (TTY) or print a line per report */
+    int open_line; /* a TTY line was drawn without its newline */
+} progress_out;
+
+static void fmt_hms(char *b, size_t cap, double s) {
+    if (!(s >= 0) || s > 1e8) { snprintf(b, cap, "?"); return; }
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(b, cap, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(b, cap, "%ld:%02ld", t / 60, t % 60);
+}
+
+static void show_progress(const lmc_progress *p, void *user) {
+    progress_out *po = user;
+    const char *slash = strrchr(p->data, '/');
+    char els[32], etas[32], res[64] = "";
+    fmt_hms(els, sizeof els, p->elapsed);
+    fmt_hms(etas, sizeof etas, p->eta);
+    if (p->resumed) snprintf(res, sizeof res, "  (%zu resumed from checkpoint)", p->resumed);
+    fprintf(stderr, "%s%s: window %zu/%zu (%.1f%%)  %.0f window-tok/s  elapsed %s  ETA %s  BPC %.4f%s%s",
+            po->tty ? "\r\033[K" : "", slash ? slash + 1 : p->data, p->done, p->total,
+            p->total ? 100.0 * (double)p->done / (double)p->total : 100.0, p->window_tokens_per_s, els, etas, p->bpc,
+            res, po->tty && !p->final ? "" : "\n");
+    po->open_line = po->tty && !p->final;
+    fflush(stderr);
+}
+
+/* A size or a duration from the environment (the CLI's knobs for tests: see README), or dflt. */
+static double env_number(const char *name, double dflt) {
+    const char *v = getenv(name);
+    return v && *v ? atof(v) : dflt;
+}
+
 /* ---- subcommands ------------------------------------------------------------------------------- */
 
 static int cmd_eval(int argc, char **argv) {
@@ -274,11 +309,17 @@ static int cmd_eval(int argc, char **argv) {
     eo.block_size = (int)W;
     eo.stride = (int)S;
     eo.file_num = fn;
-    eo.progress = !quiet;
+    progress_out po = {isatty(2), 0};
+    if (!quiet) {
+        eo.progress = show_progress;
+        eo.progress_user = &po;
+        eo.progress_interval = env_number("LMC_PROGRESS_INTERVAL", po.tty ? 0.5 : 5.0);
+    }
 
     int nthreads = lmc_threads_init((int)threads);
     lmc_err err = {{0}};
-    lmc_model_opts mo = {compute, nthreads};
+    lmc_model_opts mo = {.compute = compute, .threads = nthreads,
+                         .memory_limit = (size_t)env_number("LMC_MEMORY_LIMIT", 0)};
     lmc_model *m;
     double t0 = lmc_now();
     if (lmc_model_open(model, &mo, &m, &err)) return die(err.msg);
@@ -308,7 +349,10 @@ static int cmd_eval(int argc, char **argv) {
         eos[i].per_window = indexed(paths[i].per_window, sizeof paths[i].per_window, eo.per_window, i, n_data);
         eos[i].per_doc = indexed(paths[i].per_doc, sizeof paths[i].per_doc, eo.per_doc, i, n_data);
         if (lmc_evaluate(m, tok, data[i], &eos[i], &res[i], &err)) rc = 1;
-        else if (res[i].torn_records)
+        if (po.open_line) fputc('\n', stderr); /* an error or note must not land on the progress line */
+        po.open_line = 0;
+        if (rc) break;
+        if (res[i].torn_records)
             fprintf(stderr, "lmc: note: %s: dropped a torn last record (an interrupted write) and recomputed it\n",
                     eos[i].checkpoint);
     }

@@ -62,14 +62,6 @@ static void weights_dtype(const lmc_weights *w, char out[8]) {
     snprintf(out, 8, "%s", n != 1 ? "mixed" : seen[LMC_BF16] ? "BF16" : seen[LMC_F16] ? "F16" : "F32");
 }
 
-/* MemAvailable + SwapFree from /proc/meminfo (bytes), or 0 when unknown. LMC_MEMORY_LIMIT (bytes) overrides,
- * so the refusal path can be tested. */
-static size_t available_memory(void) {
-    const char *lim = getenv("LMC_MEMORY_LIMIT");
-    if (lim && *lim) return (size_t)strtoull(lim, NULL, 10);
-    return lmc_memory_available();
-}
-
 int lmc_model_open(const char *path, const lmc_model_opts *opts, lmc_model **out, lmc_err *err) {
     lmc_model *m = lmc_xcalloc(1, sizeof *m);
     snprintf(m->path, sizeof m->path, "%s", path);
@@ -81,20 +73,20 @@ int lmc_model_open(const char *path, const lmc_model_opts *opts, lmc_model **out
     /* Refuse before touching the weights when they cannot fit: mmapped pages must become resident. Under bf16
      * compute a packed copy of every matrix (the size of the weights' bf16 form) is kept when weights + copy
      * take at most half of the available memory; otherwise (e.g. a 7B model on 24 GB) each matrix is packed
-     * per call instead (LMC_COMPUTE_BF16_STREAM) and only lm_head stays packed. */
-    size_t weights = lmc_weights_total_bytes(m->w), need = weights, avail = available_memory();
+     * per call instead (LMC_LINEAR_BF16_STREAMED) and only lm_head stays packed. */
+    size_t weights = lmc_weights_total_bytes(m->w), need = weights;
+    size_t avail = m->opts.memory_limit ? m->opts.memory_limit : lmc_memory_available();
     size_t packed = strcmp(m->dtype, "F32") == 0 ? weights / 2 : weights;
-    lmc_arch_ctx ctx = {m->config, path, m->w, m->opts};
-    const char *lim = getenv("LMC_BF16_PACK_LIMIT"); /* bytes; lets tests exercise the streaming path */
-    size_t pack_limit = lim && *lim ? (size_t)strtoull(lim, NULL, 10) : (avail ? avail / 2 : (size_t)1 << 30);
-    int stream = m->opts.compute == LMC_COMPUTE_BF16 && weights + packed > pack_limit;
-    if (m->opts.compute == LMC_COMPUTE_BF16 && !stream) need += packed;
+    size_t pack_limit = m->opts.bf16_pack_limit ? m->opts.bf16_pack_limit : avail ? avail / 2 : (size_t)1 << 30;
+    int bf16 = m->opts.compute == LMC_COMPUTE_BF16, stream = bf16 && weights + packed > pack_limit;
+    lmc_arch_ctx ctx = {m->config, path, m->w,
+                        !bf16 ? LMC_LINEAR_F32 : stream ? LMC_LINEAR_BF16_STREAMED : LMC_LINEAR_BF16_PACKED};
+    if (bf16 && !stream) need += packed;
     if (avail && need > avail) {
         lmc_fail(err, "%s: model needs %.2f GB (weights%s) but only %.2f GB of memory + swap is available", path,
                  need / 1e9, need > weights ? " + packed bf16 copy" : "", avail / 1e9);
         goto fail;
     }
-    if (stream) ctx.opts.compute = LMC_COMPUTE_BF16_STREAM;
     if (arch_open(m->arch, &ctx, &m->state, err)) goto fail;
     arch_base *b = m->state;
     m->info = b->info;

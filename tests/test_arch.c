@@ -22,7 +22,7 @@ static float *run_logits(const char *model, const int32_t *ids, int T, lmc_compu
                          size_t cap) {
     lmc_model *m;
     lmc_err e = {{0}};
-    lmc_model_opts mo = {cp, 0};
+    lmc_model_opts mo = {.compute = cp, .threads = 0};
     if (lmc_model_open(model, &mo, &m, &e)) { snprintf(why, cap, "open %s: %s", model, e.msg); return NULL; }
     *V = m->info.vocab;
     float *logits = malloc(sizeof(float) * (size_t)T * *V);
@@ -40,7 +40,7 @@ static float *run_logits(const char *model, const int32_t *ids, int T, lmc_compu
 static void run_error(const char *model, int T, char *msg, size_t cap) {
     lmc_model *m;
     lmc_err e = {{0}};
-    lmc_model_opts mo = {LMC_COMPUTE_F32, 0};
+    lmc_model_opts mo = {.compute = LMC_COMPUTE_F32, .threads = 0};
     msg[0] = 0;
     if (lmc_model_open(model, &mo, &m, &e)) { snprintf(msg, cap, "%s", e.msg); return; }
     int32_t *ids = calloc((size_t)T, sizeof(int32_t));

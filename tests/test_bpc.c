@@ -52,7 +52,7 @@ static void check_case_tol(const char *file, const char *model_override, lmc_com
     if (!model || !data) { cJSON_Delete(fx); SKIP("model or corpus for %s not found", file); }
     lmc_err e = {{0}};
     lmc_model *m;
-    lmc_model_opts mo = {compute, 0};
+    lmc_model_opts mo = {.compute = compute, .threads = 0};
     lmc_tokenizer *tok;
     REQUIRE(lmc_model_open(model, &mo, &m, &e) == 0, "%s: %s", file, e.msg);
     REQUIRE(lmc_tokenizer_open(model, &tok, &e) == 0, "%s: %s", file, e.msg);

@@ -188,11 +188,13 @@ static void cli_expect(const char *name, const char *dir, const char *needle1, c
     free(se);
 }
 
+static size_t memory_limit; /* lmc_model_opts.memory_limit for lib_expect_open_fail (0: the machine's) */
+
 /* lmc_model_open must fail with a message holding `needle` and the path it names (`where`, a substring). */
 static void lib_expect_open_fail(const char *name, const char *dir, const char *needle, const char *where) {
     lmc_model *m;
     lmc_err e = {{0}};
-    lmc_model_opts mo = {LMC_COMPUTE_F32, 0};
+    lmc_model_opts mo = {.compute = LMC_COMPUTE_F32, .threads = 0, .memory_limit = memory_limit};
     int rc = lmc_model_open(dir, &mo, &m, &e);
     if (rc == 0) lmc_model_close(m);
     CHECK(rc == -1, "%s: model opened", name);
@@ -226,7 +228,7 @@ static void test_valid_tiny_model(void) {
     lmc_model *mm;
     lmc_tokenizer *tok;
     lmc_err e;
-    lmc_model_opts mo = {LMC_COMPUTE_F32, 0};
+    lmc_model_opts mo = {.compute = LMC_COMPUTE_F32, .threads = 0};
     REQUIRE(lmc_model_open(dir, &mo, &mm, &e) == 0, "%s", e.msg);
     REQUIRE(lmc_tokenizer_open(dir, &tok, &e) == 0, "%s", e.msg);
     lmc_eval_opts o = {.block_size = 16, .stride = 8, .file_num = -1};
@@ -370,7 +372,7 @@ static void test_nonfinite_weights(void) {
         lmc_model *mm;
         lmc_tokenizer *tok;
         lmc_err e = {{0}};
-        lmc_model_opts mo = {LMC_COMPUTE_F32, 0};
+        lmc_model_opts mo = {.compute = LMC_COMPUTE_F32, .threads = 0};
         REQUIRE(lmc_model_open(dir, &mo, &mm, &e) == 0, "%s: %s", cases[i].name, e.msg);
         REQUIRE(lmc_tokenizer_open(dir, &tok, &e) == 0, "%s", e.msg);
         /* the scan finds it */
@@ -464,16 +466,17 @@ static void test_memory_limit(void) {
     case_dir(dir, sizeof dir, "memory");
     mdesc m = base_model();
     write_model(dir, &m);
-    setenv("LMC_MEMORY_LIMIT", "100000", 1); /* 0.1 MB; the weights are 0.53 MB */
+    memory_limit = 100000; /* 0.1 MB; the weights are 0.53 MB */
     lib_expect_open_fail("memory_limit", dir, "model needs 0.00 GB (weights) but only 0.00 GB of memory + swap", dir);
+    memory_limit = 0;
+    setenv("LMC_MEMORY_LIMIT", "100000", 1); /* the CLI's way to set it */
     cli_expect("memory_limit", dir, "of memory + swap is available", dir, 0);
-    setenv("LMC_MEMORY_LIMIT", "100000000", 1);
+    unsetenv("LMC_MEMORY_LIMIT");
     lmc_model *mm;
     lmc_err e;
-    lmc_model_opts mo = {LMC_COMPUTE_F32, 0};
+    lmc_model_opts mo = {.compute = LMC_COMPUTE_F32, .threads = 0, .memory_limit = 100000000};
     CHECK(lmc_model_open(dir, &mo, &mm, &e) == 0, "100 MB limit refused a 0.5 MB model: %s", e.msg);
     if (mm) lmc_model_close(mm);
-    unsetenv("LMC_MEMORY_LIMIT");
 }
 
 int main(void) {

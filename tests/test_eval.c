@@ -21,7 +21,7 @@ static uint64_t bits(double d) { uint64_t u; memcpy(&u, &d, sizeof u); return u;
 
 static int open_demo(lmc_compute compute, lmc_model **m, lmc_tokenizer **tok) {
     lmc_err e;
-    lmc_model_opts mo = {compute, 0};
+    lmc_model_opts mo = {.compute = compute, .threads = 0};
     if (lmc_model_open("demo-model", &mo, m, &e)) { printf("  %s\n", e.msg); return -1; }
     if (lmc_tokenizer_open("demo-model", tok, &e)) { printf("  %s\n", e.msg); lmc_model_close(*m); return -1; }
     return 0;

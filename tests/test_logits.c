@@ -24,7 +24,7 @@ static int compare_fixture(const char *name, const char *model_path, lmc_compute
     int V = (int)cJSON_GetObjectItem(side, "vocab")->valuedouble;
     lmc_model *m;
     lmc_err e = {{0}};
-    lmc_model_opts mo = {compute, 0};
+    lmc_model_opts mo = {.compute = compute, .threads = 0};
     if (lmc_model_open(model_path, &mo, &m, &e)) { snprintf(why, why_cap, "%s", e.msg); cJSON_Delete(side); free(ids); return -1; }
     float *logits = lmc_xmalloc(sizeof(float) * (size_t)T * V);
     int rc = lmc_model_logits(m, ids, T, logits, &e);
@@ -113,7 +113,7 @@ static void test_tinystories_bf16_compute(void) {
     cJSON_Delete(side);
     lmc_model *m;
     lmc_err e = {{0}};
-    lmc_model_opts mo = {LMC_COMPUTE_BF16, 0};
+    lmc_model_opts mo = {.compute = LMC_COMPUTE_BF16, .threads = 0};
     REQUIRE(lmc_model_open(model, &mo, &m, &e) == 0, "%s", e.msg);
     int V = m->info.vocab;
     float *logits = lmc_xmalloc(sizeof(float) * (size_t)T * V);
@@ -149,10 +149,10 @@ static void test_bf16_streaming_identical(void) {
     for (int i = 0; i < 300; i++) ids[i] = (int32_t)((i * 37 + 11) % 2048);
     float *a = NULL, *b = NULL;
     for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1) setenv("LMC_BF16_PACK_LIMIT", "0", 1);
         lmc_model *m;
         lmc_err e = {{0}};
-        lmc_model_opts mo = {LMC_COMPUTE_BF16, 0};
+        /* pass 1: a 1-byte limit, so no packed copy fits and every matrix is packed per call */
+        lmc_model_opts mo = {.compute = LMC_COMPUTE_BF16, .threads = 0, .bf16_pack_limit = pass == 1 ? 1 : 0};
         REQUIRE(lmc_model_open(model, &mo, &m, &e) == 0, "%s", e.msg);
         float *out = lmc_xmalloc(sizeof(float) * 300 * (size_t)m->info.vocab);
         REQUIRE(lmc_model_logits(m, ids, 300, out, &e) == 0, "%s", e.msg);
@@ -160,7 +160,6 @@ static void test_bf16_streaming_identical(void) {
         if (pass == 1) CHECK(memcmp(a, b, sizeof(float) * 300 * (size_t)m->info.vocab) == 0, "streamed bf16 differs");
         lmc_model_close(m);
     }
-    unsetenv("LMC_BF16_PACK_LIMIT");
     free(a);
     free(b);
 }

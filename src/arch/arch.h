@@ -25,7 +25,7 @@ typedef struct lmc_arch_ctx {
     const cJSON       *config;  /* parsed config.json */
     const char        *origin;  /* the model path, for error messages */
     const lmc_weights *w;
-    lmc_model_opts     opts;
+    lmc_linear_mode    mode;    /* how every linear multiplies */
 } lmc_arch_ctx;
 
 /* ---- the weights an architecture holds, one line per tensor (arch/load.c) ----

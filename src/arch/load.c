@@ -87,7 +87,7 @@ static int load_vec(const lmc_arch_ctx *c, const arch_tensor *e, int64_t *params
 static int load_linear(const lmc_arch_ctx *c, const arch_tensor *e, int64_t *params, lmc_err *err) {
     const lmc_tensor *w = need(c, e->name, ".weight", err), *b = NULL;
     if (!w || ((e->flags & ARCH_BIAS) && !(b = need(c, e->name, ".bias", err)))) return -1;
-    if (lmc_linear_init(e->dst, w, b, (int)e->rows, (int)e->cols, c->opts.compute, c->origin, err)) return -1;
+    if (lmc_linear_init(e->dst, w, b, (int)e->rows, (int)e->cols, c->mode, c->origin, err)) return -1;
     *params += w->numel + (b ? b->numel : 0);
     return 0;
 }
@@ -103,7 +103,7 @@ static int linear_owned(const lmc_arch_ctx *c, lmc_linear *l, const lmc_tensor *
     view.numel = (int64_t)N * K;
     view.data = data;
     view.nbytes = (size_t)N * K * lmc_dtype_size(t->dtype);
-    if (lmc_linear_init(l, &view, NULL, N, K, c->opts.compute, c->origin, err)) {
+    if (lmc_linear_init(l, &view, NULL, N, K, c->mode, c->origin, err)) {
         free(data);
         free(bias);
         return -1;
@@ -157,7 +157,7 @@ static int load_qkv(const lmc_arch_ctx *c, const arch_tensor *e, int64_t *params
                         lmc_shape_str(b, sb, sizeof sb), N);
     *params += w->numel + (b ? b->numel : 0);
     if (n_kv == 1) /* [q heads, k, v] is already [Q | K | V] */
-        return lmc_linear_init(e->dst, w, b, N, dim, c->opts.compute, c->origin, err);
+        return lmc_linear_init(e->dst, w, b, N, dim, c->mode, c->origin, err);
     float *bsrc = b ? lmc_tensor_f32(b, N, c->origin, err) : NULL, *bdst = NULL;
     if (b && !bsrc) return -1;
     size_t es = lmc_dtype_size(w->dtype), row = (size_t)head_dim * dim * es;
@@ -205,7 +205,7 @@ static int load_embed_head(const lmc_arch_ctx *c, arch_base *b, const arch_tenso
     if (!tie && !(head = lmc_weights_find(c->w, e->name2)))
         return lmc_fail(err, "%s: missing tensor %s (config has tie_word_embeddings false)", c->origin, e->name2);
     if (!head) head = emb;
-    if (lmc_linear_init(&b->lm_head, head, NULL, (int)e->rows, (int)e->cols, c->opts.compute, c->origin, err))
+    if (lmc_linear_init(&b->lm_head, head, NULL, (int)e->rows, (int)e->cols, c->mode, c->origin, err))
         return -1;
     b->embed = emb;
     *params += emb->numel + (head != emb ? head->numel : 0);

@@ -66,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fz_write("config.json", data, size);
     lmc_model *m;
     lmc_err err = {{0}};
-    lmc_model_opts mo = {LMC_COMPUTE_F32, 1};
+    lmc_model_opts mo = {.compute = LMC_COMPUTE_F32, .threads = 1};
     if (lmc_model_open(fz_scratch(), &mo, &m, &err)) {
         FZ_ASSERT(err.msg[0] != 0 && strchr(err.msg, '\n') == NULL);
         return 0;
