@@ -68,6 +68,9 @@ void lmc_tokenizer_free(lmc_tokenizer *tok);
 int lmc_tokenize(lmc_tokenizer *tok, const char *text, size_t len, int add_special,
                  int32_t **ids, size_t *n_ids, lmc_err *err);
 
+/* SHA-256 hex of the tokenizer's source bytes (tokenizer.json + config, or ranks/bin), for fingerprints. */
+const char *lmc_tokenizer_hash(const lmc_tokenizer *tok);
+
 /* ---- model ----------------------------------------------------------------------------------- */
 
 typedef struct lmc_model lmc_model;
@@ -90,6 +93,27 @@ typedef struct lmc_model_opts {
  * .safetensors file written by `lmc convert`. */
 int  lmc_model_open(const char *path, const lmc_model_opts *opts, lmc_model **out, lmc_err *err);
 void lmc_model_close(lmc_model *m);
+
+/* What a loaded model is (the strings live as long as the model). */
+typedef struct lmc_model_desc {
+    const char *path;          /* as opened */
+    const char *architecture;  /* HF architectures[0], e.g. "LlamaForCausalLM" */
+    int64_t     n_params;      /* tied matrices counted once */
+    const char *weights_dtype; /* "F32", "BF16", "F16" or "mixed" */
+    lmc_compute compute;
+    int         dim, vocab;    /* final hidden width, logits per position */
+    int         max_window;    /* > 0: the longest window the model allows */
+} lmc_model_desc;
+void lmc_model_describe(const lmc_model *m, lmc_model_desc *out);
+
+/* sha256 over: the config (cJSON unformatted print of the parsed config), then for every tensor in name order
+ * its name, dtype, shape and byte size, then weight bytes: all of them when the weights total at most 64 MiB,
+ * otherwise all of each tensor up to 256 KiB and, of larger tensors, 64 evenly spaced 4 KiB slices (first and
+ * last included). Cheap (well under a second for the sampled case) and independent of the file's layout and path. */
+void lmc_model_sha256(const lmc_model *m, char hex[65]);
+
+/* One pass over every weight: fails, naming the file, tensor and element, at the first NaN or Inf. */
+int lmc_model_check_finite(const lmc_model *m, lmc_err *err);
 
 /* ---- evaluation ------------------------------------------------------------------------------ */
 

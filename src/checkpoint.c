@@ -134,13 +134,8 @@ static int parse_dec(const char **s, const char *end, size_t *out) {
 static int parse_hex16(const char **s, const char *end, uint64_t *out) {
     const char *p = *s;
     if (end - p < 16) return -1;
-    uint64_t v = 0;
-    for (int i = 0; i < 16; i++) {
-        char ch = p[i];
-        int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-        if (d < 0) return -1;
-        v = v << 4 | (uint64_t)d;
-    }
+    uint64_t v;
+    if (lmc_hex_value(p, 16, 0, &v)) return -1;
     p += 16;
     if (p < end) {
         if (*p != ' ') return -1;
@@ -156,13 +151,8 @@ static int parse_record(const char *line, size_t len, size_t n_docs, size_t *k, 
                         size_t *n_parts) {
     /* checksum: the line ends in " c" + 8 hex digits over everything before it */
     if (len < 11 || line[len - 10] != ' ' || line[len - 9] != 'c') return -1;
-    unsigned long want = 0;
-    for (size_t i = len - 8; i < len; i++) {
-        char ch = line[i];
-        int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-        if (d < 0) return -1;
-        want = want << 4 | (unsigned long)d;
-    }
+    uint64_t want;
+    if (lmc_hex_value(line + len - 8, 8, 0, &want)) return -1;
     size_t body = len - 10;
     if (crc32(0L, (const Bytef *)line, (uInt)body) != want) return -1;
     const char *p = line, *end = line + body;
@@ -313,13 +303,8 @@ static long header_length(const char *data, size_t len) {
         if (!nl) return 0; /* torn header */
         size_t e = (size_t)(nl - data);
         if (e - p == 13 && memcmp(data + p, "end c", 5) == 0) {
-            unsigned long want = 0;
-            for (size_t i = p + 5; i < e; i++) {
-                char ch = data[i];
-                int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-                if (d < 0) return -1;
-                want = want << 4 | (unsigned long)d;
-            }
+            uint64_t want;
+            if (lmc_hex_value(data + p + 5, 8, 0, &want)) return -1;
             return crc32(0L, (const Bytef *)data, (uInt)p) == want ? (long)(e + 1) : -1;
         }
         p = e + 1;
@@ -456,51 +441,7 @@ int lmc_ckpt_close(lmc_ckpt *c, lmc_err *err) {
     return rc;
 }
 
-/* ---- model identity ----------------------------------------------------------------------------- */
-
-static int cmp_tensor_name(const void *a, const void *b) {
-    return strcmp((*(const lmc_tensor *const *)a)->name, (*(const lmc_tensor *const *)b)->name);
-}
-
-void lmc_model_sha256(const lmc_model *m, char hex[65]) {
-    lmc_sha256 s;
-    lmc_sha256_init(&s);
-    char *cfg = m->config ? cJSON_PrintUnformatted(m->config) : NULL;
-    lmc_sha256_update(&s, "config\n", 7);
-    if (cfg) lmc_sha256_update(&s, cfg, strlen(cfg) + 1);
-    free(cfg);
-    size_t n = lmc_weights_count(m->w), total = lmc_weights_total_bytes(m->w);
-    const lmc_tensor **t = lmc_xmalloc((n ? n : 1) * sizeof *t);
-    for (size_t i = 0; i < n; i++) t[i] = lmc_weights_at(m->w, i);
-    qsort(t, n, sizeof *t, cmp_tensor_name);
-    for (size_t i = 0; i < n; i++) {
-        char line[512];
-        int len = snprintf(line, sizeof line, "tensor %.300s %s %d [%lld,%lld,%lld,%lld] %zu\n", t[i]->name,
-                           lmc_dtype_name(t[i]->dtype), t[i]->ndim, (long long)t[i]->shape[0],
-                           (long long)t[i]->shape[1], (long long)t[i]->shape[2], (long long)t[i]->shape[3],
-                           t[i]->nbytes);
-        lmc_sha256_update(&s, line, (size_t)len);
-    }
-    const size_t FULL = (size_t)64 << 20, SMALL = (size_t)256 << 10, SLICE = 4096, NSLICE = 64;
-    for (size_t i = 0; i < n; i++) {
-        const unsigned char *d = t[i]->data;
-        size_t nb = t[i]->nbytes;
-        if (total <= FULL || nb <= SMALL) {
-            lmc_sha256_update(&s, d, nb);
-            continue;
-        }
-        for (size_t j = 0; j < NSLICE; j++) {
-            size_t off = (nb - SLICE) / (NSLICE - 1) * j;
-            if (j == NSLICE - 1) off = nb - SLICE;
-            lmc_sha256_update(&s, d + off, SLICE);
-        }
-    }
-    free(t);
-    uint8_t dg[32];
-    lmc_sha256_final(&s, dg);
-    for (int i = 0; i < 32; i++) sprintf(hex + 2 * i, "%02x", dg[i]);
-    hex[64] = 0;
-}
+/* ---- file identity ----------------------------------------------------------------------------- */
 
 int lmc_file_sha256(const char *path, char hex[65], lmc_err *err) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -520,53 +461,6 @@ int lmc_file_sha256(const char *path, char hex[65], lmc_err *err) {
         lmc_sha256_update(&s, buf, (size_t)r);
     }
     close(fd);
-    uint8_t dg[32];
-    lmc_sha256_final(&s, dg);
-    for (int i = 0; i < 32; i++) sprintf(hex + 2 * i, "%02x", dg[i]);
-    hex[64] = 0;
-    return 0;
-}
-
-/* ---- weight integrity --------------------------------------------------------------------------- */
-
-/* Index of the first element whose exponent bits are all ones (NaN or ±Inf), or -1. */
-static int64_t first_nonfinite(const lmc_tensor *t) {
-    int64_t n = t->numel;
-    if (t->dtype == LMC_F32) {
-        const unsigned char *p = t->data;
-        for (int64_t i = 0; i < n; i++) {
-            uint32_t u;
-            memcpy(&u, p + 4 * i, 4);
-            if ((u & 0x7f800000u) == 0x7f800000u) return i;
-        }
-    } else {
-        uint16_t mask = t->dtype == LMC_BF16 ? 0x7f80 : 0x7c00;
-        const unsigned char *p = t->data;
-        for (int64_t i = 0; i < n; i++) {
-            uint16_t u;
-            memcpy(&u, p + 2 * i, 2);
-            if ((u & mask) == mask) return i;
-        }
-    }
-    return -1;
-}
-
-int lmc_model_check_finite(const lmc_model *m, lmc_err *err) {
-    size_t n = lmc_weights_count(m->w);
-    for (size_t i = 0; i < n; i++) {
-        const lmc_tensor *t = lmc_weights_at(m->w, i);
-        int64_t bad = first_nonfinite(t);
-        if (bad < 0) continue;
-        double v;
-        if (t->dtype == LMC_F32) { float f; memcpy(&f, (const char *)t->data + 4 * bad, 4); v = f; }
-        else {
-            uint16_t u;
-            memcpy(&u, (const char *)t->data + 2 * bad, 2);
-            v = (u & (t->dtype == LMC_BF16 ? 0x7f : 0x3ff)) ? NAN : (u & 0x8000) ? -INFINITY : INFINITY;
-        }
-        return lmc_fail(err, "%s: tensor '%.200s' (%s) holds a non-finite weight (%s) at element %lld: the model "
-                             "file is corrupt", lmc_weights_file_path(m->w, t->file), t->name, lmc_dtype_name(t->dtype),
-                        isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf", (long long)bad);
-    }
+    lmc_sha256_final_hex(&s, hex);
     return 0;
 }

@@ -87,18 +87,9 @@ int lmc_ckpt_append(lmc_ckpt *c, size_t k, double nll, const lmc_ckpt_part *part
 /* fsyncs, unlocks, closes and frees (c may be NULL). Returns -1 when the final fsync fails. */
 int lmc_ckpt_close(lmc_ckpt *c, lmc_err *err);
 
-/* ---- model identity and integrity ---- */
-
-/* sha256 over: the config (cJSON unformatted print of the parsed config), then for every tensor in name order
- * its name, dtype, shape and byte size, then weight bytes: all of them when the weights total at most 64 MiB,
- * otherwise all of each tensor up to 256 KiB and, of larger tensors, 64 evenly spaced 4 KiB slices (first and
- * last included). Cheap (well under a second for the sampled case) and independent of the file's layout and path. */
-void lmc_model_sha256(const lmc_model *m, char hex[65]);
+/* ---- file identity ---- */
 
 /* sha256 of a file's bytes (streamed). */
 int lmc_file_sha256(const char *path, char hex[65], lmc_err *err);
-
-/* One pass over every weight: fails, naming the file, tensor and element, at the first NaN or Inf. */
-int lmc_model_check_finite(const lmc_model *m, lmc_err *err);
 
 #endif

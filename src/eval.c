@@ -70,10 +70,7 @@ static void sha256_tokens(const int32_t *ids, size_t n, char hex[65]) {
         if (fill == sizeof buf) { lmc_sha256_update(&s, buf, fill); fill = 0; }
     }
     lmc_sha256_update(&s, buf, fill);
-    uint8_t d[32];
-    lmc_sha256_final(&s, d);
-    for (int i = 0; i < 32; i++) sprintf(hex + 2 * i, "%02x", d[i]);
-    hex[64] = 0;
+    lmc_sha256_final_hex(&s, hex);
 }
 
 /* ---- zlib baseline -------------------------------------------------------------------------------- */

@@ -1,5 +1,6 @@
 /* json_scan.c — see json_scan.h. */
 #include "json_scan.h"
+#include "util.h"
 
 #include <string.h>
 
@@ -8,17 +9,9 @@ static void skip_ws(const char *s, size_t n, size_t *p) {
 }
 
 static int hex4(const char *s, size_t n, size_t p, unsigned *out) {
-    if (p + 4 > n) return -1;
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = s[p + i];
-        v <<= 4;
-        if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
-        else return -1;
-    }
-    *out = v;
+    uint64_t v;
+    if (p + 4 > n || lmc_hex_value(s + p, 4, 1, &v)) return -1;
+    *out = (unsigned)v;
     return 0;
 }
 

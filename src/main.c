@@ -2,13 +2,10 @@
  * chooses exit codes. Subcommands: eval, convert, tokenize, help. */
 #include "bench.h"
 #include "lmc.h"
-#include "checkpoint.h"
-#include "model.h"
 #include "report.h"
 #include "results.h"
 #include "safetensors.h"
 #include "threads.h"
-#include "tokenizer/tokenizer.h"
 #include "convert.h"
 #include "util.h"
 
@@ -198,10 +195,12 @@ static int write_results_json(const char *path, const lmc_model *m, const lmc_to
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "lmc_version", LMC_VERSION);
     cJSON *mo = cJSON_AddObjectToObject(root, "model");
-    cJSON_AddStringToObject(mo, "path", m->path);
-    cJSON_AddStringToObject(mo, "architecture", m->arch->name);
-    cJSON_AddNumberToObject(mo, "parameters", (double)m->info.n_params);
-    cJSON_AddStringToObject(mo, "weights_dtype", m->dtype);
+    lmc_model_desc d;
+    lmc_model_describe(m, &d);
+    cJSON_AddStringToObject(mo, "path", d.path);
+    cJSON_AddStringToObject(mo, "architecture", d.architecture);
+    cJSON_AddNumberToObject(mo, "parameters", (double)d.n_params);
+    cJSON_AddStringToObject(mo, "weights_dtype", d.weights_dtype);
     cJSON_AddStringToObject(mo, "compute_dtype", compute);
     cJSON_AddStringToObject(mo, "tokenizer_sha256", lmc_tokenizer_hash(tok));
     cJSON_AddStringToObject(mo, "model_sha256", model_sha);
@@ -335,10 +334,13 @@ static int cmd_eval(int argc, char **argv) {
         lmc_model_sha256(m, model_sha);
         eo.model_sha256 = model_sha;
     }
-    if (verbose)
+    if (verbose) {
+        lmc_model_desc d;
+        lmc_model_describe(m, &d);
         fprintf(stderr, "model: %s (%s, %.2fM parameters, weights %s, compute %s)\nthreads: %d; OpenBLAS core %s "
-                "(%s)\n", model, m->arch->name, m->info.n_params / 1e6, m->dtype,
+                "(%s)\n", model, d.architecture, d.n_params / 1e6, d.weights_dtype,
                 compute == LMC_COMPUTE_BF16 ? "bf16" : "f32", nthreads, lmc_blas_core(), lmc_blas_config());
+    }
     lmc_result *res = lmc_xcalloc(n_data, sizeof *res);
     lmc_eval_opts *eos = lmc_xcalloc(n_data, sizeof *eos);
     eval_paths *paths = lmc_xcalloc(n_data, sizeof *paths);

@@ -5,6 +5,7 @@
 #include "model.h"
 #include "util.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +124,18 @@ int lmc_model_hidden(lmc_model *m, const int32_t *tokens, int T, float *hidden, 
     return arch_forward(m->arch, m->state, tokens, T, hidden, err);
 }
 
+void lmc_model_describe(const lmc_model *m, lmc_model_desc *d) {
+    memset(d, 0, sizeof *d);
+    d->path = m->path;
+    d->architecture = m->arch->name;
+    d->n_params = m->info.n_params;
+    d->weights_dtype = m->dtype;
+    d->compute = m->opts.compute;
+    d->dim = m->info.dim;
+    d->vocab = m->info.vocab;
+    d->max_window = m->info.max_window;
+}
+
 int lmc_model_logits(lmc_model *m, const int32_t *tokens, int T, float *logits, lmc_err *err) {
     float *hidden = malloc(sizeof(float) * (size_t)T * m->info.dim);
     if (!hidden) return lmc_fail(err, "out of memory");
@@ -130,4 +143,91 @@ int lmc_model_logits(lmc_model *m, const int32_t *tokens, int T, float *logits, 
     if (rc == 0) lmc_linear_apply(m->info.lm_head, hidden, logits, T);
     free(hidden);
     return rc;
+}
+
+/* ---- identity and integrity ------------------------------------------------------------------------- */
+
+static int cmp_tensor_name(const void *a, const void *b) {
+    return strcmp((*(const lmc_tensor *const *)a)->name, (*(const lmc_tensor *const *)b)->name);
+}
+
+void lmc_model_sha256(const lmc_model *m, char hex[65]) {
+    lmc_sha256 s;
+    lmc_sha256_init(&s);
+    char *cfg = m->config ? cJSON_PrintUnformatted(m->config) : NULL;
+    lmc_sha256_update(&s, "config\n", 7);
+    if (cfg) lmc_sha256_update(&s, cfg, strlen(cfg) + 1);
+    free(cfg);
+    size_t n = lmc_weights_count(m->w), total = lmc_weights_total_bytes(m->w);
+    const lmc_tensor **t = lmc_xmalloc((n ? n : 1) * sizeof *t);
+    for (size_t i = 0; i < n; i++) t[i] = lmc_weights_at(m->w, i);
+    qsort(t, n, sizeof *t, cmp_tensor_name);
+    for (size_t i = 0; i < n; i++) {
+        char line[512];
+        int len = snprintf(line, sizeof line, "tensor %.300s %s %d [%lld,%lld,%lld,%lld] %zu\n", t[i]->name,
+                           lmc_dtype_name(t[i]->dtype), t[i]->ndim, (long long)t[i]->shape[0],
+                           (long long)t[i]->shape[1], (long long)t[i]->shape[2], (long long)t[i]->shape[3],
+                           t[i]->nbytes);
+        lmc_sha256_update(&s, line, (size_t)len);
+    }
+    const size_t FULL = (size_t)64 << 20, SMALL = (size_t)256 << 10, SLICE = 4096, NSLICE = 64;
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *d = t[i]->data;
+        size_t nb = t[i]->nbytes;
+        if (total <= FULL || nb <= SMALL) {
+            lmc_sha256_update(&s, d, nb);
+            continue;
+        }
+        for (size_t j = 0; j < NSLICE; j++) {
+            size_t off = (nb - SLICE) / (NSLICE - 1) * j;
+            if (j == NSLICE - 1) off = nb - SLICE;
+            lmc_sha256_update(&s, d + off, SLICE);
+        }
+    }
+    free(t);
+    lmc_sha256_final_hex(&s, hex);
+}
+
+/* ---- weight integrity --------------------------------------------------------------------------- */
+
+/* Index of the first element whose exponent bits are all ones (NaN or ±Inf), or -1. */
+static int64_t first_nonfinite(const lmc_tensor *t) {
+    int64_t n = t->numel;
+    if (t->dtype == LMC_F32) {
+        const unsigned char *p = t->data;
+        for (int64_t i = 0; i < n; i++) {
+            uint32_t u;
+            memcpy(&u, p + 4 * i, 4);
+            if ((u & 0x7f800000u) == 0x7f800000u) return i;
+        }
+    } else {
+        uint16_t mask = t->dtype == LMC_BF16 ? 0x7f80 : 0x7c00;
+        const unsigned char *p = t->data;
+        for (int64_t i = 0; i < n; i++) {
+            uint16_t u;
+            memcpy(&u, p + 2 * i, 2);
+            if ((u & mask) == mask) return i;
+        }
+    }
+    return -1;
+}
+
+int lmc_model_check_finite(const lmc_model *m, lmc_err *err) {
+    size_t n = lmc_weights_count(m->w);
+    for (size_t i = 0; i < n; i++) {
+        const lmc_tensor *t = lmc_weights_at(m->w, i);
+        int64_t bad = first_nonfinite(t);
+        if (bad < 0) continue;
+        double v;
+        if (t->dtype == LMC_F32) { float f; memcpy(&f, (const char *)t->data + 4 * bad, 4); v = f; }
+        else {
+            uint16_t u;
+            memcpy(&u, (const char *)t->data + 2 * bad, 2);
+            v = (u & (t->dtype == LMC_BF16 ? 0x7f : 0x3ff)) ? NAN : (u & 0x8000) ? -INFINITY : INFINITY;
+        }
+        return lmc_fail(err, "%s: tensor '%.200s' (%s) holds a non-finite weight (%s) at element %lld: the model "
+                             "file is corrupt", lmc_weights_file_path(m->w, t->file), t->name, lmc_dtype_name(t->dtype),
+                        isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf", (long long)bad);
+    }
+    return 0;
 }

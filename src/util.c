@@ -255,14 +255,35 @@ void lmc_sha256_final(lmc_sha256 *s, uint8_t out[32]) {
     }
 }
 
+void lmc_sha256_final_hex(lmc_sha256 *s, char hex[65]) {
+    static const char digits[] = "0123456789abcdef";
+    uint8_t d[32];
+    lmc_sha256_final(s, d);
+    for (int i = 0; i < 32; i++) {
+        hex[2 * i] = digits[d[i] >> 4];
+        hex[2 * i + 1] = digits[d[i] & 15];
+    }
+    hex[64] = 0;
+}
+
 void lmc_sha256_hex(const void *data, size_t n, char hex[65]) {
     lmc_sha256 s;
-    uint8_t d[32];
     lmc_sha256_init(&s);
     lmc_sha256_update(&s, data, n);
-    lmc_sha256_final(&s, d);
-    for (int i = 0; i < 32; i++) sprintf(hex + 2 * i, "%02x", d[i]);
-    hex[64] = 0;
+    lmc_sha256_final_hex(&s, hex);
+}
+
+int lmc_hex_value(const char *s, size_t n, int upper_ok, uint64_t *out) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+              : upper_ok && c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0) return -1;
+        v = v << 4 | (uint64_t)d;
+    }
+    *out = v;
+    return 0;
 }
 
 /* ---- base64 ---------------------------------------------------------------------------------- */

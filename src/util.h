@@ -51,6 +51,12 @@ void lmc_sha256_init(lmc_sha256 *s);
 void lmc_sha256_update(lmc_sha256 *s, const void *data, size_t n);
 void lmc_sha256_final(lmc_sha256 *s, uint8_t out[32]);
 void lmc_sha256_hex(const void *data, size_t n, char hex[65]);
+/* Finishes s and writes its digest as 64 lowercase hex digits + NUL. */
+void lmc_sha256_final_hex(lmc_sha256 *s, char hex[65]);
+
+/* The n hex digits at s as a number (n <= 16): 0, or -1 on any other character. Uppercase digits count only when
+ * upper_ok (JSON \u escapes); lmc's own formats write lowercase and accept nothing else. */
+int lmc_hex_value(const char *s, size_t n, int upper_ok, uint64_t *out);
 
 /* Base64 (standard alphabet, padded). Encode returns a malloc'ed NUL-terminated string. Decode returns
  * -1 on malformed input. */

@@ -47,12 +47,10 @@ lmc_tokenizer *tk_new(tk_kind kind, const char *origin) {
 
 void tk_set_hash(lmc_tokenizer *t, const void *a, size_t alen, const void *b, size_t blen) {
     lmc_sha256 h;
-    uint8_t dig[32];
     lmc_sha256_init(&h);
     lmc_sha256_update(&h, a, alen);
     if (b && blen) lmc_sha256_update(&h, b, blen);
-    lmc_sha256_final(&h, dig);
-    for (int i = 0; i < 32; i++) snprintf(t->hash + 2 * i, 3, "%02x", dig[i]);
+    lmc_sha256_final_hex(&h, t->hash);
 }
 
 int32_t tk_token_id(const lmc_tokenizer *t, const char *s, size_t n) {

@@ -39,7 +39,4 @@ int lmc_tokenizer_bos(const lmc_tokenizer *tok);
 /* Number of ids the tokenizer can produce (max id + 1). */
 int lmc_tokenizer_vocab_size(const lmc_tokenizer *tok);
 
-/* SHA-256 hex of the tokenizer's source bytes (tokenizer.json + config, or ranks/bin), for fingerprints. */
-const char *lmc_tokenizer_hash(const lmc_tokenizer *tok);
-
 #endif
