@@ -7,6 +7,7 @@
  * matrices; a routed MoE expert counts k/E times), attention 2·(W(W+1)/2)·n_heads·(qk_dim + v_dim) (Q·Kᵀ and
  * P·V, causal half), lm_head 2·scored·vocab·dim. Norms, RoPE and activations are not counted. */
 #include "bench.h"
+#include "cli.h"
 #include "cpu.h"
 #include "kernels.h"
 #include "model.h"
@@ -392,43 +393,45 @@ static int usage(const char *msg, const char *arg) {
     return 2;
 }
 
-static const char *arg_value(int argc, char **argv, int *i, const char *name) {
-    size_t n = strlen(name);
-    if (!strncmp(argv[*i], name, n) && argv[*i][n] == '=') return argv[*i] + n + 1;
-    if (!strcmp(argv[*i], name) && *i + 1 < argc) return argv[++*i];
-    return NULL;
-}
-
 int lmc_bench_main(int argc, char **argv) {
     const char *shape = NULL, *model = NULL, *json = NULL, *v;
-    int W = 1900, S = -1, K = 3, threads = 0, layers_opt = 0;
+    long Wl = 1900, Sl = -1, Kl = 3, Tl = 0, Ll = 0;
     lmc_compute compute = LMC_COMPUTE_F32;
     int weights = -1; /* --weights: the generated weights' dtype (default: that of the compute) */
     for (int i = 2; i < argc; i++) {
-        if ((v = arg_value(argc, argv, &i, "--shape"))) shape = v;
-        else if ((v = arg_value(argc, argv, &i, "--model"))) model = v;
-        else if ((v = arg_value(argc, argv, &i, "--json"))) json = v;
-        else if ((v = arg_value(argc, argv, &i, "--block-size"))) W = atoi(v);
-        else if ((v = arg_value(argc, argv, &i, "--stride"))) S = atoi(v);
-        else if ((v = arg_value(argc, argv, &i, "--windows"))) K = atoi(v);
-        else if ((v = arg_value(argc, argv, &i, "--layers"))) {
-            layers_opt = atoi(v);
-            if (layers_opt < 1 || layers_opt > 1000) return usage("--layers must be 1..1000, not '%s'", v);
-        }
-        else if ((v = arg_value(argc, argv, &i, "--threads"))) threads = atoi(v);
-        else if ((v = arg_value(argc, argv, &i, "--dtype"))) {
+        int missing = 0;
+        long *num = NULL, lo = 0, hi = 0; /* an integer flag's variable and range */
+        const char *flag = NULL;
+        char msg[160];
+        if ((v = cli_flag_value(argc, argv, &i, "--shape", NULL, &missing))) shape = v;
+        else if ((v = cli_flag_value(argc, argv, &i, "--model", NULL, &missing))) model = v;
+        else if ((v = cli_flag_value(argc, argv, &i, "--json", NULL, &missing))) json = v;
+        else if ((v = cli_flag_value(argc, argv, &i, "--block-size", NULL, &missing)))
+            num = &Wl, flag = "--block-size", lo = 2, hi = 1000000;
+        else if ((v = cli_flag_value(argc, argv, &i, "--stride", NULL, &missing)))
+            num = &Sl, flag = "--stride", lo = 1, hi = 1000000;
+        else if ((v = cli_flag_value(argc, argv, &i, "--windows", NULL, &missing)))
+            num = &Kl, flag = "--windows", lo = 1, hi = 1000000;
+        else if ((v = cli_flag_value(argc, argv, &i, "--layers", NULL, &missing)))
+            num = &Ll, flag = "--layers", lo = 1, hi = 1000;
+        else if ((v = cli_flag_value(argc, argv, &i, "--threads", NULL, &missing)))
+            num = &Tl, flag = "--threads", lo = 0, hi = 4096;
+        else if ((v = cli_flag_value(argc, argv, &i, "--dtype", NULL, &missing))) {
             if (!strcmp(v, "bf16")) compute = LMC_COMPUTE_BF16;
             else if (strcmp(v, "f32")) return usage("--dtype must be f32 or bf16, not '%s'", v);
-        } else if ((v = arg_value(argc, argv, &i, "--weights"))) {
+        } else if ((v = cli_flag_value(argc, argv, &i, "--weights", NULL, &missing))) {
             if (!strcmp(v, "bf16")) weights = LMC_BF16;
             else if (!strcmp(v, "f32")) weights = LMC_F32;
             else return usage("--weights must be f32 or bf16, not '%s'", v);
-        } else return usage("unknown bench option '%s'", argv[i]);
+        } else if (missing) return usage("%s needs a value", argv[i]);
+        else return usage("unknown bench option '%s'", argv[i]);
+        if (num && cli_long(flag, v, lo, hi, num, msg, sizeof msg)) return usage("%s", msg);
     }
+    int W = (int)Wl, S = (int)Sl, K = (int)Kl, threads = (int)Tl, layers_opt = (int)Ll;
     if (S < 0) S = W < 512 ? W : 512;
     if (!!shape == !!model) return usage("bench needs exactly one of --shape or --model%s", "");
-    if (W < 2 || S < 1 || S > W || K < 1) return usage("bad --block-size/--stride/--windows%s", "");
-    if (layers_opt && !shape) return usage("--layers applies to --shape only%s", "");
+    if (S > W) return usage("--stride must be at most --block-size%s", "");
+    if (Ll && !shape) return usage("--layers applies to --shape only%s", "");
     int nthreads = lmc_threads_init(threads);
     lmc_err err = {{0}};
     char path[64];

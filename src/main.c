@@ -1,6 +1,7 @@
 /* main.c — the command line: parses flags, calls the library, prints. The only place that prints errors and
  * chooses exit codes. Subcommands: eval, convert, tokenize, help. */
 #include "bench.h"
+#include "cli.h"
 #include "lmc.h"
 #include "report.h"
 #include "results.h"
@@ -10,6 +11,7 @@
 #include "util.h"
 
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,13 +21,6 @@
 static int die(const char *msg) {
     fprintf(stderr, "lmc: %s\n", msg);
     return 1;
-}
-
-static int usage_error(const char *fmt, const char *arg) {
-    fprintf(stderr, "lmc: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, " (see lmc --help)\n");
-    return 2;
 }
 
 static const char *HELP =
@@ -76,36 +71,6 @@ static const char *HELP =
     "      the paired BPC difference A - B per corpus (same data, documents paired), its interval and whether\n"
     "      it excludes zero\n"
     "  lmc help | --help | --version\n";
-
-/* ---- argument helpers ------------------------------------------------------------------------- */
-
-static int flag_is(const char *arg, const char *name, const char *alias) {
-    return !strcmp(arg, name) || (alias && !strcmp(arg, alias));
-}
-
-/* Value of a flag given as "--flag VALUE" or "--flag=VALUE"; NULL when `arg` is not this flag. */
-static const char *flag_value(int argc, char **argv, int *i, const char *name, const char *alias, int *missing) {
-    const char *a = argv[*i];
-    const char *names[2] = {name, alias};
-    for (int j = 0; j < 2; j++) {
-        if (!names[j]) continue;
-        size_t n = strlen(names[j]);
-        if (!strncmp(a, names[j], n) && a[n] == '=') return a + n + 1;
-        if (!strcmp(a, names[j])) {
-            if (*i + 1 >= argc) { *missing = 1; return NULL; }
-            return argv[++*i];
-        }
-    }
-    return NULL;
-}
-
-static int parse_long(const char *s, long *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end) return -1;
-    *out = v;
-    return 0;
-}
 
 /* ---- output ------------------------------------------------------------------------------------ */
 
@@ -269,41 +234,44 @@ static int cmd_eval(int argc, char **argv) {
     for (int i = 2; i < argc; i++) {
         int missing = 0;
         const char *v;
-        long *num = NULL;
-        if ((v = flag_value(argc, argv, &i, "--model", "-m", &missing))) model = v;
-        else if ((v = flag_value(argc, argv, &i, "--data", "-d", &missing))) {
-            if (n_data == 64) return usage_error("too many --data files (max %s)", "64");
+        long *num = NULL, lo = LONG_MIN, hi = LONG_MAX; /* an integer flag's variable and range */
+        const char *flag = NULL;
+        if ((v = cli_flag_value(argc, argv, &i, "--model", "-m", &missing))) model = v;
+        else if ((v = cli_flag_value(argc, argv, &i, "--data", "-d", &missing))) {
+            if (n_data == 64) return cli_usage_error("too many --data files (max %s)", "64");
             data[n_data++] = v;
-        } else if ((v = flag_value(argc, argv, &i, "--json", NULL, &missing))) json = v;
-        else if ((v = flag_value(argc, argv, &i, "--per-window", NULL, &missing))) eo.per_window = v;
-        else if ((v = flag_value(argc, argv, &i, "--per-doc", NULL, &missing))) eo.per_doc = v;
-        else if ((v = flag_value(argc, argv, &i, "--checkpoint", NULL, &missing))) eo.checkpoint = v;
-        else if ((v = flag_value(argc, argv, &i, "--block-size", "--block_size", &missing))) num = &W;
-        else if ((v = flag_value(argc, argv, &i, "--stride", NULL, &missing))) num = &S;
-        else if ((v = flag_value(argc, argv, &i, "--file-num", "--file_num", &missing))) num = &fn;
-        else if ((v = flag_value(argc, argv, &i, "--threads", "-t", &missing))) num = &threads;
-        else if ((v = flag_value(argc, argv, &i, "--batch-size", "--batch_size", &missing))) num = &batch;
-        else if ((v = flag_value(argc, argv, &i, "--bootstrap", NULL, &missing))) num = &bootstrap;
-        else if ((v = flag_value(argc, argv, &i, "--dtype", NULL, &missing))) {
+        } else if ((v = cli_flag_value(argc, argv, &i, "--json", NULL, &missing))) json = v;
+        else if ((v = cli_flag_value(argc, argv, &i, "--per-window", NULL, &missing))) eo.per_window = v;
+        else if ((v = cli_flag_value(argc, argv, &i, "--per-doc", NULL, &missing))) eo.per_doc = v;
+        else if ((v = cli_flag_value(argc, argv, &i, "--checkpoint", NULL, &missing))) eo.checkpoint = v;
+        else if ((v = cli_flag_value(argc, argv, &i, "--block-size", "--block_size", &missing)))
+            num = &W, flag = "--block-size", lo = 1, hi = 1000000;
+        else if ((v = cli_flag_value(argc, argv, &i, "--stride", NULL, &missing)))
+            num = &S, flag = "--stride", lo = -1000000, hi = 1000000;
+        else if ((v = cli_flag_value(argc, argv, &i, "--file-num", "--file_num", &missing)))
+            num = &fn, flag = "--file-num";
+        else if ((v = cli_flag_value(argc, argv, &i, "--threads", "-t", &missing)))
+            num = &threads, flag = "--threads", lo = 0, hi = 4096;
+        else if ((v = cli_flag_value(argc, argv, &i, "--batch-size", "--batch_size", &missing)))
+            num = &batch, flag = "--batch-size";
+        else if ((v = cli_flag_value(argc, argv, &i, "--bootstrap", NULL, &missing)))
+            num = &bootstrap, flag = "--bootstrap", lo = 0, hi = LMC_BOOTSTRAP_MAX;
+        else if ((v = cli_flag_value(argc, argv, &i, "--dtype", NULL, &missing))) {
             if (!strcmp(v, "f32")) compute = LMC_COMPUTE_F32;
             else if (!strcmp(v, "bf16")) compute = LMC_COMPUTE_BF16;
-            else return usage_error("--dtype must be f32 or bf16, not '%s'", v);
-        } else if (flag_is(argv[i], "--quiet", "-q")) quiet = 1;
-        else if (flag_is(argv[i], "--verbose", "-v")) verbose = 1;
-        else if (flag_is(argv[i], "--skip-bad-records", NULL)) eo.skip_bad = 1;
-        else if (flag_is(argv[i], "--check-weights", NULL)) check_weights = 1;
-        else if (missing) return usage_error("%s needs a value", argv[i]);
-        else return usage_error("unknown option '%s' for eval", argv[i]);
-        if (missing) return usage_error("%s needs a value", argv[i]);
-        if (num && parse_long(v, num)) return usage_error("'%s' is not an integer", v);
+            else return cli_usage_error("--dtype must be f32 or bf16, not '%s'", v);
+        } else if (cli_flag_is(argv[i], "--quiet", "-q")) quiet = 1;
+        else if (cli_flag_is(argv[i], "--verbose", "-v")) verbose = 1;
+        else if (cli_flag_is(argv[i], "--skip-bad-records", NULL)) eo.skip_bad = 1;
+        else if (cli_flag_is(argv[i], "--check-weights", NULL)) check_weights = 1;
+        else if (missing) return cli_usage_error("%s needs a value", argv[i]);
+        else return cli_usage_error("unknown option '%s' for eval", argv[i]);
+        if (missing) return cli_usage_error("%s needs a value", argv[i]);
+        char msg[160];
+        if (num && cli_long(flag, v, lo, hi, num, msg, sizeof msg)) return cli_usage_error("%s", msg);
     }
-    if (!model) return usage_error("eval needs --model%s", "");
-    if (!n_data) return usage_error("eval needs at least one --data FILE%s", "");
-    if (W < 1 || W > 1000000) return usage_error("--block-size must be between 1 and 1000000 (got %s)", "out of range");
-    if (S > 1000000 || S < -1000000) return usage_error("--stride must be at most 1000000 (got %s)", "out of range");
-    if (threads < 0 || threads > 4096) return usage_error("--threads must be between 0 and 4096 (got %s)", "out of range");
-    if (bootstrap < 0 || bootstrap > LMC_BOOTSTRAP_MAX)
-        return usage_error("--bootstrap must be between 0 and 1000000 (got %s)", "out of range");
+    if (!model) return cli_usage_error("eval needs --model%s", "");
+    if (!n_data) return cli_usage_error("eval needs at least one --data FILE%s", "");
     eo.doc_stats = 1;
     eo.block_size = (int)W;
     eo.stride = (int)S;
@@ -388,19 +356,19 @@ static int cmd_convert(int argc, char **argv) {
     for (int i = 2; i < argc; i++) {
         int missing = 0;
         const char *v;
-        if ((v = flag_value(argc, argv, &i, "-o", "--output", &missing))) out = v;
-        else if ((v = flag_value(argc, argv, &i, "--tokenizer", NULL, &missing))) tok = v;
-        else if ((v = flag_value(argc, argv, &i, "--dtype", NULL, &missing))) {
+        if ((v = cli_flag_value(argc, argv, &i, "-o", "--output", &missing))) out = v;
+        else if ((v = cli_flag_value(argc, argv, &i, "--tokenizer", NULL, &missing))) tok = v;
+        else if ((v = cli_flag_value(argc, argv, &i, "--dtype", NULL, &missing))) {
             if (!strcmp(v, "f32")) dtype = LMC_F32;
             else if (!strcmp(v, "bf16")) dtype = LMC_BF16;
             else if (!strcmp(v, "f16")) dtype = LMC_F16;
-            else return usage_error("--dtype must be f32, bf16 or f16, not '%s'", v);
-        } else if (missing) return usage_error("%s needs a value", argv[i]);
-        else if (argv[i][0] == '-' && argv[i][1]) return usage_error("unknown option '%s' for convert", argv[i]);
+            else return cli_usage_error("--dtype must be f32, bf16 or f16, not '%s'", v);
+        } else if (missing) return cli_usage_error("%s needs a value", argv[i]);
+        else if (argv[i][0] == '-' && argv[i][1]) return cli_usage_error("unknown option '%s' for convert", argv[i]);
         else if (!src) src = argv[i];
-        else return usage_error("unexpected argument '%s'", argv[i]);
+        else return cli_usage_error("unexpected argument '%s'", argv[i]);
     }
-    if (!src || !out) return usage_error("usage: lmc convert SRC -o OUT.safetensors [--dtype f32|bf16|f16]%s", "");
+    if (!src || !out) return cli_usage_error("usage: lmc convert SRC -o OUT.safetensors [--dtype f32|bf16|f16]%s", "");
     lmc_err err = {{0}};
     if (lmc_convert(src, out, dtype, tok, &err)) return die(err.msg);
     fprintf(stderr, "wrote %s\n", out);
@@ -413,14 +381,14 @@ static int cmd_tokenize(int argc, char **argv) {
     for (int i = 2; i < argc; i++) {
         int missing = 0;
         const char *v;
-        if ((v = flag_value(argc, argv, &i, "--model", "-m", &missing))) model = v;
-        else if (flag_is(argv[i], "--no-special", NULL)) special = 0;
-        else if (missing) return usage_error("%s needs a value", argv[i]);
-        else if (argv[i][0] == '-' && argv[i][1]) return usage_error("unknown option '%s' for tokenize", argv[i]);
+        if ((v = cli_flag_value(argc, argv, &i, "--model", "-m", &missing))) model = v;
+        else if (cli_flag_is(argv[i], "--no-special", NULL)) special = 0;
+        else if (missing) return cli_usage_error("%s needs a value", argv[i]);
+        else if (argv[i][0] == '-' && argv[i][1]) return cli_usage_error("unknown option '%s' for tokenize", argv[i]);
         else if (!file) file = argv[i];
-        else return usage_error("unexpected argument '%s'", argv[i]);
+        else return cli_usage_error("unexpected argument '%s'", argv[i]);
     }
-    if (!model || !file) return usage_error("usage: lmc tokenize --model MODEL FILE [--no-special]%s", "");
+    if (!model || !file) return cli_usage_error("usage: lmc tokenize --model MODEL FILE [--no-special]%s", "");
     lmc_err err = {{0}};
     lmc_tokenizer *tok;
     if (lmc_tokenizer_open(model, &tok, &err)) return die(err.msg);
@@ -466,5 +434,5 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "bench")) return lmc_bench_main(argc, argv);
     if (!strcmp(cmd, "report")) return lmc_report_main(argc, argv);
     if (!strcmp(cmd, "compare")) return lmc_compare_main(argc, argv);
-    return usage_error("unknown command '%s'", cmd);
+    return cli_usage_error("unknown command '%s'", cmd);
 }

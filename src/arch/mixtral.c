@@ -69,7 +69,8 @@ static int mixtral_config(const lmc_arch_ctx *c, void *state, lmc_err *err) {
     if (experts == 0 || top_k == 0 || top_k > experts)
         return lmc_fail(err, "%s: num_experts_per_tok %ld must be in 1..num_local_experts (%ld)", c->origin, top_k,
                         experts);
-    if (sw > 0) arch_limit_window(&m->base, (int)sw, "the model's sliding_window %ld, which lmc does not implement", sw);
+    if (sw > 0) /* the sliding mask is not implemented: a longer window would silently differ from HF */
+        arch_limit_window(&m->base, (int)sw, "the model's sliding_window %ld, which lmc does not implement", sw);
     o->dim = (int)dim; o->n_layers = (int)layers; o->n_heads = (int)heads; o->n_kv_heads = (int)kv;
     o->head_dim = (int)head_dim; o->hidden = (int)hidden; o->vocab = (int)vocab; o->eps = (float)eps;
     o->n_experts = (int)experts; o->top_k = (int)top_k;
