@@ -101,7 +101,7 @@ fail:
 
 void lmc_model_close(lmc_model *m) {
     if (!m) return;
-    if (m->state) arch_close(m->arch, m->state);
+    if (m->state) arch_close(m->state);
     cJSON_Delete(m->config);
     if (m->w) lmc_weights_close(m->w);
     free(m);

@@ -28,6 +28,17 @@ typedef struct lmc_arch_ctx {
     lmc_linear_mode    mode;    /* how every linear multiplies */
 } lmc_arch_ctx;
 
+/* RoPE frequencies of a model (arch/rope_freq.c, functions below). */
+typedef struct lmc_rope {
+    int    rot_dim;      /* rotated dims per head (head_dim, or less for partial rotary) */
+    int    interleaved;  /* 1: Meta pairs (2i, 2i+1); 0: HF rotate_half */
+    float *inv_freq;     /* (rot_dim/2) after scaling */
+    float  mscale;       /* multiplies cos/sin (YaRN), else 1 */
+    /* dynamic NTK needs the sequence length: kept so inv_freq can be recomputed per T */
+    double theta, factor;
+    int    dynamic, max_pos;
+} lmc_rope;
+
 /* ---- the weights an architecture holds, one line per tensor (arch/load.c) ----
  * Each architecture lists its tensors (name, shape, flags, where the loaded form goes) the way llama.cpp's
  * loaders call create_tensor; one loader walks the list and one free walks it again, so an architecture file
@@ -68,6 +79,10 @@ typedef struct arch_tensors {
 arch_tensor *arch_add(arch_tensors *t, arch_tensor_kind kind, void *dst, int64_t rows, int64_t cols, int flags,
                       const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 
+/* A norm's "<name>.weight" and, when b is not NULL, "<name>.bias", each (n). */
+void arch_add_norm(arch_tensors *t, float **w, float **b, int64_t n, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
 /* The embedding (vocab, dim) and lm_head (head_name unless tied, see ARCH_TIED*); `what` names the config keys
  * behind the shape in errors. */
 void arch_add_embed_head(arch_tensors *t, const char *embed_name, const char *head_name, int64_t vocab, int64_t dim,
@@ -88,6 +103,10 @@ typedef struct arch_act {
 
 enum { ARCH_MAX_ACTS = 32 };
 
+/* Copies an activation table written as an array literal into tab; returns its line count. */
+int arch_acts_copy(arch_act *tab, const arch_act *lines, size_t n);
+#define ARCH_ACTS(tab, lines) arch_acts_copy(tab, lines, sizeof lines / sizeof lines[0])
+
 /* ---- what every architecture's state starts with ---- */
 typedef struct arch_base {
     arch_tensors      tensors; /* every weight the state holds */
@@ -96,6 +115,9 @@ typedef struct arch_base {
     lmc_prof          prof;
     const lmc_tensor *embed;   /* (vocab, dim), in the mmap */
     lmc_linear        lm_head; /* (vocab, dim) */
+    lmc_rope          rope;    /* RoPE frequencies, for the architectures with rotary positions */
+    void            **allocs;  /* (n_allocs) arrays from arch_alloc (layers, experts), freed with the state */
+    size_t            n_allocs;
     lmc_model_info    info;    /* config sets dim, vocab, max_window; the loader the rest */
 } arch_base;
 
@@ -111,13 +133,18 @@ typedef struct lmc_arch {
     /* tokens (T) at positions 0..T-1 → hidden (T, info.dim): the final normalised hidden states. The
      * activations are already pointed for T. */
     int (*forward)(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err);
-    /* Frees what config allocated (layer arrays, RoPE tables); NULL when nothing. */
-    void (*free)(void *state);
 } lmc_arch;
+
+/* A zeroed array of n elements owned by the state (freed by arch_close), for layers and experts. */
+void *arch_alloc(arch_base *b, size_t n, size_t size);
+/* After the config is read: the model's output shape into info, and its (n_layers) layer array once n_layers is
+ * bounded by the tensors in the file (cfg_check_layers; `key` names it). NULL with an error otherwise. */
+void *arch_layers(const lmc_arch_ctx *c, arch_base *b, int dim, int vocab, const char *key, long n_layers,
+                  size_t layer_size, lmc_err *err);
 
 /* The skeleton every architecture shares: allocate, config, tensors, load; NULL state on failure. */
 int    arch_open(const lmc_arch *a, const lmc_arch_ctx *c, void **state, lmc_err *err);
-void   arch_close(const lmc_arch *a, void *state);
+void   arch_close(void *state);
 /* Points the activations for T (growing the arena when needed), runs the forward and adds its time split. */
 int    arch_forward(const lmc_arch *a, void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err);
 /* Bytes of activation memory a T-token forward uses (for the memory check). */
@@ -155,15 +182,6 @@ int cfg_obj_num(const lmc_arch_ctx *c, const cJSON *obj, const char *objname, co
 int cfg_has_tensor(const lmc_arch_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- RoPE frequencies (arch/rope_freq.c) ---- */
-typedef struct lmc_rope {
-    int    rot_dim;      /* rotated dims per head (head_dim, or less for partial rotary) */
-    int    interleaved;  /* 1: Meta pairs (2i, 2i+1); 0: HF rotate_half */
-    float *inv_freq;     /* (rot_dim/2) after scaling */
-    float  mscale;       /* multiplies cos/sin (YaRN), else 1 */
-    /* dynamic NTK needs the sequence length: kept so inv_freq can be recomputed per T */
-    double theta, factor;
-    int    dynamic, max_pos;
-} lmc_rope;
 
 /* Reads rope_theta-style base `theta` and the config's rope_scaling object (none, linear, dynamic, llama3, yarn;
  * anything else is an error naming it). */

@@ -72,6 +72,18 @@ void blk_gelu_mlp_tensors(arch_tensors *t, blk_gelu_mlp *m, const char *prefix, 
     arch_add(t, ARCH_LINEAR, &m->down, dim, hidden, flags, "%s.%s", prefix, down);
 }
 
+blk_swiglu *blk_moe_tensors(arch_tensors *t, arch_base *b, float **router, const char *router_name, const char *what,
+                            const char *experts_prefix, const char *names[3], int n_experts, int dim, int hidden) {
+    arch_add(t, ARCH_ROUTER, router, n_experts, dim, 0, "%s", router_name)->what = what;
+    blk_swiglu *experts = arch_alloc(b, (size_t)n_experts, sizeof *experts);
+    char prefix[192];
+    for (int e = 0; e < n_experts; e++) {
+        snprintf(prefix, sizeof prefix, "%s.%d", experts_prefix, e);
+        blk_swiglu_tensors(t, &experts[e], prefix, names[0], names[1], names[2], dim, hidden, 0);
+    }
+    return experts;
+}
+
 _Static_assert(sizeof(int) == sizeof(float), "MoE index arrays share the float arena");
 
 int blk_moe_acts(blk_moe_scratch *s, arch_act *tab, int n, int k, int dim, int hidden, int n_experts) {

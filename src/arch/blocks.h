@@ -56,6 +56,11 @@ typedef struct blk_moe_scratch {
     float *rows;           /* (T) ints: token of each routed slot */
     float *start, *cursor; /* (n_experts + 1) ints */
 } blk_moe_scratch;
+/* Lists a router "<router_name>" (n_experts, dim), kept in f32, into *router, and n_experts SwiGLU experts
+ * "<experts_prefix>.<e>.<gate|up|down>" of width hidden, into an array owned by the state (returned). `what`
+ * names the config keys behind the router's shape. */
+blk_swiglu *blk_moe_tensors(arch_tensors *t, arch_base *b, float **router, const char *router_name, const char *what,
+                            const char *experts_prefix, const char *names[3], int n_experts, int dim, int hidden);
 /* Appends the scratch's lines to an activation table at tab[n]; returns the new count. */
 int  blk_moe_acts(blk_moe_scratch *s, arch_act *tab, int n, int k, int dim, int hidden, int n_experts);
 /* out (T, dim) = Σ_{j<k} w[t·k + j] · experts[ids[t·k + j]](x[t]) for each token t, the routing (ids, w) being

@@ -75,7 +75,6 @@ typedef struct ds2_acts {
 typedef struct ds2 {
     arch_base  base;   /* embed, lm_head, tensor list, arena, profiler */
     ds2_cfg    cfg;
-    lmc_rope   rope;   /* rot_dim = qk_rope_head_dim, interleaved */
     ds2_layer *layers; /* (n_layers) */
     float     *final_norm; /* (dim) */
     ds2_acts   a;
@@ -141,7 +140,6 @@ static int read_config(const lmc_arch_ctx *c, ds2_cfg *o, lmc_err *err) {
         if (o->moe_freq == 0) return lmc_fail(err, "%s: moe_layer_freq must be positive", c->origin);
         o->group_limited = grouped;
     }
-    if (cfg_check_layers(c, "num_hidden_layers", layers, err)) return -1;
     o->dim = (int)dim; o->n_layers = (int)layers; o->n_heads = (int)heads; o->vocab = (int)vocab;
     o->q_lora = q_null ? 0 : (int)q_lora; o->kv_lora = (int)kv_lora; o->nope = (int)nope; o->rope_dim = (int)rope;
     o->v_dim = (int)vdim; o->qk_dim = (int)(nope + rope); o->hidden = (int)hidden; o->eps = (float)eps;
@@ -172,18 +170,17 @@ static int attn_scale(const lmc_arch_ctx *c, ds2_cfg *o, lmc_err *err) {
 static int ds2_config(const lmc_arch_ctx *c, void *state, lmc_err *err) {
     ds2 *m = state;
     if (read_config(c, &m->cfg, err) || attn_scale(c, &m->cfg, err) ||
-        lmc_rope_from_config(c, m->cfg.theta, m->cfg.rope_dim, 1, &m->rope, err))
+        lmc_rope_from_config(c, m->cfg.theta, m->cfg.rope_dim, 1, &m->base.rope, err))
         return -1;
-    m->base.info.dim = m->cfg.dim;
-    m->base.info.vocab = m->cfg.vocab;
-    m->layers = lmc_xcalloc((size_t)m->cfg.n_layers, sizeof *m->layers);
-    return 0;
+    m->layers = arch_layers(c, &m->base, m->cfg.dim, m->cfg.vocab, "num_hidden_layers", m->cfg.n_layers, sizeof *m->layers, err);
+    return m->layers ? 0 : -1;
 }
 
 static void layer_tensors(ds2 *m, int l, arch_tensors *t) {
     const ds2_cfg *o = &m->cfg;
     ds2_layer *L = &m->layers[l];
     int d = o->dim, qd = o->n_heads * o->qk_dim, ab = o->attn_bias ? ARCH_BIAS : 0;
+    const char *proj[3] = {"gate_proj", "up_proj", "down_proj"};
     char p[64], q[96];
     snprintf(p, sizeof p, "model.layers.%d", l);
     arch_add(t, ARCH_VEC, &L->attn_norm, d, 0, 0, "%s.input_layernorm.weight", p);
@@ -202,20 +199,18 @@ static void layer_tensors(ds2 *m, int l, arch_tensors *t) {
     L->moe = o->n_experts > 0 && l >= o->first_dense && l % o->moe_freq == 0;
     snprintf(q, sizeof q, "%s.mlp", p);
     if (!L->moe) {
-        blk_swiglu_tensors(t, &L->dense, q, "gate_proj", "up_proj", "down_proj", d, o->hidden, 0);
+        blk_swiglu_tensors(t, &L->dense, q, proj[0], proj[1], proj[2], d, o->hidden, 0);
         return;
     }
     /* HF computes the gate in f32 whatever the model dtype */
-    arch_add(t, ARCH_ROUTER, &L->router, o->n_experts, d, 0, "%s.mlp.gate.weight", p)->what =
-        "n_routed_experts, hidden_size";
-    L->experts = lmc_xcalloc((size_t)o->n_experts, sizeof *L->experts);
-    for (int e = 0; e < o->n_experts; e++) {
-        snprintf(q, sizeof q, "%s.mlp.experts.%d", p, e);
-        blk_swiglu_tensors(t, &L->experts[e], q, "gate_proj", "up_proj", "down_proj", d, o->moe_hidden, 0);
-    }
+    char g[96];
+    snprintf(g, sizeof g, "%s.mlp.gate.weight", p);
+    snprintf(q, sizeof q, "%s.mlp.experts", p);
+    L->experts = blk_moe_tensors(t, &m->base, &L->router, g, "n_routed_experts, hidden_size", q, proj, o->n_experts,
+                                 d, o->moe_hidden);
     snprintf(q, sizeof q, "%s.mlp.shared_experts", p);
     if (o->n_shared)
-        blk_swiglu_tensors(t, &L->shared, q, "gate_proj", "up_proj", "down_proj", d, o->moe_hidden * o->n_shared, 0);
+        blk_swiglu_tensors(t, &L->shared, q, proj[0], proj[1], proj[2], d, o->moe_hidden * o->n_shared, 0);
 }
 
 static void ds2_tensors(void *state, arch_tensors *t) {
@@ -244,13 +239,6 @@ static int ds2_acts_table(void *state, arch_act *tab) {
     int n = (int)(sizeof lines / sizeof lines[0]);
     memcpy(tab, lines, sizeof lines);
     return o->n_experts ? blk_moe_acts(&a->moe, tab, n, o->top_k, o->dim, o->moe_hidden, o->n_experts) : n;
-}
-
-static void ds2_free(void *state) {
-    ds2 *m = state;
-    for (int l = 0; m->layers && l < m->cfg.n_layers; l++) free(m->layers[l].experts);
-    free(m->layers);
-    lmc_rope_free(&m->rope);
 }
 
 /* scores (T, E): softmax probabilities → ids, w (T, k) per HF MoEGate (greedy / group_limited_greedy). */
@@ -295,7 +283,7 @@ static int ds2_forward(void *state, const int32_t *tokens, int T, float *hidden,
     int *ids = (int *)a->ids;
     float *x = a->x, *xb = a->xb, *mo = a->mo, *q = a->q, *K = a->K, *ckv = a->ckv, *cn = a->cn, *V = a->V;
     if (lmc_embed_rows(m->base.embed, tokens, T, x, err)) return -1;
-    lmc_rope_tables(&m->rope, T, a->cos_t, a->sin_t);
+    lmc_rope_tables(&m->base.rope, T, a->cos_t, a->sin_t);
     for (int l = 0; l < o->n_layers; l++) {
         ds2_layer *L = &m->layers[l];
         /* multi-head latent attention */
@@ -341,4 +329,4 @@ static int ds2_forward(void *state, const int32_t *tokens, int T, float *hidden,
 }
 
 const lmc_arch lmc_arch_deepseek2 = {"DeepseekV2ForCausalLM", sizeof(ds2), ds2_config, ds2_tensors, ds2_acts_table,
-                                     ds2_forward, ds2_free};
+                                     ds2_forward};

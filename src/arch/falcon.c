@@ -51,7 +51,6 @@ typedef struct falcon_acts {
 typedef struct falcon {
     arch_base     base;   /* embed, lm_head, tensor list, arena, profiler */
     falcon_cfg    cfg;
-    lmc_rope      rope;
     falcon_layer *layers; /* (n_layers) */
     float        *lnf_w, *lnf_b; /* (dim) */
     falcon_acts   a;
@@ -111,13 +110,10 @@ static int read_config(const lmc_arch_ctx *c, falcon_cfg *o, lmc_err *err) {
 
 static int falcon_config(const lmc_arch_ctx *c, void *state, lmc_err *err) {
     falcon *m = state;
-    if (read_config(c, &m->cfg, err) || lmc_rope_from_config(c, m->cfg.theta, m->cfg.head_dim, 0, &m->rope, err) ||
-        cfg_check_layers(c, "num_hidden_layers", m->cfg.n_layers, err))
+    if (read_config(c, &m->cfg, err) || lmc_rope_from_config(c, m->cfg.theta, m->cfg.head_dim, 0, &m->base.rope, err))
         return -1;
-    m->base.info.dim = m->cfg.dim;
-    m->base.info.vocab = m->cfg.vocab;
-    m->layers = lmc_xcalloc((size_t)m->cfg.n_layers, sizeof *m->layers);
-    return 0;
+    m->layers = arch_layers(c, &m->base, m->cfg.dim, m->cfg.vocab, "num_hidden_layers", m->cfg.n_layers, sizeof *m->layers, err);
+    return m->layers ? 0 : -1;
 }
 
 static void falcon_tensors(void *state, arch_tensors *t) {
@@ -132,18 +128,13 @@ static void falcon_tensors(void *state, arch_tensors *t) {
         falcon_layer *L = &m->layers[l];
         char p[64];
         snprintf(p, sizeof p, "transformer.h.%d", l);
-        arch_add(t, ARCH_VEC, &L->na_w, d, 0, 0, "%s.%s.weight", p, na);
-        arch_add(t, ARCH_VEC, &L->na_b, d, 0, 0, "%s.%s.bias", p, na);
-        if (nm) {
-            arch_add(t, ARCH_VEC, &L->nm_w, d, 0, 0, "%s.%s.weight", p, nm);
-            arch_add(t, ARCH_VEC, &L->nm_b, d, 0, 0, "%s.%s.bias", p, nm);
-        }
+        arch_add_norm(t, &L->na_w, &L->na_b, d, "%s.%s", p, na);
+        if (nm) arch_add_norm(t, &L->nm_w, &L->nm_b, d, "%s.%s", p, nm);
         arch_add_qkv(t, &L->qkv, o->n_heads, o->n_kv_heads, o->head_dim, d, b, "%s.self_attention.query_key_value", p);
         arch_add(t, ARCH_LINEAR, &L->dense, d, d, b, "%s.self_attention.dense", p);
         blk_gelu_mlp_tensors(t, &L->mlp, p, "mlp.dense_h_to_4h", "mlp.dense_4h_to_h", d, o->ffn, o->act, b);
     }
-    arch_add(t, ARCH_VEC, &m->lnf_w, d, 0, 0, "transformer.ln_f.weight");
-    arch_add(t, ARCH_VEC, &m->lnf_b, d, 0, 0, "transformer.ln_f.bias");
+    arch_add_norm(t, &m->lnf_w, &m->lnf_b, d, "transformer.ln_f");
 }
 
 static int falcon_acts_table(void *state, arch_act *tab) {
@@ -155,14 +146,7 @@ static int falcon_acts_table(void *state, arch_act *tab) {
         {&a->x, d, 0},  {&a->na, d, 0},  {&a->nm, d, 0}, {&a->att, d, 0}, {&a->ao, d, 0}, {&a->mo, d, 0},
         {&a->qkv, N, 0}, {&a->h, o->ffn, 0}, {&a->cos_t, o->head_dim / 2, 0}, {&a->sin_t, o->head_dim / 2, 0},
     };
-    memcpy(tab, lines, sizeof lines);
-    return (int)(sizeof lines / sizeof lines[0]);
-}
-
-static void falcon_free(void *state) {
-    falcon *m = state;
-    free(m->layers);
-    lmc_rope_free(&m->rope);
+    return ARCH_ACTS(tab, lines);
 }
 
 static int falcon_forward(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
@@ -172,7 +156,7 @@ static int falcon_forward(void *state, const int32_t *tokens, int T, float *hidd
     int d = o->dim, hd = o->head_dim, qd = o->n_heads * hd, kvd = o->n_kv_heads * hd, N = qd + 2 * kvd;
     float *x = a->x, *qkv = a->qkv;
     if (lmc_embed_rows(m->base.embed, tokens, T, x, err)) return -1;
-    lmc_rope_tables(&m->rope, T, a->cos_t, a->sin_t);
+    lmc_rope_tables(&m->base.rope, T, a->cos_t, a->sin_t);
     float scale = 1.0f / sqrtf((float)hd);
     for (int l = 0; l < o->n_layers; l++) {
         falcon_layer *L = &m->layers[l];
@@ -201,4 +185,4 @@ static int falcon_forward(void *state, const int32_t *tokens, int T, float *hidd
 }
 
 const lmc_arch lmc_arch_falcon = {"FalconForCausalLM", sizeof(falcon), falcon_config, falcon_tensors,
-                                  falcon_acts_table, falcon_forward, falcon_free};
+                                  falcon_acts_table, falcon_forward};

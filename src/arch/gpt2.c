@@ -79,14 +79,12 @@ static int read_config(const lmc_arch_ctx *c, gpt2_cfg *o, lmc_err *err) {
 static int gpt2_config(const lmc_arch_ctx *c, void *state, lmc_err *err) {
     gpt2 *m = state;
     gpt2_cfg *o = &m->cfg;
-    if (read_config(c, o, err) || cfg_check_layers(c, "n_layer", o->n_layers, err)) return -1;
+    if (read_config(c, o, err)) return -1;
     /* Hub GPT-2 files name tensors "wte.weight", "h.0...."; files saved from GPT2LMHeadModel add "transformer." */
     o->prefix = cfg_has_tensor(c, "transformer.wte.weight") ? "transformer." : "";
     arch_limit_window(&m->base, o->n_positions, "the model's %d learned positions (n_positions)", o->n_positions);
-    m->base.info.dim = o->dim;
-    m->base.info.vocab = o->vocab;
-    m->layers = lmc_xcalloc((size_t)o->n_layers, sizeof *m->layers);
-    return 0;
+    m->layers = arch_layers(c, &m->base, o->dim, o->vocab, "n_layer", o->n_layers, sizeof *m->layers, err);
+    return m->layers ? 0 : -1;
 }
 
 static void gpt2_tensors(void *state, arch_tensors *t) {
@@ -103,17 +101,14 @@ static void gpt2_tensors(void *state, arch_tensors *t) {
         snprintf(hp, sizeof hp, "%sh.%d", p, l);
         L->mlp.hidden = o->hidden;
         L->mlp.act = o->act;
-        arch_add(t, ARCH_VEC, &L->ln1_w, d, 0, 0, "%s.ln_1.weight", hp);
-        arch_add(t, ARCH_VEC, &L->ln1_b, d, 0, 0, "%s.ln_1.bias", hp);
-        arch_add(t, ARCH_VEC, &L->ln2_w, d, 0, 0, "%s.ln_2.weight", hp);
-        arch_add(t, ARCH_VEC, &L->ln2_b, d, 0, 0, "%s.ln_2.bias", hp);
+        arch_add_norm(t, &L->ln1_w, &L->ln1_b, d, "%s.ln_1", hp);
+        arch_add_norm(t, &L->ln2_w, &L->ln2_b, d, "%s.ln_2", hp);
         arch_add(t, ARCH_CONV1D, &L->qkv, 3 * d, d, 0, "%s.attn.c_attn", hp);
         arch_add(t, ARCH_CONV1D, &L->proj, d, d, 0, "%s.attn.c_proj", hp);
         arch_add(t, ARCH_CONV1D, &L->mlp.up, o->hidden, d, 0, "%s.mlp.c_fc", hp);
         arch_add(t, ARCH_CONV1D, &L->mlp.down, d, o->hidden, 0, "%s.mlp.c_proj", hp);
     }
-    arch_add(t, ARCH_VEC, &m->lnf_w, d, 0, 0, "%sln_f.weight", p);
-    arch_add(t, ARCH_VEC, &m->lnf_b, d, 0, 0, "%sln_f.bias", p);
+    arch_add_norm(t, &m->lnf_w, &m->lnf_b, d, "%sln_f", p);
 }
 
 static int gpt2_acts_table(void *state, arch_act *tab) {
@@ -123,11 +118,8 @@ static int gpt2_acts_table(void *state, arch_act *tab) {
     arch_act lines[] = {
         {&a->x, d, 0}, {&a->xb, d, 0}, {&a->qkv, 3 * d, 0}, {&a->att, d, 0}, {&a->h, m->cfg.hidden, 0}, {&a->pos, 1, 0},
     };
-    memcpy(tab, lines, sizeof lines);
-    return (int)(sizeof lines / sizeof lines[0]);
+    return ARCH_ACTS(tab, lines);
 }
-
-static void gpt2_free(void *state) { free(((gpt2 *)state)->layers); }
 
 static int gpt2_forward(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
     gpt2 *m = state;
@@ -157,4 +149,4 @@ static int gpt2_forward(void *state, const int32_t *tokens, int T, float *hidden
 }
 
 const lmc_arch lmc_arch_gpt2 = {"GPT2LMHeadModel", sizeof(gpt2), gpt2_config, gpt2_tensors, gpt2_acts_table,
-                                gpt2_forward, gpt2_free};
+                                gpt2_forward};

@@ -47,7 +47,6 @@ typedef struct neox_acts {
 typedef struct neox {
     arch_base   base;   /* embed_in, embed_out (lm_head), tensor list, arena, profiler */
     neox_cfg    cfg;
-    lmc_rope    rope;   /* rot_dim = int(head_dim * rotary_pct) */
     neox_layer *layers; /* (n_layers) */
     float      *lnf_w, *lnf_b; /* (dim) */
     neox_acts   a;
@@ -80,13 +79,10 @@ static int read_config(const lmc_arch_ctx *c, neox_cfg *o, lmc_err *err) {
 
 static int neox_config(const lmc_arch_ctx *c, void *state, lmc_err *err) {
     neox *m = state;
-    if (read_config(c, &m->cfg, err) || lmc_rope_from_config(c, m->cfg.theta, m->cfg.rot, 0, &m->rope, err) ||
-        cfg_check_layers(c, "num_hidden_layers", m->cfg.n_layers, err))
+    if (read_config(c, &m->cfg, err) || lmc_rope_from_config(c, m->cfg.theta, m->cfg.rot, 0, &m->base.rope, err))
         return -1;
-    m->base.info.dim = m->cfg.dim;
-    m->base.info.vocab = m->cfg.vocab;
-    m->layers = lmc_xcalloc((size_t)m->cfg.n_layers, sizeof *m->layers);
-    return 0;
+    m->layers = arch_layers(c, &m->base, m->cfg.dim, m->cfg.vocab, "num_hidden_layers", m->cfg.n_layers, sizeof *m->layers, err);
+    return m->layers ? 0 : -1;
 }
 
 static void neox_tensors(void *state, arch_tensors *t) {
@@ -99,16 +95,13 @@ static void neox_tensors(void *state, arch_tensors *t) {
         neox_layer *L = &m->layers[l];
         char p[64];
         snprintf(p, sizeof p, "gpt_neox.layers.%d", l);
-        arch_add(t, ARCH_VEC, &L->ln1_w, d, 0, 0, "%s.input_layernorm.weight", p);
-        arch_add(t, ARCH_VEC, &L->ln1_b, d, 0, 0, "%s.input_layernorm.bias", p);
-        arch_add(t, ARCH_VEC, &L->ln2_w, d, 0, 0, "%s.post_attention_layernorm.weight", p);
-        arch_add(t, ARCH_VEC, &L->ln2_b, d, 0, 0, "%s.post_attention_layernorm.bias", p);
+        arch_add_norm(t, &L->ln1_w, &L->ln1_b, d, "%s.input_layernorm", p);
+        arch_add_norm(t, &L->ln2_w, &L->ln2_b, d, "%s.post_attention_layernorm", p);
         arch_add_qkv(t, &L->qkv, o->n_heads, o->n_heads, o->head_dim, d, ab, "%s.attention.query_key_value", p);
         arch_add(t, ARCH_LINEAR, &L->dense, d, d, ab, "%s.attention.dense", p);
         blk_gelu_mlp_tensors(t, &L->mlp, p, "mlp.dense_h_to_4h", "mlp.dense_4h_to_h", d, o->hidden, o->act, ARCH_BIAS);
     }
-    arch_add(t, ARCH_VEC, &m->lnf_w, d, 0, 0, "gpt_neox.final_layer_norm.weight");
-    arch_add(t, ARCH_VEC, &m->lnf_b, d, 0, 0, "gpt_neox.final_layer_norm.bias");
+    arch_add_norm(t, &m->lnf_w, &m->lnf_b, d, "gpt_neox.final_layer_norm");
 }
 
 static int neox_acts_table(void *state, arch_act *tab) {
@@ -119,14 +112,7 @@ static int neox_acts_table(void *state, arch_act *tab) {
         {&a->x, d, 0},   {&a->n1, d, 0}, {&a->n2, d, 0}, {&a->qkv, 3 * d, 0}, {&a->att, d, 0},
         {&a->mo, d, 0}, {&a->h, m->cfg.hidden, 0}, {&a->cos_t, r2, 0}, {&a->sin_t, r2, 0},
     };
-    memcpy(tab, lines, sizeof lines);
-    return (int)(sizeof lines / sizeof lines[0]);
-}
-
-static void neox_free(void *state) {
-    neox *m = state;
-    free(m->layers);
-    lmc_rope_free(&m->rope);
+    return ARCH_ACTS(tab, lines);
 }
 
 static int neox_forward(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
@@ -136,7 +122,7 @@ static int neox_forward(void *state, const int32_t *tokens, int T, float *hidden
     int d = o->dim, hd = o->head_dim, rot = o->rot;
     float *x = a->x, *n1 = a->n1, *n2 = a->n2, *qkv = a->qkv, *mo = a->mo;
     if (lmc_embed_rows(m->base.embed, tokens, T, x, err)) return -1;
-    lmc_rope_tables(&m->rope, T, a->cos_t, a->sin_t);
+    lmc_rope_tables(&m->base.rope, T, a->cos_t, a->sin_t);
     float scale = 1.0f / sqrtf((float)hd);
     for (int l = 0; l < o->n_layers; l++) {
         neox_layer *L = &m->layers[l];
@@ -164,4 +150,4 @@ static int neox_forward(void *state, const int32_t *tokens, int T, float *hidden
 }
 
 const lmc_arch lmc_arch_gptneox = {"GPTNeoXForCausalLM", sizeof(neox), neox_config, neox_tensors, neox_acts_table,
-                                   neox_forward, neox_free};
+                                   neox_forward};

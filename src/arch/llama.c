@@ -44,7 +44,6 @@ typedef struct llama_acts {
 typedef struct llama {
     arch_base    base;   /* embed, lm_head, tensor list, arena, profiler */
     llama_cfg    cfg;
-    lmc_rope     rope;
     llama_layer *layers; /* (n_layers) */
     float       *final_norm; /* (dim) */
     llama_acts   a;
@@ -84,13 +83,9 @@ static int llama_config(const lmc_arch_ctx *c, void *state, lmc_err *err) {
     if (sliding_window(c, &m->base, is_qwen2, is_mistral, err)) return -1;
     o->dim = (int)dim; o->n_layers = (int)layers; o->n_heads = (int)heads; o->n_kv_heads = (int)kv;
     o->head_dim = (int)head_dim; o->hidden = (int)hidden; o->vocab = (int)vocab; o->eps = (float)eps;
-    m->base.info.dim = o->dim;
-    m->base.info.vocab = o->vocab;
-    if (lmc_rope_from_config(c, o->theta, o->head_dim, o->interleaved, &m->rope, err) ||
-        cfg_check_layers(c, "num_hidden_layers", layers, err))
-        return -1;
-    m->layers = lmc_xcalloc((size_t)o->n_layers, sizeof *m->layers);
-    return 0;
+    if (lmc_rope_from_config(c, o->theta, o->head_dim, o->interleaved, &m->base.rope, err)) return -1;
+    m->layers = arch_layers(c, &m->base, o->dim, o->vocab, "num_hidden_layers", o->n_layers, sizeof *m->layers, err);
+    return m->layers ? 0 : -1;
 }
 
 static void llama_tensors(void *state, arch_tensors *t) {
@@ -125,14 +120,7 @@ static int llama_acts_table(void *state, arch_act *tab) {
         {&a->k, kvd, 0}, {&a->v, kvd, 0}, {&a->h1, o->hidden, 0},  {&a->h2, o->hidden, 0},
         {&a->cos_t, o->head_dim / 2, 0},  {&a->sin_t, o->head_dim / 2, 0},
     };
-    memcpy(tab, lines, sizeof lines);
-    return (int)(sizeof lines / sizeof lines[0]);
-}
-
-static void llama_free(void *state) {
-    llama *m = state;
-    free(m->layers);
-    lmc_rope_free(&m->rope);
+    return ARCH_ACTS(tab, lines);
 }
 
 static int llama_forward(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
@@ -140,9 +128,9 @@ static int llama_forward(void *state, const int32_t *tokens, int T, float *hidde
     const llama_cfg *o = &m->cfg;
     const llama_acts *a = &m->a;
     int d = o->dim, qd = o->n_heads * o->head_dim, kvd = o->n_kv_heads * o->head_dim, hd = o->head_dim;
-    int il = m->rope.interleaved;
+    int il = m->base.rope.interleaved;
     if (lmc_embed_rows(m->base.embed, tokens, T, a->x, err)) return -1;
-    lmc_rope_tables(&m->rope, T, a->cos_t, a->sin_t);
+    lmc_rope_tables(&m->base.rope, T, a->cos_t, a->sin_t);
     float scale = 1.0f / sqrtf((float)hd);
     for (int l = 0; l < o->n_layers; l++) {
         llama_layer *L = &m->layers[l];
@@ -166,8 +154,7 @@ static int llama_forward(void *state, const int32_t *tokens, int T, float *hidde
 }
 
 #define LLAMA_FAMILY(sym, hf_name)                                                                         \
-    const lmc_arch sym = {hf_name, sizeof(llama), llama_config, llama_tensors, llama_acts_table, llama_forward, \
-                          llama_free}
+    const lmc_arch sym = {hf_name, sizeof(llama), llama_config, llama_tensors, llama_acts_table, llama_forward}
 LLAMA_FAMILY(lmc_arch_llama, "LlamaForCausalLM");
 LLAMA_FAMILY(lmc_arch_mistral, "MistralForCausalLM");
 LLAMA_FAMILY(lmc_arch_qwen2, "Qwen2ForCausalLM");

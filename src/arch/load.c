@@ -39,6 +39,16 @@ void arch_add_embed_head(arch_tensors *t, const char *embed_name, const char *he
     e->what = what;
 }
 
+void arch_add_norm(arch_tensors *t, float **w, float **b, int64_t n, const char *fmt, ...) {
+    char name[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    arch_add(t, ARCH_VEC, w, n, 0, 0, "%s.weight", name);
+    if (b) arch_add(t, ARCH_VEC, b, n, 0, 0, "%s.bias", name);
+}
+
 void arch_add_qkv(arch_tensors *t, lmc_linear *dst, int n_heads, int n_kv, int head_dim, int dim, int flags,
                   const char *fmt, ...) {
     arch_tensor *e = arch_add(t, ARCH_QKV, dst, (int64_t)(n_heads + 2 * n_kv) * head_dim, dim, flags, "%s", "");
@@ -239,6 +249,19 @@ static void free_one(arch_base *b, const arch_tensor *e) {
 
 /* ---- the skeleton ---- */
 
+void *arch_alloc(arch_base *b, size_t n, size_t size) {
+    b->allocs = lmc_xrealloc(b->allocs, (b->n_allocs + 1) * sizeof *b->allocs);
+    return b->allocs[b->n_allocs++] = lmc_xcalloc(n, size);
+}
+
+void *arch_layers(const lmc_arch_ctx *c, arch_base *b, int dim, int vocab, const char *key, long n_layers,
+                  size_t layer_size, lmc_err *err) {
+    if (cfg_check_layers(c, key, n_layers, err)) return NULL;
+    b->info.dim = dim;
+    b->info.vocab = vocab;
+    return arch_alloc(b, (size_t)n_layers, layer_size);
+}
+
 int arch_open(const lmc_arch *a, const lmc_arch_ctx *c, void **state, lmc_err *err) {
     arch_base *b = lmc_xcalloc(1, a->size);
     int64_t params = 0;
@@ -258,15 +281,17 @@ int arch_open(const lmc_arch *a, const lmc_arch_ctx *c, void **state, lmc_err *e
     *state = b;
     return 0;
 fail:
-    arch_close(a, b);
+    arch_close(b);
     return -1;
 }
 
-void arch_close(const lmc_arch *a, void *state) {
+void arch_close(void *state) {
     arch_base *b = state;
     if (!b) return;
     for (size_t i = 0; i < b->tensors.n; i++) free_one(b, &b->tensors.v[i]);
-    if (a->free) a->free(state); /* after the walk: the list points into the layer arrays */
+    for (size_t i = 0; i < b->n_allocs; i++) free(b->allocs[i]); /* after the walk: it points into them */
+    free(b->allocs);
+    lmc_rope_free(&b->rope);
     free(b->tensors.v);
     free(b->arena);
     free(b);
@@ -281,6 +306,11 @@ void arch_limit_window(arch_base *b, int max_window, const char *fmt, ...) {
 }
 
 /* ---- activations ---- */
+
+int arch_acts_copy(arch_act *tab, const arch_act *lines, size_t n) {
+    memcpy(tab, lines, n * sizeof *lines);
+    return (int)n;
+}
 
 /* Each buffer starts on a 64-byte boundary (16 floats), as a fresh malloc would give the widest loads. */
 static size_t act_floats(const arch_act *e, int T) { return (e->per_token * (size_t)T + e->fixed + 15) / 16 * 16; }

@@ -48,7 +48,6 @@ typedef struct mixtral_acts {
 typedef struct mixtral {
     arch_base      base;   /* embed, lm_head, tensor list, arena, profiler */
     mixtral_cfg    cfg;
-    lmc_rope       rope;
     mixtral_layer *layers; /* (n_layers) */
     float         *final_norm; /* (dim) */
     mixtral_acts   a;
@@ -74,24 +73,21 @@ static int mixtral_config(const lmc_arch_ctx *c, void *state, lmc_err *err) {
     o->dim = (int)dim; o->n_layers = (int)layers; o->n_heads = (int)heads; o->n_kv_heads = (int)kv;
     o->head_dim = (int)head_dim; o->hidden = (int)hidden; o->vocab = (int)vocab; o->eps = (float)eps;
     o->n_experts = (int)experts; o->top_k = (int)top_k;
-    m->base.info.dim = o->dim;
-    m->base.info.vocab = o->vocab;
-    if (lmc_rope_from_config(c, o->theta, o->head_dim, 0, &m->rope, err) ||
-        cfg_check_layers(c, "num_hidden_layers", layers, err))
-        return -1;
-    m->layers = lmc_xcalloc((size_t)o->n_layers, sizeof *m->layers);
-    return 0;
+    if (lmc_rope_from_config(c, o->theta, o->head_dim, 0, &m->base.rope, err)) return -1;
+    m->layers = arch_layers(c, &m->base, o->dim, o->vocab, "num_hidden_layers", o->n_layers, sizeof *m->layers, err);
+    return m->layers ? 0 : -1;
 }
 
 static void mixtral_tensors(void *state, arch_tensors *t) {
     mixtral *m = state;
     const mixtral_cfg *o = &m->cfg;
     int d = o->dim, qd = o->n_heads * o->head_dim, kvd = o->n_kv_heads * o->head_dim;
+    const char *w[3] = {"w1", "w3", "w2"}; /* gate, up, down */
     arch_add_embed_head(t, "model.embed_tokens.weight", "lm_head.weight", o->vocab, d, o->tie ? ARCH_TIED : 0,
                         "vocab_size, hidden_size");
     for (int l = 0; l < o->n_layers; l++) {
         mixtral_layer *L = &m->layers[l];
-        char p[64], e[160];
+        char p[64], g[128], e[128];
         snprintf(p, sizeof p, "model.layers.%d", l);
         arch_add(t, ARCH_VEC, &L->attn_norm, d, 0, 0, "%s.input_layernorm.weight", p);
         arch_add(t, ARCH_VEC, &L->moe_norm, d, 0, 0, "%s.post_attention_layernorm.weight", p);
@@ -99,13 +95,10 @@ static void mixtral_tensors(void *state, arch_tensors *t) {
         arch_add(t, ARCH_LINEAR, &L->k, kvd, d, 0, "%s.self_attn.k_proj", p);
         arch_add(t, ARCH_LINEAR, &L->v, kvd, d, 0, "%s.self_attn.v_proj", p);
         arch_add(t, ARCH_LINEAR, &L->o, d, qd, 0, "%s.self_attn.o_proj", p);
-        arch_add(t, ARCH_ROUTER, &L->router, o->n_experts, d, 0, "%s.block_sparse_moe.gate.weight", p)->what =
-            "num_local_experts, hidden_size";
-        L->experts = lmc_xcalloc((size_t)o->n_experts, sizeof *L->experts);
-        for (int x = 0; x < o->n_experts; x++) {
-            snprintf(e, sizeof e, "%s.block_sparse_moe.experts.%d", p, x);
-            blk_swiglu_tensors(t, &L->experts[x], e, "w1", "w3", "w2", d, o->hidden, 0);
-        }
+        snprintf(g, sizeof g, "%s.block_sparse_moe.gate.weight", p);
+        snprintf(e, sizeof e, "%s.block_sparse_moe.experts", p);
+        L->experts = blk_moe_tensors(t, &m->base, &L->router, g, "num_local_experts, hidden_size", e, w, o->n_experts,
+                                     d, o->hidden);
     }
     arch_add(t, ARCH_VEC, &m->final_norm, d, 0, 0, "model.norm.weight");
 }
@@ -124,13 +117,6 @@ static int mixtral_acts_table(void *state, arch_act *tab) {
     memcpy(tab, lines, sizeof lines);
     return blk_moe_acts(&a->moe, tab, (int)(sizeof lines / sizeof lines[0]), o->top_k, o->dim, o->hidden,
                         o->n_experts);
-}
-
-static void mixtral_free(void *state) {
-    mixtral *m = state;
-    for (int l = 0; m->layers && l < m->cfg.n_layers; l++) free(m->layers[l].experts);
-    free(m->layers);
-    lmc_rope_free(&m->rope);
 }
 
 /* Router: softmax over all experts, top-k, renormalised over the k (HF MixtralSparseMoeBlock). */
@@ -154,7 +140,7 @@ static int mixtral_forward(void *state, const int32_t *tokens, int T, float *hid
     int d = o->dim, hd = o->head_dim, qd = o->n_heads * hd, kvd = o->n_kv_heads * hd, E = o->n_experts;
     int *ids = (int *)a->ids;
     if (lmc_embed_rows(m->base.embed, tokens, T, a->x, err)) return -1;
-    lmc_rope_tables(&m->rope, T, a->cos_t, a->sin_t);
+    lmc_rope_tables(&m->base.rope, T, a->cos_t, a->sin_t);
     float scale = 1.0f / sqrtf((float)hd);
     for (int l = 0; l < o->n_layers; l++) {
         mixtral_layer *L = &m->layers[l];
@@ -180,4 +166,4 @@ static int mixtral_forward(void *state, const int32_t *tokens, int T, float *hid
 }
 
 const lmc_arch lmc_arch_mixtral = {"MixtralForCausalLM", sizeof(mixtral), mixtral_config, mixtral_tensors,
-                                   mixtral_acts_table, mixtral_forward, mixtral_free};
+                                   mixtral_acts_table, mixtral_forward};

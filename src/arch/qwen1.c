@@ -94,14 +94,12 @@ static int read_config(const lmc_arch_ctx *c, qwen1_cfg *m, lmc_err *err) {
 
 static int qwen1_config(const lmc_arch_ctx *c, void *state, lmc_err *err) {
     qwen1 *m = state;
-    if (read_config(c, &m->cfg, err) || cfg_check_layers(c, "num_hidden_layers", m->cfg.n_layers, err)) return -1;
+    if (read_config(c, &m->cfg, err)) return -1;
     if (m->cfg.logn_attn)
         arch_limit_window(&m->base, QWEN_LOGN_POSITIONS, "Qwen's use_logn_attn table (%d positions)",
                           QWEN_LOGN_POSITIONS);
-    m->base.info.dim = m->cfg.dim;
-    m->base.info.vocab = m->cfg.vocab;
-    m->layers = lmc_xcalloc((size_t)m->cfg.n_layers, sizeof *m->layers);
-    return 0;
+    m->layers = arch_layers(c, &m->base, m->cfg.dim, m->cfg.vocab, "num_hidden_layers", m->cfg.n_layers, sizeof *m->layers, err);
+    return m->layers ? 0 : -1;
 }
 
 static void qwen1_tensors(void *state, arch_tensors *t) {
@@ -133,11 +131,8 @@ static int qwen1_acts_table(void *state, arch_act *tab) {
         {&a->x, d, 0},  {&a->xb, d, 0},     {&a->qkv, 3 * d, 0}, {&a->att, d, 0}, {&a->h1, f, 0},
         {&a->h2, f, 0}, {&a->cos_t, r2, 0}, {&a->sin_t, r2, 0},  {&a->logn, 1, 0}, {&a->inv, 0, r2},
     };
-    memcpy(tab, lines, sizeof lines);
-    return (int)(sizeof lines / sizeof lines[0]);
+    return ARCH_ACTS(tab, lines);
 }
-
-static void qwen1_free(void *state) { free(((qwen1 *)state)->layers); }
 
 /* Rotary tables for a T-token input, with Qwen's dynamic-NTK base when T > seq_length. */
 static void qwen1_rope(const qwen1_cfg *m, int T, float *inv, float *cos_t, float *sin_t) {
@@ -187,4 +182,4 @@ static int qwen1_forward(void *state, const int32_t *tokens, int T, float *hidde
 }
 
 const lmc_arch lmc_arch_qwen1 = {"QWenLMHeadModel", sizeof(qwen1), qwen1_config, qwen1_tensors, qwen1_acts_table,
-                                 qwen1_forward, qwen1_free};
+                                 qwen1_forward};
