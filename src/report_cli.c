@@ -1,9 +1,11 @@
 /* report_cli.c — the command lines of `lmc report` and `lmc compare` (report.h): parse flags, load the files,
  * render, write atomically, print. Like bench.c, the part of these commands that prints and picks exit codes;
  * everything it prints was built by report.c into a buffer. */
+#include "cli.h"
 #include "report.h"
 #include "stats.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,43 +22,21 @@ static int usage(const char *cmd, const char *msg, const char *arg) {
     return 2;
 }
 
-/* "--flag VALUE" or "--flag=VALUE"; NULL when argv[*i] is not this flag; *missing when it lacks its value */
-static const char *opt(int argc, char **argv, int *i, const char *name, const char *alias, int *missing) {
-    const char *names[2] = {name, alias};
-    for (int j = 0; j < 2; j++) {
-        if (!names[j]) continue;
-        size_t n = strlen(names[j]);
-        if (!strncmp(argv[*i], names[j], n) && argv[*i][n] == '=') return argv[*i] + n + 1;
-        if (!strcmp(argv[*i], names[j])) {
-            if (*i + 1 >= argc) { *missing = 1; return NULL; }
-            return argv[++*i];
-        }
-    }
-    return NULL;
-}
-
-static int parse_count(const char *s, long lo, long hi, long *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
 /* Shared by both commands: --bootstrap N, --seed S. Returns 1 when argv[*i] was one of them, -1 on a bad value. */
 static int stats_opt(int argc, char **argv, int *i, long *resamples, long *seed, const char *cmd, int *rc) {
     int missing = 0;
     const char *v;
-    if ((v = opt(argc, argv, i, "--bootstrap", NULL, &missing))) {
-        if (parse_count(v, 0, LMC_BOOTSTRAP_MAX, resamples)) {
-            *rc = usage(cmd, "--bootstrap must be an integer from 0 to 1000000, not '%s'", v);
+    char msg[160];
+    if ((v = cli_flag_value(argc, argv, i, "--bootstrap", NULL, &missing))) {
+        if (cli_long("--bootstrap", v, 0, LMC_BOOTSTRAP_MAX, resamples, msg, sizeof msg)) {
+            *rc = usage(cmd, "%s", msg);
             return -1;
         }
         return 1;
     }
-    if ((v = opt(argc, argv, i, "--seed", NULL, &missing))) {
-        if (parse_count(v, 0, 0x7fffffffffffffffL, seed)) {
-            *rc = usage(cmd, "--seed must be a non-negative integer, not '%s'", v);
+    if ((v = cli_flag_value(argc, argv, i, "--seed", NULL, &missing))) {
+        if (cli_long("--seed", v, 0, LONG_MAX, seed, msg, sizeof msg)) {
+            *rc = usage(cmd, "%s", msg);
             return -1;
         }
         return 1;
@@ -80,11 +60,11 @@ int lmc_report_main(int argc, char **argv) {
         const char *v;
         if ((s = stats_opt(argc, argv, &i, &resamples, &seed, "report", &rc)) < 0) { free(inputs); return rc; }
         if (s) continue;
-        if ((v = opt(argc, argv, &i, "-o", "--output", &missing))) html = v;
-        else if ((v = opt(argc, argv, &i, "--md", NULL, &missing))) md = v;
-        else if ((v = opt(argc, argv, &i, "--svg", NULL, &missing))) svg = v;
-        else if ((v = opt(argc, argv, &i, "--scores", NULL, &missing))) scores_path = v;
-        else if ((v = opt(argc, argv, &i, "--reference", NULL, &missing))) refs_path = v;
+        if ((v = cli_flag_value(argc, argv, &i, "-o", "--output", &missing))) html = v;
+        else if ((v = cli_flag_value(argc, argv, &i, "--md", NULL, &missing))) md = v;
+        else if ((v = cli_flag_value(argc, argv, &i, "--svg", NULL, &missing))) svg = v;
+        else if ((v = cli_flag_value(argc, argv, &i, "--scores", NULL, &missing))) scores_path = v;
+        else if ((v = cli_flag_value(argc, argv, &i, "--reference", NULL, &missing))) refs_path = v;
         else if (missing) { free(inputs); return usage("report", "%s needs a value", argv[i]); }
         else if (argv[i][0] == '-' && argv[i][1]) {
             free(inputs);
