@@ -1,5 +1,7 @@
 /* checkpoint.c — see checkpoint.h for the file format and its guarantees. */
 #include "checkpoint.h"
+#include "cpu.h"
+#include "threads.h"
 #include "util.h"
 
 #include <cjson/cJSON.h>
@@ -439,6 +441,35 @@ int lmc_ckpt_close(lmc_ckpt *c, lmc_err *err) {
     if (c->dirty && fdatasync(c->fd) != 0) rc = lmc_fail(err, "%s: fsync failed: %s", c->path, strerror(errno));
     ckpt_free(c);
     return rc;
+}
+
+/* ---- fingerprint ------------------------------------------------------------------------------- */
+
+void lmc_ckpt_fingerprint(lmc_ckpt_fp *fp, const lmc_model *m, const char *model_sha256, const lmc_tokenizer *tok,
+                          const lmc_eval_opts *o, const char *data_path, const lmc_result *r, size_t n_docs) {
+    lmc_model_desc d;
+    lmc_model_describe(m, &d);
+    memset(fp, 0, sizeof *fp);
+    snprintf(fp->lmc_version, sizeof fp->lmc_version, "%s", LMC_VERSION);
+    lmc_err e2;
+    if (lmc_file_sha256("/proc/self/exe", fp->lmc_build, &e2)) snprintf(fp->lmc_build, sizeof fp->lmc_build, "unknown");
+    snprintf(fp->blas, sizeof fp->blas, "%.120s / %.60s", lmc_blas_config(), lmc_blas_core());
+    snprintf(fp->cpu, sizeof fp->cpu, "%.190s", cpu_features_string());
+    if (model_sha256) snprintf(fp->model_sha256, sizeof fp->model_sha256, "%s", model_sha256);
+    else lmc_model_sha256(m, fp->model_sha256);
+    snprintf(fp->tokenizer_sha256, sizeof fp->tokenizer_sha256, "%s", lmc_tokenizer_hash(tok));
+    snprintf(fp->compute, sizeof fp->compute, "%s", d.compute == LMC_COMPUTE_BF16 ? "bf16" : "f32");
+    memcpy(fp->data_sha256, r->data_sha256, sizeof fp->data_sha256);
+    memcpy(fp->tokens_sha256, r->tokens_sha256, sizeof fp->tokens_sha256);
+    fp->file_num = o->file_num;
+    fp->skip_bad = o->skip_bad;
+    fp->block_size = o->block_size;
+    fp->stride = o->stride;
+    fp->docs = n_docs;
+    fp->tokens = r->tokens;
+    fp->windows = r->windows;
+    snprintf(fp->model_path, sizeof fp->model_path, "%.1000s", d.path);
+    snprintf(fp->data_path, sizeof fp->data_path, "%.1000s", data_path);
 }
 
 /* ---- file identity ----------------------------------------------------------------------------- */

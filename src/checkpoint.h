@@ -60,6 +60,12 @@ typedef struct lmc_ckpt_fp {
     char   model_path[1024], data_path[1024]; /* informational, not compared */
 } lmc_ckpt_fp;
 
+/* The fingerprint of evaluating data file `data_path` (its sha256 and token stream in r, n_docs documents, r's
+ * windows) with model m, tokenizer tok and opts o: the build, BLAS and CPU are this process's. model_sha256:
+ * lmc_model_sha256 of m when the caller has it, else NULL (computed here). */
+void lmc_ckpt_fingerprint(lmc_ckpt_fp *fp, const lmc_model *m, const char *model_sha256, const lmc_tokenizer *tok,
+                          const lmc_eval_opts *o, const char *data_path, const lmc_result *r, size_t n_docs);
+
 /* One document's share of a window's NLL. */
 typedef struct lmc_ckpt_part {
     size_t doc;

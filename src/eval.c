@@ -11,7 +11,6 @@
  *     (row order), added in window order. The per-document NLLs therefore add up to the total only up to
  *     floating-point rounding: the total is the window sum, not the sum of the per-document values. */
 #include "checkpoint.h"
-#include "cpu.h"
 #include "lmc.h"
 #include "model.h"
 #include "score.h"
@@ -272,27 +271,7 @@ int lmc_evaluate(lmc_model *m, lmc_tokenizer *tok, const char *path, const lmc_e
 
     if (o->checkpoint) {
         lmc_ckpt_fp fp;
-        memset(&fp, 0, sizeof fp);
-        snprintf(fp.lmc_version, sizeof fp.lmc_version, "%s", LMC_VERSION);
-        lmc_err e2;
-        if (lmc_file_sha256("/proc/self/exe", fp.lmc_build, &e2)) snprintf(fp.lmc_build, sizeof fp.lmc_build, "unknown");
-        snprintf(fp.blas, sizeof fp.blas, "%.120s / %.60s", lmc_blas_config(), lmc_blas_core());
-        snprintf(fp.cpu, sizeof fp.cpu, "%.190s", cpu_features_string());
-        if (o->model_sha256) snprintf(fp.model_sha256, sizeof fp.model_sha256, "%s", o->model_sha256);
-        else lmc_model_sha256(m, fp.model_sha256);
-        snprintf(fp.tokenizer_sha256, sizeof fp.tokenizer_sha256, "%s", lmc_tokenizer_hash(tok));
-        snprintf(fp.compute, sizeof fp.compute, "%s", m->opts.compute == LMC_COMPUTE_BF16 ? "bf16" : "f32");
-        memcpy(fp.data_sha256, r->data_sha256, sizeof fp.data_sha256);
-        memcpy(fp.tokens_sha256, r->tokens_sha256, sizeof fp.tokens_sha256);
-        fp.file_num = o->file_num;
-        fp.skip_bad = o->skip_bad;
-        fp.block_size = W;
-        fp.stride = S;
-        fp.docs = c->n_docs;
-        fp.tokens = N;
-        fp.windows = K;
-        snprintf(fp.model_path, sizeof fp.model_path, "%.1000s", m->path);
-        snprintf(fp.data_path, sizeof fp.data_path, "%.1000s", path);
+        lmc_ckpt_fingerprint(&fp, m, o->model_sha256, tok, o, path, r, c->n_docs);
         if (lmc_ckpt_open(o->checkpoint, &fp, &b.ck, err)) goto out;
         r->resumed_windows = lmc_ckpt_done(b.ck);
         r->torn_records = lmc_ckpt_torn(b.ck);
