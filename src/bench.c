@@ -93,10 +93,10 @@ static char *config_with_layers(const char *cfg, int L) {
 /* ---- synthetic weights --------------------------------------------------------------------------- */
 
 typedef struct gen_tensor {
-    char    name[128];
+    char    name[192];
     int     ndim;
     int64_t shape[2];
-    int     is_norm; /* filled with 1.0 instead of noise */
+    int     is_norm; /* a norm's gain: filled with 1.0 instead of noise */
 } gen_tensor;
 
 typedef struct gen_list {
@@ -104,108 +104,54 @@ typedef struct gen_list {
     size_t      n, cap;
 } gen_list;
 
-static void gen_add(gen_list *l, int is_norm, int64_t d0, int64_t d1, const char *fmt, int layer) {
+static void gen_add(gen_list *l, int is_norm, int64_t d0, int64_t d1, const char *name, const char *suffix) {
     if (l->n == l->cap) {
         l->cap = l->cap ? 2 * l->cap : 64;
         l->t = lmc_xrealloc(l->t, l->cap * sizeof *l->t);
     }
     gen_tensor *g = &l->t[l->n++];
-    snprintf(g->name, sizeof g->name, fmt, layer);
+    snprintf(g->name, sizeof g->name, "%s%s", name, suffix);
     g->ndim = d1 ? 2 : 1;
     g->shape[0] = d0;
     g->shape[1] = d1;
     g->is_norm = is_norm;
 }
 
-static int geti(const cJSON *c, const char *k, int dflt) {
-    const cJSON *v = cJSON_GetObjectItem(c, k);
-    return cJSON_IsNumber(v) ? v->valueint : dflt;
-}
-
-static void swiglu_tensors(gen_list *l, const char *pre, int i, int D, int FF, const char *g, const char *u,
-                           const char *d) {
-    char f[256];
-    snprintf(f, sizeof f, "%s.%s.weight", pre, g);
-    gen_add(l, 0, FF, D, f, i);
-    snprintf(f, sizeof f, "%s.%s.weight", pre, u);
-    gen_add(l, 0, FF, D, f, i);
-    snprintf(f, sizeof f, "%s.%s.weight", pre, d);
-    gen_add(l, 0, D, FF, f, i);
-}
-
-/* Mixtral: Llama attention + block_sparse_moe (router `gate`, experts w1/w2/w3). */
-static void mixtral_moe_tensors(const cJSON *c, gen_list *l, int i) {
-    int D = geti(c, "hidden_size", 0), FF = geti(c, "intermediate_size", 0), E = geti(c, "num_local_experts", 0);
-    gen_add(l, 0, E, D, "model.layers.%d.block_sparse_moe.gate.weight", i);
-    for (int e = 0; e < E; e++) {
-        char pre[128];
-        snprintf(pre, sizeof pre, "model.layers.%%d.block_sparse_moe.experts.%d", e);
-        swiglu_tensors(l, pre, i, D, FF, "w1", "w3", "w2");
+/* The stored tensors behind one line of an architecture's tensor list (arch.h): the architecture file names
+ * its weights, so bench keeps no table of its own. */
+static void gen_from_plan(gen_list *l, const arch_tensor *e) {
+    int bias = (e->flags & ARCH_BIAS) != 0;
+    size_t n = strlen(e->name);
+    switch (e->kind) {
+    case ARCH_VEC: /* a norm's gain ("...weight") is 1, its bias noise */
+        gen_add(l, n >= 6 && !strcmp(e->name + n - 6, "weight"), e->rows, 0, e->name, "");
+        break;
+    case ARCH_LINEAR:
+    case ARCH_QKV:
+        gen_add(l, 0, e->rows, e->cols, e->name, ".weight");
+        if (bias) gen_add(l, 0, e->rows, 0, e->name, ".bias");
+        break;
+    case ARCH_CONV1D: /* stored [in, out] */
+        gen_add(l, 0, e->cols, e->rows, e->name, ".weight");
+        gen_add(l, 0, e->rows, 0, e->name, ".bias");
+        break;
+    case ARCH_MATRIX:
+    case ARCH_ROUTER: gen_add(l, 0, e->rows, e->cols, e->name, ""); break;
+    case ARCH_EMBED_HEAD:
+        gen_add(l, 0, e->rows, e->cols, e->name, "");
+        if (!(e->flags & ARCH_TIED)) gen_add(l, 0, e->rows, e->cols, e->name2, "");
+        break;
     }
 }
 
-/* DeepSeek-V2 (q_lora_rank null): MLA attention; layer 0.. first_k_dense_replace-1 dense, then routed +
- * shared experts. */
-static int deepseek_tensors(const cJSON *c, gen_list *l) {
-    int D = geti(c, "hidden_size", 0), L = geti(c, "num_hidden_layers", 0), H = geti(c, "num_attention_heads", 0);
-    int V = geti(c, "vocab_size", 0), R = geti(c, "kv_lora_rank", 0), nope = geti(c, "qk_nope_head_dim", 0);
-    int rope = geti(c, "qk_rope_head_dim", 0), vd = geti(c, "v_head_dim", 0), FF = geti(c, "intermediate_size", 0);
-    int MF = geti(c, "moe_intermediate_size", 0), E = geti(c, "n_routed_experts", 0);
-    int SH = geti(c, "n_shared_experts", 0), dense = geti(c, "first_k_dense_replace", 0);
-    gen_add(l, 0, V, D, "model.embed_tokens.weight", 0);
-    for (int i = 0; i < L; i++) {
-        gen_add(l, 1, D, 0, "model.layers.%d.input_layernorm.weight", i);
-        gen_add(l, 0, (int64_t)H * (nope + rope), D, "model.layers.%d.self_attn.q_proj.weight", i);
-        gen_add(l, 0, R + rope, D, "model.layers.%d.self_attn.kv_a_proj_with_mqa.weight", i);
-        gen_add(l, 1, R, 0, "model.layers.%d.self_attn.kv_a_layernorm.weight", i);
-        gen_add(l, 0, (int64_t)H * (nope + vd), R, "model.layers.%d.self_attn.kv_b_proj.weight", i);
-        gen_add(l, 0, D, (int64_t)H * vd, "model.layers.%d.self_attn.o_proj.weight", i);
-        gen_add(l, 1, D, 0, "model.layers.%d.post_attention_layernorm.weight", i);
-        if (i < dense) {
-            swiglu_tensors(l, "model.layers.%d.mlp", i, D, FF, "gate_proj", "up_proj", "down_proj");
-            continue;
-        }
-        gen_add(l, 0, E, D, "model.layers.%d.mlp.gate.weight", i);
-        for (int e = 0; e < E; e++) {
-            char pre[128];
-            snprintf(pre, sizeof pre, "model.layers.%%d.mlp.experts.%d", e);
-            swiglu_tensors(l, pre, i, D, MF, "gate_proj", "up_proj", "down_proj");
-        }
-        swiglu_tensors(l, "model.layers.%d.mlp.shared_experts", i, D, MF * SH, "gate_proj", "up_proj", "down_proj");
-    }
-    gen_add(l, 1, D, 0, "model.norm.weight", 0);
-    gen_add(l, 0, V, D, "lm_head.weight", 0);
-    return D && L && H && V && R ? 0 : -1;
-}
-
-/* The tensors a config needs (HF names and shapes): Llama family, Mixtral, DeepSeek-V2. */
-static int shape_tensors(const cJSON *c, gen_list *l) {
-    int D = geti(c, "hidden_size", 0), L = geti(c, "num_hidden_layers", 0), H = geti(c, "num_attention_heads", 0);
-    int KV = geti(c, "num_key_value_heads", H), FF = geti(c, "intermediate_size", 0), V = geti(c, "vocab_size", 0);
-    int hd = geti(c, "head_dim", H ? D / H : 0);
-    const char *arch = cJSON_GetArrayItem(cJSON_GetObjectItem(c, "architectures"), 0)->valuestring;
-    if (!strcmp(arch, "DeepseekV2ForCausalLM")) return deepseek_tensors(c, l);
-    int bias = !strcmp(arch, "Qwen2ForCausalLM"), moe = !strcmp(arch, "MixtralForCausalLM");
-    gen_add(l, 0, V, D, "model.embed_tokens.weight", 0);
-    for (int i = 0; i < L; i++) {
-        gen_add(l, 1, D, 0, "model.layers.%d.input_layernorm.weight", i);
-        gen_add(l, 0, (int64_t)H * hd, D, "model.layers.%d.self_attn.q_proj.weight", i);
-        gen_add(l, 0, (int64_t)KV * hd, D, "model.layers.%d.self_attn.k_proj.weight", i);
-        gen_add(l, 0, (int64_t)KV * hd, D, "model.layers.%d.self_attn.v_proj.weight", i);
-        if (bias) {
-            gen_add(l, 0, (int64_t)H * hd, 0, "model.layers.%d.self_attn.q_proj.bias", i);
-            gen_add(l, 0, (int64_t)KV * hd, 0, "model.layers.%d.self_attn.k_proj.bias", i);
-            gen_add(l, 0, (int64_t)KV * hd, 0, "model.layers.%d.self_attn.v_proj.bias", i);
-        }
-        gen_add(l, 0, D, (int64_t)H * hd, "model.layers.%d.self_attn.o_proj.weight", i);
-        gen_add(l, 1, D, 0, "model.layers.%d.post_attention_layernorm.weight", i);
-        if (moe) mixtral_moe_tensors(c, l, i);
-        else swiglu_tensors(l, "model.layers.%d.mlp", i, D, FF, "gate_proj", "up_proj", "down_proj");
-    }
-    gen_add(l, 1, D, 0, "model.norm.weight", 0);
-    const cJSON *tie = cJSON_GetObjectItem(c, "tie_word_embeddings");
-    if (!cJSON_IsTrue(tie)) gen_add(l, 0, V, D, "lm_head.weight", 0);
-    return D && L && H && FF && V ? 0 : -1;
+/* The tensors a config needs (names and shapes), from its architecture's tensor list. */
+static int shape_tensors(const char *config, gen_list *l, lmc_err *err) {
+    void *plan;
+    if (lmc_model_plan(config, &plan, err)) return -1;
+    const arch_tensors *t = &((const arch_base *)plan)->tensors;
+    for (size_t i = 0; i < t->n; i++) gen_from_plan(l, &t->v[i]);
+    arch_close(plan);
+    return 0;
 }
 
 static uint64_t splitmix(uint64_t *s) {
@@ -234,14 +180,11 @@ static void fill_tensor(void *dst, lmc_dtype dt, const gen_tensor *g, uint64_t s
 /* Writes a safetensors image (header + random data) into an anonymous memory file and returns its
  * /proc/self/fd path, so the model loads through the ordinary path with no file on disk. */
 static int synth_model(const char *config, lmc_dtype dt, char *path, size_t cap, int *fd_out, lmc_err *err) {
-    cJSON *c = cJSON_Parse(config);
     gen_list l = {0};
-    if (!c || shape_tensors(c, &l)) {
-        cJSON_Delete(c);
+    if (shape_tensors(config, &l, err)) {
         free(l.t);
-        return lmc_fail(err, "bench: cannot build tensors for this shape");
+        return -1;
     }
-    cJSON_Delete(c);
     cJSON *hdr = cJSON_CreateObject();
     cJSON *meta = cJSON_AddObjectToObject(hdr, "__metadata__");
     cJSON_AddStringToObject(meta, "format", "pt");
@@ -295,26 +238,24 @@ typedef struct gemm_shape {
     double  count; /* how many times per window */
 } gemm_shape;
 
-/* Distinct (N, K) of the model's layer matrices (2-D tensors other than embeddings and lm_head), with their
- * multiplicity; the FLOPs of a window's layer matmuls are Σ 2·W·N·K·count. */
-static size_t layer_gemms(const lmc_weights *w, const cJSON *cfg, gemm_shape *out, size_t cap) {
-    /* routed MoE experts: each token visits k of E, so an expert matrix counts k/E times */
-    int E = geti(cfg, "num_local_experts", geti(cfg, "n_routed_experts", 0)), k = geti(cfg, "num_experts_per_tok", 0);
-    double expert_share = E > 0 && k > 0 ? (double)k / E : 1.0;
+/* Distinct (N, K) of the model's layer matrices (its tensor list's linears and routers, not the embedding or
+ * lm_head), with their multiplicity; a routed expert's count is the share of tokens it sees. The FLOPs of a
+ * window's layer matmuls are Σ 2·W·N·K·count. */
+static size_t layer_gemms(const lmc_model *m, gemm_shape *out, size_t cap) {
+    const arch_tensors *t = &((const arch_base *)m->state)->tensors;
     size_t n = 0;
-    for (size_t i = 0; i < lmc_weights_count(w); i++) {
-        const lmc_tensor *t = lmc_weights_at(w, i);
-        if (t->ndim != 2 || strstr(t->name, "embed") || strstr(t->name, "wte") ||
-            strstr(t->name, "wpe") || strstr(t->name, "lm_head") || strstr(t->name, "embed_out"))
+    for (size_t i = 0; i < t->n; i++) {
+        const arch_tensor *e = &t->v[i];
+        if (e->kind != ARCH_LINEAR && e->kind != ARCH_CONV1D && e->kind != ARCH_QKV && e->kind != ARCH_ROUTER)
             continue;
-        int N = (int)t->shape[0], K = (int)t->shape[1];
+        int N = (int)e->rows, K = (int)e->cols;
         size_t j = 0;
         while (j < n && !(out[j].N == N && out[j].K == K)) j++;
         if (j == n) {
             if (n == cap) continue;
             out[n++] = (gemm_shape){N, K, 0};
         }
-        out[j].count += strstr(t->name, ".experts.") ? expert_share : 1.0;
+        out[j].count += e->flags & ARCH_ROUTED ? m->info.routed_share : 1.0;
     }
     return n;
 }
@@ -393,187 +334,222 @@ static int usage(const char *msg, const char *arg) {
     return 2;
 }
 
-int lmc_bench_main(int argc, char **argv) {
-    const char *shape = NULL, *model = NULL, *json = NULL, *v;
-    long Wl = 1900, Sl = -1, Kl = 3, Tl = 0, Ll = 0;
-    lmc_compute compute = LMC_COMPUTE_F32;
-    int weights = -1; /* --weights: the generated weights' dtype (default: that of the compute) */
+typedef struct bench_args {
+    const char *shape, *model, *json;
+    int         W, S, K, threads, layers; /* layers: --layers (0: the shape's own) */
+    lmc_compute compute;
+    int         weights;                  /* --weights: the generated weights' lmc_dtype, -1: that of the compute */
+} bench_args;
+
+/* 0, or the usage exit status (the message printed). */
+static int parse_args(int argc, char **argv, bench_args *a) {
+    long W = 1900, S = -1, K = 3, T = 0, L = 0;
+    const char *v;
+    memset(a, 0, sizeof *a);
+    a->compute = LMC_COMPUTE_F32;
+    a->weights = -1;
     for (int i = 2; i < argc; i++) {
         int missing = 0;
         long *num = NULL, lo = 0, hi = 0; /* an integer flag's variable and range */
         const char *flag = NULL;
         char msg[160];
-        if ((v = cli_flag_value(argc, argv, &i, "--shape", NULL, &missing))) shape = v;
-        else if ((v = cli_flag_value(argc, argv, &i, "--model", NULL, &missing))) model = v;
-        else if ((v = cli_flag_value(argc, argv, &i, "--json", NULL, &missing))) json = v;
+        if ((v = cli_flag_value(argc, argv, &i, "--shape", NULL, &missing))) a->shape = v;
+        else if ((v = cli_flag_value(argc, argv, &i, "--model", NULL, &missing))) a->model = v;
+        else if ((v = cli_flag_value(argc, argv, &i, "--json", NULL, &missing))) a->json = v;
         else if ((v = cli_flag_value(argc, argv, &i, "--block-size", NULL, &missing)))
-            num = &Wl, flag = "--block-size", lo = 2, hi = 1000000;
+            num = &W, flag = "--block-size", lo = 2, hi = 1000000;
         else if ((v = cli_flag_value(argc, argv, &i, "--stride", NULL, &missing)))
-            num = &Sl, flag = "--stride", lo = 1, hi = 1000000;
+            num = &S, flag = "--stride", lo = 1, hi = 1000000;
         else if ((v = cli_flag_value(argc, argv, &i, "--windows", NULL, &missing)))
-            num = &Kl, flag = "--windows", lo = 1, hi = 1000000;
+            num = &K, flag = "--windows", lo = 1, hi = 1000000;
         else if ((v = cli_flag_value(argc, argv, &i, "--layers", NULL, &missing)))
-            num = &Ll, flag = "--layers", lo = 1, hi = 1000;
+            num = &L, flag = "--layers", lo = 1, hi = 1000;
         else if ((v = cli_flag_value(argc, argv, &i, "--threads", NULL, &missing)))
-            num = &Tl, flag = "--threads", lo = 0, hi = 4096;
+            num = &T, flag = "--threads", lo = 0, hi = 4096;
         else if ((v = cli_flag_value(argc, argv, &i, "--dtype", NULL, &missing))) {
-            if (!strcmp(v, "bf16")) compute = LMC_COMPUTE_BF16;
+            if (!strcmp(v, "bf16")) a->compute = LMC_COMPUTE_BF16;
             else if (strcmp(v, "f32")) return usage("--dtype must be f32 or bf16, not '%s'", v);
         } else if ((v = cli_flag_value(argc, argv, &i, "--weights", NULL, &missing))) {
-            if (!strcmp(v, "bf16")) weights = LMC_BF16;
-            else if (!strcmp(v, "f32")) weights = LMC_F32;
+            if (!strcmp(v, "bf16")) a->weights = LMC_BF16;
+            else if (!strcmp(v, "f32")) a->weights = LMC_F32;
             else return usage("--weights must be f32 or bf16, not '%s'", v);
         } else if (missing) return usage("%s needs a value", argv[i]);
         else return usage("unknown bench option '%s'", argv[i]);
         if (num && cli_long(flag, v, lo, hi, num, msg, sizeof msg)) return usage("%s", msg);
     }
-    int W = (int)Wl, S = (int)Sl, K = (int)Kl, threads = (int)Tl, layers_opt = (int)Ll;
-    if (S < 0) S = W < 512 ? W : 512;
-    if (!!shape == !!model) return usage("bench needs exactly one of --shape or --model%s", "");
-    if (S > W) return usage("--stride must be at most --block-size%s", "");
-    if (Ll && !shape) return usage("--layers applies to --shape only%s", "");
-    int nthreads = lmc_threads_init(threads);
-    lmc_err err = {{0}};
-    char path[64];
-    int fd = -1;
+    a->W = (int)W;
+    a->S = S < 0 ? (W < 512 ? (int)W : 512) : (int)S;
+    a->K = (int)K;
+    a->threads = (int)T;
+    a->layers = (int)L;
+    if (!!a->shape == !!a->model) return usage("bench needs exactly one of --shape or --model%s", "");
+    if (a->S > a->W) return usage("--stride must be at most --block-size%s", "");
+    if (a->layers && !a->shape) return usage("--layers applies to --shape only%s", "");
+    return 0;
+}
+
+/* --shape: random weights generated into an in-memory file, a->model then its path (path, cap); *fd its
+ * descriptor. 0, or the exit status (the message printed). */
+static int make_weights(bench_args *a, char *path, size_t cap, int *fd) {
     const char *cfg = NULL;
-    double t_gen = lmc_now();
-    if (shape) {
-        for (int i = 0; SHAPES[i].name; i++)
-            if (!strcmp(SHAPES[i].name, shape)) cfg = SHAPES[i].config;
-        if (!cfg) return usage("unknown shape '%s'", shape);
-        if (weights < 0) weights = compute == LMC_COMPUTE_BF16 ? LMC_BF16 : LMC_F32;
-        char *own = layers_opt ? config_with_layers(cfg, layers_opt) : NULL;
-        int bad = synth_model(own ? own : cfg, (lmc_dtype)weights, path, sizeof path, &fd, &err);
-        free(own);
-        if (bad) {
-            fprintf(stderr, "lmc: %s\n", err.msg);
-            return 1;
-        }
-        model = path;
-    }
-    t_gen = lmc_now() - t_gen;
-    const char *lim = getenv("LMC_MEMORY_LIMIT"); /* as for eval: the CLI's knob for tests */
-    lmc_model_opts mo = {.compute = compute, .threads = nthreads, .memory_limit = lim ? strtoull(lim, NULL, 10) : 0};
-    lmc_model *m;
-    /* the random weights already sit in memory (an in-memory file, not reclaimable like page cache), so the
-     * loader's "does it fit" check must not count them a second time */
-    if (shape && !mo.memory_limit) mo.memory_limit = lmc_memory_available() + weights_bytes_of(path);
-    double t_load = lmc_now();
-    if (lmc_model_open(model, &mo, &m, &err)) {
+    for (int i = 0; SHAPES[i].name; i++)
+        if (!strcmp(SHAPES[i].name, a->shape)) cfg = SHAPES[i].config;
+    if (!cfg) return usage("unknown shape '%s'", a->shape);
+    lmc_dtype dt = a->weights >= 0 ? (lmc_dtype)a->weights : a->compute == LMC_COMPUTE_BF16 ? LMC_BF16 : LMC_F32;
+    char *own = a->layers ? config_with_layers(cfg, a->layers) : NULL;
+    lmc_err err = {{0}};
+    int bad = synth_model(own ? own : cfg, dt, path, cap, fd, &err);
+    free(own);
+    if (bad) {
         fprintf(stderr, "lmc: %s\n", err.msg);
-        if (fd >= 0) close(fd);
         return 1;
     }
-    t_load = lmc_now() - t_load;
-    /* random ids, one stream long enough for K windows */
-    size_t N = (size_t)W + 1 + (size_t)(K - 1) * S;
+    a->model = path;
+    return 0;
+}
+
+/* What K windows took. */
+typedef struct bench_run {
+    double t_gen, t_load; /* generating the weights, loading the model */
+    double t_head, t_total; /* lm_head + log-softmax, and everything, summed over the K windows */
+    size_t scored;          /* rows scored over the K windows */
+} bench_run;
+
+/* One warm-up window (first touch of weights and buffers), then K windows of random ids as eval runs them. */
+static int measure(lmc_model *m, const bench_args *a, bench_run *r, lmc_err *err) {
+    int W = a->W;
+    size_t N = (size_t)W + 1 + (size_t)(a->K - 1) * a->S; /* one stream long enough for K windows */
     int32_t *ids = lmc_xmalloc(sizeof(int32_t) * N);
     uint64_t s = 42;
     for (size_t i = 0; i < N; i++) ids[i] = (int32_t)(splitmix(&s) % (uint64_t)m->info.vocab);
     float *hidden = lmc_xmalloc(sizeof(float) * (size_t)W * m->info.dim);
-    double nll, t_head = 0, t_total = 0;
-    int rc = lmc_model_hidden(m, ids, W, hidden, &err); /* warm-up: first touch of weights and buffers */
-    if (m->info.prof) memset(m->info.prof, 0, sizeof *m->info.prof);
-    size_t scored = 0;
-    for (int k = 0; k < K && rc == 0; k++) {
-        lmc_window w = lmc_window_at(W, S, (size_t)k);
+    double nll;
+    int rc = lmc_model_hidden(m, ids, W, hidden, err);
+    memset(m->info.prof, 0, sizeof *m->info.prof);
+    for (int k = 0; k < a->K && rc == 0; k++) {
+        lmc_window w = lmc_window_at(W, a->S, (size_t)k);
         double t0 = lmc_now();
-        rc = lmc_model_hidden(m, ids + w.start, W, hidden, &err);
+        rc = lmc_model_hidden(m, ids + w.start, W, hidden, err);
         double t1 = lmc_now();
-        if (rc == 0) rc = lmc_score_rows(m->info.lm_head, hidden, ids + w.start + 1, w.score_from, w.score_count, &nll, NULL, &err);
+        if (rc == 0)
+            rc = lmc_score_rows(m->info.lm_head, hidden, ids + w.start + 1, w.score_from, w.score_count, &nll, NULL,
+                                err);
         double t2 = lmc_now();
-        t_head += t2 - t1;
-        t_total += t2 - t0;
-        scored += (size_t)w.score_count;
-    }
-    if (rc) {
-        fprintf(stderr, "lmc: %s\n", err.msg);
-        lmc_model_close(m);
-        return 1;
-    }
-    /* FLOPs */
-    gemm_shape g[32];
-    size_t ng = layer_gemms(m->w, m->config, g, 32);
-    double f_layers = 0;
-    for (size_t i = 0; i < ng; i++) f_layers += 2.0 * W * g[i].N * g[i].K * g[i].count;
-    long heads = 0, layers = 0, hd = 0;
-    const cJSON *c = m->config;
-    layers = geti(c, "num_hidden_layers", geti(c, "n_layer", 0));
-    heads = geti(c, "num_attention_heads", geti(c, "n_head", 0));
-    hd = geti(c, "head_dim", heads ? geti(c, "hidden_size", geti(c, "n_embd", 0)) / heads : 0);
-    long qk_dim = hd, v_dim = hd;
-    if (geti(c, "qk_nope_head_dim", 0)) { /* MLA: q·k over nope + rope dims, values of v_head_dim */
-        qk_dim = geti(c, "qk_nope_head_dim", 0) + geti(c, "qk_rope_head_dim", 0);
-        v_dim = geti(c, "v_head_dim", 0);
-    }
-    double f_attn = 2.0 * ((double)W * (W + 1) / 2) * heads * (qk_dim + v_dim) * layers;
-    double f_head = 2.0 * (double)scored / K * m->info.vocab * m->info.dim;
-    double per_window = f_layers + f_attn + f_head, secs = t_total / K;
-    double achieved = per_window / secs / 1e9;
-    double sg = sgemm_gflops(g, ng, W);
-    double widen = compute == LMC_COMPUTE_F32 ? widen_seconds(m->w) : 0;
-    double wbytes = (double)lmc_weights_total_bytes(m->w);
-
-    char lay[32] = "";
-    if (layers_opt) snprintf(lay, sizeof lay, " with %d layer%s", layers_opt, layers_opt == 1 ? "" : "s");
-    printf("lmc bench: %s%s (%s, %.3f B parameters), weights %s, compute %s, W=%d S=%d, %d windows, %d threads\n",
-           shape ? shape : model, lay, m->arch->name, m->info.n_params / 1e9, m->dtype,
-           compute == LMC_COMPUTE_BF16 ? "bf16" : "f32", W, S, K, nthreads);
-    printf("CPU: %s; OpenBLAS core %s (%s)%s\n", cpu_features_string(), lmc_blas_core(), lmc_blas_config(),
-           getenv("OPENBLAS_CORETYPE") ? " [OPENBLAS_CORETYPE is set in the environment]" : "");
-    printf("setup: weights generated in %.1f s, model loaded in %.1f s\n", t_gen, t_load);
-    printf("window-tokens/s:        %.1f   (%.3f s per %d-token window)\n", W / secs, secs, W);
-    printf("counted GFLOP / window: %.1f = layer matmuls %.1f + attention %.1f + lm_head %.1f (scored rows)\n",
-           per_window / 1e9, f_layers / 1e9, f_attn / 1e9, f_head / 1e9);
-    printf("achieved:               %.1f GFLOP/s\n", achieved);
-    printf("sgemm at these shapes:  %.1f GFLOP/s (cblas_sgemm, T=%d, measured in this run)\n", sg, W);
-    printf("ratio achieved/sgemm:   %.3f\n", sg > 0 ? achieved / sg : 0);
-    printf("time split per window:");
-    double known = 0;
-    if (m->info.prof)
-        for (int k = 0; k < PROF_N; k++) {
-            double t = k == PROF_LM_HEAD ? t_head : m->info.prof->seconds[k];
-            known += t;
-            printf(" %s %.3f s (%.0f%%);", lmc_prof_name(k), t / K, 100 * t / t_total);
-        }
-    printf(" other %.3f s\n", (t_total - known) / K);
-    if (widen > 0) printf("bf16/f16→f32 weight widening (inside matmul): %.3f s per window\n", widen);
-    printf("peak RSS: %.2f GB (weights %.2f GB, beyond weights %.2f GB)\n", peak_rss_gb(), wbytes / 1e9,
-           peak_rss_gb() - wbytes / 1e9);
-    if (json) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "shape", shape ? shape : "");
-        cJSON_AddStringToObject(o, "model", shape ? "" : model);
-        cJSON_AddStringToObject(o, "architecture", m->arch->name);
-        cJSON_AddStringToObject(o, "compute", compute == LMC_COMPUTE_BF16 ? "bf16" : "f32");
-        cJSON_AddStringToObject(o, "weights_dtype", m->dtype);
-        cJSON_AddStringToObject(o, "openblas_core", lmc_blas_core());
-        cJSON_AddStringToObject(o, "cpu", cpu_features_string());
-        cJSON_AddNumberToObject(o, "threads", nthreads);
-        cJSON_AddNumberToObject(o, "block_size", W);
-        cJSON_AddNumberToObject(o, "windows", K);
-        cJSON_AddNumberToObject(o, "window_tokens_per_s", W / secs);
-        cJSON_AddNumberToObject(o, "gflop_per_window", per_window / 1e9);
-        cJSON_AddNumberToObject(o, "achieved_gflops", achieved);
-        cJSON_AddNumberToObject(o, "sgemm_gflops", sg);
-        cJSON_AddNumberToObject(o, "ratio", sg > 0 ? achieved / sg : 0);
-        cJSON_AddNumberToObject(o, "peak_rss_gb", peak_rss_gb());
-        cJSON_AddNumberToObject(o, "weights_gb", wbytes / 1e9);
-        cJSON *split = cJSON_AddObjectToObject(o, "seconds_per_window");
-        if (m->info.prof)
-            for (int k = 0; k < PROF_N; k++)
-                cJSON_AddNumberToObject(split, lmc_prof_name(k),
-                                        (k == PROF_LM_HEAD ? t_head : m->info.prof->seconds[k]) / K);
-        char *text = cJSON_Print(o);
-        cJSON_Delete(o);
-        if (lmc_write_file_atomic(json, text, strlen(text), &err)) rc = 1;
-        free(text);
+        r->t_head += t2 - t1;
+        r->t_total += t2 - t0;
+        r->scored += (size_t)w.score_count;
     }
     free(hidden);
     free(ids);
+    return rc;
+}
+
+/* The counted FLOPs of one window (see the top of this file) and the sgemm reference at the model's shapes. */
+typedef struct bench_flops {
+    double layers, attn, head, sgemm_gflops;
+} bench_flops;
+
+static bench_flops count_flops(const lmc_model *m, const bench_args *a, const bench_run *r) {
+    gemm_shape g[32];
+    size_t ng = layer_gemms(m, g, 32);
+    bench_flops f = {0, 0, 0, 0};
+    for (size_t i = 0; i < ng; i++) f.layers += 2.0 * a->W * g[i].N * g[i].K * g[i].count;
+    f.attn = 2.0 * ((double)a->W * (a->W + 1) / 2) * m->info.attn_dims;
+    f.head = 2.0 * (double)r->scored / a->K * m->info.vocab * m->info.dim;
+    f.sgemm_gflops = sgemm_gflops(g, ng, a->W);
+    return f;
+}
+
+static double split_seconds(const lmc_model *m, const bench_run *r, int k) {
+    return k == PROF_LM_HEAD ? r->t_head : m->info.prof->seconds[k];
+}
+
+static int report(const lmc_model *m, const bench_args *a, const bench_run *r, int nthreads, lmc_err *err) {
+    bench_flops f = count_flops(m, a, r);
+    int W = a->W, K = a->K;
+    double per_window = f.layers + f.attn + f.head, secs = r->t_total / K, achieved = per_window / secs / 1e9;
+    double widen = a->compute == LMC_COMPUTE_F32 ? widen_seconds(m->w) : 0;
+    double wbytes = (double)lmc_weights_total_bytes(m->w);
+    lmc_model_desc d;
+    lmc_model_describe(m, &d);
+    const char *compute = a->compute == LMC_COMPUTE_BF16 ? "bf16" : "f32";
+    char lay[32] = "";
+    if (a->layers) snprintf(lay, sizeof lay, " with %d layer%s", a->layers, a->layers == 1 ? "" : "s");
+    printf("lmc bench: %s%s (%s, %.3f B parameters), weights %s, compute %s, W=%d S=%d, %d windows, %d threads\n",
+           a->shape ? a->shape : a->model, lay, d.architecture, d.n_params / 1e9, d.weights_dtype, compute, W, a->S,
+           K, nthreads);
+    printf("CPU: %s; OpenBLAS core %s (%s)%s\n", cpu_features_string(), lmc_blas_core(), lmc_blas_config(),
+           getenv("OPENBLAS_CORETYPE") ? " [OPENBLAS_CORETYPE is set in the environment]" : "");
+    printf("setup: weights generated in %.1f s, model loaded in %.1f s\n", r->t_gen, r->t_load);
+    printf("window-tokens/s:        %.1f   (%.3f s per %d-token window)\n", W / secs, secs, W);
+    printf("counted GFLOP / window: %.1f = layer matmuls %.1f + attention %.1f + lm_head %.1f (scored rows)\n",
+           per_window / 1e9, f.layers / 1e9, f.attn / 1e9, f.head / 1e9);
+    printf("achieved:               %.1f GFLOP/s\n", achieved);
+    printf("sgemm at these shapes:  %.1f GFLOP/s (cblas_sgemm, T=%d, measured in this run)\n", f.sgemm_gflops, W);
+    printf("ratio achieved/sgemm:   %.3f\n", f.sgemm_gflops > 0 ? achieved / f.sgemm_gflops : 0);
+    printf("time split per window:");
+    double known = 0;
+    for (int k = 0; k < PROF_N; k++) {
+        double t = split_seconds(m, r, k);
+        known += t;
+        printf(" %s %.3f s (%.0f%%);", lmc_prof_name(k), t / K, 100 * t / r->t_total);
+    }
+    printf(" other %.3f s\n", (r->t_total - known) / K);
+    if (widen > 0) printf("bf16/f16→f32 weight widening (inside matmul): %.3f s per window\n", widen);
+    printf("peak RSS: %.2f GB (weights %.2f GB, beyond weights %.2f GB)\n", peak_rss_gb(), wbytes / 1e9,
+           peak_rss_gb() - wbytes / 1e9);
+    if (!a->json) return 0;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "shape", a->shape ? a->shape : "");
+    cJSON_AddStringToObject(o, "model", a->shape ? "" : a->model);
+    cJSON_AddStringToObject(o, "architecture", d.architecture);
+    cJSON_AddStringToObject(o, "compute", compute);
+    cJSON_AddStringToObject(o, "weights_dtype", d.weights_dtype);
+    cJSON_AddStringToObject(o, "openblas_core", lmc_blas_core());
+    cJSON_AddStringToObject(o, "cpu", cpu_features_string());
+    cJSON_AddNumberToObject(o, "threads", nthreads);
+    cJSON_AddNumberToObject(o, "block_size", W);
+    cJSON_AddNumberToObject(o, "windows", K);
+    cJSON_AddNumberToObject(o, "window_tokens_per_s", W / secs);
+    cJSON_AddNumberToObject(o, "gflop_per_window", per_window / 1e9);
+    cJSON_AddNumberToObject(o, "achieved_gflops", achieved);
+    cJSON_AddNumberToObject(o, "sgemm_gflops", f.sgemm_gflops);
+    cJSON_AddNumberToObject(o, "ratio", f.sgemm_gflops > 0 ? achieved / f.sgemm_gflops : 0);
+    cJSON_AddNumberToObject(o, "peak_rss_gb", peak_rss_gb());
+    cJSON_AddNumberToObject(o, "weights_gb", wbytes / 1e9);
+    cJSON *split = cJSON_AddObjectToObject(o, "seconds_per_window");
+    for (int k = 0; k < PROF_N; k++) cJSON_AddNumberToObject(split, lmc_prof_name(k), split_seconds(m, r, k) / K);
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    int rc = lmc_write_file_atomic(a->json, text, strlen(text), err);
+    free(text);
+    return rc;
+}
+
+int lmc_bench_main(int argc, char **argv) {
+    bench_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc) return rc;
+    int nthreads = lmc_threads_init(a.threads), fd = -1;
+    char path[64];
+    bench_run r = {0, 0, 0, 0, 0};
+    double t0 = lmc_now();
+    if (a.shape && (rc = make_weights(&a, path, sizeof path, &fd))) return rc;
+    r.t_gen = lmc_now() - t0;
+    const char *lim = getenv("LMC_MEMORY_LIMIT"); /* as for eval: the CLI's knob for tests */
+    lmc_model_opts mo = {.compute = a.compute, .threads = nthreads, .memory_limit = lim ? strtoull(lim, NULL, 10) : 0};
+    /* the random weights already sit in memory (an in-memory file, not reclaimable like page cache), so the
+     * loader's "does it fit" check must not count them a second time */
+    if (a.shape && !mo.memory_limit) mo.memory_limit = lmc_memory_available() + weights_bytes_of(path);
+    lmc_err err = {{0}};
+    lmc_model *m = NULL;
+    t0 = lmc_now();
+    rc = lmc_model_open(a.model, &mo, &m, &err);
+    r.t_load = lmc_now() - t0;
+    if (rc == 0) rc = measure(m, &a, &r, &err);
+    if (rc == 0) rc = report(m, &a, &r, nthreads, &err);
     lmc_model_close(m);
     if (fd >= 0) close(fd);
     if (rc) fprintf(stderr, "lmc: %s\n", err.msg);
-    return rc;
+    return rc ? 1 : 0;
 }

@@ -99,6 +99,19 @@ fail:
     return -1;
 }
 
+int lmc_model_plan(const char *config_json, void **plan, lmc_err *err) {
+    cJSON *cfg = cJSON_Parse(config_json);
+    const lmc_arch *a;
+    int rc = -1;
+    if (!cfg || !cJSON_IsObject(cfg)) lmc_fail(err, "config: malformed JSON");
+    else if ((a = find_arch(cfg, "config", err))) {
+        lmc_arch_ctx ctx = {cfg, "config", NULL, LMC_LINEAR_F32};
+        rc = arch_plan(a, &ctx, plan, err);
+    }
+    cJSON_Delete(cfg); /* the plan keeps no pointer into it: names are copied into the list */
+    return rc;
+}
+
 void lmc_model_close(lmc_model *m) {
     if (!m) return;
     if (m->state) arch_close(m->state);

@@ -27,6 +27,10 @@ int lmc_model_hidden(lmc_model *m, const int32_t *tokens, int T, float *hidden, 
  * position table), naming the limit and what sets it. */
 int lmc_model_check_window(const lmc_model *m, int T, lmc_err *err);
 
+/* What a model of this config.json text is made of, without weights (arch_plan): its tensor list, e.g. to
+ * generate random weights (lmc bench). *plan is an arch_base; close it with arch_close. */
+int lmc_model_plan(const char *config_json, void **plan, lmc_err *err);
+
 /* Bytes the model needs resident beyond the mmapped file for a T-token window (activations, packed weights,
  * lm_head blocks). */
 size_t lmc_model_working_bytes(const lmc_model *m, int T);

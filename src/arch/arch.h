@@ -17,6 +17,10 @@ typedef struct lmc_model_info {
     int               max_window;  /* > 0: windows longer than this are refused (lmc_model_check_window) */
     char              max_window_why[128]; /* what sets that limit, e.g. "the model's 1024 learned positions" */
     int64_t           n_params;    /* parameter count (tied matrices counted once) */
+    /* FLOP model (lmc bench): attention costs 2·attn_dims multiply-adds per causal (query, key) pair, attn_dims
+     * being Σ over layers of n_heads·(qk_dim + v_dim); a routed expert's matrices run for routed_share of the
+     * tokens (k/E; 1 without MoE). */
+    double            attn_dims, routed_share;
     const lmc_linear *lm_head;     /* (vocab, dim), owned by the arch state */
     lmc_prof         *prof;        /* where forwards add their kernel times (owned by the arch state) */
 } lmc_model_info;
@@ -58,6 +62,7 @@ enum {
     ARCH_TIED = 2,        /* EMBED_HEAD: lm_head is the embedding (tie_word_embeddings) */
     ARCH_TIED_EITHER = 4, /* EMBED_HEAD with ARCH_TIED: the shared matrix may be stored under either name, and a
                            * stored head is used as is (llama2.c imports, TinyStories-656K-f32 keeps only lm_head) */
+    ARCH_ROUTED = 8,      /* LINEAR: a routed expert's matrix (a token runs it only when routed there) */
 };
 
 typedef struct arch_tensor {
@@ -144,6 +149,9 @@ void *arch_layers(const lmc_arch_ctx *c, arch_base *b, int dim, int vocab, const
 
 /* The skeleton every architecture shares: allocate, config, tensors, load; NULL state on failure. */
 int    arch_open(const lmc_arch *a, const lmc_arch_ctx *c, void **state, lmc_err *err);
+/* Config and tensor list only, with no weights (c->w NULL): what a model of this config is made of, e.g. to
+ * generate one (lmc bench). Closed with arch_close. */
+int    arch_plan(const lmc_arch *a, const lmc_arch_ctx *c, void **state, lmc_err *err);
 void   arch_close(void *state);
 /* Points the activations for T (growing the arena when needed), runs the forward and adds its time split. */
 int    arch_forward(const lmc_arch *a, void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err);

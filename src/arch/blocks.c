@@ -79,7 +79,7 @@ blk_swiglu *blk_moe_tensors(arch_tensors *t, arch_base *b, float **router, const
     char prefix[192];
     for (int e = 0; e < n_experts; e++) {
         snprintf(prefix, sizeof prefix, "%s.%d", experts_prefix, e);
-        blk_swiglu_tensors(t, &experts[e], prefix, names[0], names[1], names[2], dim, hidden, 0);
+        blk_swiglu_tensors(t, &experts[e], prefix, names[0], names[1], names[2], dim, hidden, ARCH_ROUTED);
     }
     return experts;
 }

@@ -51,6 +51,7 @@ int cfg_num_in(const lmc_arch_ctx *c, const char *key, double dflt, double lo, d
 }
 
 int cfg_check_layers(const lmc_arch_ctx *c, const char *key, long n_layers, lmc_err *err) {
+    if (!c->w) return 0; /* a plan (arch_plan): no weights to bound it by, the caller's own config */
     size_t have = lmc_weights_count(c->w);
     if ((size_t)n_layers > have)
         return lmc_fail(err, "%s: config.json \"%s\" is %ld, but the weights hold only %zu tensors", c->origin, key,
@@ -80,5 +81,5 @@ int cfg_has_tensor(const lmc_arch_ctx *c, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(name, sizeof name, fmt, ap);
     va_end(ap);
-    return lmc_weights_find(c->w, name) != NULL;
+    return c->w && lmc_weights_find(c->w, name) != NULL;
 }

@@ -172,6 +172,8 @@ static int ds2_config(const lmc_arch_ctx *c, void *state, lmc_err *err) {
     if (read_config(c, &m->cfg, err) || attn_scale(c, &m->cfg, err) ||
         lmc_rope_from_config(c, m->cfg.theta, m->cfg.rope_dim, 1, &m->base.rope, err))
         return -1;
+    m->base.info.attn_dims = (double)m->cfg.n_layers * m->cfg.n_heads * (m->cfg.qk_dim + m->cfg.v_dim); /* Σ layers n_heads·(qk_dim + v_dim) */
+    if (m->cfg.n_experts) m->base.info.routed_share = (double)m->cfg.top_k / m->cfg.n_experts;
     m->layers = arch_layers(c, &m->base, m->cfg.dim, m->cfg.vocab, "num_hidden_layers", m->cfg.n_layers, sizeof *m->layers, err);
     return m->layers ? 0 : -1;
 }

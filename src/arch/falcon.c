@@ -112,6 +112,7 @@ static int falcon_config(const lmc_arch_ctx *c, void *state, lmc_err *err) {
     falcon *m = state;
     if (read_config(c, &m->cfg, err) || lmc_rope_from_config(c, m->cfg.theta, m->cfg.head_dim, 0, &m->base.rope, err))
         return -1;
+    m->base.info.attn_dims = (double)m->cfg.n_layers * m->cfg.n_heads * 2 * m->cfg.head_dim; /* Σ layers n_heads·(qk_dim + v_dim) */
     m->layers = arch_layers(c, &m->base, m->cfg.dim, m->cfg.vocab, "num_hidden_layers", m->cfg.n_layers, sizeof *m->layers, err);
     return m->layers ? 0 : -1;
 }

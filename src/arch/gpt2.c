@@ -83,6 +83,7 @@ static int gpt2_config(const lmc_arch_ctx *c, void *state, lmc_err *err) {
     /* Hub GPT-2 files name tensors "wte.weight", "h.0...."; files saved from GPT2LMHeadModel add "transformer." */
     o->prefix = cfg_has_tensor(c, "transformer.wte.weight") ? "transformer." : "";
     arch_limit_window(&m->base, o->n_positions, "the model's %d learned positions (n_positions)", o->n_positions);
+    m->base.info.attn_dims = (double)o->n_layers * o->n_heads * 2 * o->head_dim; /* Σ layers n_heads·(qk_dim + v_dim) */
     m->layers = arch_layers(c, &m->base, o->dim, o->vocab, "n_layer", o->n_layers, sizeof *m->layers, err);
     return m->layers ? 0 : -1;
 }

@@ -84,6 +84,7 @@ static int llama_config(const lmc_arch_ctx *c, void *state, lmc_err *err) {
     o->dim = (int)dim; o->n_layers = (int)layers; o->n_heads = (int)heads; o->n_kv_heads = (int)kv;
     o->head_dim = (int)head_dim; o->hidden = (int)hidden; o->vocab = (int)vocab; o->eps = (float)eps;
     if (lmc_rope_from_config(c, o->theta, o->head_dim, o->interleaved, &m->base.rope, err)) return -1;
+    m->base.info.attn_dims = (double)o->n_layers * o->n_heads * 2 * o->head_dim; /* Σ layers n_heads·(qk_dim + v_dim) */
     m->layers = arch_layers(c, &m->base, o->dim, o->vocab, "num_hidden_layers", o->n_layers, sizeof *m->layers, err);
     return m->layers ? 0 : -1;
 }

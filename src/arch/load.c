@@ -275,6 +275,7 @@ int arch_open(const lmc_arch *a, const lmc_arch_ctx *c, void **state, lmc_err *e
         if (e->kind == ARCH_LINEAR || e->kind == ARCH_CONV1D || e->kind == ARCH_QKV)
             ((lmc_linear *)e->dst)->prof = &b->prof;
     }
+    if (!b->info.routed_share) b->info.routed_share = 1;
     b->info.n_params = params;
     b->info.lm_head = &b->lm_head;
     b->info.prof = &b->prof;
@@ -283,6 +284,18 @@ int arch_open(const lmc_arch *a, const lmc_arch_ctx *c, void **state, lmc_err *e
 fail:
     arch_close(b);
     return -1;
+}
+
+int arch_plan(const lmc_arch *a, const lmc_arch_ctx *c, void **state, lmc_err *err) {
+    arch_base *b = lmc_xcalloc(1, a->size);
+    *state = NULL;
+    if (a->config(c, b, err)) {
+        arch_close(b);
+        return -1;
+    }
+    a->tensors(b, &b->tensors);
+    *state = b;
+    return 0;
 }
 
 void arch_close(void *state) {

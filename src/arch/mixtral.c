@@ -74,6 +74,8 @@ static int mixtral_config(const lmc_arch_ctx *c, void *state, lmc_err *err) {
     o->head_dim = (int)head_dim; o->hidden = (int)hidden; o->vocab = (int)vocab; o->eps = (float)eps;
     o->n_experts = (int)experts; o->top_k = (int)top_k;
     if (lmc_rope_from_config(c, o->theta, o->head_dim, 0, &m->base.rope, err)) return -1;
+    m->base.info.attn_dims = (double)o->n_layers * o->n_heads * 2 * o->head_dim; /* Σ layers n_heads·(qk_dim + v_dim) */
+    m->base.info.routed_share = (double)o->top_k / o->n_experts;
     m->layers = arch_layers(c, &m->base, o->dim, o->vocab, "num_hidden_layers", o->n_layers, sizeof *m->layers, err);
     return m->layers ? 0 : -1;
 }

@@ -95,6 +95,7 @@ static int read_config(const lmc_arch_ctx *c, qwen1_cfg *m, lmc_err *err) {
 static int qwen1_config(const lmc_arch_ctx *c, void *state, lmc_err *err) {
     qwen1 *m = state;
     if (read_config(c, &m->cfg, err)) return -1;
+    m->base.info.attn_dims = (double)m->cfg.n_layers * m->cfg.n_heads * 2 * m->cfg.head_dim; /* Σ layers n_heads·(qk_dim + v_dim) */
     if (m->cfg.logn_attn)
         arch_limit_window(&m->base, QWEN_LOGN_POSITIONS, "Qwen's use_logn_attn table (%d positions)",
                           QWEN_LOGN_POSITIONS);
