@@ -17,8 +17,23 @@ CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(ARCHFLAGS) -fopenmp -Wall -Wextra -W
 LDLIBS   += -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lcjson -lpcre2-8 -lutf8proc -lz -lm -fopenmp
 BUILD    ?= build
 
+# MPI (README "Several processes and hosts"): MPI=1 builds ./lmc with src/mpi_shard.c and Open MPI, so that
+# `mpirun -np R ./lmc eval ...` shares one evaluation; the default, MPI=auto, does so when mpicc is installed;
+# MPI=0 never. The library and the tests never link MPI; an MPI ./lmc started without mpirun does not start it.
+MPI      ?= auto
+ifeq ($(MPI),auto)
+override MPI := $(if $(shell command -v mpicc 2>/dev/null),1,0)
+endif
+ifeq ($(MPI),1)
+MPI_CFLAGS := -DLMC_MPI $(shell mpicc --showme:compile)
+MPI_LIBS   := $(shell mpicc --showme:link)
+MAIN_OBJ   := $(BUILD)/src/main-mpi.o $(BUILD)/src/mpi_shard.o
+else
+MAIN_OBJ   := $(BUILD)/src/main.o
+endif
+
 LIB_SRC  := $(wildcard src/*.c src/tokenizer/*.c src/arch/*.c kernels/*.c tools/*.c)
-LIB_SRC  := $(filter-out src/main.c,$(LIB_SRC))
+LIB_SRC  := $(filter-out src/main.c src/mpi_shard.c,$(LIB_SRC))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -36,8 +51,16 @@ $(BUILD)/liblmc.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-lmc: $(BUILD)/src/main.o $(BUILD)/liblmc.a
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+$(BUILD)/src/main-mpi.o: src/main.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(MPI_CFLAGS) -c $< -o $@
+
+$(BUILD)/src/mpi_shard.o: src/mpi_shard.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(MPI_CFLAGS) -c $< -o $@
+
+lmc: $(MAIN_OBJ) $(BUILD)/liblmc.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(MPI_LIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/test.h $(BUILD)/liblmc.a
 	@mkdir -p $(dir $@)
@@ -76,7 +99,7 @@ bench: lmc $(BENCH_BIN)
 clean:
 	rm -rf $(BUILD) lmc
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/src/main.d
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)
 
 # ---- hardening: `make asan` and `make fuzz` (README "Hardening") ----------------------------------------
 # make asan: lmc and every test built with AddressSanitizer + UndefinedBehaviorSanitizer (LeakSanitizer on) in
@@ -90,8 +113,8 @@ LMC_SHARED   ?= ../shared
 ASAN_TESTS   := $(TEST_SRC:tests/%.c=$(ASAN_BUILD)/tests/%)
 
 # The sanitized CLI lives in its build directory, never at ./lmc.
-$(BUILD)/lmc: $(BUILD)/src/main.o $(BUILD)/liblmc.a
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+$(BUILD)/lmc: $(MAIN_OBJ) $(BUILD)/liblmc.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(MPI_LIBS)
 
 asan:
 	@$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) OPT="$(ASAN_CFLAGS)" $(ASAN_BUILD)/lmc $(ASAN_TESTS)

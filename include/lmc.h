@@ -130,6 +130,8 @@ typedef struct lmc_progress {
 } lmc_progress;
 typedef void (*lmc_progress_fn)(const lmc_progress *p, void *user);
 
+struct lmc_dist; /* the ranks of one MPI job sharing an evaluation (src/dist.h) */
+
 typedef struct lmc_eval_opts {
     int         block_size; /* W, default 1900 */
     int         stride;     /* S, default 512 */
@@ -145,6 +147,12 @@ typedef struct lmc_eval_opts {
     const char *model_sha256; /* NULL, or lmc_model_sha256 of the model, computed once by the caller (else computed
                                * here when a checkpoint needs it) */
     int         doc_stats;  /* 1: fill lmc_result.doc_stats (the caller frees it with lmc_result_free) */
+    int         shard_index;  /* with shard_count > 0: compute only the windows k with k mod shard_count ==
+                               * shard_index (0-based) and return a partial result (lmc_result.window_nll) */
+    int         shard_count;  /* 0: all windows */
+    struct lmc_dist *dist;    /* NULL, or the job whose ranks share this evaluation: each computes its share of
+                               * the windows not yet done; rank 0 alone gets the complete result and writes the
+                               * per-window / per-document logs */
 } lmc_eval_opts;
 
 /* One document's share of a result: what a standard error clustered by document needs (src/stats.h). */
@@ -173,9 +181,15 @@ typedef struct lmc_result {
     char   data_sha256[65];   /* of the data file's bytes */
     char   tokens_sha256[65]; /* of the token stream (int32 little-endian) */
     lmc_doc_stat *doc_stats;  /* (docs) with lmc_eval_opts.doc_stats, else NULL; owned: lmc_result_free */
+    size_t computed_windows;  /* windows computed in this run (by every rank of an MPI job) */
+    int    partial;           /* 1: a --shard result: nll and the ratios cover only this shard's windows */
+    double *window_nll;       /* (windows) with shard_count > 0: each window's NLL, NaN for the windows of other
+                               * shards; else NULL. Freed by lmc_result_free */
+    char   *fingerprint;      /* with a checkpoint, a shard or MPI: what the NLL depends on (checkpoint.h
+                               * lmc_ckpt_fp_text); else NULL. Freed by lmc_result_free */
 } lmc_result;
 
-/* Frees what a result owns (doc_stats); the struct itself is the caller's. */
+/* Frees what a result owns (doc_stats, window_nll, fingerprint); the struct itself is the caller's. */
 void lmc_result_free(lmc_result *r);
 
 /* Evaluates one corpus file: documents → tokens → windows → forward → scored NLL (SPEC §1–4). */

@@ -68,6 +68,44 @@ static void header_text(const lmc_ckpt_fp *fp, lmc_buf *b) {
     lmc_buf_printf(b, "end c%08lx\n", crc);
 }
 
+void lmc_ckpt_fp_text(const lmc_ckpt_fp *fp, lmc_buf *out) {
+    field f[NFIELDS];
+    int n = fp_fields(fp, f);
+    for (int i = 0; i < n; i++) lmc_buf_printf(out, "%s %s\n", f[i].key, f[i].val);
+}
+
+/* The value of "key value" in a fingerprint text, or NULL; *len its length. */
+static const char *fp_lookup(const char *text, const char *key, size_t *len) {
+    size_t kl = strlen(key);
+    for (const char *p = text; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t ll = nl ? (size_t)(nl - p) : strlen(p);
+        if (ll > kl && !memcmp(p, key, kl) && p[kl] == ' ') {
+            *len = ll - kl - 1;
+            return p + kl + 1;
+        }
+        if (!nl) break;
+        p = nl + 1;
+    }
+    return NULL;
+}
+
+int lmc_ckpt_fp_diff(const char *a, const char *b, lmc_buf *diff) {
+    lmc_ckpt_fp none;
+    memset(&none, 0, sizeof none);
+    field f[NFIELDS];
+    int n = fp_fields(&none, f), nd = 0; /* only the key names and which are compared */
+    for (int i = 0; i < n; i++) {
+        if (!f[i].compared) continue;
+        size_t la = 0, lb = 0;
+        const char *va = fp_lookup(a, f[i].key, &la), *vb = fp_lookup(b, f[i].key, &lb);
+        if (va && vb && la == lb && !memcmp(va, vb, la)) continue;
+        lmc_buf_printf(diff, "%s%s", nd ? ", " : "", f[i].key);
+        nd++;
+    }
+    return nd;
+}
+
 /* ---- the checkpoint object --------------------------------------------------------------------- */
 
 struct lmc_ckpt {

@@ -38,6 +38,7 @@
 
 #include "lmc.h"
 #include "model.h"
+#include "util.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -92,6 +93,15 @@ int lmc_ckpt_append(lmc_ckpt *c, size_t k, double nll, const lmc_ckpt_part *part
 
 /* fsyncs, unlocks, closes and frees (c may be NULL). Returns -1 when the final fsync fails. */
 int lmc_ckpt_close(lmc_ckpt *c, lmc_err *err);
+
+/* The fingerprint as the "key value" lines of a checkpoint header (no magic, no end line): what partial results
+ * (--shard) carry and what MPI ranks compare, so they identify an evaluation exactly as a checkpoint does. */
+void lmc_ckpt_fp_text(const lmc_ckpt_fp *fp, lmc_buf *out);
+
+/* Compares two fingerprint texts field by field (the fields a checkpoint compares; the informational paths
+ * are ignored). Returns the number of fields that differ and lists their names in diff ("a, b"); a field
+ * missing from either text counts as differing. */
+int lmc_ckpt_fp_diff(const char *a, const char *b, lmc_buf *diff);
 
 /* ---- file identity ---- */
 

@@ -1,16 +1,19 @@
 /* eval.c — the evaluator: the only place that knows the whole path
  *   corpus file → documents → token ids → windows → forward → scored NLL → result,
- * plus progress reports (a callback), checkpoint/resume (checkpoint.h) and the per-window / per-document logs.
+ * plus progress reports (a callback), checkpoint/resume (checkpoint.h), the per-window / per-document logs, and
+ * the work plan when several processes share the windows (--shard, MPI ranks through dist.h).
  * See SPEC.md §1–4 for the contract this follows to the letter.
  *
  * Summation orders (they make results reproducible to the bit):
  *   - a window's NLL is the sum of its scored rows in row order (lmc_score_rows);
  *   - the total NLL is the sum of the window NLLs in window order k = 0, 1, …, K−1, whether each window was
- *     computed now or read back from a checkpoint (its exact double bits);
+ *     computed now, read back from a checkpoint or received from another MPI rank (its exact double bits), so
+ *     the result does not depend on who computed what (--shard parts are summed the same way by lmc merge);
  *   - a document's NLL is, for k = 0, 1, …, the sum of window k's rows whose target lies in that document
  *     (row order), added in window order. The per-document NLLs therefore add up to the total only up to
  *     floating-point rounding: the total is the window sum, not the sum of the per-document values. */
 #include "checkpoint.h"
+#include "dist.h"
 #include "lmc.h"
 #include "model.h"
 #include "score.h"
@@ -24,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#include <dirent.h>
+#include <stdint.h>
 
 /* ---- documents → one token stream --------------------------------------------------------------- */
 
@@ -142,9 +147,12 @@ static void progress_show(progress *pr, size_t done, size_t computed, int W, dou
 
 /* ---- per-window / per-document logs --------------------------------------------------------------- */
 
-static int write_per_window(const char *out, int W, int S, size_t K, const double *wnll, lmc_err *err) {
+/* keep (K, or NULL for all): the windows to log (a shard logs its own). */
+static int write_per_window(const char *out, int W, int S, size_t K, const double *wnll, const unsigned char *keep,
+                            lmc_err *err) {
     lmc_buf b = {0};
     for (size_t k = 0; k < K; k++) {
+        if (keep && !keep[k]) continue;
         lmc_window w = lmc_window_at(W, S, k);
         lmc_buf_printf(&b, "{\"k\":%zu,\"start\":%zu,\"scored\":%d,\"nll\":%.17g}\n", k, w.start, w.score_count,
                        wnll[k]);
@@ -193,15 +201,209 @@ static size_t split_by_doc(const lmc_window *w, const double *row_nll, const siz
     return n;
 }
 
+/* ---- the window table: every window's NLL as it becomes known ------------------------------------ */
+
+/* Windows arrive in any order: read back from checkpoints, computed here, received from other ranks. The table
+ * holds each one's exact NLL and document parts; the result is summed from it in window order (combine), so it
+ * is the same double however the windows were computed and by whom. */
+typedef struct wtable {
+    size_t         K, held;            /* windows, and how many are held */
+    unsigned char *have;               /* (K) */
+    double        *nll;                /* (K) */
+    size_t        *part_off, *part_n;  /* (K) into parts */
+    lmc_ckpt_part *parts;              /* (n_parts) */
+    size_t         n_parts, cap_parts;
+    double         nll_sum;            /* Σ nll in arrival order, for the running BPC only */
+    size_t         scored;             /* Σ scored targets of the held windows, likewise */
+} wtable;
+
+static void wt_init(wtable *t, size_t K) {
+    memset(t, 0, sizeof *t);
+    size_t K1 = K ? K : 1;
+    t->K = K;
+    t->have = lmc_xcalloc(K1, 1);
+    t->nll = lmc_xcalloc(K1, sizeof *t->nll);
+    t->part_off = lmc_xcalloc(K1, sizeof *t->part_off);
+    t->part_n = lmc_xcalloc(K1, sizeof *t->part_n);
+}
+
+static void wt_free(wtable *t) {
+    free(t->have);
+    free(t->nll);
+    free(t->part_off);
+    free(t->part_n);
+    free(t->parts);
+}
+
+static int same_bits(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
+
+/* Stores window k; a window already held must come with the same bits (two checkpoints, or a checkpoint and a
+ * rank, that disagree mean the files were mixed up: refused rather than silently picking one). */
+static int wt_put(wtable *t, int W, int S, size_t k, double nll, const lmc_ckpt_part *p, size_t n, lmc_err *err) {
+    if (t->have[k]) {
+        int same = same_bits(t->nll[k], nll) && t->part_n[k] == n;
+        for (size_t i = 0; same && i < n; i++)
+            same = t->parts[t->part_off[k] + i].doc == p[i].doc && same_bits(t->parts[t->part_off[k] + i].nll, p[i].nll);
+        return same ? 0 : lmc_fail(err, "window %zu is held twice with different values (checkpoints of different "
+                                        "runs mixed up?); refusing to combine them", k);
+    }
+    if (t->n_parts + n > t->cap_parts) {
+        t->cap_parts = (t->n_parts + n) * 2 + 64;
+        t->parts = lmc_xrealloc(t->parts, t->cap_parts * sizeof *t->parts);
+    }
+    memcpy(t->parts + t->n_parts, p, n * sizeof *p);
+    t->part_off[k] = t->n_parts;
+    t->part_n[k] = n;
+    t->n_parts += n;
+    t->nll[k] = nll;
+    t->have[k] = 1;
+    t->held++;
+    t->nll_sum += nll;
+    t->scored += (size_t)lmc_window_at(W, S, k).score_count;
+    return 0;
+}
+
+/* ---- between ranks (dist.h): one message per window --------------------------------------------------- */
+
+/* A window record as bytes: this head, then n_parts lmc_ckpt_part (same executable on every rank). */
+typedef struct wmsg_head {
+    uint64_t k, n_parts, computed; /* computed: in this run (1) or read from a checkpoint (0) */
+    double   nll;
+} wmsg_head;
+
+static int send_window(lmc_dist *d, int tag, size_t k, double nll, const lmc_ckpt_part *p, size_t n, int computed,
+                       lmc_buf *scratch, lmc_err *err) {
+    wmsg_head h = {k, n, (uint64_t)computed, nll};
+    scratch->len = 0;
+    lmc_buf_append(scratch, &h, sizeof h);
+    lmc_buf_append(scratch, p, n * sizeof *p);
+    return d->send(d, tag, scratch->p, scratch->len, err);
+}
+
+/* Root: stores one received record; *computed says whether a rank computed it in this run, *added whether it
+ * was new here (a window both rank 0's files and another rank's hold arrives as a duplicate). */
+static int take_window(const lmc_buf *msg, wtable *t, int W, int S, size_t n_docs, int *computed, int *added,
+                       lmc_err *err) {
+    wmsg_head h;
+    if (msg->len < sizeof h) return lmc_fail(err, "internal error: short window message from another rank");
+    memcpy(&h, msg->p, sizeof h);
+    if (h.k >= t->K || h.n_parts == 0 || h.n_parts > (uint64_t)W || msg->len != sizeof h + h.n_parts * sizeof(lmc_ckpt_part))
+        return lmc_fail(err, "internal error: malformed window message from another rank (window %llu)",
+                        (unsigned long long)h.k);
+    const lmc_ckpt_part *p = (const lmc_ckpt_part *)(msg->p + sizeof h);
+    for (uint64_t i = 0; i < h.n_parts; i++)
+        if (p[i].doc >= n_docs) return lmc_fail(err, "internal error: window message names document %zu", p[i].doc);
+    *computed = h.computed != 0;
+    *added = !t->have[h.k];
+    return wt_put(t, W, S, (size_t)h.k, h.nll, p, (size_t)h.n_parts, err);
+}
+
+/* Every rank must compute the same evaluation: same model, data, settings, executable, BLAS and CPU kernel
+ * path (a host with other CPU features would round differently, and the result would depend on which rank
+ * computed which window). Collective. */
+static int dist_check_same(lmc_dist *d, const char *fp_text, lmc_err *err) {
+    lmc_buf root = {0}, diff = {0};
+    unsigned char *bad = lmc_xcalloc((size_t)d->size, 1);
+    int rc = -1;
+    if (d->rank == 0) lmc_buf_append(&root, fp_text, strlen(fp_text) + 1);
+    if (d->bcast(d, &root, err)) goto out;
+    if (!root.len || root.p[root.len - 1]) { lmc_fail(err, "internal error: bad fingerprint from rank 0"); goto out; }
+    bad[d->rank] = lmc_ckpt_fp_diff(root.p, fp_text, &diff) > 0;
+    if (d->or_all(d, bad, (size_t)d->size, err)) goto out;
+    for (int j = 0; j < d->size; j++)
+        if (bad[j]) {
+            if (j == d->rank)
+                lmc_fail(err, "rank %d of %d evaluates something else than rank 0 (%s differ%s): every rank needs the "
+                              "same model, data, settings, lmc executable, BLAS and CPU features for a bit-identical "
+                              "result", j, d->size, diff.p, strchr(diff.p, ',') ? "" : "s");
+            else
+                lmc_fail(err, "rank %d of %d evaluates something else than rank 0 (see its message): every rank "
+                              "needs the same model, data, settings, lmc executable, BLAS and CPU features", j, d->size);
+            goto out;
+        }
+    rc = 0;
+out:
+    lmc_buf_free(&root);
+    lmc_buf_free(&diff);
+    free(bad);
+    return rc;
+}
+
+/* ---- checkpoints under MPI ------------------------------------------------------------------------------ */
+
+/* Each rank records its own windows durably in its own file (rank 0 in PATH, rank r in PATH.r<r>), so a kill
+ * of the whole job loses no finished window of any rank. Rank 0 also takes over the files of ranks that an
+ * earlier, larger job had (PATH.r<j>, j >= R; with R = 1 every PATH.r<j>, which is how a run without MPI
+ * resumes an MPI job's windows): a rerun with any R computes only what no file holds. */
+static void rank_ckpt_path(char *out, size_t cap, const char *path, int rank) {
+    if (rank == 0) snprintf(out, cap, "%s", path);
+    else snprintf(out, cap, "%s.r%d", path, rank);
+}
+
+typedef struct ckpt_set {
+    lmc_ckpt **c; /* (n) c[0]: this rank's own file, then the ones taken over */
+    size_t     n;
+} ckpt_set;
+
+static int ckpt_set_add(ckpt_set *s, const char *path, const lmc_ckpt_fp *fp, lmc_err *err) {
+    lmc_ckpt *c;
+    if (lmc_ckpt_open(path, fp, &c, err)) return -1;
+    s->c = lmc_xrealloc(s->c, (s->n + 1) * sizeof *s->c);
+    s->c[s->n++] = c;
+    return 0;
+}
+
+static int ckpt_set_close(ckpt_set *s, lmc_err *err) {
+    int rc = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (lmc_ckpt_close(s->c[i], err)) rc = -1;
+    free(s->c);
+    s->c = NULL;
+    s->n = 0;
+    return rc;
+}
+
+static int open_orphans(ckpt_set *s, const char *path, int R, const lmc_ckpt_fp *fp, lmc_err *err) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? path + (slash - dir) + 1 : path;
+    if (slash == dir) dir[1] = 0;
+    else if (slash) *slash = 0;
+    else snprintf(dir, sizeof dir, ".");
+    DIR *dh = opendir(dir);
+    if (!dh) return 0; /* lmc_ckpt_open on our own file reports a bad directory */
+    size_t bl = strlen(base);
+    int rc = 0;
+    for (struct dirent *e; rc == 0 && (e = readdir(dh));) {
+        const char *n = e->d_name;
+        if (strncmp(n, base, bl) || strncmp(n + bl, ".r", 2) || !n[bl + 2]) continue;
+        long j = 0;
+        const char *q = n + bl + 2;
+        for (; *q >= '0' && *q <= '9' && j < 1000000; q++) j = j * 10 + (*q - '0');
+        if (*q || j < R || (q - (n + bl + 2) > 1 && n[bl + 2] == '0')) continue;
+        char full[4200];
+        rank_ckpt_path(full, sizeof full, path, (int)j);
+        rc = ckpt_set_add(s, full, fp, err);
+    }
+    closedir(dh);
+    return rc;
+}
+
+/* ---- the evaluation --------------------------------------------------------------------------------- */
+
 typedef struct eval_bufs {
     lmc_corpus     c;
     int32_t       *ids;
     size_t        *doc_start;
     float         *hidden;
-    double        *row_nll, *wnll, *dnll;
+    double        *row_nll, *dnll;
     size_t        *dscored;
     lmc_ckpt_part *parts;
-    lmc_ckpt      *ck;
+    unsigned char *done, *mine, *scope; /* (K) held by some rank; computed here; this shard's */
+    wtable         wt;
+    ckpt_set       ck;
+    lmc_buf        msg;
 } eval_bufs;
 
 static void bufs_free(eval_bufs *b) {
@@ -210,17 +412,47 @@ static void bufs_free(eval_bufs *b) {
     free(b->doc_start);
     free(b->hidden);
     free(b->row_nll);
-    free(b->wnll);
     free(b->dnll);
     free(b->dscored);
     free(b->parts);
-    lmc_ckpt_close(b->ck, NULL);
+    free(b->done);
+    free(b->mine);
+    free(b->scope);
+    wt_free(&b->wt);
+    ckpt_set_close(&b->ck, NULL);
+    lmc_buf_free(&b->msg);
 }
 
 void lmc_result_free(lmc_result *r) {
     if (!r) return;
     free(r->doc_stats);
+    free(r->window_nll);
+    free(r->fingerprint);
     r->doc_stats = NULL;
+    r->window_nll = NULL;
+    r->fingerprint = NULL;
+}
+
+/* Computes window k: forward, scoring, the finite check, the split by document. */
+static int compute_window(lmc_model *m, const char *path, eval_bufs *b, int W, int S, size_t k, double *wn,
+                          size_t *n_parts, lmc_err *err) {
+    lmc_window w = lmc_window_at(W, S, k);
+    const int32_t *in = b->ids + w.start;
+    if (lmc_model_hidden(m, in, W, b->hidden, err)) return -1;
+    /* targets of input row i are in[i + 1]: pass the stream shifted by one */
+    if (lmc_score_rows(m->info.lm_head, b->hidden, in + 1, w.score_from, w.score_count, wn, b->row_nll, err))
+        return -1;
+    /* A NaN never becomes a number: a non-finite NLL stops the run before anything records it. */
+    for (int i = 0; i < w.score_count; i++)
+        if (!isfinite(b->row_nll[i]) || !isfinite(*wn)) {
+            double v = isfinite(b->row_nll[i]) ? *wn : b->row_nll[i];
+            return lmc_fail(err, "%s: the model produced a non-finite NLL (%s) in window %zu at token %zu of %s: its "
+                                 "logits hold NaN/Inf, so its weights probably do (check with --check-weights); no "
+                                 "result written", m->path, isnan(v) ? "NaN" : "Inf", k,
+                            w.start + (size_t)w.score_from + 1 + (size_t)i, path);
+        }
+    *n_parts = split_by_doc(&w, b->row_nll, b->doc_start, b->c.n_docs, b->parts);
+    return 0;
 }
 
 int lmc_evaluate(lmc_model *m, lmc_tokenizer *tok, const char *path, const lmc_eval_opts *o, lmc_result *r,
@@ -233,10 +465,16 @@ int lmc_evaluate(lmc_model *m, lmc_tokenizer *tok, const char *path, const lmc_e
     r->stride = S;
     r->file_num = o->file_num;
     if (lmc_model_check_window(m, W, err)) return -1; /* before the corpus is read */
+    lmc_dist *d = o->dist;
+    int rank = d ? d->rank : 0, R = d ? d->size : 1, root = rank == 0, tag = d ? d->seq++ : 0;
+    int n_shards = o->shard_count > 0 ? o->shard_count : 1, shard = o->shard_count > 0 ? o->shard_index : 0;
+    if (shard < 0 || shard >= n_shards)
+        return lmc_fail(err, "shard %d of %d does not exist (shards are 1..%d)", shard + 1, n_shards, n_shards);
 
     eval_bufs b;
     memset(&b, 0, sizeof b);
     progress pr;
+    memset(&pr, 0, sizeof pr);
     int rc = -1;
     lmc_corpus_opts co = {.file_num = o->file_num, .skip_bad = o->skip_bad};
     if (lmc_corpus_load(path, &co, &b.c, err)) return -1;
@@ -269,80 +507,143 @@ int lmc_evaluate(lmc_model *m, lmc_tokenizer *tok, const char *path, const lmc_e
     r->windows = K;
     r->scored_tokens = lmc_windows_scored(W, S, K);
 
-    if (o->checkpoint) {
-        lmc_ckpt_fp fp;
+    lmc_ckpt_fp fp;
+    if (o->checkpoint || d || o->shard_count > 0) {
         lmc_ckpt_fingerprint(&fp, m, o->model_sha256, tok, o, path, r, c->n_docs);
-        if (lmc_ckpt_open(o->checkpoint, &fp, &b.ck, err)) goto out;
-        r->resumed_windows = lmc_ckpt_done(b.ck);
-        r->torn_records = lmc_ckpt_torn(b.ck);
+        lmc_buf t = {0};
+        lmc_ckpt_fp_text(&fp, &t);
+        r->fingerprint = t.p;
+        if (d && dist_check_same(d, r->fingerprint, err)) goto out;
+    }
+    wt_init(&b.wt, K);
+    if (o->checkpoint) {
+        char own[4200];
+        rank_ckpt_path(own, sizeof own, o->checkpoint, rank);
+        if (ckpt_set_add(&b.ck, own, &fp, err)) goto out;
+        if (root && open_orphans(&b.ck, o->checkpoint, R, &fp, err)) goto out;
+        for (size_t i = 0; i < b.ck.n; i++) {
+            r->torn_records += lmc_ckpt_torn(b.ck.c[i]);
+            for (size_t k = 0; k < K; k++) {
+                const lmc_ckpt_part *parts;
+                size_t n_parts;
+                double wn;
+                if (lmc_ckpt_get(b.ck.c[i], k, &wn, &parts, &n_parts) && wt_put(&b.wt, W, S, k, wn, parts, n_parts, err)) {
+                    char msg[sizeof err->msg];
+                    snprintf(msg, sizeof msg, "%s", err->msg);
+                    lmc_fail(err, "%s and its rank files: %s", o->checkpoint, msg);
+                    goto out;
+                }
+            }
+        }
+    }
+
+    /* The plan, a pure function of what is done: this shard's windows (all without --shard), less those any
+     * rank holds, dealt out over the ranks in window order. */
+    b.done = lmc_xcalloc(K ? K : 1, 1);
+    b.mine = lmc_xcalloc(K ? K : 1, 1);
+    b.scope = lmc_xcalloc(K ? K : 1, 1);
+    if (K) memcpy(b.done, b.wt.have, K);
+    if (d && d->or_all(d, b.done, K, err)) goto out;
+    size_t in_scope = 0, todo = 0;
+    for (size_t k = 0; k < K; k++) {
+        b.scope[k] = lmc_window_owner(k, n_shards) == shard;
+        in_scope += b.scope[k];
+        if (b.scope[k] && !b.done[k]) b.mine[k] = lmc_window_owner(todo++, R) == rank;
+        if (b.scope[k] && b.done[k]) r->resumed_windows++;
     }
 
     b.hidden = malloc(sizeof(float) * (size_t)W * m->info.dim);
     b.row_nll = malloc(sizeof(double) * (size_t)W);
-    b.wnll = malloc(sizeof(double) * K);
     b.dnll = calloc(c->n_docs, sizeof(double));
     b.dscored = calloc(c->n_docs, sizeof(size_t));
     b.parts = malloc(sizeof(lmc_ckpt_part) * (size_t)W);
-    if (!b.hidden || !b.row_nll || !b.wnll || !b.dnll || !b.dscored || !b.parts) {
+    if (!b.hidden || !b.row_nll || !b.dnll || !b.dscored || !b.parts) {
         lmc_fail(err, "out of memory for a %d-token window", W);
         goto out;
     }
 
-    progress_init(&pr, o, path, K, r->resumed_windows);
-    double nll = 0, fwd = 0;
-    size_t computed = 0, scored_so_far = 0;
-    for (size_t k = 0; k < K; k++) {
-        lmc_window w = lmc_window_at(W, S, k);
-        const lmc_ckpt_part *parts;
-        size_t n_parts;
-        double wn;
-        if (!lmc_ckpt_get(b.ck, k, &wn, &parts, &n_parts)) {
-            double t0 = lmc_now();
-            const int32_t *in = b.ids + w.start;
-            if (lmc_model_hidden(m, in, W, b.hidden, err)) goto out;
-            /* targets of input row i are in[i + 1]: pass the stream shifted by one */
-            if (lmc_score_rows(m->info.lm_head, b.hidden, in + 1, w.score_from, w.score_count, &wn, b.row_nll, err))
+    /* Windows this rank already holds that rank 0 does not know: sent first (what rank 0 read from its own
+     * files, it has). */
+    if (d && !root)
+        for (size_t k = 0; k < K; k++)
+            if (b.scope[k] && b.wt.have[k] &&
+                send_window(d, tag, k, b.wt.nll[k], b.wt.parts + b.wt.part_off[k], b.wt.part_n[k], 0, &b.msg, err))
                 goto out;
-            fwd += lmc_now() - t0;
-            computed++;
-            /* A NaN never becomes a number: a non-finite NLL stops the run before anything records it. */
-            for (int i = 0; i < w.score_count; i++)
-                if (!isfinite(b.row_nll[i]) || !isfinite(wn)) {
-                    double v = isfinite(b.row_nll[i]) ? wn : b.row_nll[i];
-                    lmc_fail(err, "%s: the model produced a non-finite NLL (%s) in window %zu at token %zu of %s: its "
-                                  "logits hold NaN/Inf, so its weights probably do (check with --check-weights); no "
-                                  "result written", m->path, isnan(v) ? "NaN" : "Inf", k,
-                             w.start + (size_t)w.score_from + 1 + (size_t)i, path);
-                    goto out;
-                }
-            n_parts = split_by_doc(&w, b.row_nll, b.doc_start, c->n_docs, b.parts);
-            parts = b.parts;
-            if (b.ck && lmc_ckpt_append(b.ck, k, wn, parts, n_parts, err)) goto out;
+
+    /* Scope counts exclude windows outside this shard that a checkpoint happened to hold. */
+    size_t held_in_scope = 0;
+    for (size_t k = 0; k < K; k++) held_in_scope += b.scope[k] && b.wt.have[k];
+    progress_init(&pr, o, path, in_scope, r->resumed_windows);
+    double fwd = 0, t_plan = lmc_now();
+    size_t computed = 0, computed_all = 0;
+#define SHOW(final) if (root) progress_show(&pr, held_in_scope, computed_all, W, \
+        b.wt.nll_sum / ((double)c->chars * (double)b.wt.scored / (double)r->scored_tokens * M_LN2), final)
+    for (size_t k = 0; k < K; k++) {
+        if (!b.mine[k]) continue;
+        double t0 = lmc_now(), wn = 0;
+        size_t n_parts = 0;
+        if (compute_window(m, path, &b, W, S, k, &wn, &n_parts, err)) goto out;
+        fwd += lmc_now() - t0;
+        computed++;
+        computed_all++;
+        if (b.ck.n && lmc_ckpt_append(b.ck.c[0], k, wn, b.parts, n_parts, err)) goto out;
+        if (wt_put(&b.wt, W, S, k, wn, b.parts, n_parts, err)) goto out;
+        held_in_scope++;
+        if (d && !root && send_window(d, tag, k, wn, b.parts, n_parts, 1, &b.msg, err)) goto out;
+        /* rank 0 takes in what the others finished meanwhile: progress covers every rank */
+        while (d && root) {
+            int was_computed, added;
+            if (d->recv(d, tag, 0, &b.msg, err)) goto out;
+            if (!b.msg.len) break;
+            if (take_window(&b.msg, &b.wt, W, S, c->n_docs, &was_computed, &added, err)) goto out;
+            held_in_scope += (size_t)added;
+            computed_all += (size_t)was_computed;
         }
-        b.wnll[k] = wn;
-        nll += wn;
-        for (size_t i = 0; i < n_parts; i++) b.dnll[parts[i].doc] += parts[i].nll;
-        scored_so_far += (size_t)w.score_count;
-        double run_bpc = nll / ((double)c->chars * (double)scored_so_far / (double)r->scored_tokens * M_LN2);
-        progress_show(&pr, k + 1, computed, W, run_bpc, k + 1 == K);
+        SHOW(0);
+    }
+    while (d && root && held_in_scope < in_scope) {
+        int was_computed, added;
+        if (d->recv(d, tag, 1, &b.msg, err) ||
+            take_window(&b.msg, &b.wt, W, S, c->n_docs, &was_computed, &added, err))
+            goto out;
+        held_in_scope += (size_t)added;
+        computed_all += (size_t)was_computed;
+        SHOW(0);
+    }
+    SHOW(1);
+#undef SHOW
+    if (d && !root) { /* rank 0 holds everything now, or will once the queue drains */
+        if (d->flush(d, err)) goto out;
+        r->computed_windows = computed;
+        r->forward_seconds = fwd;
+        r->seconds = lmc_now() - t_start;
+        if (ckpt_set_close(&b.ck, err)) goto out;
+        rc = 0;
+        goto out;
+    }
+    for (size_t k = 0; k < K; k++)
+        if (b.scope[k] && !b.wt.have[k]) { lmc_fail(err, "internal error: window %zu was never computed", k); goto out; }
+    if (ckpt_set_close(&b.ck, err)) goto out;
+
+    /* combine: window order, whoever computed them */
+    double nll = 0;
+    for (size_t k = 0; k < K; k++) {
+        if (!b.scope[k]) continue;
+        nll += b.wt.nll[k];
+        for (size_t i = 0; i < b.wt.part_n[k]; i++) b.dnll[b.wt.parts[b.wt.part_off[k] + i].doc] += b.wt.parts[b.wt.part_off[k] + i].nll;
     }
     /* scored targets per document: a pure function of the window geometry */
     {
         size_t p0 = 1, p1 = 1 + r->scored_tokens; /* scored targets are stream positions [1, 1 + scored) */
-        for (size_t d = 0; d < c->n_docs; d++) {
-            size_t a = b.doc_start[d] > p0 ? b.doc_start[d] : p0, e = b.doc_start[d + 1] < p1 ? b.doc_start[d + 1] : p1;
-            b.dscored[d] = e > a ? e - a : 0;
+        for (size_t dd = 0; dd < c->n_docs; dd++) {
+            size_t a = b.doc_start[dd] > p0 ? b.doc_start[dd] : p0, e = b.doc_start[dd + 1] < p1 ? b.doc_start[dd + 1] : p1;
+            b.dscored[dd] = e > a ? e - a : 0;
         }
     }
-    if (b.ck) {
-        lmc_ckpt *ck = b.ck;
-        b.ck = NULL;
-        if (lmc_ckpt_close(ck, err)) goto out;
-    }
-    if (o->per_window && write_per_window(o->per_window, W, S, K, b.wnll, err)) goto out;
+    if (o->per_window && write_per_window(o->per_window, W, S, K, b.wt.nll, b.scope, err)) goto out;
     if (o->per_doc && write_per_doc(o->per_doc, c, b.doc_start, b.dnll, b.dscored, err)) goto out;
 
-    if (o->doc_stats) {
+    if (o->doc_stats && o->shard_count == 0) { /* one shard's documents are partial: lmc merge leaves them out */
         r->doc_stats = malloc(sizeof *r->doc_stats * c->n_docs);
         if (!r->doc_stats) {
             lmc_fail(err, "out of memory for %zu per-document statistics", c->n_docs);
@@ -353,14 +654,25 @@ int lmc_evaluate(lmc_model *m, lmc_tokenizer *tok, const char *path, const lmc_e
                                              c->docs[d].chars, c->docs[d].len};
     }
     r->nll = nll;
-    r->bpc = nll / ((double)r->chars * M_LN2);
-    r->bpb = nll / ((double)r->bytes * M_LN2);
-    r->token_ppl = exp(nll / (double)r->scored_tokens);
+    if (o->shard_count > 0) { /* a partial result: the ratios need every window (lmc merge) */
+        r->partial = 1;
+        r->bpc = r->bpb = r->token_ppl = NAN;
+        r->window_nll = lmc_xmalloc((K ? K : 1) * sizeof *r->window_nll);
+        for (size_t k = 0; k < K; k++) r->window_nll[k] = b.scope[k] ? b.wt.nll[k] : NAN;
+    } else {
+        r->bpc = nll / ((double)r->chars * M_LN2);
+        r->bpb = nll / ((double)r->bytes * M_LN2);
+        r->token_ppl = exp(nll / (double)r->scored_tokens);
+    }
+    r->computed_windows = computed_all;
     r->forward_seconds = fwd;
-    r->tokens_per_s = fwd > 0 ? (double)computed * W / fwd : 0;
+    /* with several ranks, the job's rate: every rank's windows over the time they took */
+    double span = d ? lmc_now() - t_plan : fwd;
+    r->tokens_per_s = span > 0 ? (double)computed_all * W / span : 0;
     r->seconds = lmc_now() - t_start;
     rc = 0;
 out:
+    if (rc) lmc_result_free(r);
     bufs_free(&b);
     return rc;
 }

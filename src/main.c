@@ -8,7 +8,12 @@
 #include "safetensors.h"
 #include "threads.h"
 #include "convert.h"
+#include "dist.h"
+#include "merge.h"
 #include "util.h"
+#ifdef LMC_MPI
+#include "mpi_shard.h"
+#endif
 
 #include <cjson/cJSON.h>
 #include <limits.h>
@@ -45,11 +50,18 @@ static const char *HELP =
     "      --check-weights  scan every weight for NaN/Inf before evaluating (one pass over the weights;\n"
     "                       a non-finite NLL always stops the run, with or without it)\n"
     "      --skip-bad-records  skip malformed records (counted and reported) instead of failing\n"
+    "      --shard I/N      evaluate only shard I of N (1 <= I <= N: the windows k with k mod N = I-1) and write\n"
+    "                       a partial result to --json; `lmc merge` combines the N parts\n"
+    "      under mpirun (an MPI build): the ranks share the windows; rank 0 prints and writes the result,\n"
+    "                       bit-identical to one process; --threads defaults to the rank's share of the CPUs\n"
     "      --bootstrap N    resamples for the 95% interval of each BPC (default 1000; 0: none); the JSON\n"
     "                       also holds per-document statistics (doc_stats) for lmc report / compare\n"
     "      --quiet          no progress on stderr;  --verbose  also print model and BLAS details\n"
     "      aliases: --block_size, --file_num; --batch_size B is accepted and ignored (windows are evaluated one\n"
     "      at a time; batching does not change the result)\n"
+    "  lmc merge PART.json [PART.json ...] --json OUT.json\n"
+    "      combines the partial results of `lmc eval --shard I/N` (every shard exactly once, all of the same\n"
+    "      model, data and settings) into the result a single run writes, bit-identical.\n"
     "  lmc convert SRC -o OUT.safetensors [--dtype f32|bf16|f16] [--tokenizer TOK.bin]\n"
     "      SRC: a HF checkpoint directory, a llama2.c .bin checkpoint (tokenizer.bin/tok*.bin beside it, or\n"
     "      --tokenizer), or a converted file. Writes one self-describing file (config and tokenizer inside).\n"
@@ -109,10 +121,7 @@ static void add_path(cJSON *o, const char *key, const char *path) {
 static void add_double(cJSON *o, const char *key, double v) {
     if (!isfinite(v)) { cJSON_AddNullToObject(o, key); return; }
     char b[40];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(b, sizeof b, "%.*g", prec, v);
-        if (strtod(b, NULL) == v) break;
-    }
+    lmc_fmt_double_exact(b, v);
     cJSON_AddRawToObject(o, key, b);
 }
 
@@ -151,6 +160,21 @@ static cJSON *result_json(const lmc_result *r, const lmc_eval_opts *eo, int boot
     add_path(o, "per_window", eo->per_window);
     add_path(o, "per_doc", eo->per_doc);
     if (r->doc_stats && lmc_results_add_stats(o, r, bootstrap, err)) { cJSON_Delete(o); return NULL; }
+    if (r->partial) { /* what `lmc merge` needs: whose windows these are, their exact NLLs, the fingerprint */
+        cJSON *sh = cJSON_AddObjectToObject(o, "shard");
+        cJSON_AddNumberToObject(sh, "index", eo->shard_index + 1);
+        cJSON_AddNumberToObject(sh, "count", eo->shard_count);
+        cJSON_AddStringToObject(sh, "fingerprint", r->fingerprint ? r->fingerprint : "");
+        cJSON *ks = cJSON_AddArrayToObject(sh, "windows"), *bs = cJSON_AddArrayToObject(sh, "nll_bits");
+        for (size_t k = 0; k < r->windows; k++) {
+            if (isnan(r->window_nll[k])) continue; /* another shard's window */
+            uint64_t wb;
+            memcpy(&wb, &r->window_nll[k], sizeof wb);
+            snprintf(hex, sizeof hex, "%016llx", (unsigned long long)wb);
+            cJSON_AddItemToArray(ks, cJSON_CreateNumber((double)k));
+            cJSON_AddItemToArray(bs, cJSON_CreateString(hex));
+        }
+    }
     return o;
 }
 
@@ -224,6 +248,35 @@ static double env_number(const char *name, double dflt) {
 
 /* ---- subcommands ------------------------------------------------------------------------------- */
 
+/* An error on one rank of an MPI job ends the whole job: the other ranks would wait for it forever. */
+static int eval_fail(lmc_dist *dist, const char *msg) {
+#ifdef LMC_MPI
+    if (dist) {
+        fprintf(stderr, "lmc: rank %d of %d: %s\n", dist->rank, dist->size, msg);
+        fflush(stderr);
+        lmc_mpi_abort(dist, 1);
+    }
+#endif
+    return die(msg);
+}
+
+/* "I/N" with 1 <= I <= N: shard I of N. */
+static int parse_shard(const char *v, int *index, int *count) {
+    long i, n;
+    char a[32], b[32];
+    const char *slash = strchr(v, '/');
+    if (!slash || (size_t)(slash - v) >= sizeof a || strlen(slash + 1) >= sizeof b) return -1;
+    snprintf(a, sizeof a, "%.*s", (int)(slash - v), v);
+    snprintf(b, sizeof b, "%s", slash + 1);
+    char msg[16];
+    if (cli_long("--shard", a, 1, 1000000, &i, msg, sizeof msg) || cli_long("--shard", b, 1, 1000000, &n, msg, sizeof msg) ||
+        i > n)
+        return -1;
+    *index = (int)i - 1;
+    *count = (int)n;
+    return 0;
+}
+
 static int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *json = NULL, *data[64];
     size_t n_data = 0;
@@ -244,6 +297,10 @@ static int cmd_eval(int argc, char **argv) {
         else if ((v = cli_flag_value(argc, argv, &i, "--per-window", NULL, &missing))) eo.per_window = v;
         else if ((v = cli_flag_value(argc, argv, &i, "--per-doc", NULL, &missing))) eo.per_doc = v;
         else if ((v = cli_flag_value(argc, argv, &i, "--checkpoint", NULL, &missing))) eo.checkpoint = v;
+        else if ((v = cli_flag_value(argc, argv, &i, "--shard", NULL, &missing))) {
+            if (parse_shard(v, &eo.shard_index, &eo.shard_count))
+                return cli_usage_error("--shard wants I/N with 1 <= I <= N (shard I of N), not '%s'", v);
+        }
         else if ((v = cli_flag_value(argc, argv, &i, "--block-size", "--block_size", &missing)))
             num = &W, flag = "--block-size", lo = 1, hi = 1000000;
         else if ((v = cli_flag_value(argc, argv, &i, "--stride", NULL, &missing)))
@@ -276,6 +333,20 @@ static int cmd_eval(int argc, char **argv) {
     eo.block_size = (int)W;
     eo.stride = (int)S;
     eo.file_num = fn;
+    if (eo.shard_count && !json)
+        return cli_usage_error("--shard writes a partial result: it needs --json PART.json%s", "");
+    if (eo.shard_count && eo.per_doc)
+        return cli_usage_error("--per-doc needs every window, not one shard's%s", "");
+
+    lmc_err err = {{0}};
+    lmc_dist *dist = NULL;
+#ifdef LMC_MPI
+    if (lmc_mpi_start(&argc, &argv, &dist, &err)) return die(err.msg);
+    if (dist && threads == 0) threads = lmc_mpi_default_threads(dist);
+    eo.dist = dist;
+#endif
+    int root = !dist || dist->rank == 0; /* only rank 0 reports and writes */
+    if (!root) quiet = 1;
     progress_out po = {isatty(2), 0};
     if (!quiet) {
         eo.progress = show_progress;
@@ -284,25 +355,24 @@ static int cmd_eval(int argc, char **argv) {
     }
 
     int nthreads = lmc_threads_init((int)threads);
-    lmc_err err = {{0}};
     lmc_model_opts mo = {.compute = compute, .threads = nthreads,
                          .memory_limit = (size_t)env_number("LMC_MEMORY_LIMIT", 0)};
     lmc_model *m;
     double t0 = lmc_now();
-    if (lmc_model_open(model, &mo, &m, &err)) return die(err.msg);
+    if (lmc_model_open(model, &mo, &m, &err)) return eval_fail(dist, err.msg);
     lmc_tokenizer *tok;
-    if (lmc_tokenizer_open(model, &tok, &err)) { lmc_model_close(m); return die(err.msg); }
+    if (lmc_tokenizer_open(model, &tok, &err)) { lmc_model_close(m); return eval_fail(dist, err.msg); }
     if (check_weights && lmc_model_check_finite(m, &err)) {
         lmc_tokenizer_free(tok);
         lmc_model_close(m);
-        return die(err.msg);
+        return eval_fail(dist, err.msg);
     }
     char model_sha[65] = "";
-    if (json || eo.checkpoint) {
+    if (json || eo.checkpoint || dist) {
         lmc_model_sha256(m, model_sha);
         eo.model_sha256 = model_sha;
     }
-    if (verbose) {
+    if (verbose && root) {
         lmc_model_desc d;
         lmc_model_describe(m, &d);
         fprintf(stderr, "model: %s (%s, %.2fM parameters, weights %s, compute %s)\nthreads: %d; OpenBLAS core %s "
@@ -326,7 +396,16 @@ static int cmd_eval(int argc, char **argv) {
             fprintf(stderr, "lmc: note: %s: dropped a torn last record (an interrupted write) and recomputed it\n",
                     eos[i].checkpoint);
     }
-    if (rc == 0) {
+    if (rc == 0 && eo.shard_count && root) {
+        for (size_t i = 0; i < n_data; i++)
+            printf("%s: shard %d/%d: %zu of %zu windows (%zu computed, %zu resumed); partial result in %s\n",
+                   res[i].data, eo.shard_index + 1, eo.shard_count,
+                   res[i].computed_windows + res[i].resumed_windows, res[i].windows, res[i].computed_windows,
+                   res[i].resumed_windows, json);
+        if (write_results_json(json, m, tok, compute == LMC_COMPUTE_BF16 ? "bf16" : "f32", model_sha, nthreads, res,
+                               eos, n_data, lmc_now() - t0, (int)bootstrap, &err))
+            rc = 1;
+    } else if (rc == 0 && root) {
         print_table(res, n_data);
         lmc_buf ib = {0};
         if (lmc_intervals_text(&ib, res, n_data, (int)bootstrap, &err)) rc = 1;
@@ -347,6 +426,42 @@ static int cmd_eval(int argc, char **argv) {
     free(paths);
     lmc_tokenizer_free(tok);
     lmc_model_close(m);
+    if (rc) return eval_fail(dist, err.msg);
+#ifdef LMC_MPI
+    lmc_mpi_finish(dist);
+#endif
+    return 0;
+}
+
+static int cmd_merge(int argc, char **argv) {
+    const char *json = NULL, **parts = lmc_xcalloc((size_t)argc, sizeof *parts);
+    size_t n = 0;
+    for (int i = 2; i < argc; i++) {
+        int missing = 0;
+        const char *v;
+        if ((v = cli_flag_value(argc, argv, &i, "--json", NULL, &missing))) json = v;
+        else if (missing) { free(parts); return cli_usage_error("%s needs a value", argv[i]); }
+        else if (argv[i][0] == '-' && argv[i][1]) { free(parts); return cli_usage_error("unknown option '%s' for merge", argv[i]); }
+        else parts[n++] = argv[i];
+    }
+    if (!n || !json) {
+        free(parts);
+        return cli_usage_error("usage: lmc merge PART.json [PART.json ...] --json OUT.json%s", "");
+    }
+    lmc_err err = {{0}};
+    char *text;
+    lmc_result *res;
+    size_t n_res;
+    int rc = lmc_merge(parts, n, &text, &res, &n_res, &err);
+    free(parts);
+    if (rc) return die(err.msg);
+    lmc_buf b = {0};
+    lmc_buf_printf(&b, "%s\n", text);
+    free(text);
+    rc = lmc_write_file_atomic(json, b.p, b.len, &err);
+    lmc_buf_free(&b);
+    if (rc == 0) print_table(res, n_res);
+    free(res);
     return rc ? die(err.msg) : 0;
 }
 
@@ -427,9 +542,17 @@ int main(int argc, char **argv) {
     if (argc < 2) { fputs(HELP, stderr); return 2; }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) { fputs(HELP, stdout); return 0; }
-    if (!strcmp(cmd, "--version")) { printf("lmc %s\n", LMC_VERSION); return 0; }
+    if (!strcmp(cmd, "--version")) {
+#ifdef LMC_MPI
+        printf("lmc %s (MPI: %s)\n", LMC_VERSION, lmc_mpi_version());
+#else
+        printf("lmc %s\n", LMC_VERSION);
+#endif
+        return 0;
+    }
     if (!strcmp(cmd, "eval")) return cmd_eval(argc, argv);
     if (!strcmp(cmd, "convert")) return cmd_convert(argc, argv);
+    if (!strcmp(cmd, "merge")) return cmd_merge(argc, argv);
     if (!strcmp(cmd, "tokenize")) return cmd_tokenize(argc, argv);
     if (!strcmp(cmd, "bench")) return lmc_bench_main(argc, argv);
     if (!strcmp(cmd, "report")) return lmc_report_main(argc, argv);

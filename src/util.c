@@ -388,3 +388,10 @@ const char *lmc_shared_dir(void) {
     const char *s = getenv("LMC_SHARED");
     return (s && *s) ? s : "../shared";
 }
+
+void lmc_fmt_double_exact(char out[40], double v) {
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(out, 40, "%.*g", prec, v);
+        if (strtod(out, NULL) == v) break;
+    }
+}

@@ -67,6 +67,9 @@ int   lmc_base64_decode(const char *s, size_t slen, uint8_t **out, size_t *out_l
  * s[0..n) is not valid UTF-8 (no surrogates, no overlongs, max U+10FFFF). *chars gets the code points. */
 bool lmc_utf8_validate(const char *s, size_t n, size_t *chars, size_t *bad_off);
 
+/* v as the shortest decimal (15 to 17 significant digits) that reads back as exactly the same double. */
+void lmc_fmt_double_exact(char out[40], double v);
+
 /* Wall clock in seconds (monotonic). */
 double lmc_now(void);
 

@@ -21,3 +21,5 @@ lmc_window lmc_window_at(int W, int S, size_t k) {
 }
 
 size_t lmc_windows_scored(int W, int S, size_t K) { return K ? (size_t)W + (K - 1) * (size_t)S : 0; }
+
+int lmc_window_owner(size_t j, int n) { return n > 1 ? (int)(j % (size_t)n) : 0; }

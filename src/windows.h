@@ -25,4 +25,10 @@ lmc_window lmc_window_at(int W, int S, size_t k);
 /* Σ score_count over all K windows. */
 size_t lmc_windows_scored(int W, int S, size_t K);
 
+/* Which of n workers (MPI ranks, or --shard processes) computes the j-th window of a list: j mod n. Every
+ * window costs the same (W tokens), so dealing them out in turn balances the work by windows (counts differ by
+ * at most one) whatever the documents are, and each worker's share is spread over the whole corpus, so rank 0's
+ * running BPC is representative early. A pure function: every worker derives the same plan without talking. */
+int lmc_window_owner(size_t j, int n);
+
 #endif

@@ -64,11 +64,32 @@ static void test_bad_parameters(void) {
     CHECK(lmc_windows_count(100, 8, 9, &K, &e) == -1, "S > W leaves gaps");
 }
 
+/* The work plan: every window of a list goes to exactly one of n workers, counts differ by at most one. */
+static void test_owner_balanced(void) {
+    for (int n = 1; n <= 7; n++)
+        for (size_t count = 0; count < 40; count++) {
+            size_t per[8] = {0};
+            for (size_t j = 0; j < count; j++) {
+                int o = lmc_window_owner(j, n);
+                REQUIRE(o >= 0 && o < n, "owner %d of window %zu out of range for n = %d", o, j, n);
+                per[o]++;
+            }
+            size_t lo = count, hi = 0;
+            for (int i = 0; i < n; i++) {
+                lo = per[i] < lo ? per[i] : lo;
+                hi = per[i] > hi ? per[i] : hi;
+            }
+            CHECK(hi - lo <= 1 || count == 0, "n = %d, %zu windows: shares from %zu to %zu", n, count, lo, hi);
+        }
+    CHECK(lmc_window_owner(12345, 1) == 0 && lmc_window_owner(12345, 0) == 0, "one worker owns everything");
+}
+
 int main(void) {
     RUN(test_too_short_is_error);
     RUN(test_exactly_one_window);
     RUN(test_tails);
     RUN(test_scored_ranges_tile);
     RUN(test_bad_parameters);
+    RUN(test_owner_balanced);
     return test_summary();
 }

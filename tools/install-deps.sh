@@ -9,6 +9,9 @@ have_hdr /usr/include/pcre2.h         || need+=(libpcre2-dev)
 have_hdr /usr/include/utf8proc.h      || need+=(libutf8proc-dev)
 have_hdr /usr/include/zlib.h          || need+=(zlib1g-dev)
 command -v xmllint >/dev/null || need+=(libxml2-utils) # tests/cli_report.sh: the report SVG is well-formed XML
+# MPI (mpirun -np R ./lmc eval): the build uses it when mpicc is present, make test runs tests/cli_mpi.sh
+command -v mpicc >/dev/null  || need+=(libopenmpi-dev)
+command -v mpirun >/dev/null || need+=(openmpi-bin)
 command -v cc >/dev/null   || need+=(gcc)
 command -v make >/dev/null || need+=(make)
 [ ${#need[@]} -eq 0 ] && exit 0
