@@ -28,6 +28,12 @@ typedef struct lmc_err {
 /* Formats msg into err (printf-style) and returns -1, so callers can write `return lmc_fail(err, ...)`. */
 int lmc_fail(lmc_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Small bookkeeping allocations (names, lists, the tokenizer's tables) do not report errors: when one fails the
+ * library calls this handler with the size asked for, then abort()s. The default handler does nothing; a
+ * program may install one that says so (lmc does, on stderr). Large buffers are checked and reported. */
+typedef void (*lmc_oom_handler)(size_t bytes);
+void lmc_set_oom_handler(lmc_oom_handler h);
+
 /* ---- corpus ---------------------------------------------------------------------------------- */
 
 typedef struct lmc_doc {

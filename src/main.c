@@ -240,6 +240,9 @@ static void show_progress(const lmc_progress *p, void *user) {
     fflush(stderr);
 }
 
+/* The library's out-of-memory handler for small allocations (it aborts after this). */
+static void say_oom(size_t bytes) { fprintf(stderr, "lmc: out of memory allocating %zu bytes\n", bytes); }
+
 /* A size or a duration from the environment (the CLI's knobs for tests: see README), or dflt. */
 static double env_number(const char *name, double dflt) {
     const char *v = getenv(name);
@@ -539,6 +542,7 @@ static void prefer_passive_waiting(char **argv) {
 
 int main(int argc, char **argv) {
     prefer_passive_waiting(argv);
+    lmc_set_oom_handler(say_oom);
     if (argc < 2) { fputs(HELP, stderr); return 2; }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) { fputs(HELP, stdout); return 0; }

@@ -28,13 +28,17 @@ int lmc_fail(lmc_err *err, const char *fmt, ...) {
 
 /* ---- allocation ------------------------------------------------------------------------------ */
 
-static void oom(size_t n) {
-    fprintf(stderr, "lmc: out of memory allocating %zu bytes\n", n);
+static lmc_oom_handler oom_handler;
+
+void lmc_set_oom_handler(lmc_oom_handler h) { oom_handler = h; }
+
+void lmc_oom(size_t n) {
+    if (oom_handler) oom_handler(n);
     abort();
 }
-void *lmc_xmalloc(size_t n) { void *p = malloc(n ? n : 1); if (!p) oom(n); return p; }
-void *lmc_xcalloc(size_t n, size_t size) { void *p = calloc(n ? n : 1, size ? size : 1); if (!p) oom(n * size); return p; }
-void *lmc_xrealloc(void *p, size_t n) { p = realloc(p, n ? n : 1); if (!p) oom(n); return p; }
+void *lmc_xmalloc(size_t n) { void *p = malloc(n ? n : 1); if (!p) lmc_oom(n); return p; }
+void *lmc_xcalloc(size_t n, size_t size) { void *p = calloc(n ? n : 1, size ? size : 1); if (!p) lmc_oom(n * size); return p; }
+void *lmc_xrealloc(void *p, size_t n) { p = realloc(p, n ? n : 1); if (!p) lmc_oom(n); return p; }
 char *lmc_xstrdup(const char *s) { size_t n = strlen(s) + 1; char *d = lmc_xmalloc(n); memcpy(d, s, n); return d; }
 
 /* ---- buffers --------------------------------------------------------------------------------- */

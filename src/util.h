@@ -33,8 +33,9 @@ void lmc_buf_append(lmc_buf *b, const void *data, size_t n);
 void lmc_buf_printf(lmc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void lmc_buf_free(lmc_buf *b);
 
-/* malloc/realloc/calloc that abort with a message on out-of-memory (small bookkeeping allocations only;
- * large buffers are allocated with plain malloc and a reported error). */
+/* malloc/realloc/calloc for small bookkeeping allocations: on out-of-memory they call lmc_oom (the program's
+ * handler, then abort; lmc.h). Large buffers are allocated with plain malloc and a reported error. */
+void  lmc_oom(size_t bytes) __attribute__((noreturn));
 void *lmc_xmalloc(size_t n);
 void *lmc_xcalloc(size_t n, size_t size);
 void *lmc_xrealloc(void *p, size_t n);
