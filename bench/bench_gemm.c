@@ -14,6 +14,7 @@
  * with both removed and says so. It prints the OpenBLAS core it ends up with. */
 #include "cpu.h"
 #include "gemm_bf16.h"
+#include "peak.h"
 
 #include <cblas.h>
 #include <immintrin.h>
@@ -58,76 +59,12 @@ static float *rand_buf(size_t n, float scale) {
     return p;
 }
 
-/* ---- register-only peak loops: 2·(lanes) FLOP per FMA, 64 FLOP per zmm vdpbf16ps ---- */
-#define PEAK_ITERS 16000000L
-
-/* Explicit instructions on fixed registers, so the compiler can neither spill nor drop them: 12 independent
- * ymm FMAs or 24 independent zmm FMAs / vdpbf16ps per iteration (inputs zero: no denormal slow paths). */
-#define R12(op, s) op " %%" s "14, %%" s "15, %%" s "0\n" op " %%" s "14, %%" s "15, %%" s "1\n" \
-    op " %%" s "14, %%" s "15, %%" s "2\n" op " %%" s "14, %%" s "15, %%" s "3\n" \
-    op " %%" s "14, %%" s "15, %%" s "4\n" op " %%" s "14, %%" s "15, %%" s "5\n" \
-    op " %%" s "14, %%" s "15, %%" s "6\n" op " %%" s "14, %%" s "15, %%" s "7\n" \
-    op " %%" s "14, %%" s "15, %%" s "8\n" op " %%" s "14, %%" s "15, %%" s "9\n" \
-    op " %%" s "14, %%" s "15, %%" s "10\n" op " %%" s "14, %%" s "15, %%" s "11\n"
-#define R12HI(op) op " %%zmm30, %%zmm31, %%zmm16\n" op " %%zmm30, %%zmm31, %%zmm17\n" \
-    op " %%zmm30, %%zmm31, %%zmm18\n" op " %%zmm30, %%zmm31, %%zmm19\n" \
-    op " %%zmm30, %%zmm31, %%zmm20\n" op " %%zmm30, %%zmm31, %%zmm21\n" \
-    op " %%zmm30, %%zmm31, %%zmm22\n" op " %%zmm30, %%zmm31, %%zmm23\n" \
-    op " %%zmm30, %%zmm31, %%zmm24\n" op " %%zmm30, %%zmm31, %%zmm25\n" \
-    op " %%zmm30, %%zmm31, %%zmm26\n" op " %%zmm30, %%zmm31, %%zmm27\n"
-#define ZERO_YMM "vpxor %%xmm0,%%xmm0,%%xmm0\n vpxor %%xmm1,%%xmm1,%%xmm1\n vpxor %%xmm2,%%xmm2,%%xmm2\n" \
-    "vpxor %%xmm3,%%xmm3,%%xmm3\n vpxor %%xmm4,%%xmm4,%%xmm4\n vpxor %%xmm5,%%xmm5,%%xmm5\n" \
-    "vpxor %%xmm6,%%xmm6,%%xmm6\n vpxor %%xmm7,%%xmm7,%%xmm7\n vpxor %%xmm8,%%xmm8,%%xmm8\n" \
-    "vpxor %%xmm9,%%xmm9,%%xmm9\n vpxor %%xmm10,%%xmm10,%%xmm10\n vpxor %%xmm11,%%xmm11,%%xmm11\n" \
-    "vpxor %%xmm14,%%xmm14,%%xmm14\n vpxor %%xmm15,%%xmm15,%%xmm15\n"
-#define ZERO_ZHI "vpxord %%zmm16,%%zmm16,%%zmm16\n vpxord %%zmm17,%%zmm17,%%zmm17\n" \
-    "vpxord %%zmm18,%%zmm18,%%zmm18\n vpxord %%zmm19,%%zmm19,%%zmm19\n vpxord %%zmm20,%%zmm20,%%zmm20\n" \
-    "vpxord %%zmm21,%%zmm21,%%zmm21\n vpxord %%zmm22,%%zmm22,%%zmm22\n vpxord %%zmm23,%%zmm23,%%zmm23\n" \
-    "vpxord %%zmm24,%%zmm24,%%zmm24\n vpxord %%zmm25,%%zmm25,%%zmm25\n vpxord %%zmm26,%%zmm26,%%zmm26\n" \
-    "vpxord %%zmm27,%%zmm27,%%zmm27\n vpxord %%zmm30,%%zmm30,%%zmm30\n vpxord %%zmm31,%%zmm31,%%zmm31\n"
-#define CLOB_LO "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", \
-    "xmm11", "xmm14", "xmm15", "cc"
-#define CLOB_HI "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", \
-    "xmm26", "xmm27", "xmm30", "xmm31"
-
-static void peak_fma256(long iters) {
-    __asm__ volatile(ZERO_YMM "1:\n" R12("vfmadd231ps", "ymm") "dec %0\n jnz 1b\n vzeroupper\n"
-                     : "+r"(iters) : : CLOB_LO);
-}
-__attribute__((target("avx512f"))) static void peak_fma512(long iters) {
-    __asm__ volatile(ZERO_YMM ZERO_ZHI "1:\n" R12("vfmadd231ps", "zmm") R12HI("vfmadd231ps")
-                     "dec %0\n jnz 1b\n vzeroupper\n"
-                     : "+r"(iters) : : CLOB_LO, CLOB_HI);
-}
-__attribute__((target("avx512f,avx512bf16"))) static void peak_dpbf16(long iters) {
-    __asm__ volatile(ZERO_YMM ZERO_ZHI "1:\n" R12("vdpbf16ps", "zmm") R12HI("vdpbf16ps")
-                     "dec %0\n jnz 1b\n vzeroupper\n"
-                     : "+r"(iters) : : CLOB_LO, CLOB_HI);
-}
-
-/* GFLOP/s of `kind` (0: fma256, 1: fma512, 2: dpbf16) on every thread of a parallel region at once. */
+/* ---- register-only peaks (kernels/peak.c) ---- */
 static double peak_gflops(int kind, long iters) {
-    const double flop_per_iter = kind == 0 ? 12 * 16 : 24 * (kind == 1 ? 32 : 64);
-    double       t0 = 0, t1 = 0, c0 = 0, c1 = 0;
-    int          nth = 1;
-    void (*const fn)(long) = kind == 0 ? peak_fma256 : kind == 1 ? peak_fma512 : peak_dpbf16;
-#pragma omp parallel
-    {
-#pragma omp single
-        nth = omp_get_num_threads();
-        /* warm up (clocks, frequency licence), then time from a common start */
-        fn(iters / 4);
-#pragma omp barrier
-#pragma omp master
-        t0 = now(), c0 = cpu_now();
-        fn(iters);
-#pragma omp barrier
-#pragma omp master
-        t1 = now(), c1 = cpu_now();
-    }
-    const double u = (c1 - c0) / (t1 - t0) / nth;
+    double u;
+    const double g = cpu_peak_gflops(kind, iters, &u);
     if (u < g_worst_util) g_worst_util = u;
-    return flop_per_iter * iters * nth / (t1 - t0) * 1e-9;
+    return g;
 }
 
 /* ---- GEMM timing ---- */

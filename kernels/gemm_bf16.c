@@ -4,13 +4,14 @@
  *   AVX512  vdpbf16ps outer-product micro-kernel: 32 weight rows (2 zmm of 16 rows × one k pair) × 12 token
  *           columns = 24 zmm accumulators; activations rounded once per call into groups of 12 tokens,
  *           xz[g][q][j] = the k pair q of token 12g + j as one dword, so each step is one 32-bit broadcast.
- *   AVX2    the same packed weights widened in registers (pair → even/odd f32 vectors by shift / mask),
- *           16 rows × 4 tokens = 8 ymm accumulators, two FMAs per k pair (odd k first, as vdpbf16ps).
+ *   AVX2    the same packed weights widened to f32 once per L2 block (pair → odd/even f32 vectors), then
+ *           16 rows × 6 tokens = 12 ymm accumulators, two FMAs per k pair (odd k first, as vdpbf16ps).
  *   SCALAR  plain C, same order.
  * Blocking (all paths): each thread owns a contiguous range of 32-row units (and of token groups when rows
  * are scarce); it walks its rows in blocks of MB rows and, inside, k in chunks of KCP pairs, so the weight
- * block (MB × 2·KCP bf16 = 256 KiB) stays in L2 while every token group of the thread sweeps it; the token
- * group's k chunk (AVX-512: 12 × KCP dwords = 12 KiB; AVX2: 4 tokens × 2·KCP f32 = 16 KiB) stays in L1
+ * block (AVX-512: 128 rows × 512 pairs of bf16; AVX2: 128 × 256 pairs widened to f32; 256 KiB either way)
+ * stays in L2 while every token group of the thread sweeps it; the token group's k chunk (AVX-512: 12 × 512
+ * dwords = 24 KiB; AVX2: 6 tokens × 512 f32 = 12 KiB) stays in L1
  * across the block's micro-tiles. Partial sums go through y between k chunks (reloaded into the
  * accumulators, so the order of additions is unchanged).
  *
@@ -20,8 +21,10 @@
 #include "gemm_bf16.h"
 
 #include "cpu.h"
+#include "kernels.h"
 
 #include <immintrin.h>
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,19 +42,19 @@
 #define GB_UNIT 32 /* rows per unit of the thread split (two 16-row panels) */
 #define ZNR 12     /* AVX-512: tokens per group (24 zmm accumulators with 32 rows) */
 #ifndef ZMB
-#define ZMB 256    /* AVX-512: rows per L2 block (multiple of GB_UNIT) */
+#define ZMB 128    /* AVX-512: rows per L2 block (multiple of GB_UNIT): 128 rows × 512 pairs = 256 KiB of weights */
 #endif
 #ifndef ZKCP
-#define ZKCP 256   /* AVX-512: k pairs per chunk */
+#define ZKCP 512   /* AVX-512: k pairs per chunk: a group's x chunk, 12 × 512 dwords = 24 KiB, stays in L1 */
 #endif
 #ifndef YNR
-#define YNR 4      /* AVX2: tokens per group (1..8); 5 spills with GCC 12 and is slower */
+#define YNR 6      /* AVX2: tokens per group (1..8): 12 accumulators + 2 weights + 1 broadcast = 15 ymm */
 #endif
 #ifndef YMB
 #define YMB 128    /* AVX2: rows per L2 block (multiple of GB_UNIT) */
 #endif
 #ifndef YKCP
-#define YKCP 512   /* AVX2: k pairs per chunk (tuned on Zen 3: 512 KiB L2, 32 KiB L1) */
+#define YKCP 256   /* AVX2: k pairs per chunk: widened block 128 × 512 × 4 B = 256 KiB (L2 of Zen 3: 512 KiB) */
 #endif
 /* Below this many multiply-adds a call runs on the calling thread alone. */
 #define GB_PAR_MIN_MACS (1 << 20)
@@ -156,13 +159,38 @@ size_t GB_PUB(gemm_bf16_scratch_bytes)(int T, int K) {
 }
 
 /* ---- one call's job ---- */
+/* One output of a call: y (T, N) = x · Wᵀ (+ bias), then its epilogue on each finished tile. */
+typedef struct gb_out {
+    const uint16_t *w;    /* packed W (N, K) */
+    const float    *bias; /* (N) or NULL */
+    float          *y;    /* (T, N) */
+    float          *dst;  /* (T, N): the epilogue's target (GEMM_BF16_ADD_TO, GEMM_BF16_SILU_MUL_TO), else NULL */
+    int             N, epi;
+} gb_out;
+
 typedef struct gb_job {
-    float          *y;
-    const float    *x, *bias;
-    const uint16_t *w;
-    int             T, N, K, Kp;
-    void           *xs; /* 64-byte aligned scratch */
+    const float  *x;      /* (T, K) f32 */
+    int           T, K, Kp;
+    void         *xs;     /* 64-byte aligned scratch: x rounded to bf16, in the path's layout */
+    const gb_out *outs;   /* (n_outs), all with this K */
+    int           n_outs;
 } gb_job;
+
+/* The epilogue of one finished tile (tokens t0.., nt of them; rows n0.., rows of them), with the same bits on
+ * every path and the same bits as the unfused kernels: ADD_TO is add_inplace(dst, y) (residual.c: the same
+ * expression), SILU_MUL_TO is swiglu_poly(dst, y) (activations.c; simd: the SIMD level of the caller's path,
+ * which only changes the speed). */
+static void gb_epilogue(const gb_out *o, int t0, int nt, int n0, int rows, int simd) {
+    if (o->epi == GEMM_BF16_STORE) return;
+    for (int t = t0; t < t0 + nt; t++) {
+        const float *y = o->y + (size_t)t * o->N + n0;
+        float       *d = o->dst + (size_t)t * o->N + n0;
+        if (o->epi == GEMM_BF16_ADD_TO)
+            for (int i = 0; i < rows; i++) d[i] += y[i];
+        else
+            swiglu_poly_row(d, y, (size_t)rows, simd);
+    }
+}
 
 /* Static split: rows in units of GB_UNIT over rs threads, token groups over ts = nth / rs slices. Each output
  * element is computed by exactly one thread, in the order fixed above, so the split never changes a bit. */
@@ -350,39 +378,85 @@ Z_TARGET static void z_convert(const gb_job *J, int tid, int nth) {
 
 static zmask z_rowmask(int rows) { return rows >= 16 ? (zmask)0xffff : rows <= 0 ? (zmask)0 : (zmask)((1u << rows) - 1); }
 
-static void z_compute(const gb_job *J, int tid, int nth) {
-    const int T = J->T, N = J->N, Kp2 = J->Kp / 2;
-    const int units = (N + GB_UNIT - 1) / GB_UNIT, groups = (T + ZNR - 1) / ZNR;
-    gb_part   P;
-    if (!gb_partition(units, groups, nth, tid, &P)) return;
+/* Rows [ub, ue) units × the thread's token groups of one output, k chunk by k chunk. */
+static void z_block(const gb_job *J, const gb_out *o, const gb_part *P, int ub, int ue) {
+    const int       T = J->T, N = o->N, Kp2 = J->Kp / 2;
     const uint32_t *xz = J->xs;
-    const int       ub_step = ZMB / GB_UNIT;
-    for (int ub = P.u0; ub < P.u1; ub += ub_step) {
-        const int ue = gb_min(ub + ub_step, P.u1);
-        for (int k0 = 0; k0 < Kp2; k0 += ZKCP) {
-            const int nk = gb_min(ZKCP, Kp2 - k0);
-            zk_args   a;
-            a.nk = nk;
-            a.ldy = N;
-            a.first = k0 == 0;
-            a.last = k0 + nk == Kp2;
-            for (int g = P.g0; g < P.g1; g++) {
-                const int t0 = g * ZNR, nr = gb_min(ZNR, T - t0);
-                a.x = xz + ((size_t)g * Kp2 + k0) * ZNR;
-                for (int u = ub; u < ue; u++) {
-                    const int n0 = u * GB_UNIT, rows = gb_min(GB_UNIT, N - n0);
-                    a.w0 = J->w + ((size_t)(n0 / 16) * Kp2 + k0) * 32;
-                    a.w1 = a.w0 + (size_t)Kp2 * 32;
-                    a.y = J->y + (size_t)t0 * N + n0;
-                    a.bias = J->bias ? J->bias + n0 : NULL;
-                    a.ynext = u + 1 < ue ? a.y + GB_UNIT : NULL;
-                    a.m0 = z_rowmask(rows);
-                    a.m1 = z_rowmask(rows - 16);
-                    zk_tab[rows > 16][nr - 1](&a);
-                }
+    for (int k0 = 0; k0 < Kp2; k0 += ZKCP) {
+        const int nk = gb_min(ZKCP, Kp2 - k0);
+        zk_args   a;
+        a.nk = nk;
+        a.ldy = N;
+        a.first = k0 == 0;
+        a.last = k0 + nk == Kp2;
+        for (int g = P->g0; g < P->g1; g++) {
+            const int t0 = g * ZNR, nr = gb_min(ZNR, T - t0);
+            a.x = xz + ((size_t)g * Kp2 + k0) * ZNR;
+            for (int u = ub; u < ue; u++) {
+                const int n0 = u * GB_UNIT, rows = gb_min(GB_UNIT, N - n0);
+                a.w0 = o->w + ((size_t)(n0 / 16) * Kp2 + k0) * 32;
+                a.w1 = a.w0 + (size_t)Kp2 * 32;
+                a.y = o->y + (size_t)t0 * N + n0;
+                a.bias = o->bias ? o->bias + n0 : NULL;
+                a.ynext = u + 1 < ue ? a.y + GB_UNIT : NULL;
+                a.m0 = z_rowmask(rows);
+                a.m1 = z_rowmask(rows - 16);
+                zk_tab[rows > 16][nr - 1](&a);
+                if (a.last) gb_epilogue(o, t0, nr, n0, rows, 2);
             }
         }
     }
+}
+
+/* ---- the AVX-512 micro-kernel as building blocks for other kernels (attention_bf16.c) ---- */
+int GB_PUB(gemm_bf16_tile_supported)(void) { return z_supported(); }
+
+Z_TARGET void GB_PUB(gemm_bf16_round_group)(uint32_t *xz, const float *x, size_t ldx, int nt, int K) {
+    const int Kp2 = (K + 1) / 2;
+    uint32_t  tmp[ZNR][16];
+    memset(tmp, 0, sizeof tmp);
+    for (int q = 0; q < Kp2; q += 16) {
+        const int n = gb_min(32, K - 2 * q), cnt = gb_min(16, Kp2 - q);
+        for (int j = 0; j < nt; j++) z_cvt32(x + (size_t)j * ldx + 2 * q, n, tmp[j]);
+        uint32_t *dst = xz + (size_t)q * ZNR;
+        for (int i = 0; i < cnt; i++)
+            for (int j = 0; j < ZNR; j++) dst[i * ZNR + j] = tmp[j][i];
+    }
+}
+
+void GB_PUB(gemm_bf16_tile)(float *y, int ldy, const uint16_t *w0, size_t panel_stride, int rows,
+                            const uint32_t *xz, int nt, int nk, int accumulate) {
+    zk_args a;
+    a.w0 = w0;
+    a.w1 = w0 + panel_stride;
+    a.x = xz;
+    a.y = y;
+    a.bias = NULL;
+    a.ynext = NULL;
+    a.nk = nk;
+    a.ldy = ldy;
+    a.first = !accumulate;
+    a.last = 1;
+    a.m0 = z_rowmask(rows);
+    a.m1 = z_rowmask(rows - 16);
+    zk_tab[rows > 16][nt - 1](&a);
+}
+
+void GB_PUB(gemm_bf16_pack_into)(uint16_t *dst, const float *W, size_t ldw, int N, int K, int transposed) {
+    const int Kp2 = (K + 1) / 2, P = (N + 15) / 16;
+    for (int p = 0; p < P; p++)
+        for (int q = 0; q < Kp2; q++)
+            for (int r = 0; r < 16; r++) {
+                const int n = 16 * p + r, k = 2 * q;
+                uint16_t *d = dst + (((size_t)p * Kp2 + q) * 16 + r) * 2;
+                float     w0 = 0, w1 = 0;
+                if (n < N) {
+                    w0 = transposed ? W[(size_t)k * ldw + n] : W[(size_t)n * ldw + k];
+                    if (k + 1 < K) w1 = transposed ? W[(size_t)(k + 1) * ldw + n] : W[(size_t)n * ldw + k + 1];
+                }
+                d[0] = gb_bf16_of_f32(w0);
+                d[1] = gb_bf16_of_f32(w1);
+            }
 }
 
 /* =========================================================================================================
@@ -431,14 +505,36 @@ static void f_convert(const gb_job *J, int tid, int nth, int avx2) {
 }
 
 /* =========================================================================================================
- * AVX2 path
+ * AVX2 path: each weight block (YMB rows × YKCP pairs) is widened to f32 once into a thread-local buffer that
+ * stays in L2 (wf[panel][q] = the panel's 16 odd-k values, then its 16 even-k values), and every token group
+ * of the thread sweeps it with a pure-FMA micro-kernel: 16 rows (2 ymm) × YNR tokens. DRAM traffic is that of
+ * bf16 weights; the inner loop is that of an f32 GEMM.
  * ========================================================================================================= */
+#define YWF_FLOATS ((size_t)YMB * 2 * YKCP) /* one widened block: 128 rows × 512 k × 4 B = 256 KiB */
+
+/* Widens panels [p0, p1) at k pairs [k0, k0 + nk) into wf. */
+Y_TARGET static void y_widen(float *wf, const uint16_t *w, int Kp2, int p0, int p1, int k0, int nk) {
+    const __m256i hi = _mm256_set1_epi32((int)0xffff0000u);
+    for (int p = p0; p < p1; p++) {
+        const uint16_t *src = w + ((size_t)p * Kp2 + k0) * 32;
+        float          *dst = wf + (size_t)(p - p0) * nk * 32;
+        for (int q = 0; q < nk; q++) {
+            const __m256i wa = _mm256_load_si256((const __m256i *)(src + (size_t)q * 32));
+            const __m256i wb = _mm256_load_si256((const __m256i *)(src + (size_t)q * 32 + 16));
+            _mm256_store_ps(dst + (size_t)q * 32, _mm256_castsi256_ps(_mm256_and_si256(wa, hi)));
+            _mm256_store_ps(dst + (size_t)q * 32 + 8, _mm256_castsi256_ps(_mm256_and_si256(wb, hi)));
+            _mm256_store_ps(dst + (size_t)q * 32 + 16, _mm256_castsi256_ps(_mm256_slli_epi32(wa, 16)));
+            _mm256_store_ps(dst + (size_t)q * 32 + 24, _mm256_castsi256_ps(_mm256_slli_epi32(wb, 16)));
+        }
+    }
+}
+
 typedef struct yk_args {
-    const uint16_t *w;    /* the 16-row panel at the chunk's first k pair */
-    const float    *x;    /* x32 of the group's first token at the chunk's first k; row stride ldx */
-    float          *y;
-    const float    *bias;
-    int             nk, ldx, ldy, rows, first, last;
+    const float *w;    /* the widened panel at the chunk's first k pair: w[q·32 + 0..15] odd k, [16..31] even k */
+    const float *x;    /* x32 of the group's first token at the chunk's first k; row stride ldx */
+    float       *y;
+    const float *bias;
+    int          nk, ldx, ldy, rows, first, last;
 } yk_args;
 
 GB_INLINE Y_TARGET void yk_body(const int NR, const yk_args *a) {
@@ -464,73 +560,17 @@ GB_INLINE Y_TARGET void yk_body(const int NR, const yk_args *a) {
             c1[j] = _mm256_maskload_ps(y + (size_t)j * ldy + 8, mk1);
         }
     }
-    const __m256i   hi = _mm256_set1_epi32((int)0xffff0000u);
-    const uint16_t *w = a->w;
-    const float    *x = a->x;
-#if YNR == 4
-    if (NR == 4 && nk > 0) {
-        /* The full tile's loop in assembly: GCC 12 shuffles and spills the widened weights here. Per k pair:
-         * 2 loads of 8 rows × 2 k, widened to odd / even f32 vectors, 8 broadcasts, 16 FMAs (odd k first). */
-        const float *x2 = x + 2 * (size_t)ldx;
-        const long   ldx4 = 4L * ldx;
-        const uint16_t *we = w + (size_t)nk * 32;
-        __asm__("1:\n\t"
-                "vmovdqa (%[w]), %%ymm13\n\t"
-                "vmovdqa 32(%[w]), %%ymm14\n\t"
-                "vpand %[hi], %%ymm13, %%ymm11\n\t"
-                "vpand %[hi], %%ymm14, %%ymm12\n\t"
-                "vpslld $16, %%ymm13, %%ymm13\n\t"
-                "vpslld $16, %%ymm14, %%ymm14\n\t"
-                "vbroadcastss 4(%[x]), %%ymm15\n\t"
-                "vfmadd231ps %%ymm15, %%ymm11, %[a0]\n\t"
-                "vfmadd231ps %%ymm15, %%ymm12, %[b0]\n\t"
-                "vbroadcastss 4(%[x],%[ld]), %%ymm15\n\t"
-                "vfmadd231ps %%ymm15, %%ymm11, %[a1]\n\t"
-                "vfmadd231ps %%ymm15, %%ymm12, %[b1]\n\t"
-                "vbroadcastss 4(%[x2]), %%ymm15\n\t"
-                "vfmadd231ps %%ymm15, %%ymm11, %[a2]\n\t"
-                "vfmadd231ps %%ymm15, %%ymm12, %[b2]\n\t"
-                "vbroadcastss 4(%[x2],%[ld]), %%ymm15\n\t"
-                "vfmadd231ps %%ymm15, %%ymm11, %[a3]\n\t"
-                "vfmadd231ps %%ymm15, %%ymm12, %[b3]\n\t"
-                "vbroadcastss (%[x]), %%ymm15\n\t"
-                "vfmadd231ps %%ymm15, %%ymm13, %[a0]\n\t"
-                "vfmadd231ps %%ymm15, %%ymm14, %[b0]\n\t"
-                "vbroadcastss (%[x],%[ld]), %%ymm15\n\t"
-                "vfmadd231ps %%ymm15, %%ymm13, %[a1]\n\t"
-                "vfmadd231ps %%ymm15, %%ymm14, %[b1]\n\t"
-                "vbroadcastss (%[x2]), %%ymm15\n\t"
-                "vfmadd231ps %%ymm15, %%ymm13, %[a2]\n\t"
-                "vfmadd231ps %%ymm15, %%ymm14, %[b2]\n\t"
-                "vbroadcastss (%[x2],%[ld]), %%ymm15\n\t"
-                "vfmadd231ps %%ymm15, %%ymm13, %[a3]\n\t"
-                "vfmadd231ps %%ymm15, %%ymm14, %[b3]\n\t"
-                "add $64, %[w]\n\t"
-                "add $8, %[x]\n\t"
-                "add $8, %[x2]\n\t"
-                "cmp %[we], %[w]\n\t"
-                "jne 1b"
-                : [a0] "+x"(c0[0]), [a1] "+x"(c0[1]), [a2] "+x"(c0[2]), [a3] "+x"(c0[3]), [b0] "+x"(c1[0]),
-                  [b1] "+x"(c1[1]), [b2] "+x"(c1[2]), [b3] "+x"(c1[3]),
-                  [w] "+r"(w), [x] "+r"(x), [x2] "+r"(x2)
-                : [hi] "x"(hi), [ld] "r"(ldx4), [we] "r"(we)
-                : "cc", "memory", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
-    } else
-#endif
+    const float *w = a->w, *x = a->x;
     for (int q = 0; q < nk; q++) {
-        /* 8 accumulators + 4 widened weight vectors + 1 broadcast: no spills in 16 ymm registers */
-        const __m256i wa = _mm256_load_si256((const __m256i *)(w + (size_t)q * 32));
-        const __m256i wb = _mm256_load_si256((const __m256i *)(w + (size_t)q * 32 + 16));
-        const __m256  oa = _mm256_castsi256_ps(_mm256_and_si256(wa, hi));
-        const __m256  ob = _mm256_castsi256_ps(_mm256_and_si256(wb, hi));
-        const __m256  ea = _mm256_castsi256_ps(_mm256_slli_epi32(wa, 16));
-        const __m256  eb = _mm256_castsi256_ps(_mm256_slli_epi32(wb, 16));
+        /* odd k first, then even: the order of vdpbf16ps */
+        const __m256 oa = _mm256_load_ps(w + (size_t)q * 32), ob = _mm256_load_ps(w + (size_t)q * 32 + 8);
 #pragma GCC unroll 8
-        for (int j = 0; j < NR; j++) { /* odd k first, then even: the order of vdpbf16ps */
+        for (int j = 0; j < NR; j++) {
             const __m256 xo = _mm256_broadcast_ss(x + (size_t)j * ldx + 2 * q + 1);
             c0[j] = _mm256_fmadd_ps(oa, xo, c0[j]);
             c1[j] = _mm256_fmadd_ps(ob, xo, c1[j]);
         }
+        const __m256 ea = _mm256_load_ps(w + (size_t)q * 32 + 16), eb = _mm256_load_ps(w + (size_t)q * 32 + 24);
 #pragma GCC unroll 8
         for (int j = 0; j < NR; j++) {
             const __m256 xe = _mm256_broadcast_ss(x + (size_t)j * ldx + 2 * q);
@@ -573,34 +613,32 @@ GB_INLINE Y_TARGET void yk_body(const int NR, const yk_args *a) {
 YK_DEF(1) YK_DEF(2) YK_DEF(3) YK_DEF(4) YK_DEF(5) YK_DEF(6) YK_DEF(7) YK_DEF(8)
 static void (*const yk_tab[8])(const yk_args *) = {yk_1, yk_2, yk_3, yk_4, yk_5, yk_6, yk_7, yk_8};
 
-static void y_compute(const gb_job *J, int tid, int nth) {
-    const int T = J->T, N = J->N, Kp = J->Kp, Kp2 = Kp / 2, panels = (N + 15) / 16;
-    const int units = (N + GB_UNIT - 1) / GB_UNIT, groups = (T + YNR - 1) / YNR;
-    gb_part   P;
-    if (!gb_partition(units, groups, nth, tid, &P)) return;
+static void y_block(const gb_job *J, const gb_out *o, const gb_part *P, int ub, int ue) {
+    const int    T = J->T, N = o->N, Kp = J->Kp, Kp2 = Kp / 2, panels = (N + 15) / 16;
     const float *x32 = J->xs;
-    const int    ub_step = YMB / GB_UNIT;
-    for (int ub = P.u0; ub < P.u1; ub += ub_step) {
-        const int p0 = ub * (GB_UNIT / 16), p1 = gb_min(gb_min(ub + ub_step, P.u1) * (GB_UNIT / 16), panels);
-        for (int k0 = 0; k0 < Kp2; k0 += YKCP) {
-            const int nk = gb_min(YKCP, Kp2 - k0);
-            yk_args   a;
-            a.nk = nk;
-            a.ldx = Kp;
-            a.ldy = N;
-            a.first = k0 == 0;
-            a.last = k0 + nk == Kp2;
-            for (int g = P.g0; g < P.g1; g++) {
-                const int t0 = g * YNR, nr = gb_min(YNR, T - t0);
-                a.x = x32 + (size_t)t0 * Kp + 2 * (size_t)k0;
-                for (int p = p0; p < p1; p++) {
-                    const int n0 = p * 16;
-                    a.w = J->w + ((size_t)p * Kp2 + k0) * 32;
-                    a.y = J->y + (size_t)t0 * N + n0;
-                    a.bias = J->bias ? J->bias + n0 : NULL;
-                    a.rows = gb_min(16, N - n0);
-                    yk_tab[nr - 1](&a);
-                }
+    const int    p0 = ub * (GB_UNIT / 16), p1 = gb_min(ue * (GB_UNIT / 16), panels);
+    /* the widened block: on this thread's stack (256 KiB; OpenMP threads get the process's stack size) */
+    float wf[YWF_FLOATS] __attribute__((aligned(64)));
+    for (int k0 = 0; k0 < Kp2; k0 += YKCP) {
+        const int nk = gb_min(YKCP, Kp2 - k0);
+        y_widen(wf, o->w, Kp2, p0, p1, k0, nk);
+        yk_args a;
+        a.nk = nk;
+        a.ldx = Kp;
+        a.ldy = N;
+        a.first = k0 == 0;
+        a.last = k0 + nk == Kp2;
+        for (int g = P->g0; g < P->g1; g++) {
+            const int t0 = g * YNR, nr = gb_min(YNR, T - t0);
+            a.x = x32 + (size_t)t0 * Kp + 2 * (size_t)k0;
+            for (int p = p0; p < p1; p++) {
+                const int n0 = p * 16;
+                a.w = wf + (size_t)(p - p0) * nk * 32;
+                a.y = o->y + (size_t)t0 * N + n0;
+                a.bias = o->bias ? o->bias + n0 : NULL;
+                a.rows = gb_min(16, N - n0);
+                yk_tab[nr - 1](&a);
+                if (a.last) gb_epilogue(o, t0, nr, n0, a.rows, 1);
             }
         }
     }
@@ -609,23 +647,47 @@ static void y_compute(const gb_job *J, int tid, int nth) {
 /* =========================================================================================================
  * Scalar path
  * ========================================================================================================= */
-static void s_compute(const gb_job *J, int tid, int nth) {
-    const int T = J->T, N = J->N, Kp = J->Kp, Kp2 = Kp / 2;
-    const int units = (N + GB_UNIT - 1) / GB_UNIT;
-    gb_part   P;
-    if (!gb_partition(units, T, nth, tid, &P)) return;
+static void s_block(const gb_job *J, const gb_out *o, const gb_part *P, int ub, int ue) {
+    const int    N = o->N, Kp = J->Kp, Kp2 = Kp / 2;
     const float *x32 = J->xs;
-    const int    n1 = gb_min(P.u1 * GB_UNIT, N);
-    for (int t = P.g0; t < P.g1; t++) {
+    const int    n0 = ub * GB_UNIT, n1 = gb_min(ue * GB_UNIT, N);
+    for (int t = P->g0; t < P->g1; t++) {
         const float *xt = x32 + (size_t)t * Kp;
-        for (int n = P.u0 * GB_UNIT; n < n1; n++) {
-            const uint16_t *wp = J->w + (size_t)(n / 16) * Kp2 * 32 + 2 * (n % 16);
+        for (int n = n0; n < n1; n++) {
+            const uint16_t *wp = o->w + (size_t)(n / 16) * Kp2 * 32 + 2 * (n % 16);
             float           acc = 0.0f;
             for (int q = 0; q < Kp2; q++) {
                 acc = acc + gb_f32_of_bf16(wp[(size_t)q * 32 + 1]) * xt[2 * q + 1];
                 acc = acc + gb_f32_of_bf16(wp[(size_t)q * 32]) * xt[2 * q];
             }
-            J->y[(size_t)t * N + n] = J->bias ? acc + J->bias[n] : acc;
+            o->y[(size_t)t * N + n] = o->bias ? acc + o->bias[n] : acc;
+        }
+        gb_epilogue(o, t, 1, n0, n1 - n0, 0);
+    }
+}
+
+/* =========================================================================================================
+ * the driver: outputs with the same N in lockstep, one row block at a time
+ * ========================================================================================================= */
+/* Consecutive outputs with the same N share the thread split and walk their row blocks together (block b of
+ * each, then block b + 1), so a SILU_MUL_TO output finds its gate tile finished by the same thread moments
+ * before, still in cache. */
+static void gb_compute(const gb_job *J, int path, int tid, int nth) {
+    const int groups = path == GEMM_BF16_AVX512 ? (J->T + ZNR - 1) / ZNR
+                     : path == GEMM_BF16_AVX2   ? (J->T + YNR - 1) / YNR : J->T;
+    const int step = (path == GEMM_BF16_AVX512 ? ZMB : YMB) / GB_UNIT;
+    for (int j0 = 0, j1; j0 < J->n_outs; j0 = j1) {
+        const int N = J->outs[j0].N, units = (N + GB_UNIT - 1) / GB_UNIT;
+        for (j1 = j0 + 1; j1 < J->n_outs && J->outs[j1].N == N; j1++) {}
+        gb_part P;
+        if (!gb_partition(units, groups, nth, tid, &P)) continue;
+        for (int ub = P.u0; ub < P.u1; ub += step) {
+            const int ue = gb_min(ub + step, P.u1);
+            for (int j = j0; j < j1; j++) {
+                if (path == GEMM_BF16_AVX512) z_block(J, &J->outs[j], &P, ub, ue);
+                else if (path == GEMM_BF16_AVX2) y_block(J, &J->outs[j], &P, ub, ue);
+                else s_block(J, &J->outs[j], &P, ub, ue);
+            }
         }
     }
 }
@@ -659,31 +721,43 @@ const char *GB_PUB(gemm_bf16_path_name)(int path) {
     }
 }
 
-int GB_PUB(gemm_bf16_ex)(float *y, const float *x, const gemm_bf16_w *w, const float *bias, int T, void *scratch,
-                         int path) {
+int GB_PUB(gemm_bf16_multi)(const float *x, int T, const gemm_bf16_out *outs, int n, void *scratch, int path) {
     if (!gb_supported(path)) return -1;
     if (path == GEMM_BF16_AUTO) path = gb_auto();
-    const int N = w->N, K = w->K;
-    if (T <= 0 || N <= 0) return 0;
-    if (K == 0) {
-        for (int t = 0; t < T; t++)
-            for (int n = 0; n < N; n++) y[(size_t)t * N + n] = bias ? bias[n] : 0.0f;
+    if (T <= 0 || n <= 0) return 0;
+    const int K = outs[0].w->K, Kp = outs[0].w->Kp;
+    gb_out    o[GEMM_BF16_MAX_OUTS];
+    double    macs = 0;
+    if (n > GEMM_BF16_MAX_OUTS) return -1;
+    for (int j = 0; j < n; j++) {
+        if (outs[j].w->K != K) return -1;
+        o[j] = (gb_out){outs[j].w->packed, outs[j].bias, outs[j].y, outs[j].dst, outs[j].w->N, outs[j].epi};
+        macs += (double)T * outs[j].w->N * Kp;
+    }
+    if (K == 0) { /* y = bias, then the epilogue */
+        for (int j = 0; j < n; j++) {
+            for (int t = 0; t < T; t++)
+                for (int c = 0; c < o[j].N; c++) o[j].y[(size_t)t * o[j].N + c] = o[j].bias ? o[j].bias[c] : 0.0f;
+            gb_epilogue(&o[j], 0, T, 0, o[j].N, 0);
+        }
         return 0;
     }
-    gb_job J = {y, x, bias, w->packed, T, N, K, w->Kp,
-                (void *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63)};
-    const double macs = (double)T * N * w->Kp;
+    gb_job J = {x, T, K, Kp, (void *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63), o, n};
 #pragma omp parallel if (macs >= GB_PAR_MIN_MACS)
     {
         const int nth = omp_get_num_threads(), tid = omp_get_thread_num();
         if (path == GEMM_BF16_AVX512) z_convert(&J, tid, nth);
         else f_convert(&J, tid, nth, path == GEMM_BF16_AVX2);
 #pragma omp barrier
-        if (path == GEMM_BF16_AVX512) z_compute(&J, tid, nth);
-        else if (path == GEMM_BF16_AVX2) y_compute(&J, tid, nth);
-        else s_compute(&J, tid, nth);
+        gb_compute(&J, path, tid, nth);
     }
     return 0;
+}
+
+int GB_PUB(gemm_bf16_ex)(float *y, const float *x, const gemm_bf16_w *w, const float *bias, int T, void *scratch,
+                         int path) {
+    const gemm_bf16_out o = {w, bias, y, GEMM_BF16_STORE, NULL};
+    return GB_PUB(gemm_bf16_multi)(x, T, &o, 1, scratch, path);
 }
 
 void GB_PUB(gemm_bf16)(float *y, const float *x, const gemm_bf16_w *w, const float *bias, int T, void *scratch) {

@@ -47,6 +47,46 @@ size_t gemm_bf16_scratch_bytes(int T, int K);
  * overlap x or scratch. */
 void gemm_bf16(float *y, const float *x, const gemm_bf16_w *w, const float *bias, int T, void *scratch);
 
+/* ---- several outputs from one input, with fused epilogues ---- */
+/* What happens to a finished tile of y = x · Wᵀ (+ bias). The fused forms give the same bits as the separate
+ * kernels (add_inplace, swiglu_poly) applied after the GEMM, while the tile is still in cache. */
+enum {
+    GEMM_BF16_STORE       = 0, /* y only */
+    GEMM_BF16_ADD_TO      = 1, /* then dst += y (a residual add) */
+    GEMM_BF16_SILU_MUL_TO = 2, /* then dst = silu(dst) · y as swiglu_poly (SwiGLU: dst the gate, y the up proj.) */
+};
+#define GEMM_BF16_MAX_OUTS 8
+typedef struct gemm_bf16_out {
+    const gemm_bf16_w *w;    /* (N, K) packed; every output of one call has the same K */
+    const float       *bias; /* (N) or NULL */
+    float             *y;    /* (T, N), fully overwritten (scratch when only dst matters) */
+    int                epi;  /* GEMM_BF16_STORE / ADD_TO / SILU_MUL_TO */
+    float             *dst;  /* (T, N) for ADD_TO / SILU_MUL_TO. For SILU_MUL_TO it may be the y of an earlier
+                              * output of the same call with the same N (the gate): outputs with equal N are
+                              * computed in lockstep by the same threads, each gate tile before its up tile. */
+} gemm_bf16_out;
+
+/* outs[0..n) (n ≤ GEMM_BF16_MAX_OUTS) from one input x (T, K): x is rounded to bf16 once, in one parallel
+ * region. Each y equals what gemm_bf16 gives for its weight. scratch: gemm_bf16_scratch_bytes(T, K). Returns
+ * 0, or -1 (nothing written) when the path is unsupported, n is too large or the Ks differ. */
+int gemm_bf16_multi(const float *x, int T, const gemm_bf16_out *outs, int n, void *scratch, int path);
+
+/* ---- the AVX-512 micro-kernel as building blocks (kernels/attention_bf16.c); AVX512_BF16 only ---- */
+#define GEMM_BF16_GROUP 12 /* tokens per activation group */
+/* 1 when the functions below may be called (AVX512_BF16 present, LMC_NO_AVX512 unset). */
+int  gemm_bf16_tile_supported(void);
+/* Rounds nt ≤ 12 rows of x (K floats each, row stride ldx) to bf16 into the group layout xz[q·12 + j] = pair q
+ * of row j (xz: ceil(K/2)·12 dwords; rows nt..11 and a missing odd k are zero). */
+void gemm_bf16_round_group(uint32_t *xz, const float *x, size_t ldx, int nt, int K);
+/* Packs W (N, K) with row stride ldw (transposed = 1: W[n][k] is at W[k·ldw + n]) into the panel layout above
+ * at dst (ceil(N/16)·16 · ceil(K/2)·2 values), rounding to nearest even. */
+void gemm_bf16_pack_into(uint16_t *dst, const float *W, size_t ldw, int N, int K, int transposed);
+/* One micro-tile: y[j·ldy + r] = (accumulate ? y[j·ldy + r] : 0) + Σ_{q < nk} (odd, then even element of the
+ * pair) w[r][q] · x[q][j], for tokens j < nt ≤ 12 and rows r < rows ≤ 32 of the panels at w0 and
+ * w0 + panel_stride (the second read only when rows > 16), x in the group layout. */
+void gemm_bf16_tile(float *y, int ldy, const uint16_t *w0, size_t panel_stride, int rows, const uint32_t *xz,
+                    int nt, int nk, int accumulate);
+
 /* ---- paths (for tests and benchmarks; gemm_bf16 picks GEMM_BF16_AUTO) ---- */
 enum {
     GEMM_BF16_AUTO   = 0, /* the best supported: AVX512 > AVX2 > SCALAR (LMC_NO_AVX512=1 rules out AVX512) */

@@ -38,9 +38,23 @@ void rope_apply(float *x, int T, int n_heads, int head_dim, int stride, int rot_
 void attention_causal(float *out, const float *q, int q_stride, const float *k, int k_stride, const float *v,
                       int v_stride, int T, int n_heads, int n_kv_heads, int qk_dim, int v_dim, float scale);
 
+/* The same with bf16 operands (attention_bf16.c): Q, K, V and the probabilities rounded to bf16, products by
+ * vdpbf16ps, sums and softmax in f32. AVX512_BF16 only: returns -1 (out untouched) where it is missing.
+ * scratch: attention_bf16_scratch_bytes(T, n_kv_heads, qk_dim, v_dim, threads) bytes; threads: the most
+ * OpenMP threads the call may use (each needs its own part of the scratch). */
+size_t attention_bf16_scratch_bytes(int T, int n_kv_heads, int qk_dim, int v_dim, int threads);
+int    attention_causal_bf16(float *out, const float *q, int q_stride, const float *k, int k_stride, const float *v,
+                             int v_stride, int T, int n_heads, int n_kv_heads, int qk_dim, int v_dim, float scale,
+                             void *scratch, int threads);
+
 /* ---- activations (activations.c) ---- */
 /* gate, up: (n); out[i] = silu(gate[i]) * up[i]. out may alias gate. */
 void silu_mul(float *out, const float *gate, const float *up, size_t n);
+/* SwiGLU of the bf16 compute path: d[i] = silu(d[i]) · u[i] with a polynomial exp (≈ 2 ulp) instead of libm's
+ * expf. The same bits on every SIMD level: swiglu_poly_row runs on the calling thread with simd = 2 (AVX-512
+ * F), 1 (AVX2 + FMA) or 0 (plain C), as the caller's CPU allows; swiglu_poly picks it and uses every thread. */
+void swiglu_poly(float *d, const float *u, size_t n);
+void swiglu_poly_row(float *d, const float *u, size_t n, int simd);
 /* In place over (n): exact erf GELU (torch.nn.GELU()), and tanh GELU (HF gelu_new / gelu_pytorch_tanh). */
 void gelu_erf(float *x, size_t n);
 void gelu_tanh(float *x, size_t n);

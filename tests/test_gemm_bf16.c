@@ -10,6 +10,7 @@
  * element; a wrong index or a lost term would exceed it by orders of magnitude on these data. */
 #include "cpu.h"
 #include "gemm_bf16.h"
+#include "kernels.h"
 #include "test.h"
 
 #include <omp.h>
@@ -365,6 +366,102 @@ static void test_nested_call(void) {
     tb_free(&c);
 }
 
+/* gemm_bf16_multi: several outputs of one input and the fused epilogues give exactly the bits of separate
+ * gemm_bf16_ex calls followed by add_inplace / swiglu_poly (kernels/residual.c, activations.c), on every path,
+ * with 1 and 3 threads, and with row counts that are not multiples of the 32-row unit. */
+typedef int (*tb_multi_fn)(const float *, int, const gemm_bf16_out *, int, void *, int);
+static void test_multi_fused(void) {
+    const int T = 77, K = 130, N1 = 80, N2 = 45; /* N2: a ragged last unit */
+    float    *x = malloc(sizeof(float) * T * K), *Wa = malloc(sizeof(float) * N1 * K),
+             *Wb = malloc(sizeof(float) * N1 * K), *Wc = malloc(sizeof(float) * N2 * K), *bias = malloc(sizeof(float) * N1);
+    for (int i = 0; i < T * K; i++) x[i] = tb_unif() * 2;
+    for (int i = 0; i < N1 * K; i++) Wa[i] = tb_unif() * 0.1f, Wb[i] = tb_unif() * 0.1f;
+    for (int i = 0; i < N2 * K; i++) Wc[i] = tb_unif() * 0.1f;
+    for (int i = 0; i < N1; i++) bias[i] = tb_unif();
+    const size_t n1 = (size_t)T * N1, n2 = (size_t)T * N2;
+    float *ra = malloc(4 * n1), *rb = malloc(4 * n1), *rc = malloc(4 * n2);
+    float *ya = malloc(4 * n1), *yb = malloc(4 * n1), *yc = malloc(4 * n2), *res = malloc(4 * n2);
+    void *s = malloc(gemm_bf16_scratch_bytes(T, K));
+    const int paths[] = {GEMM_BF16_SCALAR, GEMM_BF16_AVX2, GEMM_BF16_AVX512, -GEMM_BF16_AVX512};
+    const int max0 = omp_get_max_threads();
+    for (int pi = 0; pi < 4; pi++) {
+        const int emu = paths[pi] < 0, path = emu ? -paths[pi] : paths[pi];
+        if (!emu && !gemm_bf16_path_supported(path)) continue;
+        int (*pack)(gemm_bf16_w *, const float *, int, int) = emu ? emu_gemm_bf16_pack_f32 : gemm_bf16_pack_f32;
+        tb_ex_fn    ex = emu ? emu_gemm_bf16_ex : gemm_bf16_ex;
+        tb_multi_fn multi = emu ? emu_gemm_bf16_multi : gemm_bf16_multi;
+        gemm_bf16_w wa, wb, wc;
+        REQUIRE(pack(&wa, Wa, N1, K) == 0 && pack(&wb, Wb, N1, K) == 0 && pack(&wc, Wc, N2, K) == 0, "pack");
+        /* separate calls, then the unfused element-wise kernels */
+        ex(ra, x, &wa, bias, T, s, path);
+        ex(rb, x, &wb, NULL, T, s, path);
+        ex(rc, x, &wc, NULL, T, s, path);
+        swiglu_poly(ra, rb, n1);
+        for (int th = 1; th <= 3; th += 2) {
+            omp_set_num_threads(th);
+            memset(res, 0, 4 * n2); /* 0 + y = y exactly */
+            const gemm_bf16_out outs[3] = {{&wa, bias, ya, GEMM_BF16_STORE, NULL},
+                                           {&wb, NULL, yb, GEMM_BF16_SILU_MUL_TO, ya},
+                                           {&wc, NULL, yc, GEMM_BF16_ADD_TO, res}};
+            REQUIRE(multi(x, T, outs, 3, s, path) == 0, "multi");
+            CHECK(tb_bitdiff(ya, ra, n1) == 0, "%s%s %d threads: fused SwiGLU differs from gemm + swiglu_poly",
+                  emu ? "emu-" : "", gemm_bf16_path_name(path), th);
+            CHECK(tb_bitdiff(yc, rc, n2) == 0 && tb_bitdiff(res, rc, n2) == 0,
+                  "%s%s %d threads: ADD_TO into zeros differs from the product", emu ? "emu-" : "",
+                  gemm_bf16_path_name(path), th);
+        }
+        /* ADD_TO onto a non-zero residual: the same bits as add_inplace */
+        float *base = malloc(4 * n2), *want = malloc(4 * n2);
+        for (size_t i = 0; i < n2; i++) base[i] = tb_unif() * 3;
+        memcpy(want, base, 4 * n2);
+        add_inplace(want, rc, n2);
+        memcpy(res, base, 4 * n2);
+        const gemm_bf16_out o = {&wc, NULL, yc, GEMM_BF16_ADD_TO, res};
+        REQUIRE(multi(x, T, &o, 1, s, path) == 0, "multi");
+        CHECK(tb_bitdiff(res, want, n2) == 0, "%s%s: fused residual add differs from add_inplace",
+              emu ? "emu-" : "", gemm_bf16_path_name(path));
+        free(base), free(want);
+        void (*fr)(gemm_bf16_w *) = emu ? emu_gemm_bf16_free : gemm_bf16_free;
+        fr(&wa), fr(&wb), fr(&wc);
+    }
+    omp_set_num_threads(max0);
+    /* outputs of different K are refused, nothing written */
+    gemm_bf16_w w1, w2;
+    REQUIRE(gemm_bf16_pack_f32(&w1, Wa, N1, K) == 0 && gemm_bf16_pack_f32(&w2, Wa, N1, K - 2) == 0, "pack");
+    const gemm_bf16_out bad[2] = {{&w1, NULL, ya, GEMM_BF16_STORE, NULL}, {&w2, NULL, yb, GEMM_BF16_STORE, NULL}};
+    CHECK(gemm_bf16_multi(x, T, bad, 2, s, GEMM_BF16_AUTO) == -1, "mixed K accepted");
+    gemm_bf16_free(&w1), gemm_bf16_free(&w2);
+    free(x), free(Wa), free(Wb), free(Wc), free(bias), free(ra), free(rb), free(rc);
+    free(ya), free(yb), free(yc), free(res), free(s);
+}
+
+/* swiglu_poly (the bf16 path's SwiGLU): the three SIMD levels give identical bits (odd lengths, tails,
+ * extreme gates), and the result is within 8 ulp-ish (4e-7 relative to |g·u| + tiny) of silu in double. */
+static void test_swiglu_poly(void) {
+    enum { n = 1003 };
+    float g[n], u[n], d[3][n];
+    for (int i = 0; i < n; i++) {
+        g[i] = tb_unif() * (i % 3 == 0 ? 100.0f : i % 3 == 1 ? 8.0f : 0.5f);
+        u[i] = tb_unif() * 4;
+    }
+    g[0] = 0.0f, g[1] = -0.0f, g[2] = 200.0f, g[3] = -200.0f, g[4] = 80.0f, g[5] = -80.0f, g[6] = 1e-30f;
+    const int levels = cpu_has_avx512f() ? 3 : cpu_has_avx2_fma() ? 2 : 1;
+    for (int s = 0; s < levels; s++) {
+        memcpy(d[s], g, sizeof g);
+        swiglu_poly_row(d[s], u, n, s);
+    }
+    for (int s = 1; s < levels; s++)
+        CHECK(tb_bitdiff(d[0], d[s], n) == 0, "SIMD level %d differs from plain C", s);
+    double worst = 0;
+    for (int i = 0; i < n; i++) {
+        const double gd = g[i], want = gd / (1.0 + exp(-gd)) * u[i];
+        worst = fmax(worst, fabs(d[0][i] - want) / (fabs(gd * u[i]) + 1e-30));
+    }
+    CHECK(worst < 4e-7, "relative error %.3g", worst);
+    CHECK(d[0][2] == 200.0f * u[2] && fabs(d[0][3]) < 1e-30,
+          "extremes: silu(200) = 200, silu(-200) ~ 0");
+}
+
 int main(void) {
     (void)t_shared, (void)t_full; /* test.h helpers this file does not need */
     RUN(test_pack_layout);
@@ -372,6 +469,8 @@ int main(void) {
     RUN(test_paths_vs_reference);
     RUN(test_deterministic_threads);
     RUN(test_nested_call);
+    RUN(test_multi_fused);
+    RUN(test_swiglu_poly);
     RUN(test_no_avx512_env);
     RUN(test_special_values);
     return test_summary();

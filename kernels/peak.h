@@ -1,0 +1,16 @@
+/* peak.h — arithmetic peak of this machine, measured in the calling process (for benchmarks that report
+ * achieved GFLOP/s as a share of what the cores can do). */
+#ifndef LMC_PEAK_H
+#define LMC_PEAK_H
+
+enum { PEAK_FMA256 = 0, PEAK_FMA512 = 1, PEAK_DPBF16 = 2 };
+/* Iterations that take ~0.1 s per thread at 2 × 24 vdpbf16ps per cycle-ish; bench_gemm's full run uses this. */
+#define PEAK_ITERS 16000000L
+
+/* GFLOP/s of 12 independent ymm FMAs (PEAK_FMA256), 24 zmm FMAs (PEAK_FMA512) or 24 zmm vdpbf16ps
+ * (PEAK_DPBF16: 64 FLOP each) per iteration, `iters` iterations on every thread of an OpenMP parallel region
+ * at once, inputs zero (no denormal slow paths). 0 when the CPU lacks the instructions. *util (may be NULL):
+ * CPU time / (wall · threads); below ~0.95 another process took a core and the figure is low. */
+double cpu_peak_gflops(int kind, long iters, double *util);
+
+#endif
