@@ -9,8 +9,10 @@
 #include "bench.h"
 #include "cli.h"
 #include "cpu.h"
+#include "gemm_bf16.h"
 #include "kernels.h"
 #include "model.h"
+#include "peak.h"
 #include "score.h"
 #include "threads.h"
 #include "util.h"
@@ -444,19 +446,29 @@ static int measure(lmc_model *m, const bench_args *a, bench_run *r, lmc_err *err
     return rc;
 }
 
-/* The counted FLOPs of one window (see the top of this file) and the sgemm reference at the model's shapes. */
+/* The counted FLOPs of one window (see the top of this file), the sgemm reference at the model's shapes and, for
+ * bf16 compute, the peak its GEMM path can reach: vdpbf16ps on AVX512_BF16, else the f32 FMA peak (the AVX2 path
+ * widens bf16 to f32 and FMAs). All measured here, in this process. */
 typedef struct bench_flops {
     double layers, attn, head, sgemm_gflops;
+    double peak_gflops, peak_util; /* 0 for f32 compute */
+    const char *peak_kind;
 } bench_flops;
 
 static bench_flops count_flops(const lmc_model *m, const bench_args *a, const bench_run *r) {
     gemm_shape g[32];
     size_t ng = layer_gemms(m, g, 32);
-    bench_flops f = {0, 0, 0, 0};
+    bench_flops f = {0};
     for (size_t i = 0; i < ng; i++) f.layers += 2.0 * a->W * g[i].N * g[i].K * g[i].count;
     f.attn = 2.0 * ((double)a->W * (a->W + 1) / 2) * m->info.attn_dims;
     f.head = 2.0 * (double)r->scored / a->K * m->info.vocab * m->info.dim;
     f.sgemm_gflops = sgemm_gflops(g, ng, a->W);
+    f.peak_kind = "";
+    if (a->compute == LMC_COMPUTE_BF16) {
+        const int avx512 = gemm_bf16_auto_path() == GEMM_BF16_AVX512;
+        f.peak_kind = avx512 ? "vdpbf16ps" : "f32 FMA (ymm)";
+        f.peak_gflops = cpu_peak_gflops(avx512 ? PEAK_DPBF16 : PEAK_FMA256, PEAK_ITERS / 4, &f.peak_util);
+    }
     return f;
 }
 
@@ -487,6 +499,14 @@ static int report(const lmc_model *m, const bench_args *a, const bench_run *r, i
     printf("achieved:               %.1f GFLOP/s\n", achieved);
     printf("sgemm at these shapes:  %.1f GFLOP/s (cblas_sgemm, T=%d, measured in this run)\n", f.sgemm_gflops, W);
     printf("ratio achieved/sgemm:   %.3f\n", f.sgemm_gflops > 0 ? achieved / f.sgemm_gflops : 0);
+    if (f.peak_gflops > 0)
+        printf("ratio achieved/peak:    %.3f (%s peak %.0f GFLOP/s measured in this run%s; bf16 GEMM path %s)\n",
+               achieved / f.peak_gflops, f.peak_kind, f.peak_gflops, f.peak_util < 0.95 ? ", cores shared: low" : "",
+               gemm_bf16_path_name(gemm_bf16_auto_path()));
+    const double t_mm = split_seconds(m, r, PROF_MATMUL), t_att = split_seconds(m, r, PROF_ATTENTION);
+    if (t_mm > 0 && t_att > 0)
+        printf("by kernel:              layer matmuls %.1f GFLOP/s, attention %.1f GFLOP/s\n",
+               f.layers / 1e9 / (t_mm / K), f.attn / 1e9 / (t_att / K));
     printf("time split per window:");
     double known = 0;
     for (int k = 0; k < PROF_N; k++) {
@@ -515,6 +535,14 @@ static int report(const lmc_model *m, const bench_args *a, const bench_run *r, i
     cJSON_AddNumberToObject(o, "achieved_gflops", achieved);
     cJSON_AddNumberToObject(o, "sgemm_gflops", f.sgemm_gflops);
     cJSON_AddNumberToObject(o, "ratio", f.sgemm_gflops > 0 ? achieved / f.sgemm_gflops : 0);
+    if (f.peak_gflops > 0) {
+        cJSON_AddStringToObject(o, "bf16_gemm_path", gemm_bf16_path_name(gemm_bf16_auto_path()));
+        cJSON_AddStringToObject(o, "peak_kind", f.peak_kind);
+        cJSON_AddNumberToObject(o, "peak_gflops", f.peak_gflops);
+        cJSON_AddNumberToObject(o, "ratio_to_peak", achieved / f.peak_gflops);
+    }
+    if (t_mm > 0) cJSON_AddNumberToObject(o, "matmul_gflops", f.layers / 1e9 / (t_mm / K));
+    if (t_att > 0) cJSON_AddNumberToObject(o, "attention_gflops", f.attn / 1e9 / (t_att / K));
     cJSON_AddNumberToObject(o, "peak_rss_gb", peak_rss_gb());
     cJSON_AddNumberToObject(o, "weights_gb", wbytes / 1e9);
     cJSON *split = cJSON_AddObjectToObject(o, "seconds_per_window");

@@ -163,6 +163,56 @@ void lmc_linear_apply(const lmc_linear *l, const float *x, float *y, int T) {
     if (l->prof) l->prof->seconds[PROF_MATMUL] += lmc_now() - t0;
 }
 
+size_t lmc_linear_scratch_bytes(int T, int K) { return gemm_bf16_scratch_bytes(T, K); }
+
+void lmc_swiglu(const lmc_linear *l, float *d, const float *u, size_t n) {
+    if (l->mode == LMC_LINEAR_F32) silu_mul(d, d, u, n);
+    else swiglu_poly(d, u, n);
+}
+
+/* One gemm_bf16_multi call, timed into the first output's profiler. */
+static void apply_multi(const lmc_linear *l0, const gemm_bf16_out *outs, int n, const float *x, int T, void *scratch) {
+    double t0 = l0->prof ? lmc_now() : 0;
+    gemm_bf16_multi(x, T, outs, n, scratch, GEMM_BF16_AUTO);
+    if (l0->prof) l0->prof->seconds[PROF_MATMUL] += lmc_now() - t0;
+}
+
+void lmc_linear_apply_n(const lmc_linear *const *ls, int n, const float *x, float *const *ys, int T, void *scratch) {
+    int fused = scratch && n <= GEMM_BF16_MAX_OUTS;
+    for (int i = 0; i < n && fused; i++) fused = ls[i]->mode == LMC_LINEAR_BF16_PACKED && ls[i]->K == ls[0]->K;
+    if (!fused) {
+        for (int i = 0; i < n; i++) lmc_linear_apply(ls[i], x, ys[i], T);
+        return;
+    }
+    gemm_bf16_out outs[GEMM_BF16_MAX_OUTS];
+    for (int i = 0; i < n; i++) outs[i] = (gemm_bf16_out){&ls[i]->packed, ls[i]->bias, ys[i], GEMM_BF16_STORE, NULL};
+    apply_multi(ls[0], outs, n, x, T, scratch);
+}
+
+void lmc_linear_apply_swiglu(const lmc_linear *gate, const lmc_linear *up, const float *x, float *h, float *tmp,
+                             int T, void *scratch) {
+    if (!scratch || gate->mode != LMC_LINEAR_BF16_PACKED || up->mode != LMC_LINEAR_BF16_PACKED || gate->N != up->N ||
+        gate->K != up->K) {
+        lmc_linear_apply(gate, x, h, T);
+        lmc_linear_apply(up, x, tmp, T);
+        lmc_swiglu(gate, h, tmp, (size_t)T * gate->N);
+        return;
+    }
+    const gemm_bf16_out outs[2] = {{&gate->packed, gate->bias, h, GEMM_BF16_STORE, NULL},
+                                   {&up->packed, up->bias, tmp, GEMM_BF16_SILU_MUL_TO, h}};
+    apply_multi(gate, outs, 2, x, T, scratch);
+}
+
+void lmc_linear_apply_add(const lmc_linear *l, const float *x, float *res, float *tmp, int T, void *scratch) {
+    if (!scratch || l->mode != LMC_LINEAR_BF16_PACKED) {
+        lmc_linear_apply(l, x, tmp, T);
+        add_inplace(res, tmp, (size_t)T * l->N);
+        return;
+    }
+    const gemm_bf16_out o = {&l->packed, l->bias, tmp, GEMM_BF16_ADD_TO, res};
+    apply_multi(l, &o, 1, x, T, scratch);
+}
+
 void lmc_linear_free(lmc_linear *l) {
     if (l->mode == LMC_LINEAR_BF16_PACKED) gemm_bf16_free(&l->packed);
     free(l->bias);

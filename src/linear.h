@@ -46,6 +46,23 @@ size_t lmc_linear_packed_bytes(int N, int K);
 
 /* x: (T, K) → y: (T, N). Timed into l->prof when set. */
 void lmc_linear_apply(const lmc_linear *l, const float *x, float *y, int T);
+/* Fused forms: the same bits as the unfused calls named, with less memory traffic on the packed bf16 path
+ * (x rounded once for all outputs, epilogues applied to each tile while it is in cache). `scratch`:
+ * lmc_linear_scratch_bytes(T, K) bytes not shared with a concurrent call, or NULL (then the unfused calls run).
+ * Timed into the linears' profiler like lmc_linear_apply.
+ * ys[i] = x · W_iᵀ (+ b_i) for n ≤ GEMM_BF16_MAX_OUTS linears with the same K (= n lmc_linear_apply calls). */
+void lmc_linear_apply_n(const lmc_linear *const *ls, int n, const float *x, float *const *ys, int T, void *scratch);
+/* SwiGLU: h = silu(x · Gᵀ + bg) ⊙ (x · Uᵀ + bu) (= apply gate → h, apply up → tmp, then lmc_swiglu(h, tmp)).
+ * h, tmp: (T, N). */
+void lmc_linear_apply_swiglu(const lmc_linear *gate, const lmc_linear *up, const float *x, float *h, float *tmp,
+                             int T, void *scratch);
+/* Residual: res += x · Wᵀ (+ b) (= apply → tmp, add_inplace(res, tmp)). res, tmp: (T, N). */
+void lmc_linear_apply_add(const lmc_linear *l, const float *x, float *res, float *tmp, int T, void *scratch);
+/* Scratch the fused forms need for T tokens of K input features. */
+size_t lmc_linear_scratch_bytes(int T, int K);
+/* d = silu(d) ⊙ u over n values, as the compute mode of `l` defines it: libm's expf on the f32 path (silu_mul),
+ * the polynomial exp of the bf16 path (swiglu_poly). */
+void lmc_swiglu(const lmc_linear *l, float *d, const float *u, size_t n);
 void lmc_linear_free(lmc_linear *l);
 
 /* A small tensor (norm weight, bias) widened to a malloc'ed f32 array after checking it has `numel`

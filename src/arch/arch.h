@@ -113,6 +113,7 @@ int arch_acts_copy(arch_act *tab, const arch_act *lines, size_t n);
 #define ARCH_ACTS(tab, lines) arch_acts_copy(tab, lines, sizeof lines / sizeof lines[0])
 
 /* ---- what every architecture's state starts with ---- */
+enum { ARCH_SCRATCH_LINEAR, ARCH_SCRATCH_ATTENTION, ARCH_SCRATCH_N }; /* scratch uses, live at the same time */
 typedef struct arch_base {
     arch_tensors      tensors; /* every weight the state holds */
     float            *arena;   /* (arena_floats) activations */
@@ -124,6 +125,9 @@ typedef struct arch_base {
     void            **allocs;  /* (n_allocs) arrays from arch_alloc (layers, experts), freed with the state */
     size_t            n_allocs;
     lmc_model_info    info;    /* config sets dim, vocab, max_window; the loader the rest */
+    int               bf16;    /* the linears run a bf16 mode: attention takes bf16 operands too where it can */
+    void             *scratch[ARCH_SCRATCH_N];       /* the bf16 path's scratch, one per use (below), grown by */
+    size_t            scratch_bytes[ARCH_SCRATCH_N]; /* arch_scratch on the first window, then reused */
 } arch_base;
 
 typedef struct lmc_arch {
@@ -160,7 +164,13 @@ size_t arch_scratch_bytes(const lmc_arch *a, void *state, int T);
 /* Sets info.max_window and the reason named when a window exceeds it (printf-style). */
 void   arch_limit_window(arch_base *b, int max_window, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Attention timed into the model's profiler (kernels.h attention_causal, same arguments). */
+/* At least `bytes` of scratch for one use (ARCH_SCRATCH_*), owned by the state and grown only when a larger amount
+ * is asked for (so windows after the first allocate nothing; a pointer stays valid until the same use asks for
+ * more), or NULL when memory runs out (callers fall back to their unfused kernels). A model runs one forward at a
+ * time. */
+void *arch_scratch(arch_base *b, int use, size_t bytes);
+/* Attention timed into the model's profiler (kernels.h attention_causal, same arguments). With a bf16 linear mode
+ * on an AVX512_BF16 CPU the operands are bf16 (attention_causal_bf16), as a bf16 evaluation on a GPU does. */
 void arch_attention(arch_base *b, float *out, const float *q, int q_stride, const float *k, int k_stride,
                     const float *v, int v_stride, int T, int n_heads, int n_kv_heads, int qk_dim, int v_dim,
                     float scale);

@@ -54,7 +54,7 @@ void blk_swiglu_tensors(arch_tensors *t, blk_swiglu *m, const char *prefix, cons
 void blk_swiglu_apply(const blk_swiglu *m, const float *x, float *out, int T, float *h1, float *h2) {
     lmc_linear_apply(&m->gate, x, h1, T);
     lmc_linear_apply(&m->up, x, h2, T);
-    silu_mul(h1, h1, h2, (size_t)T * m->hidden);
+    lmc_swiglu(&m->gate, h1, h2, (size_t)T * m->hidden);
     lmc_linear_apply(&m->down, h1, out, T);
 }
 

@@ -133,22 +133,26 @@ static int llama_forward(void *state, const int32_t *tokens, int T, float *hidde
     if (lmc_embed_rows(m->base.embed, tokens, T, a->x, err)) return -1;
     lmc_rope_tables(&m->base.rope, T, a->cos_t, a->sin_t);
     float scale = 1.0f / sqrtf((float)hd);
+    /* the bf16 path's fused matmuls round each input once (NULL on the f32 path, or when memory is short: the
+     * same calls then run unfused, with the same bits) */
+    int max_k = d > qd ? d : qd;
+    if (o->hidden > max_k) max_k = o->hidden;
+    void *xs = m->base.bf16 ? arch_scratch(&m->base, ARCH_SCRATCH_LINEAR, lmc_linear_scratch_bytes(T, max_k)) : NULL;
     for (int l = 0; l < o->n_layers; l++) {
         llama_layer *L = &m->layers[l];
         /* attention */
         rmsnorm(a->xb, a->x, L->attn_norm, T, d, o->eps);
-        lmc_linear_apply(&L->q, a->xb, a->q, T);
-        lmc_linear_apply(&L->k, a->xb, a->k, T);
-        lmc_linear_apply(&L->v, a->xb, a->v, T);
+        const lmc_linear *qkv[3] = {&L->q, &L->k, &L->v};
+        float *const qkv_out[3] = {a->q, a->k, a->v};
+        lmc_linear_apply_n(qkv, 3, a->xb, qkv_out, T, xs);
         rope_apply(a->q, T, o->n_heads, hd, qd, hd, a->cos_t, a->sin_t, il);
         rope_apply(a->k, T, o->n_kv_heads, hd, kvd, hd, a->cos_t, a->sin_t, il);
         arch_attention(&m->base, a->att, a->q, qd, a->k, kvd, a->v, kvd, T, o->n_heads, o->n_kv_heads, hd, hd, scale);
-        lmc_linear_apply(&L->o, a->att, a->xb, T);
-        add_inplace(a->x, a->xb, (size_t)T * d);
+        lmc_linear_apply_add(&L->o, a->att, a->x, a->xb, T, xs);
         /* SwiGLU MLP */
         rmsnorm(a->xb, a->x, L->mlp_norm, T, d, o->eps);
-        blk_swiglu_apply(&L->mlp, a->xb, a->xb, T, a->h1, a->h2);
-        add_inplace(a->x, a->xb, (size_t)T * d);
+        lmc_linear_apply_swiglu(&L->mlp.gate, &L->mlp.up, a->xb, a->h1, a->h2, T, xs);
+        lmc_linear_apply_add(&L->mlp.down, a->h1, a->x, a->xb, T, xs);
     }
     rmsnorm(hidden, a->x, m->final_norm, T, d, o->eps);
     return 0;

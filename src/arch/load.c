@@ -2,9 +2,11 @@
  * activation table sized and pointed here, and the forward timed here. An architecture file supplies its
  * config reader, its tensor list, its activation table and its forward. */
 #include "arch.h"
+#include "gemm_bf16.h"
 #include "kernels.h"
 #include "util.h"
 
+#include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -266,6 +268,7 @@ int arch_open(const lmc_arch *a, const lmc_arch_ctx *c, void **state, lmc_err *e
     arch_base *b = lmc_xcalloc(1, a->size);
     int64_t params = 0;
     *state = NULL;
+    b->bf16 = c->mode != LMC_LINEAR_F32;
     if (a->config(c, b, err)) goto fail;
     a->tensors(b, &b->tensors);
     for (size_t i = 0; i < b->tensors.n; i++) {
@@ -307,6 +310,7 @@ void arch_close(void *state) {
     lmc_rope_free(&b->rope);
     free(b->tensors.v);
     free(b->arena);
+    for (int i = 0; i < ARCH_SCRATCH_N; i++) free(b->scratch[i]);
     free(b);
 }
 
@@ -363,10 +367,29 @@ int arch_forward(const lmc_arch *a, void *state, const int32_t *tokens, int T, f
     return rc;
 }
 
+void *arch_scratch(arch_base *b, int use, size_t bytes) {
+    if (bytes > b->scratch_bytes[use]) {
+        free(b->scratch[use]);
+        b->scratch_bytes[use] = 0;
+        if (!(b->scratch[use] = aligned_alloc(64, (bytes + 63) / 64 * 64))) return NULL;
+        b->scratch_bytes[use] = bytes;
+    }
+    return b->scratch[use];
+}
+
 void arch_attention(arch_base *b, float *out, const float *q, int q_stride, const float *k, int k_stride,
                     const float *v, int v_stride, int T, int n_heads, int n_kv_heads, int qk_dim, int v_dim,
                     float scale) {
     double t0 = lmc_now();
-    attention_causal(out, q, q_stride, k, k_stride, v, v_stride, T, n_heads, n_kv_heads, qk_dim, v_dim, scale);
+    int done = 0;
+    if (b->bf16 && gemm_bf16_tile_supported()) {
+        const int threads = omp_get_max_threads();
+        const size_t bytes = attention_bf16_scratch_bytes(T, n_kv_heads, qk_dim, v_dim, threads);
+        void *s = arch_scratch(b, ARCH_SCRATCH_ATTENTION, bytes);
+        done = s && attention_causal_bf16(out, q, q_stride, k, k_stride, v, v_stride, T, n_heads, n_kv_heads, qk_dim,
+                                          v_dim, scale, s, threads) == 0;
+    }
+    if (!done)
+        attention_causal(out, q, q_stride, k, k_stride, v, v_stride, T, n_heads, n_kv_heads, qk_dim, v_dim, scale);
     b->prof.seconds[PROF_ATTENTION] += lmc_now() - t0;
 }
