@@ -240,6 +240,36 @@ Z_TARGET static inline void z_cvt32(const float *src, int n, uint32_t out[16]) {
     _mm512_storeu_si512((void *)out, (__m512i)r);
 }
 static int z_supported(void) { return cpu_has_avx512bf16(); }
+/* dst[i·12 + j] = tmp[j][i] for pairs i < cnt (≤ 16) of the 12 token rows: a 16 × 16 dword transpose in
+ * registers (rows 12..15 zero), each column stored as 16 lanes of which the last 4 are overwritten by the next
+ * column's store (the last store is masked to 12 lanes). */
+Z_TARGET static void z_transpose12(uint32_t tmp[ZNR][16], uint32_t *dst, int cnt) {
+    __m512i r[16], t[16];
+    for (int j = 0; j < 16; j++) r[j] = j < ZNR ? _mm512_loadu_si512((const void *)tmp[j]) : _mm512_setzero_si512();
+    for (int j = 0; j < 16; j += 2) { /* 2 × 2 blocks of dwords */
+        t[j] = _mm512_unpacklo_epi32(r[j], r[j + 1]);
+        t[j + 1] = _mm512_unpackhi_epi32(r[j], r[j + 1]);
+    }
+    for (int j = 0; j < 16; j += 4) { /* 4 × 4 */
+        r[j] = _mm512_unpacklo_epi64(t[j], t[j + 2]);
+        r[j + 1] = _mm512_unpackhi_epi64(t[j], t[j + 2]);
+        r[j + 2] = _mm512_unpacklo_epi64(t[j + 1], t[j + 3]);
+        r[j + 3] = _mm512_unpackhi_epi64(t[j + 1], t[j + 3]);
+    }
+    for (int j = 0; j < 4; j++) { /* 128-bit lanes: rows j, j + 4 and j + 8, j + 12 */
+        t[j] = _mm512_shuffle_i32x4(r[j], r[j + 4], 0x88);
+        t[j + 4] = _mm512_shuffle_i32x4(r[j], r[j + 4], 0xdd);
+        t[j + 8] = _mm512_shuffle_i32x4(r[j + 8], r[j + 12], 0x88);
+        t[j + 12] = _mm512_shuffle_i32x4(r[j + 8], r[j + 12], 0xdd);
+    }
+    for (int j = 0; j < 8; j++) {
+        r[j] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0x88);
+        r[j + 8] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0xdd);
+    }
+    /* r[i] is now column i */
+    for (int i = 0; i + 1 < cnt; i++) _mm512_storeu_si512((void *)(dst + i * ZNR), r[i]);
+    _mm512_mask_storeu_epi32(dst + (cnt - 1) * ZNR, (__mmask16)0x0fff, r[cnt - 1]);
+}
 #else
 /* Plain-C model of the instructions used above (Intel SDM: VDPBF16PS = two f32 FMAs per lane, odd element
  * first, DAZ inputs, FTZ output, round to nearest even). */
@@ -277,6 +307,10 @@ static inline void z_cvt32(const float *src, int n, uint32_t out[16]) {
     memcpy(out, h, 64);
 }
 static int z_supported(void) { return 1; }
+static void z_transpose12(uint32_t tmp[ZNR][16], uint32_t *dst, int cnt) {
+    for (int i = 0; i < cnt; i++)
+        for (int j = 0; j < ZNR; j++) dst[i * ZNR + j] = tmp[j][i];
+}
 #endif
 
 typedef struct zk_args {
@@ -369,9 +403,7 @@ Z_TARGET static void z_convert(const gb_job *J, int tid, int nth) {
         for (int q = 0; q < Kp2; q += 16) {
             const int n = gb_min(32, K - 2 * q), cnt = gb_min(16, Kp2 - q);
             for (int j = 0; j < nr; j++) z_cvt32(J->x + (size_t)(g * ZNR + j) * K + 2 * q, n, tmp[j]);
-            uint32_t *dst = xz + ((size_t)g * Kp2 + q) * ZNR;
-            for (int i = 0; i < cnt; i++)
-                for (int j = 0; j < ZNR; j++) dst[i * ZNR + j] = tmp[j][i];
+            z_transpose12(tmp, xz + ((size_t)g * Kp2 + q) * ZNR, cnt);
         }
     }
 }
@@ -418,9 +450,7 @@ Z_TARGET void GB_PUB(gemm_bf16_round_group)(uint32_t *xz, const float *x, size_t
     for (int q = 0; q < Kp2; q += 16) {
         const int n = gb_min(32, K - 2 * q), cnt = gb_min(16, Kp2 - q);
         for (int j = 0; j < nt; j++) z_cvt32(x + (size_t)j * ldx + 2 * q, n, tmp[j]);
-        uint32_t *dst = xz + (size_t)q * ZNR;
-        for (int i = 0; i < cnt; i++)
-            for (int j = 0; j < ZNR; j++) dst[i * ZNR + j] = tmp[j][i];
+        z_transpose12(tmp, xz + (size_t)q * ZNR, cnt);
     }
 }
 
