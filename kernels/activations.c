@@ -2,6 +2,7 @@
 #include "kernels.h"
 
 #include "cpu.h"
+#include "exp_poly.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -37,34 +38,17 @@ void gelu_tanh(float *x, size_t n) {
 }
 
 /* ---- SwiGLU with a polynomial exp (the bf16 compute path) ----
- * d[i] = silu(d[i]) · u[i] with silu(g) = g / (1 + e^{−g}), e^x = 2^n · p(f) (Cody–Waite split, the degree-6
- * polynomial of softmax.c, ≈ 2 ulp), x clamped to [−80, 80] so every value stays a normal float (beyond that
- * silu(g) is g, or 0 to far below f32 resolution of the product). Three implementations of the same per-lane
- * operations (fused multiply-adds where fmaf is written, IEEE division), so they give identical bits; lanes
- * are independent, so the split into vectors does not matter either. */
-#define SW_LN2_HI 0.693145751953125f
-#define SW_LN2_LO 1.42860682030941723212e-6f
-#define SW_LOG2E  1.44269504088896341f
-
+ * d[i] = silu(d[i]) · u[i] with silu(g) = g / (1 + e^{−g}), e^x from exp_poly.h (≈ 2 ulp), x clamped to
+ * [−80, 80] so every value stays a normal float (beyond that silu(g) is g, or 0 to far below f32 resolution of
+ * the product). The three SIMD levels perform the same per-lane operations (exp_poly.h, IEEE division), so they
+ * give identical bits; lanes are independent, so the split into vectors does not matter either. */
 static void swiglu_poly_scalar(float *d, const float *u, size_t n) {
     for (size_t i = 0; i < n; i++) {
         const float g = d[i];
         float       x = -g;
         x = x > -80.0f ? x : -80.0f;
         x = x < 80.0f ? x : 80.0f;
-        const float n2 = nearbyintf(x * SW_LOG2E);
-        float       f = fmaf(-n2, SW_LN2_HI, x);
-        f = fmaf(-n2, SW_LN2_LO, f);
-        float p = 1.3981999507e-3f;
-        p = fmaf(p, f, 8.3334519073e-3f);
-        p = fmaf(p, f, 4.1665795894e-2f);
-        p = fmaf(p, f, 1.6666665459e-1f);
-        p = fmaf(p, f, 5.0000001201e-1f);
-        p = fmaf(p * f, f, f + 1.0f);
-        const int32_t bits = ((int32_t)n2 + 127) << 23;
-        float         scale;
-        memcpy(&scale, &bits, 4);
-        d[i] = g / (1.0f + p * scale) * u[i];
+        d[i] = g / (1.0f + exp_poly1(x)) * u[i];
     }
 }
 
@@ -74,19 +58,7 @@ __attribute__((target("avx2,fma"))) static void swiglu_poly_avx2(float *d, const
         const __m256 g = _mm256_loadu_ps(d + i);
         __m256       x = _mm256_sub_ps(_mm256_setzero_ps(), g);
         x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-80.0f)), _mm256_set1_ps(80.0f));
-        const __m256 n2 = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(SW_LOG2E)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        __m256 f = _mm256_fnmadd_ps(n2, _mm256_set1_ps(SW_LN2_HI), x);
-        f = _mm256_fnmadd_ps(n2, _mm256_set1_ps(SW_LN2_LO), f);
-        __m256 p = _mm256_set1_ps(1.3981999507e-3f);
-        p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(8.3334519073e-3f));
-        p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(4.1665795894e-2f));
-        p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.6666665459e-1f));
-        p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.0000001201e-1f));
-        p = _mm256_fmadd_ps(_mm256_mul_ps(p, f), f, _mm256_add_ps(f, _mm256_set1_ps(1.0f)));
-        const __m256 scale = _mm256_castsi256_ps(
-            _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n2), _mm256_set1_epi32(127)), 23));
-        const __m256 den = _mm256_add_ps(_mm256_set1_ps(1.0f), _mm256_mul_ps(p, scale));
+        const __m256 den = _mm256_add_ps(_mm256_set1_ps(1.0f), exp_poly8(x));
         _mm256_storeu_ps(d + i, _mm256_mul_ps(_mm256_div_ps(g, den), _mm256_loadu_ps(u + i)));
     }
     swiglu_poly_scalar(d + i, u + i, n - i);
@@ -98,17 +70,7 @@ __attribute__((target("avx512f"))) static void swiglu_poly_avx512(float *d, cons
         const __m512    g = _mm512_maskz_loadu_ps(k, d + i);
         __m512          x = _mm512_sub_ps(_mm512_setzero_ps(), g);
         x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-80.0f)), _mm512_set1_ps(80.0f));
-        const __m512 n2 = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(SW_LOG2E)),
-                                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        __m512 f = _mm512_fnmadd_ps(n2, _mm512_set1_ps(SW_LN2_HI), x);
-        f = _mm512_fnmadd_ps(n2, _mm512_set1_ps(SW_LN2_LO), f);
-        __m512 p = _mm512_set1_ps(1.3981999507e-3f);
-        p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(8.3334519073e-3f));
-        p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(4.1665795894e-2f));
-        p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.6666665459e-1f));
-        p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.0000001201e-1f));
-        p = _mm512_fmadd_ps(_mm512_mul_ps(p, f), f, _mm512_add_ps(f, _mm512_set1_ps(1.0f)));
-        const __m512 den = _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_scalef_ps(p, n2));
+        const __m512 den = _mm512_add_ps(_mm512_set1_ps(1.0f), exp_poly16(x));
         _mm512_mask_storeu_ps(d + i, k, _mm512_mul_ps(_mm512_div_ps(g, den), _mm512_maskz_loadu_ps(k, u + i)));
     }
 }

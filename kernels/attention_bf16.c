@@ -12,6 +12,7 @@
  *
  * Built with GEMM_BF16_EMU (tests/test_attention_bf16.c), the public function is emu_attention_causal_bf16 and
  * runs on the plain-C model of the instructions, so hardware and model can be compared bit for bit. */
+#include "exp_poly.h"
 #include "gemm_bf16.h"
 #include "kernels.h"
 
@@ -46,29 +47,12 @@ static inline size_t ab_pad(size_t n, size_t to) { return (n + to - 1) / to * to
 /* ---- one row of the online softmax, 16 lanes at a time ----
  * row[0..visible): raw scores q·k. Sets row[j] = exp(scale·row[j] − m') for j < visible and 0 for visible ≤ j <
  * width, where m' = max(m, scale·max row); updates m, l and returns α = e^{m − m'} (the factor for O).
- * exp is the Cody–Waite + degree-6 polynomial of softmax.c (≈ 2 ulp). Written once with AVX-512 intrinsics and
- * once as a plain-C model of the same 16-lane operations (fused multiply-adds via fmaf, lane sums in a fixed
- * order), so the emulated build gives the hardware's bits. */
-#define AB_LN2_HI 0.693145751953125f
-#define AB_LN2_LO 1.42860682030941723212e-6f
-#define AB_LOG2E  1.44269504088896341f
+ * exp is exp_poly.h's (≈ 2 ulp, as softmax.c). Written once with AVX-512 intrinsics and once as a plain-C model
+ * of the same 16-lane operations (exp_poly1, lane sums in a fixed order), so the emulated build gives the
+ * hardware's bits. */
 #ifndef GEMM_BF16_EMU
-#include <immintrin.h>
 #define AB_TARGET __attribute__((target("avx512f")))
-AB_TARGET static inline __m512 ab_exp16(__m512 x) { /* x ≤ 0 */
-    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(AB_LOG2E)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 f = _mm512_fnmadd_ps(n, _mm512_set1_ps(AB_LN2_HI), x);
-    f = _mm512_fnmadd_ps(n, _mm512_set1_ps(AB_LN2_LO), f);
-    __m512 p = _mm512_set1_ps(1.3981999507e-3f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_fmadd_ps(_mm512_mul_ps(p, f), f, _mm512_add_ps(f, _mm512_set1_ps(1.0f)));
-    return _mm512_scalef_ps(p, n);
-}
+AB_TARGET static inline __m512 ab_exp16(__m512 x) { return exp_poly16(_mm512_max_ps(x, _mm512_set1_ps(-87.0f))); }
 AB_TARGET static float ab_softmax_row(float *row, int visible, int width, float scale, float *m, float *l) {
     const __m512 vs = _mm512_set1_ps(scale);
     __m512       vmax = _mm512_set1_ps(-INFINITY);
@@ -100,19 +84,7 @@ AB_TARGET static float ab_softmax_row(float *row, int visible, int width, float 
     return alpha;
 }
 #else
-static inline float ab_exp1(float x) { /* the lane operation of ab_exp16 above */
-    x = x > -87.0f ? x : -87.0f;
-    const float n = nearbyintf(x * AB_LOG2E);
-    float       f = fmaf(-n, AB_LN2_HI, x);
-    f = fmaf(-n, AB_LN2_LO, f);
-    float p = 1.3981999507e-3f;
-    p = fmaf(p, f, 8.3334519073e-3f);
-    p = fmaf(p, f, 4.1665795894e-2f);
-    p = fmaf(p, f, 1.6666665459e-1f);
-    p = fmaf(p, f, 5.0000001201e-1f);
-    p = fmaf(p * f, f, f + 1.0f);
-    return ldexpf(p, (int)n);
-}
+static inline float ab_exp1(float x) { return exp_poly1(x > -87.0f ? x : -87.0f); } /* a lane of ab_exp16 */
 static float ab_softmax_row(float *row, int visible, int width, float scale, float *m, float *l) {
     float lanes[16];
     for (int i = 0; i < 16; i++) lanes[i] = -INFINITY;

@@ -6,6 +6,7 @@
  * degree-6 polynomial: relative error ≈ 2 ulp, far below what a 1e-6 BPC tolerance needs. Lane sums are f32
  * over blocks of at most 1024 elements, then added in double. */
 #include "cpu.h"
+#include "exp_poly.h"
 #include "kernels.h"
 
 #include <immintrin.h>
@@ -46,17 +47,7 @@ static double sum_exp_scalar(const float *x, int n, float m) {
 }
 
 __attribute__((target("avx512f"))) static inline __m512 exp_neg16(__m512 x) {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 f = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x);
-    f = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), f);
-    __m512 p = _mm512_set1_ps(1.3981999507e-3f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_fmadd_ps(_mm512_mul_ps(p, f), f, _mm512_add_ps(f, _mm512_set1_ps(1.0f)));
-    return _mm512_scalef_ps(p, n); /* p · 2^n */
+    return exp_poly16(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)));
 }
 
 __attribute__((target("avx512f"))) static double sum_exp_avx512(const float *x, int n, float m) {
@@ -86,19 +77,7 @@ __attribute__((target("avx512f"))) static float max_avx512(const float *x, int n
 }
 
 __attribute__((target("avx2,fma"))) static inline __m256 exp_neg8(__m256 x) {
-    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 f = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), x);
-    f = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), f);
-    __m256 p = _mm256_set1_ps(1.3981999507e-3f);
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(_mm256_mul_ps(p, f), f, _mm256_add_ps(f, _mm256_set1_ps(1.0f)));
-    /* 2^n through the exponent field; n ≥ -126 after the clamp, so the result stays normal */
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+    return exp_poly8(_mm256_max_ps(x, _mm256_set1_ps(-87.0f))); /* n ≥ −126: the result stays normal */
 }
 
 __attribute__((target("avx2,fma"))) static double sum_exp_avx2(const float *x, int n, float m) {
