@@ -392,21 +392,36 @@ static int open_orphans(ckpt_set *s, const char *path, int R, const lmc_ckpt_fp 
 
 /* ---- the evaluation --------------------------------------------------------------------------------- */
 
-typedef struct eval_bufs {
-    lmc_corpus     c;
-    int32_t       *ids;
-    size_t        *doc_start;
-    float         *hidden;
-    double        *row_nll, *dnll;
-    size_t        *dscored;
-    lmc_ckpt_part *parts;
-    unsigned char *done, *mine, *scope; /* (K) held by some rank; computed here; this shard's */
-    wtable         wt;
-    ckpt_set       ck;
-    lmc_buf        msg;
-} eval_bufs;
+/* One evaluation in progress on this rank: the corpus and its token stream, the table of finished windows, the
+ * checkpoints, the plan (the windows this rank computes) and the running counts. */
+typedef struct eval_run {
+    lmc_model           *m;
+    const lmc_eval_opts *o;
+    const char          *path;  /* the corpus file */
+    lmc_result          *r;
+    lmc_dist            *d;     /* the ranks, or NULL for one process */
+    int                  rank, R, root, tag, n_shards, shard;
+    int                  W, S;
+    size_t               K;
+    lmc_corpus           c;
+    int32_t             *ids;       /* (tokens) the documents' token ids, concatenated */
+    size_t              *doc_start; /* (n_docs + 1) document d's tokens are ids[doc_start[d] .. doc_start[d+1]) */
+    float               *hidden;    /* (W, dim) */
+    double              *row_nll;   /* (W) a computed window's scored rows */
+    double              *dnll;      /* (n_docs) */
+    size_t              *dscored;   /* (n_docs) scored targets per document */
+    lmc_ckpt_part       *parts;     /* (W) a computed window's NLL split by document */
+    unsigned char       *done, *mine, *scope; /* (K) held by some rank; computed here; this shard's */
+    wtable               wt;
+    ckpt_set             ck;
+    lmc_buf              msg;
+    size_t               in_scope, held_in_scope; /* this shard's windows, and those held (by any rank) */
+    size_t               computed, computed_all;  /* windows computed by this rank, by every rank */
+    double               fwd, t_plan;             /* seconds in forward + scoring here; when the plan was made */
+    progress             pr;
+} eval_run;
 
-static void bufs_free(eval_bufs *b) {
+static void run_free(eval_run *b) {
     lmc_corpus_free(&b->c);
     free(b->ids);
     free(b->doc_start);
@@ -434,9 +449,11 @@ void lmc_result_free(lmc_result *r) {
 }
 
 /* Computes window k: forward, scoring, the finite check, the split by document. */
-static int compute_window(lmc_model *m, const char *path, eval_bufs *b, int W, int S, size_t k, double *wn,
-                          size_t *n_parts, lmc_err *err) {
-    lmc_window w = lmc_window_at(W, S, k);
+static int compute_window(eval_run *b, size_t k, double *wn, size_t *n_parts, lmc_err *err) {
+    lmc_model *m = b->m;
+    const char *path = b->path;
+    int W = b->W;
+    lmc_window w = lmc_window_at(W, b->S, k);
     const int32_t *in = b->ids + w.start;
     if (lmc_model_hidden(m, in, W, b->hidden, err)) return -1;
     /* targets of input row i are in[i + 1]: pass the stream shifted by one */
@@ -455,202 +472,195 @@ static int compute_window(lmc_model *m, const char *path, eval_bufs *b, int W, i
     return 0;
 }
 
-int lmc_evaluate(lmc_model *m, lmc_tokenizer *tok, const char *path, const lmc_eval_opts *o, lmc_result *r,
-                 lmc_err *err) {
-    double t_start = lmc_now();
-    memset(r, 0, sizeof *r);
-    snprintf(r->data, sizeof r->data, "%s", path);
-    int W = o->block_size, S = o->stride;
-    r->block_size = W;
-    r->stride = S;
-    r->file_num = o->file_num;
-    if (lmc_model_check_window(m, W, err)) return -1; /* before the corpus is read */
-    lmc_dist *d = o->dist;
-    int rank = d ? d->rank : 0, R = d ? d->size : 1, root = rank == 0, tag = d ? d->seq++ : 0;
-    int n_shards = o->shard_count > 0 ? o->shard_count : 1, shard = o->shard_count > 0 ? o->shard_index : 0;
-    if (shard < 0 || shard >= n_shards)
-        return lmc_fail(err, "shard %d of %d does not exist (shards are 1..%d)", shard + 1, n_shards, n_shards);
-
-    eval_bufs b;
-    memset(&b, 0, sizeof b);
-    progress pr;
-    memset(&pr, 0, sizeof pr);
-    int rc = -1;
+/* Corpus → documents → token stream, its hashes and the zlib baseline, the window count. */
+static int eval_load(eval_run *e, lmc_tokenizer *tok, lmc_err *err) {
+    const lmc_eval_opts *o = e->o;
+    lmc_result *r = e->r;
+    const lmc_corpus *c = &e->c;
+    const char *path = e->path;
     lmc_corpus_opts co = {.file_num = o->file_num, .skip_bad = o->skip_bad};
-    if (lmc_corpus_load(path, &co, &b.c, err)) return -1;
-    const lmc_corpus *c = &b.c;
+    if (lmc_corpus_load(path, &co, &e->c, err)) return -1;
     r->docs = c->n_docs;
     r->chars = c->chars;
     r->bytes = c->bytes;
     r->skipped = c->skipped;
     r->records = c->records;
-    if (c->n_docs == 0) {
-        lmc_fail(err, "%s: no non-empty documents (%zu records read%s): BPC is undefined", path, c->records,
-                 c->skipped ? ", some skipped as malformed" : "");
-        goto out;
-    }
+    if (c->n_docs == 0)
+        return lmc_fail(err, "%s: no non-empty documents (%zu records read%s): BPC is undefined", path, c->records,
+                        c->skipped ? ", some skipped as malformed" : "");
     size_t N = 0;
-    if (tokenize_corpus(tok, c, path, &b.ids, &N, &b.doc_start, err)) goto out;
+    if (tokenize_corpus(tok, c, path, &e->ids, &N, &e->doc_start, err)) return -1;
     r->tokens = N;
     r->zlib_bytes = zlib_size(c);
     r->zlib_bpc = r->zlib_bytes ? 8.0 * (double)r->zlib_bytes / (double)c->chars : NAN;
-    sha256_tokens(b.ids, N, r->tokens_sha256);
-    if (lmc_file_sha256(path, r->data_sha256, err)) goto out;
-
-    size_t K;
-    if (lmc_windows_count(N, W, S, &K, err)) {
+    sha256_tokens(e->ids, N, r->tokens_sha256);
+    if (lmc_file_sha256(path, r->data_sha256, err)) return -1;
+    if (lmc_windows_count(N, e->W, e->S, &e->K, err)) {
         char msg[sizeof err->msg];
         snprintf(msg, sizeof msg, "%s", err->msg);
-        lmc_fail(err, "%s (%zu documents, %zu characters, %zu bytes): %s", path, c->n_docs, c->chars, c->bytes, msg);
-        goto out;
+        return lmc_fail(err, "%s (%zu documents, %zu characters, %zu bytes): %s", path, c->n_docs, c->chars, c->bytes,
+                        msg);
     }
-    r->windows = K;
-    r->scored_tokens = lmc_windows_scored(W, S, K);
+    r->windows = e->K;
+    r->scored_tokens = lmc_windows_scored(e->W, e->S, e->K);
+    return 0;
+}
 
+/* The fingerprint (the same on every rank), the windows the checkpoints hold, and the plan, a pure function of
+ * what is done: this shard's windows (all without --shard), less those any rank holds, dealt out over the ranks
+ * in window order. Then the buffers of one window. */
+static int eval_plan(eval_run *e, lmc_tokenizer *tok, lmc_err *err) {
+    const lmc_eval_opts *o = e->o;
+    lmc_result *r = e->r;
+    size_t K = e->K;
+    int W = e->W, S = e->S;
     lmc_ckpt_fp fp;
-    if (o->checkpoint || d || o->shard_count > 0) {
-        lmc_ckpt_fingerprint(&fp, m, o->model_sha256, tok, o, path, r, c->n_docs);
+    if (o->checkpoint || e->d || o->shard_count > 0) {
+        lmc_ckpt_fingerprint(&fp, e->m, o->model_sha256, tok, o, e->path, r, e->c.n_docs);
         lmc_buf t = {0};
         lmc_ckpt_fp_text(&fp, &t);
         r->fingerprint = t.p;
-        if (d && dist_check_same(d, r->fingerprint, err)) goto out;
+        if (e->d && dist_check_same(e->d, r->fingerprint, err)) return -1;
     }
-    wt_init(&b.wt, K);
+    wt_init(&e->wt, K);
     if (o->checkpoint) {
         char own[4200];
-        rank_ckpt_path(own, sizeof own, o->checkpoint, rank);
-        if (ckpt_set_add(&b.ck, own, &fp, err)) goto out;
-        if (root && open_orphans(&b.ck, o->checkpoint, R, &fp, err)) goto out;
-        for (size_t i = 0; i < b.ck.n; i++) {
-            r->torn_records += lmc_ckpt_torn(b.ck.c[i]);
+        rank_ckpt_path(own, sizeof own, o->checkpoint, e->rank);
+        if (ckpt_set_add(&e->ck, own, &fp, err)) return -1;
+        if (e->root && open_orphans(&e->ck, o->checkpoint, e->R, &fp, err)) return -1;
+        for (size_t i = 0; i < e->ck.n; i++) {
+            r->torn_records += lmc_ckpt_torn(e->ck.c[i]);
             for (size_t k = 0; k < K; k++) {
                 const lmc_ckpt_part *parts;
                 size_t n_parts;
                 double wn;
-                if (lmc_ckpt_get(b.ck.c[i], k, &wn, &parts, &n_parts) && wt_put(&b.wt, W, S, k, wn, parts, n_parts, err)) {
+                if (lmc_ckpt_get(e->ck.c[i], k, &wn, &parts, &n_parts) && wt_put(&e->wt, W, S, k, wn, parts, n_parts, err)) {
                     char msg[sizeof err->msg];
                     snprintf(msg, sizeof msg, "%s", err->msg);
-                    lmc_fail(err, "%s and its rank files: %s", o->checkpoint, msg);
-                    goto out;
+                    return lmc_fail(err, "%s and its rank files: %s", o->checkpoint, msg);
                 }
             }
         }
     }
-
-    /* The plan, a pure function of what is done: this shard's windows (all without --shard), less those any
-     * rank holds, dealt out over the ranks in window order. */
-    b.done = lmc_xcalloc(K ? K : 1, 1);
-    b.mine = lmc_xcalloc(K ? K : 1, 1);
-    b.scope = lmc_xcalloc(K ? K : 1, 1);
-    if (K) memcpy(b.done, b.wt.have, K);
-    if (d && d->or_all(d, b.done, K, err)) goto out;
-    size_t in_scope = 0, todo = 0;
+    e->done = lmc_xcalloc(K ? K : 1, 1);
+    e->mine = lmc_xcalloc(K ? K : 1, 1);
+    e->scope = lmc_xcalloc(K ? K : 1, 1);
+    if (K) memcpy(e->done, e->wt.have, K);
+    if (e->d && e->d->or_all(e->d, e->done, K, err)) return -1;
+    size_t todo = 0;
     for (size_t k = 0; k < K; k++) {
-        b.scope[k] = lmc_window_owner(k, n_shards) == shard;
-        in_scope += b.scope[k];
-        if (b.scope[k] && !b.done[k]) b.mine[k] = lmc_window_owner(todo++, R) == rank;
-        if (b.scope[k] && b.done[k]) r->resumed_windows++;
+        e->scope[k] = lmc_window_owner(k, e->n_shards) == e->shard;
+        e->in_scope += e->scope[k];
+        if (e->scope[k] && !e->done[k]) e->mine[k] = lmc_window_owner(todo++, e->R) == e->rank;
+        if (e->scope[k] && e->done[k]) r->resumed_windows++;
     }
-
-    b.hidden = malloc(sizeof(float) * (size_t)W * m->info.dim);
-    b.row_nll = malloc(sizeof(double) * (size_t)W);
-    b.dnll = calloc(c->n_docs, sizeof(double));
-    b.dscored = calloc(c->n_docs, sizeof(size_t));
-    b.parts = malloc(sizeof(lmc_ckpt_part) * (size_t)W);
-    if (!b.hidden || !b.row_nll || !b.dnll || !b.dscored || !b.parts) {
-        lmc_fail(err, "out of memory for a %d-token window", W);
-        goto out;
-    }
-
+    e->hidden = malloc(sizeof(float) * (size_t)W * e->m->info.dim);
+    e->row_nll = malloc(sizeof(double) * (size_t)W);
+    e->dnll = calloc(e->c.n_docs, sizeof(double));
+    e->dscored = calloc(e->c.n_docs, sizeof(size_t));
+    e->parts = malloc(sizeof(lmc_ckpt_part) * (size_t)W);
+    if (!e->hidden || !e->row_nll || !e->dnll || !e->dscored || !e->parts)
+        return lmc_fail(err, "out of memory for a %d-token window", W);
     /* Windows this rank already holds that rank 0 does not know: sent first (what rank 0 read from its own
      * files, it has). */
-    if (d && !root)
+    if (e->d && !e->root)
         for (size_t k = 0; k < K; k++)
-            if (b.scope[k] && b.wt.have[k] &&
-                send_window(d, tag, k, b.wt.nll[k], b.wt.parts + b.wt.part_off[k], b.wt.part_n[k], 0, &b.msg, err))
-                goto out;
-
+            if (e->scope[k] && e->wt.have[k] &&
+                send_window(e->d, e->tag, k, e->wt.nll[k], e->wt.parts + e->wt.part_off[k], e->wt.part_n[k], 0,
+                            &e->msg, err))
+                return -1;
     /* Scope counts exclude windows outside this shard that a checkpoint happened to hold. */
-    size_t held_in_scope = 0;
-    for (size_t k = 0; k < K; k++) held_in_scope += b.scope[k] && b.wt.have[k];
-    progress_init(&pr, o, path, in_scope, r->resumed_windows);
-    double fwd = 0, t_plan = lmc_now();
-    size_t computed = 0, computed_all = 0;
-#define SHOW(final) if (root) progress_show(&pr, held_in_scope, computed_all, W, \
-        b.wt.nll_sum / ((double)c->chars * (double)b.wt.scored / (double)r->scored_tokens * M_LN2), final)
-    for (size_t k = 0; k < K; k++) {
-        if (!b.mine[k]) continue;
+    for (size_t k = 0; k < K; k++) e->held_in_scope += e->scope[k] && e->wt.have[k];
+    return 0;
+}
+
+/* Rank 0: progress over every rank's windows. */
+static void show(eval_run *e, int final) {
+    if (!e->root) return;
+    double bpc = e->wt.nll_sum / ((double)e->c.chars * (double)e->wt.scored / (double)e->r->scored_tokens * M_LN2);
+    progress_show(&e->pr, e->held_in_scope, e->computed_all, e->W, bpc, final);
+}
+
+/* Rank 0 takes in windows other ranks finished: what has arrived (block 0), or the next one (block 1). */
+static int take_others(eval_run *e, int block, lmc_err *err) {
+    while (e->d && e->root) {
+        int was_computed = 0, added = 0;
+        if (e->d->recv(e->d, e->tag, block, &e->msg, err)) return -1;
+        if (!block && !e->msg.len) return 0; /* nothing more has arrived */
+        if (take_window(&e->msg, &e->wt, e->W, e->S, e->c.n_docs, &was_computed, &added, err)) return -1;
+        e->held_in_scope += (size_t)added;
+        e->computed_all += (size_t)was_computed;
+        if (block) return 0;
+    }
+    return 0;
+}
+
+/* This rank's windows in window order: computed, recorded in its checkpoint, sent to rank 0 (other ranks); rank
+ * 0 meanwhile and afterwards takes in the others' until it holds the whole scope. */
+static int eval_windows(eval_run *e, lmc_err *err) {
+    progress_init(&e->pr, e->o, e->path, e->in_scope, e->r->resumed_windows);
+    e->t_plan = lmc_now();
+    for (size_t k = 0; k < e->K; k++) {
+        if (!e->mine[k]) continue;
         double t0 = lmc_now(), wn = 0;
         size_t n_parts = 0;
-        if (compute_window(m, path, &b, W, S, k, &wn, &n_parts, err)) goto out;
-        fwd += lmc_now() - t0;
-        computed++;
-        computed_all++;
-        if (b.ck.n && lmc_ckpt_append(b.ck.c[0], k, wn, b.parts, n_parts, err)) goto out;
-        if (wt_put(&b.wt, W, S, k, wn, b.parts, n_parts, err)) goto out;
-        held_in_scope++;
-        if (d && !root && send_window(d, tag, k, wn, b.parts, n_parts, 1, &b.msg, err)) goto out;
-        /* rank 0 takes in what the others finished meanwhile: progress covers every rank */
-        while (d && root) {
-            int was_computed, added;
-            if (d->recv(d, tag, 0, &b.msg, err)) goto out;
-            if (!b.msg.len) break;
-            if (take_window(&b.msg, &b.wt, W, S, c->n_docs, &was_computed, &added, err)) goto out;
-            held_in_scope += (size_t)added;
-            computed_all += (size_t)was_computed;
-        }
-        SHOW(0);
+        if (compute_window(e, k, &wn, &n_parts, err)) return -1;
+        e->fwd += lmc_now() - t0;
+        e->computed++;
+        e->computed_all++;
+        if (e->ck.n && lmc_ckpt_append(e->ck.c[0], k, wn, e->parts, n_parts, err)) return -1;
+        if (wt_put(&e->wt, e->W, e->S, k, wn, e->parts, n_parts, err)) return -1;
+        e->held_in_scope++;
+        if (e->d && !e->root && send_window(e->d, e->tag, k, wn, e->parts, n_parts, 1, &e->msg, err)) return -1;
+        if (take_others(e, 0, err)) return -1;
+        show(e, 0);
     }
-    while (d && root && held_in_scope < in_scope) {
-        int was_computed, added;
-        if (d->recv(d, tag, 1, &b.msg, err) ||
-            take_window(&b.msg, &b.wt, W, S, c->n_docs, &was_computed, &added, err))
-            goto out;
-        held_in_scope += (size_t)added;
-        computed_all += (size_t)was_computed;
-        SHOW(0);
+    while (e->d && e->root && e->held_in_scope < e->in_scope) {
+        if (take_others(e, 1, err)) return -1;
+        show(e, 0);
     }
-    SHOW(1);
-#undef SHOW
-    if (d && !root) { /* rank 0 holds everything now, or will once the queue drains */
-        if (d->flush(d, err)) goto out;
-        r->computed_windows = computed;
-        r->forward_seconds = fwd;
+    show(e, 1);
+    return 0;
+}
+
+/* Rank 0 (or one process): the windows combined in window order, whoever computed them, the logs and the
+ * result. Other ranks: their counts only (rank 0 holds everything, or will once the queue drains). */
+static int eval_finish(eval_run *e, double t_start, lmc_err *err) {
+    const lmc_eval_opts *o = e->o;
+    const lmc_corpus *c = &e->c;
+    lmc_result *r = e->r;
+    size_t K = e->K;
+    if (e->d && !e->root) {
+        if (e->d->flush(e->d, err)) return -1;
+        r->computed_windows = e->computed;
+        r->forward_seconds = e->fwd;
         r->seconds = lmc_now() - t_start;
-        if (ckpt_set_close(&b.ck, err)) goto out;
-        rc = 0;
-        goto out;
+        return ckpt_set_close(&e->ck, err);
     }
     for (size_t k = 0; k < K; k++)
-        if (b.scope[k] && !b.wt.have[k]) { lmc_fail(err, "internal error: window %zu was never computed", k); goto out; }
-    if (ckpt_set_close(&b.ck, err)) goto out;
-
-    /* combine: window order, whoever computed them */
+        if (e->scope[k] && !e->wt.have[k]) return lmc_fail(err, "internal error: window %zu was never computed", k);
+    if (ckpt_set_close(&e->ck, err)) return -1;
     double nll = 0;
     for (size_t k = 0; k < K; k++) {
-        if (!b.scope[k]) continue;
-        nll += b.wt.nll[k];
-        for (size_t i = 0; i < b.wt.part_n[k]; i++) b.dnll[b.wt.parts[b.wt.part_off[k] + i].doc] += b.wt.parts[b.wt.part_off[k] + i].nll;
+        if (!e->scope[k]) continue;
+        nll += e->wt.nll[k];
+        for (size_t i = 0; i < e->wt.part_n[k]; i++)
+            e->dnll[e->wt.parts[e->wt.part_off[k] + i].doc] += e->wt.parts[e->wt.part_off[k] + i].nll;
     }
     /* scored targets per document: a pure function of the window geometry */
-    {
-        size_t p0 = 1, p1 = 1 + r->scored_tokens; /* scored targets are stream positions [1, 1 + scored) */
-        for (size_t dd = 0; dd < c->n_docs; dd++) {
-            size_t a = b.doc_start[dd] > p0 ? b.doc_start[dd] : p0, e = b.doc_start[dd + 1] < p1 ? b.doc_start[dd + 1] : p1;
-            b.dscored[dd] = e > a ? e - a : 0;
-        }
+    size_t p0 = 1, p1 = 1 + r->scored_tokens; /* scored targets are stream positions [1, 1 + scored) */
+    for (size_t dd = 0; dd < c->n_docs; dd++) {
+        size_t a = e->doc_start[dd] > p0 ? e->doc_start[dd] : p0;
+        size_t z = e->doc_start[dd + 1] < p1 ? e->doc_start[dd + 1] : p1;
+        e->dscored[dd] = z > a ? z - a : 0;
     }
-    if (o->per_window && write_per_window(o->per_window, W, S, K, b.wt.nll, b.scope, err)) goto out;
-    if (o->per_doc && write_per_doc(o->per_doc, c, b.doc_start, b.dnll, b.dscored, err)) goto out;
-
+    if (o->per_window && write_per_window(o->per_window, e->W, e->S, K, e->wt.nll, e->scope, err)) return -1;
+    if (o->per_doc && write_per_doc(o->per_doc, c, e->doc_start, e->dnll, e->dscored, err)) return -1;
     if (o->doc_stats && o->shard_count == 0) { /* one shard's documents are partial: lmc merge leaves them out */
         r->doc_stats = malloc(sizeof *r->doc_stats * c->n_docs);
-        if (!r->doc_stats) {
-            lmc_fail(err, "out of memory for %zu per-document statistics", c->n_docs);
-            goto out;
-        }
+        if (!r->doc_stats) return lmc_fail(err, "out of memory for %zu per-document statistics", c->n_docs);
         for (size_t d = 0; d < c->n_docs; d++)
-            r->doc_stats[d] = (lmc_doc_stat){b.dnll[d], b.doc_start[d + 1] - b.doc_start[d], b.dscored[d],
+            r->doc_stats[d] = (lmc_doc_stat){e->dnll[d], e->doc_start[d + 1] - e->doc_start[d], e->dscored[d],
                                              c->docs[d].chars, c->docs[d].len};
     }
     r->nll = nll;
@@ -658,21 +668,50 @@ int lmc_evaluate(lmc_model *m, lmc_tokenizer *tok, const char *path, const lmc_e
         r->partial = 1;
         r->bpc = r->bpb = r->token_ppl = NAN;
         r->window_nll = lmc_xmalloc((K ? K : 1) * sizeof *r->window_nll);
-        for (size_t k = 0; k < K; k++) r->window_nll[k] = b.scope[k] ? b.wt.nll[k] : NAN;
+        for (size_t k = 0; k < K; k++) r->window_nll[k] = e->scope[k] ? e->wt.nll[k] : NAN;
     } else {
         r->bpc = nll / ((double)r->chars * M_LN2);
         r->bpb = nll / ((double)r->bytes * M_LN2);
         r->token_ppl = exp(nll / (double)r->scored_tokens);
     }
-    r->computed_windows = computed_all;
-    r->forward_seconds = fwd;
+    r->computed_windows = e->computed_all;
+    r->forward_seconds = e->fwd;
     /* with several ranks, the job's rate: every rank's windows over the time they took */
-    double span = d ? lmc_now() - t_plan : fwd;
-    r->tokens_per_s = span > 0 ? (double)computed_all * W / span : 0;
+    double span = e->d ? lmc_now() - e->t_plan : e->fwd;
+    r->tokens_per_s = span > 0 ? (double)e->computed_all * e->W / span : 0;
     r->seconds = lmc_now() - t_start;
-    rc = 0;
-out:
+    return 0;
+}
+
+int lmc_evaluate(lmc_model *m, lmc_tokenizer *tok, const char *path, const lmc_eval_opts *o, lmc_result *r,
+                 lmc_err *err) {
+    double t_start = lmc_now();
+    memset(r, 0, sizeof *r);
+    snprintf(r->data, sizeof r->data, "%s", path);
+    r->block_size = o->block_size;
+    r->stride = o->stride;
+    r->file_num = o->file_num;
+    if (lmc_model_check_window(m, o->block_size, err)) return -1; /* before the corpus is read */
+    eval_run e;
+    memset(&e, 0, sizeof e);
+    e.m = m;
+    e.o = o;
+    e.path = path;
+    e.r = r;
+    e.d = o->dist;
+    e.W = o->block_size;
+    e.S = o->stride;
+    e.rank = e.d ? e.d->rank : 0;
+    e.R = e.d ? e.d->size : 1;
+    e.root = e.rank == 0;
+    e.tag = e.d ? e.d->seq++ : 0;
+    e.n_shards = o->shard_count > 0 ? o->shard_count : 1;
+    e.shard = o->shard_count > 0 ? o->shard_index : 0;
+    if (e.shard < 0 || e.shard >= e.n_shards)
+        return lmc_fail(err, "shard %d of %d does not exist (shards are 1..%d)", e.shard + 1, e.n_shards, e.n_shards);
+    int rc = eval_load(&e, tok, err) || eval_plan(&e, tok, err) || eval_windows(&e, err) ||
+             eval_finish(&e, t_start, err) ? -1 : 0;
     if (rc) lmc_result_free(r);
-    bufs_free(&b);
+    run_free(&e);
     return rc;
 }
