@@ -68,3 +68,33 @@ void attention_causal(float *out, const float *q, int q_stride, const float *k, 
         free(O);
     }
 }
+
+/* ---- attention over a KV cache (incremental decoding) ----
+ * n new queries at positions pos..pos+n-1 against the cached keys 0..pos+n-1 (the new ones already appended).
+ * A step has few queries and many keys, so each (query, head) is one thread's row: scores by sgemv, an exact
+ * softmax over the visible keys (max first, then exp and sum, no online rescaling) and the weighted sum of V
+ * by a second sgemv. The summation order differs from attention_causal's blocked one, so a step agrees with a
+ * prefill to rounding, not bit for bit; each row is still computed by one thread in a fixed order, so the result
+ * does not depend on the thread count. */
+void attention_prefix(float *out, const float *q, int q_stride, const float *k, int k_stride, const float *v,
+                      int v_stride, int n, int pos, int n_heads, int n_kv_heads, int qk_dim, int v_dim,
+                      float scale) {
+    int group = n_heads / n_kv_heads;
+#pragma omp parallel
+    {
+        float *S = malloc(sizeof(float) * (size_t)(pos + n));
+#pragma omp for schedule(static) collapse(2)
+        for (int i = 0; i < n; i++)
+            for (int h = 0; h < n_heads; h++) {
+                int g = h / group, L = pos + i + 1; /* keys 0 .. pos+i are visible */
+                const float *qi = q + (size_t)i * q_stride + (size_t)h * qk_dim;
+                float *o = out + ((size_t)i * n_heads + h) * v_dim;
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, L, qk_dim, scale, k + (size_t)g * qk_dim, k_stride, qi, 1,
+                            0.0f, S, 1);
+                float mx = vec_max(S, L), sum = vec_exp_sub_sum(S, L, mx);
+                cblas_sgemv(CblasRowMajor, CblasTrans, L, v_dim, 1.0f / sum, v + (size_t)g * v_dim, v_stride, S, 1,
+                            0.0f, o, 1);
+            }
+        free(S);
+    }
+}

@@ -25,6 +25,8 @@ void layernorm(float *out, const float *x, const float *w, const float *b, int T
 /* inv_freq: (rot_dim/2), the per-pair frequencies (scaling already applied by the caller).
  * cos, sin: (T, rot_dim/2), angle = pos * inv_freq[i] for pos = 0..T-1, optionally multiplied by mscale. */
 void rope_tables(float *cos_t, float *sin_t, const float *inv_freq, int T, int rot_dim, float mscale);
+/* The same for positions pos0..pos0+n-1 (row t holds position pos0 + t): a decoding step's rows. */
+void rope_tables_at(float *cos_t, float *sin_t, const float *inv_freq, int pos0, int n, int rot_dim, float mscale);
 /* x: (T, n_heads, head_dim) with row stride `stride` floats between tokens. Rotates the first rot_dim dims of
  * every head. interleaved = 0: HF rotate_half (pairs (i, i + rot_dim/2)); 1: Meta/llama2.c (pairs (2i, 2i+1)). */
 void rope_apply(float *x, int T, int n_heads, int head_dim, int stride, int rot_dim, const float *cos_t,
@@ -37,6 +39,12 @@ void rope_apply(float *x, int T, int n_heads, int head_dim, int stride, int rot_
  * scale multiplies q·k. Tiled with online softmax: never holds T×T scores for all heads at once. */
 void attention_causal(float *out, const float *q, int q_stride, const float *k, int k_stride, const float *v,
                       int v_stride, int T, int n_heads, int n_kv_heads, int qk_dim, int v_dim, float scale);
+/* Attention of n new queries at positions pos..pos+n-1 over a KV cache holding keys/values 0..pos+n-1 (the new
+ * ones included): query i sees keys 0..pos+i. q: (n, n_heads, qk_dim) stride q_stride; k: (pos+n, n_kv_heads,
+ * qk_dim) stride k_stride; v likewise (v_dim); out: (n, n_heads, v_dim), contiguous. f32 only. */
+void attention_prefix(float *out, const float *q, int q_stride, const float *k, int k_stride, const float *v,
+                      int v_stride, int n, int pos, int n_heads, int n_kv_heads, int qk_dim, int v_dim,
+                      float scale);
 
 /* The same with bf16 operands (attention_bf16.c): Q, K, V and the probabilities rounded to bf16, products by
  * vdpbf16ps, sums and softmax in f32. AVX512_BF16 only: returns -1 (out untouched) where it is missing.

@@ -7,10 +7,16 @@
  * full f32 accuracy after the reduction; HF computes them in f32 (inv_freq f32, pos · inv_freq in f32), so we
  * round the product to f32 first, matching torch's `freqs = pos.float() @ inv_freq.float()`. */
 void rope_tables(float *cos_t, float *sin_t, const float *inv_freq, int T, int rot_dim, float mscale) {
+    rope_tables_at(cos_t, sin_t, inv_freq, 0, T, rot_dim, mscale);
+}
+
+/* A step's rows are computed by the same expression as a prefill's row of the same position, so the cached keys
+ * of a step and of a prefill are rotated by identical angles. */
+void rope_tables_at(float *cos_t, float *sin_t, const float *inv_freq, int pos0, int n, int rot_dim, float mscale) {
     int half = rot_dim / 2;
-    for (int t = 0; t < T; t++)
+    for (int t = 0; t < n; t++)
         for (int i = 0; i < half; i++) {
-            float ang = (float)t * inv_freq[i];
+            float ang = (float)(pos0 + t) * inv_freq[i];
             cos_t[(size_t)t * half + i] = (float)cos((double)ang) * mscale;
             sin_t[(size_t)t * half + i] = (float)sin((double)ang) * mscale;
         }

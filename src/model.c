@@ -158,6 +158,86 @@ int lmc_model_logits(lmc_model *m, const int32_t *tokens, int T, float *logits, 
     return rc;
 }
 
+/* ---- incremental decoding ------------------------------------------------------------------------ */
+
+struct lmc_kv {
+    const lmc_model *m;      /* the model the cache was made for (steps with another are refused) */
+    arch_kv          c;      /* the per-layer keys and values */
+    float           *hidden; /* (hidden_rows, info.dim) a step's final hidden states */
+    int              hidden_rows;
+};
+
+size_t lmc_kv_bytes_per_token(const lmc_model *m) {
+    if (!m->arch->step) return 0;
+    int n_layers, kw, vw;
+    m->arch->kv_shape(m->state, &n_layers, &kw, &vw);
+    return (size_t)n_layers * ((size_t)kw + vw) * sizeof(float);
+}
+
+int lmc_kv_open(lmc_model *m, int max_tokens, lmc_kv **out, lmc_err *err) {
+    *out = NULL;
+    if (!m->arch->step)
+        return lmc_fail(err, "%s: incremental decoding (KV cache) is not supported yet for %s", m->path, m->arch->name);
+    /* The step's attention is the f32 attention_prefix kernel: under bf16 it would not match a bf16 prefill, so
+     * it is refused rather than silently mixing precisions. */
+    if (m->opts.compute != LMC_COMPUTE_F32)
+        return lmc_fail(err, "%s: incremental decoding runs f32 only for now (not --dtype bf16)", m->path);
+    if (max_tokens < 1) return lmc_fail(err, "%s: a KV cache needs room for at least 1 token, not %d", m->path, max_tokens);
+    if (lmc_model_check_window(m, max_tokens, err)) return -1;
+    size_t per = lmc_kv_bytes_per_token(m), need = per * (size_t)max_tokens + lmc_model_working_bytes(m, 1);
+    size_t avail = lmc_memory_available(), weights = lmc_weights_total_bytes(m->w);
+    if (m->opts.memory_limit) avail = m->opts.memory_limit > weights ? m->opts.memory_limit - weights : 1;
+    if (avail && need > avail)
+        return lmc_fail(err, "%s: a KV cache of %d tokens needs %.2f GB (%zu bytes per token) but only %.2f GB of "
+                             "memory + swap is available", m->path, max_tokens, need / 1e9, per, avail / 1e9);
+    lmc_kv *kv = calloc(1, sizeof *kv);
+    if (!kv) return lmc_fail(err, "out of memory for a KV cache");
+    kv->m = m;
+    arch_kv *c = &kv->c;
+    m->arch->kv_shape(m->state, &c->n_layers, &c->k_width, &c->v_width);
+    c->cap = max_tokens;
+    c->k = malloc(sizeof(float) * (size_t)c->n_layers * c->cap * c->k_width);
+    c->v = malloc(sizeof(float) * (size_t)c->n_layers * c->cap * c->v_width);
+    if (!c->k || !c->v) {
+        lmc_kv_free(kv);
+        return lmc_fail(err, "%s: out of memory for a KV cache of %d tokens (%.2f GB)", m->path, max_tokens,
+                        per * (double)max_tokens / 1e9);
+    }
+    *out = kv;
+    return 0;
+}
+
+void lmc_kv_free(lmc_kv *kv) {
+    if (!kv) return;
+    free(kv->c.k);
+    free(kv->c.v);
+    free(kv->hidden);
+    free(kv);
+}
+
+int  lmc_kv_pos(const lmc_kv *kv) { return kv->c.pos; }
+int  lmc_kv_cap(const lmc_kv *kv) { return kv->c.cap; }
+void lmc_kv_reset(lmc_kv *kv) { kv->c.pos = 0; }
+
+int lmc_model_step(lmc_model *m, lmc_kv *kv, const int32_t *tokens, int n, float *logits, lmc_err *err) {
+    if (kv->m != m) return lmc_fail(err, "%s: the KV cache belongs to another model", m->path);
+    if (n < 1) return lmc_fail(err, "%s: a step needs at least 1 token, not %d", m->path, n);
+    if (n > kv->c.cap - kv->c.pos)
+        return lmc_fail(err, "%s: the KV cache is full: %d of %d positions used, %d more asked", m->path, kv->c.pos,
+                        kv->c.cap, n);
+    if (n > kv->hidden_rows) {
+        float *h = realloc(kv->hidden, sizeof(float) * (size_t)n * m->info.dim);
+        if (!h) return lmc_fail(err, "out of memory for a %d-token step", n);
+        kv->hidden = h;
+        kv->hidden_rows = n;
+    }
+    if (arch_step(m->arch, m->state, &kv->c, tokens, n, kv->hidden, err)) return -1;
+    kv->c.pos += n;
+    /* only the last position's logits are asked for: one row through lm_head */
+    lmc_linear_apply(m->info.lm_head, kv->hidden + (size_t)(n - 1) * m->info.dim, logits, 1);
+    return 0;
+}
+
 /* ---- identity and integrity ------------------------------------------------------------------------- */
 
 static int cmp_tensor_name(const void *a, const void *b) {

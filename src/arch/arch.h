@@ -130,6 +130,7 @@ typedef struct arch_base {
     size_t            scratch_bytes[ARCH_SCRATCH_N]; /* arch_scratch on the first window, then reused */
 } arch_base;
 
+struct arch_kv;
 typedef struct lmc_arch {
     const char *name;  /* HF `architectures[0]`, e.g. "LlamaForCausalLM" */
     size_t      size;  /* of the state struct, whose first member is an arch_base */
@@ -142,7 +143,26 @@ typedef struct lmc_arch {
     /* tokens (T) at positions 0..T-1 → hidden (T, info.dim): the final normalised hidden states. The
      * activations are already pointed for T. */
     int (*forward)(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err);
+    /* Optional (NULL: incremental decoding is not supported yet for this architecture). The per-layer width of
+     * one position's cached keys and values, in floats (after RoPE, before any grouping is expanded). */
+    void (*kv_shape)(void *state, int *n_layers, int *k_width, int *v_width);
+    /* Incremental decoding: tokens (n) at positions kv->pos..kv->pos+n-1 → hidden (n, info.dim), appending their
+     * keys and values to kv (which has room: kv->pos + n <= kv->cap); the caller advances kv->pos. The
+     * activations are pointed for n, as for forward. */
+    int (*step)(void *state, struct arch_kv *kv, const int32_t *tokens, int n, float *hidden, lmc_err *err);
 } lmc_arch;
+
+/* One sequence's KV cache: what has been computed for positions 0..pos-1, per layer. */
+typedef struct arch_kv {
+    int    n_layers, k_width, v_width; /* from the architecture's kv_shape */
+    int    cap, pos;                   /* positions the cache holds room for; positions filled */
+    float *k;                          /* (n_layers, cap, k_width) */
+    float *v;                          /* (n_layers, cap, v_width) */
+} arch_kv;
+
+/* Layer l's cached keys / values (cap rows). */
+static inline float *arch_kv_k(const arch_kv *kv, int l) { return kv->k + (size_t)l * kv->cap * kv->k_width; }
+static inline float *arch_kv_v(const arch_kv *kv, int l) { return kv->v + (size_t)l * kv->cap * kv->v_width; }
 
 /* A zeroed array of n elements owned by the state (freed by arch_close), for layers and experts. */
 void *arch_alloc(arch_base *b, size_t n, size_t size);
@@ -159,6 +179,13 @@ int    arch_plan(const lmc_arch *a, const lmc_arch_ctx *c, void **state, lmc_err
 void   arch_close(void *state);
 /* Points the activations for T (growing the arena when needed), runs the forward and adds its time split. */
 int    arch_forward(const lmc_arch *a, void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err);
+/* The same for a decoding step of n tokens appended to kv (the architecture has a step). */
+int    arch_step(const lmc_arch *a, void *state, arch_kv *kv, const int32_t *tokens, int n, float *hidden,
+                 lmc_err *err);
+/* Attention of a step over the cache, timed into the model's profiler (kernels.h attention_prefix; f32). */
+void   arch_attention_prefix(arch_base *b, float *out, const float *q, int q_stride, const float *k, int k_stride,
+                             const float *v, int v_stride, int n, int pos, int n_heads, int n_kv_heads, int qk_dim,
+                             int v_dim, float scale);
 /* Bytes of activation memory a T-token forward uses (for the memory check). */
 size_t arch_scratch_bytes(const lmc_arch *a, void *state, int T);
 /* Sets info.max_window and the reason named when a window exceeds it (printf-style). */
@@ -207,6 +234,8 @@ int  lmc_rope_from_config(const lmc_arch_ctx *c, double theta, int rot_dim, int 
                           lmc_err *err);
 /* cos/sin tables (T, rot_dim/2) for a window of T tokens (dynamic NTK acts when T > max_pos). */
 void lmc_rope_tables(const lmc_rope *r, int T, float *cos_t, float *sin_t);
+/* The rows for positions pos0..pos0+n-1 only (a decoding step). */
+void lmc_rope_tables_at(const lmc_rope *r, int pos0, int n, float *cos_t, float *sin_t);
 void lmc_rope_free(lmc_rope *r);
 /* YaRN's magnitude correction: 1 for scale <= 1, else 0.1 · mscale · ln(scale) + 1 (HF yarn_get_mscale). */
 double lmc_yarn_get_mscale(double scale, double mscale);

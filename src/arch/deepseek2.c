@@ -331,4 +331,4 @@ static int ds2_forward(void *state, const int32_t *tokens, int T, float *hidden,
 }
 
 const lmc_arch lmc_arch_deepseek2 = {"DeepseekV2ForCausalLM", sizeof(ds2), ds2_config, ds2_tensors, ds2_acts_table,
-                                     ds2_forward};
+                                     ds2_forward, NULL, NULL}; /* no KV-cache step yet */

@@ -186,4 +186,4 @@ static int falcon_forward(void *state, const int32_t *tokens, int T, float *hidd
 }
 
 const lmc_arch lmc_arch_falcon = {"FalconForCausalLM", sizeof(falcon), falcon_config, falcon_tensors,
-                                  falcon_acts_table, falcon_forward};
+                                  falcon_acts_table, falcon_forward, NULL, NULL}; /* no KV-cache step yet */

@@ -150,4 +150,4 @@ static int gpt2_forward(void *state, const int32_t *tokens, int T, float *hidden
 }
 
 const lmc_arch lmc_arch_gpt2 = {"GPT2LMHeadModel", sizeof(gpt2), gpt2_config, gpt2_tensors, gpt2_acts_table,
-                                gpt2_forward};
+                                gpt2_forward, NULL, NULL}; /* no KV-cache step yet */

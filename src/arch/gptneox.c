@@ -151,4 +151,4 @@ static int neox_forward(void *state, const int32_t *tokens, int T, float *hidden
 }
 
 const lmc_arch lmc_arch_gptneox = {"GPTNeoXForCausalLM", sizeof(neox), neox_config, neox_tensors, neox_acts_table,
-                                   neox_forward};
+                                   neox_forward, NULL, NULL}; /* no KV-cache step yet */

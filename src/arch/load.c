@@ -340,7 +340,8 @@ size_t arch_scratch_bytes(const lmc_arch *a, void *state, int T) {
     return floats * sizeof(float);
 }
 
-int arch_forward(const lmc_arch *a, void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
+/* Points the activation table for T tokens, growing the arena when T is longer than any before. */
+static int point_acts(const lmc_arch *a, void *state, int T, lmc_err *err) {
     arch_base *b = state;
     arch_act tab[ARCH_MAX_ACTS];
     int n = a->acts(state, tab);
@@ -357,6 +358,12 @@ int arch_forward(const lmc_arch *a, void *state, const int32_t *tokens, int T, f
         *tab[i].p = p;
         p += act_floats(&tab[i], T);
     }
+    return 0;
+}
+
+int arch_forward(const lmc_arch *a, void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
+    arch_base *b = state;
+    if (point_acts(a, state, T, err)) return -1;
     /* Matmuls and attention time themselves; the rest of the forward (norms, RoPE, activations, residual adds,
      * embedding, routing) is what remains, so a forward needs no timing code of its own. */
     lmc_prof *pr = &b->prof;
@@ -365,6 +372,26 @@ int arch_forward(const lmc_arch *a, void *state, const int32_t *tokens, int T, f
     double k1 = pr->seconds[PROF_MATMUL] + pr->seconds[PROF_ATTENTION];
     pr->seconds[PROF_ELEMWISE] += (lmc_now() - t0) - (k1 - k0);
     return rc;
+}
+
+int arch_step(const lmc_arch *a, void *state, arch_kv *kv, const int32_t *tokens, int n, float *hidden,
+              lmc_err *err) {
+    arch_base *b = state;
+    if (point_acts(a, state, n, err)) return -1;
+    lmc_prof *pr = &b->prof;
+    double t0 = lmc_now(), k0 = pr->seconds[PROF_MATMUL] + pr->seconds[PROF_ATTENTION];
+    int rc = a->step(state, kv, tokens, n, hidden, err);
+    double k1 = pr->seconds[PROF_MATMUL] + pr->seconds[PROF_ATTENTION];
+    pr->seconds[PROF_ELEMWISE] += (lmc_now() - t0) - (k1 - k0);
+    return rc;
+}
+
+void arch_attention_prefix(arch_base *b, float *out, const float *q, int q_stride, const float *k, int k_stride,
+                           const float *v, int v_stride, int n, int pos, int n_heads, int n_kv_heads, int qk_dim,
+                           int v_dim, float scale) {
+    double t0 = lmc_now();
+    attention_prefix(out, q, q_stride, k, k_stride, v, v_stride, n, pos, n_heads, n_kv_heads, qk_dim, v_dim, scale);
+    b->prof.seconds[PROF_ATTENTION] += lmc_now() - t0;
 }
 
 void *arch_scratch(arch_base *b, int use, size_t bytes) {

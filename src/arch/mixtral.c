@@ -168,4 +168,4 @@ static int mixtral_forward(void *state, const int32_t *tokens, int T, float *hid
 }
 
 const lmc_arch lmc_arch_mixtral = {"MixtralForCausalLM", sizeof(mixtral), mixtral_config, mixtral_tensors,
-                                   mixtral_acts_table, mixtral_forward};
+                                   mixtral_acts_table, mixtral_forward, NULL, NULL}; /* no KV-cache step yet */

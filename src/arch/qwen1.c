@@ -183,4 +183,4 @@ static int qwen1_forward(void *state, const int32_t *tokens, int T, float *hidde
 }
 
 const lmc_arch lmc_arch_qwen1 = {"QWenLMHeadModel", sizeof(qwen1), qwen1_config, qwen1_tensors, qwen1_acts_table,
-                                 qwen1_forward};
+                                 qwen1_forward, NULL, NULL}; /* no KV-cache step yet */

@@ -126,8 +126,16 @@ int lmc_rope_from_config(const lmc_arch_ctx *c, double theta, int rot_dim, int i
 }
 
 void lmc_rope_tables(const lmc_rope *r, int T, float *cos_t, float *sin_t) {
+    lmc_rope_tables_at(r, 0, T, cos_t, sin_t);
+}
+
+/* Dynamic NTK scales by the length seen so far (pos0 + n), as HF does when decoding with a cache: past the
+ * trained length, cached keys keep the angles of the step that wrote them, so a step then differs from a
+ * prefill of the same tokens (in HF too). */
+void lmc_rope_tables_at(const lmc_rope *r, int pos0, int n, float *cos_t, float *sin_t) {
     const float *inv = r->inv_freq;
     float *dyn = NULL;
+    int T = pos0 + n;
     if (r->dynamic && T > r->max_pos) {
         /* HF dynamic NTK: base · ((factor · T / max_pos) − (factor − 1))^(d / (d − 2)) for a T-token input */
         double d = r->rot_dim;
@@ -136,7 +144,7 @@ void lmc_rope_tables(const lmc_rope *r, int T, float *cos_t, float *sin_t) {
         base_freqs(dyn, r->rot_dim, base);
         inv = dyn;
     }
-    rope_tables(cos_t, sin_t, inv, T, r->rot_dim, r->mscale);
+    rope_tables_at(cos_t, sin_t, inv, pos0, n, r->rot_dim, r->mscale);
     free(dyn);
 }
 
