@@ -74,6 +74,16 @@ void lmc_tokenizer_free(lmc_tokenizer *tok);
 int lmc_tokenize(lmc_tokenizer *tok, const char *text, size_t len, int add_special,
                  int32_t **ids, size_t *n_ids, lmc_err *err);
 
+/* The bytes token `id` stands for (the inverse of the encoder: byte-level BPE undone, SentencePiece's "▁" as a
+ * space, a byte-fallback "<0xXX>" as that byte), written to out when they fit in cap; returns their count
+ * (snprintf-style: more than cap means truncated), 0 for a special token (BOS, EOS: not text), -1 for an id the
+ * tokenizer does not have. A token may end inside a UTF-8 character: see lmc_utf8_ready. */
+long lmc_token_bytes(lmc_tokenizer *tok, int32_t id, char *out, size_t cap);
+
+/* How many leading bytes of s[0..n) can be written now when more bytes may follow: all but a trailing UTF-8
+ * sequence that is incomplete so far (held back until the next token completes it). */
+size_t lmc_utf8_ready(const char *s, size_t n);
+
 /* SHA-256 hex of the tokenizer's source bytes (tokenizer.json + config, or ranks/bin), for fingerprints. */
 const char *lmc_tokenizer_hash(const lmc_tokenizer *tok);
 

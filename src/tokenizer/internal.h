@@ -309,6 +309,11 @@ struct lmc_tokenizer {
     char    bytelevel[256][3]; /* GPT-2 bytes_to_unicode, as UTF-8 (1 or 2 bytes, NUL-padded) */
     uint8_t bytelevel_len[256];
 
+    /* decoding (decode.c), built on the first lmc_token_bytes: each id's string in dec_strs */
+    uint32_t *dec_off, *dec_len; /* (vocab_size); dec_len UINT32_MAX: no token has that id */
+    uint8_t  *dec_special;       /* (vocab_size) 1: a special added token (decodes to nothing) */
+    lmc_buf   dec_strs;
+
     /* per-call scratch */
     pcre2_match_data    *md;
     pcre2_match_context *mctx;

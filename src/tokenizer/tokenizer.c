@@ -68,6 +68,10 @@ void lmc_tokenizer_free(lmc_tokenizer *t) {
     tk_bpe_free(&t->bpe);
     free(t->prefix);
     free(t->suffix);
+    free(t->dec_off);
+    free(t->dec_len);
+    free(t->dec_special);
+    lmc_buf_free(&t->dec_strs);
     if (t->md) pcre2_match_data_free(t->md);
     if (t->mctx) pcre2_match_context_free(t->mctx);
     if (t->jit_stack) pcre2_jit_stack_free(t->jit_stack);
