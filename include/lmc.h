@@ -80,6 +80,9 @@ int lmc_tokenize(lmc_tokenizer *tok, const char *text, size_t len, int add_speci
  * tokenizer does not have. A token may end inside a UTF-8 character: see lmc_utf8_ready. */
 long lmc_token_bytes(lmc_tokenizer *tok, int32_t id, char *out, size_t cap);
 
+/* 1 when `id` is a special token (BOS, EOS, chat markers: added tokens marked special), else 0. */
+int lmc_token_special(lmc_tokenizer *tok, int32_t id);
+
 /* How many leading bytes of s[0..n) can be written now when more bytes may follow: all but a trailing UTF-8
  * sequence that is incomplete so far (held back until the next token completes it). */
 size_t lmc_utf8_ready(const char *s, size_t n);

@@ -37,6 +37,18 @@ int cli_long(const char *flag, const char *v, long lo, long hi, long *out, char 
     return 0;
 }
 
+int cli_double(const char *flag, const char *v, double lo, double hi, double *out, char *msg, unsigned cap) {
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (!*v || *end || errno == ERANGE || !(x >= lo && x <= hi)) { /* !(..) also refuses NaN */
+        snprintf(msg, cap, "%s must be a number in %g..%g, not '%s'", flag, lo, hi, v);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
 int cli_usage_error(const char *fmt, const char *arg) {
     fprintf(stderr, "lmc: ");
     fprintf(stderr, fmt, arg);

@@ -14,6 +14,9 @@ const char *cli_flag_value(int argc, char **argv, int *i, const char *name, cons
  * and the value ("--threads must be 0..4096, not 'x'"). */
 int cli_long(const char *flag, const char *v, long lo, long hi, long *out, char *msg, unsigned cap);
 
+/* The same for a decimal number (strtod syntax) in [lo, hi]. */
+int cli_double(const char *flag, const char *v, double lo, double hi, double *out, char *msg, unsigned cap);
+
 /* Prints "lmc: " + fmt (one %s: arg) + " (see lmc --help)" on stderr; returns 2, the usage exit status. */
 int cli_usage_error(const char *fmt, const char *arg);
 

@@ -1,11 +1,13 @@
 /* main.c — the command line: parses flags, calls the library, prints. The only place that prints errors and
- * chooses exit codes. Subcommands: eval, convert, tokenize, help. */
+ * chooses exit codes. Subcommands: eval, convert, tokenize, generate, help. */
 #include "bench.h"
 #include "cli.h"
 #include "lmc.h"
 #include "report.h"
 #include "results.h"
 #include "safetensors.h"
+#include "sample.h"
+#include "tokenizer/tokenizer.h"
 #include "threads.h"
 #include "convert.h"
 #include "dist.h"
@@ -65,6 +67,11 @@ static const char *HELP =
     "  lmc convert SRC -o OUT.safetensors [--dtype f32|bf16|f16] [--tokenizer TOK.bin]\n"
     "      SRC: a HF checkpoint directory, a llama2.c .bin checkpoint (tokenizer.bin/tok*.bin beside it, or\n"
     "      --tokenizer), or a converted file. Writes one self-describing file (config and tokenizer inside).\n"
+    "  lmc generate --model MODEL --prompt TEXT [-n N] [--temperature T] [--top-p P] [--seed S] [--threads T]\n"
+    "      continues TEXT, streaming it to stdout, with a KV cache (Llama family; f32); the speed goes to stderr.\n"
+    "      -n: tokens to generate (default 128; a special token such as EOS stops earlier); --temperature 0:\n"
+    "      greedy (default 1); --top-p: nucleus sampling (default 0.9; 1: none); --seed: the same seed gives the\n"
+    "      same text (default: from the clock, printed at the end)\n"
     "  lmc tokenize --model MODEL FILE [--no-special]\n"
     "      prints FILE's token ids (one document) separated by spaces; --no-special omits BOS.\n"
     "      MODEL may also be a directory holding only tokenizer files.\n"
@@ -493,6 +500,122 @@ static int cmd_convert(int argc, char **argv) {
     return 0;
 }
 
+/* ---- lmc generate ------------------------------------------------------------------------------ */
+
+/* Writes what of pending is whole UTF-8 characters to stdout (all of it when final) and keeps the rest. */
+static void flush_text(lmc_buf *pending, int final) {
+    size_t ready = final ? pending->len : lmc_utf8_ready(pending->p, pending->len);
+    if (!ready) return;
+    fwrite(pending->p, 1, ready, stdout);
+    fflush(stdout);
+    memmove(pending->p, pending->p + ready, pending->len - ready);
+    pending->len -= ready;
+}
+
+static int generate_fail(lmc_model *m, lmc_tokenizer *tok, lmc_kv *kv, const char *msg) {
+    lmc_kv_free(kv);
+    lmc_tokenizer_free(tok);
+    lmc_model_close(m);
+    return die(msg);
+}
+
+static int cmd_generate(int argc, char **argv) {
+    const char *model = NULL, *prompt = NULL;
+    long steps = 128, threads = 0, seed = -1;
+    double temperature = 1.0, top_p = 0.9;
+    for (int i = 2; i < argc; i++) {
+        int missing = 0;
+        const char *v, *flag = NULL;
+        long *num = NULL, lo = 0, hi = LONG_MAX;
+        double *real = NULL;
+        if ((v = cli_flag_value(argc, argv, &i, "--model", "-m", &missing))) model = v;
+        else if ((v = cli_flag_value(argc, argv, &i, "--prompt", "-p", &missing))) prompt = v;
+        else if ((v = cli_flag_value(argc, argv, &i, "-n", "--steps", &missing))) num = &steps, flag = "-n", lo = 1, hi = 1000000;
+        else if ((v = cli_flag_value(argc, argv, &i, "--seed", "-s", &missing))) num = &seed, flag = "--seed";
+        else if ((v = cli_flag_value(argc, argv, &i, "--threads", "-t", &missing)))
+            num = &threads, flag = "--threads", hi = 4096;
+        else if ((v = cli_flag_value(argc, argv, &i, "--temperature", NULL, &missing)))
+            real = &temperature, flag = "--temperature";
+        else if ((v = cli_flag_value(argc, argv, &i, "--top-p", "--top_p", &missing))) real = &top_p, flag = "--top-p";
+        else if (missing) return cli_usage_error("%s needs a value", argv[i]);
+        else return cli_usage_error("unknown option '%s' for generate", argv[i]);
+        char msg[160];
+        if (num && cli_long(flag, v, lo, hi, num, msg, sizeof msg)) return cli_usage_error("%s", msg);
+        if (real == &temperature && cli_double(flag, v, 0, 100, real, msg, sizeof msg)) return cli_usage_error("%s", msg);
+        if (real == &top_p && (cli_double(flag, v, 0, 1, real, msg, sizeof msg) || top_p == 0))
+            return cli_usage_error("%s", "--top-p must be a number in (0, 1] (1: no nucleus cut)");
+    }
+    if (!model || !prompt)
+        return cli_usage_error("usage: lmc generate --model MODEL --prompt TEXT [-n N] [--temperature T] [--top-p P] "
+                               "[--seed S]%s", "");
+    /* no --seed: one from the clock, printed at the end so the run can be repeated */
+    uint64_t seed_used = seed >= 0 ? (uint64_t)seed : (uint64_t)(lmc_now() * 1e6) % 1000000007u;
+
+    lmc_err err = {{0}};
+    lmc_model_opts mo = {.compute = LMC_COMPUTE_F32, .threads = lmc_threads_init((int)threads),
+                         .memory_limit = (size_t)env_number("LMC_MEMORY_LIMIT", 0)};
+    lmc_model *m = NULL;
+    lmc_tokenizer *tok = NULL;
+    lmc_kv *kv = NULL;
+    if (lmc_model_open(model, &mo, &m, &err)) return die(err.msg);
+    if (lmc_tokenizer_open(model, &tok, &err)) return generate_fail(m, NULL, NULL, err.msg);
+    int32_t *ids;
+    size_t n_ids;
+    if (lmc_tokenize(tok, prompt, strlen(prompt), 1, &ids, &n_ids, &err)) {
+        char msg[1200];
+        snprintf(msg, sizeof msg, "--prompt: %s", err.msg);
+        return generate_fail(m, tok, NULL, msg);
+    }
+    if (n_ids == 0) {
+        free(ids);
+        return generate_fail(m, tok, NULL, "--prompt is empty and the tokenizer adds no BOS: nothing to start from");
+    }
+    if (lmc_kv_open(m, (int)(n_ids + (size_t)steps), &kv, &err)) { free(ids); return generate_fail(m, tok, NULL, err.msg); }
+    lmc_model_desc d;
+    lmc_model_describe(m, &d);
+    int vocab = d.vocab < lmc_tokenizer_vocab_size(tok) ? d.vocab : lmc_tokenizer_vocab_size(tok);
+    float *logits = lmc_xmalloc(sizeof(float) * (size_t)d.vocab);
+    lmc_sampler smp = {.temperature = (float)temperature, .top_p = (float)top_p, .rng = seed_used};
+
+    fputs(prompt, stdout); /* the prompt as given; the model continues it */
+    fflush(stdout);
+    double t0 = lmc_now();
+    int rc = lmc_model_step(m, kv, ids, (int)n_ids, logits, &err);
+    double t1 = lmc_now();
+    free(ids);
+    lmc_buf pending = {0};
+    long made = 0;
+    const char *stop = "-n reached";
+    while (rc == 0 && made < steps) {
+        int32_t next = lmc_sample(&smp, logits, vocab);
+        made++;
+        if (lmc_token_special(tok, next)) { stop = "a special token (end of text)"; break; }
+        char piece[512];
+        long len = lmc_token_bytes(tok, next, piece, sizeof piece);
+        if (len > 0) lmc_buf_append(&pending, piece, len < (long)sizeof piece ? (size_t)len : sizeof piece);
+        flush_text(&pending, 0);
+        if (made < steps) rc = lmc_model_step(m, kv, &next, 1, logits, &err);
+    }
+    flush_text(&pending, 1);
+    fputc('\n', stdout);
+    fflush(stdout);
+    double t2 = lmc_now();
+    lmc_buf_free(&pending);
+    lmc_sampler_free(&smp);
+    free(logits);
+    if (rc) return generate_fail(m, tok, kv, err.msg);
+    char how[64];
+    if (temperature > 0) snprintf(how, sizeof how, "seed %llu", (unsigned long long)seed_used);
+    else snprintf(how, sizeof how, "greedy");
+    fprintf(stderr, "lmc: %ld tokens in %.2f s (%.1f tokens/s, stopped: %s); prompt %zu tokens in %.3f s; %s; "
+                    "KV cache %.1f KB per token\n", made, t2 - t1, made / (t2 - t1 > 0 ? t2 - t1 : 1e-9), stop,
+            n_ids, t1 - t0, how, lmc_kv_bytes_per_token(m) / 1024.0);
+    lmc_kv_free(kv);
+    lmc_tokenizer_free(tok);
+    lmc_model_close(m);
+    return 0;
+}
+
 static int cmd_tokenize(int argc, char **argv) {
     const char *model = NULL, *file = NULL;
     int special = 1;
@@ -558,6 +681,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "convert")) return cmd_convert(argc, argv);
     if (!strcmp(cmd, "merge")) return cmd_merge(argc, argv);
     if (!strcmp(cmd, "tokenize")) return cmd_tokenize(argc, argv);
+    if (!strcmp(cmd, "generate")) return cmd_generate(argc, argv);
     if (!strcmp(cmd, "bench")) return lmc_bench_main(argc, argv);
     if (!strcmp(cmd, "report")) return lmc_report_main(argc, argv);
     if (!strcmp(cmd, "compare")) return lmc_compare_main(argc, argv);

@@ -122,6 +122,45 @@ static void test_step_stories260k(void) {
     unlink(out);
 }
 
+/* Greedy decoding through the cache picks the same 16 tokens as greedy decoding by a full prefill of the growing
+ * sequence at every step (what an engine without a cache does): the rounding differences above never flip an
+ * argmax here. */
+static int32_t argmax_row(const float *x, int n) {
+    int32_t b = 0;
+    for (int i = 1; i < n; i++) if (x[i] > x[b]) b = i;
+    return b;
+}
+
+static void test_step_greedy_matches_prefill(void) {
+    struct stat st;
+    if (stat("demo-model/config.json", &st)) SKIP("demo-model/ not found (run from the repository root)");
+    enum { P = 4, G = 16 };
+    lmc_model_opts mo = {0};
+    lmc_model *m;
+    lmc_err e;
+    REQUIRE(lmc_model_open("demo-model", &mo, &m, &e) == 0, "%s", e.msg);
+    int V = m->info.vocab;
+    int32_t a[P + G], b[P + G];
+    make_tokens(a, P, V);
+    memcpy(b, a, sizeof(int32_t) * P);
+    float *lg = malloc(sizeof(float) * (size_t)(P + G) * V);
+    lmc_kv *kv = NULL;
+    int ok = lmc_kv_open(m, P + G, &kv, &e) == 0 && lmc_model_step(m, kv, a, P, lg, &e) == 0;
+    for (int i = 0; ok && i < G; i++) {
+        a[P + i] = argmax_row(lg, V);
+        ok = i == G - 1 || lmc_model_step(m, kv, &a[P + i], 1, lg, &e) == 0;
+    }
+    for (int i = 0; ok && i < G; i++) {
+        ok = lmc_model_logits(m, b, P + i, lg, &e) == 0;
+        b[P + i] = argmax_row(lg + (size_t)(P + i - 1) * V, V);
+    }
+    CHECK(ok, "%s", e.msg);
+    CHECK(!memcmp(a, b, sizeof a), "greedy tokens differ between cache and prefill");
+    free(lg);
+    lmc_kv_free(kv);
+    lmc_model_close(m);
+}
+
 /* An architecture without a step says so in one line, naming it. */
 static void test_step_unsupported_arch(void) {
     SHARED_OR_SKIP(dir, "fixtures/arch/gpt2/model");
@@ -164,6 +203,7 @@ int main(void) {
     RUN(test_step_qwen2_fixture);
     RUN(test_step_tinystories_656k);
     RUN(test_step_stories260k);
+    RUN(test_step_greedy_matches_prefill);
     RUN(test_step_unsupported_arch);
     RUN(test_step_memory);
     return test_summary();

@@ -125,6 +125,12 @@ long lmc_token_bytes(lmc_tokenizer *t, int32_t id, char *out, size_t cap) {
     return (long)n;
 }
 
+int lmc_token_special(lmc_tokenizer *t, int32_t id) {
+    if (id < 0 || id >= t->vocab_size) return 0;
+    if (!t->dec_off) build_table(t);
+    return t->dec_special[id];
+}
+
 size_t lmc_utf8_ready(const char *s, size_t n) {
     /* Find the last lead byte among the final 3; if its sequence is valid so far but short, hold it back. */
     for (size_t back = 1; back <= 3 && back <= n; back++) {
