@@ -183,7 +183,9 @@ int lmc_kv_open(lmc_model *m, int max_tokens, lmc_kv **out, lmc_err *err) {
     if (m->opts.compute != LMC_COMPUTE_F32)
         return lmc_fail(err, "%s: incremental decoding runs f32 only for now (not --dtype bf16)", m->path);
     if (max_tokens < 1) return lmc_fail(err, "%s: a KV cache needs room for at least 1 token, not %d", m->path, max_tokens);
-    if (lmc_model_check_window(m, max_tokens, err)) return -1;
+    if (m->info.max_window > 0 && max_tokens > m->info.max_window)
+        return lmc_fail(err, "%s: a sequence of %d tokens exceeds %s (at most %d tokens)", m->path, max_tokens,
+                        m->info.max_window_why, m->info.max_window);
     size_t per = lmc_kv_bytes_per_token(m), need = per * (size_t)max_tokens + lmc_model_working_bytes(m, 1);
     size_t avail = lmc_memory_available(), weights = lmc_weights_total_bytes(m->w);
     if (m->opts.memory_limit) avail = m->opts.memory_limit > weights ? m->opts.memory_limit - weights : 1;
