@@ -773,6 +773,7 @@ int GB_PUB(gemm_bf16_multi)(const float *x, int T, const gemm_bf16_out *outs, in
         return 0;
     }
     gb_job J = {x, T, K, Kp, (void *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63), o, n};
+    (void)macs; /* only read by the OpenMP clause below (unused in a build without OpenMP) */
 #pragma omp parallel if (macs >= GB_PAR_MIN_MACS)
     {
         const int nth = omp_get_num_threads(), tid = omp_get_thread_num();
