@@ -126,11 +126,12 @@ static void apply_bf16_streamed(const lmc_linear *l, const float *x, float *y, i
     int rows = l->N < ROWS ? l->N : ROWS;
     void *scratch = malloc(gemm_bf16_scratch_bytes(T, l->K));
     float *yc = malloc(sizeof(float) * (size_t)T * rows);
-    if (!scratch || !yc) abort(); /* O(T·(K + rows)): the model's memory check covers it */
+    /* O(T·(K + rows)): the model's memory check covers it; out of memory anyway → the program's handler (lmc.h) */
+    if (!scratch || !yc) lmc_oom(gemm_bf16_scratch_bytes(T, l->K) + sizeof(float) * (size_t)T * rows);
     for (int n0 = 0; n0 < l->N; n0 += rows) {
         int n = l->N - n0 < rows ? l->N - n0 : rows;
         gemm_bf16_w wc;
-        if (pack_rows(l, n0, n, &wc)) abort();
+        if (pack_rows(l, n0, n, &wc)) lmc_oom(lmc_linear_packed_bytes(n, l->K));
         gemm_bf16(yc, x, &wc, l->bias ? l->bias + n0 : NULL, T, scratch);
         gemm_bf16_free(&wc);
 #pragma omp parallel for schedule(static)
@@ -145,7 +146,7 @@ static void apply(const lmc_linear *l, const float *x, float *y, int T) {
     if (l->mode == LMC_LINEAR_BF16_PACKED) {
         /* x rounded to bf16 once per call; a few MB at most (T × K × 2 bytes) */
         void *scratch = malloc(gemm_bf16_scratch_bytes(T, l->K));
-        if (!scratch) abort();
+        if (!scratch) lmc_oom(gemm_bf16_scratch_bytes(T, l->K));
         gemm_bf16(y, x, &l->packed, l->bias, T, scratch);
         free(scratch);
         return;
