@@ -174,21 +174,27 @@ typedef struct gb_job {
     void         *xs;     /* 64-byte aligned scratch: x rounded to bf16, in the path's layout */
     const gb_out *outs;   /* (n_outs), all with this K */
     int           n_outs;
+    int           simd;   /* the epilogues' SIMD level (gb_epilogue), read once per call */
 } gb_job;
 
 /* The epilogue of one finished tile (tokens t0.., nt of them; rows n0.., rows of them), with the same bits on
  * every path and the same bits as the unfused kernels: ADD_TO is add_inplace(dst, y) (residual.c: the same
- * expression), SILU_MUL_TO is swiglu_poly(dst, y) (activations.c; simd: the SIMD level of the caller's path,
- * which only changes the speed). */
+ * expression), SILU_MUL_TO is swiglu_poly(dst, y) (activations.c). simd: the SIMD level this CPU allows
+ * (2 AVX-512 F, 1 AVX2, 0 none; gb_job.simd), which changes only the speed: lanes are independent. */
+Y_TARGET static void gb_add_avx2(float *d, const float *y, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(d + i, _mm256_add_ps(_mm256_loadu_ps(d + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) d[i] += y[i];
+}
 static void gb_epilogue(const gb_out *o, int t0, int nt, int n0, int rows, int simd) {
     if (o->epi == GEMM_BF16_STORE) return;
     for (int t = t0; t < t0 + nt; t++) {
         const float *y = o->y + (size_t)t * o->N + n0;
         float       *d = o->dst + (size_t)t * o->N + n0;
-        if (o->epi == GEMM_BF16_ADD_TO)
-            for (int i = 0; i < rows; i++) d[i] += y[i];
+        if (o->epi == GEMM_BF16_SILU_MUL_TO) swiglu_poly_row(d, y, (size_t)rows, simd);
+        else if (simd) gb_add_avx2(d, y, rows);
         else
-            swiglu_poly_row(d, y, (size_t)rows, simd);
+            for (int i = 0; i < rows; i++) d[i] += y[i];
     }
 }
 
@@ -434,7 +440,7 @@ static void z_block(const gb_job *J, const gb_out *o, const gb_part *P, int ub, 
                 a.m0 = z_rowmask(rows);
                 a.m1 = z_rowmask(rows - 16);
                 zk_tab[rows > 16][nr - 1](&a);
-                if (a.last) gb_epilogue(o, t0, nr, n0, rows, 2);
+                if (a.last) gb_epilogue(o, t0, nr, n0, rows, J->simd);
             }
         }
     }
@@ -668,7 +674,7 @@ static void y_block(const gb_job *J, const gb_out *o, const gb_part *P, int ub, 
                 a.bias = o->bias ? o->bias + n0 : NULL;
                 a.rows = gb_min(16, N - n0);
                 yk_tab[nr - 1](&a);
-                if (a.last) gb_epilogue(o, t0, nr, n0, a.rows, 1);
+                if (a.last) gb_epilogue(o, t0, nr, n0, a.rows, J->simd);
             }
         }
     }
@@ -692,7 +698,7 @@ static void s_block(const gb_job *J, const gb_out *o, const gb_part *P, int ub, 
             }
             o->y[(size_t)t * N + n] = o->bias ? acc + o->bias[n] : acc;
         }
-        gb_epilogue(o, t, 1, n0, n1 - n0, 0);
+        gb_epilogue(o, t, 1, n0, n1 - n0, J->simd);
     }
 }
 
@@ -764,15 +770,16 @@ int GB_PUB(gemm_bf16_multi)(const float *x, int T, const gemm_bf16_out *outs, in
         o[j] = (gb_out){outs[j].w->packed, outs[j].bias, outs[j].y, outs[j].dst, outs[j].w->N, outs[j].epi};
         macs += (double)T * outs[j].w->N * Kp;
     }
+    const int simd = cpu_has_avx512f() ? 2 : cpu_has_avx2_fma() ? 1 : 0;
     if (K == 0) { /* y = bias, then the epilogue */
         for (int j = 0; j < n; j++) {
             for (int t = 0; t < T; t++)
                 for (int c = 0; c < o[j].N; c++) o[j].y[(size_t)t * o[j].N + c] = o[j].bias ? o[j].bias[c] : 0.0f;
-            gb_epilogue(&o[j], 0, T, 0, o[j].N, 0);
+            gb_epilogue(&o[j], 0, T, 0, o[j].N, simd);
         }
         return 0;
     }
-    gb_job J = {x, T, K, Kp, (void *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63), o, n};
+    gb_job    J = {x, T, K, Kp, (void *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63), o, n, simd};
     (void)macs; /* only read by the OpenMP clause below (unused in a build without OpenMP) */
 #pragma omp parallel if (macs >= GB_PAR_MIN_MACS)
     {
