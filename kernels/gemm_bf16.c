@@ -420,8 +420,10 @@ static zmask z_rowmask(int rows) { return rows >= 16 ? (zmask)0xffff : rows <= 0
 static void z_block(const gb_job *J, const gb_out *o, const gb_part *P, int ub, int ue) {
     const int       T = J->T, N = o->N, Kp2 = J->Kp / 2;
     const uint32_t *xz = J->xs;
-    for (int k0 = 0; k0 < Kp2; k0 += ZKCP) {
-        const int nk = gb_min(ZKCP, Kp2 - k0);
+    /* k chunks of equal size, at most ZKCP pairs (K = 5632: 6 × 470 rather than 5 × 512 + 256) */
+    const int nck = (Kp2 + ZKCP - 1) / ZKCP, kc = (Kp2 + nck - 1) / nck;
+    for (int k0 = 0; k0 < Kp2; k0 += kc) {
+        const int nk = gb_min(kc, Kp2 - k0);
         zk_args   a;
         a.nk = nk;
         a.ldy = N;
