@@ -15,6 +15,7 @@
 #include "cpu.h"
 #include "gemm_bf16.h"
 #include "peak.h"
+#include "util.h"
 
 #include <cblas.h>
 #include <immintrin.h>
@@ -26,12 +27,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static double cpu_now(void) { /* CPU time of the whole process (all threads) */
     struct timespec ts;
@@ -80,9 +75,9 @@ static double time_reps(void (*fn)(void *), void *arg, double min_s, int min_rep
     double tot = 0, b = 1e30, bu = 0;
     int    r = 0;
     while (r < min_reps || (tot < min_s && r < max_reps)) {
-        const double c0 = cpu_now(), t0 = now();
+        const double c0 = cpu_now(), t0 = lmc_now();
         fn(arg);
-        const double dt = now() - t0, u = (cpu_now() - c0) / dt / g_nth;
+        const double dt = lmc_now() - t0, u = (cpu_now() - c0) / dt / g_nth;
         tot += dt;
         if (dt < b) b = dt, bu = u;
         r++;
@@ -186,12 +181,12 @@ int main(int argc, char **argv) {
         a.W = rand_buf((size_t)s->N * s->K, 0.05f);
         a.y = malloc(sizeof(float) * (size_t)s->T * s->N);
         gemm_bf16_w  wb;
-        const double tp0 = now();
+        const double tp0 = lmc_now();
         if (!a.y || gemm_bf16_pack_f32(&wb, a.W, s->N, s->K) != 0) {
             fprintf(stderr, "out of memory\n");
             return 1;
         }
-        const double t_pack = now() - tp0;
+        const double t_pack = lmc_now() - tp0;
         a.wb = &wb;
         a.scratch = malloc(gemm_bf16_scratch_bytes(s->T, s->K));
         const double flop = 2.0 * s->T * s->N * s->K;

@@ -446,13 +446,9 @@ static int measure(lmc_model *m, const bench_args *a, bench_run *r, lmc_err *err
     return rc;
 }
 
-/* The counted FLOPs of one window (see the top of this file), the sgemm reference at the model's shapes and, for
- * bf16 compute, the peak its GEMM path can reach: vdpbf16ps on AVX512_BF16, else the f32 FMA peak (the AVX2 path
- * widens bf16 to f32 and FMAs). All measured here, in this process. */
+/* The counted FLOPs of one window (see the top of this file) and the sgemm reference at the model's shapes. */
 typedef struct bench_flops {
     double layers, attn, head, sgemm_gflops;
-    double peak_gflops, peak_util; /* 0 for f32 compute */
-    const char *peak_kind;
 } bench_flops;
 
 static bench_flops count_flops(const lmc_model *m, const bench_args *a, const bench_run *r) {
@@ -463,13 +459,24 @@ static bench_flops count_flops(const lmc_model *m, const bench_args *a, const be
     f.attn = 2.0 * ((double)a->W * (a->W + 1) / 2) * m->info.attn_dims;
     f.head = 2.0 * (double)r->scored / a->K * m->info.vocab * m->info.dim;
     f.sgemm_gflops = sgemm_gflops(g, ng, a->W);
-    f.peak_kind = "";
-    if (a->compute == LMC_COMPUTE_BF16) {
-        const int avx512 = gemm_bf16_auto_path() == GEMM_BF16_AVX512;
-        f.peak_kind = avx512 ? "vdpbf16ps" : "f32 FMA (ymm)";
-        f.peak_gflops = cpu_peak_gflops(avx512 ? PEAK_DPBF16 : PEAK_FMA256, PEAK_ITERS / 4, &f.peak_util);
-    }
     return f;
+}
+
+/* For bf16 compute, the peak its GEMM path can reach, measured in this process: vdpbf16ps on AVX512_BF16, else
+ * the f32 FMA peak (the AVX2 path widens bf16 to f32 and FMAs). gflops 0 for f32 compute. */
+typedef struct bench_peak {
+    double      gflops, util;
+    const char *kind, *path;
+} bench_peak;
+
+static bench_peak measure_peak(lmc_compute compute) {
+    bench_peak p = {0, 0, "", ""};
+    if (compute != LMC_COMPUTE_BF16) return p;
+    const int path = gemm_bf16_auto_path(), avx512 = path == GEMM_BF16_AVX512;
+    p.kind = avx512 ? "vdpbf16ps" : "f32 FMA (ymm)";
+    p.path = gemm_bf16_path_name(path);
+    p.gflops = cpu_peak_gflops(avx512 ? PEAK_DPBF16 : PEAK_FMA256, PEAK_ITERS / 4, &p.util);
+    return p;
 }
 
 static double split_seconds(const lmc_model *m, const bench_run *r, int k) {
@@ -478,6 +485,7 @@ static double split_seconds(const lmc_model *m, const bench_run *r, int k) {
 
 static int report(const lmc_model *m, const bench_args *a, const bench_run *r, int nthreads, lmc_err *err) {
     bench_flops f = count_flops(m, a, r);
+    bench_peak pk = measure_peak(a->compute);
     int W = a->W, K = a->K;
     double per_window = f.layers + f.attn + f.head, secs = r->t_total / K, achieved = per_window / secs / 1e9;
     double widen = a->compute == LMC_COMPUTE_F32 ? widen_seconds(m->w) : 0;
@@ -499,10 +507,9 @@ static int report(const lmc_model *m, const bench_args *a, const bench_run *r, i
     printf("achieved:               %.1f GFLOP/s\n", achieved);
     printf("sgemm at these shapes:  %.1f GFLOP/s (cblas_sgemm, T=%d, measured in this run)\n", f.sgemm_gflops, W);
     printf("ratio achieved/sgemm:   %.3f\n", f.sgemm_gflops > 0 ? achieved / f.sgemm_gflops : 0);
-    if (f.peak_gflops > 0)
+    if (pk.gflops > 0)
         printf("ratio achieved/peak:    %.3f (%s peak %.0f GFLOP/s measured in this run%s; bf16 GEMM path %s)\n",
-               achieved / f.peak_gflops, f.peak_kind, f.peak_gflops, f.peak_util < 0.95 ? ", cores shared: low" : "",
-               gemm_bf16_path_name(gemm_bf16_auto_path()));
+               achieved / pk.gflops, pk.kind, pk.gflops, pk.util < 0.95 ? ", cores shared: low" : "", pk.path);
     const double t_mm = split_seconds(m, r, PROF_MATMUL), t_att = split_seconds(m, r, PROF_ATTENTION);
     if (t_mm > 0 && t_att > 0)
         printf("by kernel:              layer matmuls %.1f GFLOP/s, attention %.1f GFLOP/s\n",
@@ -535,11 +542,11 @@ static int report(const lmc_model *m, const bench_args *a, const bench_run *r, i
     cJSON_AddNumberToObject(o, "achieved_gflops", achieved);
     cJSON_AddNumberToObject(o, "sgemm_gflops", f.sgemm_gflops);
     cJSON_AddNumberToObject(o, "ratio", f.sgemm_gflops > 0 ? achieved / f.sgemm_gflops : 0);
-    if (f.peak_gflops > 0) {
-        cJSON_AddStringToObject(o, "bf16_gemm_path", gemm_bf16_path_name(gemm_bf16_auto_path()));
-        cJSON_AddStringToObject(o, "peak_kind", f.peak_kind);
-        cJSON_AddNumberToObject(o, "peak_gflops", f.peak_gflops);
-        cJSON_AddNumberToObject(o, "ratio_to_peak", achieved / f.peak_gflops);
+    if (pk.gflops > 0) {
+        cJSON_AddStringToObject(o, "bf16_gemm_path", pk.path);
+        cJSON_AddStringToObject(o, "peak_kind", pk.kind);
+        cJSON_AddNumberToObject(o, "peak_gflops", pk.gflops);
+        cJSON_AddNumberToObject(o, "ratio_to_peak", achieved / pk.gflops);
     }
     if (t_mm > 0) cJSON_AddNumberToObject(o, "matmul_gflops", f.layers / 1e9 / (t_mm / K));
     if (t_att > 0) cJSON_AddNumberToObject(o, "attention_gflops", f.attn / 1e9 / (t_att / K));
