@@ -122,6 +122,8 @@ typedef struct lmc_model_desc {
     lmc_compute compute;
     int         dim, vocab;    /* final hidden width, logits per position */
     int         max_window;    /* > 0: the longest window the model allows */
+    const char *kernels;       /* which matmul / attention kernels this CPU runs for `compute`, e.g.
+                                * "bf16 GEMM avx512bf16, bf16 attention" or "f32 sgemm (OpenBLAS), f32 attention" */
 } lmc_model_desc;
 void lmc_model_describe(const lmc_model *m, lmc_model_desc *out);
 

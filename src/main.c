@@ -385,9 +385,10 @@ static int cmd_eval(int argc, char **argv) {
     if (verbose && root) {
         lmc_model_desc d;
         lmc_model_describe(m, &d);
-        fprintf(stderr, "model: %s (%s, %.2fM parameters, weights %s, compute %s)\nthreads: %d; OpenBLAS core %s "
-                "(%s)\n", model, d.architecture, d.n_params / 1e6, d.weights_dtype,
-                compute == LMC_COMPUTE_BF16 ? "bf16" : "f32", nthreads, lmc_blas_core(), lmc_blas_config());
+        fprintf(stderr, "model: %s (%s, %.2fM parameters, weights %s, compute %s)\nkernels: %s\nthreads: %d; "
+                "OpenBLAS core %s (%s)\n", model, d.architecture, d.n_params / 1e6, d.weights_dtype,
+                compute == LMC_COMPUTE_BF16 ? "bf16" : "f32", d.kernels, nthreads, lmc_blas_core(),
+                lmc_blas_config());
     }
     lmc_result *res = lmc_xcalloc(n_data, sizeof *res);
     lmc_eval_opts *eos = lmc_xcalloc(n_data, sizeof *eos);

@@ -3,6 +3,7 @@
  * The config comes from config.json (directory) or the converted file's "lmc.config" metadata; the
  * architecture is chosen by `architectures[0]`; an unknown one is an error that names it. */
 #include "model.h"
+#include "gemm_bf16.h"
 #include "util.h"
 
 #include <math.h>
@@ -147,6 +148,11 @@ void lmc_model_describe(const lmc_model *m, lmc_model_desc *d) {
     d->dim = m->info.dim;
     d->vocab = m->info.vocab;
     d->max_window = m->info.max_window;
+    if (m->opts.compute == LMC_COMPUTE_F32) d->kernels = "f32 sgemm (OpenBLAS), f32 attention";
+    else if (gemm_bf16_auto_path() == GEMM_BF16_AVX512) d->kernels = "bf16 GEMM avx512bf16, bf16 attention";
+    else if (gemm_bf16_auto_path() == GEMM_BF16_AVX2)
+        d->kernels = "bf16 GEMM avx2 (bf16 widened to f32), f32 attention (no AVX512_BF16)";
+    else d->kernels = "bf16 GEMM plain C, f32 attention (no AVX2)";
 }
 
 int lmc_model_logits(lmc_model *m, const int32_t *tokens, int T, float *logits, lmc_err *err) {
