@@ -246,12 +246,13 @@ Z_TARGET static inline void z_cvt32(const float *src, int n, uint32_t out[16]) {
     _mm512_storeu_si512((void *)out, (__m512i)r);
 }
 static int z_supported(void) { return cpu_has_avx512bf16(); }
-/* dst[i·12 + j] = tmp[j][i] for pairs i < cnt (≤ 16) of the 12 token rows: a 16 × 16 dword transpose in
- * registers (rows 12..15 zero), each column stored as 16 lanes of which the last 4 are overwritten by the next
- * column's store (the last store is masked to 12 lanes). */
-Z_TARGET static void z_transpose12(uint32_t tmp[ZNR][16], uint32_t *dst, int cnt) {
+/* dst[i·stride + j] = tmp[j][i] for columns i < cnt (≤ 16) and rows j < lanes (≤ 16; 12 with stride 12: a
+ * token group, 16 with stride 16: a weight panel); rows nrows.. read as zero. A 16 × 16 dword transpose in
+ * registers; when stride = lanes < 16 each column is stored as 16 lanes of which the last are overwritten by
+ * the next column's store (the last store is masked). */
+Z_TARGET static void z_transpose(uint32_t tmp[][16], int nrows, uint32_t *dst, int stride, int cnt, int lanes) {
     __m512i r[16], t[16];
-    for (int j = 0; j < 16; j++) r[j] = j < ZNR ? _mm512_loadu_si512((const void *)tmp[j]) : _mm512_setzero_si512();
+    for (int j = 0; j < 16; j++) r[j] = j < nrows ? _mm512_loadu_si512((const void *)tmp[j]) : _mm512_setzero_si512();
     for (int j = 0; j < 16; j += 2) { /* 2 × 2 blocks of dwords */
         t[j] = _mm512_unpacklo_epi32(r[j], r[j + 1]);
         t[j + 1] = _mm512_unpackhi_epi32(r[j], r[j + 1]);
@@ -273,8 +274,13 @@ Z_TARGET static void z_transpose12(uint32_t tmp[ZNR][16], uint32_t *dst, int cnt
         r[j + 8] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0xdd);
     }
     /* r[i] is now column i */
-    for (int i = 0; i + 1 < cnt; i++) _mm512_storeu_si512((void *)(dst + i * ZNR), r[i]);
-    _mm512_mask_storeu_epi32(dst + (cnt - 1) * ZNR, (__mmask16)0x0fff, r[cnt - 1]);
+    const __mmask16 m = lanes >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << lanes) - 1);
+    if (stride < 16 && lanes == stride) { /* consecutive columns: full stores, each overwritten by the next */
+        for (int i = 0; i + 1 < cnt; i++) _mm512_storeu_si512((void *)(dst + (size_t)i * stride), r[i]);
+        _mm512_mask_storeu_epi32(dst + (size_t)(cnt - 1) * stride, m, r[cnt - 1]);
+        return;
+    }
+    for (int i = 0; i < cnt; i++) _mm512_mask_storeu_epi32(dst + (size_t)i * stride, m, r[i]);
 }
 #else
 /* Plain-C model of the instructions used above (Intel SDM: VDPBF16PS = two f32 FMAs per lane, odd element
@@ -313,9 +319,9 @@ static inline void z_cvt32(const float *src, int n, uint32_t out[16]) {
     memcpy(out, h, 64);
 }
 static int z_supported(void) { return 1; }
-static void z_transpose12(uint32_t tmp[ZNR][16], uint32_t *dst, int cnt) {
+static void z_transpose(uint32_t tmp[][16], int nrows, uint32_t *dst, int stride, int cnt, int lanes) {
     for (int i = 0; i < cnt; i++)
-        for (int j = 0; j < ZNR; j++) dst[i * ZNR + j] = tmp[j][i];
+        for (int j = 0; j < lanes && j < 16; j++) dst[(size_t)i * stride + j] = j < nrows ? tmp[j][i] : 0;
 }
 #endif
 
@@ -409,7 +415,7 @@ Z_TARGET static void z_convert(const gb_job *J, int tid, int nth) {
         for (int q = 0; q < Kp2; q += 16) {
             const int n = gb_min(32, K - 2 * q), cnt = gb_min(16, Kp2 - q);
             for (int j = 0; j < nr; j++) z_cvt32(J->x + (size_t)(g * ZNR + j) * K + 2 * q, n, tmp[j]);
-            z_transpose12(tmp, xz + ((size_t)g * Kp2 + q) * ZNR, cnt);
+            z_transpose(tmp, ZNR, xz + ((size_t)g * Kp2 + q) * ZNR, ZNR, cnt, ZNR);
         }
     }
 }
@@ -458,7 +464,7 @@ Z_TARGET void GB_PUB(gemm_bf16_round_group)(uint32_t *xz, const float *x, size_t
     for (int q = 0; q < Kp2; q += 16) {
         const int n = gb_min(32, K - 2 * q), cnt = gb_min(16, Kp2 - q);
         for (int j = 0; j < nt; j++) z_cvt32(x + (size_t)j * ldx + 2 * q, n, tmp[j]);
-        z_transpose12(tmp, xz + (size_t)q * ZNR, cnt);
+        z_transpose(tmp, ZNR, xz + (size_t)q * ZNR, ZNR, cnt, ZNR);
     }
 }
 
@@ -480,21 +486,36 @@ void GB_PUB(gemm_bf16_tile)(float *y, int ldy, const uint16_t *w0, size_t panel_
     zk_tab[rows > 16][nt - 1](&a);
 }
 
-void GB_PUB(gemm_bf16_pack_into)(uint16_t *dst, const float *W, size_t ldw, int N, int K, int transposed) {
+Z_TARGET void GB_PUB(gemm_bf16_pack_into)(uint16_t *dst, const float *W, size_t ldw, int N, int K) {
     const int Kp2 = (K + 1) / 2, P = (N + 15) / 16;
-    for (int p = 0; p < P; p++)
-        for (int q = 0; q < Kp2; q++)
-            for (int r = 0; r < 16; r++) {
-                const int n = 16 * p + r, k = 2 * q;
-                uint16_t *d = dst + (((size_t)p * Kp2 + q) * 16 + r) * 2;
-                float     w0 = 0, w1 = 0;
-                if (n < N) {
-                    w0 = transposed ? W[(size_t)k * ldw + n] : W[(size_t)n * ldw + k];
-                    if (k + 1 < K) w1 = transposed ? W[(size_t)(k + 1) * ldw + n] : W[(size_t)n * ldw + k + 1];
-                }
-                d[0] = gb_bf16_of_f32(w0);
-                d[1] = gb_bf16_of_f32(w1);
-            }
+    uint32_t  tmp[16][16];
+    for (int p = 0; p < P; p++) {
+        const int rows = gb_min(16, N - 16 * p);
+        for (int q = 0; q < Kp2; q += 16) {
+            const int n = gb_min(32, K - 2 * q), cnt = gb_min(16, Kp2 - q);
+            for (int r = 0; r < rows; r++) z_cvt32(W + (size_t)(16 * p + r) * ldw + 2 * q, n, tmp[r]);
+            z_transpose(tmp, rows, (uint32_t *)dst + ((size_t)p * Kp2 + q) * 16, 16, cnt, 16);
+        }
+    }
+}
+
+Z_TARGET void GB_PUB(gemm_bf16_transpose16)(uint32_t *dst, size_t ldd, int lanes, uint32_t src[][16], int nrows,
+                                            int cnt) {
+    z_transpose(src, nrows, dst, (int)ldd, cnt, lanes);
+}
+
+Z_TARGET void GB_PUB(gemm_bf16_round_pairs)(uint32_t *dst, const float *lo, const float *hi, int n) {
+    for (int i = 0; i < n; i += 16) {
+        const int c = gb_min(16, n - i);
+        float     v[32];
+        uint32_t  h[16];
+        for (int k = 0; k < c; k++) {
+            v[2 * k] = lo[i + k];
+            v[2 * k + 1] = hi ? hi[i + k] : 0.0f;
+        }
+        z_cvt32(v, 2 * c, h);
+        memcpy(dst + i, h, sizeof(uint32_t) * (size_t)c);
+    }
 }
 
 /* =========================================================================================================

@@ -78,9 +78,14 @@ int  gemm_bf16_tile_supported(void);
 /* Rounds nt ≤ 12 rows of x (K floats each, row stride ldx) to bf16 into the group layout xz[q·12 + j] = pair q
  * of row j (xz: ceil(K/2)·12 dwords; rows nt..11 and a missing odd k are zero). */
 void gemm_bf16_round_group(uint32_t *xz, const float *x, size_t ldx, int nt, int K);
-/* Packs W (N, K) with row stride ldw (transposed = 1: W[n][k] is at W[k·ldw + n]) into the panel layout above
- * at dst (ceil(N/16)·16 · ceil(K/2)·2 values), rounding to nearest even. */
-void gemm_bf16_pack_into(uint16_t *dst, const float *W, size_t ldw, int N, int K, int transposed);
+/* Packs W (N, K) with row stride ldw into the panel layout above at dst (ceil(N/16)·16 · ceil(K/2)·2 values,
+ * rows N.. and a missing odd k zero), rounding as gemm_bf16_round_group. */
+void gemm_bf16_pack_into(uint16_t *dst, const float *W, size_t ldw, int N, int K);
+/* dst[i] = the pair (bf16 lo[i], bf16 hi[i]) as one dword (lo in the low half), i < n; hi NULL → 0. */
+void gemm_bf16_round_pairs(uint32_t *dst, const float *lo, const float *hi, int n);
+/* dst[i·ldd + j] = src[j][i] for i < cnt ≤ 16, j < lanes ≤ 16 (rows nrows.. of src read as zero): a 16 × 16
+ * dword transpose in registers. */
+void gemm_bf16_transpose16(uint32_t *dst, size_t ldd, int lanes, uint32_t src[][16], int nrows, int cnt);
 /* One micro-tile: y[j·ldy + r] = (accumulate ? y[j·ldy + r] : 0) + Σ_{q < nk} (odd, then even element of the
  * pair) w[r][q] · x[q][j], for tokens j < nt ≤ 12 and rows r < rows ≤ 32 of the panels at w0 and
  * w0 + panel_stride (the second read only when rows > 16), x in the group layout. */
