@@ -144,9 +144,9 @@ typedef struct lmc_kv lmc_kv;
  * 0 when its architecture has no incremental decoding yet. */
 size_t lmc_kv_bytes_per_token(const lmc_model *m);
 
-/* An empty cache with room for max_tokens positions of one sequence. Fails with one line when the architecture
- * has no incremental decoding yet, under bf16 compute (steps run f32 only for now), when max_tokens exceeds the
- * model's window limit, or when the cache does not fit in the memory available. */
+/* An empty cache (f32, also under bf16 compute) with room for max_tokens positions of one sequence. Fails with
+ * one line when the architecture has no incremental decoding, when max_tokens exceeds the model's window limit,
+ * or when the cache does not fit in the memory available (the message gives the size needed and per token). */
 int  lmc_kv_open(lmc_model *m, int max_tokens, lmc_kv **out, lmc_err *err);
 void lmc_kv_free(lmc_kv *kv);
 int  lmc_kv_pos(const lmc_kv *kv);   /* positions filled so far */
@@ -155,7 +155,8 @@ void lmc_kv_reset(lmc_kv *kv);       /* forgets every position (a new sequence) 
 
 /* Appends n >= 1 tokens at positions pos..pos+n-1 (pos = lmc_kv_pos) and writes the logits (vocab) of the last
  * one. The logits agree with a prefill's (lmc_model_logits of the whole sequence) to rounding, not bit for bit:
- * the attention and the matmuls sum in another order. Fails when the cache has no room for n more. */
+ * the attention and the matmuls sum in another order (under bf16 compute, the prefill's attention also rounds
+ * q, k, v to bf16 where a step's does not). Fails when the cache has no room for n more. */
 int lmc_model_step(lmc_model *m, lmc_kv *kv, const int32_t *tokens, int n, float *logits, lmc_err *err);
 
 /* ---- evaluation ------------------------------------------------------------------------------ */

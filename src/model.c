@@ -184,10 +184,10 @@ int lmc_kv_open(lmc_model *m, int max_tokens, lmc_kv **out, lmc_err *err) {
     *out = NULL;
     if (!m->arch->step)
         return lmc_fail(err, "%s: incremental decoding (KV cache) is not supported yet for %s", m->path, m->arch->name);
-    /* The step's attention is the f32 attention_prefix kernel: under bf16 it would not match a bf16 prefill, so
-     * it is refused rather than silently mixing precisions. */
-    if (m->opts.compute != LMC_COMPUTE_F32)
-        return lmc_fail(err, "%s: incremental decoding runs f32 only for now (not --dtype bf16)", m->path);
+    /* Under bf16 compute a step's linears run the same bf16 kernels as a prefill (they take any number of rows);
+     * the cache and the step's attention stay f32 (attention_prefix), so a step differs from a bf16 prefill by the
+     * bf16 rounding of q, k and v that the prefill's attention applies on an AVX512_BF16 CPU (tests/test_step.c
+     * states the bound). */
     if (max_tokens < 1) return lmc_fail(err, "%s: a KV cache needs room for at least 1 token, not %d", m->path, max_tokens);
     if (m->info.max_window > 0 && max_tokens > m->info.max_window)
         return lmc_fail(err, "%s: a sequence of %d tokens exceeds %s (at most %d tokens)", m->path, max_tokens,

@@ -186,6 +186,14 @@ int    arch_step(const lmc_arch *a, void *state, arch_kv *kv, const int32_t *tok
 void   arch_attention_prefix(arch_base *b, float *out, const float *q, int q_stride, const float *k, int k_stride,
                              const float *v, int v_stride, int n, int pos, int n_heads, int n_kv_heads, int qk_dim,
                              int v_dim, float scale);
+/* Layer l's attention, shared by a forward and its step so an architecture writes its layer once. kv NULL: the
+ * T tokens at positions 0..T-1, causal among themselves (arch_attention). Otherwise a step: the T tokens' keys and
+ * values (n_kv_heads·qk_dim and n_kv_heads·v_dim floats per row, which must be kv's k_width and v_width) are
+ * appended to layer l of the cache at rows kv->pos.., then each query attends to every cached position up to its
+ * own (arch_attention_prefix). The caller advances kv->pos after the last layer. */
+void   arch_attend(arch_base *b, arch_kv *kv, int l, float *out, const float *q, int q_stride, const float *k,
+                   int k_stride, const float *v, int v_stride, int T, int n_heads, int n_kv_heads, int qk_dim,
+                   int v_dim, float scale);
 /* Bytes of activation memory a T-token forward uses (for the memory check). */
 size_t arch_scratch_bytes(const lmc_arch *a, void *state, int T);
 /* Sets info.max_window and the reason named when a window exceeds it (printf-style). */

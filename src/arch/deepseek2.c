@@ -276,8 +276,12 @@ static void route(const ds2_cfg *m, float *scores, int T, int *ids, float *w) {
     }
 }
 
-static int ds2_forward(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
-    ds2 *m = state;
+/* One pass for a prefill (kv NULL: positions 0..T-1, causal attention among the T tokens) or a decoding step
+ * (positions kv->pos.., attention over the cache): only the RoPE rows and the attention call (arch_attend)
+ * differ. The cache holds the per-head keys and values the attention reads (K = [k_nope | k_pe] with the shared
+ * k_pe already rotated at its own position, V), not the latent: a step then costs no kv_b_proj over the past
+ * and computes the prefill's own numbers. Routing is per token, as in the prefill. */
+static int ds2_run(ds2 *m, arch_kv *kv, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
     const ds2_cfg *o = &m->cfg;
     const ds2_acts *a = &m->a;
     int d = o->dim, H = o->n_heads, qk = o->qk_dim, nope = o->nope, rd = o->rope_dim, vdim = o->v_dim;
@@ -285,7 +289,7 @@ static int ds2_forward(void *state, const int32_t *tokens, int T, float *hidden,
     int *ids = (int *)a->ids;
     float *x = a->x, *xb = a->xb, *mo = a->mo, *q = a->q, *K = a->K, *ckv = a->ckv, *cn = a->cn, *V = a->V;
     if (lmc_embed_rows(m->base.embed, tokens, T, x, err)) return -1;
-    lmc_rope_tables(&m->base.rope, T, a->cos_t, a->sin_t);
+    lmc_rope_tables_at(&m->base.rope, kv ? kv->pos : 0, T, a->cos_t, a->sin_t);
     for (int l = 0; l < o->n_layers; l++) {
         ds2_layer *L = &m->layers[l];
         /* multi-head latent attention */
@@ -308,7 +312,7 @@ static int ds2_forward(void *state, const int32_t *tokens, int T, float *hidden,
             copy_block(K + h * qk + nope, qd, ckv + o->kv_lora, ckd, T, rd);
             copy_block(V + h * vdim, vd, a->kv + h * (nope + vdim) + nope, kvb, T, vdim);
         }
-        arch_attention(&m->base, a->att, q, qd, K, qd, V, vd, T, H, H, qk, vdim, o->attn_scale);
+        arch_attend(&m->base, kv, l, a->att, q, qd, K, qd, V, vd, T, H, H, qk, vdim, o->attn_scale);
         lmc_linear_apply(&L->o, a->att, xb, T);
         add_inplace(x, xb, (size_t)T * d);
         /* dense MLP or routed + shared experts */
@@ -330,5 +334,20 @@ static int ds2_forward(void *state, const int32_t *tokens, int T, float *hidden,
     return 0;
 }
 
-const lmc_arch lmc_arch_deepseek2 = {"DeepseekV2ForCausalLM", sizeof(ds2), ds2_config, ds2_tensors, ds2_acts_table,
-                                     ds2_forward, NULL, NULL}; /* no KV-cache step yet */
+static int ds2_forward(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
+    return ds2_run(state, NULL, tokens, T, hidden, err);
+}
+
+static void ds2_kv_shape(void *state, int *n_layers, int *k_width, int *v_width) {
+    const ds2_cfg *o = &((ds2 *)state)->cfg;
+    *n_layers = o->n_layers;
+    *k_width = o->n_heads * o->qk_dim; /* per head [nope | rope]: k_pe repeated per head, as the attention reads it */
+    *v_width = o->n_heads * o->v_dim;
+}
+
+static int ds2_step(void *state, arch_kv *kv, const int32_t *tokens, int n, float *hidden, lmc_err *err) {
+    return ds2_run(state, kv, tokens, n, hidden, err);
+}
+
+const lmc_arch lmc_arch_deepseek2 = {"DeepseekV2ForCausalLM", sizeof(ds2), ds2_config,   ds2_tensors, ds2_acts_table,
+                                     ds2_forward,             ds2_kv_shape, ds2_step};

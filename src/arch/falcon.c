@@ -150,14 +150,16 @@ static int falcon_acts_table(void *state, arch_act *tab) {
     return ARCH_ACTS(tab, lines);
 }
 
-static int falcon_forward(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
-    falcon *m = state;
+/* One pass for a prefill (kv NULL: positions 0..T-1, causal attention among the T tokens) or a decoding step
+ * (positions kv->pos.., attention over the cache): only the RoPE rows and the attention call (arch_attend)
+ * differ. */
+static int falcon_run(falcon *m, arch_kv *kv, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
     const falcon_cfg *o = &m->cfg;
     const falcon_acts *a = &m->a;
     int d = o->dim, hd = o->head_dim, qd = o->n_heads * hd, kvd = o->n_kv_heads * hd, N = qd + 2 * kvd;
     float *x = a->x, *qkv = a->qkv;
     if (lmc_embed_rows(m->base.embed, tokens, T, x, err)) return -1;
-    lmc_rope_tables(&m->base.rope, T, a->cos_t, a->sin_t);
+    lmc_rope_tables_at(&m->base.rope, kv ? kv->pos : 0, T, a->cos_t, a->sin_t);
     float scale = 1.0f / sqrtf((float)hd);
     for (int l = 0; l < o->n_layers; l++) {
         falcon_layer *L = &m->layers[l];
@@ -165,8 +167,8 @@ static int falcon_forward(void *state, const int32_t *tokens, int T, float *hidd
         lmc_linear_apply(&L->qkv, a->na, qkv, T);
         rope_apply(qkv, T, o->n_heads, hd, N, hd, a->cos_t, a->sin_t, 0);
         rope_apply(qkv + qd, T, o->n_kv_heads, hd, N, hd, a->cos_t, a->sin_t, 0);
-        arch_attention(&m->base, a->att, qkv, N, qkv + qd, N, qkv + qd + kvd, N, T, o->n_heads, o->n_kv_heads, hd,
-                       hd, scale);
+        arch_attend(&m->base, kv, l, a->att, qkv, N, qkv + qd, N, qkv + qd + kvd, N, T, o->n_heads, o->n_kv_heads,
+                    hd, hd, scale);
         lmc_linear_apply(&L->dense, a->att, a->ao, T);
         if (o->parallel) {
             const float *in = a->na;
@@ -185,5 +187,20 @@ static int falcon_forward(void *state, const int32_t *tokens, int T, float *hidd
     return 0;
 }
 
-const lmc_arch lmc_arch_falcon = {"FalconForCausalLM", sizeof(falcon), falcon_config, falcon_tensors,
-                                  falcon_acts_table, falcon_forward, NULL, NULL}; /* no KV-cache step yet */
+static int falcon_forward(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
+    return falcon_run(state, NULL, tokens, T, hidden, err);
+}
+
+/* 7B (multi_query: one KV head) and 40B (num_kv_heads groups) alike cache each KV head once. */
+static void falcon_kv_shape(void *state, int *n_layers, int *k_width, int *v_width) {
+    const falcon_cfg *o = &((falcon *)state)->cfg;
+    *n_layers = o->n_layers;
+    *k_width = *v_width = o->n_kv_heads * o->head_dim;
+}
+
+static int falcon_step(void *state, arch_kv *kv, const int32_t *tokens, int n, float *hidden, lmc_err *err) {
+    return falcon_run(state, kv, tokens, n, hidden, err);
+}
+
+const lmc_arch lmc_arch_falcon = {"FalconForCausalLM", sizeof(falcon), falcon_config,   falcon_tensors,
+                                  falcon_acts_table,   falcon_forward, falcon_kv_shape, falcon_step};

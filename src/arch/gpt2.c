@@ -40,7 +40,7 @@ typedef struct gpt2_acts {
     float *qkv; /* (T, 3*dim) [q | k | v] */
     float *att; /* (T, dim) */
     float *h;   /* (T, hidden) */
-    float *pos; /* (T) int32 positions 0..T-1 */
+    float *pos; /* (T) int32 positions (0..T-1, or kv->pos.. in a step) */
 } gpt2_acts;
 
 typedef struct gpt2 {
@@ -122,13 +122,15 @@ static int gpt2_acts_table(void *state, arch_act *tab) {
     return ARCH_ACTS(tab, lines);
 }
 
-static int gpt2_forward(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
-    gpt2 *m = state;
+/* One pass for a prefill (kv NULL: positions 0..T-1, causal attention among the T tokens) or a decoding step
+ * (positions kv->pos.., attention over the cache): the two differ only in the position rows read from wpe and
+ * the attention call (arch_attend), so a step runs the prefill's own layer code. */
+static int gpt2_run(gpt2 *m, arch_kv *kv, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
     const gpt2_cfg *o = &m->cfg;
     const gpt2_acts *a = &m->a;
-    int d = o->dim;
+    int d = o->dim, pos0 = kv ? kv->pos : 0;
     int32_t *pos = (int32_t *)a->pos;
-    for (int t = 0; t < T; t++) pos[t] = t;
+    for (int t = 0; t < T; t++) pos[t] = pos0 + t; /* learned positions: lmc_kv_open keeps them < n_positions */
     if (lmc_embed_rows(m->base.embed, tokens, T, a->x, err) || lmc_embed_rows(m->wpe, pos, T, a->xb, err)) return -1;
     add_inplace(a->x, a->xb, (size_t)T * d);
     for (int l = 0; l < o->n_layers; l++) {
@@ -137,8 +139,8 @@ static int gpt2_forward(void *state, const int32_t *tokens, int T, float *hidden
         if (o->scale_by_layer) scale /= (float)(l + 1);
         layernorm(a->xb, a->x, L->ln1_w, L->ln1_b, T, d, o->eps);
         lmc_linear_apply(&L->qkv, a->xb, a->qkv, T);
-        arch_attention(&m->base, a->att, a->qkv, 3 * d, a->qkv + d, 3 * d, a->qkv + 2 * d, 3 * d, T, o->n_heads,
-                       o->n_heads, o->head_dim, o->head_dim, scale);
+        arch_attend(&m->base, kv, l, a->att, a->qkv, 3 * d, a->qkv + d, 3 * d, a->qkv + 2 * d, 3 * d, T, o->n_heads,
+                    o->n_heads, o->head_dim, o->head_dim, scale);
         lmc_linear_apply(&L->proj, a->att, a->xb, T);
         add_inplace(a->x, a->xb, (size_t)T * d);
         layernorm(a->xb, a->x, L->ln2_w, L->ln2_b, T, d, o->eps);
@@ -149,5 +151,19 @@ static int gpt2_forward(void *state, const int32_t *tokens, int T, float *hidden
     return 0;
 }
 
-const lmc_arch lmc_arch_gpt2 = {"GPT2LMHeadModel", sizeof(gpt2), gpt2_config, gpt2_tensors, gpt2_acts_table,
-                                gpt2_forward, NULL, NULL}; /* no KV-cache step yet */
+static int gpt2_forward(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
+    return gpt2_run(state, NULL, tokens, T, hidden, err);
+}
+
+static void gpt2_kv_shape(void *state, int *n_layers, int *k_width, int *v_width) {
+    const gpt2_cfg *o = &((gpt2 *)state)->cfg;
+    *n_layers = o->n_layers;
+    *k_width = *v_width = o->dim; /* n_heads · head_dim */
+}
+
+static int gpt2_step(void *state, arch_kv *kv, const int32_t *tokens, int n, float *hidden, lmc_err *err) {
+    return gpt2_run(state, kv, tokens, n, hidden, err);
+}
+
+const lmc_arch lmc_arch_gpt2 = {"GPT2LMHeadModel", sizeof(gpt2), gpt2_config,  gpt2_tensors, gpt2_acts_table,
+                                gpt2_forward,      gpt2_kv_shape, gpt2_step};

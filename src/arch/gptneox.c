@@ -116,23 +116,26 @@ static int neox_acts_table(void *state, arch_act *tab) {
     return ARCH_ACTS(tab, lines);
 }
 
-static int neox_forward(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
-    neox *m = state;
+/* One pass for a prefill (kv NULL: positions 0..T-1, causal attention among the T tokens) or a decoding step
+ * (positions kv->pos.., attention over the cache): only the RoPE rows and the attention call (arch_attend)
+ * differ. */
+static int neox_run(neox *m, arch_kv *kv, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
     const neox_cfg *o = &m->cfg;
     const neox_acts *a = &m->a;
     int d = o->dim, hd = o->head_dim, rot = o->rot;
     float *x = a->x, *n1 = a->n1, *n2 = a->n2, *qkv = a->qkv, *mo = a->mo;
     if (lmc_embed_rows(m->base.embed, tokens, T, x, err)) return -1;
-    lmc_rope_tables(&m->base.rope, T, a->cos_t, a->sin_t);
+    lmc_rope_tables_at(&m->base.rope, kv ? kv->pos : 0, T, a->cos_t, a->sin_t);
     float scale = 1.0f / sqrtf((float)hd);
     for (int l = 0; l < o->n_layers; l++) {
         neox_layer *L = &m->layers[l];
         layernorm(n1, x, L->ln1_w, L->ln1_b, T, d, o->eps);
         lmc_linear_apply(&L->qkv, n1, qkv, T);
+        /* partial rotary: the first rot dims of each head turn, the rest pass through into the cache as they are */
         rope_apply(qkv, T, o->n_heads, hd, 3 * d, rot, a->cos_t, a->sin_t, 0);
         rope_apply(qkv + d, T, o->n_heads, hd, 3 * d, rot, a->cos_t, a->sin_t, 0);
-        arch_attention(&m->base, a->att, qkv, 3 * d, qkv + d, 3 * d, qkv + 2 * d, 3 * d, T, o->n_heads, o->n_heads,
-                       hd, hd, scale);
+        arch_attend(&m->base, kv, l, a->att, qkv, 3 * d, qkv + d, 3 * d, qkv + 2 * d, 3 * d, T, o->n_heads,
+                    o->n_heads, hd, hd, scale);
         lmc_linear_apply(&L->dense, a->att, n1, T); /* n1 ← attention output */
         if (o->parallel) {
             layernorm(n2, x, L->ln2_w, L->ln2_b, T, d, o->eps);
@@ -150,5 +153,19 @@ static int neox_forward(void *state, const int32_t *tokens, int T, float *hidden
     return 0;
 }
 
+static int neox_forward(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
+    return neox_run(state, NULL, tokens, T, hidden, err);
+}
+
+static void neox_kv_shape(void *state, int *n_layers, int *k_width, int *v_width) {
+    const neox_cfg *o = &((neox *)state)->cfg;
+    *n_layers = o->n_layers;
+    *k_width = *v_width = o->dim; /* n_heads · head_dim */
+}
+
+static int neox_step(void *state, arch_kv *kv, const int32_t *tokens, int n, float *hidden, lmc_err *err) {
+    return neox_run(state, kv, tokens, n, hidden, err);
+}
+
 const lmc_arch lmc_arch_gptneox = {"GPTNeoXForCausalLM", sizeof(neox), neox_config, neox_tensors, neox_acts_table,
-                                   neox_forward, NULL, NULL}; /* no KV-cache step yet */
+                                   neox_forward,         neox_kv_shape, neox_step};

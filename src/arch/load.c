@@ -394,6 +394,25 @@ void arch_attention_prefix(arch_base *b, float *out, const float *q, int q_strid
     b->prof.seconds[PROF_ATTENTION] += lmc_now() - t0;
 }
 
+void arch_attend(arch_base *b, arch_kv *kv, int l, float *out, const float *q, int q_stride, const float *k,
+                 int k_stride, const float *v, int v_stride, int T, int n_heads, int n_kv_heads, int qk_dim,
+                 int v_dim, float scale) {
+    if (!kv) {
+        arch_attention(b, out, q, q_stride, k, k_stride, v, v_stride, T, n_heads, n_kv_heads, qk_dim, v_dim, scale);
+        return;
+    }
+    /* The cache holds exactly what the prefill's attention reads (keys after RoPE, values), one row per
+     * position, so a step's attention sees the same numbers as a prefill of the whole sequence would. */
+    size_t kw = (size_t)kv->k_width, vw = (size_t)kv->v_width;
+    float *kc = arch_kv_k(kv, l), *vc = arch_kv_v(kv, l);
+    for (int t = 0; t < T; t++) {
+        memcpy(kc + (size_t)(kv->pos + t) * kw, k + (size_t)t * k_stride, sizeof(float) * kw);
+        memcpy(vc + (size_t)(kv->pos + t) * vw, v + (size_t)t * v_stride, sizeof(float) * vw);
+    }
+    arch_attention_prefix(b, out, q, q_stride, kc, (int)kw, vc, (int)vw, T, kv->pos, n_heads, n_kv_heads, qk_dim,
+                          v_dim, scale);
+}
+
 void *arch_scratch(arch_base *b, int use, size_t bytes) {
     if (bytes > b->scratch_bytes[use]) {
         free(b->scratch[use]);

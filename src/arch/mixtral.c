@@ -135,14 +135,16 @@ static void route(const mixtral *m, float *probs, int T, int *ids, float *w) {
     }
 }
 
-static int mixtral_forward(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
-    mixtral *m = state;
+/* One pass for a prefill (kv NULL: positions 0..T-1, causal attention among the T tokens) or a decoding step
+ * (positions kv->pos.., attention over the cache): only the RoPE rows and the attention call (arch_attend)
+ * differ. Routing is per token, so a token picks the same experts in a step as in a prefill. */
+static int mixtral_run(mixtral *m, arch_kv *kv, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
     const mixtral_cfg *o = &m->cfg;
     const mixtral_acts *a = &m->a;
     int d = o->dim, hd = o->head_dim, qd = o->n_heads * hd, kvd = o->n_kv_heads * hd, E = o->n_experts;
     int *ids = (int *)a->ids;
     if (lmc_embed_rows(m->base.embed, tokens, T, a->x, err)) return -1;
-    lmc_rope_tables(&m->base.rope, T, a->cos_t, a->sin_t);
+    lmc_rope_tables_at(&m->base.rope, kv ? kv->pos : 0, T, a->cos_t, a->sin_t);
     float scale = 1.0f / sqrtf((float)hd);
     for (int l = 0; l < o->n_layers; l++) {
         mixtral_layer *L = &m->layers[l];
@@ -153,7 +155,8 @@ static int mixtral_forward(void *state, const int32_t *tokens, int T, float *hid
         lmc_linear_apply(&L->v, a->xb, a->v, T);
         rope_apply(a->q, T, o->n_heads, hd, qd, hd, a->cos_t, a->sin_t, 0);
         rope_apply(a->k, T, o->n_kv_heads, hd, kvd, hd, a->cos_t, a->sin_t, 0);
-        arch_attention(&m->base, a->att, a->q, qd, a->k, kvd, a->v, kvd, T, o->n_heads, o->n_kv_heads, hd, hd, scale);
+        arch_attend(&m->base, kv, l, a->att, a->q, qd, a->k, kvd, a->v, kvd, T, o->n_heads, o->n_kv_heads, hd, hd,
+                    scale);
         lmc_linear_apply(&L->o, a->att, a->xb, T);
         add_inplace(a->x, a->xb, (size_t)T * d);
         /* sparse MoE */
@@ -167,5 +170,19 @@ static int mixtral_forward(void *state, const int32_t *tokens, int T, float *hid
     return 0;
 }
 
-const lmc_arch lmc_arch_mixtral = {"MixtralForCausalLM", sizeof(mixtral), mixtral_config, mixtral_tensors,
-                                   mixtral_acts_table, mixtral_forward, NULL, NULL}; /* no KV-cache step yet */
+static int mixtral_forward(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
+    return mixtral_run(state, NULL, tokens, T, hidden, err);
+}
+
+static void mixtral_kv_shape(void *state, int *n_layers, int *k_width, int *v_width) {
+    const mixtral_cfg *o = &((mixtral *)state)->cfg;
+    *n_layers = o->n_layers;
+    *k_width = *v_width = o->n_kv_heads * o->head_dim; /* grouped heads are cached once */
+}
+
+static int mixtral_step(void *state, arch_kv *kv, const int32_t *tokens, int n, float *hidden, lmc_err *err) {
+    return mixtral_run(state, kv, tokens, n, hidden, err);
+}
+
+const lmc_arch lmc_arch_mixtral = {"MixtralForCausalLM", sizeof(mixtral), mixtral_config,   mixtral_tensors,
+                                   mixtral_acts_table,   mixtral_forward, mixtral_kv_shape, mixtral_step};

@@ -135,9 +135,13 @@ static int qwen1_acts_table(void *state, arch_act *tab) {
     return ARCH_ACTS(tab, lines);
 }
 
-/* Rotary tables for a T-token input, with Qwen's dynamic-NTK base when T > seq_length. */
-static void qwen1_rope(const qwen1_cfg *m, int T, float *inv, float *cos_t, float *sin_t) {
+/* Rotary rows for positions pos..pos+n-1, with Qwen's dynamic-NTK base when the input reaches past seq_length.
+ * The base is chosen for the length so far (pos + n), as lmc_rope_tables_at does for HF's dynamic NTK; Qwen's
+ * own generate keeps the α of its first call while decoding, so past seq_length a decoded continuation differs
+ * from Qwen's (as HF dynamic NTK's does from a prefill). Below seq_length α = 1 and both agree exactly. */
+static void qwen1_rope(const qwen1_cfg *m, int pos, int n, float *inv, float *cos_t, float *sin_t) {
     double base = m->base;
+    int T = pos + n;
     if (m->dynamic_ntk && T > m->seq_length) {
         double context = log2((double)T / m->seq_length) + 1;
         double alpha = pow(2.0, ceil(context)) - 1;
@@ -145,20 +149,24 @@ static void qwen1_rope(const qwen1_cfg *m, int T, float *inv, float *cos_t, floa
         base = m->base * pow(alpha, (double)m->rot_dim / (m->rot_dim - 2));
     }
     for (int i = 0; i < m->rot_dim / 2; i++) inv[i] = (float)(1.0 / pow(base, (double)(2 * i) / m->rot_dim));
-    rope_tables(cos_t, sin_t, inv, T, m->rot_dim, 1.0f);
+    rope_tables_at(cos_t, sin_t, inv, pos, n, m->rot_dim, 1.0f);
 }
 
-static int qwen1_forward(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
-    qwen1 *m = state;
+/* One pass for a prefill (kv NULL: positions 0..T-1, causal attention among the T tokens) or a decoding step
+ * (positions kv->pos.., attention over the cache): only the RoPE rows, the logn factors (per absolute position)
+ * and the attention call (arch_attend) differ. */
+static int qwen1_run(qwen1 *m, arch_kv *kv, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
     const qwen1_cfg *o = &m->cfg;
     const qwen1_acts *a = &m->a;
-    int d = o->dim, hd = o->head_dim;
+    int d = o->dim, hd = o->head_dim, pos = kv ? kv->pos : 0;
     float *x = a->x, *xb = a->xb, *qkv = a->qkv, *h1 = a->h1, *h2 = a->h2;
     if (lmc_embed_rows(m->base.embed, tokens, T, x, err)) return -1;
-    qwen1_rope(o, T, a->inv, a->cos_t, a->sin_t);
-    int use_logn = o->logn_attn && T > o->seq_length;
-    for (int t = 0; use_logn && t < T; t++)
-        a->logn[t] = t + 1 > o->seq_length ? (float)(log(t + 1.0) / log((double)o->seq_length)) : 1.0f;
+    qwen1_rope(o, pos, T, a->inv, a->cos_t, a->sin_t);
+    int use_logn = o->logn_attn && pos + T > o->seq_length;
+    for (int t = 0; use_logn && t < T; t++) {
+        int p = pos + t;
+        a->logn[t] = p + 1 > o->seq_length ? (float)(log(p + 1.0) / log((double)o->seq_length)) : 1.0f;
+    }
     float scale = o->scale_attn ? 1.0f / sqrtf((float)hd) : 1.0f;
     for (int l = 0; l < o->n_layers; l++) {
         qwen1_layer *L = &m->layers[l];
@@ -167,8 +175,8 @@ static int qwen1_forward(void *state, const int32_t *tokens, int T, float *hidde
         rope_apply(qkv, T, o->n_heads, hd, 3 * d, o->rot_dim, a->cos_t, a->sin_t, 0);
         rope_apply(qkv + d, T, o->n_heads, hd, 3 * d, o->rot_dim, a->cos_t, a->sin_t, 0);
         if (use_logn) scale_rows(qkv, 3 * d, T, d, a->logn);
-        arch_attention(&m->base, a->att, qkv, 3 * d, qkv + d, 3 * d, qkv + 2 * d, 3 * d, T, o->n_heads, o->n_heads,
-                       hd, hd, scale);
+        arch_attend(&m->base, kv, l, a->att, qkv, 3 * d, qkv + d, 3 * d, qkv + 2 * d, 3 * d, T, o->n_heads,
+                    o->n_heads, hd, hd, scale);
         lmc_linear_apply(&L->c_proj, a->att, xb, T);
         add_inplace(x, xb, (size_t)T * d);
         rmsnorm(xb, x, L->ln2, T, d, o->eps);
@@ -182,5 +190,19 @@ static int qwen1_forward(void *state, const int32_t *tokens, int T, float *hidde
     return 0;
 }
 
-const lmc_arch lmc_arch_qwen1 = {"QWenLMHeadModel", sizeof(qwen1), qwen1_config, qwen1_tensors, qwen1_acts_table,
-                                 qwen1_forward, NULL, NULL}; /* no KV-cache step yet */
+static int qwen1_forward(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
+    return qwen1_run(state, NULL, tokens, T, hidden, err);
+}
+
+static void qwen1_kv_shape(void *state, int *n_layers, int *k_width, int *v_width) {
+    const qwen1_cfg *o = &((qwen1 *)state)->cfg;
+    *n_layers = o->n_layers;
+    *k_width = *v_width = o->dim; /* n_heads · kv_channels */
+}
+
+static int qwen1_step(void *state, arch_kv *kv, const int32_t *tokens, int n, float *hidden, lmc_err *err) {
+    return qwen1_run(state, kv, tokens, n, hidden, err);
+}
+
+const lmc_arch lmc_arch_qwen1 = {"QWenLMHeadModel", sizeof(qwen1), qwen1_config,   qwen1_tensors, qwen1_acts_table,
+                                 qwen1_forward,     qwen1_kv_shape, qwen1_step};
