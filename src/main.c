@@ -68,7 +68,9 @@ static const char *HELP =
     "      SRC: a HF checkpoint directory, a llama2.c .bin checkpoint (tokenizer.bin/tok*.bin beside it, or\n"
     "      --tokenizer), or a converted file. Writes one self-describing file (config and tokenizer inside).\n"
     "  lmc generate --model MODEL --prompt TEXT [-n N] [--temperature T] [--top-p P] [--seed S] [--threads T]\n"
-    "      continues TEXT, streaming it to stdout, with a KV cache (Llama family; f32); the speed goes to stderr.\n"
+    "               [--dtype f32|bf16]\n"
+    "      continues TEXT, streaming it to stdout, with a KV cache (every architecture; the cache is f32 under\n"
+    "      either --dtype); the speed goes to stderr.\n"
     "      -n: tokens to generate (default 128; a special token such as EOS stops earlier); --temperature 0:\n"
     "      greedy (default 1); --top-p: nucleus sampling (default 0.9; 1: none); --seed: the same seed gives the\n"
     "      same text (default: from the clock, printed at the end)\n"
@@ -524,6 +526,7 @@ static int cmd_generate(int argc, char **argv) {
     const char *model = NULL, *prompt = NULL;
     long steps = 128, threads = 0, seed = -1;
     double temperature = 1.0, top_p = 0.9;
+    lmc_compute compute = LMC_COMPUTE_F32;
     for (int i = 2; i < argc; i++) {
         int missing = 0;
         const char *v, *flag = NULL;
@@ -538,7 +541,11 @@ static int cmd_generate(int argc, char **argv) {
         else if ((v = cli_flag_value(argc, argv, &i, "--temperature", NULL, &missing)))
             real = &temperature, flag = "--temperature";
         else if ((v = cli_flag_value(argc, argv, &i, "--top-p", "--top_p", &missing))) real = &top_p, flag = "--top-p";
-        else if (missing) return cli_usage_error("%s needs a value", argv[i]);
+        else if ((v = cli_flag_value(argc, argv, &i, "--dtype", NULL, &missing))) {
+            if (!strcmp(v, "f32")) compute = LMC_COMPUTE_F32;
+            else if (!strcmp(v, "bf16")) compute = LMC_COMPUTE_BF16;
+            else return cli_usage_error("--dtype must be f32 or bf16, not '%s'", v);
+        } else if (missing) return cli_usage_error("%s needs a value", argv[i]);
         else return cli_usage_error("unknown option '%s' for generate", argv[i]);
         char msg[160];
         if (num && cli_long(flag, v, lo, hi, num, msg, sizeof msg)) return cli_usage_error("%s", msg);
@@ -553,7 +560,7 @@ static int cmd_generate(int argc, char **argv) {
     uint64_t seed_used = seed >= 0 ? (uint64_t)seed : (uint64_t)(lmc_now() * 1e6) % 1000000007u;
 
     lmc_err err = {{0}};
-    lmc_model_opts mo = {.compute = LMC_COMPUTE_F32, .threads = lmc_threads_init((int)threads),
+    lmc_model_opts mo = {.compute = compute, .threads = lmc_threads_init((int)threads),
                          .memory_limit = (size_t)env_number("LMC_MEMORY_LIMIT", 0)};
     lmc_model *m = NULL;
     lmc_tokenizer *tok = NULL;
