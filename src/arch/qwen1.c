@@ -13,7 +13,8 @@
  *   - use_logn_attn: the query at position p is multiplied by log(p + 1) / log(seq_length) when
  *     p + 1 > seq_length (after rotary). Qwen's table covers positions below 32767 only, so with
  *     use_logn_attn a window longer than 32767 tokens is an error naming that limit.
- * For T ≤ seq_length both are exactly no-ops (α = 1, factors 1), which is the case the fixture checks. */
+ * For T ≤ seq_length both are exactly no-ops (α = 1, factors 1), which is the case the fixture checks. A decoding
+ * step applies logn by absolute position and picks α for the length so far (qwen1_rope). */
 #include "arch.h"
 #include "blocks.h"
 #include "kernels.h"
