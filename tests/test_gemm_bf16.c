@@ -127,6 +127,7 @@ static const int tb_shapes[][3] = {
     /* T, N, K */
     {1, 1, 1},     {1, 17, 3},    {3, 5, 7},      {2, 16, 2},    {12, 32, 64},  {13, 33, 31},  {24, 64, 128},
     {25, 100, 129}, {1, 300, 777}, {29, 47, 1},   {7, 250, 515}, {37, 600, 61}, {61, 40, 1101}, {17, 531, 1100},
+    {200, 70, 300}, /* more than one 192-token sweep (ZTB) */
 };
 
 /* Every supported path, with and without bias, against the reference; AVX2 / emulated AVX-512 must equal the
@@ -371,7 +372,7 @@ static void test_nested_call(void) {
  * with 1 and 3 threads, and with row counts that are not multiples of the 32-row unit. */
 typedef int (*tb_multi_fn)(const float *, int, const gemm_bf16_out *, int, void *, int);
 static void test_multi_fused(void) {
-    const int T = 77, K = 130, N1 = 80, N2 = 45; /* N2: a ragged last unit */
+    const int T = 205, K = 130, N1 = 80, N2 = 45; /* N2: a ragged last unit; T: two token sweeps */
     float    *x = malloc(sizeof(float) * T * K), *Wa = malloc(sizeof(float) * N1 * K),
              *Wb = malloc(sizeof(float) * N1 * K), *Wc = malloc(sizeof(float) * N2 * K), *bias = malloc(sizeof(float) * N1);
     for (int i = 0; i < T * K; i++) x[i] = tb_unif() * 2;
