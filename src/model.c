@@ -174,7 +174,7 @@ struct lmc_kv {
 };
 
 size_t lmc_kv_bytes_per_token(const lmc_model *m) {
-    if (!m->arch->step) return 0;
+    if (!m->arch->kv_shape) return 0;
     int n_layers, kw, vw;
     m->arch->kv_shape(m->state, &n_layers, &kw, &vw);
     return (size_t)n_layers * ((size_t)kw + vw) * sizeof(float);
@@ -182,7 +182,7 @@ size_t lmc_kv_bytes_per_token(const lmc_model *m) {
 
 int lmc_kv_open(lmc_model *m, int max_tokens, lmc_kv **out, lmc_err *err) {
     *out = NULL;
-    if (!m->arch->step)
+    if (!m->arch->kv_shape)
         return lmc_fail(err, "%s: incremental decoding (KV cache) is not supported yet for %s", m->path, m->arch->name);
     /* Under bf16 compute a step's linears run the same bf16 kernels as a prefill (they take any number of rows);
      * the cache and the step's attention stay f32 (attention_prefix), so a step differs from a bf16 prefill by the

@@ -375,7 +375,7 @@ static void test_step_unsupported_arch(void) {
     const lmc_arch *real = m->arch;
     lmc_arch no_step = *real;
     no_step.kv_shape = NULL;
-    no_step.step = NULL;
+    no_step.kv_shape = NULL;
     m->arch = &no_step;
     lmc_kv *kv = (lmc_kv *)&e;
     CHECK(lmc_kv_bytes_per_token(m) == 0, "bytes per token %zu", lmc_kv_bytes_per_token(m));

@@ -140,16 +140,16 @@ typedef struct lmc_arch {
     void (*tensors)(void *state, arch_tensors *t);
     /* Fills tab (at most ARCH_MAX_ACTS lines) with the activation buffers of a forward; returns the count. */
     int (*acts)(void *state, arch_act *tab);
-    /* tokens (T) at positions 0..T-1 → hidden (T, info.dim): the final normalised hidden states. The
-     * activations are already pointed for T. */
-    int (*forward)(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err);
-    /* Optional (NULL: incremental decoding is not supported yet for this architecture). The per-layer width of
-     * one position's cached keys and values, in floats (after RoPE, before any grouping is expanded). */
+    /* The forward: tokens (T) → hidden (T, info.dim), the final normalised hidden states; the activations are
+     * already pointed for T. kv NULL: a window, positions 0..T-1, causal attention among its tokens. Otherwise
+     * a decoding step: positions kv->pos..kv->pos+T-1, the tokens' keys and values appended to kv (which has
+     * room: kv->pos + T <= kv->cap) and attended with everything before them; the caller advances kv->pos.
+     * One function for both, so a step runs the window's own layer code (arch_attend does the difference). */
+    int (*run)(void *state, struct arch_kv *kv, const int32_t *tokens, int T, float *hidden, lmc_err *err);
+    /* Optional (NULL: incremental decoding is not supported for this architecture, and run is never given a kv).
+     * The per-layer width of one position's cached keys and values, in floats (after RoPE, before any grouping
+     * is expanded). */
     void (*kv_shape)(void *state, int *n_layers, int *k_width, int *v_width);
-    /* Incremental decoding: tokens (n) at positions kv->pos..kv->pos+n-1 → hidden (n, info.dim), appending their
-     * keys and values to kv (which has room: kv->pos + n <= kv->cap); the caller advances kv->pos. The
-     * activations are pointed for n, as for forward. */
-    int (*step)(void *state, struct arch_kv *kv, const int32_t *tokens, int n, float *hidden, lmc_err *err);
 } lmc_arch;
 
 /* One sequence's KV cache: what has been computed for positions 0..pos-1, per layer. */

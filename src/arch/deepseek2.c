@@ -281,7 +281,8 @@ static void route(const ds2_cfg *m, float *scores, int T, int *ids, float *w) {
  * differ. The cache holds the per-head keys and values the attention reads (K = [k_nope | k_pe] with the shared
  * k_pe already rotated at its own position, V), not the latent: a step then costs no kv_b_proj over the past
  * and computes the prefill's own numbers. Routing is per token, as in the prefill. */
-static int ds2_run(ds2 *m, arch_kv *kv, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
+static int ds2_run(void *state, arch_kv *kv, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
+    ds2 *m = state;
     const ds2_cfg *o = &m->cfg;
     const ds2_acts *a = &m->a;
     int d = o->dim, H = o->n_heads, qk = o->qk_dim, nope = o->nope, rd = o->rope_dim, vdim = o->v_dim;
@@ -334,10 +335,6 @@ static int ds2_run(ds2 *m, arch_kv *kv, const int32_t *tokens, int T, float *hid
     return 0;
 }
 
-static int ds2_forward(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
-    return ds2_run(state, NULL, tokens, T, hidden, err);
-}
-
 static void ds2_kv_shape(void *state, int *n_layers, int *k_width, int *v_width) {
     const ds2_cfg *o = &((ds2 *)state)->cfg;
     *n_layers = o->n_layers;
@@ -345,9 +342,5 @@ static void ds2_kv_shape(void *state, int *n_layers, int *k_width, int *v_width)
     *v_width = o->n_heads * o->v_dim;
 }
 
-static int ds2_step(void *state, arch_kv *kv, const int32_t *tokens, int n, float *hidden, lmc_err *err) {
-    return ds2_run(state, kv, tokens, n, hidden, err);
-}
-
-const lmc_arch lmc_arch_deepseek2 = {"DeepseekV2ForCausalLM", sizeof(ds2), ds2_config,   ds2_tensors, ds2_acts_table,
-                                     ds2_forward,             ds2_kv_shape, ds2_step};
+const lmc_arch lmc_arch_deepseek2 = {"DeepseekV2ForCausalLM", sizeof(ds2), ds2_config, ds2_tensors, ds2_acts_table,
+                                     ds2_run, ds2_kv_shape};

@@ -153,7 +153,8 @@ static int falcon_acts_table(void *state, arch_act *tab) {
 /* One pass for a prefill (kv NULL: positions 0..T-1, causal attention among the T tokens) or a decoding step
  * (positions kv->pos.., attention over the cache): only the RoPE rows and the attention call (arch_attend)
  * differ. */
-static int falcon_run(falcon *m, arch_kv *kv, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
+static int falcon_run(void *state, arch_kv *kv, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
+    falcon *m = state;
     const falcon_cfg *o = &m->cfg;
     const falcon_acts *a = &m->a;
     int d = o->dim, hd = o->head_dim, qd = o->n_heads * hd, kvd = o->n_kv_heads * hd, N = qd + 2 * kvd;
@@ -187,10 +188,6 @@ static int falcon_run(falcon *m, arch_kv *kv, const int32_t *tokens, int T, floa
     return 0;
 }
 
-static int falcon_forward(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
-    return falcon_run(state, NULL, tokens, T, hidden, err);
-}
-
 /* 7B (multi_query: one KV head) and 40B (num_kv_heads groups) alike cache each KV head once. */
 static void falcon_kv_shape(void *state, int *n_layers, int *k_width, int *v_width) {
     const falcon_cfg *o = &((falcon *)state)->cfg;
@@ -198,9 +195,5 @@ static void falcon_kv_shape(void *state, int *n_layers, int *k_width, int *v_wid
     *k_width = *v_width = o->n_kv_heads * o->head_dim;
 }
 
-static int falcon_step(void *state, arch_kv *kv, const int32_t *tokens, int n, float *hidden, lmc_err *err) {
-    return falcon_run(state, kv, tokens, n, hidden, err);
-}
-
-const lmc_arch lmc_arch_falcon = {"FalconForCausalLM", sizeof(falcon), falcon_config,   falcon_tensors,
-                                  falcon_acts_table,   falcon_forward, falcon_kv_shape, falcon_step};
+const lmc_arch lmc_arch_falcon = {"FalconForCausalLM", sizeof(falcon), falcon_config, falcon_tensors, falcon_acts_table,
+                                  falcon_run, falcon_kv_shape};

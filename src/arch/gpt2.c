@@ -125,7 +125,8 @@ static int gpt2_acts_table(void *state, arch_act *tab) {
 /* One pass for a prefill (kv NULL: positions 0..T-1, causal attention among the T tokens) or a decoding step
  * (positions kv->pos.., attention over the cache): the two differ only in the position rows read from wpe and
  * the attention call (arch_attend), so a step runs the prefill's own layer code. */
-static int gpt2_run(gpt2 *m, arch_kv *kv, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
+static int gpt2_run(void *state, arch_kv *kv, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
+    gpt2 *m = state;
     const gpt2_cfg *o = &m->cfg;
     const gpt2_acts *a = &m->a;
     int d = o->dim, pos0 = kv ? kv->pos : 0;
@@ -151,19 +152,11 @@ static int gpt2_run(gpt2 *m, arch_kv *kv, const int32_t *tokens, int T, float *h
     return 0;
 }
 
-static int gpt2_forward(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
-    return gpt2_run(state, NULL, tokens, T, hidden, err);
-}
-
 static void gpt2_kv_shape(void *state, int *n_layers, int *k_width, int *v_width) {
     const gpt2_cfg *o = &((gpt2 *)state)->cfg;
     *n_layers = o->n_layers;
     *k_width = *v_width = o->dim; /* n_heads · head_dim */
 }
 
-static int gpt2_step(void *state, arch_kv *kv, const int32_t *tokens, int n, float *hidden, lmc_err *err) {
-    return gpt2_run(state, kv, tokens, n, hidden, err);
-}
-
-const lmc_arch lmc_arch_gpt2 = {"GPT2LMHeadModel", sizeof(gpt2), gpt2_config,  gpt2_tensors, gpt2_acts_table,
-                                gpt2_forward,      gpt2_kv_shape, gpt2_step};
+const lmc_arch lmc_arch_gpt2 = {"GPT2LMHeadModel", sizeof(gpt2), gpt2_config, gpt2_tensors, gpt2_acts_table,
+                                gpt2_run, gpt2_kv_shape};

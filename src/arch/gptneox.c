@@ -119,7 +119,8 @@ static int neox_acts_table(void *state, arch_act *tab) {
 /* One pass for a prefill (kv NULL: positions 0..T-1, causal attention among the T tokens) or a decoding step
  * (positions kv->pos.., attention over the cache): only the RoPE rows and the attention call (arch_attend)
  * differ. */
-static int neox_run(neox *m, arch_kv *kv, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
+static int neox_run(void *state, arch_kv *kv, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
+    neox *m = state;
     const neox_cfg *o = &m->cfg;
     const neox_acts *a = &m->a;
     int d = o->dim, hd = o->head_dim, rot = o->rot;
@@ -153,19 +154,11 @@ static int neox_run(neox *m, arch_kv *kv, const int32_t *tokens, int T, float *h
     return 0;
 }
 
-static int neox_forward(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
-    return neox_run(state, NULL, tokens, T, hidden, err);
-}
-
 static void neox_kv_shape(void *state, int *n_layers, int *k_width, int *v_width) {
     const neox_cfg *o = &((neox *)state)->cfg;
     *n_layers = o->n_layers;
     *k_width = *v_width = o->dim; /* n_heads · head_dim */
 }
 
-static int neox_step(void *state, arch_kv *kv, const int32_t *tokens, int n, float *hidden, lmc_err *err) {
-    return neox_run(state, kv, tokens, n, hidden, err);
-}
-
 const lmc_arch lmc_arch_gptneox = {"GPTNeoXForCausalLM", sizeof(neox), neox_config, neox_tensors, neox_acts_table,
-                                   neox_forward,         neox_kv_shape, neox_step};
+                                   neox_run, neox_kv_shape};

@@ -127,7 +127,8 @@ static int llama_acts_table(void *state, arch_act *tab) {
 /* One pass for a prefill (kv NULL: tokens at positions 0..T-1, attention among themselves) or a decoding step
  * (tokens at kv->pos.., their keys and values appended to the cache, attention over all of it). The two differ
  * only in the RoPE rows and the attention call, so a step is the prefill's arithmetic wherever it can be. */
-static int llama_run(llama *m, arch_kv *kv, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
+static int llama_run(void *state, arch_kv *kv, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
+    llama *m = state;
     const llama_cfg *o = &m->cfg;
     const llama_acts *a = &m->a;
     int d = o->dim, qd = o->n_heads * o->head_dim, kvd = o->n_kv_heads * o->head_dim, hd = o->head_dim;
@@ -149,16 +150,8 @@ static int llama_run(llama *m, arch_kv *kv, const int32_t *tokens, int T, float 
         lmc_linear_apply_n(qkv, 3, a->xb, qkv_out, T, xs);
         rope_apply(a->q, T, o->n_heads, hd, qd, hd, a->cos_t, a->sin_t, il);
         rope_apply(a->k, T, o->n_kv_heads, hd, kvd, hd, a->cos_t, a->sin_t, il);
-        if (!kv) {
-            arch_attention(&m->base, a->att, a->q, qd, a->k, kvd, a->v, kvd, T, o->n_heads, o->n_kv_heads, hd, hd,
-                           scale);
-        } else { /* rows pos..pos+T-1 of the cache are this step's keys and values */
-            float *kc = arch_kv_k(kv, l), *vc = arch_kv_v(kv, l);
-            memcpy(kc + (size_t)pos * kvd, a->k, sizeof(float) * (size_t)T * kvd);
-            memcpy(vc + (size_t)pos * kvd, a->v, sizeof(float) * (size_t)T * kvd);
-            arch_attention_prefix(&m->base, a->att, a->q, qd, kc, kvd, vc, kvd, T, pos, o->n_heads, o->n_kv_heads,
-                                  hd, hd, scale);
-        }
+        arch_attend(&m->base, kv, l, a->att, a->q, qd, a->k, kvd, a->v, kvd, T, o->n_heads, o->n_kv_heads, hd, hd,
+                    scale);
         lmc_linear_apply_add(&L->o, a->att, a->x, a->xb, T, xs);
         /* SwiGLU MLP */
         rmsnorm(a->xb, a->x, L->mlp_norm, T, d, o->eps);
@@ -169,23 +162,15 @@ static int llama_run(llama *m, arch_kv *kv, const int32_t *tokens, int T, float 
     return 0;
 }
 
-static int llama_forward(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
-    return llama_run(state, NULL, tokens, T, hidden, err);
-}
-
 static void llama_kv_shape(void *state, int *n_layers, int *k_width, int *v_width) {
     const llama_cfg *o = &((llama *)state)->cfg;
     *n_layers = o->n_layers;
     *k_width = *v_width = o->n_kv_heads * o->head_dim; /* grouped heads are cached once, not per query head */
 }
 
-static int llama_step(void *state, arch_kv *kv, const int32_t *tokens, int n, float *hidden, lmc_err *err) {
-    return llama_run(state, kv, tokens, n, hidden, err);
-}
-
 #define LLAMA_FAMILY(sym, hf_name)                                                                         \
-    const lmc_arch sym = {hf_name,        sizeof(llama), llama_config,   llama_tensors, llama_acts_table, \
-                          llama_forward, llama_kv_shape, llama_step}
+    const lmc_arch sym = {hf_name, sizeof(llama), llama_config, llama_tensors, llama_acts_table,            \
+                          llama_run, llama_kv_shape}
 LLAMA_FAMILY(lmc_arch_llama, "LlamaForCausalLM");
 LLAMA_FAMILY(lmc_arch_mistral, "MistralForCausalLM");
 LLAMA_FAMILY(lmc_arch_qwen2, "Qwen2ForCausalLM");

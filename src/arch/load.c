@@ -361,29 +361,28 @@ static int point_acts(const lmc_arch *a, void *state, int T, lmc_err *err) {
     return 0;
 }
 
-int arch_forward(const lmc_arch *a, void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
+/* Points the activations for T, runs the forward (a window or a step) and adds its time split. Matmuls and
+ * attention time themselves; the rest of the forward (norms, RoPE, activations, residual adds, embedding,
+ * routing) is what remains, so a forward needs no timing code of its own. */
+static int timed_run(const lmc_arch *a, void *state, arch_kv *kv, const int32_t *tokens, int T, float *hidden,
+                     lmc_err *err) {
     arch_base *b = state;
     if (point_acts(a, state, T, err)) return -1;
-    /* Matmuls and attention time themselves; the rest of the forward (norms, RoPE, activations, residual adds,
-     * embedding, routing) is what remains, so a forward needs no timing code of its own. */
     lmc_prof *pr = &b->prof;
     double t0 = lmc_now(), k0 = pr->seconds[PROF_MATMUL] + pr->seconds[PROF_ATTENTION];
-    int rc = a->forward(state, tokens, T, hidden, err);
+    int rc = a->run(state, kv, tokens, T, hidden, err);
     double k1 = pr->seconds[PROF_MATMUL] + pr->seconds[PROF_ATTENTION];
     pr->seconds[PROF_ELEMWISE] += (lmc_now() - t0) - (k1 - k0);
     return rc;
 }
 
+int arch_forward(const lmc_arch *a, void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
+    return timed_run(a, state, NULL, tokens, T, hidden, err);
+}
+
 int arch_step(const lmc_arch *a, void *state, arch_kv *kv, const int32_t *tokens, int n, float *hidden,
               lmc_err *err) {
-    arch_base *b = state;
-    if (point_acts(a, state, n, err)) return -1;
-    lmc_prof *pr = &b->prof;
-    double t0 = lmc_now(), k0 = pr->seconds[PROF_MATMUL] + pr->seconds[PROF_ATTENTION];
-    int rc = a->step(state, kv, tokens, n, hidden, err);
-    double k1 = pr->seconds[PROF_MATMUL] + pr->seconds[PROF_ATTENTION];
-    pr->seconds[PROF_ELEMWISE] += (lmc_now() - t0) - (k1 - k0);
-    return rc;
+    return timed_run(a, state, kv, tokens, n, hidden, err);
 }
 
 void arch_attention_prefix(arch_base *b, float *out, const float *q, int q_stride, const float *k, int k_stride,

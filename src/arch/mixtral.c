@@ -138,7 +138,8 @@ static void route(const mixtral *m, float *probs, int T, int *ids, float *w) {
 /* One pass for a prefill (kv NULL: positions 0..T-1, causal attention among the T tokens) or a decoding step
  * (positions kv->pos.., attention over the cache): only the RoPE rows and the attention call (arch_attend)
  * differ. Routing is per token, so a token picks the same experts in a step as in a prefill. */
-static int mixtral_run(mixtral *m, arch_kv *kv, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
+static int mixtral_run(void *state, arch_kv *kv, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
+    mixtral *m = state;
     const mixtral_cfg *o = &m->cfg;
     const mixtral_acts *a = &m->a;
     int d = o->dim, hd = o->head_dim, qd = o->n_heads * hd, kvd = o->n_kv_heads * hd, E = o->n_experts;
@@ -170,19 +171,11 @@ static int mixtral_run(mixtral *m, arch_kv *kv, const int32_t *tokens, int T, fl
     return 0;
 }
 
-static int mixtral_forward(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
-    return mixtral_run(state, NULL, tokens, T, hidden, err);
-}
-
 static void mixtral_kv_shape(void *state, int *n_layers, int *k_width, int *v_width) {
     const mixtral_cfg *o = &((mixtral *)state)->cfg;
     *n_layers = o->n_layers;
     *k_width = *v_width = o->n_kv_heads * o->head_dim; /* grouped heads are cached once */
 }
 
-static int mixtral_step(void *state, arch_kv *kv, const int32_t *tokens, int n, float *hidden, lmc_err *err) {
-    return mixtral_run(state, kv, tokens, n, hidden, err);
-}
-
-const lmc_arch lmc_arch_mixtral = {"MixtralForCausalLM", sizeof(mixtral), mixtral_config,   mixtral_tensors,
-                                   mixtral_acts_table,   mixtral_forward, mixtral_kv_shape, mixtral_step};
+const lmc_arch lmc_arch_mixtral = {"MixtralForCausalLM", sizeof(mixtral), mixtral_config, mixtral_tensors, mixtral_acts_table,
+                                   mixtral_run, mixtral_kv_shape};

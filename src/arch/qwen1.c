@@ -156,7 +156,8 @@ static void qwen1_rope(const qwen1_cfg *m, int pos, int n, float *inv, float *co
 /* One pass for a prefill (kv NULL: positions 0..T-1, causal attention among the T tokens) or a decoding step
  * (positions kv->pos.., attention over the cache): only the RoPE rows, the logn factors (per absolute position)
  * and the attention call (arch_attend) differ. */
-static int qwen1_run(qwen1 *m, arch_kv *kv, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
+static int qwen1_run(void *state, arch_kv *kv, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
+    qwen1 *m = state;
     const qwen1_cfg *o = &m->cfg;
     const qwen1_acts *a = &m->a;
     int d = o->dim, hd = o->head_dim, pos = kv ? kv->pos : 0;
@@ -191,19 +192,11 @@ static int qwen1_run(qwen1 *m, arch_kv *kv, const int32_t *tokens, int T, float 
     return 0;
 }
 
-static int qwen1_forward(void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
-    return qwen1_run(state, NULL, tokens, T, hidden, err);
-}
-
 static void qwen1_kv_shape(void *state, int *n_layers, int *k_width, int *v_width) {
     const qwen1_cfg *o = &((qwen1 *)state)->cfg;
     *n_layers = o->n_layers;
     *k_width = *v_width = o->dim; /* n_heads · kv_channels */
 }
 
-static int qwen1_step(void *state, arch_kv *kv, const int32_t *tokens, int n, float *hidden, lmc_err *err) {
-    return qwen1_run(state, kv, tokens, n, hidden, err);
-}
-
-const lmc_arch lmc_arch_qwen1 = {"QWenLMHeadModel", sizeof(qwen1), qwen1_config,   qwen1_tensors, qwen1_acts_table,
-                                 qwen1_forward,     qwen1_kv_shape, qwen1_step};
+const lmc_arch lmc_arch_qwen1 = {"QWenLMHeadModel", sizeof(qwen1), qwen1_config, qwen1_tensors, qwen1_acts_table,
+                                 qwen1_run, qwen1_kv_shape};
