@@ -65,7 +65,7 @@ void lmc_corpus_free(lmc_corpus *c);
 typedef struct lmc_tokenizer lmc_tokenizer;
 
 /* Loads a tokenizer from a directory (tokenizer.json[.gz] + tokenizer_config.json, or qwen.tiktoken[.gz])
- * or from a model file written by `lmc convert`. */
+ * or from a model file written by `lmc convert`, or from a .gguf file (its tokenizer.ggml.* metadata). */
 int  lmc_tokenizer_open(const char *path, lmc_tokenizer **out, lmc_err *err);
 void lmc_tokenizer_free(lmc_tokenizer *tok);
 

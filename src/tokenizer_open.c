@@ -1,5 +1,6 @@
-/* tokenizer_open.c — the tokenizer of a model path: a HF directory (tokenizer files), a tokenizer.json, or a
- * file written by `lmc convert` (tokenizer stored in its __metadata__). */
+/* tokenizer_open.c — the tokenizer of a model path: a HF directory (tokenizer files), a tokenizer.json, a
+ * file written by `lmc convert` (tokenizer stored in its __metadata__), or a GGUF file (its tokenizer.ggml.*
+ * metadata). */
 #include "safetensors.h"
 #include "tokenizer/tokenizer.h"
 #include "util.h"
@@ -29,6 +30,7 @@ int lmc_tokenizer_open(const char *path, lmc_tokenizer **out, lmc_err *err) {
     if (lmc_is_dir(path)) return lmc_tokenizer_open_dir(path, out, err);
     size_t n = strlen(path);
     if (n > 12 && !strcmp(path + n - 12, ".safetensors")) return tokenizer_from_converted(path, out, err);
+    if (n > 5 && !strcmp(path + n - 5, ".gguf")) return lmc_tokenizer_open_gguf(path, out, err);
     if (!lmc_file_exists(path)) return lmc_fail(err, "%s: no such file or directory", path);
     return lmc_tokenizer_open_dir(path, out, err); /* a tokenizer.json path */
 }

@@ -33,6 +33,14 @@ int lmc_tokenizer_from_tiktoken(const char *ranks, size_t len, const char *confi
 int lmc_tokenizer_from_llama2c(const void *bin, size_t len, const char *origin, lmc_tokenizer **out,
                                lmc_err *err);
 
+/* From a GGUF file's tokenizer.ggml.* metadata (gguf_vocab.c): model "llama" (SentencePiece BPE with scores)
+ * or "gpt2" (byte-level BPE with merges and the pre-tokenizer named by tokenizer.ggml.pre), tokenizing as the
+ * HF tokenizer the file was converted from. `origin` names the source in errors (NULL: the GGUF's path). The
+ * tokenizer copies what it needs: g may be closed afterwards. */
+struct lmc_gguf;
+int lmc_tokenizer_from_gguf(const struct lmc_gguf *g, const char *origin, lmc_tokenizer **out, lmc_err *err);
+int lmc_tokenizer_open_gguf(const char *path, lmc_tokenizer **out, lmc_err *err);
+
 /* BOS id added by lmc_tokenize(add_special = 1), or -1 when none is added. */
 int lmc_tokenizer_bos(const lmc_tokenizer *tok);
 
