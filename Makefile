@@ -62,7 +62,7 @@ $(BUILD)/src/mpi_shard.o: src/mpi_shard.c
 lmc: $(MAIN_OBJ) $(BUILD)/liblmc.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(MPI_LIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/test.h $(BUILD)/liblmc.a
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/liblmc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(BUILD)/liblmc.a -o $@ $(LDLIBS)
 
