@@ -186,16 +186,19 @@ static void test_hash(void) {
 
 /* ---- errors ------------------------------------------------------------------------------------------ */
 
+static uint32_t g_types_elem = GW_I32; /* the element type small_vocab writes token_type with */
+
 /* A four-token byte-level vocabulary {a, b, ab, c} with one merge, and the given model, pre and merge. */
 static int small_vocab(const char *model, const char *pre, const char *merge, lmc_tokenizer **tok, lmc_err *err) {
     static char *const tokens[] = {"a", "b", "ab", "c"};
-    const int32_t types[] = {1, 1, 1, 1};
+    const int32_t itypes[] = {1, 1, 1, 1};
+    const float ftypes[] = {1, 1, 1, 1};
     char *merges[] = {(char *)merge};
     gw w = {{0}, 0};
     gw_kv_str(&w, "tokenizer.ggml.model", model);
     if (pre) gw_kv_str(&w, "tokenizer.ggml.pre", pre);
     gw_kv_strs(&w, "tokenizer.ggml.tokens", tokens, 4);
-    gw_kv_nums(&w, "tokenizer.ggml.token_type", GW_I32, types, 4);
+    gw_kv_nums(&w, "tokenizer.ggml.token_type", g_types_elem, g_types_elem == GW_F32 ? (const void *)ftypes : itypes, 4);
     gw_kv_strs(&w, "tokenizer.ggml.merges", merges, 1);
     const char *path = tmp_path("small.gguf");
     int wrc = gw_write(&w, path);
@@ -230,6 +233,9 @@ static void test_errors(void) {
     EXPECT_ERR("gpt2", "gpt-2", "b a", "makes \"ba\"");
     EXPECT_ERR("gpt2", "gpt-2", "ab", "not two tokens");
     EXPECT_ERR("llama", NULL, "a b", "tokenizer.ggml.scores");
+    g_types_elem = GW_F32;
+    EXPECT_ERR("gpt2", "gpt-2", "a b", "token_type is an array of f32, not an array of integers");
+    g_types_elem = GW_I32;
 }
 
 int main(void) {

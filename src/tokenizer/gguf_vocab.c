@@ -126,17 +126,19 @@ typedef struct gv {
     uint64_t           n;
 } gv;
 
-/* An array key: NULL in *out when absent and not required; elements must be strings (want_str) or numbers. */
-static int get_array(const gv *v, const char *key, bool want_str, bool required, const lmc_gguf_kv **out,
-                     lmc_err *err) {
+/* An array key: NULL in *out when absent and not required; elements must be strings (want_str), integers
+ * (want_int) or numbers. */
+static int get_array(const gv *v, const char *key, bool want_str, bool want_int, bool required,
+                     const lmc_gguf_kv **out, lmc_err *err) {
     const lmc_gguf_kv *kv = lmc_gguf_find_kv(v->g, key);
     *out = NULL;
     if (!kv) return required ? lmc_fail(err, "%s: no %s in the GGUF metadata", v->origin, key) : 0;
     bool is_str = kv->elem == LMC_GGUF_STRING;
-    if (kv->type != LMC_GGUF_ARRAY || is_str != want_str || kv->elem == LMC_GGUF_BOOL)
+    bool is_float = kv->elem == LMC_GGUF_F32 || kv->elem == LMC_GGUF_F64;
+    if (kv->type != LMC_GGUF_ARRAY || is_str != want_str || kv->elem == LMC_GGUF_BOOL || (want_int && is_float))
         return lmc_fail(err, "%s: %s is %s %s, not an array of %s", v->origin, key,
                         kv->type == LMC_GGUF_ARRAY ? "an array of" : "a single", lmc_gguf_vtype_name(kv->elem),
-                        want_str ? "strings" : "numbers");
+                        want_str ? "strings" : want_int ? "integers" : "numbers");
     *out = kv;
     return 0;
 }
@@ -395,13 +397,13 @@ static int build(lmc_tokenizer *t, gv *v, lmc_err *err) {
     else if (!(model_len == 4 && memcmp(model, "gpt2", 4) == 0))
         return lmc_fail(err, "%s: tokenizer.ggml.model \"%.*s\" is not supported (only \"llama\" and \"gpt2\")",
                         v->origin, (int)(model_len > 60 ? 60 : model_len), model);
-    if (get_array(v, "tokenizer.ggml.tokens", true, true, &v->tokens, err)) return -1;
+    if (get_array(v, "tokenizer.ggml.tokens", true, false, true, &v->tokens, err)) return -1;
     v->n = v->tokens->n;
     if (v->n == 0 || v->n > INT32_MAX) return lmc_fail(err, "%s: tokenizer.ggml.tokens has %llu tokens", v->origin,
                                                        (unsigned long long)v->n);
-    if (get_array(v, "tokenizer.ggml.scores", false, false, &v->scores, err) ||
-        get_array(v, "tokenizer.ggml.token_type", false, false, &v->types, err) ||
-        get_array(v, "tokenizer.ggml.merges", true, false, &v->merges, err))
+    if (get_array(v, "tokenizer.ggml.scores", false, false, false, &v->scores, err) ||
+        get_array(v, "tokenizer.ggml.token_type", false, true, false, &v->types, err) ||
+        get_array(v, "tokenizer.ggml.merges", true, false, false, &v->merges, err))
         return -1;
     const lmc_gguf_kv *short_arrays[] = {v->scores, v->types};
     for (int k = 0; k < 2; k++)
