@@ -118,12 +118,16 @@ typedef struct lmc_model_desc {
     const char *path;          /* as opened */
     const char *architecture;  /* HF architectures[0], e.g. "LlamaForCausalLM" */
     int64_t     n_params;      /* tied matrices counted once */
-    const char *weights_dtype; /* "F32", "BF16", "F16" or "mixed" */
+    const char *weights_dtype; /* "F32", "BF16", "F16" or "mixed"; a GGUF model's quantized type ("Q8_0",
+                                * "Q4_K mixed": the type of most weights, others present) */
     lmc_compute compute;
     int         dim, vocab;    /* final hidden width, logits per position */
     int         max_window;    /* > 0: the longest window the model allows */
     const char *kernels;       /* which matmul / attention kernels this CPU runs for `compute`, e.g.
                                 * "bf16 GEMM avx512bf16, bf16 attention" or "f32 sgemm (OpenBLAS), f32 attention" */
+    size_t      mapped_bytes;  /* weight bytes read in place from the mmapped file(s) */
+    size_t      resident_bytes;/* weight bytes the model holds itself: packed bf16 copies, re-laid-out matrices
+                                * (GGUF Llama Q/K rows, fused QKV), f32 norms and biases */
 } lmc_model_desc;
 void lmc_model_describe(const lmc_model *m, lmc_model_desc *out);
 

@@ -5,7 +5,7 @@
  * operations are ggml's reference ones in the same order (no fused multiply-add: the build is ISO C, whose
  * default is no contraction), so the results are bit-identical to dequantize_row_* in ggml-quants.c.
  *
- * Sections: 16-bit floats · 32-element blocks (Q8_0, Q4_0) · 256-element k-quant super-blocks (Q4_K, Q6_K) ·
+ * Sections: 16-bit floats · 32-element blocks (Q8_0, Q4_0, Q5_0) · 256-element k-quant super-blocks (Q4_K, Q6_K) ·
  * dispatch. */
 #include "dequant.h"
 
@@ -65,6 +65,23 @@ void lmc_dequant_q4_0(const void *src, float *dst, int64_t n) {
         for (int j = 0; j < 16; j++) {
             dst[j] = ((b[2 + j] & 0x0F) - 8) * d;
             dst[j + 16] = ((b[2 + j] >> 4) - 8) * d;
+        }
+    }
+}
+
+/* Q5_0, 22 bytes: f16 d | u8 qh[4] | u8 q[16]; element j (< 16) is the low nibble of q[j] with bit j of qh
+ * (the little-endian u32) as its fifth bit, element j + 16 the high nibble with bit j + 16; stored with a bias
+ * of 16: x = (value − 16)·d. llama-quantize writes it where a Q4_K row is not a whole number of 256 blocks. */
+void lmc_dequant_q5_0(const void *src, float *dst, int64_t n) {
+    const uint8_t *b = src;
+    for (int64_t i = 0; i < n / 32; i++, b += 22, dst += 32) {
+        const float d = half_at(b);
+        uint32_t qh;
+        memcpy(&qh, b + 2, 4);
+        for (int j = 0; j < 16; j++) {
+            const int h0 = ((qh >> j) << 4) & 0x10, h1 = (qh >> (j + 12)) & 0x10;
+            dst[j] = (((b[6 + j] & 0x0F) | h0) - 16) * d;
+            dst[j + 16] = (((b[6 + j] >> 4) | h1) - 16) * d;
         }
     }
 }
@@ -133,7 +150,7 @@ void lmc_dequant_q6_k(const void *src, float *dst, int64_t n) {
 /* ---- dispatch --------------------------------------------------------------------------------- */
 
 int lmc_dequant(int type, const void *src, float *dst, int64_t n) {
-    int64_t block = type == LMC_GGML_Q8_0 || type == LMC_GGML_Q4_0 ? 32
+    int64_t block = type == LMC_GGML_Q8_0 || type == LMC_GGML_Q4_0 || type == LMC_GGML_Q5_0 ? 32
                   : type == LMC_GGML_Q4_K || type == LMC_GGML_Q6_K ? 256 : 1;
     if (n < 0 || n % block) return -1;
     switch (type) {
@@ -142,6 +159,7 @@ int lmc_dequant(int type, const void *src, float *dst, int64_t n) {
     case LMC_GGML_BF16: lmc_dequant_bf16(src, dst, n); return 0;
     case LMC_GGML_Q8_0: lmc_dequant_q8_0(src, dst, n); return 0;
     case LMC_GGML_Q4_0: lmc_dequant_q4_0(src, dst, n); return 0;
+    case LMC_GGML_Q5_0: lmc_dequant_q5_0(src, dst, n); return 0;
     case LMC_GGML_Q4_K: lmc_dequant_q4_k(src, dst, n); return 0;
     case LMC_GGML_Q6_K: lmc_dequant_q6_k(src, dst, n); return 0;
     }

@@ -10,7 +10,7 @@
 
 /* ggml type ids (ggml.h enum ggml_type; part of the GGUF format) of the types below */
 enum {
-    LMC_GGML_F32 = 0, LMC_GGML_F16 = 1, LMC_GGML_Q4_0 = 2, LMC_GGML_Q8_0 = 8, LMC_GGML_Q4_K = 12,
+    LMC_GGML_F32 = 0, LMC_GGML_F16 = 1, LMC_GGML_Q4_0 = 2, LMC_GGML_Q5_0 = 6, LMC_GGML_Q8_0 = 8, LMC_GGML_Q4_K = 12,
     LMC_GGML_Q6_K = 14, LMC_GGML_BF16 = 30,
 };
 
@@ -20,6 +20,7 @@ void lmc_dequant_f16(const void *src, float *dst, int64_t n);
 void lmc_dequant_bf16(const void *src, float *dst, int64_t n);
 void lmc_dequant_q8_0(const void *src, float *dst, int64_t n); /* block 32: f16 d, i8 q[32]; x = d·q */
 void lmc_dequant_q4_0(const void *src, float *dst, int64_t n); /* block 32: f16 d, u8 q[16]; x = d·(nibble − 8) */
+void lmc_dequant_q5_0(const void *src, float *dst, int64_t n); /* block 32: f16 d, u32 qh, u8 q[16]; see dequant.c */
 void lmc_dequant_q4_k(const void *src, float *dst, int64_t n); /* block 256: see dequant.c */
 void lmc_dequant_q6_k(const void *src, float *dst, int64_t n); /* block 256: see dequant.c */
 

@@ -76,6 +76,10 @@ void matmul_f32(float *y, const float *x, const float *W, const float *bias, int
  * widened matrix up to sgemm's own blocking. */
 void matmul_bf16w(float *y, const float *x, const uint16_t *W, const float *bias, int T, int N, int K);
 void matmul_f16w(float *y, const float *x, const uint16_t *W, const float *bias, int T, int N, int K);
+/* W: N rows of row_bytes bytes in any format that dequant(row bytes, dst, n elements) widens to f32 (a row is
+ * whole blocks: kernels/dequant.h), widened chunk by chunk like matmul_bf16w. */
+void matmul_rows_w(float *y, const float *x, const void *W, size_t row_bytes,
+                   void (*dequant)(const void *src, float *dst, int64_t n), const float *bias, int T, int N, int K);
 
 /* ---- bias & residual (residual.c) ---- */
 void add_inplace(float *y, const float *x, size_t n);             /* y += x */

@@ -7,7 +7,8 @@
  * bit-identical for any --threads.
  *
  * 16-bit weights (bf16 / f16) are widened to f32 one chunk at a time by the thread that multiplies it (exact),
- * so the whole matrix is never expanded: a chunk is CHUNK × K floats (2 MiB at K = 2048). */
+ * so the whole matrix is never expanded: a chunk is CHUNK × K floats (2 MiB at K = 2048). Block-quantized
+ * weights (GGUF's Q8_0, Q4_K, ...) are dequantized the same way, chunk by chunk. */
 #include "kernels.h"
 
 #include <cblas.h>
@@ -15,11 +16,14 @@
 
 enum { CHUNK = 256, TILE_T = 256 };
 
-typedef void (*widen_fn)(float *dst, const uint16_t *src, size_t n);
+typedef void (*widen_fn)(const void *src, float *dst, int64_t n);
 
-/* W is f32 (widen == NULL) or 16-bit bits widened with `widen`. */
-static void matmul_chunked(float *y, const float *x, const void *W, widen_fn widen, const float *bias, int T,
-                           int N, int K) {
+static void widen_bf16(const void *src, float *dst, int64_t n) { bf16_to_f32(dst, src, (size_t)n); }
+static void widen_f16(const void *src, float *dst, int64_t n) { f16_to_f32(dst, src, (size_t)n); }
+
+/* W is f32 (widen == NULL) or rows of row_bytes bytes widened with `widen`. */
+static void matmul_chunked(float *y, const float *x, const void *W, size_t row_bytes, widen_fn widen,
+                           const float *bias, int T, int N, int K) {
     int chunks = (N + CHUNK - 1) / CHUNK, tiles = (T + TILE_T - 1) / TILE_T;
 #pragma omp parallel
     {
@@ -33,7 +37,7 @@ static void matmul_chunked(float *y, const float *x, const void *W, widen_fn wid
             int n0 = c * CHUNK, r = N - n0 < CHUNK ? N - n0 : CHUNK;
             const float *w;
             if (widen) {
-                if (widened != c) widen(tile, (const uint16_t *)W + (size_t)n0 * K, (size_t)r * K);
+                if (widened != c) widen((const char *)W + (size_t)n0 * row_bytes, tile, (int64_t)r * K);
                 widened = c;
                 w = tile;
             } else {
@@ -52,13 +56,18 @@ static void matmul_chunked(float *y, const float *x, const void *W, widen_fn wid
 
 /* x: (T, K); W: (N, K) f32; y: (T, N); bias: (N) or NULL. */
 void matmul_f32(float *y, const float *x, const float *W, const float *bias, int T, int N, int K) {
-    matmul_chunked(y, x, W, NULL, bias, T, N, K);
+    matmul_chunked(y, x, W, 0, NULL, bias, T, N, K);
 }
 
 void matmul_bf16w(float *y, const float *x, const uint16_t *W, const float *bias, int T, int N, int K) {
-    matmul_chunked(y, x, W, bf16_to_f32, bias, T, N, K);
+    matmul_chunked(y, x, W, (size_t)K * 2, widen_bf16, bias, T, N, K);
 }
 
 void matmul_f16w(float *y, const float *x, const uint16_t *W, const float *bias, int T, int N, int K) {
-    matmul_chunked(y, x, W, f16_to_f32, bias, T, N, K);
+    matmul_chunked(y, x, W, (size_t)K * 2, widen_f16, bias, T, N, K);
+}
+
+void matmul_rows_w(float *y, const float *x, const void *W, size_t row_bytes,
+                   void (*dequant)(const void *src, float *dst, int64_t n), const float *bias, int T, int N, int K) {
+    matmul_chunked(y, x, W, row_bytes, dequant, bias, T, N, K);
 }

@@ -299,8 +299,8 @@ static double widen_seconds(const lmc_weights *w) {
         if (t->dtype == LMC_F32) continue;
         for (size_t o = 0; o < (size_t)t->numel; o += chunk) {
             size_t n = (size_t)t->numel - o < chunk ? (size_t)t->numel - o : chunk;
-            if (t->dtype == LMC_BF16) bf16_to_f32(buf, (const uint16_t *)t->data + o, n);
-            else f16_to_f32(buf, (const uint16_t *)t->data + o, n);
+            lmc_dtype_to_f32(t->dtype, (const char *)t->data + lmc_dtype_bytes(t->dtype, (int64_t)o), buf,
+                             (int64_t)n); /* chunk: whole blocks of every type */
         }
     }
     double dt = lmc_now() - t0;
@@ -527,7 +527,9 @@ static int report(const lmc_model *m, const bench_args *a, const bench_run *r, i
         printf(" %s %.3f s (%.0f%%);", lmc_prof_name(k), t / K, 100 * t / r->t_total);
     }
     printf(" other %.3f s\n", (r->t_total - known) / K);
-    if (widen > 0) printf("bf16/f16→f32 weight widening (inside matmul): %.3f s per window\n", widen);
+    if (widen > 0) printf("bf16/f16/quantized→f32 weight widening (inside matmul): %.3f s per window\n", widen);
+    printf("weight memory: %.1f MB mmapped (file) + %.1f MB held by the model (packed bf16 copies, re-laid-out "
+           "matrices, f32 norms)\n", d.mapped_bytes / 1e6, d.resident_bytes / 1e6);
     printf("peak RSS: %.2f GB (weights %.2f GB, beyond weights %.2f GB)\n", peak_rss_gb(), wbytes / 1e9,
            peak_rss_gb() - wbytes / 1e9);
     if (!a->json) return 0;

@@ -1,5 +1,6 @@
 /* linear.c — weights of any dtype behind one call (see linear.h). */
 #include "linear.h"
+#include "dequant.h"
 #include "kernels.h"
 #include "util.h"
 
@@ -17,7 +18,7 @@ const char *lmc_shape_str(const lmc_tensor *t, char *buf, size_t cap) {
 }
 
 static int check_dtype(const lmc_tensor *t, const char *origin, lmc_err *err) {
-    if (t->dtype == LMC_F32 || t->dtype == LMC_BF16 || t->dtype == LMC_F16) return 0;
+    if (lmc_dtype_name(t->dtype)[0] != '?') return 0;
     return lmc_fail(err, "%s: tensor %s has dtype %s, which lmc cannot compute with", origin, t->name,
                     lmc_dtype_name(t->dtype));
 }
@@ -32,25 +33,43 @@ float *lmc_tensor_f32(const lmc_tensor *t, int64_t numel, const char *origin, lm
     }
     float *v = malloc(sizeof(float) * (size_t)(numel ? numel : 1));
     if (!v) { lmc_fail(err, "%s: out of memory for tensor %s", origin, t->name); return NULL; }
-    if (t->dtype == LMC_F32) memcpy(v, t->data, sizeof(float) * (size_t)numel);
-    else if (t->dtype == LMC_BF16) bf16_to_f32(v, t->data, (size_t)numel);
-    else f16_to_f32(v, t->data, (size_t)numel);
+    lmc_dtype_to_f32(t->dtype, t->data, v, numel); /* a quantized tensor holds whole blocks (gguf.c checks) */
     return v;
 }
 
 size_t lmc_linear_packed_bytes(int N, int K) { return (size_t)((N + 15) / 16 * 16) * (size_t)((K + 1) / 2 * 2) * 2; }
 
-/* Packs rows [n0, n0 + n) of l's weight (any dtype) for vdpbf16ps. 0, or -1 when out of memory. */
+/* Bytes of one weight row. */
+static size_t row_bytes(const lmc_linear *l) { return lmc_dtype_bytes(l->dtype, l->K); }
+
+/* Packs rows [n0, n0 + n) of l's weight for vdpbf16ps into `out`. bf16 and f32 are packed directly; other
+ * dtypes (f16, the GGUF quantized types) are widened to f32 ROWS rows at a time, so a temporary is at most
+ * ROWS × K floats, never the whole matrix: each ROWS-row piece packs into whole 16-row panels, which are
+ * contiguous in the packed layout (gemm_bf16.h), so the pieces are simply laid end to end. Rounding is per
+ * element, so the result is the same bits as packing the whole widened matrix at once. 0, or -1 when out of
+ * memory. */
 static int pack_rows(const lmc_linear *l, int n0, int n, gemm_bf16_w *out) {
-    const char *src = (const char *)l->w + (size_t)n0 * l->K * lmc_dtype_size(l->dtype);
+    enum { ROWS = 256 }; /* a multiple of the 16-row panel */
+    const char *src = (const char *)l->w + (size_t)n0 * row_bytes(l);
     if (l->dtype == LMC_BF16) return gemm_bf16_pack(out, (const uint16_t *)src, n, l->K);
     if (l->dtype == LMC_F32) return gemm_bf16_pack_f32(out, (const float *)src, n, l->K);
-    float *tmp = malloc(sizeof(float) * (size_t)n * l->K); /* f16 → f32 (exact) → bf16 */
-    if (!tmp) return -1;
-    f16_to_f32(tmp, (const uint16_t *)src, (size_t)n * l->K);
-    int rc = gemm_bf16_pack_f32(out, tmp, n, l->K);
+    memset(out, 0, sizeof *out);
+    const int Kp = l->K + (l->K & 1);
+    const size_t bytes = lmc_linear_packed_bytes(n, l->K);
+    uint16_t *packed = aligned_alloc(64, bytes ? bytes : 64);
+    float *tmp = malloc(sizeof(float) * (size_t)(n < ROWS ? n : ROWS) * l->K + 1);
+    if (!packed || !tmp) { free(packed); free(tmp); return -1; }
+    for (int r0 = 0; r0 < n; r0 += ROWS) {
+        int r = n - r0 < ROWS ? n - r0 : ROWS;
+        gemm_bf16_w piece;
+        lmc_dtype_to_f32(l->dtype, src + (size_t)r0 * row_bytes(l), tmp, (int64_t)r * l->K);
+        if (gemm_bf16_pack_f32(&piece, tmp, r, l->K)) { free(packed); free(tmp); return -1; }
+        memcpy(packed + (size_t)r0 * Kp, piece.packed, lmc_linear_packed_bytes(r, l->K));
+        gemm_bf16_free(&piece);
+    }
     free(tmp);
-    return rc;
+    *out = (gemm_bf16_w){.N = n, .K = l->K, .Kp = Kp, .packed = packed};
+    return 0;
 }
 
 int lmc_linear_prepack(lmc_linear *l, lmc_err *err) {
@@ -64,20 +83,17 @@ int lmc_linear_prepack(lmc_linear *l, lmc_err *err) {
 static int prepare(lmc_linear *l, lmc_linear_mode mode, const char *origin, lmc_err *err) {
     l->mode = mode == LMC_LINEAR_BF16_PACKED ? LMC_LINEAR_F32 : mode; /* packed only once packing succeeded */
     if (mode != LMC_LINEAR_BF16_PACKED) return 0;
-    int rc;
-    if (l->dtype == LMC_BF16) rc = gemm_bf16_pack(&l->packed, l->w, l->N, l->K);
-    else if (l->dtype == LMC_F32) rc = gemm_bf16_pack_f32(&l->packed, l->w, l->N, l->K);
-    else {
-        /* f16 → f32 → bf16: widen row blocks into a temporary f32 copy */
-        float *tmp = malloc(sizeof(float) * (size_t)l->N * l->K);
-        if (!tmp) return lmc_fail(err, "%s: out of memory packing a %dx%d weight for bf16", origin, l->N, l->K);
-        f16_to_f32(tmp, l->w, (size_t)l->N * l->K);
-        rc = gemm_bf16_pack_f32(&l->packed, tmp, l->N, l->K);
-        free(tmp);
-    }
-    if (rc) return lmc_fail(err, "%s: out of memory packing a %dx%d weight for bf16", origin, l->N, l->K);
+    if (pack_rows(l, 0, l->N, &l->packed))
+        return lmc_fail(err, "%s: out of memory packing a %dx%d weight for bf16", origin, l->N, l->K);
     l->mode = LMC_LINEAR_BF16_PACKED;
     return 0;
+}
+
+size_t lmc_linear_resident_bytes(const lmc_linear *l) {
+    size_t b = l->bias ? sizeof(float) * (size_t)l->N : 0;
+    if (l->mode == LMC_LINEAR_BF16_PACKED) b += lmc_linear_packed_bytes(l->N, l->K);
+    if (l->owned) b += (size_t)l->N * row_bytes(l);
+    return b;
 }
 
 int lmc_linear_init_rows(lmc_linear *l, const lmc_tensor *w, const lmc_tensor *bias, int row0, int N, int K,
@@ -91,7 +107,7 @@ int lmc_linear_init_rows(lmc_linear *l, const lmc_tensor *w, const lmc_tensor *b
     l->N = N;
     l->K = K;
     l->dtype = w->dtype;
-    l->w = (const char *)w->data + (size_t)row0 * K * lmc_dtype_size(w->dtype);
+    l->w = (const char *)w->data + (size_t)row0 * lmc_dtype_bytes(w->dtype, K);
     if (bias) {
         if (bias->numel < (int64_t)row0 + N || bias->ndim != 1)
             return lmc_fail(err, "%s: bias %s has shape %s, expected [%d]", origin, bias->name,
@@ -155,6 +171,12 @@ static void apply(const lmc_linear *l, const float *x, float *y, int T) {
     case LMC_F32: matmul_f32(y, x, l->w, l->bias, T, l->N, l->K); break;
     case LMC_BF16: matmul_bf16w(y, x, l->w, l->bias, T, l->N, l->K); break;
     case LMC_F16: matmul_f16w(y, x, l->w, l->bias, T, l->N, l->K); break;
+    /* GGUF's quantized weights: dequantized chunk by chunk as ggml does, then the same f32 sgemm */
+    case LMC_Q8_0: matmul_rows_w(y, x, l->w, row_bytes(l), lmc_dequant_q8_0, l->bias, T, l->N, l->K); break;
+    case LMC_Q4_0: matmul_rows_w(y, x, l->w, row_bytes(l), lmc_dequant_q4_0, l->bias, T, l->N, l->K); break;
+    case LMC_Q5_0: matmul_rows_w(y, x, l->w, row_bytes(l), lmc_dequant_q5_0, l->bias, T, l->N, l->K); break;
+    case LMC_Q4_K: matmul_rows_w(y, x, l->w, row_bytes(l), lmc_dequant_q4_k, l->bias, T, l->N, l->K); break;
+    case LMC_Q6_K: matmul_rows_w(y, x, l->w, row_bytes(l), lmc_dequant_q6_k, l->bias, T, l->N, l->K); break;
     }
 }
 
@@ -223,15 +245,12 @@ void lmc_linear_free(lmc_linear *l) {
 
 int lmc_embed_rows(const lmc_tensor *emb, const int32_t *ids, int n, float *out, lmc_err *err) {
     int64_t rows = emb->shape[0], dim = emb->shape[1];
-    size_t es = lmc_dtype_size(emb->dtype);
+    size_t rb = lmc_dtype_bytes(emb->dtype, dim);
     for (int i = 0; i < n; i++) {
         if (ids[i] < 0 || ids[i] >= rows)
             return lmc_fail(err, "token id %d is outside the embedding table (%lld rows)", ids[i], (long long)rows);
-        const void *src = (const char *)emb->data + (size_t)ids[i] * (size_t)dim * es;
-        float *dst = out + (size_t)i * dim;
-        if (emb->dtype == LMC_F32) memcpy(dst, src, sizeof(float) * (size_t)dim);
-        else if (emb->dtype == LMC_BF16) bf16_to_f32(dst, src, (size_t)dim);
-        else f16_to_f32(dst, src, (size_t)dim);
+        const void *src = (const char *)emb->data + (size_t)ids[i] * rb;
+        lmc_dtype_to_f32(emb->dtype, src, out + (size_t)i * dim, dim);
     }
     return 0;
 }

@@ -10,8 +10,12 @@
 
 /* How a linear multiplies, chosen once per model by lmc_model_open from the compute dtype and the memory. */
 typedef enum lmc_linear_mode {
-    LMC_LINEAR_F32 = 0,       /* f32 activations; 16-bit weights widened tile by tile (LMC_COMPUTE_F32) */
-    LMC_LINEAR_BF16_PACKED,   /* bf16 x bf16 GEMM, the weight packed for vdpbf16ps once at load */
+    LMC_LINEAR_F32 = 0,       /* f32 activations; 16-bit and quantized weights widened tile by tile
+                               * (LMC_COMPUTE_F32) */
+    /* bf16 x bf16 GEMM, the weight packed for vdpbf16ps once at load. A quantized (GGUF) weight is dequantized
+     * into the panels while packing: the packed copy is bf16, 2 bytes per weight, more than the file's Q8_0
+     * (1.06) or Q4_K (0.56); lmc_model_open counts it and streams instead when it does not fit */
+    LMC_LINEAR_BF16_PACKED,
     /* bf16 x bf16 for models too large to keep a packed copy: the weight is packed one row chunk at a time inside
      * each call (one extra pass over the weights per window: a few % of a window's time) */
     LMC_LINEAR_BF16_STREAMED,
@@ -43,6 +47,8 @@ int lmc_linear_prepack(lmc_linear *l, lmc_err *err);
 
 /* Bytes a bf16 packed copy of an (N, K) weight takes. */
 size_t lmc_linear_packed_bytes(int N, int K);
+/* Bytes this linear holds in memory of its own (packed copy, owned re-laid-out weight, bias), beyond the mmap. */
+size_t lmc_linear_resident_bytes(const lmc_linear *l);
 
 /* x: (T, K) → y: (T, N). Timed into l->prof when set. */
 void lmc_linear_apply(const lmc_linear *l, const float *x, float *y, int T);

@@ -35,7 +35,9 @@ static const char *HELP =
     "\n"
     "usage:\n"
     "  lmc eval --model MODEL --data FILE [--data FILE ...] [options]\n"
-    "      MODEL: a HuggingFace checkpoint directory, or a .safetensors file written by `lmc convert`\n"
+    "      MODEL: a HuggingFace checkpoint directory, a .safetensors file written by `lmc convert`, or a\n"
+    "             GGUF file (llama.cpp: llama, qwen2, gpt2, gptneox, falcon; F32/F16/BF16/Q8_0/Q4_0/Q4_K/Q6_K)\n"
+    "      --tokenizer TOK  the tokenizer from TOK (HF directory, tokenizer.json, converted file) instead of MODEL\n"
     "      FILE:  .jsonl / .jsonl.gz with a string field \"content\" per record, or a plain UTF-8 text file\n"
     "      --block-size W   window length in tokens (default 1900)\n"
     "      --stride S       new tokens scored per window after the first (default 512)\n"
@@ -64,9 +66,11 @@ static const char *HELP =
     "  lmc merge PART.json [PART.json ...] --json OUT.json\n"
     "      combines the partial results of `lmc eval --shard I/N` (every shard exactly once, all of the same\n"
     "      model, data and settings) into the result a single run writes, bit-identical.\n"
-    "  lmc convert SRC -o OUT.safetensors [--dtype f32|bf16|f16] [--tokenizer TOK.bin]\n"
+    "  lmc convert SRC -o OUT.safetensors [--dtype f32|bf16|f16] [--tokenizer TOK]\n"
     "      SRC: a HF checkpoint directory, a llama2.c .bin checkpoint (tokenizer.bin/tok*.bin beside it, or\n"
-    "      --tokenizer), or a converted file. Writes one self-describing file (config and tokenizer inside).\n"
+    "      --tokenizer), a converted file, or a GGUF file (quantized tensors dequantized to f32 unless --dtype;\n"
+    "      --tokenizer: a HF directory, tokenizer.json or llama2.c .bin to embed). Writes one self-describing\n"
+    "      file (config and tokenizer inside).\n"
     "  lmc generate --model MODEL --prompt TEXT [-n N] [--temperature T] [--top-p P] [--seed S] [--threads T]\n"
     "               [--dtype f32|bf16]\n"
     "      continues TEXT, streaming it to stdout, with a KV cache (every architecture; the cache is f32 under\n"
@@ -290,7 +294,7 @@ static int parse_shard(const char *v, int *index, int *count) {
 }
 
 static int cmd_eval(int argc, char **argv) {
-    const char *model = NULL, *json = NULL, *data[64];
+    const char *model = NULL, *json = NULL, *data[64], *tok_path = NULL;
     size_t n_data = 0;
     long W = 1900, S = 512, fn = -1, threads = 0, batch = 1, bootstrap = LMC_BOOTSTRAP_DEFAULT;
     int quiet = 0, verbose = 0, check_weights = 0;
@@ -302,6 +306,7 @@ static int cmd_eval(int argc, char **argv) {
         long *num = NULL, lo = LONG_MIN, hi = LONG_MAX; /* an integer flag's variable and range */
         const char *flag = NULL;
         if ((v = cli_flag_value(argc, argv, &i, "--model", "-m", &missing))) model = v;
+        else if ((v = cli_flag_value(argc, argv, &i, "--tokenizer", NULL, &missing))) tok_path = v;
         else if ((v = cli_flag_value(argc, argv, &i, "--data", "-d", &missing))) {
             if (n_data == 64) return cli_usage_error("too many --data files (max %s)", "64");
             data[n_data++] = v;
@@ -373,7 +378,10 @@ static int cmd_eval(int argc, char **argv) {
     double t0 = lmc_now();
     if (lmc_model_open(model, &mo, &m, &err)) return eval_fail(dist, err.msg);
     lmc_tokenizer *tok;
-    if (lmc_tokenizer_open(model, &tok, &err)) { lmc_model_close(m); return eval_fail(dist, err.msg); }
+    if (lmc_tokenizer_open(tok_path ? tok_path : model, &tok, &err)) {
+        lmc_model_close(m);
+        return eval_fail(dist, err.msg);
+    }
     if (check_weights && lmc_model_check_finite(m, &err)) {
         lmc_tokenizer_free(tok);
         lmc_model_close(m);
@@ -391,6 +399,8 @@ static int cmd_eval(int argc, char **argv) {
                 "OpenBLAS core %s (%s)\n", model, d.architecture, d.n_params / 1e6, d.weights_dtype,
                 compute == LMC_COMPUTE_BF16 ? "bf16" : "f32", d.kernels, nthreads, lmc_blas_core(),
                 lmc_blas_config());
+        fprintf(stderr, "weight memory: %.1f MB mmapped (file) + %.1f MB held by the model (packed bf16 copies, "
+                "re-laid-out matrices, f32 norms)\n", d.mapped_bytes / 1e6, d.resident_bytes / 1e6);
     }
     lmc_result *res = lmc_xcalloc(n_data, sizeof *res);
     lmc_eval_opts *eos = lmc_xcalloc(n_data, sizeof *eos);

@@ -54,14 +54,30 @@ static const lmc_arch *find_arch(const cJSON *cfg, const char *path, lmc_err *er
     return NULL;
 }
 
-static void weights_dtype(const lmc_weights *w, char out[8]) {
-    int seen[3] = {0, 0, 0};
+/* "F32", "BF16", "F16" or "mixed"; a model with quantized matrices (GGUF) is named by the quantized type that
+ * holds the most weights, "Q4_K mixed" when other quantized types hold some (its f32 norms are not counted). */
+static void weights_dtype(const lmc_weights *w, char out[16]) {
+    int seen[LMC_N_DTYPES] = {0};
+    int64_t quant[LMC_N_DTYPES] = {0};
     for (size_t i = 0; i < lmc_weights_count(w); i++) {
         const lmc_tensor *t = lmc_weights_at(w, i);
-        if ((int)t->dtype >= 0 && (int)t->dtype < 3) seen[t->dtype] = 1;
+        if ((unsigned)t->dtype >= LMC_N_DTYPES) continue;
+        seen[t->dtype] = 1;
+        if (lmc_dtype_quantized(t->dtype)) quant[t->dtype] += t->numel;
     }
+    int top = -1, kinds = 0;
+    for (int d = 0; d < LMC_N_DTYPES; d++)
+        if (quant[d]) { kinds++; if (top < 0 || quant[d] > quant[top]) top = d; }
+    if (top >= 0) { snprintf(out, 16, "%s%s", lmc_dtype_name(top), kinds > 1 ? " mixed" : ""); return; }
     int n = seen[0] + seen[1] + seen[2];
-    snprintf(out, 8, "%s", n != 1 ? "mixed" : seen[LMC_BF16] ? "BF16" : seen[LMC_F16] ? "F16" : "F32");
+    snprintf(out, 16, "%s", n != 1 ? "mixed" : seen[LMC_BF16] ? "BF16" : seen[LMC_F16] ? "F16" : "F32");
+}
+
+/* Bytes of a bf16 packed copy of every weight (2 per element, whatever the file's dtype). */
+static size_t packed_bytes(const lmc_weights *w) {
+    size_t b = 0;
+    for (size_t i = 0; i < lmc_weights_count(w); i++) b += 2 * (size_t)lmc_weights_at(w, i)->numel;
+    return b;
 }
 
 int lmc_model_open(const char *path, const lmc_model_opts *opts, lmc_model **out, lmc_err *err) {
@@ -75,10 +91,11 @@ int lmc_model_open(const char *path, const lmc_model_opts *opts, lmc_model **out
     /* Refuse before touching the weights when they cannot fit: mmapped pages must become resident. Under bf16
      * compute a packed copy of every matrix (the size of the weights' bf16 form) is kept when weights + copy
      * take at most half of the available memory; otherwise (e.g. a 7B model on 24 GB) each matrix is packed
-     * per call instead (LMC_LINEAR_BF16_STREAMED) and only lm_head stays packed. */
+     * per call instead (LMC_LINEAR_BF16_STREAMED) and only lm_head stays packed. A quantized (GGUF) model's
+     * packed copy is larger than its file (bf16: 2 bytes per weight), which the same rule accounts for. */
     size_t weights = lmc_weights_total_bytes(m->w), need = weights;
     size_t avail = m->opts.memory_limit ? m->opts.memory_limit : lmc_memory_available();
-    size_t packed = strcmp(m->dtype, "F32") == 0 ? weights / 2 : weights;
+    size_t packed = packed_bytes(m->w);
     size_t pack_limit = m->opts.bf16_pack_limit ? m->opts.bf16_pack_limit : avail ? avail / 2 : (size_t)1 << 30;
     int bf16 = m->opts.compute == LMC_COMPUTE_BF16, stream = bf16 && weights + packed > pack_limit;
     lmc_arch_ctx ctx = {m->config, path, m->w,
@@ -121,6 +138,25 @@ void lmc_model_close(lmc_model *m) {
     free(m);
 }
 
+void lmc_model_memory(const lmc_model *m, size_t *mapped, size_t *resident) {
+    const arch_base *b = m->state;
+    size_t own = lmc_weights_owned_bytes(m->w);
+    *mapped = lmc_weights_total_bytes(m->w) - own;
+    for (size_t i = 0; i < b->tensors.n; i++) {
+        const arch_tensor *e = &b->tensors.v[i];
+        switch (e->kind) {
+        case ARCH_VEC: own += sizeof(float) * (size_t)e->rows; break;
+        case ARCH_ROUTER: own += sizeof(float) * (size_t)e->rows * (size_t)e->cols; break;
+        case ARCH_LINEAR:
+        case ARCH_CONV1D:
+        case ARCH_QKV: own += lmc_linear_resident_bytes(e->dst); break;
+        case ARCH_EMBED_HEAD: own += lmc_linear_resident_bytes(&b->lm_head); break;
+        case ARCH_MATRIX: break;
+        }
+    }
+    *resident = own;
+}
+
 size_t lmc_model_working_bytes(const lmc_model *m, int T) {
     return arch_scratch_bytes(m->arch, m->state, T) + (size_t)T * m->info.dim * sizeof(float);
 }
@@ -148,6 +184,7 @@ void lmc_model_describe(const lmc_model *m, lmc_model_desc *d) {
     d->dim = m->info.dim;
     d->vocab = m->info.vocab;
     d->max_window = m->info.max_window;
+    lmc_model_memory(m, &d->mapped_bytes, &d->resident_bytes);
     if (m->opts.compute == LMC_COMPUTE_F32) d->kernels = "f32 sgemm (OpenBLAS), f32 attention";
     else if (gemm_bf16_auto_path() == GEMM_BF16_AVX512) d->kernels = "bf16 GEMM avx512bf16, bf16 attention";
     else if (gemm_bf16_auto_path() == GEMM_BF16_AVX2)
@@ -294,6 +331,18 @@ void lmc_model_sha256(const lmc_model *m, char hex[65]) {
 /* Index of the first element whose exponent bits are all ones (NaN or ±Inf), or -1. */
 static int64_t first_nonfinite(const lmc_tensor *t) {
     int64_t n = t->numel;
+    if (lmc_dtype_quantized(t->dtype)) { /* dequantized a row at a time, as the matmul sees the values */
+        int64_t row = t->ndim ? t->shape[t->ndim - 1] : n;
+        float *v = lmc_xmalloc(sizeof(float) * (size_t)(row ? row : 1));
+        size_t rb = lmc_dtype_bytes(t->dtype, row);
+        for (int64_t r = 0; row && r < n / row; r++) {
+            lmc_dtype_to_f32(t->dtype, (const char *)t->data + (size_t)r * rb, v, row);
+            for (int64_t i = 0; i < row; i++)
+                if (!isfinite(v[i])) { free(v); return r * row + i; }
+        }
+        free(v);
+        return -1;
+    }
     if (t->dtype == LMC_F32) {
         const unsigned char *p = t->data;
         for (int64_t i = 0; i < n; i++) {
@@ -321,6 +370,7 @@ int lmc_model_check_finite(const lmc_model *m, lmc_err *err) {
         if (bad < 0) continue;
         double v;
         if (t->dtype == LMC_F32) { float f; memcpy(&f, (const char *)t->data + 4 * bad, 4); v = f; }
+        else if (lmc_dtype_quantized(t->dtype)) v = NAN; /* which of NaN / Inf: the row says, not worth a copy */
         else {
             uint16_t u;
             memcpy(&u, (const char *)t->data + 2 * bad, 2);
@@ -328,7 +378,8 @@ int lmc_model_check_finite(const lmc_model *m, lmc_err *err) {
         }
         return lmc_fail(err, "%s: tensor '%.200s' (%s) holds a non-finite weight (%s) at element %lld: the model "
                              "file is corrupt", lmc_weights_file_path(m->w, t->file), t->name, lmc_dtype_name(t->dtype),
-                        isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf", (long long)bad);
+                        lmc_dtype_quantized(t->dtype) ? "NaN or Inf" : isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf",
+                        (long long)bad);
     }
     return 0;
 }

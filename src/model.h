@@ -14,7 +14,7 @@ struct lmc_model {
     void           *state;        /* the arch's own struct */
     lmc_model_info  info;
     lmc_model_opts  opts;
-    char            dtype[8];     /* dtype of the weights ("BF16", "F32", "F16", or "mixed") */
+    char            dtype[16];    /* dtype of the weights ("BF16", "F32", "F16", "mixed", "Q8_0", "Q4_K mixed") */
 };
 
 /* Full logits (T, info.vocab) for tokens at positions 0..T-1 (for golden tests and `lmc logits`). */
@@ -30,6 +30,11 @@ int lmc_model_check_window(const lmc_model *m, int T, lmc_err *err);
 /* What a model of this config.json text is made of, without weights (arch_plan): its tensor list, e.g. to
  * generate random weights (lmc bench). *plan is an arch_base; close it with arch_close. */
 int lmc_model_plan(const char *config_json, void **plan, lmc_err *err);
+
+/* Weight memory: *mapped, bytes of the file(s) the tensors are read from in place (mmapped: resident once
+ * touched, shared with the page cache); *resident, bytes the model holds of its own: packed bf16 copies,
+ * re-laid-out matrices, f32 norm vectors and biases. */
+void lmc_model_memory(const lmc_model *m, size_t *mapped, size_t *resident);
 
 /* Bytes the model needs resident beyond the mmapped file for a T-token window (activations, packed weights,
  * lm_head blocks). */

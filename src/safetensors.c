@@ -13,6 +13,7 @@
  * the writer. */
 #include "safetensors.h"
 
+#include "dequant.h"
 #include "kernels.h"
 #include "util.h"
 
@@ -41,22 +42,34 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "lmc reads little-endi
 
 /* ---- dtypes ---------------------------------------------------------------------------------- */
 
-size_t lmc_dtype_size(lmc_dtype dt) {
-    switch (dt) {
-    case LMC_F32: return 4;
-    case LMC_BF16: return 2;
-    case LMC_F16: return 2;
-    }
-    return 0;
+/* Per dtype: element bytes (0: block-quantized), block length and bytes, and the ggml type that widens it. */
+static const struct { const char *name; size_t size; int64_t block; size_t block_bytes; int ggml; } DTYPES[] = {
+    [LMC_F32] = {"F32", 4, 1, 4, LMC_GGML_F32},          [LMC_BF16] = {"BF16", 2, 1, 2, LMC_GGML_BF16},
+    [LMC_F16] = {"F16", 2, 1, 2, LMC_GGML_F16},          [LMC_Q8_0] = {"Q8_0", 0, 32, 34, LMC_GGML_Q8_0},
+    [LMC_Q4_0] = {"Q4_0", 0, 32, 18, LMC_GGML_Q4_0},     [LMC_Q4_K] = {"Q4_K", 0, 256, 144, LMC_GGML_Q4_K},
+    [LMC_Q6_K] = {"Q6_K", 0, 256, 210, LMC_GGML_Q6_K},   [LMC_Q5_0] = {"Q5_0", 0, 32, 22, LMC_GGML_Q5_0},
+};
+
+static bool dtype_known(lmc_dtype dt) { return (unsigned)dt < LMC_N_DTYPES; }
+
+size_t lmc_dtype_size(lmc_dtype dt) { return dtype_known(dt) ? DTYPES[dt].size : 0; }
+
+const char *lmc_dtype_name(lmc_dtype dt) { return dtype_known(dt) ? DTYPES[dt].name : "?"; }
+
+int lmc_dtype_quantized(lmc_dtype dt) { return dtype_known(dt) && DTYPES[dt].size == 0; }
+
+size_t lmc_dtype_bytes(lmc_dtype dt, int64_t n) {
+    if (!dtype_known(dt)) return 0;
+    return (size_t)(n / DTYPES[dt].block) * DTYPES[dt].block_bytes;
 }
 
-const char *lmc_dtype_name(lmc_dtype dt) {
+void lmc_dtype_to_f32(lmc_dtype dt, const void *src, float *dst, int64_t n) {
     switch (dt) {
-    case LMC_F32: return "F32";
-    case LMC_BF16: return "BF16";
-    case LMC_F16: return "F16";
+    case LMC_F32: memcpy(dst, src, sizeof(float) * (size_t)n); break;
+    case LMC_BF16: bf16_to_f32(dst, src, (size_t)n); break;
+    case LMC_F16: f16_to_f32(dst, src, (size_t)n); break;
+    default: lmc_dequant(DTYPES[dt].ggml, src, dst, n); break; /* whole blocks: cannot fail */
     }
-    return "?";
 }
 
 int lmc_dtype_parse(const char *s, lmc_dtype *out) {
@@ -116,6 +129,11 @@ struct lmc_weights {
     size_t   *bad_idx;   /* indices of entries without ok */
     size_t    n_bad;
     size_t   *by_name;   /* indices of all entries, sorted by name: lookup */
+    /* weights held elsewhere (lmc_weights_new): the reader that owns the memory, and copies made while adapting */
+    void     *owner;
+    void    (*release)(void *owner);
+    void    **owned;     /* (n_owned) malloc'ed tensor data */
+    size_t    n_owned, owned_bytes;
 };
 
 void lmc_weights_close(lmc_weights *w) {
@@ -128,6 +146,9 @@ void lmc_weights_close(lmc_weights *w) {
         free(f->path);
     }
     for (size_t i = 0; i < w->n_ent; i++) free((char *)w->ent[i].t.name);
+    for (size_t i = 0; i < w->n_owned; i++) free(w->owned[i]);
+    free(w->owned);
+    if (w->release) w->release(w->owner);
     free(w->files);
     free(w->ent);
     free(w->ok_idx);
@@ -457,8 +478,21 @@ static int build_index(lmc_weights *w, lmc_err *err) {
     return 0;
 }
 
+/* A GGUF file: its 4-byte magic, or the .gguf name (so that a missing or empty file still gets GGUF's error). */
+static bool is_gguf(const char *path) {
+    size_t n = strlen(path);
+    if (n > 5 && strcmp(path + n - 5, ".gguf") == 0) return true;
+    char magic[4] = {0};
+    FILE *f = lmc_is_dir(path) ? NULL : fopen(path, "rb");
+    if (!f) return false;
+    bool yes = fread(magic, 1, 4, f) == 4 && memcmp(magic, "GGUF", 4) == 0;
+    fclose(f);
+    return yes;
+}
+
 int lmc_weights_open(const char *path, lmc_weights **out, lmc_err *err) {
     *out = NULL;
+    if (is_gguf(path)) return lmc_gguf_weights_open(path, out, err);
     lmc_weights *w = lmc_xcalloc(1, sizeof *w);
     int rc;
     if (lmc_is_dir(path)) {
@@ -487,6 +521,50 @@ int lmc_weights_open(const char *path, lmc_weights **out, lmc_err *err) {
     *out = w;
     return 0;
 }
+
+/* ---- weights held elsewhere ------------------------------------------------------------------- */
+
+lmc_weights *lmc_weights_new(const char *path, void *owner, void (*release)(void *owner)) {
+    lmc_weights *w = lmc_xcalloc(1, sizeof *w);
+    w->files = lmc_xcalloc(1, sizeof *w->files);
+    w->n_files = 1;
+    w->files[0].path = lmc_xstrdup(path);
+    w->owner = owner;
+    w->release = release;
+    return w;
+}
+
+void lmc_weights_add(lmc_weights *w, const lmc_tensor *t, void *owned) {
+    st_entry *e = push_entry(w);
+    e->t = *t;
+    e->t.name = lmc_xstrdup(t->name);
+    e->t.file = 0;
+    e->st_dtype = lmc_dtype_name(t->dtype);
+    e->ok = true;
+    if (!owned) return;
+    w->owned = lmc_xrealloc(w->owned, (w->n_owned + 1) * sizeof *w->owned);
+    w->owned[w->n_owned++] = owned;
+    w->owned_bytes += t->nbytes;
+}
+
+void lmc_weights_add_unsupported(lmc_weights *w, const char *name, const char *dtype_name) {
+    st_entry *e = push_entry(w);
+    e->t.name = lmc_xstrdup(name);
+    e->st_dtype = dtype_name;
+}
+
+void lmc_weights_set_meta(lmc_weights *w, const char *key, const char *value) {
+    st_file *f = &w->files[0];
+    f->meta = lmc_xrealloc(f->meta, (f->n_meta + 1) * sizeof *f->meta);
+    f->meta[f->n_meta++] = (st_meta){lmc_xstrdup(key), lmc_xstrdup(value)};
+}
+
+int lmc_weights_finish(lmc_weights *w, lmc_err *err) {
+    if (build_index(w, err)) { lmc_weights_close(w); return -1; }
+    return 0;
+}
+
+size_t lmc_weights_owned_bytes(const lmc_weights *w) { return w->owned_bytes; }
 
 /* ---- lookup ---------------------------------------------------------------------------------- */
 
@@ -539,7 +617,8 @@ const lmc_tensor *lmc_weights_get(const lmc_weights *w, const char *name, lmc_er
         return NULL;
     }
     if (!e->ok) {
-        lmc_fail(err, "%s: tensor '%.200s' has dtype %s, not supported (lmc reads F32, BF16, F16)",
+        lmc_fail(err, "%s: tensor '%.200s' has dtype %s, not supported (lmc reads F32, BF16, F16; from GGUF also "
+                 "Q8_0, Q4_0, Q5_0, Q4_K, Q6_K)",
                  w->files[e->t.file].path, e->t.name, e->st_dtype);
         return NULL;
     }
@@ -620,7 +699,7 @@ static int build_header(const char *path, const lmc_st_entry *t, size_t n, const
         const lmc_st_entry *e = &t[i];
         if (!e->name || strcmp(e->name, "__metadata__") == 0)
             return lmc_fail(err, "%s: invalid tensor name", path);
-        if (e->ndim < 0 || e->ndim > 4 || !lmc_dtype_size(e->dtype) || !lmc_dtype_size(e->src_dtype))
+        if (e->ndim < 0 || e->ndim > 4 || !lmc_dtype_size(e->dtype) || !dtype_known(e->src_dtype))
             return lmc_fail(err, "%s: tensor '%.200s': bad ndim or dtype", path, e->name);
         int64_t numel = 1;
         for (int d = 0; d < e->ndim; d++) {
@@ -630,6 +709,9 @@ static int build_header(const char *path, const lmc_st_entry *t, size_t n, const
         }
         if (numel > 0 && !e->src)
             return lmc_fail(err, "%s: tensor '%.200s': no source data", path, e->name);
+        if (numel % DTYPES[e->src_dtype].block)
+            return lmc_fail(err, "%s: tensor '%.200s': %lld elements are not whole %s blocks", path, e->name,
+                            (long long)numel, lmc_dtype_name(e->src_dtype));
     }
     const lmc_st_entry **sorted = lmc_xmalloc((n ? n : 1) * sizeof *sorted);
     for (size_t i = 0; i < n; i++) sorted[i] = &t[i];
@@ -702,15 +784,14 @@ typedef struct conv_bufs {
 static int write_tensor(int fd, const lmc_st_entry *e, size_t numel, conv_bufs *cb) {
     size_t ss = lmc_dtype_size(e->src_dtype);
     if (e->dtype == e->src_dtype) return write_all(fd, e->src, numel * ss);
-    for (size_t at = 0; at < numel; at += CHUNK) {
+    for (size_t at = 0; at < numel; at += CHUNK) { /* CHUNK is a whole number of every block */
         size_t k = numel - at < CHUNK ? numel - at : CHUNK;
-        const void *s = (const char *)e->src + at * ss;
-        if ((uintptr_t)s % ss) { memcpy(cb->raw, s, k * ss); s = cb->raw; }
-        /* widen to f32 (exact), then narrow if needed (round to nearest even): one rounding at most */
+        const void *s = (const char *)e->src + lmc_dtype_bytes(e->src_dtype, (int64_t)at);
+        if (ss && (uintptr_t)s % ss) { memcpy(cb->raw, s, k * ss); s = cb->raw; }
+        /* widen to f32 (exact, or ggml's dequantization), then narrow if needed (round to nearest even) */
         const float *f;
         if (e->src_dtype == LMC_F32) f = s;
-        else if (e->src_dtype == LMC_BF16) { bf16_to_f32(cb->f, s, k); f = cb->f; }
-        else { f16_to_f32(cb->f, s, k); f = cb->f; }
+        else { lmc_dtype_to_f32(e->src_dtype, s, cb->f, (int64_t)k); f = cb->f; }
         int rc;
         if (e->dtype == LMC_F32) rc = write_all(fd, f, k * 4);
         else {

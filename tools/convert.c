@@ -65,6 +65,8 @@ static void kv_put_common(kvlist *kv, const char *src) {
     kv_put(kv, "lmc.source", src);
 }
 
+static void dir_of(const char *path, char *dir, size_t cap);
+
 /* ---- side files ------------------------------------------------------------------------------ */
 
 /* Reads path (or path.gz) as text. Metadata values are C strings, so an embedded NUL is an error. */
@@ -94,6 +96,9 @@ static int put_optional_file(kvlist *kv, const char *key, const char *dir, const
 
 /* ---- tensors from an lmc_weights ------------------------------------------------------------- */
 
+/* write_weights' dtype for a GGUF source kept as it is: each tensor its own type, quantized ones as F32. */
+#define LMC_CONVERT_KEEP_F32_FOR_QUANT (-2)
+
 /* Writes every usable tensor of w, in file order, as `dtype` (or its own), with kv plus w's first-file
  * metadata (keys already in kv win) and an "lmc.dropped" note of the tensors lmc cannot use. */
 static int write_weights(const lmc_weights *w, const char *src, const char *out, int dtype, kvlist *kv,
@@ -119,7 +124,8 @@ static int write_weights(const lmc_weights *w, const char *src, const char *out,
     for (size_t i = 0; i < n; i++) {
         const lmc_tensor *t = lmc_weights_at(w, i);
         e[i].name = t->name;
-        e[i].dtype = dtype == LMC_CONVERT_KEEP_DTYPE ? t->dtype : (lmc_dtype)dtype;
+        if (dtype == LMC_CONVERT_KEEP_F32_FOR_QUANT) e[i].dtype = lmc_dtype_quantized(t->dtype) ? LMC_F32 : t->dtype;
+        else e[i].dtype = dtype == LMC_CONVERT_KEEP_DTYPE ? t->dtype : (lmc_dtype)dtype;
         e[i].ndim = t->ndim;
         memcpy(e[i].shape, t->shape, sizeof t->shape);
         e[i].src = t->data;
@@ -170,6 +176,60 @@ static int convert_lmc_file(const char *file, const char *out, int dtype, lmc_er
         rc = write_weights(w, file, out, dtype, &kv, err);
         kv_free(&kv);
     }
+    lmc_weights_close(w);
+    return rc;
+}
+
+/* ---- GGUF ------------------------------------------------------------------------------------ */
+
+/* A tokenizer given with --tokenizer for a source that has none lmc reads (a GGUF): a HF directory or a
+ * tokenizer.json (stored as lmc.tokenizer, with tokenizer_config.json beside it when present), or a llama2.c
+ * tokenizer.bin (lmc.tokenizer_llama2c). */
+static int put_tokenizer_arg(kvlist *kv, const char *tok, lmc_err *err) {
+    char dir[4096];
+    size_t n = strlen(tok);
+    if (lmc_is_dir(tok)) {
+        if (put_optional_file(kv, "lmc.tokenizer", tok, "tokenizer.json", err) ||
+            put_optional_file(kv, "lmc.tokenizer_config", tok, "tokenizer_config.json", err) ||
+            put_optional_file(kv, "lmc.tiktoken", tok, "qwen.tiktoken", err))
+            return -1;
+        if (!kv_has(kv, "lmc.tokenizer") && !kv_has(kv, "lmc.tiktoken"))
+            return lmc_fail(err, "%s: no tokenizer.json or qwen.tiktoken in this directory", tok);
+        return 0;
+    }
+    if (n > 5 && (!strcmp(tok + n - 5, ".json") || (n > 8 && !strcmp(tok + n - 8, ".json.gz")))) {
+        char *text;
+        if (read_text(tok, &text, err)) return -1;
+        kv_put_owned(kv, "lmc.tokenizer", text);
+        dir_of(tok, dir, sizeof dir);
+        return put_optional_file(kv, "lmc.tokenizer_config", dir, "tokenizer_config.json", err);
+    }
+    char *bin;
+    size_t len;
+    if (lmc_read_file(tok, &bin, &len, err)) return -1;
+    kv_put_owned(kv, "lmc.tokenizer_llama2c", lmc_base64_encode(bin, len));
+    free(bin);
+    return 0;
+}
+
+/* A GGUF file: lmc_weights_open presents it under HF names with a synthesized config (src/gguf_weights.c).
+ * Quantized tensors are written dequantized (ggml's values, exactly: F32 by default, or rounded to --dtype);
+ * f32/f16/bf16 keep their type unless --dtype says otherwise. */
+static int convert_gguf(const char *file, const char *out, int dtype, const char *tok, lmc_err *err) {
+    lmc_weights *w;
+    if (lmc_weights_open(file, &w, err)) return -1;
+    kvlist kv = {0};
+    kv_put_common(&kv, file);
+    int rc = tok ? put_tokenizer_arg(&kv, tok, err) : 0;
+    if (!rc) {
+        /* write_weights takes one dtype for all or each tensor's own; quantized ones have no safetensors dtype */
+        size_t n = lmc_weights_count(w);
+        int quant = 0;
+        for (size_t i = 0; i < n; i++) quant |= lmc_dtype_quantized(lmc_weights_at(w, i)->dtype);
+        rc = write_weights(w, file, out, dtype == LMC_CONVERT_KEEP_DTYPE && quant ? LMC_CONVERT_KEEP_F32_FOR_QUANT
+                                                                                  : dtype, &kv, err);
+    }
+    kv_free(&kv);
     lmc_weights_close(w);
     return rc;
 }
@@ -478,6 +538,7 @@ int lmc_convert(const char *src, const char *out_path, int dtype, const char *ll
     }
     if (!lmc_file_exists(src)) return lmc_fail(err, "%s: no such file or directory", src);
     if (ends_with(src, ".safetensors")) return convert_lmc_file(src, out_path, dtype, err);
+    if (ends_with(src, ".gguf")) return convert_gguf(src, out_path, dtype, llama2c_tokenizer, err);
     if (ends_with(src, ".json"))
         return lmc_fail(err, "%s: pass the checkpoint directory, not one of its files", src);
     return convert_llama2c(src, llama2c_tokenizer, out_path, dtype, err);

@@ -5,7 +5,11 @@
  *     tokenizer files that are present (tokenizer.json[.gz], tokenizer_config.json[.gz], qwen.tiktoken[.gz]);
  *   - a llama2.c "version 0" checkpoint (.bin, or a directory holding exactly one non-tokenizer .bin), with its
  *     llama2.c tokenizer.bin;
- *   - a file written by `lmc convert` itself (to change its dtype).
+ *   - a file written by `lmc convert` itself (to change its dtype);
+ *   - a GGUF file (llama.cpp; architectures llama, qwen2, gpt2, gptneox, falcon): tensors under their HF names,
+ *     q/k rows of Llama back in HF's layout, quantized types (Q8_0, Q4_0, Q4_K, Q6_K) dequantized as ggml does
+ *     (F32 unless --dtype), the config synthesized from its metadata; its tokenizer from --tokenizer (a HF
+ *     directory, a tokenizer.json or a llama2.c tokenizer.bin), none otherwise.
  *
  * Output: tensors under their HF names (lmc's canonical names), in source order, converted to `dtype`, and
  * __metadata__:
@@ -28,7 +32,8 @@
 /* dtype: LMC_F32, LMC_BF16, LMC_F16 (safetensors.h), or LMC_CONVERT_KEEP_DTYPE: each tensor keeps its own. */
 #define LMC_CONVERT_KEEP_DTYPE (-1)
 
-/* llama2c_tokenizer: the llama2.c tokenizer.bin to embed for a .bin source (ignored for other sources);
+/* llama2c_tokenizer: the llama2.c tokenizer.bin to embed for a .bin source, or the tokenizer for a .gguf source
+ * (above; ignored for other sources);
  * NULL: the one tok*.bin (tokenizer.bin, tok512.bin, ...) beside the .bin — none or several is an error
  * that asks for --tokenizer. */
 int lmc_convert(const char *src, const char *out_path, int dtype, const char *llama2c_tokenizer, lmc_err *err);

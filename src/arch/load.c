@@ -68,12 +68,19 @@ static const lmc_tensor *need(const lmc_arch_ctx *c, const char *name, const cha
     char full[192];
     snprintf(full, sizeof full, "%s%s", name, suffix);
     const lmc_tensor *t = lmc_weights_find(c->w, full);
-    if (!t) lmc_fail(err, "%s: missing tensor %s", c->origin, full);
-    return t;
+    if (t) return t;
+    for (size_t i = 0; i < lmc_weights_unsupported_count(c->w); i++) { /* present, but of a type lmc lacks */
+        const char *dt, *n = lmc_weights_unsupported_at(c->w, i, &dt);
+        if (!strcmp(n, full))
+            return lmc_fail(err, "%s: tensor %s has type %s, which lmc cannot compute with (F32, BF16, F16; from "
+                            "GGUF also Q8_0, Q4_0, Q5_0, Q4_K, Q6_K)", c->origin, full, dt), NULL;
+    }
+    lmc_fail(err, "%s: missing tensor %s", c->origin, full);
+    return NULL;
 }
 
 static int check_dtype(const lmc_arch_ctx *c, const lmc_tensor *t, lmc_err *err) {
-    if (t->dtype == LMC_F32 || t->dtype == LMC_BF16 || t->dtype == LMC_F16) return 0;
+    if (lmc_dtype_name(t->dtype)[0] != '?') return 0;
     return lmc_fail(err, "%s: tensor %s has dtype %s, which lmc cannot compute with", c->origin, t->name,
                     lmc_dtype_name(t->dtype));
 }
@@ -114,7 +121,7 @@ static int linear_owned(const lmc_arch_ctx *c, lmc_linear *l, const lmc_tensor *
     view.shape[1] = K;
     view.numel = (int64_t)N * K;
     view.data = data;
-    view.nbytes = (size_t)N * K * lmc_dtype_size(t->dtype);
+    view.nbytes = (size_t)N * lmc_dtype_bytes(t->dtype, K);
     if (lmc_linear_init(l, &view, NULL, N, K, c->mode, c->origin, err)) {
         free(data);
         free(bias);
@@ -126,12 +133,21 @@ static int linear_owned(const lmc_arch_ctx *c, lmc_linear *l, const lmc_tensor *
 }
 
 /* HF Conv1D (GPT-2): weight stored [in = K, out = N], bias (N). Transposed once into an owned (N, K) copy in the
- * file's dtype, so the forward is an ordinary linear. */
+ * file's dtype, so the forward is an ordinary linear. llama.cpp's converter transposes it already (a GGUF holds
+ * [out, in], possibly quantized by rows): that is an ordinary linear as it stands. */
 static int load_conv1d(const lmc_arch_ctx *c, const arch_tensor *e, int64_t *params, lmc_err *err) {
     char sb[96];
     int N = (int)e->rows, K = (int)e->cols;
     const lmc_tensor *w = need(c, e->name, ".weight", err), *b;
     if (!w || !(b = need(c, e->name, ".bias", err)) || check_dtype(c, w, err)) return -1;
+    if (w->gguf_layout) {
+        if (lmc_linear_init(e->dst, w, b, N, K, c->mode, c->origin, err)) return -1;
+        *params += w->numel + b->numel;
+        return 0;
+    }
+    if (lmc_dtype_quantized(w->dtype))
+        return lmc_fail(err, "%s: tensor %s: a quantized Conv1D weight stored [in, out] cannot be transposed",
+                        c->origin, w->name);
     if (w->ndim != 2 || w->shape[0] != K || w->shape[1] != N)
         return lmc_fail(err, "%s: tensor %s has shape %s, expected [%d, %d] (Conv1D [in, out])", c->origin, w->name,
                         lmc_shape_str(w, sb, sizeof sb), K, N);
@@ -154,7 +170,8 @@ static int load_conv1d(const lmc_arch_ctx *c, const arch_tensor *e, int64_t *par
  * (Falcon new_decoder_architecture; n_kv = 1 is Falcon-7B's [all q, k, v]; n_kv = n_heads is the per-head
  * [q, k, v] of GPT-NeoX and Falcon-RW). Loaded as one linear whose output row is
  * [Q (n_heads·hd) | K (n_kv·hd) | V (n_kv·hd)], q head g·r + i being head i of group g (r = n_heads/n_kv),
- * which is the order HF flattens them in. The rows are permuted into an owned copy (none needed when n_kv = 1). */
+ * which is the order HF flattens them in. The rows are permuted into an owned copy (none needed when n_kv = 1).
+ * llama.cpp's converter writes Falcon's and GPT-NeoX's fused QKV already as [Q | K | V] (a GGUF tensor). */
 static int load_qkv(const lmc_arch_ctx *c, const arch_tensor *e, int64_t *params, lmc_err *err) {
     char sb[96];
     int n_heads = e->heads, n_kv = e->kv_heads, head_dim = e->head_dim, dim = (int)e->cols;
@@ -168,12 +185,12 @@ static int load_qkv(const lmc_arch_ctx *c, const arch_tensor *e, int64_t *params
         return lmc_fail(err, "%s: bias %s has shape %s, expected [%d]", c->origin, b->name,
                         lmc_shape_str(b, sb, sizeof sb), N);
     *params += w->numel + (b ? b->numel : 0);
-    if (n_kv == 1) /* [q heads, k, v] is already [Q | K | V] */
+    if (n_kv == 1 || w->gguf_layout) /* [q heads, k, v] is already [Q | K | V] */
         return lmc_linear_init(e->dst, w, b, N, dim, c->mode, c->origin, err);
     float *bsrc = b ? lmc_tensor_f32(b, N, c->origin, err) : NULL, *bdst = NULL;
     if (b && !bsrc) return -1;
-    size_t es = lmc_dtype_size(w->dtype), row = (size_t)head_dim * dim * es;
-    char *dst = malloc((size_t)N * dim * es);
+    size_t row = (size_t)head_dim * lmc_dtype_bytes(w->dtype, dim); /* head_dim whole rows (any dtype) */
+    char *dst = malloc((size_t)N / head_dim * row);
     if (b) bdst = malloc(sizeof(float) * (size_t)N);
     if (!dst || (b && !bdst)) {
         free(dst); free(bsrc); free(bdst);
