@@ -478,6 +478,27 @@ static int build_index(lmc_weights *w, lmc_err *err) {
     return 0;
 }
 
+static st_entry *find_entry_mut(lmc_weights *w, const char *name);
+
+/* A file `lmc convert` wrote from a GGUF keeps llama.cpp's layout of some tensors (GPT-2's Conv1D already
+ * [out, in], fused QKV already [Q | K | V]); "lmc.gguf_layout" lists them, comma-separated, so that the loader
+ * treats them as it treats the GGUF's own (lmc_tensor.gguf_layout). */
+static void mark_gguf_layout(lmc_weights *w) {
+    const char *list = lmc_weights_meta(w, "lmc.gguf_layout");
+    while (list && *list) {
+        const char *comma = strchr(list, ',');
+        size_t n = comma ? (size_t)(comma - list) : strlen(list);
+        char name[512];
+        if (n < sizeof name) {
+            memcpy(name, list, n);
+            name[n] = 0;
+            st_entry *e = find_entry_mut(w, name);
+            if (e) e->t.gguf_layout = 1;
+        }
+        list = comma ? comma + 1 : NULL;
+    }
+}
+
 /* A GGUF file: its 4-byte magic, or the .gguf name (so that a missing or empty file still gets GGUF's error). */
 static bool is_gguf(const char *path) {
     size_t n = strlen(path);
@@ -518,6 +539,7 @@ int lmc_weights_open(const char *path, lmc_weights **out, lmc_err *err) {
     }
     if (!rc && !w->by_name) rc = build_index(w, err);
     if (rc) { lmc_weights_close(w); return -1; }
+    mark_gguf_layout(w);
     *out = w;
     return 0;
 }
@@ -587,6 +609,8 @@ static const st_entry *find_entry(const lmc_weights *w, const char *name) {
 }
 
 /* The stored name `name` stands for through a __metadata__ alias, or NULL. */
+static st_entry *find_entry_mut(lmc_weights *w, const char *name) { return (st_entry *)find_entry(w, name); }
+
 static const char *alias_of(const lmc_weights *w, const char *name) {
     for (int i = 0; i < w->n_files; i++)
         for (size_t k = 0; k < w->files[i].n_meta; k++)

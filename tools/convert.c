@@ -221,6 +221,12 @@ static int convert_gguf(const char *file, const char *out, int dtype, const char
     kvlist kv = {0};
     kv_put_common(&kv, file);
     int rc = tok ? put_tokenizer_arg(&kv, tok, err) : 0;
+    lmc_buf layout = {0}; /* tensors left in llama.cpp's layout, which the loader must know (safetensors.c) */
+    for (size_t i = 0; i < lmc_weights_count(w); i++)
+        if (lmc_weights_at(w, i)->gguf_layout)
+            lmc_buf_printf(&layout, "%s%s", layout.len ? "," : "", lmc_weights_at(w, i)->name);
+    if (layout.len) kv_put_owned(&kv, "lmc.gguf_layout", layout.p);
+    else lmc_buf_free(&layout);
     if (!rc) {
         /* write_weights takes one dtype for all or each tensor's own; quantized ones have no safetensors dtype */
         size_t n = lmc_weights_count(w);

@@ -9,7 +9,8 @@
  *   - a GGUF file (llama.cpp; architectures llama, qwen2, gpt2, gptneox, falcon): tensors under their HF names,
  *     q/k rows of Llama back in HF's layout, quantized types (Q8_0, Q4_0, Q4_K, Q6_K) dequantized as ggml does
  *     (F32 unless --dtype), the config synthesized from its metadata; its tokenizer from --tokenizer (a HF
- *     directory, a tokenizer.json or a llama2.c tokenizer.bin), none otherwise.
+ *     directory, a tokenizer.json or a llama2.c tokenizer.bin), none otherwise. GPT-2's Conv1D
+ *     weights and Falcon's / GPT-NeoX's fused QKV stay in llama.cpp's layout, listed in "lmc.gguf_layout".
  *
  * Output: tensors under their HF names (lmc's canonical names), in source order, converted to `dtype`, and
  * __metadata__:

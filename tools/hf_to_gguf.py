@@ -92,7 +92,8 @@ FAMILIES = {"LlamaForCausalLM": ("llama", LLAMA, ["model.layers."]),
 
 def gguf_name(name, table, prefixes):
     """HF tensor name → GGUF name, or None for tensors the converter drops."""
-    if name.startswith("transformer.") and name[12:] in ("wte.weight", "wpe.weight", "ln_f.weight", "ln_f.bias"):
+    if table is GPT2 and name.startswith("transformer.") and name[12:] in ("wte.weight", "wpe.weight", "ln_f.weight",
+                                                                         "ln_f.bias"):
         name = name[12:]  # GPT-2 with the transformer. prefix
     stem, _, suffix = name.rpartition(".")
     for p in prefixes:
