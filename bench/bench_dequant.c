@@ -32,14 +32,15 @@ static void fill_blocks(int type, uint8_t *p, size_t nblocks, size_t bbytes) {
     }
     for (size_t b = 0; b < nblocks; b++) {
         uint8_t *q = p + b * bbytes;
-        if (type == LMC_GGML_Q8_0 || type == LMC_GGML_Q4_0) { q[0] = 0x00; q[1] = 0x3c; }
+        if (type == LMC_GGML_Q8_0 || type == LMC_GGML_Q4_0 || type == LMC_GGML_Q5_0) { q[0] = 0x00; q[1] = 0x3c; }
         if (type == LMC_GGML_Q4_K) { q[0] = q[2] = 0x00; q[1] = q[3] = 0x3c; }
         if (type == LMC_GGML_Q6_K) { q[208] = 0x00; q[209] = 0x3c; }
     }
 }
 
 static int synthetic(void) {
-    static const int types[] = {LMC_GGML_F16, LMC_GGML_BF16, LMC_GGML_Q8_0, LMC_GGML_Q4_0, LMC_GGML_Q4_K, LMC_GGML_Q6_K};
+    static const int types[] = {LMC_GGML_F16, LMC_GGML_BF16, LMC_GGML_Q8_0, LMC_GGML_Q4_0, LMC_GGML_Q5_0, LMC_GGML_Q4_K,
+                                LMC_GGML_Q6_K};
     const int64_t row = 4096;
     printf("%-6s %10s %12s   (rows of %lld elements, 64 MB of blocks each)\n", "type", "MB/s in", "Melem/s", (long long)row);
     for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {

@@ -159,7 +159,7 @@ static void test_fixture_tensors(void) {
     lmc_gguf *g;
     lmc_err err = {{0}};
     REQUIRE(lmc_gguf_open(FIXTURE, &g, &err) == 0, "%s", err.msg);
-    REQUIRE(lmc_gguf_tensor_count(g) == 13, "%zu tensors", lmc_gguf_tensor_count(g));
+    REQUIRE(lmc_gguf_tensor_count(g) == 15, "%zu tensors", lmc_gguf_tensor_count(g));
     const lmc_gguf_tensor *t = lmc_gguf_get_tensor(g, "f32", &err);
     REQUIRE(t, "%s", err.msg);
     CHECK(t == lmc_gguf_tensor_at(g, 0) && t->type == LMC_GGML_F32 && t->ndim == 2 && t->ne[0] == 4 && t->ne[1] == 3 &&
@@ -188,6 +188,7 @@ static void test_fixture_dequant(void) {
     static const struct { const char *name; int type; int64_t ne0, ne1; } cases[] = {
         {"f16", LMC_GGML_F16, 32, 3},   {"bf16", LMC_GGML_BF16, 32, 3}, {"q8_0", LMC_GGML_Q8_0, 64, 3},
         {"q4_0", LMC_GGML_Q4_0, 64, 3}, {"q4_k", LMC_GGML_Q4_K, 512, 2}, {"q6_k", LMC_GGML_Q6_K, 512, 2},
+        {"q5_0", LMC_GGML_Q5_0, 64, 3},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         char ename[64];

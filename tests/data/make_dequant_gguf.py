@@ -7,7 +7,7 @@ It is written by llama.cpp's own gguf-py (the llama.cpp of bench/peer.sh: node-l
 it tests lmc's reader against the reference writer, and its expected values are gguf-py's numpy dequantizers,
 an implementation independent of lmc's C code:
 
-- one tensor per type lmc dequantizes (F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K), several rows each, whose blocks
+- one tensor per type lmc dequantizes (F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K, Q5_0), several rows each, whose blocks
   are random bytes (every scale and quant bit pattern occurs, not just those a quantizer would choose) with
   finite f16 block scales; next to each, NAME.expected (F32, same shape): gguf-py's dequantization of it;
 - an F32 tensor, and metadata of every value type, arrays of numbers, bools and strings (UTF-8 included),
@@ -35,7 +35,7 @@ def random_blocks(qtype, rows, row_len):
     b = rng.integers(0, 256, size=(nb, nbytes), dtype=np.uint8)
     # block scales: finite f16 (a random bit pattern could be Inf/NaN, which says nothing about the layout)
     scales = lambda n: f16_bytes(rng.uniform(-2, 2, size=n)).reshape(n, 2)
-    if qtype in (Q.Q8_0, Q.Q4_0):
+    if qtype in (Q.Q8_0, Q.Q4_0, Q.Q5_0):
         b[:, 0:2] = scales(nb)
     elif qtype == Q.Q4_K:
         b[:, 0:2] = scales(nb)  # d
@@ -78,7 +78,8 @@ def main():
                          (rng.integers(0, 2, size=88, dtype=np.uint16) << 15)]).reshape(3, 32)
     w.add_tensor("bf16", bb.view(np.uint8), raw_dtype=Q.BF16)
     w.add_tensor("bf16.expected", gguf.quants.dequantize(bb.view(np.uint8), Q.BF16))
-    for qtype, rows, row_len in ((Q.Q8_0, 3, 64), (Q.Q4_0, 3, 64), (Q.Q4_K, 2, 512), (Q.Q6_K, 2, 512)):
+    # Q5_0 last, so that the random draws of the others stay those of the earlier fixture
+    for qtype, rows, row_len in ((Q.Q8_0, 3, 64), (Q.Q4_0, 3, 64), (Q.Q4_K, 2, 512), (Q.Q6_K, 2, 512), (Q.Q5_0, 3, 64)):
         b = random_blocks(qtype, rows, row_len)
         name = qtype.name.lower()
         w.add_tensor(name, b, raw_dtype=qtype)
