@@ -380,6 +380,12 @@ static int cmd_eval(int argc, char **argv) {
     lmc_tokenizer *tok;
     if (lmc_tokenizer_open(tok_path ? tok_path : model, &tok, &err)) {
         lmc_model_close(m);
+        size_t n = strlen(model);
+        if (!tok_path && n > 5 && !strcmp(model + n - 5, ".gguf")) { /* say how to give it one */
+            char msg[sizeof err.msg + 96];
+            snprintf(msg, sizeof msg, "%s (the tokenizer of a GGUF model: --tokenizer TOK gives one)", err.msg);
+            return eval_fail(dist, msg);
+        }
         return eval_fail(dist, err.msg);
     }
     if (check_weights && lmc_model_check_finite(m, &err)) {

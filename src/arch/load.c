@@ -69,13 +69,15 @@ static const lmc_tensor *need(const lmc_arch_ctx *c, const char *name, const cha
     snprintf(full, sizeof full, "%s%s", name, suffix);
     const lmc_tensor *t = lmc_weights_find(c->w, full);
     if (t) return t;
-    for (size_t i = 0; i < lmc_weights_unsupported_count(c->w); i++) { /* present, but of a type lmc lacks */
-        const char *dt, *n = lmc_weights_unsupported_at(c->w, i, &dt);
-        if (!strcmp(n, full))
-            return lmc_fail(err, "%s: tensor %s has type %s, which lmc cannot compute with (F32, BF16, F16; from "
-                            "GGUF also Q8_0, Q4_0, Q5_0, Q4_K, Q6_K)", c->origin, full, dt), NULL;
+    const char *dt = NULL;
+    for (size_t i = 0; i < lmc_weights_unsupported_count(c->w) && !dt; i++) { /* present, of a type lmc lacks? */
+        const char *type, *n = lmc_weights_unsupported_at(c->w, i, &type);
+        if (!strcmp(n, full)) dt = type;
     }
-    lmc_fail(err, "%s: missing tensor %s", c->origin, full);
+    if (dt)
+        lmc_fail(err, "%s: tensor %s has type %s, which lmc cannot compute with (F32, BF16, F16; from GGUF also "
+                 "Q8_0, Q4_0, Q5_0, Q4_K, Q6_K)", c->origin, full, dt);
+    else lmc_fail(err, "%s: missing tensor %s", c->origin, full);
     return NULL;
 }
 
