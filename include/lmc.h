@@ -108,8 +108,8 @@ typedef struct lmc_model_opts {
     size_t      bf16_pack_limit;
 } lmc_model_opts;
 
-/* path: a HF checkpoint directory (config.json + model.safetensors or a sharded index) or a single
- * .safetensors file written by `lmc convert`. */
+/* path: a HF checkpoint directory (config.json + model.safetensors or a sharded index), a single
+ * .safetensors file written by `lmc convert`, or a GGUF file (src/gguf_weights.c). */
 int  lmc_model_open(const char *path, const lmc_model_opts *opts, lmc_model **out, lmc_err *err);
 void lmc_model_close(lmc_model *m);
 
