@@ -44,30 +44,36 @@ static size_t row_bytes(const lmc_linear *l) { return lmc_dtype_bytes(l->dtype, 
 
 /* Packs rows [n0, n0 + n) of l's weight for vdpbf16ps into `out`. bf16 and f32 are packed directly; other
  * dtypes (f16, the GGUF quantized types) are widened to f32 ROWS rows at a time, so a temporary is at most
- * ROWS × K floats, never the whole matrix: each ROWS-row piece packs into whole 16-row panels, which are
- * contiguous in the packed layout (gemm_bf16.h), so the pieces are simply laid end to end. Rounding is per
- * element, so the result is the same bits as packing the whole widened matrix at once. 0, or -1 when out of
- * memory. */
+ * ROWS × K floats per thread, never the whole matrix: each ROWS-row piece packs into whole 16-row panels, which
+ * are contiguous in the packed layout (gemm_bf16.h), so the pieces are laid end to end, in parallel. Rounding
+ * is per element, so the result is the same bits as packing the whole widened matrix at once. 0, or -1 when
+ * out of memory. */
 static int pack_rows(const lmc_linear *l, int n0, int n, gemm_bf16_w *out) {
     enum { ROWS = 256 }; /* a multiple of the 16-row panel */
     const char *src = (const char *)l->w + (size_t)n0 * row_bytes(l);
     if (l->dtype == LMC_BF16) return gemm_bf16_pack(out, (const uint16_t *)src, n, l->K);
     if (l->dtype == LMC_F32) return gemm_bf16_pack_f32(out, (const float *)src, n, l->K);
     memset(out, 0, sizeof *out);
-    const int Kp = l->K + (l->K & 1);
+    const int Kp = l->K + (l->K & 1), pieces = (n + ROWS - 1) / ROWS;
     const size_t bytes = lmc_linear_packed_bytes(n, l->K);
     uint16_t *packed = aligned_alloc(64, bytes ? bytes : 64);
-    float *tmp = malloc(sizeof(float) * (size_t)(n < ROWS ? n : ROWS) * l->K + 1);
-    if (!packed || !tmp) { free(packed); free(tmp); return -1; }
-    for (int r0 = 0; r0 < n; r0 += ROWS) {
-        int r = n - r0 < ROWS ? n - r0 : ROWS;
+    if (!packed) return -1;
+    int failed = 0;
+#pragma omp parallel for schedule(dynamic) reduction(| : failed)
+    for (int p = 0; p < pieces; p++) {
+        int r0 = p * ROWS, r = n - r0 < ROWS ? n - r0 : ROWS;
+        float *tmp = malloc(sizeof(float) * (size_t)r * l->K + 1);
         gemm_bf16_w piece;
+        if (!tmp) { failed = 1; continue; }
         lmc_dtype_to_f32(l->dtype, src + (size_t)r0 * row_bytes(l), tmp, (int64_t)r * l->K);
-        if (gemm_bf16_pack_f32(&piece, tmp, r, l->K)) { free(packed); free(tmp); return -1; }
-        memcpy(packed + (size_t)r0 * Kp, piece.packed, lmc_linear_packed_bytes(r, l->K));
-        gemm_bf16_free(&piece);
+        if (gemm_bf16_pack_f32(&piece, tmp, r, l->K)) failed = 1;
+        else {
+            memcpy(packed + (size_t)r0 * Kp, piece.packed, lmc_linear_packed_bytes(r, l->K));
+            gemm_bf16_free(&piece);
+        }
+        free(tmp);
     }
-    free(tmp);
+    if (failed) { free(packed); return -1; }
     *out = (gemm_bf16_w){.N = n, .K = l->K, .Kp = Kp, .packed = packed};
     return 0;
 }

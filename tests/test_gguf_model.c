@@ -10,6 +10,7 @@
 
 #include "convert.h"
 #include "dequant.h"
+#include "kernels.h"
 #include "gguf.h"
 #include "linear.h"
 #include "model.h"
@@ -154,9 +155,18 @@ static uint64_t rng_next(uint64_t *s) {
     return *s;
 }
 
-/* Random blocks of a quantized dtype, every f16 scale a small finite value (0x2c00 = 1/16, 0x2400 min). */
+/* Random blocks of a quantized dtype, every f16 scale a small finite value (0x2c00 = 1/16, 0x2400 min); for
+ * F16 (widened while packing the same way), random values in [-1, 1]. */
 static void *random_blocks(lmc_dtype dt, int N, int K, uint64_t seed) {
     size_t bytes = (size_t)N * lmc_dtype_bytes(dt, K);
+    if (dt == LMC_F16) {
+        float *f = lmc_xmalloc(sizeof(float) * (size_t)N * K);
+        uint16_t *h = lmc_xmalloc(bytes);
+        for (size_t i = 0; i < (size_t)N * K; i++) f[i] = (float)((int)(rng_next(&seed) % 2001) - 1000) / 1000.0f;
+        f32_to_f16(h, f, (size_t)N * K);
+        free(f);
+        return h;
+    }
     uint8_t *p = lmc_xmalloc(bytes);
     for (size_t i = 0; i < bytes; i++) p[i] = (uint8_t)rng_next(&seed);
     size_t bb = lmc_dtype_bytes(dt, dt == LMC_Q4_K || dt == LMC_Q6_K ? 256 : 32);
@@ -170,7 +180,7 @@ static void *random_blocks(lmc_dtype dt, int N, int K, uint64_t seed) {
 }
 
 static void test_linear_quantized_types(void) {
-    const lmc_dtype types[] = {LMC_Q8_0, LMC_Q4_0, LMC_Q5_0, LMC_Q4_K, LMC_Q6_K};
+    const lmc_dtype types[] = {LMC_Q8_0, LMC_Q4_0, LMC_Q5_0, LMC_Q4_K, LMC_Q6_K, LMC_F16};
     const int N = 40, K = 512, TT = 5; /* N not a multiple of 16: a partial packed panel */
     lmc_err err = {{0}};
     float *x = lmc_xmalloc(sizeof(float) * TT * K), *wf = lmc_xmalloc(sizeof(float) * N * K);
