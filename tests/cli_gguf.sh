@@ -4,7 +4,8 @@
 # layout, position table) under f32 and bf16 compute; Q8_0 stays within 0.02 BPC of F32 (measured: 0.0006 for
 # Llama, 0.0016 for GPT-2 on these 11904 scored tokens, BPC about 6.5; Q8_0 moves a weight by at most 1/254 of its block's
 # maximum, so a larger shift means a misread block, not rounding); `lmc convert` accepts a GGUF and the
-# converted file (tokenizer embedded) gives the GGUF's bits; eval --verbose states the weight memory.
+# converted file (tokenizer embedded) gives the GGUF's bits; the Llama files' own vocabulary (tok512.bin written
+# as tokenizer.ggml.*) gives the bits of --tokenizer tok512.bin; eval --verbose states the weight memory.
 # The tokenizer is stories260K's tok512.bin from $LMC_SHARED (vocabulary 512, as these models have).
 cd "$(dirname "$0")/.." && . tests/lib_cli.sh
 TOK=$SHARED/models/stories260K/tok512.bin D=tests/data/gguf
@@ -43,6 +44,12 @@ if $LMC convert "$D/gpt2-q8_0.gguf" -o "$TMP/g.safetensors" --tokenizer "$TOK" 2
     if [ -n "$a" ] && [ "${a%% *}" = "${b%% *}" ]; then pass gguf_convert
     else fail gguf_convert "converted $a vs GGUF $b: $(cat "$TMP/conv.json.err")"; fi
 else fail gguf_convert "$(cat "$TMP/c.err")"; fi
+
+# the Llama files carry tok512.bin as their own vocabulary (tokenizer.ggml.*): without --tokenizer, the same bits
+a=$(ev "$TMP/own.json" "$D/llama-q8_0.gguf")
+b=$(ev "$TMP/tok.json" "$D/llama-q8_0.gguf" --tokenizer "$TOK")
+if [ -n "$a" ] && [ "$a" = "$b" ]; then pass gguf_own_tokenizer
+else fail gguf_own_tokenizer "own vocabulary $a vs tok512.bin $b: $(cat "$TMP/own.json.err")"; fi
 
 $LMC eval --model "$D/llama-q8_0.gguf" --tokenizer "$TOK" --data demo-data/cc.jsonl --file-num 1 --block-size 64 \
     --bootstrap 0 --quiet --verbose >/dev/null 2>"$TMP/v.err"
