@@ -2,6 +2,7 @@
  * chooses exit codes. Subcommands: eval, convert, tokenize, generate, help. */
 #include "bench.h"
 #include "cli.h"
+#include "compress.h"
 #include "lmc.h"
 #include "report.h"
 #include "results.h"
@@ -78,6 +79,13 @@ static const char *HELP =
     "      -n: tokens to generate (default 128; a special token such as EOS stops earlier); --temperature 0:\n"
     "      greedy (default 1); --top-p: nucleus sampling (default 0.9; 1: none); --seed: the same seed gives the\n"
     "      same text (default: from the clock, printed at the end)\n"
+    "  lmc compress --model MODEL IN -o OUT.lmcz [--window W] [--threads T] [--quiet]\n"
+    "      codes IN's bytes (any bytes) with the model's next-token probabilities and a range coder (Llama family,\n"
+    "      f32); the context restarts every W tokens (default 512, at most the model's limit). Prints the size,\n"
+    "      bits/byte and bits/char, the ideal size from the model's NLL, speed, and gzip -9 / xz -9 sizes.\n"
+    "  lmc decompress --model MODEL IN.lmcz -o OUT [--threads T] [--quiet]\n"
+    "      rebuilds the original byte for byte with the same model on a machine with the same arithmetic;\n"
+    "      another model, a damaged or truncated file is an error and no OUT is written.\n"
     "  lmc tokenize --model MODEL FILE [--no-special]\n"
     "      prints FILE's token ids (one document) separated by spaces; --no-special omits BOS.\n"
     "      MODEL may also be a directory holding only tokenizer files.\n"
@@ -707,6 +715,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "tokenize")) return cmd_tokenize(argc, argv);
     if (!strcmp(cmd, "generate")) return cmd_generate(argc, argv);
     if (!strcmp(cmd, "bench")) return lmc_bench_main(argc, argv);
+    if (!strcmp(cmd, "compress")) return lmc_compress_main(argc, argv);
+    if (!strcmp(cmd, "decompress")) return lmc_decompress_main(argc, argv);
     if (!strcmp(cmd, "report")) return lmc_report_main(argc, argv);
     if (!strcmp(cmd, "compare")) return lmc_compare_main(argc, argv);
     return cli_usage_error("unknown command '%s'", cmd);

@@ -8,6 +8,7 @@ have_hdr /usr/include/cjson/cJSON.h   || need+=(libcjson-dev)
 have_hdr /usr/include/pcre2.h         || need+=(libpcre2-dev)
 have_hdr /usr/include/utf8proc.h      || need+=(libutf8proc-dev)
 have_hdr /usr/include/zlib.h          || need+=(zlib1g-dev)
+have_hdr /usr/include/lzma.h          || need+=(liblzma-dev) # lmc compress: the xz -9 baseline, in-process
 command -v xmllint >/dev/null || need+=(libxml2-utils) # tests/cli_report.sh: the report SVG is well-formed XML
 # MPI (mpirun -np R ./lmc eval): the build uses it when mpicc is present, make test runs tests/cli_mpi.sh
 command -v mpicc >/dev/null  || need+=(libopenmpi-dev)
