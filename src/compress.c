@@ -14,14 +14,18 @@
  *  24  16 bytes          model fingerprint: the first 16 bytes of lmc_model_sha256
  *  40   8 bytes          tokenizer: the first 8 bytes of lmc_tokenizer_hash
  *  48   8 bytes          arithmetic: the first 8 bytes of SHA-256(lmcz_arith_text)
- *  56  u32 header crc    CRC-32 of bytes 0..55
- *  60  ...               the range coder's bytes (rangecoder.h), exactly as many as the decoder reads (≥ 7)
+ *  56  u64 stream bytes  length of the coded stream that follows (≥ 7)
+ *  64  u32 stream crc    CRC-32 of the coded stream: damage is found before the model runs, even in the low
+ *                        bits of its last bytes, which decoding does not depend on
+ *  68  u32 header crc    CRC-32 of bytes 0..67
+ *  72  ...               the range coder's bytes (rangecoder.h), exactly as many as the decoder reads
  *
  * Symbols. The alphabet is the tokenizer's tokens (those the model has logits for) plus one escape symbol. The
  * input is split into maximal valid UTF-8 runs and the bytes between them. A run is tokenized as a whole and
- * used only when its tokens' bytes (lmc_token_bytes) give back the run exactly; otherwise each line, then each
- * character of a line that fails, is tried alone; what still fails, and every invalid byte, is coded byte by
- * byte: as the token whose bytes are that single byte (byte-level BPE, <0xXX> byte fallback and tiktoken have
+ * used only when its tokens' bytes (lmc_token_bytes) give back the run exactly; otherwise each line, then the
+ * line's text and its newline, then each character of what fails, is tried alone (text that begins with a space
+ * is also tried without it, for SentencePiece's dummy prefix); what still fails, and every invalid byte, is
+ * coded byte by byte: as the token whose bytes are that single byte (byte-level BPE, <0xXX> byte fallback and tiktoken have
  * all 256), or, for a byte with no such token, as the escape symbol followed by the byte at 1/256. So any
  * input round-trips: invalid UTF-8, NUL, CRLF, text the normalizer would change. The escape gets frequency 1
  * when every byte has a token (it is never needed then) and 2^22 of 2^30 (8 bits) when some byte has none.
@@ -330,12 +334,12 @@ static void plan_bytes(coder *c, plan *p, const uint8_t *s, size_t n) {
     for (size_t i = 0; i < n; i++) plan_push(p, c->byte_tok[s[i]] >= 0 ? c->byte_tok[s[i]] : -(1 + (int32_t)s[i]));
 }
 
-/* Tokenizes s[0..n) (valid UTF-8) and keeps the tokens only when their bytes are exactly s: 1 if kept. */
-static int plan_text(coder *c, plan *p, const uint8_t *s, size_t n) {
+/* Tokenizes t[0..tn) (valid UTF-8) and keeps the tokens only when their bytes are exactly s[0..n): 1 if kept. */
+static int plan_tokens(coder *c, plan *p, const uint8_t *t, size_t tn, const uint8_t *s, size_t n) {
     int32_t *ids;
     size_t n_ids, pos = 0;
     lmc_err e;
-    if (lmc_tokenize(c->tok, (const char *)s, n, 0, &ids, &n_ids, &e)) return 0;
+    if (lmc_tokenize(c->tok, (const char *)t, tn, 0, &ids, &n_ids, &e)) return 0;
     int ok = 1;
     for (size_t i = 0; i < n_ids && ok; i++) {
         long len = ids[i] >= 0 && ids[i] < c->n_tok ? token_bytes(c, ids[i]) : -1;
@@ -348,18 +352,47 @@ static int plan_text(coder *c, plan *p, const uint8_t *s, size_t n) {
     return ok;
 }
 
-/* A valid UTF-8 run: whole, else line by line, else character by character, else byte by byte. */
+/* s as tokens: tokenized as it is, or, when it begins with a space, tokenized without that space (a
+ * SentencePiece tokenizer puts a space, its "dummy prefix", before the text: " upon a time" is what
+ * "upon a time" decodes to). 1 if kept. */
+static int plan_text(coder *c, plan *p, const uint8_t *s, size_t n) {
+    if (plan_tokens(c, p, s, n, s, n)) return 1;
+    return n > 1 && s[0] == ' ' && plan_tokens(c, p, s + 1, n - 1, s, n);
+}
+
+/* Character by character: each as tokens if it can be, else byte by byte. */
+static void plan_chars(coder *c, plan *p, const uint8_t *s, size_t n) {
+    for (size_t i = 0; i < n;) { /* the lead byte gives the length (s is valid UTF-8) */
+        size_t cl = s[i] < 0x80 ? 1 : s[i] < 0xE0 ? 2 : s[i] < 0xF0 ? 3 : 4;
+        if (!plan_text(c, p, s + i, cl)) plan_bytes(c, p, s + i, cl);
+        i += cl;
+    }
+}
+
+/* A piece without a newline (or a lone newline): whole; else the text before its first space character by
+ * character and the rest from that space on (the dummy prefix case: only the first word is lost); else
+ * character by character. */
+static void plan_piece(coder *c, plan *p, const uint8_t *s, size_t n) {
+    if (plan_text(c, p, s, n)) return;
+    const uint8_t *sp = memchr(s, ' ', n);
+    if (sp && sp > s) {
+        size_t k = (size_t)(sp - s), mark = p->n;
+        plan_chars(c, p, s, k);
+        if (plan_text(c, p, s + k, n - k)) return;
+        p->n = mark;
+    }
+    plan_chars(c, p, s, n);
+}
+
+/* A valid UTF-8 run: whole, else line by line (each line whole, else its text and its newline as pieces). */
 static void plan_run(coder *c, plan *p, const uint8_t *s, size_t n) {
     if (plan_text(c, p, s, n)) return;
     for (size_t a = 0; a < n;) {
         const uint8_t *nl = memchr(s + a, '\n', n - a);
-        size_t b = nl ? (size_t)(nl - s) + 1 : n;
+        size_t b = nl ? (size_t)(nl - s) + 1 : n, body = nl ? b - 1 : b;
         if ((a > 0 || b < n) && plan_text(c, p, s + a, b - a)) { a = b; continue; }
-        for (size_t i = a; i < b;) { /* one character: its lead byte gives the length (the run is valid) */
-            size_t cl = s[i] < 0x80 ? 1 : s[i] < 0xE0 ? 2 : s[i] < 0xF0 ? 3 : 4;
-            if (!plan_text(c, p, s + i, cl)) plan_bytes(c, p, s + i, cl);
-            i += cl;
-        }
+        if (body > a) plan_piece(c, p, s + a, body - a);
+        if (nl) plan_piece(c, p, s + body, 1);
         a = b;
     }
 }
@@ -411,9 +444,8 @@ int lmcz_compress(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, size_t n,
     put_le(h + 12, (uint64_t)n, 8);
     put_le(h + 20, crc32_of(in, n), 4);
     identities(m, tok, h + 24, h + 40, h + 48);
-    put_le(h + 56, crc32_of(h, 56), 4);
     size_t out0 = out->len;
-    lmc_buf_append(out, h, sizeof h);
+    lmc_buf_append(out, h, sizeof h); /* the stream's length and CRC are filled in at the end */
 
     rc_enc e;
     rc_enc_init(&e, out);
@@ -448,6 +480,11 @@ int lmcz_compress(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, size_t n,
     }
     if (rc == 0) {
         rc_enc_finish(&e);
+        uint8_t *hp = (uint8_t *)out->p + out0, *stream = hp + LMCZ_HEADER_BYTES;
+        size_t sn = out->len - out0 - LMCZ_HEADER_BYTES;
+        put_le(hp + 56, (uint64_t)sn, 8);
+        put_le(hp + 64, crc32_of(stream, sn), 4);
+        put_le(hp + 68, crc32_of(hp, 68), 4);
         progress(opts, t0, &last, n, n, st->tokens, 1);
     } else out->len = out0;
     st->seconds = lmc_now() - t0;
@@ -468,12 +505,11 @@ static int check_header(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, siz
     if (n == 0) return lmc_fail(err, "%s: empty file, not an lmc compressed file", name);
     if (n < 4 || memcmp(in, "LMCZ", 4) != 0)
         return lmc_fail(err, "%s: not an lmc compressed file (no LMCZ magic)", name);
-    if (n < LMCZ_HEADER_BYTES + 7)
-        return lmc_fail(err, "%s: truncated: %zu bytes, shorter than a header and the shortest coded stream (%d)", name,
-                        n, LMCZ_HEADER_BYTES + 7);
+    if (n < LMCZ_HEADER_BYTES)
+        return lmc_fail(err, "%s: truncated: %zu bytes, shorter than the %d-byte header", name, n, LMCZ_HEADER_BYTES);
     if (in[4] != LMCZ_VERSION)
         return lmc_fail(err, "%s: format version %d; this lmc reads version %d", name, in[4], LMCZ_VERSION);
-    if (get_le(in + 56, 4) != crc32_of(in, 56)) return lmc_fail(err, "%s: damaged header (checksum mismatch)", name);
+    if (get_le(in + 68, 4) != crc32_of(in, 68)) return lmc_fail(err, "%s: damaged header (checksum mismatch)", name);
     if (in[5] != 0 || get_le(in + 6, 2) != 0)
         return lmc_fail(err, "%s: unknown compute dtype %d or flags %#x in the header", name, in[5],
                         (unsigned)get_le(in + 6, 2));
@@ -497,6 +533,15 @@ static int check_header(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, siz
                         d.max_window);
     if (len == 0 || len > ((uint64_t)1 << 48))
         return lmc_fail(err, "%s: damaged header (original length %llu)", name, (unsigned long long)len);
+    uint64_t sn = get_le(in + 56, 8), have = n - LMCZ_HEADER_BYTES;
+    if (have < sn)
+        return lmc_fail(err, "%s: truncated: the coded stream has %llu of its %llu bytes", name,
+                        (unsigned long long)have, (unsigned long long)sn);
+    if (have > sn)
+        return lmc_fail(err, "%s: damaged: %llu bytes after the end of the coded stream", name,
+                        (unsigned long long)(have - sn));
+    if (get_le(in + 64, 4) != crc32_of(in + LMCZ_HEADER_BYTES, (size_t)sn))
+        return lmc_fail(err, "%s: damaged: the coded stream fails its CRC-32", name);
     return 0;
 }
 
@@ -545,7 +590,7 @@ int lmcz_decompress(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, size_t 
             done += (size_t)k;
             pred_push(&p, s);
         }
-        if (dec.overrun) { rc = lmc_fail(err, "%s: truncated: the coded stream ends early (at byte %zu of %zu)", name, done, len); break; }
+        if (dec.overrun) { rc = lmc_fail(err, "%s: truncated (or damaged): the coded stream ends early (at byte %zu of %zu)", name, done, len); break; }
         st->tokens++;
         progress(opts, t0, &last, done, len, st->tokens, 0);
     }

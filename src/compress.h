@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #define LMCZ_VERSION      1
-#define LMCZ_HEADER_BYTES 60
+#define LMCZ_HEADER_BYTES 72
 #define LMCZ_TOTAL_BITS   30  /* frequency total 2^30: a floor of 1 per token costs 2^-30 of the range each */
 #define LMCZ_WINDOW_DEFAULT 512
 
