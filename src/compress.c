@@ -2,23 +2,24 @@
  * next-token probabilities, so that it costs about the model's NLL in bits (the ts_zip / NNCP idea; Delétang et
  * al., "Language Modeling Is Compression").
  *
- * The file (all integers little-endian):
+ * The file (all integers little-endian; offsets are LMCZ_H_* in compress.h), 50 bytes of header and the
+ * coded stream, so that a file is within 64 bytes + 1% of the ideal size even when the input is one byte:
  *
  *   0  "LMCZ"            magic
  *   4  u8  version       LMCZ_VERSION
  *   5  u8  compute       0: f32 (the only dtype KV-cache decoding runs)
- *   6  u16 flags         0 (reserved)
- *   8  u32 window        W: positions per context, BOS included; the context restarts every W tokens
- *  12  u64 length        bytes of the original (≥ 1)
- *  20  u32 crc32         CRC-32 (zlib) of the original
- *  24  16 bytes          model fingerprint: the first 16 bytes of lmc_model_sha256
- *  40   8 bytes          tokenizer: the first 8 bytes of lmc_tokenizer_hash
- *  48   8 bytes          arithmetic: the first 8 bytes of SHA-256(lmcz_arith_text)
- *  56  u64 stream bytes  length of the coded stream that follows (≥ 7)
- *  64  u32 stream crc    CRC-32 of the coded stream: damage is found before the model runs, even in the low
- *                        bits of its last bytes, which decoding does not depend on
- *  68  u32 header crc    CRC-32 of bytes 0..67
- *  72  ...               the range coder's bytes (rangecoder.h), exactly as many as the decoder reads
+ *   6  u32 window        W: positions per context, BOS included; the context restarts every W tokens
+ *  10  u48 length        bytes of the original (≥ 1)
+ *  16  u32 crc32         CRC-32 (zlib) of the original
+ *  20   8 bytes          model fingerprint: the first 8 bytes of lmc_model_sha256 (config, tensor names, shapes
+ *                        and weights)
+ *  28   4 bytes          tokenizer: the first 4 bytes of lmc_tokenizer_hash
+ *  32   4 bytes          arithmetic: the first 4 bytes of SHA-256(lmcz_arith_text)
+ *  36  u48 stream bytes  length of the coded stream that follows
+ *  42  u32 stream crc    CRC-32 of the coded stream: damage is found before the model runs, even in bits that
+ *                        decoding does not depend on
+ *  46  u32 header crc    CRC-32 of bytes 0..45
+ *  50  ...               the range coder's bytes (rangecoder.h)
  *
  * Symbols. The alphabet is the tokenizer's tokens (those the model has logits for) plus one escape symbol. The
  * input is split into maximal valid UTF-8 runs and the bytes between them. A run is tokenized as a whole and
@@ -274,14 +275,15 @@ static void hex_prefix(const char *hex, uint8_t *out, size_t n) {
     }
 }
 
-/* The three identities a file is bound to: model (16 bytes), tokenizer (8), arithmetic (8). */
-static void identities(lmc_model *m, lmc_tokenizer *tok, uint8_t model_fp[16], uint8_t tok_fp[8], uint8_t arith_fp[8]) {
+/* The three identities a file is bound to, as the header stores them (from LMCZ_H_MODEL to LMCZ_H_STREAM_LEN):
+ * model (8 bytes), tokenizer (4), arithmetic (4). */
+static void identities(lmc_model *m, lmc_tokenizer *tok, uint8_t id[LMCZ_H_STREAM_LEN - LMCZ_H_MODEL]) {
     char hex[65];
     lmc_model_sha256(m, hex);
-    hex_prefix(hex, model_fp, 16);
-    hex_prefix(lmc_tokenizer_hash(tok), tok_fp, 8);
+    hex_prefix(hex, id, LMCZ_H_TOKENIZER - LMCZ_H_MODEL);
+    hex_prefix(lmc_tokenizer_hash(tok), id + LMCZ_H_TOKENIZER - LMCZ_H_MODEL, LMCZ_H_ARITH - LMCZ_H_TOKENIZER);
     lmc_sha256_hex(lmcz_arith_text(m), strlen(lmcz_arith_text(m)), hex);
-    hex_prefix(hex, arith_fp, 8);
+    hex_prefix(hex, id + LMCZ_H_ARITH - LMCZ_H_MODEL, LMCZ_H_STREAM_LEN - LMCZ_H_ARITH);
 }
 
 static void put_le(uint8_t *p, uint64_t v, int n) {
@@ -440,10 +442,10 @@ int lmcz_compress(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, size_t n,
     plan_input(&c, &pl, in, n, &st->chars);
 
     uint8_t h[LMCZ_HEADER_BYTES] = {'L', 'M', 'C', 'Z', LMCZ_VERSION, 0};
-    put_le(h + 8, (uint64_t)W, 4);
-    put_le(h + 12, (uint64_t)n, 8);
-    put_le(h + 20, crc32_of(in, n), 4);
-    identities(m, tok, h + 24, h + 40, h + 48);
+    put_le(h + LMCZ_H_WINDOW, (uint64_t)W, 4);
+    put_le(h + LMCZ_H_LENGTH, (uint64_t)n, 6);
+    put_le(h + LMCZ_H_CRC, crc32_of(in, n), 4);
+    identities(m, tok, h + LMCZ_H_MODEL);
     size_t out0 = out->len;
     lmc_buf_append(out, h, sizeof h); /* the stream's length and CRC are filled in at the end */
 
@@ -482,9 +484,9 @@ int lmcz_compress(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, size_t n,
         rc_enc_finish(&e);
         uint8_t *hp = (uint8_t *)out->p + out0, *stream = hp + LMCZ_HEADER_BYTES;
         size_t sn = out->len - out0 - LMCZ_HEADER_BYTES;
-        put_le(hp + 56, (uint64_t)sn, 8);
-        put_le(hp + 64, crc32_of(stream, sn), 4);
-        put_le(hp + 68, crc32_of(hp, 68), 4);
+        put_le(hp + LMCZ_H_STREAM_LEN, (uint64_t)sn, 6);
+        put_le(hp + LMCZ_H_STREAM_CRC, crc32_of(stream, sn), 4);
+        put_le(hp + LMCZ_H_HEADER_CRC, crc32_of(hp, LMCZ_H_HEADER_CRC), 4);
         progress(opts, t0, &last, n, n, st->tokens, 1);
     } else out->len = out0;
     st->seconds = lmc_now() - t0;
@@ -507,40 +509,40 @@ static int check_header(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, siz
         return lmc_fail(err, "%s: not an lmc compressed file (no LMCZ magic)", name);
     if (n < LMCZ_HEADER_BYTES)
         return lmc_fail(err, "%s: truncated: %zu bytes, shorter than the %d-byte header", name, n, LMCZ_HEADER_BYTES);
-    if (in[4] != LMCZ_VERSION)
-        return lmc_fail(err, "%s: format version %d; this lmc reads version %d", name, in[4], LMCZ_VERSION);
-    if (get_le(in + 68, 4) != crc32_of(in, 68)) return lmc_fail(err, "%s: damaged header (checksum mismatch)", name);
-    if (in[5] != 0 || get_le(in + 6, 2) != 0)
-        return lmc_fail(err, "%s: unknown compute dtype %d or flags %#x in the header", name, in[5],
-                        (unsigned)get_le(in + 6, 2));
-    uint8_t mfp[16], tfp[8], afp[8];
-    identities(m, tok, mfp, tfp, afp);
+    if (in[LMCZ_H_VERSION] != LMCZ_VERSION)
+        return lmc_fail(err, "%s: format version %d; this lmc reads version %d", name, in[LMCZ_H_VERSION], LMCZ_VERSION);
+    if (get_le(in + LMCZ_H_HEADER_CRC, 4) != crc32_of(in, LMCZ_H_HEADER_CRC))
+        return lmc_fail(err, "%s: damaged header (checksum mismatch)", name);
+    if (in[LMCZ_H_COMPUTE] != 0)
+        return lmc_fail(err, "%s: unknown compute dtype %d in the header", name, in[LMCZ_H_COMPUTE]);
+    uint8_t id[LMCZ_H_STREAM_LEN - LMCZ_H_MODEL];
+    identities(m, tok, id);
+    const uint8_t *hid = in + LMCZ_H_MODEL;
     lmc_model_desc d;
     lmc_model_describe(m, &d);
-    if (memcmp(mfp, in + 24, 16) != 0)
+    if (memcmp(id, hid, LMCZ_H_TOKENIZER - LMCZ_H_MODEL) != 0)
         return lmc_fail(err, "%s: was compressed with another model (fingerprint %02x%02x%02x%02x…, %s is "
-                             "%02x%02x%02x%02x…): decompress it with the same model", name, in[24], in[25], in[26],
-                        in[27], d.path, mfp[0], mfp[1], mfp[2], mfp[3]);
-    if (memcmp(tfp, in + 40, 8) != 0)
+                             "%02x%02x%02x%02x…): decompress it with the same model", name, hid[0], hid[1], hid[2],
+                        hid[3], d.path, id[0], id[1], id[2], id[3]);
+    if (memcmp(id + LMCZ_H_TOKENIZER - LMCZ_H_MODEL, in + LMCZ_H_TOKENIZER, LMCZ_H_ARITH - LMCZ_H_TOKENIZER) != 0)
         return lmc_fail(err, "%s: was compressed with another tokenizer than %s's", name, d.path);
-    if (memcmp(afp, in + 48, 8) != 0)
+    if (memcmp(id + LMCZ_H_ARITH - LMCZ_H_MODEL, in + LMCZ_H_ARITH, LMCZ_H_STREAM_LEN - LMCZ_H_ARITH) != 0)
         return lmc_fail(err, "%s: was compressed where the model's arithmetic differs (another CPU kernel path, "
                              "OpenBLAS or lmc version); it decodes only under the same, and this machine runs "
                              "'%s'", name, lmcz_arith_text(m));
-    uint64_t W = get_le(in + 8, 4), len = get_le(in + 12, 8);
+    uint64_t W = get_le(in + LMCZ_H_WINDOW, 4), len = get_le(in + LMCZ_H_LENGTH, 6);
     if (W < 1 || (d.max_window > 0 && W > (uint64_t)d.max_window))
         return lmc_fail(err, "%s: window %llu in the header is outside 1..%d", name, (unsigned long long)W,
                         d.max_window);
-    if (len == 0 || len > ((uint64_t)1 << 48))
-        return lmc_fail(err, "%s: damaged header (original length %llu)", name, (unsigned long long)len);
-    uint64_t sn = get_le(in + 56, 8), have = n - LMCZ_HEADER_BYTES;
+    if (len == 0) return lmc_fail(err, "%s: damaged header (original length 0)", name);
+    uint64_t sn = get_le(in + LMCZ_H_STREAM_LEN, 6), have = n - LMCZ_HEADER_BYTES;
     if (have < sn)
         return lmc_fail(err, "%s: truncated: the coded stream has %llu of its %llu bytes", name,
                         (unsigned long long)have, (unsigned long long)sn);
     if (have > sn)
         return lmc_fail(err, "%s: damaged: %llu bytes after the end of the coded stream", name,
                         (unsigned long long)(have - sn));
-    if (get_le(in + 64, 4) != crc32_of(in + LMCZ_HEADER_BYTES, (size_t)sn))
+    if (get_le(in + LMCZ_H_STREAM_CRC, 4) != crc32_of(in + LMCZ_HEADER_BYTES, (size_t)sn))
         return lmc_fail(err, "%s: damaged: the coded stream fails its CRC-32", name);
     return 0;
 }
@@ -549,9 +551,9 @@ int lmcz_decompress(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, size_t 
                     const lmcz_opts *opts, uint8_t **out, size_t *out_len, lmcz_stats *st, lmc_err *err) {
     memset(st, 0, sizeof *st);
     if (check_header(m, tok, in, n, name, err)) return -1;
-    int W = (int)get_le(in + 8, 4);
-    size_t len = (size_t)get_le(in + 12, 8);
-    uint32_t crc = (uint32_t)get_le(in + 20, 4);
+    int W = (int)get_le(in + LMCZ_H_WINDOW, 4);
+    size_t len = (size_t)get_le(in + LMCZ_H_LENGTH, 6);
+    uint32_t crc = (uint32_t)get_le(in + LMCZ_H_CRC, 4);
     uint8_t *buf = malloc(len);
     if (!buf) return lmc_fail(err, "%s: out of memory for the %zu-byte original", name, len);
 
@@ -590,12 +592,11 @@ int lmcz_decompress(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, size_t 
             done += (size_t)k;
             pred_push(&p, s);
         }
-        if (dec.overrun) { rc = lmc_fail(err, "%s: truncated (or damaged): the coded stream ends early (at byte %zu of %zu)", name, done, len); break; }
         st->tokens++;
         progress(opts, t0, &last, done, len, st->tokens, 0);
     }
     if (rc == 0 && dec.pos != dec.n)
-        rc = lmc_fail(err, "%s: damaged: %zu bytes after the end of the coded stream", name, dec.n - dec.pos);
+        rc = lmc_fail(err, "%s: damaged: %zu bytes of the coded stream were not needed", name, dec.n - dec.pos);
     if (rc == 0 && crc32_of(buf, len) != crc)
         rc = lmc_fail(err, "%s: damaged: the rebuilt data fails its CRC-32 (or this lmc computes the model "
                            "differently from the one that compressed it)", name);

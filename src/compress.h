@@ -11,7 +11,23 @@
 #include <stdint.h>
 
 #define LMCZ_VERSION      1
-#define LMCZ_HEADER_BYTES 72
+
+/* Byte offsets of the header's fields (compress.c describes them); integers little-endian. */
+enum {
+    LMCZ_H_MAGIC = 0,       /* "LMCZ" */
+    LMCZ_H_VERSION = 4,     /* u8 */
+    LMCZ_H_COMPUTE = 5,     /* u8: 0 f32 */
+    LMCZ_H_WINDOW = 6,      /* u32 */
+    LMCZ_H_LENGTH = 10,     /* u48: bytes of the original */
+    LMCZ_H_CRC = 16,        /* u32: CRC-32 of the original */
+    LMCZ_H_MODEL = 20,      /* 8 bytes of lmc_model_sha256 */
+    LMCZ_H_TOKENIZER = 28,  /* 4 bytes of lmc_tokenizer_hash */
+    LMCZ_H_ARITH = 32,      /* 4 bytes of SHA-256(lmcz_arith_text) */
+    LMCZ_H_STREAM_LEN = 36, /* u48: bytes of the coded stream */
+    LMCZ_H_STREAM_CRC = 42, /* u32: CRC-32 of the coded stream */
+    LMCZ_H_HEADER_CRC = 46, /* u32: CRC-32 of the header's bytes before this field */
+    LMCZ_HEADER_BYTES = 50
+};
 #define LMCZ_TOTAL_BITS   30  /* frequency total 2^30: a floor of 1 per token costs 2^-30 of the range each */
 #define LMCZ_WINDOW_DEFAULT 512
 

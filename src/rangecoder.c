@@ -14,6 +14,7 @@ void rc_enc_init(rc_enc *e, lmc_buf *out) {
     e->pending = 1; /* the cache byte: 0, and never written (see shift_low) */
     e->started = 0;
     e->out = out;
+    e->start = out->len;
 }
 
 /* Moves the top byte of low's 56 bits out. It is written only once no carry can change it: when it is not
@@ -44,17 +45,19 @@ void rc_encode(rc_enc *e, uint32_t start, uint32_t size, uint32_t total) {
 }
 
 void rc_enc_finish(rc_enc *e) {
-    /* 7 bytes of low, and one more call to release the last of them from the cache */
-    for (int i = 0; i < RC_BITS / 8 + 1; i++) shift_low(e);
+    /* Any value in [low, low + range) identifies the symbols; since range ≥ 2^48 one of them is a multiple of
+     * 2^48, whose only nonzero byte is its top one (and a possible carry). Two shifts write that byte; the zeros
+     * after it, and any zeros before them, are left out: the decoder reads zeros past the end. */
+    e->low = (e->low + (RC_BOT - 1)) & ~(RC_BOT - 1);
+    shift_low(e);
+    shift_low(e);
+    while (e->out->len > e->start && e->out->p[e->out->len - 1] == 0) e->out->len--;
 }
 
 /* ---- decoder ----------------------------------------------------------------------------------- */
 
 static uint8_t next_byte(rc_dec *d) {
-    if (d->pos >= d->n) {
-        d->overrun = 1;
-        return 0;
-    }
+    if (d->pos >= d->n) return 0; /* the encoder left out the stream's trailing zeros */
     return d->in[d->pos++];
 }
 
@@ -62,7 +65,6 @@ void rc_dec_init(rc_dec *d, const uint8_t *in, size_t n) {
     d->in = in;
     d->n = n;
     d->pos = 0;
-    d->overrun = 0;
     d->code = 0;
     d->range = RC_MASK;
     d->r = 1;

@@ -7,9 +7,10 @@
  * and the truncation wastes under 2^-18 of the range per symbol: a 150k-token vocabulary can have a frequency
  * total of 2^30 with a floor of 1 per token and the coder still codes within ~10^-5 bit of -log2(size/total).
  *
- * Everything is integer arithmetic, so the decoder follows the encoder exactly on any machine. The encoder
- * writes exactly as many bytes as the decoder reads (7 at the start, one per renormalisation), which is what
- * lets the decoder call a stream that ends early "truncated" and one with bytes left over "damaged". */
+ * Everything is integer arithmetic, so the decoder follows the encoder exactly on any machine. The stream ends
+ * with the fewest bytes that pin down the last interval (one, where the LZMA flush writes five): the decoder reads
+ * zeros past the end, so trailing zero bytes are not written either. A stream's length therefore says nothing
+ * about truncation: the file format records it (compress.c). */
 #ifndef LMC_RANGECODER_H
 #define LMC_RANGECODER_H
 
@@ -27,22 +28,22 @@ typedef struct rc_enc {
     uint64_t pending; /* bytes held back: the cache, then pending - 1 bytes of 0xFF a carry would turn to 0x00 */
     int      started; /* the first byte (always 0: the interval never leaves [0, 2^56)) was dropped */
     lmc_buf *out;     /* the coded bytes are appended here */
+    size_t   start;   /* out->len at init: where this stream begins */
 } rc_enc;
 
 void rc_enc_init(rc_enc *e, lmc_buf *out);
 /* Codes the symbol whose interval is [start, start + size) of total (0 < size, start + size ≤ total ≤
  * RC_TOTAL_MAX). */
 void rc_encode(rc_enc *e, uint32_t start, uint32_t size, uint32_t total);
-/* Writes the last bytes of low: after this, the stream is complete. */
+/* Writes what the decoder needs of low: after this, the stream is complete. */
 void rc_enc_finish(rc_enc *e);
 
 typedef struct rc_dec {
     uint64_t       code;    /* the coded value minus the interval's start, < range */
     uint64_t       range;
     uint64_t       r;       /* range / total of the symbol being decoded (set by rc_decode_target) */
-    const uint8_t *in;      /* (n) the coded bytes */
+    const uint8_t *in;      /* (n) the coded bytes; zeros are read past the end */
     size_t         n, pos;  /* pos: bytes consumed */
-    int            overrun; /* 1 once a byte past the end was asked for: the stream is truncated */
 } rc_dec;
 
 void rc_dec_init(rc_dec *d, const uint8_t *in, size_t n);

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# CLI tests for `lmc compress` / `lmc decompress` on the demo model: byte-identical round trips of every file in
+# $LMC_SHARED/corpora/tricky (its first 256 bytes: the whole files would take minutes) and of random and
+# all-256-values bytes, compressed with 1 thread and decompressed with 2; the coded stream within 1% + 64 bytes
+# of the ideal size the run's own NLL gives; the report lines; and the bad cases (empty input, a 1-byte or empty
+# .lmcz, wrong magic, truncated, a corrupted or appended byte, another model, a 0-length model file): each one
+# line on stderr, a non-zero exit, and no output file (nor a temporary one) left behind.
+cd "$(dirname "$0")/.." && . tests/lib_cli.sh
+if [ ! -x "$LMC" ] || [ ! -f demo-model/config.json ]; then
+    skip compress "needs ./lmc and demo-model/"
+    cli_summary
+    exit $?
+fi
+M=demo-model
+
+# roundtrip NAME FILE: compress (1 thread), decompress (2 threads), compare, check the size against the ideal.
+roundtrip() {
+    local name=$1 f=$2 out ideal stream
+    rm -f "$TMP/r.lmcz" "$TMP/r.out"
+    if ! out=$($LMC compress --model $M "$f" -o "$TMP/r.lmcz" --threads 1 --quiet 2>"$TMP/r.err"); then
+        fail "$name" "compress: $(cat "$TMP/r.err")"; return 1
+    fi
+    if ! $LMC decompress --model $M "$TMP/r.lmcz" -o "$TMP/r.out" --threads 2 --quiet >"$TMP/d.out" 2>"$TMP/d.err"; then
+        fail "$name" "decompress: $(cat "$TMP/d.err")"; return 1
+    fi
+    if ! cmp -s "$f" "$TMP/r.out"; then
+        cp "$f" /tmp/lmc_compress_failed_input
+        fail "$name" "round trip changed the bytes (input kept in /tmp/lmc_compress_failed_input)"; return 1
+    fi
+    ideal=$(printf '%s\n' "$out" | sed -n 's/^  ideal \([0-9.]*\) bytes.*/\1/p')
+    stream=$(printf '%s\n' "$out" | sed -n 's/.*; coded stream \([0-9]*\) .*/\1/p')
+    if [ -z "$ideal" ] || [ -z "$stream" ]; then fail "$name" "no ideal / coded stream line in: $out"; return 1; fi
+    if ! awk -v i="$ideal" -v s="$stream" 'BEGIN { exit !(s <= i * 1.01 + 64) }'; then
+        fail "$name" "coded stream $stream bytes, ideal $ideal: more than 1% + 64 bytes over"; return 1
+    fi
+    pass "$name"
+}
+
+# tricky corpora: every file's first 256 bytes (the empty one must be refused)
+if need_shared corpora/tricky/README.md; then
+    for f in "$SHARED"/corpora/tricky/*; do
+        b=$(basename "$f")
+        if [ ! -s "$f" ]; then
+            expect_fail "compress_tricky_$b" "empty input: nothing to compress" $LMC compress --model $M "$f" -o "$TMP/e.lmcz"
+            continue
+        fi
+        head -c 256 "$f" >"$TMP/t_$b"
+        roundtrip "compress_tricky_$b" "$TMP/t_$b"
+    done
+else
+    skip compress_tricky "shared reference corpora/tricky not found (set LMC_SHARED)"
+fi
+
+# random bytes (1, and 600), and every byte value once
+head -c 1 /dev/urandom >"$TMP/one.bin"
+roundtrip compress_random_1 "$TMP/one.bin"
+head -c 600 /dev/urandom >"$TMP/rnd.bin"
+roundtrip compress_random_600 "$TMP/rnd.bin"
+for i in $(seq 0 255); do printf "\\$(printf %03o "$i")"; done >"$TMP/all.bin"
+roundtrip compress_all_byte_values "$TMP/all.bin"
+
+# the report: sizes, bits per byte and char, ideal, speed, gzip and xz
+printf 'Debian is a free operating system (OS) for your computer.\nIt comes with many packages.\n' >"$TMP/txt"
+out=$($LMC compress --model $M "$TMP/txt" -o "$TMP/txt.lmcz" --threads 1 --quiet 2>&1); rc=$?
+size=$(wc -c <"$TMP/txt.lmcz" 2>/dev/null)
+if [ $rc -ne 0 ]; then fail compress_report "exit $rc: $out"
+elif ! printf '%s\n' "$out" | grep -Eq "^$TMP/txt: 87 bytes -> $TMP/txt.lmcz: $size bytes: [0-9.]+ bits/byte, [0-9.]+ bits/char \(87 chars\)$"
+then fail compress_report "first line: $out"
+elif ! printf '%s\n' "$out" | grep -Eq '^  [0-9]+ tokens \(0 escaped bytes\), window 512 \(1 contexts\), [0-9.]+ s: [0-9.]+ tokens/s'
+then fail compress_report "speed line: $out"
+elif ! printf '%s\n' "$out" | grep -Eq '^  gzip -9: [0-9]+ bytes \([0-9.]+ bits/byte\); xz -9: [0-9]+ bytes'
+then fail compress_report "baselines line: $out"
+else pass compress_report; fi
+out=$($LMC decompress --model $M "$TMP/txt.lmcz" -o "$TMP/txt.out" --quiet 2>&1)
+if printf '%s\n' "$out" | grep -Eq "^$TMP/txt.lmcz -> $TMP/txt.out: 87 bytes \(length and CRC-32 verified\)" &&
+    cmp -s "$TMP/txt" "$TMP/txt.out"; then pass decompress_report
+else fail decompress_report "$out"; fi
+
+# bad cases: one line, non-zero exit, no output and no temporary left behind
+no_output() { # NAME NEEDLE OUT CMD...
+    local name=$1 needle=$2 o=$3; shift 3
+    rm -f "$o"
+    local before=$_f
+    expect_fail "$name" "$needle" "$@"
+    [ $_f -ne $before ] && return
+    if [ -e "$o" ] || compgen -G "$o.tmp.*" >/dev/null; then
+        _p=$((_p - 1)); fail "$name" "left $(ls "$o"* 2>/dev/null | tr '\n' ' ')behind"
+    fi
+}
+C=$TMP/txt.lmcz
+N=$(wc -c <"$C")
+: >"$TMP/empty"
+no_output compress_empty "$TMP/empty: empty input: nothing to compress" "$TMP/o" $LMC compress --model $M "$TMP/empty" -o "$TMP/o"
+no_output compress_missing "cannot open" "$TMP/o" $LMC compress --model $M "$TMP/nope" -o "$TMP/o"
+no_output compress_bad_dir "cannot create" "$TMP/no/dir/o" $LMC compress --model $M "$TMP/txt" -o "$TMP/no/dir/o" --quiet
+no_output decompress_empty "empty file, not an lmc compressed file" "$TMP/o" $LMC decompress --model $M "$TMP/empty" -o "$TMP/o"
+head -c 1 "$C" >"$TMP/one.lmcz"
+no_output decompress_one_byte "not an lmc compressed file" "$TMP/o" $LMC decompress --model $M "$TMP/one.lmcz" -o "$TMP/o"
+no_output decompress_magic "not an lmc compressed file (no LMCZ magic)" "$TMP/o" $LMC decompress --model $M "$TMP/txt" -o "$TMP/o"
+head -c $((N - 1)) "$C" >"$TMP/short.lmcz"
+no_output decompress_truncated "truncated: the coded stream has" "$TMP/o" $LMC decompress --model $M "$TMP/short.lmcz" -o "$TMP/o"
+head -c 40 "$C" >"$TMP/short2.lmcz"
+no_output decompress_truncated_header "truncated: 40 bytes, shorter than the 50-byte header" "$TMP/o" \
+    $LMC decompress --model $M "$TMP/short2.lmcz" -o "$TMP/o"
+cp "$C" "$TMP/bad.lmcz"
+printf '\x55' | dd of="$TMP/bad.lmcz" bs=1 seek=$((N - 5)) conv=notrunc status=none
+no_output decompress_corrupt "damaged: the coded stream fails its CRC-32" "$TMP/o" $LMC decompress --model $M "$TMP/bad.lmcz" -o "$TMP/o"
+cp "$C" "$TMP/bad2.lmcz"
+printf '\x01' | dd of="$TMP/bad2.lmcz" bs=1 seek=12 conv=notrunc status=none
+no_output decompress_corrupt_header "damaged header" "$TMP/o" $LMC decompress --model $M "$TMP/bad2.lmcz" -o "$TMP/o"
+{ cat "$C"; printf 'x'; } >"$TMP/long.lmcz"
+no_output decompress_trailing "1 bytes after the end of the coded stream" "$TMP/o" $LMC decompress --model $M "$TMP/long.lmcz" -o "$TMP/o"
+# another model: the demo model with another config (its fingerprint hashes the config), and a 0-length weights file
+mkdir -p "$TMP/other" "$TMP/zero"
+for f in demo-model/*; do ln -s "$PWD/$f" "$TMP/other/"; ln -s "$PWD/$f" "$TMP/zero/"; done
+rm "$TMP/other/config.json" "$TMP/zero/model.safetensors"
+sed 's/"rms_norm_eps": 1e-05/"rms_norm_eps": 1e-06/' demo-model/config.json >"$TMP/other/config.json"
+: >"$TMP/zero/model.safetensors"
+no_output decompress_other_model "was compressed with another model" "$TMP/o" \
+    $LMC decompress --model "$TMP/other" "$C" -o "$TMP/o"
+no_output compress_zero_model "model.safetensors" "$TMP/o" $LMC compress --model "$TMP/zero" "$TMP/txt" -o "$TMP/o"
+no_output decompress_zero_model "model.safetensors" "$TMP/o" $LMC decompress --model "$TMP/zero" "$C" -o "$TMP/o"
+
+# usage errors: exit 2
+out=$($LMC compress --model $M "$TMP/txt" 2>&1); rc=$?
+[ $rc -eq 2 ] && [ "$out" = "lmc: usage: lmc compress --model MODEL IN -o OUT.lmcz [--window W] [--threads T] [--quiet] (see lmc --help)" ] &&
+    pass compress_usage || fail compress_usage "exit $rc: $out"
+out=$($LMC decompress --model $M "$C" -o "$TMP/o" --window 5 2>&1); rc=$?
+[ $rc -eq 2 ] && [ "$out" = "lmc: unknown option '--window' for decompress (see lmc --help)" ] &&
+    pass decompress_usage || fail decompress_usage "exit $rc: $out"
+cli_summary
