@@ -59,6 +59,20 @@ roundtrip compress_random_600 "$TMP/rnd.bin"
 for i in $(seq 0 255); do printf "\\$(printf %03o "$i")"; done >"$TMP/all.bin"
 roundtrip compress_all_byte_values "$TMP/all.bin"
 
+# a vocabulary without byte tokens (TinyStories-656K: byte_fallback but no <0xXX> tokens; SentencePiece dummy
+# prefix): bytes it cannot spell go through the escape symbol
+if need_shared models/TinyStories-656K-f32/config.json; then
+    printf 'Once upon a time, there was a little girl named Lily.\nShe saw caf\xc3\xa9 \xff\x00 and \xe4\xb8\xad.\n' >"$TMP/ts"
+    TS=$SHARED/models/TinyStories-656K-f32
+    out=$($LMC compress --model "$TS" "$TMP/ts" -o "$TMP/ts.lmcz" --quiet 2>&1) &&
+        $LMC decompress --model "$TS" "$TMP/ts.lmcz" -o "$TMP/ts.out" --quiet >/dev/null 2>&1; rc=$?
+    esc=$(printf '%s\n' "$out" | sed -n 's/.* tokens (\([0-9]*\) escaped bytes).*/\1/p')
+    if [ $rc -ne 0 ]; then fail compress_escape "exit $rc: $out"
+    elif ! cmp -s "$TMP/ts" "$TMP/ts.out"; then fail compress_escape "round trip changed the bytes"
+    elif [ -z "$esc" ] || [ "$esc" -lt 3 ]; then fail compress_escape "expected escaped bytes: $out"
+    else pass compress_escape; fi
+else skip compress_escape "shared models/TinyStories-656K-f32 not found (set LMC_SHARED)"; fi
+
 # the report: sizes, bits per byte and char, ideal, speed, gzip and xz
 printf 'Debian is a free operating system (OS) for your computer.\nIt comes with many packages.\n' >"$TMP/txt"
 out=$($LMC compress --model $M "$TMP/txt" -o "$TMP/txt.lmcz" --threads 1 --quiet 2>&1); rc=$?
