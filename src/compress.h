@@ -87,7 +87,8 @@ int lmc_decompress_main(int argc, char **argv);
 /* ---- the shared probability path (exposed for tests) ---- */
 
 /* Integer frequencies for one coding step: symbols 0..n_tok-1 are tokens, n_tok the escape symbol.
- * cum: (n_tok + 2) cumulative frequencies, cum[0] = 0, cum[n_tok + 1] = 2^LMCZ_TOTAL_BITS. */
+ * cum: (n_tok + 2) cumulative frequencies, cum[0] = 0, cum[n_tok + 1] the total (2^LMCZ_TOTAL_BITS for a table
+ * from logits, n_tok + 1 for the flat one). */
 typedef struct lmcz_table {
     int       n_tok;
     uint32_t *cum;   /* (n_tok + 2) */
