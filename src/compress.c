@@ -7,7 +7,7 @@
  *
  *   0  "LMCZ"            magic
  *   4  u8  version       LMCZ_VERSION
- *   5  u8  compute       0: f32 (the only dtype KV-cache decoding runs)
+ *   5  u8  compute       0: f32 (the only value written: f32 steps are exact across thread counts)
  *   6  u32 window        W: positions per context, BOS included; the context restarts every W tokens
  *  10  u48 length        bytes of the original (≥ 1)
  *  16  u32 crc32         CRC-32 (zlib) of the original

@@ -138,7 +138,8 @@ static int parse(int argc, char **argv, const char *cmd, int with_window, zip_ar
     return 0;
 }
 
-/* Reads the input and opens the model and tokenizer (f32: the only dtype a KV-cache step runs). */
+/* Reads the input and opens the model and tokenizer (always f32 compute: its steps are
+ * thread-count independent, so the decoder reproduces the encoder's probabilities). */
 static int setup(const zip_args *a, uint8_t **data, size_t *len, lmc_model **m, lmc_tokenizer **tok, lmc_err *err) {
     *m = NULL;
     *tok = NULL;
