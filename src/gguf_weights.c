@@ -92,17 +92,21 @@ struct gg_ctx {
 
 /* ---- metadata lookups ------------------------------------------------------------------------- */
 
+/* The scalar "<arch>.<suffix>": *kv = NULL when absent and not required, else an error naming the key. */
+static int meta_scalar(gg_ctx *c, const char *suffix, int required, const lmc_gguf_kv **kv, char *key, size_t cap) {
+    snprintf(key, cap, "%s.%s", c->a->name, suffix);
+    *kv = lmc_gguf_find_kv(c->g, key);
+    if (!*kv && required) return lmc_fail(c->err, "%s: GGUF metadata has no %s", c->path, key);
+    return 0;
+}
+
 /* "<arch>.<suffix>" as an integer / number; absent → dflt when not required, else an error naming the key. */
 static int meta_int(gg_ctx *c, const char *suffix, int required, int64_t dflt, int64_t *out) {
     char key[128];
-    snprintf(key, sizeof key, "%s.%s", c->a->name, suffix);
-    const lmc_gguf_kv *kv = lmc_gguf_find_kv(c->g, key);
-    if (!kv) {
-        if (required) return lmc_fail(c->err, "%s: GGUF metadata has no %s", c->path, key);
-        *out = dflt;
-        return 0;
-    }
-    if (kv->type == LMC_GGUF_ARRAY || lmc_gguf_kv_int(kv, 0, out))
+    const lmc_gguf_kv *kv;
+    if (meta_scalar(c, suffix, required, &kv, key, sizeof key)) return -1;
+    *out = dflt;
+    if (kv && (kv->type == LMC_GGUF_ARRAY || lmc_gguf_kv_int(kv, 0, out)))
         return lmc_fail(c->err, "%s: GGUF metadata %s is a %s, not an integer", c->path, key,
                         lmc_gguf_vtype_name(kv->type));
     return 0;
@@ -110,14 +114,10 @@ static int meta_int(gg_ctx *c, const char *suffix, int required, int64_t dflt, i
 
 static int meta_num(gg_ctx *c, const char *suffix, int required, double dflt, double *out) {
     char key[128];
-    snprintf(key, sizeof key, "%s.%s", c->a->name, suffix);
-    const lmc_gguf_kv *kv = lmc_gguf_find_kv(c->g, key);
-    if (!kv) {
-        if (required) return lmc_fail(c->err, "%s: GGUF metadata has no %s", c->path, key);
-        *out = dflt;
-        return 0;
-    }
-    if (kv->type == LMC_GGUF_ARRAY || lmc_gguf_kv_float(kv, 0, out))
+    const lmc_gguf_kv *kv;
+    if (meta_scalar(c, suffix, required, &kv, key, sizeof key)) return -1;
+    *out = dflt;
+    if (kv && (kv->type == LMC_GGUF_ARRAY || lmc_gguf_kv_float(kv, 0, out)))
         return lmc_fail(c->err, "%s: GGUF metadata %s is a %s, not a number", c->path, key,
                         lmc_gguf_vtype_name(kv->type));
     return 0;
