@@ -182,6 +182,7 @@ typedef struct gb_job {
     const gb_out *outs;   /* (n_outs), all with this K */
     int           n_outs;
     int           simd;   /* the epilogues' SIMD level (gb_epilogue), read once per call */
+    int          *next;   /* the next work item (gb_compute's shared counter), 0 at the call's start */
 } gb_job;
 
 /* The epilogue of one finished tile (tokens t0.., nt of them; rows n0.., rows of them), with the same bits on
@@ -738,29 +739,58 @@ static void s_block(const gb_job *J, const gb_out *o, const gb_part *P, int ub, 
 /* Consecutive outputs with the same N share the thread split and walk their row blocks together (block b of
  * each, then block b + 1), so a SILU_MUL_TO output finds its gate tile finished by the same thread moments
  * before, still in cache. */
+/* The work of one call, in items of (token sweep, outputs of one N, L2 row block) that the threads take from a
+ * shared counter in that order: sweep-major, so the threads work on the same x slab at the same time. A thread
+ * that the host slows down takes fewer items instead of holding the others at the end of the call. Outputs
+ * with the same N are one item per block (gate then up over the same rows, so the up tile's SwiGLU epilogue
+ * finds its gate tile finished); every output element is computed in one item in the order fixed by K, so which
+ * thread takes an item never changes a bit. When an output has fewer row units than there are threads, rows and
+ * tokens are split statically instead (gb_partition). */
+static void gb_items(const gb_job *J, const gb_part *P, int j0, int j1, int path, int sb, int step) {
+    for (int gs = P->g0; gs < P->g1; gs += sb) {
+        gb_part S = *P;
+        S.g0 = gs;
+        S.g1 = gb_min(gs + sb, P->g1);
+        for (int ub = P->u0; ub < P->u1; ub += step) {
+            const int ue = gb_min(ub + step, P->u1);
+            for (int j = j0; j < j1; j++) {
+                if (path == GEMM_BF16_AVX512) z_block(J, &J->outs[j], &S, ub, ue);
+                else if (path == GEMM_BF16_AVX2) y_block(J, &J->outs[j], &S, ub, ue);
+                else s_block(J, &J->outs[j], &S, ub, ue);
+            }
+        }
+    }
+}
+
 static void gb_compute(const gb_job *J, int path, int tid, int nth) {
     const int groups = path == GEMM_BF16_AVX512 ? (J->T + ZNR - 1) / ZNR
                      : path == GEMM_BF16_AVX2   ? (J->T + YNR - 1) / YNR : J->T;
     const int step = (path == GEMM_BF16_AVX512 ? ZMB : YMB) / GB_UNIT;
-    for (int j0 = 0, j1; j0 < J->n_outs; j0 = j1) {
-        const int N = J->outs[j0].N, units = (N + GB_UNIT - 1) / GB_UNIT;
-        for (j1 = j0 + 1; j1 < J->n_outs && J->outs[j1].N == N; j1++) {}
-        gb_part P;
-        if (!gb_partition(units, groups, nth, tid, &P)) continue;
-        const int sb = path == GEMM_BF16_AVX512 ? ZTB : P.g1 - P.g0; /* token groups per sweep */
-        for (int gs = P.g0; gs < P.g1; gs += sb) {
-            gb_part S = P;
-            S.g0 = gs;
-            S.g1 = gb_min(gs + sb, P.g1);
-            for (int ub = P.u0; ub < P.u1; ub += step) {
-                const int ue = gb_min(ub + step, P.u1);
-                for (int j = j0; j < j1; j++) {
-                    if (path == GEMM_BF16_AVX512) z_block(J, &J->outs[j], &S, ub, ue);
-                    else if (path == GEMM_BF16_AVX2) y_block(J, &J->outs[j], &S, ub, ue);
-                    else s_block(J, &J->outs[j], &S, ub, ue);
-                }
-            }
+    const int sb = path == GEMM_BF16_AVX512 ? ZTB : groups; /* token groups per sweep */
+    int       jg[GEMM_BF16_MAX_OUTS + 1], ng = 0, dynamic = 1;
+    for (int j = 0; j < J->n_outs; j++) /* jg[i]..jg[i+1]: the outputs of the i-th N */
+        if (j == 0 || J->outs[j].N != J->outs[j - 1].N) {
+            jg[ng++] = j;
+            if ((J->outs[j].N + GB_UNIT - 1) / GB_UNIT < nth) dynamic = 0;
         }
+    jg[ng] = J->n_outs;
+    if (!dynamic) {
+        for (int i = 0; i < ng; i++) {
+            gb_part P;
+            if (gb_partition((J->outs[jg[i]].N + GB_UNIT - 1) / GB_UNIT, groups, nth, tid, &P))
+                gb_items(J, &P, jg[i], jg[i + 1], path, sb, step);
+        }
+        return;
+    }
+    int blocks[GEMM_BF16_MAX_OUTS], per_sweep = 0; /* row blocks of each N, and in all */
+    for (int i = 0; i < ng; i++) per_sweep += blocks[i] = ((J->outs[jg[i]].N + GB_UNIT - 1) / GB_UNIT + step - 1) / step;
+    const int items = (groups + sb - 1) / sb * per_sweep;
+    for (int it; (it = __atomic_fetch_add(J->next, 1, __ATOMIC_RELAXED)) < items;) {
+        int i = 0, b = it % per_sweep;
+        while (b >= blocks[i]) b -= blocks[i++];
+        const int units = (J->outs[jg[i]].N + GB_UNIT - 1) / GB_UNIT, g0 = it / per_sweep * sb;
+        const gb_part P = {b * step, gb_min((b + 1) * step, units), g0, gb_min(g0 + sb, groups)};
+        gb_items(J, &P, jg[i], jg[i + 1], path, sb, step);
     }
 }
 
@@ -815,7 +845,8 @@ int GB_PUB(gemm_bf16_multi)(const float *x, int T, const gemm_bf16_out *outs, in
         }
         return 0;
     }
-    gb_job    J = {x, T, K, Kp, (void *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63), o, n, simd};
+    int       next = 0;
+    gb_job    J = {x, T, K, Kp, (void *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63), o, n, simd, &next};
     (void)macs; /* only read by the OpenMP clause below (unused in a build without OpenMP) */
 #pragma omp parallel if (macs >= GB_PAR_MIN_MACS)
     {

@@ -411,10 +411,37 @@ static int make_weights(bench_args *a, char *path, size_t cap, int *fd) {
 }
 
 /* What K windows took. */
+/* For bf16 compute, the peak its GEMM path can reach, measured in this process: vdpbf16ps on AVX512_BF16, else
+ * the f32 FMA peak (the AVX2 path widens bf16 to f32 and FMAs). On a shared host the cores' clock drifts by
+ * 5-10 % within a minute (855-930 GFLOP/s seen on one 2-vCPU Zen 5), so the peak is sampled around every
+ * measured window (a ~7 ms register-only run before each one and after the last) and the windows are compared
+ * with the mean of those samples: the peak of the machine while it ran them. */
+typedef struct bench_peak {
+    double      sum, lo, hi; /* GFLOP/s: the samples' sum, lowest and highest */
+    int         n;           /* samples; 0 for f32 compute */
+    const char *kind, *path;
+} bench_peak;
+
+static void peak_sample(bench_peak *p, lmc_compute compute) {
+    if (compute != LMC_COMPUTE_BF16) return;
+    const int path = gemm_bf16_auto_path(), avx512 = path == GEMM_BF16_AVX512;
+    p->kind = avx512 ? "vdpbf16ps" : "f32 FMA (ymm)";
+    p->path = gemm_bf16_path_name(path);
+    double util, g = cpu_peak_gflops(avx512 ? PEAK_DPBF16 : PEAK_FMA256, PEAK_ITERS / 8, &util);
+    if (g <= 0) return;
+    p->sum += g;
+    p->lo = p->n == 0 || g < p->lo ? g : p->lo;
+    p->hi = g > p->hi ? g : p->hi;
+    p->n++;
+}
+static double peak_mean(const bench_peak *p) { return p->n ? p->sum / p->n : 0; }
+
 typedef struct bench_run {
     double t_gen, t_load; /* generating the weights, loading the model */
     double t_head, t_total; /* lm_head + log-softmax, and everything, summed over the K windows */
+    double cpu;             /* CPU time of the process over the K windows (all threads) */
     size_t scored;          /* rows scored over the K windows */
+    bench_peak peak;        /* sampled around the windows (bf16 compute) */
 } bench_run;
 
 /* One warm-up window (first touch of weights and buffers), then K windows of random ids as eval runs them. */
@@ -430,17 +457,20 @@ static int measure(lmc_model *m, const bench_args *a, bench_run *r, lmc_err *err
     memset(m->info.prof, 0, sizeof *m->info.prof);
     for (int k = 0; k < a->K && rc == 0; k++) {
         lmc_window w = lmc_window_at(W, a->S, (size_t)k);
-        double t0 = lmc_now();
+        peak_sample(&r->peak, a->compute);
+        double t0 = lmc_now(), c0 = lmc_cpu_now();
         rc = lmc_model_hidden(m, ids + w.start, W, hidden, err);
         double t1 = lmc_now();
         if (rc == 0)
             rc = lmc_score_rows(m->info.lm_head, hidden, ids + w.start + 1, w.score_from, w.score_count, &nll, NULL,
                                 err);
         double t2 = lmc_now();
+        r->cpu += lmc_cpu_now() - c0;
         r->t_head += t2 - t1;
         r->t_total += t2 - t0;
         r->scored += (size_t)w.score_count;
     }
+    peak_sample(&r->peak, a->compute);
     free(hidden);
     free(ids);
     return rc;
@@ -462,35 +492,14 @@ static bench_flops count_flops(const lmc_model *m, const bench_args *a, const be
     return f;
 }
 
-/* For bf16 compute, the peak its GEMM path can reach, measured in this process: vdpbf16ps on AVX512_BF16, else
- * the f32 FMA peak (the AVX2 path widens bf16 to f32 and FMAs). gflops 0 for f32 compute. */
-typedef struct bench_peak {
-    double      gflops, util;
-    const char *kind, *path;
-} bench_peak;
-
-static bench_peak measure_peak(lmc_compute compute) {
-    bench_peak p = {0, 0, "", ""};
-    if (compute != LMC_COMPUTE_BF16) return p;
-    const int path = gemm_bf16_auto_path(), avx512 = path == GEMM_BF16_AVX512;
-    p.kind = avx512 ? "vdpbf16ps" : "f32 FMA (ymm)";
-    p.path = gemm_bf16_path_name(path);
-    /* the best of several short runs: on a shared host one long run often loses part of a core to another
-     * process and understates the peak (ratios above 1 were seen), while the best short run rarely does */
-    for (int rep = 0; rep < 8; rep++) {
-        double util, g = cpu_peak_gflops(avx512 ? PEAK_DPBF16 : PEAK_FMA256, PEAK_ITERS / 16, &util);
-        if (g > p.gflops) p.gflops = g, p.util = util;
-    }
-    return p;
-}
-
 static double split_seconds(const lmc_model *m, const bench_run *r, int k) {
     return k == PROF_LM_HEAD ? r->t_head : m->info.prof->seconds[k];
 }
 
 static int report(const lmc_model *m, const bench_args *a, const bench_run *r, int nthreads, lmc_err *err) {
     bench_flops f = count_flops(m, a, r);
-    bench_peak pk = measure_peak(a->compute);
+    const bench_peak *pk = &r->peak;
+    const double      peak = peak_mean(pk);
     int W = a->W, K = a->K;
     double per_window = f.layers + f.attn + f.head, secs = r->t_total / K, achieved = per_window / secs / 1e9;
     double widen = a->compute == LMC_COMPUTE_F32 ? widen_seconds(m->w) : 0;
@@ -512,9 +521,9 @@ static int report(const lmc_model *m, const bench_args *a, const bench_run *r, i
     printf("achieved:               %.1f GFLOP/s\n", achieved);
     printf("sgemm at these shapes:  %.1f GFLOP/s (cblas_sgemm, T=%d, measured in this run)\n", f.sgemm_gflops, W);
     printf("ratio achieved/sgemm:   %.3f\n", f.sgemm_gflops > 0 ? achieved / f.sgemm_gflops : 0);
-    if (pk.gflops > 0)
-        printf("ratio achieved/peak:    %.3f (%s peak %.0f GFLOP/s measured in this run%s; bf16 GEMM path %s)\n",
-               achieved / pk.gflops, pk.kind, pk.gflops, pk.util < 0.95 ? ", cores shared: low" : "", pk.path);
+    if (peak > 0)
+        printf("ratio achieved/peak:    %.3f (%s peak %.0f GFLOP/s: mean of %d samples around the windows, %.0f-%.0f; "
+               "bf16 GEMM path %s)\n", achieved / peak, pk->kind, peak, pk->n, pk->lo, pk->hi, pk->path);
     const double t_mm = split_seconds(m, r, PROF_MATMUL), t_att = split_seconds(m, r, PROF_ATTENTION);
     if (t_mm > 0 && t_att > 0)
         printf("by kernel:              layer matmuls %.1f GFLOP/s, attention %.1f GFLOP/s\n",
@@ -527,6 +536,8 @@ static int report(const lmc_model *m, const bench_args *a, const bench_run *r, i
         printf(" %s %.3f s (%.0f%%);", lmc_prof_name(k), t / K, 100 * t / r->t_total);
     }
     printf(" other %.3f s\n", (r->t_total - known) / K);
+    printf("CPU use in the windows:  %.2f of %d threads (CPU time / wall; well below the thread count: "
+           "the host took cores from the run, or serial steps)\n", r->cpu / r->t_total, nthreads);
     if (widen > 0) printf("bf16/f16/quantized→f32 weight widening (inside matmul): %.3f s per window\n", widen);
     printf("weight memory: %.1f MB mmapped (file) + %.1f MB held by the model (packed bf16 copies, re-laid-out "
            "matrices, f32 norms)\n", d.mapped_bytes / 1e6, d.resident_bytes / 1e6);
@@ -549,11 +560,14 @@ static int report(const lmc_model *m, const bench_args *a, const bench_run *r, i
     cJSON_AddNumberToObject(o, "achieved_gflops", achieved);
     cJSON_AddNumberToObject(o, "sgemm_gflops", f.sgemm_gflops);
     cJSON_AddNumberToObject(o, "ratio", f.sgemm_gflops > 0 ? achieved / f.sgemm_gflops : 0);
-    if (pk.gflops > 0) {
-        cJSON_AddStringToObject(o, "bf16_gemm_path", pk.path);
-        cJSON_AddStringToObject(o, "peak_kind", pk.kind);
-        cJSON_AddNumberToObject(o, "peak_gflops", pk.gflops);
-        cJSON_AddNumberToObject(o, "ratio_to_peak", achieved / pk.gflops);
+    cJSON_AddNumberToObject(o, "cpu_use", r->cpu / r->t_total / nthreads);
+    if (peak > 0) {
+        cJSON_AddStringToObject(o, "bf16_gemm_path", pk->path);
+        cJSON_AddStringToObject(o, "peak_kind", pk->kind);
+        cJSON_AddNumberToObject(o, "peak_gflops", peak);
+        cJSON_AddNumberToObject(o, "peak_gflops_min", pk->lo);
+        cJSON_AddNumberToObject(o, "peak_gflops_max", pk->hi);
+        cJSON_AddNumberToObject(o, "ratio_to_peak", achieved / peak);
     }
     if (t_mm > 0) cJSON_AddNumberToObject(o, "matmul_gflops", f.layers / 1e9 / (t_mm / K));
     if (t_att > 0) cJSON_AddNumberToObject(o, "attention_gflops", f.attn / 1e9 / (t_att / K));
@@ -574,7 +588,8 @@ int lmc_bench_main(int argc, char **argv) {
     if (rc) return rc;
     int nthreads = lmc_threads_init(a.threads), fd = -1;
     char path[64];
-    bench_run r = {0, 0, 0, 0, 0};
+    bench_run r;
+    memset(&r, 0, sizeof r);
     double t0 = lmc_now();
     if (a.shape && (rc = make_weights(&a, path, sizeof path, &fd))) return rc;
     r.t_gen = lmc_now() - t0;

@@ -375,6 +375,12 @@ double lmc_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+double lmc_cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 size_t lmc_memory_available(void) {
     FILE *f = fopen("/proc/meminfo", "r");
     if (!f) return 0;

@@ -73,6 +73,8 @@ void lmc_fmt_double_exact(char out[40], double v);
 
 /* Wall clock in seconds (monotonic). */
 double lmc_now(void);
+/* CPU time of the whole process in seconds (all threads). */
+double lmc_cpu_now(void);
 
 /* MemAvailable + SwapFree from /proc/meminfo, in bytes (0 when unknown). */
 size_t lmc_memory_available(void);

@@ -369,7 +369,9 @@ static void test_nested_call(void) {
 
 /* gemm_bf16_multi: several outputs of one input and the fused epilogues give exactly the bits of separate
  * gemm_bf16_ex calls followed by add_inplace / swiglu_poly (kernels/residual.c, activations.c), on every path,
- * with 1 and 3 threads, and with row counts that are not multiples of the 32-row unit. */
+ * with 1, 2, 3 and 9 threads (1, 2: work items taken from a shared counter; 3, 9: an output with fewer row
+ * units than threads, so rows and tokens are split statically), and with row counts that are not multiples of
+ * the 32-row unit. */
 typedef int (*tb_multi_fn)(const float *, int, const gemm_bf16_out *, int, void *, int);
 static void test_multi_fused(void) {
     const int T = 205, K = 130, N1 = 80, N2 = 45; /* N2: a ragged last unit; T: two token sweeps */
@@ -398,7 +400,9 @@ static void test_multi_fused(void) {
         ex(rb, x, &wb, NULL, T, s, path);
         ex(rc, x, &wc, NULL, T, s, path);
         swiglu_poly(ra, rb, n1);
-        for (int th = 1; th <= 3; th += 2) {
+        static const int ths[] = {1, 2, 3, 9};
+        for (int ti = 0; ti < 4; ti++) {
+            const int th = ths[ti];
             omp_set_num_threads(th);
             memset(res, 0, 4 * n2); /* 0 + y = y exactly */
             const gemm_bf16_out outs[3] = {{&wa, bias, ya, GEMM_BF16_STORE, NULL},
