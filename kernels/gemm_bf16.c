@@ -260,23 +260,28 @@ static int z_supported(void) { return cpu_has_avx512bf16(); }
  * the next column's store (the last store is masked). */
 Z_TARGET static void z_transpose(uint32_t tmp[][16], int nrows, uint32_t *dst, int stride, int cnt, int lanes) {
     __m512i r[16], t[16];
+#pragma GCC unroll 16
     for (int j = 0; j < 16; j++) r[j] = j < nrows ? _mm512_loadu_si512((const void *)tmp[j]) : _mm512_setzero_si512();
+#pragma GCC unroll 16
     for (int j = 0; j < 16; j += 2) { /* 2 × 2 blocks of dwords */
         t[j] = _mm512_unpacklo_epi32(r[j], r[j + 1]);
         t[j + 1] = _mm512_unpackhi_epi32(r[j], r[j + 1]);
     }
+#pragma GCC unroll 16
     for (int j = 0; j < 16; j += 4) { /* 4 × 4 */
         r[j] = _mm512_unpacklo_epi64(t[j], t[j + 2]);
         r[j + 1] = _mm512_unpackhi_epi64(t[j], t[j + 2]);
         r[j + 2] = _mm512_unpacklo_epi64(t[j + 1], t[j + 3]);
         r[j + 3] = _mm512_unpackhi_epi64(t[j + 1], t[j + 3]);
     }
+#pragma GCC unroll 16
     for (int j = 0; j < 4; j++) { /* 128-bit lanes: rows j, j + 4 and j + 8, j + 12 */
         t[j] = _mm512_shuffle_i32x4(r[j], r[j + 4], 0x88);
         t[j + 4] = _mm512_shuffle_i32x4(r[j], r[j + 4], 0xdd);
         t[j + 8] = _mm512_shuffle_i32x4(r[j + 8], r[j + 12], 0x88);
         t[j + 12] = _mm512_shuffle_i32x4(r[j + 8], r[j + 12], 0xdd);
     }
+#pragma GCC unroll 16
     for (int j = 0; j < 8; j++) {
         r[j] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0x88);
         r[j + 8] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0xdd);

@@ -73,6 +73,15 @@ if need_shared models/TinyStories-656K-f32/config.json; then
     else pass compress_escape; fi
 else skip compress_escape "shared models/TinyStories-656K-f32 not found (set LMC_SHARED)"; fi
 
+# other architectures and sources: every model runs KV-cache steps, so each one compresses (GPT-2 and GPT-NeoX
+# byte-level BPE from $LMC_SHARED, a Q4_0 GGUF with its own SentencePiece vocabulary from tests/data/gguf)
+printf 'def f(x):\n    return x * 2  # caf\xc3\xa9 \xff\x00\n\nIt was a dark night.\n' >"$TMP/mix"
+for src in models/selftrained-gpt2-tiny models/selftrained-gptneox-tiny; do
+    if need_shared "$src/config.json"; then M="$SHARED/$src" roundtrip "compress_arch_$(basename "$src")" "$TMP/mix"
+    else skip "compress_arch_$(basename "$src")" "shared $src not found (set LMC_SHARED)"; fi
+done
+M=tests/data/gguf/llama-q4_0.gguf roundtrip compress_arch_gguf_q4_0 "$TMP/mix"
+
 # the report: sizes, bits per byte and char, ideal, speed, gzip and xz
 printf 'Debian is a free operating system (OS) for your computer.\nIt comes with many packages.\n' >"$TMP/txt"
 out=$($LMC compress --model $M "$TMP/txt" -o "$TMP/txt.lmcz" --threads 1 --quiet 2>&1); rc=$?
