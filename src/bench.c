@@ -536,8 +536,9 @@ static int report(const lmc_model *m, const bench_args *a, const bench_run *r, i
         printf(" %s %.3f s (%.0f%%);", lmc_prof_name(k), t / K, 100 * t / r->t_total);
     }
     printf(" other %.3f s\n", (r->t_total - known) / K);
-    printf("CPU use in the windows:  %.2f of %d threads (CPU time / wall; well below the thread count: "
-           "the host took cores from the run, or serial steps)\n", r->cpu / r->t_total, nthreads);
+    const double use = r->cpu / r->t_total;
+    printf("CPU use in the windows:  %.2f of %d threads (CPU time / wall)%s\n", use, nthreads,
+           use < 0.9 * nthreads ? ": low, the host took cores from the run (or serial steps left them idle)" : "");
     if (widen > 0) printf("bf16/f16/quantized→f32 weight widening (inside matmul): %.3f s per window\n", widen);
     printf("weight memory: %.1f MB mmapped (file) + %.1f MB held by the model (packed bf16 copies, re-laid-out "
            "matrices, f32 norms)\n", d.mapped_bytes / 1e6, d.resident_bytes / 1e6);
