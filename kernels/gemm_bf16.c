@@ -206,8 +206,10 @@ static void gb_epilogue(const gb_out *o, int t0, int nt, int n0, int rows, int s
     }
 }
 
-/* Static split: rows in units of GB_UNIT over rs threads, token groups over ts = nth / rs slices. Each output
- * element is computed by exactly one thread, in the order fixed above, so the split never changes a bit. */
+/* A share of one call's work: row units [u0, u1) (of GB_UNIT rows) × token groups [g0, g1). gb_partition is
+ * the static split used when an output has fewer row units than there are threads (gb_compute): rows over rs
+ * threads, token groups over ts = nth / rs slices. Each output element is computed by exactly one thread, in
+ * the order fixed above, so the split never changes a bit. */
 typedef struct gb_part {
     int u0, u1, g0, g1;
 } gb_part;
