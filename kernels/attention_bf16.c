@@ -304,11 +304,13 @@ int AB_PUB(attention_causal_bf16)(float *out, const float *q, int q_stride, cons
          * time, so it knows the next head's rows and prefetches them */
 #pragma omp for schedule(dynamic, 1) collapse(2)
         for (int qb = n_qblocks - 1; qb >= 0; qb--)
-            for (int hc = 0; hc < n_hchunks; hc++)
-                for (int h = hc * AB_HC; h < ab_min(n_heads, (hc + 1) * AB_HC); h++) {
-                    if (h + 1 < ab_min(n_heads, (hc + 1) * AB_HC)) ab_prefetch_rows(&J, h + 1, qb * AB_BQ);
+            for (int hc = 0; hc < n_hchunks; hc++) {
+                const int h_end = ab_min(n_heads, (hc + 1) * AB_HC);
+                for (int h = hc * AB_HC; h < h_end; h++) {
+                    if (h + 1 < h_end) ab_prefetch_rows(&J, h + 1, qb * AB_BQ);
                     ab_block(&J, h, qb * AB_BQ, ws);
                 }
+            }
     }
     return 0;
 }

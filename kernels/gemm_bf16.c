@@ -743,9 +743,6 @@ static void s_block(const gb_job *J, const gb_out *o, const gb_part *P, int ub, 
 /* =========================================================================================================
  * the driver: outputs with the same N in lockstep, one row block at a time
  * ========================================================================================================= */
-/* Consecutive outputs with the same N share the thread split and walk their row blocks together (block b of
- * each, then block b + 1), so a SILU_MUL_TO output finds its gate tile finished by the same thread moments
- * before, still in cache. */
 /* The work of one call, in items of (token sweep, outputs of one N, L2 row block) that the threads take from a
  * shared counter in that order: sweep-major, so the threads work on the same x slab at the same time. A thread
  * that the host slows down takes fewer items instead of holding the others at the end of the call. Outputs
@@ -769,6 +766,8 @@ static void gb_items(const gb_job *J, const gb_part *P, int j0, int j1, int path
     }
 }
 
+static int gb_units(int N) { return (N + GB_UNIT - 1) / GB_UNIT; }
+
 static void gb_compute(const gb_job *J, int path, int tid, int nth) {
     const int groups = path == GEMM_BF16_AVX512 ? (J->T + ZNR - 1) / ZNR
                      : path == GEMM_BF16_AVX2   ? (J->T + YNR - 1) / YNR : J->T;
@@ -778,24 +777,24 @@ static void gb_compute(const gb_job *J, int path, int tid, int nth) {
     for (int j = 0; j < J->n_outs; j++) /* jg[i]..jg[i+1]: the outputs of the i-th N */
         if (j == 0 || J->outs[j].N != J->outs[j - 1].N) {
             jg[ng++] = j;
-            if ((J->outs[j].N + GB_UNIT - 1) / GB_UNIT < nth) dynamic = 0;
+            if (gb_units(J->outs[j].N) < nth) dynamic = 0;
         }
     jg[ng] = J->n_outs;
     if (!dynamic) {
         for (int i = 0; i < ng; i++) {
             gb_part P;
-            if (gb_partition((J->outs[jg[i]].N + GB_UNIT - 1) / GB_UNIT, groups, nth, tid, &P))
+            if (gb_partition(gb_units(J->outs[jg[i]].N), groups, nth, tid, &P))
                 gb_items(J, &P, jg[i], jg[i + 1], path, sb, step);
         }
         return;
     }
     int blocks[GEMM_BF16_MAX_OUTS], per_sweep = 0; /* row blocks of each N, and in all */
-    for (int i = 0; i < ng; i++) per_sweep += blocks[i] = ((J->outs[jg[i]].N + GB_UNIT - 1) / GB_UNIT + step - 1) / step;
+    for (int i = 0; i < ng; i++) per_sweep += blocks[i] = (gb_units(J->outs[jg[i]].N) + step - 1) / step;
     const int items = (groups + sb - 1) / sb * per_sweep;
     for (int it; (it = __atomic_fetch_add(J->next, 1, __ATOMIC_RELAXED)) < items;) {
         int i = 0, b = it % per_sweep;
         while (b >= blocks[i]) b -= blocks[i++];
-        const int units = (J->outs[jg[i]].N + GB_UNIT - 1) / GB_UNIT, g0 = it / per_sweep * sb;
+        const int units = gb_units(J->outs[jg[i]].N), g0 = it / per_sweep * sb;
         const gb_part P = {b * step, gb_min((b + 1) * step, units), g0, gb_min(g0 + sb, groups)};
         gb_items(J, &P, jg[i], jg[i + 1], path, sb, step);
     }

@@ -410,10 +410,9 @@ static int make_weights(bench_args *a, char *path, size_t cap, int *fd) {
     return 0;
 }
 
-/* What K windows took. */
 /* For bf16 compute, the peak its GEMM path can reach, measured in this process: vdpbf16ps on AVX512_BF16, else
  * the f32 FMA peak (the AVX2 path widens bf16 to f32 and FMAs). On a shared host the cores' clock drifts by
- * 5-10 % within a minute (855-930 GFLOP/s seen on one 2-vCPU Zen 5), so the peak is sampled around every
+ * 5-10 % within a minute (815-930 GFLOP/s seen on one 2-vCPU Zen 5), so the peak is sampled around every
  * measured window (a ~7 ms register-only run before each one and after the last) and the windows are compared
  * with the mean of those samples: the peak of the machine while it ran them. */
 typedef struct bench_peak {
@@ -427,7 +426,7 @@ static void peak_sample(bench_peak *p, lmc_compute compute) {
     const int path = gemm_bf16_auto_path(), avx512 = path == GEMM_BF16_AVX512;
     p->kind = avx512 ? "vdpbf16ps" : "f32 FMA (ymm)";
     p->path = gemm_bf16_path_name(path);
-    double util, g = cpu_peak_gflops(avx512 ? PEAK_DPBF16 : PEAK_FMA256, PEAK_ITERS / 8, &util);
+    const double g = cpu_peak_gflops(avx512 ? PEAK_DPBF16 : PEAK_FMA256, PEAK_ITERS / 8, NULL);
     if (g <= 0) return;
     p->sum += g;
     p->lo = p->n == 0 || g < p->lo ? g : p->lo;
@@ -436,6 +435,7 @@ static void peak_sample(bench_peak *p, lmc_compute compute) {
 }
 static double peak_mean(const bench_peak *p) { return p->n ? p->sum / p->n : 0; }
 
+/* What K windows took. */
 typedef struct bench_run {
     double t_gen, t_load; /* generating the weights, loading the model */
     double t_head, t_total; /* lm_head + log-softmax, and everything, summed over the K windows */
@@ -561,7 +561,7 @@ static int report(const lmc_model *m, const bench_args *a, const bench_run *r, i
     cJSON_AddNumberToObject(o, "achieved_gflops", achieved);
     cJSON_AddNumberToObject(o, "sgemm_gflops", f.sgemm_gflops);
     cJSON_AddNumberToObject(o, "ratio", f.sgemm_gflops > 0 ? achieved / f.sgemm_gflops : 0);
-    cJSON_AddNumberToObject(o, "cpu_use", r->cpu / r->t_total / nthreads);
+    cJSON_AddNumberToObject(o, "cpu_use", use / nthreads);
     if (peak > 0) {
         cJSON_AddStringToObject(o, "bf16_gemm_path", pk->path);
         cJSON_AddStringToObject(o, "peak_kind", pk->kind);
