@@ -17,7 +17,7 @@ CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(ARCHFLAGS) -fopenmp -Wall -Wextra -W
 LDLIBS   += -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lcjson -lpcre2-8 -lutf8proc -lz -llzma -lm -fopenmp
 BUILD    ?= build
 
-# MPI (README "Several processes and hosts"): MPI=1 builds ./lmc with src/mpi_shard.c and Open MPI, so that
+# MPI (README "Several processes and hosts"): MPI=1 builds ./lmc with src/eval/mpi_shard.c and Open MPI, so that
 # `mpirun -np R ./lmc eval ...` shares one evaluation; the default, MPI=auto, does so when mpicc is installed;
 # MPI=0 never. The library and the tests never link MPI; an MPI ./lmc started without mpirun does not start it.
 MPI      ?= auto
@@ -27,14 +27,18 @@ endif
 ifeq ($(MPI),1)
 MPI_CFLAGS := -DLMC_MPI $(shell mpicc --showme:compile)
 MPI_LIBS   := $(shell mpicc --showme:link)
-MAIN_OBJ   := $(BUILD)/src/main-mpi.o $(BUILD)/src/mpi_shard.o
+MPI_OBJ    := $(BUILD)/src/cli/main-mpi.o $(BUILD)/src/eval/mpi_shard.o
 else
-MAIN_OBJ   := $(BUILD)/src/main.o
+MPI_OBJ    := $(BUILD)/src/cli/main.o
 endif
 
-LIB_SRC  := $(wildcard src/*.c src/tokenizer/*.c src/arch/*.c kernels/*.c tools/*.c)
-LIB_SRC  := $(filter-out src/main.c src/mpi_shard.c,$(LIB_SRC))
+# The library (liblmc.a): every stage folder of src/ (src/README.md), the kernels and the converter; the
+# command line (src/cli/) is linked into ./lmc only.
+LIB_SRC  := $(wildcard src/*/*.c src/model/arch/*.c kernels/*.c tools/*.c)
+LIB_SRC  := $(filter-out src/cli/% src/eval/mpi_shard.c,$(LIB_SRC))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_SRC  := $(filter-out src/cli/main.c,$(wildcard src/cli/*.c))
+MAIN_OBJ := $(MPI_OBJ) $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC:= $(wildcard bench/*.c)
@@ -49,17 +53,17 @@ $(BUILD)/%.o: %.c
 
 # lmc compress: the encoder and the decoder must compute bit-identical frequencies, so the files on that path
 # never let the compiler fuse a multiply and an add (-std=c11 already implies it; this states it).
-$(BUILD)/src/compress.o $(BUILD)/src/rangecoder.o: CFLAGS += -ffp-contract=off
+$(BUILD)/src/compress/compress.o $(BUILD)/src/compress/rangecoder.o: CFLAGS += -ffp-contract=off
 
 $(BUILD)/liblmc.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/src/main-mpi.o: src/main.c
+$(BUILD)/src/cli/main-mpi.o: src/cli/main.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(MPI_CFLAGS) -c $< -o $@
 
-$(BUILD)/src/mpi_shard.o: src/mpi_shard.c
+$(BUILD)/src/eval/mpi_shard.o: src/eval/mpi_shard.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(MPI_CFLAGS) -c $< -o $@
 

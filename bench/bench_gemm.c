@@ -15,7 +15,7 @@
 #include "cpu.h"
 #include "gemm_bf16.h"
 #include "peak.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <cblas.h>
 #include <immintrin.h>

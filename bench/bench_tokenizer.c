@@ -14,7 +14,7 @@
 
 #include "lmc.h"
 #include "tokenizer/tokenizer.h"
-#include "util.h"
+#include "common/util.h"
 
 static const struct { const char *family; double hf_mb_s; } FAMILIES[] = {
     {"llama3_1", 3.85}, {"qwen2", 2.77}, {"mistral", 4.10}, {"gpt2", 2.56},

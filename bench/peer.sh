@@ -42,7 +42,7 @@ die() { echo "peer.sh: $*" >&2; exit 1; }
 phase_start() { PHASE=$1; T0=$(date +%s); echo "== $PHASE"; }
 phase_end() { echo "== $PHASE done in $(( $(date +%s) - T0 )) s"; }
 
-[ -f src/bench.c ] || die "run me from the lmc repository root (bench/peer.sh)"
+[ -f src/cli/bench.c ] || die "run me from the lmc repository root (bench/peer.sh)"
 case $PEER_LAYERS in ''|*[!0-9]*|0) die "PEER_LAYERS must be a positive integer, not '$PEER_LAYERS'";; esac
 for d in $PEER_DTYPES; do case $d in f32|bf16) ;; *) die "PEER_DTYPES: unknown dtype '$d' (f32, bf16)";; esac; done
 mkdir -p "$PEER_DIR"

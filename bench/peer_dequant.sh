@@ -10,7 +10,7 @@ set -euo pipefail
 PEER_DIR=${PEER_DIR:-/tmp/lmc-peer}
 PY=/usr/bin/python3
 die() { echo "peer_dequant.sh: $*" >&2; exit 1; }
-[ -f src/gguf.c ] || die "run me from the lmc repository root (bench/peer_dequant.sh)"
+[ -f src/model/gguf.c ] || die "run me from the lmc repository root (bench/peer_dequant.sh)"
 SRC=$PEER_DIR/llama.cpp
 QUANT=$SRC/build-native/bin/llama-quantize
 [ -x "$QUANT" ] || die "no $QUANT: run bench/peer.sh first (it builds llama.cpp there)"

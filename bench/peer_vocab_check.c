@@ -18,10 +18,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gguf.h"
+#include "model/gguf.h"
 #include "lmc.h"
 #include "tokenizer/tokenizer.h"
-#include "util.h"
+#include "common/util.h"
 
 /* ---- the .inp/.out pair -------------------------------------------------------------------------- */
 

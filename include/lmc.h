@@ -109,7 +109,7 @@ typedef struct lmc_model_opts {
 } lmc_model_opts;
 
 /* path: a HF checkpoint directory (config.json + model.safetensors or a sharded index), a single
- * .safetensors file written by `lmc convert`, or a GGUF file (src/gguf_weights.c). */
+ * .safetensors file written by `lmc convert`, or a GGUF file (src/model/gguf_weights.c). */
 int  lmc_model_open(const char *path, const lmc_model_opts *opts, lmc_model **out, lmc_err *err);
 void lmc_model_close(lmc_model *m);
 
@@ -178,7 +178,7 @@ typedef struct lmc_progress {
 } lmc_progress;
 typedef void (*lmc_progress_fn)(const lmc_progress *p, void *user);
 
-struct lmc_dist; /* the ranks of one MPI job sharing an evaluation (src/dist.h) */
+struct lmc_dist; /* the ranks of one MPI job sharing an evaluation (src/eval/dist.h) */
 
 typedef struct lmc_eval_opts {
     int         block_size; /* W, default 1900 */
@@ -188,7 +188,7 @@ typedef struct lmc_eval_opts {
     lmc_progress_fn progress;   /* NULL: no reports; else called at most every progress_interval s, and at the end */
     void           *progress_user;     /* passed to progress */
     double          progress_interval; /* seconds; 0: after every window */
-    const char *checkpoint; /* NULL, or a file recording finished windows for resume (src/checkpoint.h) */
+    const char *checkpoint; /* NULL, or a file recording finished windows for resume (src/eval/checkpoint.h) */
     const char *per_window; /* NULL, or a JSONL file: one line per window (k, start, scored, nll) */
     const char *per_doc;    /* NULL, or a JSONL file: one line per document (index, chars, bytes, tokens,
                              * scored_tokens, nll) */
@@ -203,7 +203,7 @@ typedef struct lmc_eval_opts {
                                * per-window / per-document logs */
 } lmc_eval_opts;
 
-/* One document's share of a result: what a standard error clustered by document needs (src/stats.h). */
+/* One document's share of a result: what a standard error clustered by document needs (src/eval/stats.h). */
 typedef struct lmc_doc_stat {
     double nll;           /* nats over the scored targets that lie in this document (window order) */
     size_t tokens;        /* its tokens, BOS included */

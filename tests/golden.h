@@ -3,9 +3,9 @@
 #ifndef LMC_GOLDEN_H
 #define LMC_GOLDEN_H
 
-#include "model.h"
+#include "model/model.h"
 #include "test.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>

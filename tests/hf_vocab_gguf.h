@@ -32,7 +32,7 @@
 
 #include "lmc.h"
 #include "tokenizer/internal.h" /* tk_strmap */
-#include "util.h"
+#include "common/util.h"
 
 /* ---- a GGUF metadata writer (version 3, no tensors) ------------------------------------------------ */
 

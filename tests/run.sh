@@ -4,7 +4,7 @@
 set -u
 cd "$(dirname "$0")/.."
 export LMC_SHARED="${LMC_SHARED:-../shared}"
-# as ./lmc does for itself (src/main.c): idle OpenMP threads sleep instead of spinning
+# as ./lmc does for itself (src/cli/main.c): idle OpenMP threads sleep instead of spinning
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 [ -d "$LMC_SHARED" ] || echo "note: LMC_SHARED=$LMC_SHARED not found; tests that need references are skipped"
 pass=0 fail=0 skip=0

@@ -3,7 +3,7 @@
  * 1e-6 (fixtures/README.md, float32 engine). CI runs the cases in CI_CASES; LMC_FULL=1 (make check-full) runs
  * every fixture file. */
 #include "golden.h"
-#include "threads.h"
+#include "common/threads.h"
 
 #include <dirent.h>
 

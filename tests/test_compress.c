@@ -2,11 +2,11 @@
  * Σ -log2(f/total), carries, truncation), the libm-free exp and the frequency tables, the model's step logits
  * bit for bit under 1 and 2 threads (what lets a file decode under another --threads), and lmcz_compress /
  * lmcz_decompress on the demo model: odd bytes round-trip, damaged and foreign files are refused. */
-#include "compress.h"
-#include "rangecoder.h"
-#include "sample.h"
+#include "compress/compress.h"
+#include "compress/rangecoder.h"
+#include "model/sample.h"
 #include "test.h"
-#include "threads.h"
+#include "common/threads.h"
 
 #include <stdint.h>
 #include <zlib.h>

@@ -4,8 +4,8 @@
 
 #include "../tools/convert.h"
 #include "kernels.h"
-#include "safetensors.h"
-#include "util.h"
+#include "model/safetensors.h"
+#include "common/util.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>

@@ -1,6 +1,6 @@
 /* test_corpus.c — corpus loading against ../shared/corpora/tricky/EXPECTED.json and the main corpora. */
 #include "test.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <cjson/cJSON.h>
 #include <unistd.h>

@@ -7,9 +7,9 @@
  * tokenizer) with one defect, then checks the library call that must fail and `lmc eval` on it. */
 #include "test.h"
 #include "lmc.h"
-#include "checkpoint.h"
-#include "model.h"
-#include "util.h"
+#include "eval/checkpoint.h"
+#include "model/model.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

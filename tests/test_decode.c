@@ -8,7 +8,7 @@
  * some characters split across byte tokens. */
 #include "test.h"
 #include "tokenizer/tokenizer.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <stdint.h>
 

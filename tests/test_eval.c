@@ -1,11 +1,11 @@
-/* test_eval.c — the evaluator (src/eval.c) and checkpoint module (src/checkpoint.c) through the library:
+/* test_eval.c — the evaluator (src/eval/eval.c) and checkpoint module (src/eval/checkpoint.c) through the library:
  * determinism across runs and thread counts, per-document and per-window logs, the zlib baseline, the
  * checkpoint file's API (resume, torn records, damage, locking, fingerprint refusal). Uses the demo model. */
 #include "test.h"
-#include "checkpoint.h"
-#include "model.h"
-#include "threads.h"
-#include "util.h"
+#include "eval/checkpoint.h"
+#include "model/model.h"
+#include "common/threads.h"
+#include "common/util.h"
 
 #include <cjson/cJSON.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-/* test_gguf.c — the GGUF reader (src/gguf.c) and the dequantizers (kernels/dequant.c).
+/* test_gguf.c — the GGUF reader (src/model/gguf.c) and the dequantizers (kernels/dequant.c).
  *
  * tests/data/dequant.gguf is written by llama.cpp's own gguf-py (tests/data/make_dequant_gguf.py): its metadata
  * values are known, and each quantized tensor of random blocks sits next to gguf-py's numpy dequantization of it,
@@ -7,8 +7,8 @@
 #include "test.h"
 
 #include "dequant.h"
-#include "gguf.h"
-#include "util.h"
+#include "model/gguf.h"
+#include "common/util.h"
 
 #include <fcntl.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
-/* test_gguf_model.c — GGUF files as a model source (src/gguf_weights.c) and quantized weights in the linears
- * (src/linear.c).
+/* test_gguf_model.c — GGUF files as a model source (src/model/gguf_weights.c) and quantized weights in the linears
+ * (src/model/linear.c).
  *
  * tests/data/gguf holds random-weight checkpoints as HF writes them (BF16 safetensors) and as llama.cpp's
  * converter writes them (F32 GGUF, tools/hf_to_gguf.py; Q8_0 / Q4_0 made by llama.cpp's llama-quantize), see
@@ -11,10 +11,10 @@
 #include "convert.h"
 #include "dequant.h"
 #include "kernels.h"
-#include "gguf.h"
-#include "linear.h"
-#include "model.h"
-#include "util.h"
+#include "model/gguf.h"
+#include "model/linear.h"
+#include "model/model.h"
+#include "common/util.h"
 
 #include <stdint.h>
 #include <unistd.h>

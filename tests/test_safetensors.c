@@ -2,8 +2,8 @@
 #include "test.h"
 
 #include "kernels.h"
-#include "safetensors.h"
-#include "util.h"
+#include "model/safetensors.h"
+#include "common/util.h"
 
 #include <ftw.h>
 #include <stdint.h>

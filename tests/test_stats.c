@@ -1,9 +1,9 @@
-/* test_stats.c — the uncertainty of a BPC (src/stats.c) against computations written out here independently:
+/* test_stats.c — the uncertainty of a BPC (src/eval/stats.c) against computations written out here independently:
  * the clustered SE by its formula (and by hand on a tiny case), the bootstrap interval with its own copy of
  * the published draw definition (splitmix64, index ⌊r·n/2⁶⁴⌋, numpy-default quantiles), determinism per seed,
- * the paired difference; and the least-squares line of the report's plots (src/svg.c). */
-#include "stats.h"
-#include "svg.h"
+ * the paired difference; and the least-squares line of the report's plots (src/report/svg.c). */
+#include "eval/stats.h"
+#include "report/svg.h"
 #include "test.h"
 
 #include <stdint.h>

@@ -24,7 +24,7 @@
  * error (a wrong position or cache row); check_bf16 also bounds it by 3× bf16's own error on that model. On a
  * CPU without AVX512_BF16 both run f32 attention and the difference is of the f32 kind. */
 #include "convert.h"
-#include "model.h"
+#include "model/model.h"
 #include "test.h"
 
 #include <dirent.h>

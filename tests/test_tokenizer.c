@@ -17,7 +17,7 @@
 
 #include "lmc.h"
 #include "tokenizer/tokenizer.h"
-#include "util.h"
+#include "common/util.h"
 
 static const char *const FAMILIES[] = {"llama2", "llama3", "llama3_1", "mistral", "mixtral", "qwen1", "qwen2",
                                        "qwen2_5", "qwen3", "yi", "falcon", "gpt2", "deepseek_llm", "deepseek_v3"};

@@ -1,6 +1,6 @@
 /* test_windows.c — the window arithmetic of SPEC §3. */
 #include "test.h"
-#include "windows.h"
+#include "eval/windows.h"
 
 static void test_too_short_is_error(void) {
     size_t K = 99;

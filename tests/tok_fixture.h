@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "lmc.h"
-#include "util.h"
+#include "common/util.h"
 
 /* ---- exact JSON strings ------------------------------------------------------------------------- */
 

@@ -8,8 +8,8 @@
  * Sections: metadata lists · side files · tensors from an lmc_weights · HF directories · llama2.c · entry. */
 #include "convert.h"
 
-#include "safetensors.h"
-#include "util.h"
+#include "model/safetensors.h"
+#include "common/util.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -212,7 +212,7 @@ static int put_tokenizer_arg(kvlist *kv, const char *tok, lmc_err *err) {
     return 0;
 }
 
-/* A GGUF file: lmc_weights_open presents it under HF names with a synthesized config (src/gguf_weights.c).
+/* A GGUF file: lmc_weights_open presents it under HF names with a synthesized config (src/model/gguf_weights.c).
  * Quantized tensors are written dequantized (ggml's values, exactly: F32 by default, or rounded to --dtype);
  * f32/f16/bf16 keep their type unless --dtype says otherwise. */
 static int convert_gguf(const char *file, const char *out, int dtype, const char *tok, lmc_err *err) {

@@ -18,7 +18,7 @@
  * special: they decode to nothing). Anything this file does not know (another model, a pre name missing from
  * PRE, a merge naming a token that does not exist) is an error naming it.
  */
-#include "gguf.h"
+#include "model/gguf.h"
 #include "tokenizer/internal.h"
 
 #include <stdio.h>

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include "tokenizer/tokenizer.h"
-#include "util.h"
+#include "common/util.h"
 
 /* ---- small vectors ----------------------------------------------------------------------------- */
 

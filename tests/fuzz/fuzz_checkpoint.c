@@ -1,10 +1,10 @@
-/* fuzz_checkpoint.c — the checkpoint reader (src/checkpoint.c) on arbitrary file contents, for a fixed
+/* fuzz_checkpoint.c — the checkpoint reader (src/eval/checkpoint.c) on arbitrary file contents, for a fixed
  * fingerprint (16 windows, 4 documents; the seeds in tests/fuzz/checkpoint/ match it). Whatever the bytes, opening
  * must fail with a one-line message, or load records that are then readable, accept one more window, and reopen
  * with that window recorded; a torn last line is dropped at most once. */
 #include "fuzz_common.h"
-#include "checkpoint.h"
-#include "util.h"
+#include "eval/checkpoint.h"
+#include "common/util.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -1,12 +1,12 @@
-/* fuzz_config.c — model loading (src/model.c and the architectures in src/arch/) on an arbitrary config.json next to a fixed, valid tiny
+/* fuzz_config.c — model loading (src/model/model.c and the architectures in src/model/arch/) on an arbitrary config.json next to a fixed, valid tiny
  * weights file (Llama-family names, with every optional bias: vocab 32, hidden 8, 2 heads of 4, 1 KV head,
  * intermediate 16, 1 layer). The config decides the architecture, shapes, RoPE scaling and options; whatever it
  * says, lmc_model_open must fail with a one-line message or give a model whose forward pass runs. */
 #include "fuzz_common.h"
 #include "lmc.h"
-#include "model.h"
-#include "safetensors.h"
-#include "util.h"
+#include "model/model.h"
+#include "model/safetensors.h"
+#include "common/util.h"
 
 #include <stdint.h>
 

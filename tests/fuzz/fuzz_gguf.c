@@ -1,12 +1,12 @@
-/* fuzz_gguf.c — the GGUF reader (src/gguf.c) and the dequantizers (kernels/dequant.c) on arbitrary bytes.
+/* fuzz_gguf.c — the GGUF reader (src/model/gguf.c) and the dequantizers (kernels/dequant.c) on arbitrary bytes.
  *
  * Whatever the bytes, opening must either fail with a one-line message or give metadata and tensors that lie
  * inside the file: every metadata element is read through the typed accessors, every tensor's bytes are read
  * and, when lmc has a dequantizer for its type, widened row by row; names and keys are found again. */
 #include "fuzz_common.h"
 #include "dequant.h"
-#include "gguf.h"
-#include "util.h"
+#include "model/gguf.h"
+#include "common/util.h"
 
 #include <stdint.h>
 

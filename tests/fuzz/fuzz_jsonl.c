@@ -1,11 +1,11 @@
-/* fuzz_jsonl.c — the JSONL reader: the in-memory record scanner (src/json_scan.c) on the raw input, and the
- * corpus loader (src/corpus.c) on the input written as a .jsonl file and as a plain-text file, strict and with
+/* fuzz_jsonl.c — the JSONL reader: the in-memory record scanner (src/common/json_scan.c) on the raw input, and the
+ * corpus loader (src/eval/documents.c) on the input written as a .jsonl file and as a plain-text file, strict and with
  * --skip-bad-records. Invariants: decoded strings are valid UTF-8 with the reported code-point count, documents
  * are non-empty, counts add up, and a failure is one line naming the file. */
 #include "fuzz_common.h"
-#include "json_scan.h"
+#include "common/json_scan.h"
 #include "lmc.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <stdint.h>
 

@@ -1,12 +1,12 @@
-/* fuzz_safetensors.c — the safetensors reader (src/safetensors.c) on arbitrary bytes.
+/* fuzz_safetensors.c — the safetensors reader (src/model/safetensors.c) on arbitrary bytes.
  *
  * An input starting with '{' is a sharded index (model.safetensors.index.json) next to two fixed, valid shards;
  * anything else is one .safetensors file. Whatever the bytes, opening must either fail with a message or give
  * tensors whose views lie inside the file: every tensor's bytes are read, names are found again, and the
  * metadata and unsupported-dtype lists are walked. */
 #include "fuzz_common.h"
-#include "safetensors.h"
-#include "util.h"
+#include "model/safetensors.h"
+#include "common/util.h"
 
 #include <stdint.h>
 

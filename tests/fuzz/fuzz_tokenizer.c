@@ -6,7 +6,7 @@
 #include "fuzz_common.h"
 #include "lmc.h"
 #include "tokenizer/tokenizer.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <stdint.h>
 

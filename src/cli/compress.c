@@ -1,0 +1,225 @@
+/* compress_cli.c — the command lines of `lmc compress` and `lmc decompress` (compress.h): parse flags, read the
+ * input's raw bytes, open the model, code, write the output atomically (a complete file or none), print.
+ * Compress also measures the classic compressors on the same bytes for comparison: gzip -9 through zlib
+ * (deflate level 9, gzip framing without a file name) and xz -9 through liblzma (preset 9, CRC-64 check, as
+ * the xz tool writes), both in-process. */
+#include "cli/options.h"
+#include "compress/compress.h"
+#include "common/threads.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <lzma.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static int fail_line(const char *msg) {
+    fprintf(stderr, "lmc: %s\n", msg);
+    return 1;
+}
+
+/* The file's bytes as they are (lmc_read_file would gunzip a .gz; a compressor must not). */
+static int read_raw(const char *path, uint8_t **data, size_t *len, lmc_err *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return lmc_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    lmc_buf b = {0};
+    char chunk[1 << 16];
+    size_t k;
+    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0) lmc_buf_append(&b, chunk, k);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        lmc_buf_free(&b);
+        return lmc_fail(err, "%s: read error", path);
+    }
+    *data = (uint8_t *)b.p;
+    *len = b.len;
+    return 0;
+}
+
+/* ---- baselines ---------------------------------------------------------------------------------- */
+
+/* Bytes of the gzip -9 stream of in (deflate level 9, default window and memory, 10-byte header without a file
+ * name, CRC-32 + length trailer); 0 on failure. */
+static size_t gzip9_size(const uint8_t *in, size_t n) {
+    z_stream z = {0};
+    if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return 0;
+    size_t cap = deflateBound(&z, (uLong)n), total = 0;
+    uint8_t *out = malloc(cap);
+    if (!out) { deflateEnd(&z); return 0; }
+    z.next_in = (Bytef *)in;
+    z.avail_in = (uInt)n;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    if (deflate(&z, Z_FINISH) == Z_STREAM_END) total = z.total_out;
+    deflateEnd(&z);
+    free(out);
+    return total;
+}
+
+/* Bytes of the .xz file xz -9 writes for in (LZMA2 preset 9, CRC-64); 0 on failure. The dictionary is capped at
+ * the input's size, as xz does for a smaller file: the output is the same and the 674 MiB of a full preset-9
+ * encoder are not allocated. */
+static size_t xz9_size(const uint8_t *in, size_t n) {
+    lzma_options_lzma opt;
+    if (lzma_lzma_preset(&opt, 9)) return 0;
+    if (opt.dict_size > n) opt.dict_size = n < LZMA_DICT_SIZE_MIN ? LZMA_DICT_SIZE_MIN : (uint32_t)n;
+    lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
+    size_t cap = lzma_stream_buffer_bound(n), pos = 0;
+    uint8_t *out = malloc(cap);
+    if (!out) return 0;
+    lzma_ret r = lzma_stream_buffer_encode(filters, LZMA_CHECK_CRC64, NULL, in, n, out, &pos, cap);
+    free(out);
+    return r == LZMA_OK ? pos : 0;
+}
+
+/* ---- progress ----------------------------------------------------------------------------------- */
+
+typedef struct progress_out {
+    const char *what; /* "compress" | "decompress" */
+    int         tty, open_line;
+    int         shown; /* a line was printed: a short run prints none, not even the final one */
+} progress_out;
+
+static void show_progress(const lmcz_progress *p, void *user) {
+    progress_out *po = user;
+    int final = p->done == p->total;
+    if (final && !po->shown) return;
+    po->shown = 1;
+    fprintf(stderr, "%s%s: %zu/%zu bytes (%.1f%%), %zu tokens, %.1f tokens/s%s", po->tty ? "\r\033[K" : "", po->what,
+            p->done, p->total, p->total ? 100.0 * (double)p->done / (double)p->total : 100.0, p->tokens,
+            p->elapsed > 0 ? (double)p->tokens / p->elapsed : 0.0, po->tty && !final ? "" : "\n");
+    po->open_line = po->tty && !final;
+    fflush(stderr);
+}
+
+static void end_progress(progress_out *po) {
+    if (po->open_line) fputc('\n', stderr);
+    po->open_line = 0;
+}
+
+/* ---- shared flag parsing ------------------------------------------------------------------------ */
+
+typedef struct zip_args {
+    const char *model, *in, *out;
+    long        threads, window;
+    int         quiet;
+} zip_args;
+
+static int parse(int argc, char **argv, const char *cmd, int with_window, zip_args *a) {
+    memset(a, 0, sizeof *a);
+    for (int i = 2; i < argc; i++) {
+        int missing = 0;
+        const char *v;
+        char msg[160];
+        if ((v = cli_flag_value(argc, argv, &i, "--model", "-m", &missing))) a->model = v;
+        else if ((v = cli_flag_value(argc, argv, &i, "-o", "--output", &missing))) a->out = v;
+        else if ((v = cli_flag_value(argc, argv, &i, "--threads", "-t", &missing))) {
+            if (cli_long("--threads", v, 0, 4096, &a->threads, msg, sizeof msg)) return cli_usage_error("%s", msg);
+        } else if (with_window && (v = cli_flag_value(argc, argv, &i, "--window", "-w", &missing))) {
+            if (cli_long("--window", v, 1, 1000000, &a->window, msg, sizeof msg)) return cli_usage_error("%s", msg);
+        } else if (cli_flag_is(argv[i], "--quiet", "-q")) a->quiet = 1;
+        else if (missing) return cli_usage_error("%s needs a value", argv[i]);
+        else if (argv[i][0] == '-' && argv[i][1]) {
+            char m2[200];
+            snprintf(m2, sizeof m2, "unknown option '%%s' for %s", cmd);
+            return cli_usage_error(m2, argv[i]);
+        } else if (!a->in) a->in = argv[i];
+        else return cli_usage_error("unexpected argument '%s'", argv[i]);
+    }
+    if (!a->model || !a->in || !a->out)
+        return cli_usage_error(with_window ? "usage: lmc compress --model MODEL IN -o OUT.lmcz [--window W] "
+                                             "[--threads T] [--quiet]%s"
+                                           : "usage: lmc decompress --model MODEL IN.lmcz -o OUT [--threads T] "
+                                             "[--quiet]%s", "");
+    return 0;
+}
+
+/* Reads the input and opens the model and tokenizer (always f32 compute: its steps are
+ * thread-count independent, so the decoder reproduces the encoder's probabilities). */
+static int setup(const zip_args *a, uint8_t **data, size_t *len, lmc_model **m, lmc_tokenizer **tok, lmc_err *err) {
+    *m = NULL;
+    *tok = NULL;
+    if (read_raw(a->in, data, len, err)) return -1;
+    lmc_model_opts mo = {.compute = LMC_COMPUTE_F32, .threads = lmc_threads_init((int)a->threads)};
+    if (lmc_model_open(a->model, &mo, m, err) || lmc_tokenizer_open(a->model, tok, err)) {
+        lmc_model_close(*m);
+        *m = NULL;
+        free(*data);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- lmc compress ------------------------------------------------------------------------------ */
+
+int lmc_compress_main(int argc, char **argv) {
+    zip_args a;
+    int urc = parse(argc, argv, "compress", 1, &a);
+    if (urc) return urc;
+    lmc_err err = {{0}};
+    uint8_t *in;
+    size_t n;
+    lmc_model *m;
+    lmc_tokenizer *tok;
+    if (setup(&a, &in, &n, &m, &tok, &err)) return fail_line(err.msg);
+    progress_out po = {"compress", isatty(2), 0, 0};
+    lmcz_opts o = {.window = (int)a.window, .progress = a.quiet ? NULL : show_progress, .progress_user = &po,
+                   .interval = po.tty ? 0.5 : 5.0};
+    lmcz_stats st;
+    lmc_buf out = {0};
+    int rc = lmcz_compress(m, tok, in, n, a.in, &o, &out, &st, &err);
+    end_progress(&po);
+    if (rc == 0) rc = lmc_write_file_atomic(a.out, out.p, out.len, &err);
+    lmc_buf_free(&out);
+    if (rc == 0) {
+        size_t gz = gzip9_size(in, n), xz = xz9_size(in, n);
+        double bpb = 8.0 * (double)st.out_bytes / (double)n, ideal = (st.model_bits + st.other_bits) / 8;
+        printf("%s: %zu bytes -> %s: %zu bytes: %.4f bits/byte, %.4f bits/char (%zu chars)\n", a.in, n, a.out,
+               st.out_bytes, bpb, 8.0 * (double)st.out_bytes / (double)st.chars, st.chars);
+        printf("  ideal %.1f bytes (the model's own NLL%s); integer tables %.1f; coded stream %zu (%+.3f%% + %d-byte "
+               "header)\n", ideal, st.other_bits > 0 ? " + escapes and flat first tokens" : "", st.table_bits / 8,
+               st.out_bytes - LMCZ_HEADER_BYTES, 100.0 * ((double)(st.out_bytes - LMCZ_HEADER_BYTES) / ideal - 1),
+               LMCZ_HEADER_BYTES);
+        printf("  %zu tokens (%zu escaped bytes), window %d (%zu contexts), %.2f s: %.1f tokens/s, %.0f bytes/s\n",
+               st.tokens, st.escaped_bytes, st.window, st.contexts, st.seconds,
+               st.seconds > 0 ? (double)st.tokens / st.seconds : 0.0, st.seconds > 0 ? (double)n / st.seconds : 0.0);
+        printf("  gzip -9: %zu bytes (%.4f bits/byte); xz -9: %zu bytes (%.4f bits/byte)\n", gz,
+               8.0 * (double)gz / (double)n, xz, 8.0 * (double)xz / (double)n);
+    }
+    free(in);
+    lmc_tokenizer_free(tok);
+    lmc_model_close(m);
+    return rc ? fail_line(err.msg) : 0;
+}
+
+/* ---- lmc decompress ---------------------------------------------------------------------------- */
+
+int lmc_decompress_main(int argc, char **argv) {
+    zip_args a;
+    int urc = parse(argc, argv, "decompress", 0, &a);
+    if (urc) return urc;
+    lmc_err err = {{0}};
+    uint8_t *in, *out = NULL;
+    size_t n, len = 0;
+    lmc_model *m;
+    lmc_tokenizer *tok;
+    if (setup(&a, &in, &n, &m, &tok, &err)) return fail_line(err.msg);
+    progress_out po = {"decompress", isatty(2), 0, 0};
+    lmcz_opts o = {.progress = a.quiet ? NULL : show_progress, .progress_user = &po, .interval = po.tty ? 0.5 : 5.0};
+    lmcz_stats st;
+    int rc = lmcz_decompress(m, tok, in, n, a.in, &o, &out, &len, &st, &err);
+    end_progress(&po);
+    if (rc == 0) rc = lmc_write_file_atomic(a.out, out, len, &err);
+    if (rc == 0)
+        printf("%s -> %s: %zu bytes (length and CRC-32 verified), %zu tokens in %.2f s: %.1f tokens/s\n", a.in, a.out,
+               len, st.tokens, st.seconds, st.seconds > 0 ? (double)st.tokens / st.seconds : 0.0);
+    free(out);
+    free(in);
+    lmc_tokenizer_free(tok);
+    lmc_model_close(m);
+    return rc ? fail_line(err.msg) : 0;
+}

@@ -1,0 +1,113 @@
+/* compress.h — `lmc compress` / `lmc decompress`: a language model's next-token distribution drives a range
+ * coder (rangecoder.h), so a file costs about the model's NLL in bits. The format and the design are described
+ * at the top of compress.c and in README "Compressing a file". */
+#ifndef LMC_COMPRESS_H
+#define LMC_COMPRESS_H
+
+#include "lmc.h"
+#include "common/util.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LMCZ_VERSION      1
+
+/* Byte offsets of the header's fields (compress.c describes them); integers little-endian. */
+enum {
+    LMCZ_H_MAGIC = 0,       /* "LMCZ" */
+    LMCZ_H_VERSION = 4,     /* u8 */
+    LMCZ_H_COMPUTE = 5,     /* u8: 0 f32 */
+    LMCZ_H_WINDOW = 6,      /* u32 */
+    LMCZ_H_LENGTH = 10,     /* u48: bytes of the original */
+    LMCZ_H_CRC = 16,        /* u32: CRC-32 of the original */
+    LMCZ_H_MODEL = 20,      /* 8 bytes of lmc_model_sha256 */
+    LMCZ_H_TOKENIZER = 28,  /* 4 bytes of lmc_tokenizer_hash */
+    LMCZ_H_ARITH = 32,      /* 4 bytes of SHA-256(lmcz_arith_text) */
+    LMCZ_H_STREAM_LEN = 36, /* u48: bytes of the coded stream */
+    LMCZ_H_STREAM_CRC = 42, /* u32: CRC-32 of the coded stream */
+    LMCZ_H_HEADER_CRC = 46, /* u32: CRC-32 of the header's bytes before this field */
+    LMCZ_HEADER_BYTES = 50
+};
+#define LMCZ_TOTAL_BITS   30  /* frequency total 2^30: a floor of 1 per token costs 2^-30 of the range each */
+#define LMCZ_WINDOW_DEFAULT 512
+
+/* Where a compression or decompression stands, for a progress line. */
+typedef struct lmcz_progress {
+    size_t done, total; /* bytes of the original coded (or rebuilt) so far, of all */
+    size_t tokens;      /* symbols coded so far */
+    double elapsed;     /* seconds */
+} lmcz_progress;
+typedef void (*lmcz_progress_fn)(const lmcz_progress *p, void *user);
+
+typedef struct lmcz_opts {
+    int              window;   /* compress: positions per context, BOS included (0: LMCZ_WINDOW_DEFAULT, at most
+                                * the model's limit); the context restarts every `window` tokens. Decompress
+                                * reads it from the header. */
+    lmcz_progress_fn progress; /* NULL, or called about every `interval` seconds and once at the end */
+    void            *progress_user;
+    double           interval;
+} lmcz_opts;
+
+typedef struct lmcz_stats {
+    size_t in_bytes, chars;  /* the original: bytes; characters (UTF-8 code points, an invalid byte counts one) */
+    size_t out_bytes;        /* the compressed file: header + coded stream */
+    size_t tokens;           /* symbols coded: model tokens and escaped bytes */
+    size_t model_tokens;     /* of those, tokens the model predicted (after BOS or another token) */
+    size_t escaped_bytes;    /* bytes with no token of their own, coded after an escape symbol */
+    size_t contexts;         /* context (re)starts */
+    int    window;           /* positions per context */
+    double model_bits;       /* Σ -log2 p(token) of the model's softmax (double), over model-predicted tokens */
+    double other_bits;       /* exact cost of the symbols coded without the model (flat first tokens, escapes) */
+    double table_bits;       /* Σ -log2(freq / total) of every coded symbol under the integer tables */
+    double seconds;          /* coding time (model steps included; loading excluded) */
+} lmcz_stats;
+
+/* What decides the model's probabilities bit for bit on this machine, besides the model and the tokenizer:
+ * the format version, compute dtype, the kernels the model runs (lmc_model_desc.kernels), OpenBLAS's build and
+ * kernel core, the CPU features the hand-written kernels dispatch on. A file decodes only where this text is
+ * the same (the header holds 8 bytes of its SHA-256). Static storage, rewritten by each call. */
+const char *lmcz_arith_text(const lmc_model *m);
+
+/* Compresses in[0..n) (n ≥ 1) with model m (Llama family, f32: one that lmc_kv_open accepts) and its tokenizer
+ * into *out (appended: header, then the coded stream). `name` names the input in errors. */
+int lmcz_compress(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, size_t n, const char *name,
+                  const lmcz_opts *opts, lmc_buf *out, lmcz_stats *st, lmc_err *err);
+
+/* Rebuilds the original from a compressed file's bytes. Fails, naming `name`, when the file is not one (too
+ * short, wrong magic or version, damaged header), belongs to another model, tokenizer or arithmetic, is
+ * truncated or damaged (an impossible symbol, bytes left over, a length or CRC-32 mismatch): never returns
+ * wrong bytes. *out (malloc'ed, the caller frees) and *out_len on success only. */
+int lmcz_decompress(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, size_t n, const char *name,
+                    const lmcz_opts *opts, uint8_t **out, size_t *out_len, lmcz_stats *st, lmc_err *err);
+
+/* The command lines (compress_cli.c): the only part that prints. */
+int lmc_compress_main(int argc, char **argv);
+int lmc_decompress_main(int argc, char **argv);
+
+/* ---- the shared probability path (exposed for tests) ---- */
+
+/* Integer frequencies for one coding step: symbols 0..n_tok-1 are tokens, n_tok the escape symbol.
+ * cum: (n_tok + 2) cumulative frequencies, cum[0] = 0, cum[n_tok + 1] the total (2^LMCZ_TOTAL_BITS for a table
+ * from logits, n_tok + 1 for the flat one). */
+typedef struct lmcz_table {
+    int       n_tok;
+    uint32_t *cum;   /* (n_tok + 2) */
+    double   *e;     /* (n_tok) scratch: exp(logit - max) */
+} lmcz_table;
+
+/* From logits (at least n_tok of them): p_i = exp(l_i - max) / Σ, every term in double in index order with the
+ * program's own exp (basic operations only: the same bits on every IEEE machine, whatever libm), then
+ * freq_i = 1 + floor(p_i · R), the rounding remainder to the first most likely token, and esc_freq for the
+ * escape symbol. Fails on a non-finite logit. */
+int  lmcz_table_logits(lmcz_table *t, const float *logits, uint32_t esc_freq, lmc_err *err);
+/* Every token and the escape equally likely (the first token of a context when the tokenizer has no BOS). */
+void lmcz_table_flat(lmcz_table *t);
+void lmcz_table_init(lmcz_table *t, int n_tok);
+void lmcz_table_free(lmcz_table *t);
+/* The symbol whose interval holds target (binary search over cum). */
+int  lmcz_table_find(const lmcz_table *t, uint32_t target);
+
+/* exp(x) for x ≤ 0 from additions, multiplications and ldexp only (|relative error| < 1e-15). */
+double lmcz_exp(double x);
+
+#endif

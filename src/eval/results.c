@@ -1,0 +1,289 @@
+/* results.c — the uncertainty fields of a results file (writing) and results files read back for `lmc report`
+ * and `lmc compare` (reading, with one-line errors for anything that would otherwise give a silent number). */
+#include "eval/results.h"
+#include "common/util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- writing ------------------------------------------------------------------------------------ */
+
+/* a double as the shortest decimal that reads back as the same double; null when not finite */
+static cJSON *exact_number(double v) {
+    if (!isfinite(v)) return cJSON_CreateNull();
+    char b[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(b, sizeof b, "%.*g", prec, v);
+        if (strtod(b, NULL) == v) break;
+    }
+    return cJSON_CreateRaw(b);
+}
+
+int lmc_results_add_stats(cJSON *o, const lmc_result *r, int resamples, lmc_err *err) {
+    size_t n = r->docs;
+    double *y = malloc(sizeof(double) * n), *x = malloc(sizeof(double) * n);
+    if (!y || !x) { free(y); free(x); return lmc_fail(err, "out of memory for %zu per-document statistics", n); }
+    for (size_t d = 0; d < n; d++) {
+        y[d] = r->doc_stats[d].nll / M_LN2;
+        x[d] = (double)r->doc_stats[d].chars;
+    }
+    lmc_interval iv;
+    int rc = lmc_stats_ratio(y, x, n, resamples, LMC_BOOTSTRAP_SEED, &iv, err);
+    free(y);
+    free(x);
+    if (rc) return lmc_fail(err, "%s: %s", r->data, err->msg);
+    cJSON_AddItemToObject(o, "bpc_se", exact_number(iv.se));
+    if (resamples > 0) {
+        cJSON *ci = cJSON_AddArrayToObject(o, "bpc_ci95");
+        cJSON_AddItemToArray(ci, exact_number(iv.lo));
+        cJSON_AddItemToArray(ci, exact_number(iv.hi));
+    } else {
+        cJSON_AddNullToObject(o, "bpc_ci95");
+    }
+    cJSON *bs = cJSON_AddObjectToObject(o, "bootstrap");
+    cJSON_AddNumberToObject(bs, "resamples", resamples);
+    cJSON_AddNumberToObject(bs, "seed", (double)LMC_BOOTSTRAP_SEED);
+    cJSON_AddStringToObject(bs, "unit", "document");
+    cJSON *ds = cJSON_AddObjectToObject(o, "doc_stats");
+    cJSON *a_nll = cJSON_AddArrayToObject(ds, "nll"), *a_tok = cJSON_AddArrayToObject(ds, "tokens");
+    cJSON *a_sc = cJSON_AddArrayToObject(ds, "scored_tokens"), *a_ch = cJSON_AddArrayToObject(ds, "chars");
+    cJSON *a_by = cJSON_AddArrayToObject(ds, "bytes");
+    for (size_t d = 0; d < n; d++) {
+        const lmc_doc_stat *s = &r->doc_stats[d];
+        cJSON_AddItemToArray(a_nll, exact_number(s->nll));
+        cJSON_AddItemToArray(a_tok, cJSON_CreateNumber((double)s->tokens));
+        cJSON_AddItemToArray(a_sc, cJSON_CreateNumber((double)s->scored_tokens));
+        cJSON_AddItemToArray(a_ch, cJSON_CreateNumber((double)s->chars));
+        cJSON_AddItemToArray(a_by, cJSON_CreateNumber((double)s->bytes));
+    }
+    return 0;
+}
+
+/* ---- reading ------------------------------------------------------------------------------------ */
+
+/* "0.1.0" → major.minor "0.1"; files of another major.minor may mean other fields */
+static int same_minor(const char *a, const char *b) {
+    const char *da = strchr(a, '.'), *db = strchr(b, '.');
+    if (!da || !db) return 0;
+    const char *ea = strchr(da + 1, '.'), *eb = strchr(db + 1, '.');
+    size_t la = ea ? (size_t)(ea - a) : strlen(a), lb = eb ? (size_t)(eb - b) : strlen(b);
+    return la == lb && !strncmp(a, b, la);
+}
+
+static const char *last_component(const char *p) {
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/') n--; /* "dir/" names dir */
+    const char *s = p + n;
+    while (s > p && s[-1] != '/') s--;
+    return s;
+}
+
+static void corpus_name(const char *data, char *out, size_t cap) {
+    const char *base = last_component(data);
+    snprintf(out, cap, "%s", base);
+    size_t n = strlen(out);
+    while (n && out[n - 1] == '/') out[--n] = 0;
+    static const char *ext[] = {".gz", ".jsonl", ".json", ".txt"};
+    for (int i = 0; i < 4; i++) {
+        size_t e = strlen(ext[i]);
+        if (n > e && !strcmp(out + n - e, ext[i])) out[n -= e] = 0;
+    }
+}
+
+/* field getters: each fails with "FILE: WHERE: field ... " */
+static int get_num(const cJSON *o, const char *key, double *v, const char *file, const char *where, lmc_err *err) {
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(it))
+        return lmc_fail(err, "%s: %s: field \"%s\" is %s, expected a number", file, where, key,
+                        it ? "not a number" : "missing");
+    *v = it->valuedouble;
+    return 0;
+}
+
+static int get_str(const cJSON *o, const char *key, char *buf, size_t cap, const char *file, const char *where,
+                   lmc_err *err) {
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsString(it))
+        return lmc_fail(err, "%s: %s: field \"%s\" is %s, expected a string", file, where, key,
+                        it ? "not a string" : "missing");
+    snprintf(buf, cap, "%s", it->valuestring);
+    return 0;
+}
+
+static int get_count(const cJSON *o, const char *key, size_t *v, const char *file, const char *where, lmc_err *err) {
+    double d = 0;
+    if (get_num(o, key, &d, file, where, err)) return -1;
+    if (!(d >= 0) || d > 9007199254740992.0 || d != floor(d))
+        return lmc_fail(err, "%s: %s: field \"%s\" is %g, expected a non-negative integer", file, where, key, d);
+    *v = (size_t)d;
+    return 0;
+}
+
+/* doc_stats.<key>: an array of `n` numbers (counts when `count`) */
+static int get_array(const cJSON *ds, const char *key, size_t n, int count, double *out, const char *file,
+                     const char *where, lmc_err *err) {
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(ds, key);
+    if (!cJSON_IsArray(a)) return lmc_fail(err, "%s: %s: doc_stats.%s is missing or not an array", file, where, key);
+    if ((size_t)cJSON_GetArraySize(a) != n)
+        return lmc_fail(err, "%s: %s: doc_stats.%s has %d entries for %zu documents", file, where, key,
+                        cJSON_GetArraySize(a), n);
+    size_t i = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, a) {
+        double v = cJSON_IsNumber(it) ? it->valuedouble : NAN;
+        if (!isfinite(v) || v < 0 || (count && v != floor(v)))
+            return lmc_fail(err, "%s: %s: doc_stats.%s[%zu] is not a %s", file, where, key, i,
+                            count ? "non-negative integer" : "finite non-negative number");
+        out[i++] = v;
+    }
+    return 0;
+}
+
+static int load_result(const cJSON *o, size_t idx, const char *file, lmc_corpus_result *c, lmc_err *err) {
+    char where[64];
+    snprintf(where, sizeof where, "results[%zu]", idx);
+    if (!cJSON_IsObject(o)) return lmc_fail(err, "%s: %s is not an object", file, where);
+    double bs = 0, st = 0, fnum = 0;
+    if (get_str(o, "data", c->data, sizeof c->data, file, where, err) ||
+        get_str(o, "data_sha256", c->data_sha256, sizeof c->data_sha256, file, where, err) ||
+        get_num(o, "bpc", &c->bpc, file, where, err) || get_num(o, "bpb", &c->bpb, file, where, err) ||
+        get_num(o, "nll", &c->nll, file, where, err) || get_count(o, "docs", &c->docs, file, where, err) ||
+        get_count(o, "chars", &c->chars, file, where, err) || get_count(o, "bytes", &c->bytes, file, where, err) ||
+        get_num(o, "block_size", &bs, file, where, err) || get_num(o, "stride", &st, file, where, err) ||
+        get_num(o, "file_num", &fnum, file, where, err) || get_num(o, "seconds", &c->seconds, file, where, err))
+        return -1;
+    c->block_size = (int)bs;
+    c->stride = (int)st;
+    c->file_num = (long)fnum;
+    snprintf(where, sizeof where, "results[%zu] (%.40s)", idx, last_component(c->data));
+    corpus_name(c->data, c->corpus, sizeof c->corpus);
+    /* optional in meaning: a baseline that failed or a fully resumed run writes null */
+    const cJSON *z = cJSON_GetObjectItemCaseSensitive(o, "zlib_bpc");
+    c->zlib_bpc = cJSON_IsNumber(z) ? z->valuedouble : NAN;
+    const cJSON *tps = cJSON_GetObjectItemCaseSensitive(o, "window_tokens_per_s");
+    c->tokens_per_s = cJSON_IsNumber(tps) ? tps->valuedouble : NAN;
+    if (!(c->chars > 0) || !isfinite(c->bpc) || !isfinite(c->nll))
+        return lmc_fail(err, "%s: %s: no characters or a non-finite BPC", file, where);
+    if (fabs(c->nll / ((double)c->chars * M_LN2) - c->bpc) > 1e-9 * c->bpc)
+        return lmc_fail(err, "%s: %s: bpc %.17g is not nll / (chars · ln 2) = %.17g: the file was edited or is "
+                             "corrupt", file, where, c->bpc, c->nll / ((double)c->chars * M_LN2));
+    const cJSON *ds = cJSON_GetObjectItemCaseSensitive(o, "doc_stats");
+    if (!cJSON_IsObject(ds))
+        return lmc_fail(err, "%s: %s: no per-document statistics (\"doc_stats\"); rerun `lmc eval --json` with this "
+                             "lmc to add them", file, where);
+    size_t n = c->docs;
+    if (n == 0) return lmc_fail(err, "%s: %s: zero documents", file, where);
+    double *nll = malloc(sizeof(double) * n * 5);
+    c->doc = malloc(sizeof *c->doc * n);
+    c->y = malloc(sizeof(double) * n);
+    c->x = malloc(sizeof(double) * n);
+    if (!nll || !c->doc || !c->y || !c->x) { free(nll); return lmc_fail(err, "%s: out of memory", file); }
+    double *tok = nll + n, *sc = tok + n, *ch = sc + n, *by = ch + n;
+    int rc = -1;
+    if (get_array(ds, "nll", n, 0, nll, file, where, err) || get_array(ds, "tokens", n, 1, tok, file, where, err) ||
+        get_array(ds, "scored_tokens", n, 1, sc, file, where, err) ||
+        get_array(ds, "chars", n, 1, ch, file, where, err) || get_array(ds, "bytes", n, 1, by, file, where, err))
+        goto out;
+    double snll = 0, sch = 0, sby = 0;
+    for (size_t d = 0; d < n; d++) {
+        c->doc[d] = (lmc_doc_stat){nll[d], (size_t)tok[d], (size_t)sc[d], (size_t)ch[d], (size_t)by[d]};
+        c->y[d] = nll[d] / M_LN2;
+        c->x[d] = ch[d];
+        snll += nll[d];
+        sch += ch[d];
+        sby += by[d];
+    }
+    /* the per-document NLLs add up to the total only up to rounding (eval.c sums windows, not documents) */
+    if (sch != (double)c->chars || sby != (double)c->bytes || fabs(snll - c->nll) > 1e-9 * c->nll + 1e-9) {
+        lmc_fail(err, "%s: %s: doc_stats do not add up to the totals (chars %.0f vs %zu, bytes %.0f vs %zu, nll %.17g "
+                      "vs %.17g)", file, where, sch, c->chars, sby, c->bytes, snll, c->nll);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(nll);
+    return rc;
+}
+
+int lmc_results_load(const char *path, lmc_results *out, lmc_err *err) {
+    memset(out, 0, sizeof *out);
+    snprintf(out->path, sizeof out->path, "%s", path);
+    char *text;
+    size_t len;
+    if (lmc_read_file(path, &text, &len, err)) return -1;
+    if (strlen(text) != len) { free(text); return lmc_fail(err, "%s: not a results file (holds a NUL byte)", path); }
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    if (!root) {
+        const char *at = cJSON_GetErrorPtr();
+        size_t off = at && at >= text && at <= text + len ? (size_t)(at - text) : 0;
+        free(text);
+        return lmc_fail(err, "%s: not valid JSON (error near byte %zu): not an lmc results file", path, off);
+    }
+    free(text);
+    int rc = -1;
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "lmc_version");
+    const cJSON *mo = cJSON_GetObjectItemCaseSensitive(root, "model");
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "results");
+    if (!cJSON_IsObject(root) || !cJSON_IsString(ver)) {
+        lmc_fail(err, "%s: not an lmc results file (no \"lmc_version\"; write one with `lmc eval --json`)", path);
+        goto out;
+    }
+    if (!same_minor(ver->valuestring, LMC_VERSION)) {
+        lmc_fail(err, "%s: written by lmc %.40s; this lmc %s reads results of version %.*s.x only: rerun `lmc eval "
+                      "--json` with this version", path, ver->valuestring, LMC_VERSION,
+                 (int)(strrchr(LMC_VERSION, '.') - LMC_VERSION), LMC_VERSION);
+        goto out;
+    }
+    if (!cJSON_IsObject(mo) || !cJSON_IsArray(arr) || cJSON_GetArraySize(arr) == 0) {
+        lmc_fail(err, "%s: malformed results file: needs a \"model\" object and a non-empty \"results\" array", path);
+        goto out;
+    }
+    if (get_str(mo, "path", out->model_path, sizeof out->model_path, path, "model", err) ||
+        get_str(mo, "architecture", out->architecture, sizeof out->architecture, path, "model", err) ||
+        get_str(mo, "weights_dtype", out->weights_dtype, sizeof out->weights_dtype, path, "model", err) ||
+        get_str(mo, "compute_dtype", out->compute_dtype, sizeof out->compute_dtype, path, "model", err) ||
+        get_num(mo, "parameters", &out->parameters, path, "model", err) ||
+        get_num(root, "wall_seconds", &out->wall_seconds, path, "top level", err))
+        goto out;
+    snprintf(out->model, sizeof out->model, "%s", last_component(out->model_path));
+    size_t slen = strlen(out->model);
+    if (slen && out->model[slen - 1] == '/') out->model[slen - 1] = 0;
+    out->n = (size_t)cJSON_GetArraySize(arr);
+    out->r = calloc(out->n, sizeof *out->r);
+    if (!out->r) { lmc_fail(err, "%s: out of memory", path); goto out; }
+    size_t i = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr) {
+        if (load_result(it, i, path, &out->r[i], err)) goto out;
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(out->r[j].corpus, out->r[i].corpus)) {
+                lmc_fail(err, "%s: corpus '%s' appears twice (results[%zu] and results[%zu])", path, out->r[i].corpus,
+                         j, i);
+                goto out;
+            }
+        i++;
+    }
+    rc = 0;
+out:
+    cJSON_Delete(root);
+    if (rc) lmc_results_free(out);
+    return rc;
+}
+
+void lmc_results_free(lmc_results *rs) {
+    if (!rs) return;
+    for (size_t i = 0; i < rs->n; i++) {
+        free(rs->r[i].doc);
+        free(rs->r[i].y);
+        free(rs->r[i].x);
+    }
+    free(rs->r);
+    rs->r = NULL;
+    rs->n = 0;
+}
+
+int lmc_results_interval(const lmc_corpus_result *c, int resamples, uint64_t seed, lmc_interval *out, lmc_err *err) {
+    return lmc_stats_ratio(c->y, c->x, c->docs, resamples, seed, out, err);
+}

@@ -1,0 +1,262 @@
+/* linear.c — weights of any dtype behind one call (see linear.h). */
+#include "model/linear.h"
+#include "dequant.h"
+#include "kernels.h"
+#include "common/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *lmc_shape_str(const lmc_tensor *t, char *buf, size_t cap) {
+    size_t o = 0;
+    o += (size_t)snprintf(buf + o, cap - o, "[");
+    for (int i = 0; i < t->ndim && o < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%lld", i ? ", " : "", (long long)t->shape[i]);
+    if (o < cap) snprintf(buf + o, cap - o, "]");
+    return buf;
+}
+
+static int check_dtype(const lmc_tensor *t, const char *origin, lmc_err *err) {
+    if (lmc_dtype_name(t->dtype)[0] != '?') return 0;
+    return lmc_fail(err, "%s: tensor %s has dtype %s, which lmc cannot compute with", origin, t->name,
+                    lmc_dtype_name(t->dtype));
+}
+
+float *lmc_tensor_f32(const lmc_tensor *t, int64_t numel, const char *origin, lmc_err *err) {
+    char sb[96];
+    if (check_dtype(t, origin, err)) return NULL;
+    if (t->numel != numel) {
+        lmc_fail(err, "%s: tensor %s has shape %s, expected %lld elements", origin, t->name,
+                 lmc_shape_str(t, sb, sizeof sb), (long long)numel);
+        return NULL;
+    }
+    float *v = malloc(sizeof(float) * (size_t)(numel ? numel : 1));
+    if (!v) { lmc_fail(err, "%s: out of memory for tensor %s", origin, t->name); return NULL; }
+    lmc_dtype_to_f32(t->dtype, t->data, v, numel); /* a quantized tensor holds whole blocks (gguf.c checks) */
+    return v;
+}
+
+size_t lmc_linear_packed_bytes(int N, int K) { return (size_t)((N + 15) / 16 * 16) * (size_t)((K + 1) / 2 * 2) * 2; }
+
+/* Bytes of one weight row. */
+static size_t row_bytes(const lmc_linear *l) { return lmc_dtype_bytes(l->dtype, l->K); }
+
+/* Packs rows [n0, n0 + n) of l's weight for vdpbf16ps into `out`. bf16 and f32 are packed directly; other
+ * dtypes (f16, the GGUF quantized types) are widened to f32 ROWS rows at a time, so a temporary is at most
+ * ROWS × K floats per thread, never the whole matrix: each ROWS-row piece packs into whole 16-row panels, which
+ * are contiguous in the packed layout (gemm_bf16.h), so the pieces are laid end to end, in parallel. Rounding
+ * is per element, so the result is the same bits as packing the whole widened matrix at once. 0, or -1 when
+ * out of memory. */
+static int pack_rows(const lmc_linear *l, int n0, int n, gemm_bf16_w *out) {
+    enum { ROWS = 256 }; /* a multiple of the 16-row panel */
+    const char *src = (const char *)l->w + (size_t)n0 * row_bytes(l);
+    if (l->dtype == LMC_BF16) return gemm_bf16_pack(out, (const uint16_t *)src, n, l->K);
+    if (l->dtype == LMC_F32) return gemm_bf16_pack_f32(out, (const float *)src, n, l->K);
+    memset(out, 0, sizeof *out);
+    const int Kp = l->K + (l->K & 1), pieces = (n + ROWS - 1) / ROWS;
+    const size_t bytes = lmc_linear_packed_bytes(n, l->K);
+    uint16_t *packed = aligned_alloc(64, bytes ? bytes : 64);
+    if (!packed) return -1;
+    int failed = 0;
+#pragma omp parallel for schedule(dynamic) reduction(| : failed)
+    for (int p = 0; p < pieces; p++) {
+        int r0 = p * ROWS, r = n - r0 < ROWS ? n - r0 : ROWS;
+        float *tmp = malloc(sizeof(float) * (size_t)r * l->K + 1);
+        gemm_bf16_w piece;
+        if (!tmp) { failed = 1; continue; }
+        lmc_dtype_to_f32(l->dtype, src + (size_t)r0 * row_bytes(l), tmp, (int64_t)r * l->K);
+        if (gemm_bf16_pack_f32(&piece, tmp, r, l->K)) failed = 1;
+        else {
+            memcpy(packed + (size_t)r0 * Kp, piece.packed, lmc_linear_packed_bytes(r, l->K));
+            gemm_bf16_free(&piece);
+        }
+        free(tmp);
+    }
+    if (failed) { free(packed); return -1; }
+    *out = (gemm_bf16_w){.N = n, .K = l->K, .Kp = Kp, .packed = packed};
+    return 0;
+}
+
+int lmc_linear_prepack(lmc_linear *l, lmc_err *err) {
+    if (l->mode != LMC_LINEAR_BF16_STREAMED) return 0;
+    if (pack_rows(l, 0, l->N, &l->packed))
+        return lmc_fail(err, "out of memory packing a %dx%d weight for bf16", l->N, l->K);
+    l->mode = LMC_LINEAR_BF16_PACKED;
+    return 0;
+}
+
+static int prepare(lmc_linear *l, lmc_linear_mode mode, const char *origin, lmc_err *err) {
+    l->mode = mode == LMC_LINEAR_BF16_PACKED ? LMC_LINEAR_F32 : mode; /* packed only once packing succeeded */
+    if (mode != LMC_LINEAR_BF16_PACKED) return 0;
+    if (pack_rows(l, 0, l->N, &l->packed))
+        return lmc_fail(err, "%s: out of memory packing a %dx%d weight for bf16", origin, l->N, l->K);
+    l->mode = LMC_LINEAR_BF16_PACKED;
+    return 0;
+}
+
+size_t lmc_linear_resident_bytes(const lmc_linear *l) {
+    size_t b = l->bias ? sizeof(float) * (size_t)l->N : 0;
+    if (l->mode == LMC_LINEAR_BF16_PACKED) b += lmc_linear_packed_bytes(l->N, l->K);
+    if (l->owned) b += (size_t)l->N * row_bytes(l);
+    return b;
+}
+
+int lmc_linear_init_rows(lmc_linear *l, const lmc_tensor *w, const lmc_tensor *bias, int row0, int N, int K,
+                         lmc_linear_mode mode, const char *origin, lmc_err *err) {
+    char sb[96];
+    memset(l, 0, sizeof *l);
+    if (check_dtype(w, origin, err)) return -1;
+    if (w->ndim != 2 || w->shape[1] != K || w->shape[0] < (int64_t)row0 + N)
+        return lmc_fail(err, "%s: tensor %s has shape %s, expected [%d, %d]", origin, w->name,
+                        lmc_shape_str(w, sb, sizeof sb), row0 == 0 ? N : (int)w->shape[0], K);
+    l->N = N;
+    l->K = K;
+    l->dtype = w->dtype;
+    l->w = (const char *)w->data + (size_t)row0 * lmc_dtype_bytes(w->dtype, K);
+    if (bias) {
+        if (bias->numel < (int64_t)row0 + N || bias->ndim != 1)
+            return lmc_fail(err, "%s: bias %s has shape %s, expected [%d]", origin, bias->name,
+                            lmc_shape_str(bias, sb, sizeof sb), N);
+        float *all = lmc_tensor_f32(bias, bias->numel, origin, err);
+        if (!all) return -1;
+        l->bias = malloc(sizeof(float) * (size_t)N);
+        if (!l->bias) { free(all); return lmc_fail(err, "%s: out of memory", origin); }
+        memcpy(l->bias, all + row0, sizeof(float) * (size_t)N);
+        free(all);
+    }
+    if (prepare(l, mode, origin, err)) { lmc_linear_free(l); return -1; }
+    return 0;
+}
+
+int lmc_linear_init(lmc_linear *l, const lmc_tensor *w, const lmc_tensor *bias, int N, int K,
+                    lmc_linear_mode mode, const char *origin, lmc_err *err) {
+    char sb[96];
+    if (w->ndim != 2 || w->shape[0] != N || w->shape[1] != K)
+        return lmc_fail(err, "%s: tensor %s has shape %s, expected [%d, %d]", origin, w->name,
+                        lmc_shape_str(w, sb, sizeof sb), N, K);
+    if (bias && (bias->ndim != 1 || bias->shape[0] != N))
+        return lmc_fail(err, "%s: bias %s has shape %s, expected [%d]", origin, bias->name,
+                        lmc_shape_str(bias, sb, sizeof sb), N);
+    return lmc_linear_init_rows(l, w, bias, 0, N, K, mode, origin, err);
+}
+
+/* bf16 GEMM with the weight packed chunk by chunk: each chunk of rows is packed, multiplied into a (T, rows)
+ * buffer and copied into its columns of y. The packing is the only extra work (one pass over W). */
+static void apply_bf16_streamed(const lmc_linear *l, const float *x, float *y, int T) {
+    enum { ROWS = 1024 };
+    int rows = l->N < ROWS ? l->N : ROWS;
+    void *scratch = malloc(gemm_bf16_scratch_bytes(T, l->K));
+    float *yc = malloc(sizeof(float) * (size_t)T * rows);
+    /* O(T·(K + rows)): the model's memory check covers it; out of memory anyway → the program's handler (lmc.h) */
+    if (!scratch || !yc) lmc_oom(gemm_bf16_scratch_bytes(T, l->K) + sizeof(float) * (size_t)T * rows);
+    for (int n0 = 0; n0 < l->N; n0 += rows) {
+        int n = l->N - n0 < rows ? l->N - n0 : rows;
+        gemm_bf16_w wc;
+        if (pack_rows(l, n0, n, &wc)) lmc_oom(lmc_linear_packed_bytes(n, l->K));
+        gemm_bf16(yc, x, &wc, l->bias ? l->bias + n0 : NULL, T, scratch);
+        gemm_bf16_free(&wc);
+#pragma omp parallel for schedule(static)
+        for (int t = 0; t < T; t++) memcpy(y + (size_t)t * l->N + n0, yc + (size_t)t * n, sizeof(float) * (size_t)n);
+    }
+    free(yc);
+    free(scratch);
+}
+
+static void apply(const lmc_linear *l, const float *x, float *y, int T) {
+    if (l->mode == LMC_LINEAR_BF16_STREAMED) { apply_bf16_streamed(l, x, y, T); return; }
+    if (l->mode == LMC_LINEAR_BF16_PACKED) {
+        /* x rounded to bf16 once per call; a few MB at most (T × K × 2 bytes) */
+        void *scratch = malloc(gemm_bf16_scratch_bytes(T, l->K));
+        if (!scratch) lmc_oom(gemm_bf16_scratch_bytes(T, l->K));
+        gemm_bf16(y, x, &l->packed, l->bias, T, scratch);
+        free(scratch);
+        return;
+    }
+    switch (l->dtype) {
+    case LMC_F32: matmul_f32(y, x, l->w, l->bias, T, l->N, l->K); break;
+    case LMC_BF16: matmul_bf16w(y, x, l->w, l->bias, T, l->N, l->K); break;
+    case LMC_F16: matmul_f16w(y, x, l->w, l->bias, T, l->N, l->K); break;
+    /* GGUF's quantized weights: dequantized chunk by chunk as ggml does, then the same f32 sgemm */
+    case LMC_Q8_0: matmul_rows_w(y, x, l->w, row_bytes(l), lmc_dequant_q8_0, l->bias, T, l->N, l->K); break;
+    case LMC_Q4_0: matmul_rows_w(y, x, l->w, row_bytes(l), lmc_dequant_q4_0, l->bias, T, l->N, l->K); break;
+    case LMC_Q5_0: matmul_rows_w(y, x, l->w, row_bytes(l), lmc_dequant_q5_0, l->bias, T, l->N, l->K); break;
+    case LMC_Q4_K: matmul_rows_w(y, x, l->w, row_bytes(l), lmc_dequant_q4_k, l->bias, T, l->N, l->K); break;
+    case LMC_Q6_K: matmul_rows_w(y, x, l->w, row_bytes(l), lmc_dequant_q6_k, l->bias, T, l->N, l->K); break;
+    }
+}
+
+void lmc_linear_apply(const lmc_linear *l, const float *x, float *y, int T) {
+    double t0 = l->prof ? lmc_now() : 0;
+    apply(l, x, y, T);
+    if (l->prof) l->prof->seconds[PROF_MATMUL] += lmc_now() - t0;
+}
+
+size_t lmc_linear_scratch_bytes(int T, int K) { return gemm_bf16_scratch_bytes(T, K); }
+
+void lmc_swiglu(const lmc_linear *l, float *d, const float *u, size_t n) {
+    if (l->mode == LMC_LINEAR_F32) silu_mul(d, d, u, n);
+    else swiglu_poly(d, u, n);
+}
+
+/* One gemm_bf16_multi call, timed into the first output's profiler. */
+static void apply_multi(const lmc_linear *l0, const gemm_bf16_out *outs, int n, const float *x, int T, void *scratch) {
+    double t0 = l0->prof ? lmc_now() : 0;
+    gemm_bf16_multi(x, T, outs, n, scratch, GEMM_BF16_AUTO);
+    if (l0->prof) l0->prof->seconds[PROF_MATMUL] += lmc_now() - t0;
+}
+
+void lmc_linear_apply_n(const lmc_linear *const *ls, int n, const float *x, float *const *ys, int T, void *scratch) {
+    int fused = scratch && n <= GEMM_BF16_MAX_OUTS;
+    for (int i = 0; i < n && fused; i++) fused = ls[i]->mode == LMC_LINEAR_BF16_PACKED && ls[i]->K == ls[0]->K;
+    if (!fused) {
+        for (int i = 0; i < n; i++) lmc_linear_apply(ls[i], x, ys[i], T);
+        return;
+    }
+    gemm_bf16_out outs[GEMM_BF16_MAX_OUTS];
+    for (int i = 0; i < n; i++) outs[i] = (gemm_bf16_out){&ls[i]->packed, ls[i]->bias, ys[i], GEMM_BF16_STORE, NULL};
+    apply_multi(ls[0], outs, n, x, T, scratch);
+}
+
+void lmc_linear_apply_swiglu(const lmc_linear *gate, const lmc_linear *up, const float *x, float *h, float *tmp,
+                             int T, void *scratch) {
+    if (!scratch || gate->mode != LMC_LINEAR_BF16_PACKED || up->mode != LMC_LINEAR_BF16_PACKED || gate->N != up->N ||
+        gate->K != up->K) {
+        lmc_linear_apply(gate, x, h, T);
+        lmc_linear_apply(up, x, tmp, T);
+        lmc_swiglu(gate, h, tmp, (size_t)T * gate->N);
+        return;
+    }
+    const gemm_bf16_out outs[2] = {{&gate->packed, gate->bias, h, GEMM_BF16_STORE, NULL},
+                                   {&up->packed, up->bias, tmp, GEMM_BF16_SILU_MUL_TO, h}};
+    apply_multi(gate, outs, 2, x, T, scratch);
+}
+
+void lmc_linear_apply_add(const lmc_linear *l, const float *x, float *res, float *tmp, int T, void *scratch) {
+    if (!scratch || l->mode != LMC_LINEAR_BF16_PACKED) {
+        lmc_linear_apply(l, x, tmp, T);
+        add_inplace(res, tmp, (size_t)T * l->N);
+        return;
+    }
+    const gemm_bf16_out o = {&l->packed, l->bias, tmp, GEMM_BF16_ADD_TO, res};
+    apply_multi(l, &o, 1, x, T, scratch);
+}
+
+void lmc_linear_free(lmc_linear *l) {
+    if (l->mode == LMC_LINEAR_BF16_PACKED) gemm_bf16_free(&l->packed);
+    free(l->bias);
+    free(l->owned);
+    memset(l, 0, sizeof *l);
+}
+
+int lmc_embed_rows(const lmc_tensor *emb, const int32_t *ids, int n, float *out, lmc_err *err) {
+    int64_t rows = emb->shape[0], dim = emb->shape[1];
+    size_t rb = lmc_dtype_bytes(emb->dtype, dim);
+    for (int i = 0; i < n; i++) {
+        if (ids[i] < 0 || ids[i] >= rows)
+            return lmc_fail(err, "token id %d is outside the embedding table (%lld rows)", ids[i], (long long)rows);
+        const void *src = (const char *)emb->data + (size_t)ids[i] * rb;
+        lmc_dtype_to_f32(emb->dtype, src, out + (size_t)i * dim, dim);
+    }
+    return 0;
+}
