@@ -352,59 +352,61 @@ static long header_length(const char *data, size_t len) {
     return 0;
 }
 
-int lmc_ckpt_open(const char *path, const lmc_ckpt_fp *fp, lmc_ckpt **out, lmc_err *err) {
-    *out = NULL;
+static lmc_ckpt *ckpt_new(const char *path, size_t K) {
     lmc_ckpt *c = lmc_xcalloc(1, sizeof *c);
     c->fd = -1;
     snprintf(c->path, sizeof c->path, "%s", path);
-    c->K = fp->windows;
-    size_t K1 = c->K ? c->K : 1;
+    c->K = K;
+    size_t K1 = K ? K : 1;
     c->have = lmc_xcalloc(K1, 1);
     c->nll = lmc_xcalloc(K1, sizeof *c->nll);
     c->part_off = lmc_xcalloc(K1, sizeof *c->part_off);
     c->part_n = lmc_xcalloc(K1, sizeof *c->part_n);
-    char *data = NULL;
-    lmc_buf tmp = {0};
-    int rc = -1;
+    return c;
+}
 
+/* Opens (or creates) the file, takes its lock (one process per checkpoint) and reads all of it into *data. */
+static int ckpt_lock_and_read(lmc_ckpt *c, char **data, size_t *len, lmc_err *err) {
+    const char *path = c->path;
     c->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (c->fd < 0) { lmc_fail(err, "%s: cannot open checkpoint: %s", path, strerror(errno)); goto out; }
-    if (flock(c->fd, LOCK_EX | LOCK_NB) != 0) {
-        lmc_fail(err, "%s: checkpoint is in use by another lmc process (%s)", path,
-                 errno == EWOULDBLOCK ? "locked" : strerror(errno));
-        goto out;
-    }
+    if (c->fd < 0) return lmc_fail(err, "%s: cannot open checkpoint: %s", path, strerror(errno));
+    if (flock(c->fd, LOCK_EX | LOCK_NB) != 0)
+        return lmc_fail(err, "%s: checkpoint is in use by another lmc process (%s)", path,
+                        errno == EWOULDBLOCK ? "locked" : strerror(errno));
     struct stat st;
-    if (fstat(c->fd, &st) != 0 || !S_ISREG(st.st_mode)) { lmc_fail(err, "%s: checkpoint is not a regular file", path); goto out; }
-    size_t len = (size_t)st.st_size;
-    data = lmc_xmalloc(len + 1);
-    for (size_t got = 0; got < len;) {
-        ssize_t r = pread(c->fd, data + got, len - got, (off_t)got);
+    if (fstat(c->fd, &st) != 0 || !S_ISREG(st.st_mode)) return lmc_fail(err, "%s: checkpoint is not a regular file", path);
+    *len = (size_t)st.st_size;
+    *data = lmc_xmalloc(*len + 1);
+    for (size_t got = 0; got < *len;) {
+        ssize_t r = pread(c->fd, *data + got, *len - got, (off_t)got);
         if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) { lmc_fail(err, "%s: cannot read checkpoint: %s", path, r ? strerror(errno) : "file shrank"); goto out; }
+        if (r <= 0) return lmc_fail(err, "%s: cannot read checkpoint: %s", path, r ? strerror(errno) : "file shrank");
         got += (size_t)r;
     }
-    long hl = header_length(data, len);
-    if (hl < 0) {
-        lmc_fail(err, "%s: not an lmc checkpoint (or its header is damaged); refusing to overwrite it", path);
-        goto out;
-    }
-    if (hl == 0) { /* absent, empty, or a header cut short while it was being created: (re)write it */
-        lmc_buf h = {0};
-        header_text(fp, &h);
-        int bad = ftruncate(c->fd, 0) != 0 || write_all(c->fd, h.p, h.len) != 0 || fsync(c->fd) != 0;
-        int e = errno;
-        lmc_buf_free(&h);
-        if (bad) { lmc_fail(err, "%s: cannot write checkpoint header: %s", path, strerror(e)); goto out; }
-        fsync_dir_of(path);
-        c->last_sync = lmc_now();
-        rc = 0;
-        goto out;
-    }
-    if (compare_header(path, data, (size_t)hl, fp, err)) goto out;
+    return 0;
+}
 
-    /* records */
-    size_t pos = (size_t)hl, good_end = pos, lineno = 0;
+/* A new checkpoint, or one whose header was cut short while it was being created: (re)write the header. */
+static int ckpt_write_header(lmc_ckpt *c, const lmc_ckpt_fp *fp, lmc_err *err) {
+    lmc_buf h = {0};
+    header_text(fp, &h);
+    int bad = ftruncate(c->fd, 0) != 0 || write_all(c->fd, h.p, h.len) != 0 || fsync(c->fd) != 0;
+    int e = errno;
+    lmc_buf_free(&h);
+    if (bad) return lmc_fail(err, "%s: cannot write checkpoint header: %s", c->path, strerror(e));
+    fsync_dir_of(c->path);
+    c->last_sync = lmc_now();
+    return 0;
+}
+
+/* The records after a header of hl bytes: each stored; a damaged last line (a write cut short) is counted in
+ * c->torn and cut off the file; a damaged line before it, or a window recorded twice differently, is refused. */
+static int ckpt_read_records(lmc_ckpt *c, const lmc_ckpt_fp *fp, const char *data, size_t len, size_t hl,
+                             lmc_err *err) {
+    const char *path = c->path;
+    lmc_buf tmp = {0};
+    int rc = -1;
+    size_t pos = hl, good_end = pos, lineno = 0;
     for (const char *h = data; h < data + hl; h++) lineno += *h == '\n';
     while (pos < len) {
         const char *line = data + pos;
@@ -435,8 +437,27 @@ int lmc_ckpt_open(const char *path, const lmc_ckpt_fp *fp, lmc_ckpt **out, lmc_e
     c->last_sync = lmc_now();
     rc = 0;
 out:
-    free(data);
     lmc_buf_free(&tmp);
+    return rc;
+}
+
+int lmc_ckpt_open(const char *path, const lmc_ckpt_fp *fp, lmc_ckpt **out, lmc_err *err) {
+    *out = NULL;
+    lmc_ckpt *c = ckpt_new(path, fp->windows);
+    char *data = NULL;
+    size_t len = 0;
+    int rc = ckpt_lock_and_read(c, &data, &len, err);
+    if (!rc) {
+        long hl = header_length(data, len);
+        if (hl < 0)
+            rc = lmc_fail(err, "%s: not an lmc checkpoint (or its header is damaged); refusing to overwrite it", path);
+        else if (hl == 0) /* absent, empty, or a header cut short while it was being created */
+            rc = ckpt_write_header(c, fp, err);
+        else
+            rc = compare_header(path, data, (size_t)hl, fp, err) ? -1
+                                                                 : ckpt_read_records(c, fp, data, len, (size_t)hl, err);
+    }
+    free(data);
     if (rc) { ckpt_free(c); return -1; }
     *out = c;
     return 0;

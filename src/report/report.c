@@ -155,15 +155,8 @@ static const char *short_sha(const char *s, char buf[16]) {
     return buf;
 }
 
-static int build_table(const lmc_results *f, size_t nf, const lmc_report_opts *o, table *t, lmc_err *err) {
-    memset(t, 0, sizeof *t);
-    size_t cap = 0;
-    for (size_t i = 0; i < nf; i++) cap += f[i].n;
-    t->model = calloc(nf, sizeof *t->model);
-    t->col = calloc(cap, sizeof *t->col);
-    t->colf = calloc(cap, sizeof *t->colf);
-    if (!t->model || !t->col || !t->colf) return lmc_fail(err, "out of memory");
-    /* columns: corpora in order of first appearance; one column holds one data set */
+/* Columns: corpora in order of first appearance; one column holds one data set. */
+static int table_columns(const lmc_results *f, size_t nf, table *t, lmc_err *err) {
     for (size_t i = 0; i < nf; i++)
         for (size_t k = 0; k < f[i].n; k++) {
             const lmc_corpus_result *c = &f[i].r[k];
@@ -179,40 +172,43 @@ static int build_table(const lmc_results *f, size_t nf, const lmc_report_opts *o
                                 f[i].path, short_sha(c->data_sha256, s1), c->file_num, c->docs);
             }
         }
-    /* rows: models by display name; a model may come in several files (one per corpus) */
-    size_t *row_of = calloc(nf, sizeof *row_of);
-    if (!row_of) return lmc_fail(err, "out of memory");
+    return 0;
+}
+
+/* Rows: models by display name; a model may come in several files (one per corpus). row_of[i]: file i's row. */
+static void table_rows(const lmc_results *f, size_t nf, table *t, size_t *row_of) {
     for (size_t i = 0; i < nf; i++) {
         size_t m = 0;
         while (m < t->n_models && strcmp(t->model[m]->model, f[i].model)) m++;
         if (m == t->n_models) t->model[t->n_models++] = &f[i];
         row_of[i] = m;
     }
-    t->cells = calloc(t->n_models * t->n_corpora, sizeof *t->cells);
-    t->mean = calloc(t->n_models, sizeof *t->mean);
-    t->order = calloc(t->n_models, sizeof *t->order);
-    if (!t->cells || !t->mean || !t->order) { free(row_of); return lmc_fail(err, "out of memory"); }
+}
+
+/* Cells: each result in its (model, corpus) cell, at most one per cell, with its interval. */
+static int table_cells(const lmc_results *f, size_t nf, const size_t *row_of, const lmc_report_opts *o, table *t,
+                       lmc_err *err) {
     for (size_t i = 0; i < nf; i++)
         for (size_t k = 0; k < f[i].n; k++) {
             size_t j = 0;
             while (strcmp(t->col[j]->corpus, f[i].r[k].corpus)) j++;
             cell *c = &t->cells[row_of[i] * t->n_corpora + j];
-            if (c->file) {
-                lmc_fail(err, "model '%s' has two results for corpus '%s' (%s and %s): report one of them", f[i].model,
-                         f[i].r[k].corpus, c->file->path, f[i].path);
-                free(row_of);
-                return -1;
-            }
+            if (c->file)
+                return lmc_fail(err, "model '%s' has two results for corpus '%s' (%s and %s): report one of them",
+                                f[i].model, f[i].r[k].corpus, c->file->path, f[i].path);
             c->file = &f[i];
             c->c = &f[i].r[k];
             if (lmc_results_interval(c->c, o->resamples, o->seed, &c->iv, err)) {
                 char msg[sizeof err->msg];
                 snprintf(msg, sizeof msg, "%s", err->msg);
-                free(row_of);
                 return lmc_fail(err, "%s: %s: %s", f[i].path, f[i].r[k].corpus, msg);
             }
         }
-    free(row_of);
+    return 0;
+}
+
+/* Mean BPC per model (NaN when a corpus is missing) and the leaderboard order. */
+static void table_rank(table *t) {
     for (size_t m = 0; m < t->n_models; m++) {
         double s = 0;
         for (size_t j = 0; j < t->n_corpora; j++) {
@@ -225,7 +221,10 @@ static int build_table(const lmc_results *f, size_t nf, const lmc_report_opts *o
     sort_table = t;
     qsort(t->order, t->n_models, sizeof *t->order, cmp_rank);
     sort_table = NULL;
-    /* every score and reference line must name something in the results */
+}
+
+/* Every score and reference line must name something in the results. */
+static int table_check_names(const table *t, const lmc_report_opts *o, lmc_err *err) {
     if (o->scores)
         for (size_t s = 0; s < o->scores->n; s++) {
             size_t m = 0;
@@ -249,6 +248,29 @@ static int build_table(const lmc_results *f, size_t nf, const lmc_report_opts *o
                                      "files, e.g. '%s')", o->refs_path, o->refs->corpus[r], t->col[0]->corpus);
         }
     return 0;
+}
+
+static int build_table(const lmc_results *f, size_t nf, const lmc_report_opts *o, table *t, lmc_err *err) {
+    memset(t, 0, sizeof *t);
+    size_t cap = 0;
+    for (size_t i = 0; i < nf; i++) cap += f[i].n;
+    t->model = calloc(nf, sizeof *t->model);
+    t->col = calloc(cap, sizeof *t->col);
+    t->colf = calloc(cap, sizeof *t->colf);
+    if (!t->model || !t->col || !t->colf) return lmc_fail(err, "out of memory");
+    if (table_columns(f, nf, t, err)) return -1;
+    size_t *row_of = calloc(nf, sizeof *row_of);
+    if (!row_of) return lmc_fail(err, "out of memory");
+    table_rows(f, nf, t, row_of);
+    t->cells = calloc(t->n_models * t->n_corpora, sizeof *t->cells);
+    t->mean = calloc(t->n_models, sizeof *t->mean);
+    t->order = calloc(t->n_models, sizeof *t->order);
+    int rc = !t->cells || !t->mean || !t->order ? lmc_fail(err, "out of memory")
+                                                : table_cells(f, nf, row_of, o, t, err);
+    free(row_of);
+    if (rc) return -1;
+    table_rank(t);
+    return table_check_names(t, o, err);
 }
 
 /* ---- formatting helpers ----------------------------------------------------------------------------- */
@@ -345,8 +367,8 @@ static void method_text(lmc_buf *b, const lmc_report_opts *o, int html) {
 
 static void html_text(lmc_buf *b, const char *s) { lmc_xml_escape(b, s); }
 
-static void render_html(const table *t, const lmc_results *f, size_t nf, const lmc_report_opts *o, lmc_buf *b) {
-    char s1[64], s2[64], s3[64];
+/* The page up to its first section: the style sheet and what the report holds. */
+static void html_head(const table *t, size_t nf, lmc_buf *b) {
     lmc_buf_printf(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                       "<title>lmc report</title>\n<style>\n"
                       "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;margin:24px;color:#111;"
@@ -361,7 +383,11 @@ static void render_html(const table *t, const lmc_results *f, size_t nf, const l
                       "<p class=\"note\">%zu model%s, %zu %s, from %zu results file%s. Lower BPC is better.</p>\n",
                    t->n_models, t->n_models == 1 ? "" : "s", t->n_corpora, t->n_corpora == 1 ? "corpus" : "corpora", nf,
                    nf == 1 ? "" : "s");
-    /* leaderboard */
+}
+
+/* One row per model in leaderboard order: BPC with its interval per corpus, the mean, the time. */
+static void html_leaderboard(const table *t, lmc_buf *b) {
+    char s1[64], s2[64], s3[64];
     lmc_buf_printf(b, "<h2>Leaderboard</h2>\n<table>\n<tr><th>#</th><th class=\"l\">model</th><th>parameters</th>"
                       "<th>weights / compute</th>");
     for (size_t j = 0; j < t->n_corpora; j++) {
@@ -394,14 +420,20 @@ static void render_html(const table *t, const lmc_results *f, size_t nf, const l
         lmc_buf_printf(b, "<td>%.1f</td></tr>\n", model_seconds(t, m));
     }
     lmc_buf_printf(b, "</table>\n");
-    /* plots */
+}
+
+static void html_plots(const table *t, const lmc_report_opts *o, lmc_buf *b) {
     lmc_buf_printf(b, "<h2>%s</h2>\n", o->scores ? "BPC against benchmark score" : "BPC per model");
     if (o->scores)
         lmc_buf_printf(b, "<p class=\"note\">One point per model with a score; red: least-squares line of the score "
                           "on BPC, with Pearson r%s.</p>\n",
                        o->refs ? "; dashed: reference lines given with --reference" : "");
     render_svg(t, o, b, 0);
-    /* per corpus */
+}
+
+/* One table per corpus: every figure of each model's result. */
+static void html_corpora(const table *t, lmc_buf *b) {
+    char s1[64], s2[64], s3[64];
     lmc_buf_printf(b, "<h2>Per corpus</h2>\n");
     for (size_t j = 0; j < t->n_corpora; j++) {
         const lmc_corpus_result *c0 = t->col[j];
@@ -431,6 +463,10 @@ static void render_html(const table *t, const lmc_results *f, size_t nf, const l
         }
         lmc_buf_printf(b, "</table>\n");
     }
+}
+
+/* How the numbers were computed, and the files they came from. */
+static void html_inputs(const lmc_results *f, size_t nf, const lmc_report_opts *o, lmc_buf *b) {
     lmc_buf_printf(b, "<h2>Method and inputs</h2>\n");
     method_text(b, o, 1);
     lmc_buf_printf(b, "<ul class=\"note\">\n");
@@ -454,6 +490,14 @@ static void render_html(const table *t, const lmc_results *f, size_t nf, const l
         lmc_buf_printf(b, "</li>\n");
     }
     lmc_buf_printf(b, "</ul>\n<p class=\"note\">Written by lmc %s.</p>\n</body>\n</html>\n", LMC_VERSION);
+}
+
+static void render_html(const table *t, const lmc_results *f, size_t nf, const lmc_report_opts *o, lmc_buf *b) {
+    html_head(t, nf, b);
+    html_leaderboard(t, b);
+    html_plots(t, o, b);
+    html_corpora(t, b);
+    html_inputs(f, nf, o, b);
 }
 
 /* Markdown cells must not break the table: '|' is escaped */
