@@ -8,12 +8,14 @@
 #ifndef LMC_TEST_H
 #define LMC_TEST_H
 
+#include <ftw.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static int         t_passed, t_failed, t_skipped;
 static int         t_cur_failed, t_cur_skipped;
@@ -63,6 +65,50 @@ static inline const char *t_shared(const char *rel) {
 #define SHARED_OR_SKIP(var, rel) \
     const char *var = t_shared(rel); \
     if (!var) SKIP("shared reference %s not found (set LMC_SHARED)", rel)
+
+/* ---- scratch files: one temporary directory per test binary ----------------------------------------
+ *   t_tmp_dir()      the directory, made on first use (/tmp/lmc_test_XXXXXX); exits 2 if it cannot be made
+ *   t_tmp(name)      a path in it (rotating buffers: up to 16 may be alive at once)
+ *   t_tmp_cleanup()  removes it and everything in it; call it at the end of main
+ * t_write_file and t_exists work on any path. */
+static char t_tmp_root[64];
+
+static inline const char *t_tmp_dir(void) {
+    if (!t_tmp_root[0]) {
+        snprintf(t_tmp_root, sizeof t_tmp_root, "/tmp/lmc_test_XXXXXX");
+        if (!mkdtemp(t_tmp_root)) { perror("mkdtemp"); exit(2); }
+    }
+    return t_tmp_root;
+}
+
+static inline const char *t_tmp(const char *name) {
+    static char bufs[16][512];
+    static int  next;
+    char *b = bufs[next++ % 16];
+    snprintf(b, sizeof bufs[0], "%s/%s", t_tmp_dir(), name);
+    return b;
+}
+
+/* path ← the n bytes at data (a test's input file); exits 2 if it cannot be written. */
+static inline void t_write_file(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f) { perror(path); exit(2); }
+    if (n && fwrite(data, 1, n, f) != n) { perror(path); exit(2); }
+    if (fclose(f)) { perror(path); exit(2); }
+}
+
+static inline int t_exists(const char *path) { struct stat st; return stat(path, &st) == 0; }
+
+static inline int t_rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+static inline void t_tmp_cleanup(void) {
+    if (!t_tmp_root[0]) return;
+    if (nftw(t_tmp_root, t_rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) fprintf(stderr, "could not remove %s\n", t_tmp_root);
+    t_tmp_root[0] = 0;
+}
 
 static inline int t_full(void) { const char *f = getenv("LMC_FULL"); return f && *f && strcmp(f, "0") != 0; }
 

@@ -9,36 +9,10 @@
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <unistd.h>
 
-/* ---- scratch files --------------------------------------------------------------------------- */
-
-static char g_tmp[256];
-
-static const char *tmp_dir(void) {
-    if (!g_tmp[0]) {
-        snprintf(g_tmp, sizeof g_tmp, "/tmp/lmc_test_convert_XXXXXX");
-        if (!mkdtemp(g_tmp)) { perror("mkdtemp"); exit(2); }
-    }
-    return g_tmp;
-}
-
-static const char *tp(const char *name) {
-    static char bufs[16][512];
-    static int next;
-    char *b = bufs[next++ % 16];
-    snprintf(b, sizeof bufs[0], "%s/%s", tmp_dir(), name);
-    return b;
-}
-
-static void write_bytes(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) { perror(path); exit(2); }
-    if (n) fwrite(data, 1, n, f);
-    fclose(f);
-}
+/* ---- test files ------------------------------------------------------------------------------ */
 
 /* Whole file; *n its size. Exits on failure (test input must exist). */
 static uint8_t *slurp(const char *path, size_t *n) {
@@ -47,11 +21,6 @@ static uint8_t *slurp(const char *path, size_t *n) {
     if (lmc_read_file(path, &d, n, &err)) { fprintf(stderr, "%s\n", err.msg); exit(2); }
     return (uint8_t *)d;
 }
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) { return remove(p); }
-static void rm_tree(const char *dir) { nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS); }
-
-static bool exists(const char *path) { struct stat st; return stat(path, &st) == 0; }
 
 /* No file in dir whose name contains ".tmp." (the writer's tmp files). */
 static bool no_tmp_files(const char *dir) {
@@ -76,8 +45,8 @@ static const char *meta_or(const lmc_weights *w, const char *key) {
         CHECK(rc_ == -1, "convert %s should fail (%s)", src, word);                                      \
         CHECK(strstr(e_.msg, named) != NULL, "message lacks %s: %s", named, e_.msg);                     \
         CHECK(strstr(e_.msg, word) != NULL, "message lacks '%s': %s", word, e_.msg);                     \
-        CHECK(!exists(out), "%s exists after a failed conversion", out);                                 \
-        CHECK(no_tmp_files(tmp_dir()), "tmp file left after a failed conversion");                       \
+        CHECK(!t_exists(out), "%s exists after a failed conversion", out);                                 \
+        CHECK(no_tmp_files(t_tmp_dir()), "tmp file left after a failed conversion");                       \
     } while (0)
 
 /* ---- HF directories -------------------------------------------------------------------------- */
@@ -120,7 +89,7 @@ static void test_hf_bf16_to_each_dtype(void) {
         {LMC_F32, "ts-f32.safetensors"}, {LMC_BF16, "ts-bf16.safetensors"},
         {LMC_F16, "ts-f16.safetensors"}, {LMC_CONVERT_KEEP_DTYPE, "ts-keep.safetensors"}};
     for (size_t o = 0; o < 4; o++) {
-        const char *out = tp(outs[o].file);
+        const char *out = t_tmp(outs[o].file);
         if (lmc_convert(dir, out, outs[o].dtype, NULL, &err) != 0) { CHECK(0, "convert: %s", err.msg); continue; }
         CHECK(header_len(out) % 8 == 0, "header not padded");
         lmc_weights *w;
@@ -172,7 +141,7 @@ static void test_hf_bf16_to_each_dtype(void) {
 static void test_hf_f32_tied_edge_case(void) {
     SHARED_OR_SKIP(f32_dir, "models/TinyStories-656K-f32");
     SHARED_OR_SKIP(bf_dir, "models/TinyStories-656K-bf16");
-    const char *out = tp("ts32-bf16.safetensors");
+    const char *out = t_tmp("ts32-bf16.safetensors");
     lmc_err err = {{0}};
     REQUIRE(lmc_convert(f32_dir, out, LMC_BF16, NULL, &err) == 0, "convert: %s", err.msg);
     lmc_weights *w, *bf;
@@ -198,7 +167,7 @@ static void test_hf_f32_tied_edge_case(void) {
 /* A converted file converts again (dtype change only), keeping its metadata. */
 static void test_lmc_file_reconvert(void) {
     SHARED_OR_SKIP(dir, "models/TinyStories-656K-bf16");
-    const char *mid = tp("re-f32.safetensors"), *out = tp("re-bf16.safetensors");
+    const char *mid = t_tmp("re-f32.safetensors"), *out = t_tmp("re-bf16.safetensors");
     lmc_err err = {{0}};
     REQUIRE(lmc_convert(dir, mid, LMC_F32, NULL, &err) == 0, "%s", err.msg);
     REQUIRE(lmc_convert(mid, out, LMC_BF16, NULL, &err) == 0, "%s", err.msg);
@@ -215,7 +184,7 @@ static void test_lmc_file_reconvert(void) {
     lmc_weights_close(w);
     /* a plain safetensors file is not enough: the config is missing */
     SHARED_OR_SKIP(plain, "models/TinyStories-656K-bf16/model.safetensors");
-    EXPECT_CONVERT_FAIL(plain, tp("plain-out.safetensors"), LMC_F32, NULL, plain, "not a file written by lmc convert");
+    EXPECT_CONVERT_FAIL(plain, t_tmp("plain-out.safetensors"), LMC_F32, NULL, plain, "not a file written by lmc convert");
     unlink(mid);
     unlink(out);
 }
@@ -224,7 +193,7 @@ static void test_hf_side_files(void) {
     const char *qwen1 = t_shared("fixtures/arch/qwen1/model");
     const char *gpt2 = t_shared("fixtures/arch/gpt2/model");
     if (!qwen1 || !gpt2) SKIP("fixtures/arch not found");
-    const char *out = tp("side.safetensors");
+    const char *out = t_tmp("side.safetensors");
     lmc_err err = {{0}};
     char path[4096];
     size_t n;
@@ -249,10 +218,10 @@ static void test_hf_side_files(void) {
 /* A minimal HF dir: config.json (text given) + model.safetensors from a header and data. */
 static const char *make_hf_dir(const char *name, const char *config, const char *header, const void *data,
                                size_t ndata) {
-    const char *dir = tp(name);
+    const char *dir = t_tmp(name);
     mkdir(dir, 0755);
     char path[4096];
-    if (config) write_bytes(lmc_path_join(path, sizeof path, dir, "config.json"), config, strlen(config));
+    if (config) t_write_file(lmc_path_join(path, sizeof path, dir, "config.json"), config, strlen(config));
     if (header) {
         size_t h0 = strlen(header), h = (h0 + 7) / 8 * 8; /* padded: aligned data */
         uint8_t *b = calloc(1, 8 + h + ndata);
@@ -260,7 +229,7 @@ static const char *make_hf_dir(const char *name, const char *config, const char 
         memset(b + 8, ' ', h);
         memcpy(b + 8, header, h0);
         if (ndata) memcpy(b + 8 + h, data, ndata);
-        write_bytes(lmc_path_join(path, sizeof path, dir, "model.safetensors"), b, 8 + h + ndata);
+        t_write_file(lmc_path_join(path, sizeof path, dir, "model.safetensors"), b, 8 + h + ndata);
         free(b);
     }
     return dir;
@@ -271,7 +240,7 @@ static void test_hf_unsupported_dtype_dropped(void) {
     const char *dir = make_hf_dir("hf_i64", "{\"model_type\": \"llama\"}",
                                   "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
                                   "\"pos\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[8,16]}}", d, 16);
-    const char *out = tp("hf_i64.safetensors");
+    const char *out = t_tmp("hf_i64.safetensors");
     lmc_err err = {{0}};
     REQUIRE(lmc_convert(dir, out, LMC_F16, NULL, &err) == 0, "%s", err.msg);
     lmc_weights *w;
@@ -286,7 +255,7 @@ static void test_hf_unsupported_dtype_dropped(void) {
 static void test_hf_failures_leave_nothing(void) {
     float d[2] = {1, 2};
     const char *good_header = "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
-    const char *out = tp("fail.safetensors");
+    const char *out = t_tmp("fail.safetensors");
     char path[4096];
 
     const char *dir = make_hf_dir("hf_corrupt", "{}", "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],"
@@ -305,14 +274,14 @@ static void test_hf_failures_leave_nothing(void) {
 
     dir = make_hf_dir("hf_ok", "{}", good_header, d, 8);
     EXPECT_CONVERT_FAIL(dir, out, 7, NULL, "convert", "unknown dtype");
-    EXPECT_CONVERT_FAIL(tp("nonexistent"), out, LMC_F32, NULL, "nonexistent", "no such file");
-    const char *bad_out = tp("no/such/dir/out.safetensors");
+    EXPECT_CONVERT_FAIL(t_tmp("nonexistent"), out, LMC_F32, NULL, "nonexistent", "no such file");
+    const char *bad_out = t_tmp("no/such/dir/out.safetensors");
     EXPECT_CONVERT_FAIL(dir, bad_out, LMC_F32, NULL, "out.safetensors", "cannot create");
 
     /* an existing output survives a failed conversion untouched (rename is the only write to it) */
-    write_bytes(out, "OLD", 3);
+    t_write_file(out, "OLD", 3);
     lmc_err err = {{0}};
-    CHECK(lmc_convert(tp("hf_noconfig"), out, LMC_F32, NULL, &err) == -1, "should fail");
+    CHECK(lmc_convert(t_tmp("hf_noconfig"), out, LMC_F32, NULL, &err) == -1, "should fail");
     size_t n;
     uint8_t *b = slurp(out, &n);
     CHECK(n == 3 && memcmp(b, "OLD", 3) == 0, "existing output was modified");
@@ -325,7 +294,7 @@ static void test_hf_failures_leave_nothing(void) {
 static void test_llama2c_stories260k(void) {
     SHARED_OR_SKIP(bin, "models/stories260K/stories260K.bin");
     SHARED_OR_SKIP(tokp, "models/stories260K/tok512.bin");
-    const char *out = tp("s260.safetensors");
+    const char *out = t_tmp("s260.safetensors");
     lmc_err err = {{0}};
     REQUIRE(lmc_convert(bin, out, LMC_CONVERT_KEEP_DTYPE, NULL, &err) == 0, "convert: %s", err.msg);
     lmc_weights *w;
@@ -420,7 +389,7 @@ static void test_llama2c_unshared_synthetic(void) {
     for (size_t a = 0; a < 14; a++)
         for (size_t k = 0; k < sizes[a]; k++) f[at++] = (float)(a * 10000 + k);
     int32_t hdr[7] = {D, H, L, NH, NKV, -V, SEQ};
-    const char *dir = tp("l2c_syn");
+    const char *dir = t_tmp("l2c_syn");
     mkdir(dir, 0755);
     char bin[600], tok[600];
     snprintf(bin, sizeof bin, "%s/model.bin", dir);
@@ -428,7 +397,7 @@ static void test_llama2c_unshared_synthetic(void) {
     uint8_t *b = malloc(28 + total * 4);
     memcpy(b, hdr, 28);
     memcpy(b + 28, f, total * 4);
-    write_bytes(bin, b, 28 + total * 4);
+    t_write_file(bin, b, 28 + total * 4);
     /* tokenizer: max_token_length 1, then V tokens of one byte */
     uint8_t tb[4 + V * 9];
     int32_t one = 1;
@@ -439,9 +408,9 @@ static void test_llama2c_unshared_synthetic(void) {
         memcpy(tb + 8 + 9 * i, &one, 4);
         tb[12 + 9 * i] = (uint8_t)('a' + i);
     }
-    write_bytes(tok, tb, sizeof tb);
+    t_write_file(tok, tb, sizeof tb);
 
-    const char *out = tp("l2c_syn.safetensors");
+    const char *out = t_tmp("l2c_syn.safetensors");
     lmc_err err = {{0}};
     REQUIRE(lmc_convert(bin, out, LMC_F32, NULL, &err) == 0, "convert: %s", err.msg);
     lmc_weights *w;
@@ -481,44 +450,44 @@ static void test_llama2c_unshared_synthetic(void) {
     lmc_weights_close(w);
 
     /* failures on this model: truncated, trailing bytes, bad header, tokenizer problems */
-    const char *out2 = tp("l2c_fail.safetensors");
-    write_bytes(bin, b, 28 + total * 4 - 4);
+    const char *out2 = t_tmp("l2c_fail.safetensors");
+    t_write_file(bin, b, 28 + total * 4 - 4);
     EXPECT_CONVERT_FAIL(bin, out2, LMC_F32, NULL, bin, "truncated");
-    write_bytes(bin, b, 28 + total * 4 - 28);
+    t_write_file(bin, b, 28 + total * 4 - 28);
     EXPECT_CONVERT_FAIL(bin, out2, LMC_F32, NULL, bin, "truncated");
     uint8_t *bigger = calloc(1, 28 + total * 4 + 4);
     memcpy(bigger, b, 28 + total * 4);
-    write_bytes(bin, bigger, 28 + total * 4 + 4);
+    t_write_file(bin, bigger, 28 + total * 4 + 4);
     EXPECT_CONVERT_FAIL(bin, out2, LMC_F32, NULL, bin, "trailing bytes");
     free(bigger);
-    write_bytes(bin, b, 20);
+    t_write_file(bin, b, 20);
     EXPECT_CONVERT_FAIL(bin, out2, LMC_F32, NULL, bin, "too short");
     int32_t bad[7] = {D, H, L, 3, NKV, V, SEQ}; /* 8 % 3 != 0 */
     memcpy(b, bad, 28);
-    write_bytes(bin, b, 28 + total * 4);
+    t_write_file(bin, b, 28 + total * 4);
     EXPECT_CONVERT_FAIL(bin, out2, LMC_F32, NULL, bin, "head");
     int32_t junk[7] = {0x3c3f786d, 0x206c6d78, 7, 7, 7, 7, 7}; /* "<?xml " */
     memcpy(b, junk, 28);
-    write_bytes(bin, b, 28 + total * 4);
+    t_write_file(bin, b, 28 + total * 4);
     EXPECT_CONVERT_FAIL(bin, out2, LMC_F32, NULL, bin, "implausible");
     uint32_t ak42[2] = {0x616b3432, 1};
     memcpy(b, ak42, 8);
-    write_bytes(bin, b, 28 + total * 4);
+    t_write_file(bin, b, 28 + total * 4);
     EXPECT_CONVERT_FAIL(bin, out2, LMC_F32, NULL, bin, "version");
     memcpy(b, hdr, 28);
-    write_bytes(bin, b, 28 + total * 4); /* good again */
+    t_write_file(bin, b, 28 + total * 4); /* good again */
 
-    write_bytes(tok, tb, sizeof tb - 1);
+    t_write_file(tok, tb, sizeof tb - 1);
     EXPECT_CONVERT_FAIL(bin, out2, LMC_F32, NULL, tok, "truncated llama2.c tokenizer");
     uint8_t tb2[sizeof tb + 9];
     memcpy(tb2, tb, sizeof tb);
     memcpy(tb2 + sizeof tb, tb + 4, 9);
-    write_bytes(tok, tb2, sizeof tb2);
+    t_write_file(tok, tb2, sizeof tb2);
     EXPECT_CONVERT_FAIL(bin, out2, LMC_F32, NULL, tok, "another model");
-    write_bytes(tok, tb, sizeof tb);
+    t_write_file(tok, tb, sizeof tb);
     char tok2[600];
     snprintf(tok2, sizeof tok2, "%s/tok10.bin", dir);
-    write_bytes(tok2, tb, sizeof tb);
+    t_write_file(tok2, tb, sizeof tb);
     EXPECT_CONVERT_FAIL(bin, out2, LMC_F32, NULL, bin, "--tokenizer");
     lmc_err e3 = {{0}};
     CHECK(lmc_convert(bin, out2, LMC_F32, tok2, &e3) == 0, "explicit tokenizer resolves the ambiguity: %s", e3.msg);
@@ -526,7 +495,7 @@ static void test_llama2c_unshared_synthetic(void) {
     unlink(tok);
     unlink(tok2);
     EXPECT_CONVERT_FAIL(bin, out2, LMC_F32, NULL, bin, "no llama2.c tokenizer");
-    EXPECT_CONVERT_FAIL(bin, out2, LMC_F32, tp("l2c_syn/missing.bin"), "missing.bin", "cannot open");
+    EXPECT_CONVERT_FAIL(bin, out2, LMC_F32, t_tmp("l2c_syn/missing.bin"), "missing.bin", "cannot open");
     free(b);
     free(f);
     unlink(out);
@@ -537,8 +506,8 @@ static void test_llama2c_real_truncated(void) {
     SHARED_OR_SKIP(tokp, "models/stories260K/tok512.bin");
     size_t n;
     uint8_t *raw = slurp(bin, &n);
-    const char *cut = tp("stories260K-cut.bin"), *out = tp("cut.safetensors");
-    write_bytes(cut, raw, n / 2);
+    const char *cut = t_tmp("stories260K-cut.bin"), *out = t_tmp("cut.safetensors");
+    t_write_file(cut, raw, n / 2);
     EXPECT_CONVERT_FAIL(cut, out, LMC_F32, tokp, cut, "truncated");
     free(raw);
     unlink(cut);
@@ -554,6 +523,6 @@ int main(void) {
     RUN(test_llama2c_stories260k);
     RUN(test_llama2c_unshared_synthetic);
     RUN(test_llama2c_real_truncated);
-    if (g_tmp[0]) rm_tree(g_tmp);
+    t_tmp_cleanup();
     return test_summary();
 }

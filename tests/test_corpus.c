@@ -102,11 +102,10 @@ static void test_schema_variants_skip(void) {
                            "{\"content\": \"a\"} x", "{\"content\": \"raw\ttab\"}"};
     const char *want[] = {"not a string", "not a string", "not a JSON object", "unterminated", "trailing",
                           "control character"};
-    char tmpl[] = "/tmp/lmc_corpus_XXXXXX";
-    REQUIRE(mkdtemp(tmpl), "mkdtemp");
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
-        char p[256];
-        snprintf(p, sizeof p, "%s/bad%zu.jsonl", tmpl, i);
+        char name[32];
+        snprintf(name, sizeof name, "bad%zu.jsonl", i);
+        const char *p = t_tmp(name);
         FILE *f = fopen(p, "w");
         fprintf(f, "{\"content\": \"ok\"}\n%s\n", lines[i]);
         fclose(f);
@@ -116,7 +115,6 @@ static void test_schema_variants_skip(void) {
         if (rc == 0) lmc_corpus_free(&c);
         unlink(p);
     }
-    rmdir(tmpl);
 }
 
 static void test_gzip_and_file_num(void) {
@@ -135,10 +133,7 @@ static void test_gzip_and_file_num(void) {
     char *raw;
     size_t len;
     REQUIRE(lmc_read_file(cc, &raw, &len, &e) == 0, "%s", e.msg);
-    char gz[] = "/tmp/lmc_cc_XXXXXX.jsonl.gz";
-    int fd = mkstemps(gz, 9);
-    REQUIRE(fd >= 0, "mkstemps");
-    close(fd);
+    const char *gz = t_tmp("cc.jsonl.gz");
     gzFile g = gzopen(gz, "wb");
     gzwrite(g, raw, (unsigned)len);
     gzclose(g);
@@ -176,5 +171,6 @@ int main(void) {
     RUN(test_schema_variants_skip);
     RUN(test_gzip_and_file_num);
     RUN(test_missing_file);
+    t_tmp_cleanup();
     return test_summary();
 }

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 static const char *LMC = "./lmc";
-static char TMP[128], DATA[256];
+static char DATA[256];
 static int have_tok;
 
 /* ---- a tiny checkpoint, described so that each case can break one thing ------------------------- */
@@ -158,10 +158,10 @@ static char *slurp(const char *path) {
  * print nothing on stdout and leave no result file. */
 static void cli_expect(const char *name, const char *dir, const char *needle1, const char *needle2, int check_weights) {
     char out[256], err[256], json[256], pdoc[256];
-    snprintf(out, sizeof out, "%s/%s.out", TMP, name);
-    snprintf(err, sizeof err, "%s/%s.err", TMP, name);
-    snprintf(json, sizeof json, "%s/%s.json", TMP, name);
-    snprintf(pdoc, sizeof pdoc, "%s/%s.pd.jsonl", TMP, name);
+    snprintf(out, sizeof out, "%s/%s.out", t_tmp_dir(), name);
+    snprintf(err, sizeof err, "%s/%s.err", t_tmp_dir(), name);
+    snprintf(json, sizeof json, "%s/%s.json", t_tmp_dir(), name);
+    snprintf(pdoc, sizeof pdoc, "%s/%s.pd.jsonl", t_tmp_dir(), name);
     char *argv[] = {(char *)LMC, "eval", "--model", (char *)dir, "--data", DATA, "--block-size", "16", "--stride", "8",
                     "--quiet", "--json", json, "--per-doc", pdoc, check_weights ? "--check-weights" : NULL, NULL};
     pid_t pid = fork();
@@ -202,7 +202,7 @@ static void lib_expect_open_fail(const char *name, const char *dir, const char *
     CHECK(strstr(e.msg, where), "%s: message does not name '%s': %s", name, where, e.msg);
 }
 
-static void case_dir(char *buf, size_t cap, const char *name) { snprintf(buf, cap, "%s/%s", TMP, name); }
+static void case_dir(char *buf, size_t cap, const char *name) { snprintf(buf, cap, "%s/%s", t_tmp_dir(), name); }
 
 /* One case: write the model, check the library and the CLI. */
 static void open_case(const char *name, const mdesc *m, const char *needle, const char *file) {
@@ -482,10 +482,8 @@ static void test_memory_limit(void) {
 int main(void) {
     const char *l = getenv("LMC");
     if (l && *l) LMC = l;
-    snprintf(TMP, sizeof TMP, "/tmp/lmc_corrupt_XXXXXX");
-    if (!mkdtemp(TMP)) { printf("FAIL mkdtemp\n"); return 1; }
     have_tok = lmc_file_exists("demo-model/tokenizer.json") && access(LMC, X_OK) == 0;
-    snprintf(DATA, sizeof DATA, "%s/data.jsonl", TMP);
+    snprintf(DATA, sizeof DATA, "%s/data.jsonl", t_tmp_dir());
     FILE *f = fopen(DATA, "w");
     fputs("{\"content\": \"The quick brown fox jumps over the lazy dog. Pack my box with five dozen liquor jugs.\"}\n"
           "{\"content\": \"How vexingly quick daft zebras jump! Sphinx of black quartz, judge my vow.\"}\n", f);
@@ -502,8 +500,6 @@ int main(void) {
     RUN(test_config_problems);
     RUN(test_tokenizer_malformed);
     RUN(test_memory_limit);
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", TMP);
-    if (system(cmd) != 0) printf("  note: could not remove %s\n", TMP);
+    t_tmp_cleanup();
     return test_summary();
 }

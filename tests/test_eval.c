@@ -13,7 +13,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static char TMP[128];
 static lmc_model *M;
 static lmc_tokenizer *TOK;
 
@@ -86,8 +85,8 @@ static double jnum(const cJSON *o, const char *k) {
 static void test_per_doc_and_per_window(void) {
     if (!M) SKIP("demo model not available");
     char pd[256], pw[256];
-    snprintf(pd, sizeof pd, "%s/pd.jsonl", TMP);
-    snprintf(pw, sizeof pw, "%s/pw.jsonl", TMP);
+    snprintf(pd, sizeof pd, "%s/pd.jsonl", t_tmp_dir());
+    snprintf(pw, sizeof pw, "%s/pw.jsonl", t_tmp_dir());
     lmc_eval_opts o = small_opts(4, 64, 64); /* 4 documents; windows straddle the document boundaries */
     o.per_doc = pd;
     o.per_window = pw;
@@ -199,7 +198,7 @@ static size_t file_size(const char *p) {
 
 static void test_checkpoint_api(void) {
     char path[256];
-    snprintf(path, sizeof path, "%s/api.ckpt", TMP);
+    snprintf(path, sizeof path, "%s/api.ckpt", t_tmp_dir());
     lmc_ckpt_fp fp = test_fp();
     lmc_ckpt *c;
     lmc_err e = {{0}};
@@ -327,7 +326,7 @@ static void test_corrupt_gzip_message(void) {
                           0x53, 0x53, 0x94, 0x6a, 0xb9, 0xaa, 0x91, 0x65, 0x4a, 0xca, 0xf3, 0x81, 0x42, 0x00, 0xc2,
                           0xe2, 0x49, 0x83, 0x2d, 0x00, 0x00, 0x00};
     char p[256];
-    snprintf(p, sizeof p, "%s/bad.jsonl.gz", TMP);
+    snprintf(p, sizeof p, "%s/bad.jsonl.gz", t_tmp_dir());
     FILE *f = fopen(p, "wb");
     fwrite(gz, 1, sizeof gz, f);
     fclose(f);
@@ -340,8 +339,6 @@ static void test_corrupt_gzip_message(void) {
 }
 
 int main(void) {
-    snprintf(TMP, sizeof TMP, "/tmp/lmc_eval_XXXXXX");
-    if (!mkdtemp(TMP)) { printf("FAIL mkdtemp\n"); return 1; }
     if (lmc_file_exists("demo-model/model.safetensors") && open_demo(LMC_COMPUTE_F32, &M, &TOK)) M = NULL;
     RUN(test_bit_identical_runs_and_threads);
     RUN(test_per_doc_and_per_window);
@@ -351,8 +348,6 @@ int main(void) {
     RUN(test_model_sha256);
     RUN(test_corrupt_gzip_message);
     if (M) { lmc_tokenizer_free(TOK); lmc_model_close(M); }
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", TMP);
-    if (system(cmd) != 0) printf("  note: could not remove %s\n", TMP);
+    t_tmp_cleanup();
     return test_summary();
 }

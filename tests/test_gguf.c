@@ -16,20 +16,6 @@
 
 #define FIXTURE "tests/data/dequant.gguf"
 
-static char g_tmp[256];
-
-static const char *tmp_path(const char *name) {
-    static char bufs[4][512];
-    static int next;
-    if (!g_tmp[0]) {
-        snprintf(g_tmp, sizeof g_tmp, "/tmp/lmc_test_gguf_XXXXXX");
-        if (!mkdtemp(g_tmp)) { perror("mkdtemp"); exit(2); }
-    }
-    char *b = bufs[next++ % 4];
-    snprintf(b, sizeof bufs[0], "%s/%s", g_tmp, name);
-    return b;
-}
-
 /* ---- a byte builder for hand-made files ------------------------------------------------------- */
 
 typedef struct gb { uint8_t *p; size_t n, cap; } gb;
@@ -66,7 +52,7 @@ static void ti(gb *b, const char *name, uint32_t nd, const uint64_t *ne, uint32_
 }
 
 static int open_bytes(const gb *b, lmc_gguf **g, lmc_err *err) {
-    const char *p = tmp_path("x.gguf");
+    const char *p = t_tmp("x.gguf");
     FILE *f = fopen(p, "wb");
     if (!f || (b->n && fwrite(b->p, 1, b->n, f) != b->n) || fclose(f)) { perror(p); exit(2); }
     return lmc_gguf_open(p, g, err);
@@ -381,7 +367,7 @@ static void test_truncations(void) {
     size_t n;
     lmc_err err = {{0}};
     REQUIRE(lmc_read_file(FIXTURE, &data, &n, &err) == 0, "%s", err.msg);
-    const char *p = tmp_path("trunc.gguf");
+    const char *p = t_tmp("trunc.gguf");
     int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     REQUIRE(fd >= 0 && write(fd, data, n) == (ssize_t)n, "write %s", p);
     int opened = 0, multiline = 0;
@@ -407,10 +393,6 @@ int main(void) {
     RUN(test_corrupt_metadata);
     RUN(test_corrupt_tensors);
     RUN(test_truncations);
-    if (g_tmp[0]) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
-        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_tmp);
-    }
+    t_tmp_cleanup();
     return test_summary();
 }

@@ -22,20 +22,6 @@
 #define DATA "tests/data/gguf/"
 enum { T = 48 };
 
-static char g_tmp[64];
-
-static const char *tmp_path(const char *name) {
-    static char bufs[4][256];
-    static int next;
-    if (!g_tmp[0]) {
-        snprintf(g_tmp, sizeof g_tmp, "/tmp/lmc_test_gguf_model_XXXXXX");
-        if (!mkdtemp(g_tmp)) { perror("mkdtemp"); exit(2); }
-    }
-    char *b = bufs[next++ % 4];
-    snprintf(b, sizeof bufs[0], "%s/%s", g_tmp, name);
-    return b;
-}
-
 /* Logits (T, vocab) of a fixed token sequence, malloc'ed; NULL with a failure recorded. */
 static float *logits_of(const char *path, lmc_compute compute, size_t pack_limit, int *vocab) {
     lmc_model_opts o = {.compute = compute, .bf16_pack_limit = pack_limit};
@@ -94,7 +80,7 @@ static void test_gpt2_f32_gguf_equals_hf(void) {
  * compute exactly what that file does (f32: widened chunk by chunk; bf16: dequantized into the packed panels). */
 static void quantized_equals_dequantized(const char *gguf, const char *name) {
     lmc_err err = {{0}};
-    const char *out = tmp_path(name);
+    const char *out = t_tmp(name);
     REQUIRE(lmc_convert(gguf, out, LMC_CONVERT_KEEP_DTYPE, NULL, &err) == 0, "convert %s: %s", gguf, err.msg);
     same_logits(gguf, out, LMC_COMPUTE_F32, 0);
     same_logits(gguf, out, LMC_COMPUTE_BF16, 0);
@@ -255,13 +241,6 @@ static void test_describe_and_memory(void) {
 
 /* ---- errors ------------------------------------------------------------------------------------------- */
 
-static void write_file(const char *path, const void *p, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) { perror(path); exit(2); }
-    fwrite(p, 1, n, f);
-    fclose(f);
-}
-
 /* A GGUF of an architecture lmc does not implement: one line naming it. */
 static void test_unknown_architecture(void) {
     uint8_t b[256];
@@ -272,8 +251,8 @@ static void test_unknown_architecture(void) {
     PUT("GGUF", 4); PUT(&version, 4); PUT(&n_t, 8); PUT(&n_kv, 8);
     PUT(&klen, 8); PUT("general.architecture", 20); PUT(&vt, 4); PUT(&vlen, 8); PUT("mamba", 5);
 #undef PUT
-    const char *path = tmp_path("mamba.gguf");
-    write_file(path, b, n);
+    const char *path = t_tmp("mamba.gguf");
+    t_write_file(path, b, n);
     lmc_model *m;
     lmc_err err = {{0}};
     CHECK(lmc_model_open(path, NULL, &m, &err) != 0, "a mamba GGUF opened");
@@ -304,6 +283,6 @@ int main(void) {
     RUN(test_describe_and_memory);
     RUN(test_unknown_architecture);
     RUN(test_unsupported_type_named);
-    rmdir(g_tmp);
+    t_tmp_cleanup();
     return test_summary();
 }

@@ -21,20 +21,6 @@
 #include "lmc.h"
 #include "tokenizer/tokenizer.h"
 
-static char g_tmp[256];
-
-static const char *tmp_path(const char *name) {
-    static char bufs[4][512];
-    static int next;
-    if (!g_tmp[0]) {
-        snprintf(g_tmp, sizeof g_tmp, "/tmp/lmc_test_gguf_tok_XXXXXX");
-        if (!mkdtemp(g_tmp)) { perror("mkdtemp"); exit(2); }
-    }
-    char *b = bufs[next++ % 4];
-    snprintf(b, sizeof bufs[0], "%s/%s", g_tmp, name);
-    return b;
-}
-
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -62,7 +48,7 @@ static void gguf_golden(const char *fam, const char *pre) {
     lmc_err err = {{0}};
     double t0 = now_s();
     snprintf(name, sizeof name, "%s.gguf", fam);
-    const char *gguf = tmp_path(name);
+    const char *gguf = t_tmp(name);
     REQUIRE(hf_vocab_to_gguf(dir, pre, gguf, &err) == 0, "%s: writing the GGUF: %s", fam, err.msg);
     lmc_tokenizer *tok = NULL;
     REQUIRE(lmc_tokenizer_open(gguf, &tok, &err) == 0, "%s: %s", fam, err.msg);
@@ -133,7 +119,7 @@ static void roundtrip(const char *fam, const char *pre, const char *text, size_t
     SHARED_OR_SKIP(dir, rel);
     lmc_err err = {{0}};
     snprintf(name, sizeof name, "rt_%s.gguf", fam);
-    const char *gguf = tmp_path(name);
+    const char *gguf = t_tmp(name);
     REQUIRE(hf_vocab_to_gguf(dir, pre, gguf, &err) == 0, "%s", err.msg);
     lmc_tokenizer *tok = NULL;
     REQUIRE(lmc_tokenizer_open(gguf, &tok, &err) == 0, "%s", err.msg);
@@ -168,7 +154,7 @@ static void test_hash(void) {
     SHARED_OR_SKIP(d1, "tokenizers/gpt2");
     SHARED_OR_SKIP(d2, "tokenizers/falcon");
     lmc_err err = {{0}};
-    const char *a = tmp_path("h1.gguf"), *b = tmp_path("h2.gguf");
+    const char *a = t_tmp("h1.gguf"), *b = t_tmp("h2.gguf");
     REQUIRE(hf_vocab_to_gguf(d1, "gpt-2", a, &err) == 0 && hf_vocab_to_gguf(d2, "falcon", b, &err) == 0, "%s", err.msg);
     lmc_tokenizer *t1 = NULL, *t2 = NULL, *t3 = NULL;
     REQUIRE(!lmc_tokenizer_open(a, &t1, &err) && !lmc_tokenizer_open(a, &t2, &err) && !lmc_tokenizer_open(b, &t3, &err),
@@ -200,7 +186,7 @@ static int small_vocab(const char *model, const char *pre, const char *merge, lm
     gw_kv_strs(&w, "tokenizer.ggml.tokens", tokens, 4);
     gw_kv_nums(&w, "tokenizer.ggml.token_type", g_types_elem, g_types_elem == GW_F32 ? (const void *)ftypes : itypes, 4);
     gw_kv_strs(&w, "tokenizer.ggml.merges", merges, 1);
-    const char *path = tmp_path("small.gguf");
+    const char *path = t_tmp("small.gguf");
     int wrc = gw_write(&w, path);
     lmc_buf_free(&w.kv);
     if (wrc) return lmc_fail(err, "cannot write %s", path);
@@ -255,6 +241,6 @@ int main(void) {
     RUN(test_decode_roundtrip);
     RUN(test_hash);
     RUN(test_errors);
-    if (g_tmp[0]) rmdir(g_tmp);
+    t_tmp_cleanup();
     return test_summary();
 }

@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 static const char *LMC = "./lmc";
-static char TMP[256];
 
 /* ---- helpers ---------------------------------------------------------------------------------- */
 
@@ -111,7 +110,7 @@ static char REF_JSON[300], REF_PD[300], REF_PW[300], REF_BITS[32];
 static double REF_NLL, REF_SECONDS;
 static int have_ref;
 
-static void path_in(char *buf, size_t cap, const char *name) { snprintf(buf, cap, "%s/%s", TMP, name); }
+static void path_in(char *buf, size_t cap, const char *name) { snprintf(buf, cap, "%s/%s", t_tmp_dir(), name); }
 
 /* ---- tests ------------------------------------------------------------------------------------ */
 
@@ -474,16 +473,12 @@ int main(void) {
     unsigned seed = seed_s && *seed_s ? (unsigned)strtoul(seed_s, NULL, 10) : (unsigned)time(NULL) ^ (unsigned)getpid();
     srand(seed);
     printf("  seed %u (LMC_TEST_SEED reproduces the kill delays)\n", seed);
-    snprintf(TMP, sizeof TMP, "/tmp/lmc_resume_XXXXXX");
-    if (!mkdtemp(TMP)) { printf("FAIL mkdtemp\n"); return 1; }
     RUN(test_reference_run);
     RUN(test_kill9_resume);
     RUN(test_torn_record);
     RUN(test_refusals);
     RUN(test_multi_data);
     RUN(test_progress_lines);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", TMP);
-    if (system(cmd) != 0) printf("  note: could not remove %s\n", TMP);
+    t_tmp_cleanup();
     return test_summary();
 }

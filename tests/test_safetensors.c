@@ -5,37 +5,10 @@
 #include "model/safetensors.h"
 #include "common/util.h"
 
-#include <ftw.h>
 #include <stdint.h>
 #include <unistd.h>
 
-/* ---- scratch files --------------------------------------------------------------------------- */
-
-static char g_tmp[256];
-
-static const char *tmp_dir(void) {
-    if (!g_tmp[0]) {
-        snprintf(g_tmp, sizeof g_tmp, "/tmp/lmc_test_st_XXXXXX");
-        if (!mkdtemp(g_tmp)) { perror("mkdtemp"); exit(2); }
-    }
-    return g_tmp;
-}
-
-/* A path under the scratch dir (rotating buffers: several may be alive at once). */
-static const char *tp(const char *name) {
-    static char bufs[16][512];
-    static int next;
-    char *b = bufs[next++ % 16];
-    snprintf(b, sizeof bufs[0], "%s/%s", tmp_dir(), name);
-    return b;
-}
-
-static void write_bytes(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) { perror(path); exit(2); }
-    if (n) fwrite(data, 1, n, f);
-    fclose(f);
-}
+/* ---- test files ------------------------------------------------------------------------------ */
 
 /* A safetensors file from a header string (padded with spaces to a multiple of 8, as writers do, so that
  * the data is aligned) and data bytes. */
@@ -46,14 +19,9 @@ static void write_st(const char *path, const char *header, const void *data, siz
     memset(b + 8, ' ', h);
     memcpy(b + 8, header, h0);
     if (ndata) memcpy(b + 8 + h, data, ndata);
-    write_bytes(path, b, 8 + h + ndata);
+    t_write_file(path, b, 8 + h + ndata);
     free(b);
 }
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) { return remove(p); }
-static void rm_tree(const char *dir) { nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS); }
-
-static bool exists(const char *path) { struct stat st; return stat(path, &st) == 0; }
 
 /* Number of directory entries whose name starts with prefix (to find leftover tmp files). */
 #include <dirent.h>
@@ -68,7 +36,7 @@ static int count_prefix(const char *dir, const char *prefix) {
 /* ---- valid files ----------------------------------------------------------------------------- */
 
 static void test_valid_file(void) {
-    const char *path = tp("valid.safetensors");
+    const char *path = t_tmp("valid.safetensors");
     uint8_t data[44];
     float a[6] = {1, 2, 3, -4, 0.5f, 1e-3f};
     uint16_t b[4] = {0x3f80, 0x4000, 0xbf80, 0x0000}; /* bf16 1, 2, -1, 0 */
@@ -128,7 +96,7 @@ static void test_valid_file(void) {
 }
 
 static void test_unsupported_dtype(void) {
-    const char *path = tp("i64.safetensors");
+    const char *path = t_tmp("i64.safetensors");
     uint8_t data[20] = {0};
     write_st(path,
              "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
@@ -151,7 +119,7 @@ static void test_unsupported_dtype(void) {
 }
 
 static void test_alias(void) {
-    const char *path = tp("alias.safetensors");
+    const char *path = t_tmp("alias.safetensors");
     float d[2] = {1, 2};
     write_st(path,
              "{\"__metadata__\":{\"format\":\"pt\",\"emb\":\"head\",\"loop\":\"loop2\"},"
@@ -184,25 +152,25 @@ static void test_alias(void) {
 #define EXPECT_OPEN_FAIL(path, word) EXPECT_OPEN_FAIL_AT(path, path, word)
 
 static void test_short_file(void) {
-    const char *path = tp("short.safetensors");
-    write_bytes(path, "\x05\0\0", 3);
+    const char *path = t_tmp("short.safetensors");
+    t_write_file(path, "\x05\0\0", 3);
     EXPECT_OPEN_FAIL(path, "shorter than");
-    const char *empty = tp("empty.safetensors");
-    write_bytes(empty, "", 0);
+    const char *empty = t_tmp("empty.safetensors");
+    t_write_file(empty, "", 0);
     EXPECT_OPEN_FAIL(empty, "shorter than");
 }
 
 static void test_header_length(void) {
-    const char *path = tp("hlen.safetensors");
+    const char *path = t_tmp("hlen.safetensors");
     uint8_t b[40] = {0};
     b[0] = 0xe8; b[1] = 0x03; /* 1000 > 32 bytes left */
     memcpy(b + 8, "{}", 2);
-    write_bytes(path, b, sizeof b);
+    t_write_file(path, b, sizeof b);
     EXPECT_OPEN_FAIL(path, "exceeds the file size");
-    const char *huge = tp("hlen_huge.safetensors");
+    const char *huge = t_tmp("hlen_huge.safetensors");
     memset(b, 0, 8);
     b[7] = 0x40; /* 2^62 */
-    write_bytes(huge, b, sizeof b);
+    t_write_file(huge, b, sizeof b);
     EXPECT_OPEN_FAIL(huge, "implausible");
 }
 
@@ -239,21 +207,21 @@ static void test_corrupt_headers(void) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char name[128];
         snprintf(name, sizeof name, "%s.safetensors", cases[i].name);
-        const char *path = tp(name);
+        const char *path = t_tmp(name);
         write_st(path, cases[i].header, zeros, cases[i].data);
         EXPECT_OPEN_FAIL(path, cases[i].word);
     }
 }
 
 static void test_missing_file(void) {
-    const char *path = tp("does-not-exist.safetensors");
+    const char *path = t_tmp("does-not-exist.safetensors");
     EXPECT_OPEN_FAIL(path, "cannot open");
 }
 
 /* Random byte mutations and every truncation of a valid file: open must return 0 or -1 with a message, and
  * never crash (the header parser sees arbitrary bytes). */
 static void test_mutations_never_crash(void) {
-    const char *path = tp("fuzz.safetensors");
+    const char *path = t_tmp("fuzz.safetensors");
     const char *header = "{\"__metadata__\":{\"format\":\"pt\"},"
                          "\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
                          "\"b\":{\"dtype\":\"BF16\",\"shape\":[4],\"data_offsets\":[16,24]}}";
@@ -272,14 +240,14 @@ static void test_mutations_never_crash(void) {
             x ^= x << 13; x ^= x >> 7; x ^= x << 17;
             buf[at] = (x & 1) ? (uint8_t)(x >> 8) : (uint8_t)"{}[],:\"0-e.\\ "[(x >> 8) % 14];
         }
-        write_bytes(path, buf, n);
+        t_write_file(path, buf, n);
         lmc_weights *w;
         lmc_err err = {{0}};
         if (lmc_weights_open(path, &w, &err) == 0) { opened++; lmc_weights_close(w); }
         else { failed++; CHECK(err.msg[0], "failure without a message"); }
     }
     for (size_t len = 0; len < n; len++) {
-        write_bytes(path, orig, len);
+        t_write_file(path, orig, len);
         lmc_weights *w;
         lmc_err err = {{0}};
         int rc = lmc_weights_open(path, &w, &err);
@@ -294,13 +262,13 @@ static void test_mutations_never_crash(void) {
 /* ---- directories and shards ------------------------------------------------------------------ */
 
 static void test_empty_dir(void) {
-    const char *dir = tp("emptydir");
+    const char *dir = t_tmp("emptydir");
     mkdir(dir, 0755);
     EXPECT_OPEN_FAIL(dir, "no model.safetensors or model.safetensors.index.json");
 }
 
 static void test_dir_single(void) {
-    const char *dir = tp("single");
+    const char *dir = t_tmp("single");
     mkdir(dir, 0755);
     float d[1] = {7};
     char path[600];
@@ -316,7 +284,7 @@ static void test_dir_single(void) {
 
 /* A two-shard checkpoint: a, b in shard 1, c in shard 2, with the given index text. */
 static const char *make_sharded(const char *name, const char *index, bool write_second) {
-    const char *dir = tp(name);
+    const char *dir = t_tmp(name);
     mkdir(dir, 0755);
     char path[600];
     float d[4] = {1, 2, 3, 4};
@@ -328,7 +296,7 @@ static const char *make_sharded(const char *name, const char *index, bool write_
         write_st(path, "{\"c\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", d + 3, 4);
     }
     snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
-    write_bytes(path, index, strlen(index));
+    t_write_file(path, index, strlen(index));
     return dir;
 }
 
@@ -389,7 +357,7 @@ static void test_sharded_errors(void) {
     /* a corrupt shard is reported under the shard's own name */
     dir = make_sharded("shard_corrupt", GOOD_INDEX, true);
     snprintf(second, sizeof second, "%s/model-00002-of-00002.safetensors", dir);
-    write_bytes(second, "abc", 3);
+    t_write_file(second, "abc", 3);
     EXPECT_OPEN_FAIL_AT(dir, second, "shorter than");
 }
 
@@ -421,11 +389,11 @@ static void test_writer_round_trip(void) {
         {.name = "empty", .dtype = LMC_F32, .ndim = 2, .shape = {0, 5}, .src = NULL, .src_dtype = LMC_F32},
     };
     const char *meta[] = {"format", "pt", "tricky", "quote\" back\\ nl\n tab\t ctl\x01 utf8 \xc3\xa9 \xe2\x96\x81"};
-    const char *path = tp("written.safetensors");
+    const char *path = t_tmp("written.safetensors");
     lmc_err err = {{0}};
     REQUIRE(lmc_st_write(path, e, 6, meta, 2, &err) == 0, "write: %s", err.msg);
     CHECK(header_len(path) % 8 == 0, "header padded to 8: %llu", (unsigned long long)header_len(path));
-    CHECK(count_prefix(tmp_dir(), "written.safetensors.tmp") == 0, "tmp file left");
+    CHECK(count_prefix(t_tmp_dir(), "written.safetensors.tmp") == 0, "tmp file left");
     lmc_weights *w;
     REQUIRE(lmc_weights_open(path, &w, &err) == 0, "reopen: %s", err.msg);
     CHECK(lmc_weights_count(w) == 6, "count");
@@ -466,7 +434,7 @@ static void test_writer_chunks(void) {
     f32_to_bf16(want, src, n);
     lmc_st_entry e = {.name = "big", .dtype = LMC_BF16, .ndim = 1, .shape = {(int64_t)n}, .src = src,
                       .src_dtype = LMC_F32};
-    const char *path = tp("big.safetensors");
+    const char *path = t_tmp("big.safetensors");
     lmc_err err = {{0}};
     REQUIRE(lmc_st_write(path, &e, 1, NULL, 0, &err) == 0, "write: %s", err.msg);
     lmc_weights *w;
@@ -486,10 +454,10 @@ static void test_writer_errors(void) {
         {.name = "x", .dtype = LMC_F32, .ndim = 1, .shape = {1}, .src = d, .src_dtype = LMC_F32},
         {.name = "x", .dtype = LMC_F32, .ndim = 1, .shape = {1}, .src = d, .src_dtype = LMC_F32},
     };
-    const char *path = tp("dup_out.safetensors");
+    const char *path = t_tmp("dup_out.safetensors");
     lmc_err err = {{0}};
     CHECK(lmc_st_write(path, dup, 2, NULL, 0, &err) == -1 && strstr(err.msg, "duplicate"), "dup: %s", err.msg);
-    CHECK(!exists(path), "no output after failure");
+    CHECK(!t_exists(path), "no output after failure");
     lmc_st_entry meta_name = {.name = "__metadata__", .dtype = LMC_F32, .ndim = 1, .shape = {1}, .src = d};
     CHECK(lmc_st_write(path, &meta_name, 1, NULL, 0, &err) == -1, "__metadata__ as a tensor name");
     lmc_st_entry nosrc = {.name = "y", .dtype = LMC_F32, .ndim = 1, .shape = {3}, .src = NULL};
@@ -498,11 +466,11 @@ static void test_writer_errors(void) {
     CHECK(lmc_st_write(path, &neg, 1, NULL, 0, &err) == -1, "negative dim");
     const char *kv[] = {"k", "1", "k", "2"};
     CHECK(lmc_st_write(path, dup, 1, kv, 2, &err) == -1 && strstr(err.msg, "duplicate"), "dup meta key");
-    CHECK(!exists(path), "no output after failure");
-    const char *bad = tp("no/such/dir/out.safetensors");
+    CHECK(!t_exists(path), "no output after failure");
+    const char *bad = t_tmp("no/such/dir/out.safetensors");
     CHECK(lmc_st_write(bad, dup, 1, NULL, 0, &err) == -1 && strstr(err.msg, "cannot create"), "bad dir: %s",
           err.msg);
-    CHECK(count_prefix(tmp_dir(), "dup_out") == 0, "leftovers");
+    CHECK(count_prefix(t_tmp_dir(), "dup_out") == 0, "leftovers");
 }
 
 static void test_dtype_helpers(void) {
@@ -594,6 +562,6 @@ int main(void) {
     RUN(test_dtype_helpers);
     RUN(test_real_tinystories);
     RUN(test_real_others);
-    if (g_tmp[0]) rm_tree(g_tmp);
+    t_tmp_cleanup();
     return test_summary();
 }
