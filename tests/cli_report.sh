@@ -45,10 +45,11 @@ else
 fi
 if command -v xmllint >/dev/null; then
     xmllint --noout "$TMP/r.svg" 2>"$TMP/xml.txt" && pass svg_well_formed || fail svg_well_formed "$(head -3 "$TMP/xml.txt")"
-    # the SVG inlined in the HTML is well-formed too
-    sed -n '/^<svg /,/^<\/svg>/p' "$TMP/r.html" >"$TMP/inline.svg"
-    xmllint --noout "$TMP/inline.svg" 2>"$TMP/xml.txt" && pass html_svg_well_formed ||
-        fail html_svg_well_formed "$(head -3 "$TMP/xml.txt")"
+    # the SVGs inlined in the HTML (one per corpus panel) are well-formed too
+    { echo '<plots>'; sed -n '/^<svg /,/^<\/svg>/p' "$TMP/r.html"; echo '</plots>'; } >"$TMP/inline.svg"
+    n_inline=$(grep -c '^<svg ' "$TMP/inline.svg")
+    xmllint --noout "$TMP/inline.svg" 2>"$TMP/xml.txt" && [ "$n_inline" = 2 ] && pass html_svg_well_formed ||
+        fail html_svg_well_formed "$n_inline inline SVGs for 2 corpora; $(head -3 "$TMP/xml.txt")"
     # one point per model in each corpus panel (2 corpora), counted by XPath
     n=$(xmllint --xpath "count(//*[local-name()='circle'][@class='point'])" "$TMP/r.svg" 2>/dev/null)
     per=$(xmllint --xpath "count((//*[local-name()='g'][@class='panel'])[1]/*[local-name()='circle'][@class='point'])" \

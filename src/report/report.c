@@ -322,9 +322,11 @@ static int cmp_dot(const void *a, const void *b) {
     return strcmp(q->label, p->label);
 }
 
+/* standalone (--svg): one figure, the panels in a grid of up to three columns. In the HTML page: one <svg> per
+ * panel, which the page's CSS lays out in a row that shrinks to fit and wraps onto more rows on a narrow screen. */
 static void render_svg(const table *t, const lmc_report_opts *o, lmc_buf *b, int standalone) {
     size_t cols = t->n_corpora < 3 ? t->n_corpora : 3, rows = (t->n_corpora + cols - 1) / cols;
-    lmc_svg_begin(b, (double)(cols * LMC_PANEL_W), (double)(rows * LMC_PANEL_H), standalone);
+    if (standalone) lmc_svg_begin(b, (double)(cols * LMC_PANEL_W), (double)(rows * LMC_PANEL_H), 1);
     lmc_plot_point *pts = calloc(t->n_models, sizeof *pts);
     lmc_plot_line *refs = calloc(o->refs ? o->refs->n + 1 : 1, sizeof *refs);
     char title[400], xlabel[400], ylabel[200];
@@ -346,11 +348,17 @@ static void render_svg(const table *t, const lmc_report_opts *o, lmc_buf *b, int
         else snprintf(title, sizeof title, "%s: BPC per model (best at the top)", t->col[j]->corpus);
         snprintf(xlabel, sizeof xlabel, "BPC on %s (bar: 95%% interval), lower is better", t->col[j]->corpus);
         snprintf(ylabel, sizeof ylabel, "%s", o->scores ? o->scores->label : "");
-        lmc_svg_panel(b, &p, (double)(j % cols * LMC_PANEL_W), (double)(j / cols * LMC_PANEL_H));
+        if (standalone) {
+            lmc_svg_panel(b, &p, (double)(j % cols * LMC_PANEL_W), (double)(j / cols * LMC_PANEL_H));
+            continue;
+        }
+        lmc_svg_begin(b, LMC_PANEL_W, LMC_PANEL_H, 0);
+        lmc_svg_panel(b, &p, 0, 0);
+        lmc_svg_end(b);
     }
     free(pts);
     free(refs);
-    lmc_svg_end(b);
+    if (standalone) lmc_svg_end(b);
 }
 
 /* ---- HTML and Markdown ---------------------------------------------------------------------------------- */
@@ -379,6 +387,11 @@ static void html_head(const table *t, size_t nf, lmc_buf *b) {
                       "#ddd;text-align:right;white-space:nowrap}\n"
                       "th{background:#f2f4f7;border-bottom:2px solid #999}td.l,th.l{text-align:left}\n"
                       "small{color:#555}.method,.note{font-size:12px;color:#444;max-width:1000px}\n"
+                      /* an interval goes under its BPC, so the leaderboard fits 1200 px; a table wider than the
+                       * screen scrolls in its box instead of being cut off; the plots share a row and wrap */
+                      "td small,th small{display:block}.wide{overflow-x:auto;max-width:100%%}\n"
+                      ".plots{display:flex;flex-wrap:wrap;column-gap:12px}"
+                      "svg.plot{flex:1 1 340px;min-width:0;max-width:460px;height:auto}\n"
                       "</style>\n</head>\n<body>\n<h1>lmc report</h1>\n"
                       "<p class=\"note\">%zu model%s, %zu %s, from %zu results file%s. Lower BPC is better.</p>\n",
                    t->n_models, t->n_models == 1 ? "" : "s", t->n_corpora, t->n_corpora == 1 ? "corpus" : "corpora", nf,
@@ -388,7 +401,8 @@ static void html_head(const table *t, size_t nf, lmc_buf *b) {
 /* One row per model in leaderboard order: BPC with its interval per corpus, the mean, the time. */
 static void html_leaderboard(const table *t, lmc_buf *b) {
     char s1[64], s2[64], s3[64];
-    lmc_buf_printf(b, "<h2>Leaderboard</h2>\n<table>\n<tr><th>#</th><th class=\"l\">model</th><th>parameters</th>"
+    lmc_buf_printf(b, "<h2>Leaderboard</h2>\n<div class=\"wide\"><table>\n<tr><th>#</th><th class=\"l\">model</th>"
+                      "<th>parameters</th>"
                       "<th>weights / compute</th>");
     for (size_t j = 0; j < t->n_corpora; j++) {
         lmc_buf_printf(b, "<th>BPC ");
@@ -419,7 +433,7 @@ static void html_leaderboard(const table *t, lmc_buf *b) {
         }
         lmc_buf_printf(b, "<td>%.1f</td></tr>\n", model_seconds(t, m));
     }
-    lmc_buf_printf(b, "</table>\n");
+    lmc_buf_printf(b, "</table></div>\n");
 }
 
 static void html_plots(const table *t, const lmc_report_opts *o, lmc_buf *b) {
@@ -428,7 +442,9 @@ static void html_plots(const table *t, const lmc_report_opts *o, lmc_buf *b) {
         lmc_buf_printf(b, "<p class=\"note\">One point per model with a score; red: least-squares line of the score "
                           "on BPC, with Pearson r%s.</p>\n",
                        o->refs ? "; dashed: reference lines given with --reference" : "");
+    lmc_buf_printf(b, "<div class=\"plots\">\n");
     render_svg(t, o, b, 0);
+    lmc_buf_printf(b, "</div>\n");
 }
 
 /* One table per corpus: every figure of each model's result. */
@@ -443,7 +459,7 @@ static void html_corpora(const table *t, lmc_buf *b) {
         html_text(b, c0->data);
         lmc_buf_printf(b, ", %zu documents, %zu characters, sha256 %.12s…)</small></h3>\n", c0->docs, c0->chars,
                        c0->data_sha256);
-        lmc_buf_printf(b, "<table>\n<tr><th class=\"l\">model</th><th>BPC</th><th>± SE</th><th>95%% interval</th>"
+        lmc_buf_printf(b, "<div class=\"wide\"><table>\n<tr><th class=\"l\">model</th><th>BPC</th><th>± SE</th><th>95%% interval</th>"
                           "<th>BPB</th><th>compression %%</th><th>zlib-BPC</th><th>tokens/s</th><th>seconds</th>"
                           "<th>W / S</th></tr>\n");
         for (size_t r = 0; r < t->n_models; r++) {
@@ -461,7 +477,7 @@ static void html_corpora(const table *t, lmc_buf *b) {
             lmc_buf_printf(b, "<td>%s</td><td>%.1f</td><td>%d / %d</td></tr>\n", s1, c->c->seconds, c->c->block_size,
                            c->c->stride);
         }
-        lmc_buf_printf(b, "</table>\n");
+        lmc_buf_printf(b, "</table></div>\n");
     }
 }
 

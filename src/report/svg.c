@@ -30,6 +30,27 @@ static void text(lmc_buf *b, double x, double y, const char *anchor, const char 
     lmc_buf_printf(b, "</text>\n");
 }
 
+/* A legend line at 11 px from x, broken at spaces into lines that stay within max_w (width estimated at 6.2 px
+ * per character, as for point labels); *y advances by 15 px per line written. */
+static void legend_text(lmc_buf *b, double x, double *y, double max_w, const char *cls, const char *s) {
+    size_t max_chars = (size_t)(max_w / 6.2);
+    char part[512];
+    while (*s) {
+        size_t cut = 0, chars = 0, i = 0; /* cut: the last space within max_chars, or the whole rest */
+        for (; s[i]; i++) {
+            if (((unsigned char)s[i] & 0xC0) == 0x80) continue; /* a UTF-8 continuation byte */
+            if (++chars > max_chars) break;
+            if (s[i] == ' ') cut = i;
+        }
+        if (!s[i] || !cut) cut = strlen(s);
+        snprintf(part, sizeof part, "%.*s", (int)cut, s);
+        text(b, x, *y, "start", cls, part);
+        *y += 15;
+        s += cut;
+        while (*s == ' ') s++;
+    }
+}
+
 static void line(lmc_buf *b, double x1, double y1, double x2, double y2, const char *cls) {
     lmc_buf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"%s\"/>\n", x1, y1, x2, y2, cls);
 }
@@ -148,7 +169,7 @@ static void axes(lmc_buf *b, const frame *f, const lmc_plot *p, double xs, doubl
 }
 
 void lmc_svg_panel(lmc_buf *b, const lmc_plot *p, double ox, double oy) {
-    frame f = {ox, oy, 64, 32, LMC_PANEL_W - 64 - 18, LMC_PANEL_H - 32 - 92, 0, 1, 0, 1};
+    frame f = {ox, oy, 64, 32, LMC_PANEL_W - 64 - 18, LMC_PANEL_H - 32 - 112, 0, 1, 0, 1};
     double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
     for (size_t i = 0; i < p->n; i++) {
         const lmc_plot_point *q = &p->pts[i];
@@ -167,7 +188,7 @@ void lmc_svg_panel(lmc_buf *b, const lmc_plot *p, double ox, double oy) {
     axes(b, &f, p, xs, ys);
 
     char s[512];
-    double legend_y = f.oy + f.t + f.h + 56;
+    double legend_y = f.oy + f.t + f.h + 56, legend_w = LMC_PANEL_W - f.l - 8;
     for (size_t i = 0; i < p->n_refs; i++) {
         const lmc_plot_line *r = &p->refs[i];
         double xa, xb;
@@ -176,20 +197,20 @@ void lmc_svg_panel(lmc_buf *b, const lmc_plot *p, double ox, double oy) {
                       py(&f, r->intercept + r->slope * xb), "ref");
         snprintf(s, sizeof s, "- - %s: score = %.4g %s %.4g·BPC%s", r->label, r->intercept, r->slope < 0 ? "−" : "+",
                  fabs(r->slope), vis ? "" : " (outside this range)");
-        text(&*b, f.ox + f.l, legend_y, "start", "legend ref-legend", s);
-        legend_y += 15;
+        legend_text(b, f.ox + f.l, &legend_y, legend_w, "legend ref-legend", s);
     }
     double a, sl, r;
     if (p->fit && !lmc_fit_line(p->pts, p->n, &a, &sl, &r)) {
         double xa, xb;
         if (!clip_line(&f, a, sl, &xa, &xb))
             line(b, px(&f, xa), py(&f, a + sl * xa), px(&f, xb), py(&f, a + sl * xb), "fit");
-        snprintf(s, sizeof s, "— least squares: score = %.4g %s %.4g·BPC;  Pearson r = %.3f (n = %zu)", a,
-                 sl < 0 ? "−" : "+", fabs(sl), r, p->n);
-        text(b, f.ox + f.l, legend_y, "start", "legend", s);
+        snprintf(s, sizeof s, "— least squares: score = %.4g %s %.4g·BPC", a, sl < 0 ? "−" : "+", fabs(sl));
+        legend_text(b, f.ox + f.l, &legend_y, legend_w, "legend", s);
+        snprintf(s, sizeof s, "   Pearson r = %.3f (n = %zu)", r, p->n);
+        legend_text(b, f.ox + f.l, &legend_y, legend_w, "legend", s);
     } else if (p->fit) {
         snprintf(s, sizeof s, "no line: %s", p->n < 2 ? "fewer than 2 models with a score" : "no spread in BPC");
-        text(b, f.ox + f.l, legend_y, "start", "legend", s);
+        legend_text(b, f.ox + f.l, &legend_y, legend_w, "legend", s);
     }
     double boxes[64][3]; /* placed labels: x, baseline y, width (an estimate: 6.2 px per character at 11 px) */
     size_t n_boxes = 0;
@@ -242,7 +263,7 @@ void lmc_svg_begin(lmc_buf *b, double w, double h, int standalone) {
                    ".point{fill:#1f6fc5;stroke:#0b3768;stroke-width:1}.ci{stroke:#1f6fc5;stroke-width:1.5}\n"
                    ".fit{stroke:#c0392b;stroke-width:2}.ref{stroke:#7d7d7d;stroke-width:1.5;stroke-dasharray:6 4}\n"
                    "</style>\n<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n",
-                   w, h, w, h, standalone ? "" : " style=\"max-width:100%;height:auto\"");
+                   w, h, w, h, standalone ? "" : " class=\"plot\"");
 }
 
 void lmc_svg_end(lmc_buf *b) { lmc_buf_printf(b, "</svg>\n"); }

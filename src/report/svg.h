@@ -36,14 +36,15 @@ typedef struct lmc_plot {
  * in x; r is NaN when y has no spread). */
 int lmc_fit_line(const lmc_plot_point *p, size_t n, double *a, double *b, double *r);
 
-/* Panel size in pixels. */
+/* Panel size in pixels: the plot area, and below it the tick labels, the axis label and up to four legend lines. */
 #define LMC_PANEL_W 460
-#define LMC_PANEL_H 380
+#define LMC_PANEL_H 400
 
 /* Appends one panel as a <g> translated to (ox, oy). */
 void lmc_svg_panel(lmc_buf *b, const lmc_plot *p, double ox, double oy);
 
-/* <svg ...> opening (with the stylesheet the panels use) and closing tags for a w × h figure. */
+/* <svg ...> opening (with the stylesheet the panels use) and closing tags for a w × h figure. standalone: a file
+ * of its own (XML declaration); otherwise an element of the HTML page, class "plot", sized by the page's CSS. */
 void lmc_svg_begin(lmc_buf *b, double w, double h, int standalone);
 void lmc_svg_end(lmc_buf *b);
 
