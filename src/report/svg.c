@@ -168,25 +168,9 @@ static void axes(lmc_buf *b, const frame *f, const lmc_plot *p, double xs, doubl
     text(b, f->ox + f->l + f->w / 2, f->oy + 20, "middle", "title", p->title);
 }
 
-void lmc_svg_panel(lmc_buf *b, const lmc_plot *p, double ox, double oy) {
-    frame f = {ox, oy, 64, 32, LMC_PANEL_W - 64 - 18, LMC_PANEL_H - 32 - 112, 0, 1, 0, 1};
-    double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
-    for (size_t i = 0; i < p->n; i++) {
-        const lmc_plot_point *q = &p->pts[i];
-        double a = isfinite(q->xlo) ? fmin(q->xlo, q->x) : q->x, c = isfinite(q->xhi) ? fmax(q->xhi, q->x) : q->x;
-        xlo = fmin(xlo, a);
-        xhi = fmax(xhi, c);
-        ylo = fmin(ylo, q->y);
-        yhi = fmax(yhi, q->y);
-    }
-    if (p->n == 0) xlo = ylo = 0, xhi = yhi = 1;
-    double xs, ys;
-    axis_range(xlo, xhi, &f.x0, &f.x1, &xs);
-    if (p->dot) { f.y0 = -0.75; f.y1 = (double)p->n - 0.25; ys = 1; }
-    else axis_range(ylo, yhi, &f.y0, &f.y1, &ys);
-    lmc_buf_printf(b, "<g class=\"panel\">\n");
-    axes(b, &f, p, xs, ys);
-
+/* The reference lines and the least-squares line, each with its legend under the axis label. */
+static void lines_and_legend(lmc_buf *b, const frame *fp, const lmc_plot *p) {
+    const frame f = *fp;
     char s[512];
     double legend_y = f.oy + f.t + f.h + 56, legend_w = LMC_PANEL_W - f.l - 8;
     for (size_t i = 0; i < p->n_refs; i++) {
@@ -212,6 +196,29 @@ void lmc_svg_panel(lmc_buf *b, const lmc_plot *p, double ox, double oy) {
         snprintf(s, sizeof s, "no line: %s", p->n < 2 ? "fewer than 2 models with a score" : "no spread in BPC");
         legend_text(b, f.ox + f.l, &legend_y, legend_w, "legend", s);
     }
+}
+
+void lmc_svg_panel(lmc_buf *b, const lmc_plot *p, double ox, double oy) {
+    frame f = {ox, oy, 64, 32, LMC_PANEL_W - 64 - 18, LMC_PANEL_H - 32 - 112, 0, 1, 0, 1};
+    double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
+    for (size_t i = 0; i < p->n; i++) {
+        const lmc_plot_point *q = &p->pts[i];
+        double a = isfinite(q->xlo) ? fmin(q->xlo, q->x) : q->x, c = isfinite(q->xhi) ? fmax(q->xhi, q->x) : q->x;
+        xlo = fmin(xlo, a);
+        xhi = fmax(xhi, c);
+        ylo = fmin(ylo, q->y);
+        yhi = fmax(yhi, q->y);
+    }
+    if (p->n == 0) xlo = ylo = 0, xhi = yhi = 1;
+    double xs, ys;
+    axis_range(xlo, xhi, &f.x0, &f.x1, &xs);
+    if (p->dot) { f.y0 = -0.75; f.y1 = (double)p->n - 0.25; ys = 1; }
+    else axis_range(ylo, yhi, &f.y0, &f.y1, &ys);
+    lmc_buf_printf(b, "<g class=\"panel\">\n");
+    axes(b, &f, p, xs, ys);
+
+    lines_and_legend(b, &f, p);
+    char s[512];
     double boxes[64][3]; /* placed labels: x, baseline y, width (an estimate: 6.2 px per character at 11 px) */
     size_t n_boxes = 0;
     for (size_t i = 0; i < p->n; i++) {
