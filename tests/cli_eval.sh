@@ -33,6 +33,19 @@ else
     fail convert_round_trip_bit_identical "convert or eval of the converted file failed"
 fi
 
+# --- JSON Lines by content: the same corpus named .txt, and with no extension, gives the same NLL and documents
+# (it used to be scored as one plain-text document, JSON syntax included) ---
+head -n 3 demo-data/cc.jsonl >"$TMP/cc3.txt"
+cp "$TMP/cc3.txt" "$TMP/cc3"
+a=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['results'][0]; print(repr(r['nll']), r['docs'])" "$TMP/r.json")
+for f in "$TMP/cc3.txt" "$TMP/cc3"; do
+    if $LMC eval --model demo-model --data "$f" --block-size 256 --stride 128 --quiet --json "$TMP/rf.json" >/dev/null 2>&1
+    then
+        b=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['results'][0]; print(repr(r['nll']), r['docs'])" "$TMP/rf.json")
+        [ "$a" = "$b" ] && pass "jsonl_by_content_$(basename "$f")" || fail "jsonl_by_content_$(basename "$f")" "$b vs .jsonl $a"
+    else fail "jsonl_by_content_$(basename "$f")" "eval failed"; fi
+done
+
 # --- thread count does not change the result ---
 if $LMC eval --model demo-model --data demo-data/cc.jsonl --file-num 3 --block-size 256 --stride 128 --quiet \
         --threads 1 --json "$TMP/r1.json" >/dev/null 2>&1; then

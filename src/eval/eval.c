@@ -478,8 +478,9 @@ static int eval_load(eval_run *e, lmc_tokenizer *tok, lmc_err *err) {
     lmc_result *r = e->r;
     const lmc_corpus *c = &e->c;
     const char *path = e->path;
-    lmc_corpus_opts co = {.file_num = o->file_num, .skip_bad = o->skip_bad};
+    lmc_corpus_opts co = {.file_num = o->file_num, .skip_bad = o->skip_bad, .format = o->format};
     if (lmc_corpus_load(path, &co, &e->c, err)) return -1;
+    r->format = c->format;
     r->docs = c->n_docs;
     r->chars = c->chars;
     r->bytes = c->bytes;
