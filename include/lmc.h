@@ -159,6 +159,12 @@ void lmc_model_sha256(const lmc_model *m, char hex[65]);
 /* One pass over every weight: fails, naming the file, tensor and element, at the first NaN or Inf. */
 int lmc_model_check_finite(const lmc_model *m, lmc_err *err);
 
+/* Fails, naming both files and both sizes, when the tokenizer has more tokens than the model has embedding rows
+ * (logits per position): a tokenizer of another model, whose ids would run past the embedding table. tok_path
+ * names the tokenizer in the message (NULL: the path it was opened from). lmc_evaluate, lmcz_compress and
+ * lmcz_decompress call it; a program that steps a model on its own tokens (generate) should too. */
+int lmc_check_tokenizer_fits(const lmc_model *m, const lmc_tokenizer *tok, const char *tok_path, lmc_err *err);
+
 /* ---- incremental decoding (a KV cache per sequence) ------------------------------------------- */
 
 typedef struct lmc_kv lmc_kv;

@@ -77,6 +77,11 @@ if need_shared corpora/tricky/invalid_utf8.jsonl; then
 else
     skip invalid_utf8 "shared corpora not found"
 fi
+# a --tokenizer of another model: refused before the corpus is read, naming both files and both sizes
+if need_shared models/selftrained-gpt2-tiny/tokenizer.json; then
+    expect_fail tokenizer_mismatch "tokenizer $SHARED/models/selftrained-gpt2-tiny/tokenizer.json has 50257 tokens but model demo-model has 4096" \
+        $LMC eval --model demo-model --tokenizer "$SHARED/models/selftrained-gpt2-tiny" --data demo-data/cc.jsonl --quiet
+else skip tokenizer_mismatch "shared models/selftrained-gpt2-tiny not found (set LMC_SHARED)"; fi
 mkdir -p "$TMP/arch"
 printf '{"architectures": ["BertModel"]}' >"$TMP/arch/config.json"
 cp demo-model/model.safetensors "$TMP/arch/"

@@ -465,6 +465,7 @@ int lmcz_compress(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, size_t n,
                   const lmcz_opts *opts, lmc_buf *out, lmcz_stats *st, lmc_err *err) {
     memset(st, 0, sizeof *st);
     if (n == 0) return lmc_fail(err, "%s: empty input: nothing to compress", name);
+    if (lmc_check_tokenizer_fits(m, tok, NULL, err)) return -1;
     lmc_model_desc d;
     lmc_model_describe(m, &d);
     if (d.compute != LMC_COMPUTE_F32) return lmc_fail(err, "%s: compression runs the model in f32 only", d.path);
@@ -599,7 +600,7 @@ static int drop_dummy_space(uint8_t *buf, size_t len, const char *name, lmc_err 
 int lmcz_decompress(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, size_t n, const char *name,
                     const lmcz_opts *opts, uint8_t **out, size_t *out_len, lmcz_stats *st, lmc_err *err) {
     memset(st, 0, sizeof *st);
-    if (check_header(m, tok, in, n, name, err)) return -1;
+    if (lmc_check_tokenizer_fits(m, tok, NULL, err) || check_header(m, tok, in, n, name, err)) return -1;
     int W = (int)get_le(in + LMCZ_H_WINDOW, 4);
     size_t len = (size_t)get_le(in + LMCZ_H_LENGTH, 6);
     uint32_t crc = (uint32_t)get_le(in + LMCZ_H_CRC, 4);

@@ -693,6 +693,7 @@ int lmc_evaluate(lmc_model *m, lmc_tokenizer *tok, const char *path, const lmc_e
     r->stride = o->stride;
     r->file_num = o->file_num;
     if (lmc_model_check_window(m, o->block_size, err)) return -1; /* before the corpus is read */
+    if (lmc_check_tokenizer_fits(m, tok, NULL, err)) return -1;
     eval_run e;
     memset(&e, 0, sizeof e);
     e.m = m;

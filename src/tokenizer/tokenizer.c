@@ -212,3 +212,14 @@ int lmc_tokenizer_bos(const lmc_tokenizer *tok) { return tok && tok->n_prefix ? 
 int lmc_tokenizer_vocab_size(const lmc_tokenizer *tok) { return tok ? tok->vocab_size : 0; }
 
 const char *lmc_tokenizer_hash(const lmc_tokenizer *tok) { return tok ? tok->hash : ""; }
+
+/* ---- a tokenizer for a model -------------------------------------------------------------------------- */
+
+int lmc_check_tokenizer_fits(const lmc_model *m, const lmc_tokenizer *tok, const char *tok_path, lmc_err *err) {
+    lmc_model_desc d;
+    lmc_model_describe(m, &d);
+    if (tok->vocab_size <= d.vocab) return 0;
+    return lmc_fail(err, "tokenizer %s has %d tokens but model %s has %d (its embedding rows): the tokenizer "
+                         "belongs to another model", tok_path ? tok_path : tok->origin, (int)tok->vocab_size, d.path,
+                    d.vocab);
+}
