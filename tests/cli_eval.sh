@@ -46,6 +46,13 @@ for f in "$TMP/cc3.txt" "$TMP/cc3"; do
     else fail "jsonl_by_content_$(basename "$f")" "eval failed"; fi
 done
 
+# --- convert writes safetensors only: -o with another extension is refused before any work, no file left ---
+expect_fail convert_out_gguf "$TMP/demo.gguf: lmc convert writes safetensors only (-o OUT.safetensors); for a GGUF file use tools/hf_to_gguf.py" \
+    $LMC convert demo-model -o "$TMP/demo.gguf"
+expect_fail convert_out_other "$TMP/demo.bin: lmc convert writes a safetensors file: name it OUT.safetensors" \
+    $LMC convert demo-model -o "$TMP/demo.bin"
+[ ! -e "$TMP/demo.gguf" ] && [ ! -e "$TMP/demo.bin" ] && pass convert_out_no_file || fail convert_out_no_file "$(ls "$TMP"/demo.*)"
+
 # --- thread count does not change the result ---
 if $LMC eval --model demo-model --data demo-data/cc.jsonl --file-num 3 --block-size 256 --stride 128 --quiet \
         --threads 1 --json "$TMP/r1.json" >/dev/null 2>&1; then
