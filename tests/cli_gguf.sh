@@ -56,6 +56,25 @@ $LMC eval --model "$D/llama-q8_0.gguf" --tokenizer "$TOK" --data demo-data/cc.js
 if grep -q 'weights Q8_0, compute f32' "$TMP/v.err" && grep -Eq '^weight memory: [0-9.]+ MB mmapped' "$TMP/v.err"
 then pass gguf_verbose; else fail gguf_verbose "$(cat "$TMP/v.err")"; fi
 
+# tools/hf_to_gguf.py on TinyStories-656K-f32, whose tied embedding is stored only as lm_head.weight with the
+# __metadata__ alias "model.embed_tokens.weight": "lm_head.weight": the GGUF must keep it as token_embd.weight
+# (it was dropped, and lmc and llama.cpp refused the file) and give the checkpoint's BPC. The script needs numpy
+# and llama.cpp's gguf-py (PYTHONPATH); without them this check is skipped.
+PY=${PYTHON:-python3} TS=$SHARED/models/TinyStories-656K-f32
+if [ ! -f "$TS/model.safetensors" ]; then skip hf_to_gguf_tied_alias "shared models/TinyStories-656K-f32 not found"
+elif ! $PY -c 'import numpy, gguf' 2>/dev/null; then
+    skip hf_to_gguf_tied_alias "$PY has no numpy or no llama.cpp gguf-py (put gguf-py on PYTHONPATH to run it)"
+elif ! $PY tools/hf_to_gguf.py "$TS" "$TMP/ts.gguf" >/dev/null 2>"$TMP/ts.err"; then
+    fail hf_to_gguf_tied_alias "hf_to_gguf.py: $(cat "$TMP/ts.err")"
+else
+    a=$(ev "$TMP/ts-hf.json" "$TS")
+    b=$(ev "$TMP/ts-gguf.json" "$TMP/ts.gguf" --tokenizer "$TS")
+    if [ -z "$a" ] || [ -z "$b" ]; then fail hf_to_gguf_tied_alias "$(cat "$TMP/ts-hf.json.err" "$TMP/ts-gguf.json.err")"
+    elif ! awk -v x="${a#* }" -v y="${b#* }" 'BEGIN { d = x - y; if (d < 0) d = -d; exit !(d <= 1e-9 * x) }'
+    then fail hf_to_gguf_tied_alias "HF BPC ${a#* } vs GGUF ${b#* }"
+    else pass hf_to_gguf_tied_alias; fi
+fi
+
 printf 'GGUF\003\000\000\000' >"$TMP/short.gguf"
 expect_fail gguf_truncated "short.gguf" $LMC eval --model "$TMP/short.gguf" --tokenizer "$TOK" --data demo-data/cc.jsonl
 cli_summary
