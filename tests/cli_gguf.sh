@@ -75,6 +75,33 @@ else
     else pass hf_to_gguf_tied_alias; fi
 fi
 
+# the same conversion where gguf-py is missing but numpy is not: a stand-in GGUFWriter records the tensors the
+# script writes; token_embd.weight must be among them with the embedding's shape, and no output.weight (tied)
+NPY=
+for cand in ${PYTHON:-} python3 /usr/bin/python3; do
+    if command -v "$cand" >/dev/null && "$cand" -c 'import numpy' 2>/dev/null; then NPY=$cand; break; fi
+done
+if [ ! -f "$TS/model.safetensors" ]; then skip hf_to_gguf_tied_alias_names "shared models/TinyStories-656K-f32 not found"
+elif [ -z "$NPY" ]; then skip hf_to_gguf_tied_alias_names "no python3 with numpy found"
+else
+    mkdir -p "$TMP/standin"
+    cat >"$TMP/standin/gguf.py" <<'PY'
+import json, types
+LlamaFileType = types.SimpleNamespace(ALL_F32=0, MOSTLY_F16=1, MOSTLY_BF16=32)
+GGMLQuantizationType = types.SimpleNamespace(BF16=30)
+class GGUFWriter:
+    def __init__(self, out, arch): self.out, self.tensors = out, {}
+    def add_tensor(self, name, t, raw_shape=None, raw_dtype=None): self.tensors[name] = list(t.shape)
+    def close(self): json.dump(self.tensors, open(self.out, "w"))
+    def __getattr__(self, key): return lambda *args, **kwargs: None
+PY
+    if PYTHONPATH="$TMP/standin" "$NPY" tools/hf_to_gguf.py "$TS" "$TMP/ts-names.json" 2>"$TMP/names.err" &&
+        got=$("$NPY" -c 'import json,sys; t=json.load(open(sys.argv[1])); print(t.get("token_embd.weight"), "output.weight" in t, len(t))' "$TMP/ts-names.json") &&
+        [ "$got" = "[2048, 128] False 20" ]
+    then pass hf_to_gguf_tied_alias_names
+    else fail hf_to_gguf_tied_alias_names "token_embd.weight shape, output.weight present, tensors: ${got:-$(cat "$TMP/names.err")}"; fi
+fi
+
 printf 'GGUF\003\000\000\000' >"$TMP/short.gguf"
 expect_fail gguf_truncated "short.gguf" $LMC eval --model "$TMP/short.gguf" --tokenizer "$TOK" --data demo-data/cc.jsonl
 cli_summary
