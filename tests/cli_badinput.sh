@@ -157,6 +157,8 @@ if [ -f "$M260/stories260K.bin" ] && [ -f "$M260/tok512.bin" ]; then
         $LMC eval --model "$M260/tok512.bin" --data demo-data/cc.jsonl --quiet
     expect_fail model_dir_llama2c "no model.safetensors or model.safetensors.index.json (stories260K.bin looks like a llama2.c checkpoint" \
         $LMC eval --model "$M260" --data demo-data/cc.jsonl --quiet
+    expect_fail tokenizer_is_llama2c "stories260K.bin looks like a llama2.c checkpoint, not a tokenizer: pass its tok*.bin" \
+        $LMC tokenize --model "$M260/stories260K.bin" "$TMP/story.txt"
     # the folder's tok512.bin is its tokenizer: the same ids as the converted file's
     printf 'Once upon a time.\nOnce more.' >"$TMP/once.txt"
     a=$($LMC tokenize --model "$M260" "$TMP/once.txt" 2>&1)
