@@ -42,7 +42,21 @@ typedef struct lmc_doc {
     size_t chars; /* Unicode code points (Python len) */
 } lmc_doc;
 
+/* How a corpus file is read: JSON Lines (each record's "content" a document) or plain text (the whole file one
+ * document). */
+typedef enum lmc_format {
+    LMC_FORMAT_AUTO = 0,  /* by content: see lmc_corpus_load (in a result: not known, e.g. merged shards) */
+    LMC_FORMAT_JSONL = 1,
+    LMC_FORMAT_TEXT = 2,
+} lmc_format;
+
+/* "auto", "jsonl", "text"; NULL for a value outside the enum. */
+const char *lmc_format_name(lmc_format f);
+/* The format a name ("auto", "jsonl", "text") stands for: 0, or -1 for any other name. */
+int lmc_format_parse(const char *name, lmc_format *out);
+
 typedef struct lmc_corpus {
+    lmc_format format; /* LMC_FORMAT_JSONL or LMC_FORMAT_TEXT: how the file was read */
     lmc_doc *docs;     /* (n_docs) non-empty documents, in file order */
     size_t   n_docs;
     size_t   records;  /* records read (before empty documents were dropped) */
@@ -54,9 +68,14 @@ typedef struct lmc_corpus {
 typedef struct lmc_corpus_opts {
     long file_num; /* keep the first file_num records (-1: all), counted before empty docs are dropped */
     int  skip_bad; /* 1: skip malformed records (counted in `skipped`) instead of failing */
+    lmc_format format; /* LMC_FORMAT_AUTO (0): see lmc_corpus_load; JSONL / TEXT: read the file so, whatever
+                        * its name and content */
 } lmc_corpus_opts;
 
-/* Reads a .jsonl, .jsonl.gz or plain UTF-8 text file (one document). */
+/* Reads a JSON Lines or plain UTF-8 text file (.gz: gunzipped first). With format AUTO, a file named .jsonl,
+ * .json or .ndjson (.gz too) is JSONL (and fails when it is not); any other is JSONL when its first non-blank
+ * line (after an optional UTF-8 BOM) is a JSON object whose "content" is a string, else plain text.
+ * out->format says which. */
 int  lmc_corpus_load(const char *path, const lmc_corpus_opts *opts, lmc_corpus *out, lmc_err *err);
 void lmc_corpus_free(lmc_corpus *c);
 
@@ -140,6 +159,12 @@ void lmc_model_sha256(const lmc_model *m, char hex[65]);
 /* One pass over every weight: fails, naming the file, tensor and element, at the first NaN or Inf. */
 int lmc_model_check_finite(const lmc_model *m, lmc_err *err);
 
+/* Fails, naming both files and both sizes, when the tokenizer has more tokens than the model has embedding rows
+ * (logits per position): a tokenizer of another model, whose ids would run past the embedding table. tok_path
+ * names the tokenizer in the message (NULL: the path it was opened from). lmc_evaluate, lmcz_compress and
+ * lmcz_decompress call it; a program that steps a model on its own tokens (generate) should too. */
+int lmc_check_tokenizer_fits(const lmc_model *m, const lmc_tokenizer *tok, const char *tok_path, lmc_err *err);
+
 /* ---- incremental decoding (a KV cache per sequence) ------------------------------------------- */
 
 typedef struct lmc_kv lmc_kv;
@@ -185,6 +210,7 @@ typedef struct lmc_eval_opts {
     int         stride;     /* S, default 512 */
     long        file_num;   /* -1: all records */
     int         skip_bad;   /* skip malformed corpus records (counted) instead of failing */
+    lmc_format  format;     /* the corpus file's format (lmc_corpus_opts.format): 0 = AUTO */
     lmc_progress_fn progress;   /* NULL: no reports; else called at most every progress_interval s, and at the end */
     void           *progress_user;     /* passed to progress */
     double          progress_interval; /* seconds; 0: after every window */
@@ -217,6 +243,7 @@ typedef struct lmc_result {
     double bpc, bpb, token_ppl;
     size_t docs, chars, bytes, tokens, windows, scored_tokens, skipped;
     size_t records;     /* records read (before empty documents were dropped) */
+    lmc_format format;  /* how the corpus file was read: JSONL or TEXT (AUTO: not known, e.g. merged shards) */
     int    block_size, stride;
     long   file_num;
     double zlib_bpc;    /* baseline: 8 · |zlib level 9 (concatenated documents)| / chars */

@@ -142,6 +142,31 @@ skipped invalid_utf8_skip invalid_utf8.jsonl 2 8 10
 
 # --- a result file is replaced only by a complete one: a failing run leaves an old one untouched ---
 echo '{"old": true}' >"$TMP/keep.json"
+# the wrong kind of file as a model: named for what it is, with what to pass instead (it used to be "header
+# length 9287020993001037859 is implausible")
+M260=$SHARED/models/stories260K
+expect_fail model_is_json "demo-model/config.json is a JSON file, not a model: pass its directory (demo-model)" \
+    $LMC eval --model demo-model/config.json --data demo-data/cc.jsonl --quiet
+printf 'Once upon a time there was a model file that was really a story.\n' >"$TMP/story.txt"
+expect_fail model_is_text "$TMP/story.txt is a text file, not a model" \
+    $LMC eval --model "$TMP/story.txt" --data demo-data/cc.jsonl --quiet
+if [ -f "$M260/stories260K.bin" ] && [ -f "$M260/tok512.bin" ]; then
+    expect_fail model_is_llama2c "stories260K.bin looks like a llama2.c checkpoint: convert it with \`lmc convert $M260/stories260K.bin -o stories260K.safetensors\`" \
+        $LMC eval --model "$M260/stories260K.bin" --data demo-data/cc.jsonl --quiet
+    expect_fail model_is_llama2c_tokenizer "tok512.bin looks like a llama2.c tokenizer, not a model" \
+        $LMC eval --model "$M260/tok512.bin" --data demo-data/cc.jsonl --quiet
+    expect_fail model_dir_llama2c "no model.safetensors or model.safetensors.index.json (stories260K.bin looks like a llama2.c checkpoint" \
+        $LMC eval --model "$M260" --data demo-data/cc.jsonl --quiet
+    expect_fail tokenizer_is_llama2c "stories260K.bin looks like a llama2.c checkpoint, not a tokenizer: pass its tok*.bin" \
+        $LMC tokenize --model "$M260/stories260K.bin" "$TMP/story.txt"
+    # the folder's tok512.bin is its tokenizer: the same ids as the converted file's
+    printf 'Once upon a time.\nOnce more.' >"$TMP/once.txt"
+    a=$($LMC tokenize --model "$M260" "$TMP/once.txt" 2>&1)
+    if $LMC convert "$M260/stories260K.bin" -o "$TMP/s260.safetensors" >/dev/null 2>&1 &&
+        b=$($LMC tokenize --model "$TMP/s260.safetensors" "$TMP/once.txt" 2>&1) && [ "$a" = "$b" ] && [ "${a%% *}" = 1 ]
+    then pass tokenize_llama2c_dir; else fail tokenize_llama2c_dir "folder: '$a', converted: '$b'"; fi
+else skip model_is_llama2c "shared models/stories260K not found (set LMC_SHARED)"; fi
+
 $LMC eval --model demo-model --quiet --data "$T/all_empty.jsonl" --json "$TMP/keep.json" >/dev/null 2>&1
 [ "$(cat "$TMP/keep.json")" = '{"old": true}' ] && pass failed_run_keeps_old_result || fail failed_run_keeps_old_result "overwritten"
 ls "$TMP" | grep -q '\.tmp\.' && fail no_tmp_files_left "$(ls "$TMP" | grep '\.tmp\.')" || pass no_tmp_files_left

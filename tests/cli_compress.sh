@@ -82,6 +82,55 @@ for src in models/selftrained-gpt2-tiny models/selftrained-gptneox-tiny; do
 done
 M=tests/data/gguf/llama-q4_0.gguf roundtrip compress_arch_gguf_q4_0 "$TMP/mix"
 
+# the integer tables code with the model's own distribution: their cost equals the model's NLL of the same tokens
+# within 0.1% (+ the report's 0.1-byte rounding) for every architecture and import path, at the default window
+# and a short one. A SentencePiece vocabulary (llama2.c's tok512.bin, TinyStories' Metaspace) must be coded as it
+# tokenizes, dummy prefix space included: coding "Once" in byte tokens after BOS made the tables (floored at 2^-30)
+# come out below that "NLL" (-12% on a repeated story).
+cat >"$TMP/story" <<'STORY'
+Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends.
+One day, Lily saw a big red ball under a tree. She ran to the ball and picked it up. It was shiny and round.
+"Can I play with you?" asked a small boy named Tom. Lily smiled and said, "Yes, let's play together!"
+They threw the ball back and forth all afternoon. When the sun went down, Tom's mom called him home for dinner.
+Lily was sad to say goodbye, but Tom promised to come back the next day. Lily went home and told her mom about
+her new friend. Her mom was happy and gave her a big hug. That night, Lily dreamed about the red ball and the park.
+STORY
+for i in 1 2 3 4 5 6 7 8; do head -c 126 "$TMP/story"; done >"$TMP/story8"
+# tables_match NAME MODEL FILE WINDOW
+tables_match() {
+    local name=$1 model=$2 f=$3 w=$4 out ideal tables
+    if ! out=$($LMC compress --model "$model" "$f" -o "$TMP/tm.lmcz" --window "$w" --quiet 2>&1); then
+        fail "$name" "compress: $out"; return
+    fi
+    ideal=$(printf '%s\n' "$out" | sed -n 's/^  ideal \([0-9.]*\) bytes.*/\1/p')
+    tables=$(printf '%s\n' "$out" | sed -n 's/.*; integer tables \([0-9.]*\);.*/\1/p')
+    if [ -z "$ideal" ] || [ -z "$tables" ]; then fail "$name" "no ideal / tables in: $out"; return; fi
+    if awk -v i="$ideal" -v t="$tables" 'BEGIN { d = t - i; if (d < 0) d = -d; exit !(d <= i * 0.001 + 0.1) }'
+    then pass "$name"; else fail "$name" "integer tables $tables bytes, model NLL $ideal bytes: more than 0.1% apart"; fi
+}
+if need_shared models/stories260K/stories260K.bin &&
+    $LMC convert "$SHARED/models/stories260K/stories260K.bin" --tokenizer "$SHARED/models/stories260K/tok512.bin" \
+        -o "$TMP/s260.safetensors" >/dev/null 2>&1; then
+    # the dummy prefix space: text, text that begins with a space or an invalid byte, every byte value
+    M="$TMP/s260.safetensors" roundtrip compress_arch_stories260K "$TMP/mix"
+    printf ' ÿ Once' >"$TMP/lead"; M="$TMP/s260.safetensors" roundtrip compress_stories260K_lead_space "$TMP/lead"
+    tail -c +2 "$TMP/lead" >"$TMP/lead2"; M="$TMP/s260.safetensors" roundtrip compress_stories260K_lead_invalid "$TMP/lead2"
+    M="$TMP/s260.safetensors" roundtrip compress_stories260K_all_bytes "$TMP/all.bin"
+    for w in 512 32; do
+        tables_match "compress_nll_stories260K_w$w" "$TMP/s260.safetensors" "$TMP/story" $w
+        tables_match "compress_nll_stories260K_repeated_w$w" "$TMP/s260.safetensors" "$TMP/story8" $w
+    done
+else skip compress_nll_stories260K "shared models/stories260K not found or not convertible (set LMC_SHARED)"; fi
+for src in TinyStories-656K-f32 selftrained-gpt2-tiny selftrained-gptneox-tiny; do
+    if need_shared "models/$src/config.json"; then
+        for w in 256 32; do tables_match "compress_nll_${src}_w$w" "$SHARED/models/$src" "$TMP/story" $w; done
+    else skip "compress_nll_$src" "shared models/$src not found (set LMC_SHARED)"; fi
+done
+for w in 512 32; do
+    tables_match compress_nll_gguf_q4_0_w$w tests/data/gguf/llama-q4_0.gguf "$TMP/story" $w
+    tables_match compress_nll_demo_w$w demo-model "$TMP/story" $w
+done
+
 # the report: sizes, bits per byte and char, ideal, speed, gzip and xz
 printf 'Debian is a free operating system (OS) for your computer.\nIt comes with many packages.\n' >"$TMP/txt"
 out=$($LMC compress --model $M "$TMP/txt" -o "$TMP/txt.lmcz" --threads 1 --quiet 2>&1); rc=$?

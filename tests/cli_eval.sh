@@ -33,6 +33,26 @@ else
     fail convert_round_trip_bit_identical "convert or eval of the converted file failed"
 fi
 
+# --- JSON Lines by content: the same corpus named .txt, and with no extension, gives the same NLL and documents
+# (it used to be scored as one plain-text document, JSON syntax included) ---
+head -n 3 demo-data/cc.jsonl >"$TMP/cc3.txt"
+cp "$TMP/cc3.txt" "$TMP/cc3"
+a=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['results'][0]; print(repr(r['nll']), r['docs'])" "$TMP/r.json")
+for f in "$TMP/cc3.txt" "$TMP/cc3"; do
+    if $LMC eval --model demo-model --data "$f" --block-size 256 --stride 128 --quiet --json "$TMP/rf.json" >/dev/null 2>&1
+    then
+        b=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['results'][0]; print(repr(r['nll']), r['docs'])" "$TMP/rf.json")
+        [ "$a" = "$b" ] && pass "jsonl_by_content_$(basename "$f")" || fail "jsonl_by_content_$(basename "$f")" "$b vs .jsonl $a"
+    else fail "jsonl_by_content_$(basename "$f")" "eval failed"; fi
+done
+
+# --- convert writes safetensors only: -o with another extension is refused before any work, no file left ---
+expect_fail convert_out_gguf "$TMP/demo.gguf: lmc convert writes safetensors only (-o OUT.safetensors); for a GGUF file use tools/hf_to_gguf.py" \
+    $LMC convert demo-model -o "$TMP/demo.gguf"
+expect_fail convert_out_other "$TMP/demo.bin: lmc convert writes a safetensors file: name it OUT.safetensors" \
+    $LMC convert demo-model -o "$TMP/demo.bin"
+[ ! -e "$TMP/demo.gguf" ] && [ ! -e "$TMP/demo.bin" ] && pass convert_out_no_file || fail convert_out_no_file "$(ls "$TMP"/demo.*)"
+
 # --- thread count does not change the result ---
 if $LMC eval --model demo-model --data demo-data/cc.jsonl --file-num 3 --block-size 256 --stride 128 --quiet \
         --threads 1 --json "$TMP/r1.json" >/dev/null 2>&1; then
@@ -64,6 +84,11 @@ if need_shared corpora/tricky/invalid_utf8.jsonl; then
 else
     skip invalid_utf8 "shared corpora not found"
 fi
+# a --tokenizer of another model: refused before the corpus is read, naming both files and both sizes
+if need_shared models/selftrained-gpt2-tiny/tokenizer.json; then
+    expect_fail tokenizer_mismatch "tokenizer $SHARED/models/selftrained-gpt2-tiny/tokenizer.json has 50257 tokens but model demo-model has 4096" \
+        $LMC eval --model demo-model --tokenizer "$SHARED/models/selftrained-gpt2-tiny" --data demo-data/cc.jsonl --quiet
+else skip tokenizer_mismatch "shared models/selftrained-gpt2-tiny not found (set LMC_SHARED)"; fi
 mkdir -p "$TMP/arch"
 printf '{"architectures": ["BertModel"]}' >"$TMP/arch/config.json"
 cp demo-model/model.safetensors "$TMP/arch/"

@@ -56,6 +56,52 @@ $LMC eval --model "$D/llama-q8_0.gguf" --tokenizer "$TOK" --data demo-data/cc.js
 if grep -q 'weights Q8_0, compute f32' "$TMP/v.err" && grep -Eq '^weight memory: [0-9.]+ MB mmapped' "$TMP/v.err"
 then pass gguf_verbose; else fail gguf_verbose "$(cat "$TMP/v.err")"; fi
 
+# tools/hf_to_gguf.py on TinyStories-656K-f32, whose tied embedding is stored only as lm_head.weight with the
+# __metadata__ alias "model.embed_tokens.weight": "lm_head.weight": the GGUF must keep it as token_embd.weight
+# (it was dropped, and lmc and llama.cpp refused the file) and give the checkpoint's BPC. The script needs numpy
+# and llama.cpp's gguf-py (PYTHONPATH); without them this check is skipped.
+PY=${PYTHON:-python3} TS=$SHARED/models/TinyStories-656K-f32
+if [ ! -f "$TS/model.safetensors" ]; then skip hf_to_gguf_tied_alias "shared models/TinyStories-656K-f32 not found"
+elif ! $PY -c 'import numpy, gguf' 2>/dev/null; then
+    skip hf_to_gguf_tied_alias "$PY has no numpy or no llama.cpp gguf-py (put gguf-py on PYTHONPATH to run it)"
+elif ! $PY tools/hf_to_gguf.py "$TS" "$TMP/ts.gguf" >/dev/null 2>"$TMP/ts.err"; then
+    fail hf_to_gguf_tied_alias "hf_to_gguf.py: $(cat "$TMP/ts.err")"
+else
+    a=$(ev "$TMP/ts-hf.json" "$TS")
+    b=$(ev "$TMP/ts-gguf.json" "$TMP/ts.gguf" --tokenizer "$TS")
+    if [ -z "$a" ] || [ -z "$b" ]; then fail hf_to_gguf_tied_alias "$(cat "$TMP/ts-hf.json.err" "$TMP/ts-gguf.json.err")"
+    elif ! awk -v x="${a#* }" -v y="${b#* }" 'BEGIN { d = x - y; if (d < 0) d = -d; exit !(d <= 1e-9 * x) }'
+    then fail hf_to_gguf_tied_alias "HF BPC ${a#* } vs GGUF ${b#* }"
+    else pass hf_to_gguf_tied_alias; fi
+fi
+
+# the same conversion where gguf-py is missing but numpy is not: a stand-in GGUFWriter records the tensors the
+# script writes; token_embd.weight must be among them with the embedding's shape, and no output.weight (tied)
+NPY=
+for cand in ${PYTHON:-} python3 /usr/bin/python3; do
+    if command -v "$cand" >/dev/null && "$cand" -c 'import numpy' 2>/dev/null; then NPY=$cand; break; fi
+done
+if [ ! -f "$TS/model.safetensors" ]; then skip hf_to_gguf_tied_alias_names "shared models/TinyStories-656K-f32 not found"
+elif [ -z "$NPY" ]; then skip hf_to_gguf_tied_alias_names "no python3 with numpy found"
+else
+    mkdir -p "$TMP/standin"
+    cat >"$TMP/standin/gguf.py" <<'PY'
+import json, types
+LlamaFileType = types.SimpleNamespace(ALL_F32=0, MOSTLY_F16=1, MOSTLY_BF16=32)
+GGMLQuantizationType = types.SimpleNamespace(BF16=30)
+class GGUFWriter:
+    def __init__(self, out, arch): self.out, self.tensors = out, {}
+    def add_tensor(self, name, t, raw_shape=None, raw_dtype=None): self.tensors[name] = list(t.shape)
+    def close(self): json.dump(self.tensors, open(self.out, "w"))
+    def __getattr__(self, key): return lambda *args, **kwargs: None
+PY
+    if PYTHONPATH="$TMP/standin" "$NPY" tools/hf_to_gguf.py "$TS" "$TMP/ts-names.json" 2>"$TMP/names.err" &&
+        got=$("$NPY" -c 'import json,sys; t=json.load(open(sys.argv[1])); print(t.get("token_embd.weight"), "output.weight" in t, len(t))' "$TMP/ts-names.json") &&
+        [ "$got" = "[2048, 128] False 20" ]
+    then pass hf_to_gguf_tied_alias_names
+    else fail hf_to_gguf_tied_alias_names "token_embd.weight shape, output.weight present, tensors: ${got:-$(cat "$TMP/names.err")}"; fi
+fi
+
 printf 'GGUF\003\000\000\000' >"$TMP/short.gguf"
 expect_fail gguf_truncated "short.gguf" $LMC eval --model "$TMP/short.gguf" --tokenizer "$TOK" --data demo-data/cc.jsonl
 cli_summary

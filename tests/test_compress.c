@@ -251,6 +251,36 @@ static void test_lib_roundtrip(void) {
     lmc_model_close(m);
 }
 
+/* A tokenizer with more tokens than the model's embedding (another model's): refused by both sides before any
+ * token is coded, naming both files and both sizes (it used to fail mid-stream naming no file). */
+static void test_lib_tokenizer_mismatch(void) {
+    SHARED_OR_SKIP(gpt2, "models/selftrained-gpt2-tiny/tokenizer.json");
+    lmc_tokenizer *tok, *other;
+    lmc_model *m = open_demo(&tok);
+    if (!m) SKIP("demo-model/ not found (run from the repository root)");
+    lmc_err err = {{0}};
+    REQUIRE(lmc_tokenizer_open(gpt2, &other, &err) == 0, "%s", err.msg);
+    CHECK(lmc_check_tokenizer_fits(m, tok, NULL, &err) == 0, "the demo model's own tokenizer: %s", err.msg);
+    static const uint8_t text[] = "Once upon a time";
+    lmcz_stats st;
+    lmc_buf file = {0};
+    CHECK(lmcz_compress(m, other, text, sizeof text - 1, "text", NULL, &file, &st, &err) == -1 &&
+              strstr(err.msg, gpt2) && strstr(err.msg, "demo-model") && strstr(err.msg, "50257") &&
+              strstr(err.msg, "4096"), "compress: %s", err.msg);
+    CHECK(file.len == 0, "compress wrote %zu bytes", file.len);
+    REQUIRE(lmcz_compress(m, tok, text, sizeof text - 1, "text", NULL, &file, &st, &err) == 0, "%s", err.msg);
+    uint8_t *out = NULL;
+    size_t n = 0;
+    CHECK(lmcz_decompress(m, other, (uint8_t *)file.p, file.len, "f.lmcz", NULL, &out, &n, &st, &err) == -1 &&
+              strstr(err.msg, "50257 tokens but model demo-model has 4096"), "decompress: %s", err.msg);
+    CHECK(lmc_check_tokenizer_fits(m, other, "TOK", &err) == -1 && strstr(err.msg, "tokenizer TOK has"), "%s", err.msg);
+    free(out);
+    lmc_buf_free(&file);
+    lmc_tokenizer_free(other);
+    lmc_tokenizer_free(tok);
+    lmc_model_close(m);
+}
+
 /* Recomputes the stream's and the header's CRC-32 of a compressed file with an sn-byte stream. */
 static void set_crcs(uint8_t *c, size_t sn) {
     uLong crc = crc32(crc32(0L, Z_NULL, 0), c + LMCZ_HEADER_BYTES, (uInt)sn);
@@ -336,5 +366,6 @@ int main(void) {
     RUN(test_step_threads);
     RUN(test_lib_roundtrip);
     RUN(test_lib_refuses);
+    RUN(test_lib_tokenizer_mismatch);
     return test_summary();
 }

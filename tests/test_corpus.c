@@ -165,12 +165,61 @@ static void test_missing_file(void) {
     CHECK(strstr(e.msg, "/nonexistent/x.jsonl") && strstr(e.msg, "No such file"), "%s", e.msg);
 }
 
+/* Loads text saved under a name ending in suffix with the given format: rc, the format used, the docs. */
+static int load_as(const char *suffix, const char *text, lmc_format format, lmc_corpus *c, lmc_err *e) {
+    char name[32];
+    snprintf(name, sizeof name, "fmt%s", suffix);
+    const char *path = t_tmp(name);
+    t_write_file(path, text, strlen(text));
+    lmc_corpus_opts o = {.file_num = -1, .format = format};
+    int rc = lmc_corpus_load(path, &o, c, e);
+    unlink(path);
+    return rc;
+}
+
+/* JSON Lines is recognised by content, whatever the file is called; anything else stays plain text. */
+static void test_format_by_content(void) {
+    const char *jsonl = "\xEF\xBB\xBF\n  \n{\"content\": \"one\", \"meta\": 1}\n{\"content\": \"two\"}\n";
+    const char *suffixes[] = {".txt", "", ".jsonl"};
+    lmc_corpus c;
+    lmc_err e = {{0}};
+    for (int i = 0; i < 3; i++) {
+        REQUIRE(load_as(suffixes[i], jsonl, LMC_FORMAT_AUTO, &c, &e) == 0, "'%s': %s", suffixes[i], e.msg);
+        CHECK(c.format == LMC_FORMAT_JSONL && c.n_docs == 2 && c.docs[1].len == 3 && !memcmp(c.docs[1].text, "two", 3),
+              "'%s': format %d, %zu docs", suffixes[i], c.format, c.n_docs);
+        lmc_corpus_free(&c);
+    }
+    /* text that merely looks like JSON: not an object with a string content */
+    const char *texts[] = {"{not json}\n{\"content\": \"x\"}\n", "{\"text\": \"a\"}\n", "{\"content\": 3}\n",
+                           "Once upon a time\n", "[\"content\"]\n"};
+    for (int i = 0; i < 5; i++) {
+        REQUIRE(load_as(".txt", texts[i], LMC_FORMAT_AUTO, &c, &e) == 0, "text %d: %s", i, e.msg);
+        CHECK(c.format == LMC_FORMAT_TEXT && c.n_docs == 1 && c.bytes == strlen(texts[i]), "text %d: format %d, %zu docs",
+              i, c.format, c.n_docs);
+        lmc_corpus_free(&c);
+    }
+    /* the override: JSONL read as text (one document, JSON syntax included), text as JSONL (an error) */
+    REQUIRE(load_as(".jsonl", jsonl, LMC_FORMAT_TEXT, &c, &e) == 0, "%s", e.msg);
+    CHECK(c.format == LMC_FORMAT_TEXT && c.n_docs == 1 && c.bytes == strlen(jsonl), "text override: %zu docs", c.n_docs);
+    lmc_corpus_free(&c);
+    CHECK(load_as(".txt", "Once upon a time\n", LMC_FORMAT_JSONL, &c, &e) == -1 && strstr(e.msg, ":1: "),
+          "jsonl override on text: %s", e.msg);
+    /* a .jsonl name whose content is not JSONL stays an error */
+    CHECK(load_as(".jsonl", "Once upon a time\n", LMC_FORMAT_AUTO, &c, &e) == -1 && strstr(e.msg, "not a valid JSON"),
+          ".jsonl text: %s", e.msg);
+    CHECK(load_as(".txt", "x", (lmc_format)7, &c, &e) == -1 && strstr(e.msg, "unknown corpus format 7"), "%s", e.msg);
+    lmc_format f = LMC_FORMAT_AUTO;
+    CHECK(lmc_format_parse("text", &f) == 0 && f == LMC_FORMAT_TEXT && !strcmp(lmc_format_name(f), "text"), "parse");
+    CHECK(lmc_format_parse("jsonl", &f) == 0 && f == LMC_FORMAT_JSONL && lmc_format_parse("xml", &f) == -1, "parse");
+}
+
 int main(void) {
     RUN(test_tricky_counts);
     RUN(test_tricky_errors);
     RUN(test_schema_variants_skip);
     RUN(test_gzip_and_file_num);
     RUN(test_missing_file);
+    RUN(test_format_by_content);
     t_tmp_cleanup();
     return test_summary();
 }

@@ -136,6 +136,43 @@ static void test_per_doc_and_per_window(void) {
     lmc_corpus_free(&c);
 }
 
+/* ---- corpus format ------------------------------------------------------------------------------ */
+
+/* JSON Lines named .txt is read as JSON Lines (the same NLL as the .jsonl, bit for bit); the result says which
+ * format was used, and format = TEXT reads it as one plain-text document. */
+static void test_format_in_result(void) {
+    if (!M) SKIP("demo model not available");
+    char *raw;
+    size_t len;
+    lmc_err e;
+    REQUIRE(lmc_read_file("demo-data/python.jsonl", &raw, &len, &e) == 0, "%s", e.msg);
+    size_t cut = 0;
+    for (int lines = 0; cut < len && lines < 3; cut++) lines += raw[cut] == '\n';
+    char txt[] = "/tmp/lmc_eval_fmt_XXXXXX.txt";
+    int fd = mkstemps(txt, 4);
+    REQUIRE(fd >= 0, "mkstemps");
+    int wrote = write(fd, raw, cut) == (ssize_t)cut;
+    close(fd);
+    free(raw);
+    REQUIRE(wrote, "write %s", txt);
+    lmc_eval_opts o = small_opts(3, 2048, 2048);
+    lmc_result a, b, t;
+    REQUIRE(lmc_evaluate(M, TOK, "demo-data/python.jsonl", &o, &a, &e) == 0, "%s", e.msg);
+    o.file_num = -1;
+    int rc_b = lmc_evaluate(M, TOK, txt, &o, &b, &e);
+    o.format = LMC_FORMAT_TEXT;
+    int rc_t = rc_b ? -1 : lmc_evaluate(M, TOK, txt, &o, &t, &e);
+    unlink(txt);
+    REQUIRE(rc_b == 0 && rc_t == 0, "%s", e.msg);
+    CHECK(a.format == LMC_FORMAT_JSONL && b.format == LMC_FORMAT_JSONL && t.format == LMC_FORMAT_TEXT,
+          "formats %d %d %d", a.format, b.format, t.format);
+    CHECK(b.docs == 3 && bits(b.nll) == bits(a.nll), ".txt: %zu docs, nll %.17g vs %.17g", b.docs, b.nll, a.nll);
+    CHECK(t.docs == 1 && t.bytes == cut, "as text: %zu docs, %zu bytes", t.docs, t.bytes);
+    lmc_result_free(&a);
+    lmc_result_free(&b);
+    lmc_result_free(&t);
+}
+
 /* ---- zlib baseline ------------------------------------------------------------------------------ */
 
 static void test_zlib_baseline(void) {
@@ -343,6 +380,7 @@ int main(void) {
     RUN(test_bit_identical_runs_and_threads);
     RUN(test_per_doc_and_per_window);
     RUN(test_zlib_baseline);
+    RUN(test_format_in_result);
     RUN(test_too_short_message);
     RUN(test_checkpoint_api);
     RUN(test_model_sha256);

@@ -529,9 +529,18 @@ static bool ends_with(const char *s, const char *suffix) {
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
+int lmc_convert_check_output(const char *out_path, lmc_err *err) {
+    if (!out_path || !*out_path) return lmc_fail(err, "convert: no output path given (-o OUT.safetensors)");
+    if (ends_with(out_path, ".safetensors")) return 0;
+    if (ends_with(out_path, ".gguf"))
+        return lmc_fail(err, "%s: lmc convert writes safetensors only (-o OUT.safetensors); for a GGUF file use "
+                             "tools/hf_to_gguf.py", out_path);
+    return lmc_fail(err, "%s: lmc convert writes a safetensors file: name it OUT.safetensors", out_path);
+}
+
 int lmc_convert(const char *src, const char *out_path, int dtype, const char *llama2c_tokenizer, lmc_err *err) {
     if (!src || !*src) return lmc_fail(err, "convert: no source given");
-    if (!out_path || !*out_path) return lmc_fail(err, "convert: no output path given (-o OUT.safetensors)");
+    if (lmc_convert_check_output(out_path, err)) return -1;
     if (dtype != LMC_CONVERT_KEEP_DTYPE && dtype != LMC_F32 && dtype != LMC_BF16 && dtype != LMC_F16)
         return lmc_fail(err, "convert: unknown dtype %d (f32, bf16 or f16)", dtype);
     if (lmc_is_dir(src)) {

@@ -39,4 +39,9 @@
  * that asks for --tokenizer. */
 int lmc_convert(const char *src, const char *out_path, int dtype, const char *llama2c_tokenizer, lmc_err *err);
 
+/* Fails (one line; for .gguf pointing to tools/hf_to_gguf.py) unless out_path ends in ".safetensors": a file
+ * named .gguf that holds safetensors would be refused by every reader, lmc included. lmc_convert calls it
+ * before any work; a command line calls it first to make it a usage error. */
+int lmc_convert_check_output(const char *out_path, lmc_err *err);
+
 #endif

@@ -32,7 +32,7 @@ import gguf
 
 
 def read_safetensors(path):
-    """name → float32 ndarray (bf16 and f16 widened exactly)."""
+    """name → float32 ndarray (bf16 and f16 widened exactly), __metadata__ aliases included."""
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
         header = json.loads(f.read(n))
@@ -53,7 +53,18 @@ def read_safetensors(path):
         else:
             continue
         out[name] = a.reshape(info["shape"]).copy()
+    resolve_aliases(out, header.get("__metadata__") or {})
     return out
+
+
+def resolve_aliases(tensors, metadata):
+    """A __metadata__ key that names no stored tensor while its value does stands for that tensor, as lmc's reader
+    takes it (src/model/safetensors.c, alias_of): TinyStories-656K-f32 stores its tied embedding only as
+    lm_head.weight, with "model.embed_tokens.weight": "lm_head.weight"; without the alias the GGUF had no
+    token_embd.weight."""
+    for key, target in metadata.items():
+        if key not in tensors and isinstance(target, str) and target in tensors:
+            tensors[key] = tensors[target]
 
 
 def bf16_bits(a):
@@ -175,12 +186,14 @@ def main(argv):
         add_llama2c_vocab(w, vocab_bin)
 
     tied = cfg.get("tie_word_embeddings", arch in ("gpt2", "falcon"))
+    has_embd = any(gguf_name(n, table, prefixes) == "token_embd.weight" for n in tensors)
     for name, t in tensors.items():
         if name.endswith((".attn.bias", ".attn.masked_bias", "rotary_emb.inv_freq")):
             continue
-        if tied and name == "lm_head.weight":
+        if tied and name == "lm_head.weight" and has_embd:
             continue
-        gname = gguf_name(name, table, prefixes)
+        # a tied lm_head.weight with no embedding beside it is the embedding's only copy
+        gname = "token_embd.weight" if tied and name == "lm_head.weight" else gguf_name(name, table, prefixes)
         if gname is None:
             sys.exit(f"{name}: no GGUF name for it")
         if arch == "llama" and gname.endswith(("attn_q.weight", "attn_q.bias")):

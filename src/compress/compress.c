@@ -31,6 +31,13 @@
  * input round-trips: invalid UTF-8, NUL, CRLF, text the normalizer would change. The escape gets frequency 1
  * when every byte has a token (it is never needed then) and 2^22 of 2^30 (8 bits) when some byte has none.
  *
+ * Dummy prefix. A SentencePiece tokenizer (llama2.c's tok512.bin, HF Metaspace) puts a space before the text:
+ * "Once upon" is [" Once", " upon"], whose bytes are " Once upon". Coding the input as it is would spell its
+ * first word in byte tokens the model never saw after BOS (30 bits each, the table's floor, while the model
+ * gives them 40: the coded size fell below the model's "own" NLL of a tokenization nobody evaluates). So when
+ * the tokenizer adds that space (coder_init asks it), the symbols spell " " + the original, planned exactly as
+ * above, and the decoder drops the leading space: the tokens coded are those `lmc tokenize` and `lmc eval` see.
+ *
  * Determinism. The decoder must compute bit-identical probabilities to the encoder's, so:
  *   - both sides step the model one token at a time through the same lmc_model_step calls (the encoder does not
  *     prefill: a prefill sums in another order and differs in the last bits);
@@ -221,6 +228,7 @@ typedef struct coder {
     uint32_t       esc_freq;
     char          *piece;          /* (piece_cap) scratch: one token's bytes */
     size_t         piece_cap;
+    int            dummy_space;    /* the tokenizer puts a space before the text: the symbols spell " " + input */
 } coder;
 
 /* The bytes of token id into c->piece: their count, or ≤ 0 for a token with none (special or absent). */
@@ -232,6 +240,25 @@ static long token_bytes(coder *c, int32_t id) {
         len = lmc_token_bytes(c->tok, id, c->piece, c->piece_cap);
     }
     return len;
+}
+
+/* 1 when the tokenizer puts a space before the text it is given (SentencePiece's dummy prefix): "a" comes out
+ * as the bytes " a". */
+static int adds_dummy_space(coder *c) {
+    int32_t *ids;
+    size_t n_ids, pos = 0;
+    char got[8];
+    lmc_err e;
+    if (lmc_tokenize(c->tok, "a", 1, 0, &ids, &n_ids, &e)) return 0;
+    int ok = 1;
+    for (size_t i = 0; i < n_ids && ok; i++) {
+        long len = ids[i] >= 0 && ids[i] < c->n_tok ? token_bytes(c, ids[i]) : -1;
+        ok = len > 0 && (size_t)len <= sizeof got - pos;
+        if (ok) memcpy(got + pos, c->piece, (size_t)len);
+        pos += ok ? (size_t)len : 0;
+    }
+    free(ids);
+    return ok && pos == 2 && memcmp(got, " a", 2) == 0;
 }
 
 static void coder_init(coder *c, lmc_model *m, lmc_tokenizer *tok) {
@@ -252,6 +279,7 @@ static void coder_init(coder *c, lmc_model *m, lmc_tokenizer *tok) {
             missing--;
         }
     c->esc_freq = missing ? ESC_FREQ_USED : ESC_FREQ_RARE;
+    c->dummy_space = adds_dummy_space(c);
 }
 
 static void coder_free(coder *c) { free(c->piece); }
@@ -417,12 +445,27 @@ static void plan_input(coder *c, plan *p, const uint8_t *s, size_t n, size_t *ch
     }
 }
 
+/* What the symbols spell: the input, or " " + the input when the tokenizer adds a dummy prefix space. */
+static void plan_spelled(coder *c, plan *p, const uint8_t *in, size_t n, size_t *chars) {
+    if (!c->dummy_space) {
+        plan_input(c, p, in, n, chars);
+        return;
+    }
+    uint8_t *s = lmc_xmalloc(n + 1);
+    s[0] = ' ';
+    memcpy(s + 1, in, n);
+    plan_input(c, p, s, n + 1, chars);
+    (*chars)--;
+    free(s);
+}
+
 /* ---- compress ----------------------------------------------------------------------------------- */
 
 int lmcz_compress(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, size_t n, const char *name,
                   const lmcz_opts *opts, lmc_buf *out, lmcz_stats *st, lmc_err *err) {
     memset(st, 0, sizeof *st);
     if (n == 0) return lmc_fail(err, "%s: empty input: nothing to compress", name);
+    if (lmc_check_tokenizer_fits(m, tok, NULL, err)) return -1;
     lmc_model_desc d;
     lmc_model_describe(m, &d);
     if (d.compute != LMC_COMPUTE_F32) return lmc_fail(err, "%s: compression runs the model in f32 only", d.path);
@@ -439,7 +482,7 @@ int lmcz_compress(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, size_t n,
     p.want_lse = 1;
     double t0 = lmc_now(), last = t0;
     plan pl = {0};
-    plan_input(&c, &pl, in, n, &st->chars);
+    plan_spelled(&c, &pl, in, n, &st->chars);
 
     uint8_t h[LMCZ_HEADER_BYTES] = {'L', 'M', 'C', 'Z', LMCZ_VERSION, 0};
     put_le(h + LMCZ_H_WINDOW, (uint64_t)W, 4);
@@ -478,7 +521,7 @@ int lmcz_compress(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, size_t n,
             done++;
         }
         st->tokens++;
-        progress(opts, t0, &last, done, n, st->tokens, 0);
+        progress(opts, t0, &last, done - (size_t)c.dummy_space, n, st->tokens, 0);
     }
     if (rc == 0) {
         rc_enc_finish(&e);
@@ -547,20 +590,27 @@ static int check_header(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, siz
     return 0;
 }
 
+/* buf holds " " + the original (len bytes): the space the tokenizer put before the text goes. */
+static int drop_dummy_space(uint8_t *buf, size_t len, const char *name, lmc_err *err) {
+    if (buf[0] != ' ') return lmc_fail(err, "%s: damaged: the decoded text does not begin with the tokenizer's space", name);
+    memmove(buf, buf + 1, len);
+    return 0;
+}
+
 int lmcz_decompress(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, size_t n, const char *name,
                     const lmcz_opts *opts, uint8_t **out, size_t *out_len, lmcz_stats *st, lmc_err *err) {
     memset(st, 0, sizeof *st);
-    if (check_header(m, tok, in, n, name, err)) return -1;
+    if (lmc_check_tokenizer_fits(m, tok, NULL, err) || check_header(m, tok, in, n, name, err)) return -1;
     int W = (int)get_le(in + LMCZ_H_WINDOW, 4);
     size_t len = (size_t)get_le(in + LMCZ_H_LENGTH, 6);
     uint32_t crc = (uint32_t)get_le(in + LMCZ_H_CRC, 4);
-    uint8_t *buf = malloc(len);
-    if (!buf) return lmc_fail(err, "%s: out of memory for the %zu-byte original", name, len);
-
     coder c;
     coder_init(&c, m, tok);
+    size_t spelled = len + (size_t)c.dummy_space; /* bytes the symbols spell */
+    uint8_t *buf = malloc(spelled);
     pred p;
-    if (pred_open(&p, m, c.n_tok, W, lmc_tokenizer_bos(tok), c.esc_freq, err)) {
+    if (!buf || pred_open(&p, m, c.n_tok, W, lmc_tokenizer_bos(tok), c.esc_freq, err)) {
+        if (!buf) lmc_fail(err, "%s: out of memory for the %zu-byte original", name, len);
         coder_free(&c);
         free(buf);
         return -1;
@@ -570,7 +620,7 @@ int lmcz_decompress(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, size_t 
     double t0 = lmc_now(), last = t0;
     size_t done = 0;
     int rc = 0;
-    while (done < len && rc == 0) {
+    while (done < spelled && rc == 0) {
         if (pred_table(&p, err)) { rc = -1; break; }
         int64_t target = rc_decode_target(&dec, table_total(&p.tab));
         if (target < 0) { rc = lmc_fail(err, "%s: damaged: the coded stream leaves every symbol at byte %zu of the original", name, done); break; }
@@ -583,7 +633,7 @@ int lmcz_decompress(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, size_t 
             buf[done++] = (uint8_t)b;
         } else {
             long k = token_bytes(&c, s);
-            if (k <= 0 || (size_t)k > len - done) {
+            if (k <= 0 || (size_t)k > spelled - done) {
                 rc = lmc_fail(err, "%s: damaged: token %d at byte %zu of the original %s", name, s, done,
                               k <= 0 ? "stands for no bytes" : "runs past the original's length");
                 break;
@@ -593,10 +643,11 @@ int lmcz_decompress(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, size_t 
             pred_push(&p, s);
         }
         st->tokens++;
-        progress(opts, t0, &last, done, len, st->tokens, 0);
+        progress(opts, t0, &last, done - (size_t)c.dummy_space, len, st->tokens, 0);
     }
     if (rc == 0 && dec.pos != dec.n)
         rc = lmc_fail(err, "%s: damaged: %zu bytes of the coded stream were not needed", name, dec.n - dec.pos);
+    if (rc == 0 && c.dummy_space) rc = drop_dummy_space(buf, len, name, err);
     if (rc == 0 && crc32_of(buf, len) != crc)
         rc = lmc_fail(err, "%s: damaged: the rebuilt data fails its CRC-32 (or this lmc computes the model "
                            "differently from the one that compressed it)", name);

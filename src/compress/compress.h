@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LMCZ_VERSION      1
+#define LMCZ_VERSION      2 /* 2: the dummy prefix space of SentencePiece tokenizers is coded (compress.c) */
 
 /* Byte offsets of the header's fields (compress.c describes them); integers little-endian. */
 enum {

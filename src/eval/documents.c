@@ -1,10 +1,15 @@
 /* corpus.c — corpus files → documents (SPEC §1).
  *
- * JSONL (.jsonl, .jsonl.gz, .json): one record per line, split on '\n' only (U+2028/U+2029/U+0085 are
+ * The format is the caller's (lmc_corpus_opts.format) or, by default, the name's (.jsonl, .json, .ndjson, and
+ * their .gz: JSONL) or else the content's: a file whose first non-blank line (after a BOM) is a JSON object
+ * with a string "content" is JSONL whatever it is called (a JSONL file named .txt used to be scored as one
+ * plain-text document, its JSON syntax included), anything else plain text.
+ *
+ * JSONL: one record per line, split on '\n' only (U+2028/U+2029/U+0085 are
  * ordinary characters inside records), a trailing '\r' is JSON whitespace, blank lines are not records, a
  * UTF-8 BOM at the start of the file is not content. Each record's string field `content` is one document;
- * `--file-num N` keeps the first N records, before empty documents are dropped. Anything else is a plain UTF-8
- * text file: the whole file is one document (a BOM there is kept: it is a character of the text).
+ * `--file-num N` keeps the first N records, before empty documents are dropped. Plain text: the whole file is
+ * one document (a BOM there is kept: it is a character of the text).
  * Characters are code points, bytes are UTF-8 bytes; nothing is normalised. */
 #include "common/json_scan.h"
 #include "common/util.h"
@@ -55,10 +60,64 @@ static int parse_record(const char *line, size_t n, lmc_buf *content, size_t *ch
     return 0;
 }
 
+/* Past a UTF-8 BOM at the start of the file, if there is one. */
+static size_t after_bom(const char *data, size_t len) {
+    return len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+}
+
+/* JSONL by content: the first non-blank line is a record with a string "content". */
+static bool looks_like_jsonl(const char *data, size_t len) {
+    for (size_t pos = after_bom(data, len); pos < len;) {
+        const char *nl = memchr(data + pos, '\n', len - pos);
+        size_t end = nl ? (size_t)(nl - data) : len;
+        if (!blank_line(data + pos, end - pos)) {
+            lmc_buf content = {0};
+            size_t chars;
+            const char *why;
+            int bad = parse_record(data + pos, end - pos, &content, &chars, &why);
+            lmc_buf_free(&content);
+            return !bad;
+        }
+        pos = end + 1;
+    }
+    return false;
+}
+
+static lmc_format format_of(const char *path, const char *data, size_t len, lmc_format asked) {
+    if (asked == LMC_FORMAT_JSONL || asked == LMC_FORMAT_TEXT) return asked;
+    return is_jsonl_path(path) || looks_like_jsonl(data, len) ? LMC_FORMAT_JSONL : LMC_FORMAT_TEXT;
+}
+
+const char *lmc_format_name(lmc_format f) {
+    switch (f) {
+    case LMC_FORMAT_AUTO: return "auto";
+    case LMC_FORMAT_JSONL: return "jsonl";
+    case LMC_FORMAT_TEXT: return "text";
+    }
+    return NULL;
+}
+
+int lmc_format_parse(const char *name, lmc_format *out) {
+    for (lmc_format f = LMC_FORMAT_AUTO; f <= LMC_FORMAT_TEXT; f++)
+        if (strcmp(name, lmc_format_name(f)) == 0) {
+            *out = f;
+            return 0;
+        }
+    return -1;
+}
+
+static int load_text(const char *path, const char *data, size_t len, lmc_corpus *c, lmc_err *err) {
+    size_t chars, bad, cap = 0;
+    c->records = 1;
+    if (!lmc_utf8_validate(data, len, &chars, &bad))
+        return lmc_fail(err, "%s: invalid UTF-8 at byte offset %zu (plain-text corpus)", path, bad);
+    if (len > 0) corpus_add(c, &cap, data, len, chars);
+    return 0;
+}
+
 static int load_jsonl(const char *path, const char *data, size_t len, const lmc_corpus_opts *o, lmc_corpus *c,
                       lmc_err *err) {
-    size_t cap = 0, pos = 0, lineno = 0;
-    if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) pos = 3;
+    size_t cap = 0, pos = after_bom(data, len), lineno = 0;
     lmc_buf content = {0};
     while (pos < len) {
         const char *nl = memchr(data + pos, '\n', len - pos);
@@ -92,19 +151,13 @@ int lmc_corpus_load(const char *path, const lmc_corpus_opts *opts, lmc_corpus *o
     char *data;
     size_t len;
     if (lmc_read_file(path, &data, &len, err)) return -1;
-    int rc = 0;
-    if (is_jsonl_path(path)) {
-        rc = load_jsonl(path, data, len, o, out, err);
-    } else {
-        size_t chars, bad;
-        out->records = 1;
-        if (!lmc_utf8_validate(data, len, &chars, &bad))
-            rc = lmc_fail(err, "%s: invalid UTF-8 at byte offset %zu (plain-text corpus)", path, bad);
-        else if (len > 0) {
-            size_t cap = 0;
-            corpus_add(out, &cap, data, len, chars);
-        }
+    if (!lmc_format_name(o->format)) {
+        free(data);
+        return lmc_fail(err, "%s: unknown corpus format %d", path, (int)o->format);
     }
+    out->format = format_of(path, data, len, o->format);
+    int rc = out->format == LMC_FORMAT_JSONL ? load_jsonl(path, data, len, o, out, err)
+                                             : load_text(path, data, len, out, err);
     free(data);
     if (rc) lmc_corpus_free(out);
     return rc;

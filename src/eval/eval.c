@@ -478,8 +478,9 @@ static int eval_load(eval_run *e, lmc_tokenizer *tok, lmc_err *err) {
     lmc_result *r = e->r;
     const lmc_corpus *c = &e->c;
     const char *path = e->path;
-    lmc_corpus_opts co = {.file_num = o->file_num, .skip_bad = o->skip_bad};
+    lmc_corpus_opts co = {.file_num = o->file_num, .skip_bad = o->skip_bad, .format = o->format};
     if (lmc_corpus_load(path, &co, &e->c, err)) return -1;
+    r->format = c->format;
     r->docs = c->n_docs;
     r->chars = c->chars;
     r->bytes = c->bytes;
@@ -692,6 +693,7 @@ int lmc_evaluate(lmc_model *m, lmc_tokenizer *tok, const char *path, const lmc_e
     r->stride = o->stride;
     r->file_num = o->file_num;
     if (lmc_model_check_window(m, o->block_size, err)) return -1; /* before the corpus is read */
+    if (lmc_check_tokenizer_fits(m, tok, NULL, err)) return -1;
     eval_run e;
     memset(&e, 0, sizeof e);
     e.m = m;

@@ -12,6 +12,7 @@
  * Sections: dtypes · the weights object · one file's header · directories and sharded indexes · lookup ·
  * the writer. */
 #include "model/safetensors.h"
+#include "model/filekind.h"
 
 #include "dequant.h"
 #include "kernels.h"
@@ -526,8 +527,10 @@ int lmc_weights_open(const char *path, lmc_weights **out, lmc_err *err) {
             char other[4096];
             bool pt = lmc_file_exists(lmc_path_join(other, sizeof other, path, "pytorch_model.bin")) ||
                       lmc_file_exists(lmc_path_join(other, sizeof other, path, "pytorch_model.bin.index.json"));
+            char hint[4400];
             rc = lmc_fail(err, "%s: no model.safetensors or model.safetensors.index.json%s", path,
-                          pt ? " (PyTorch .bin weights are not supported: save them as safetensors)" : "");
+                          pt ? " (PyTorch .bin weights are not supported: save them as safetensors)"
+                             : lmc_model_dir_hint(path, hint, sizeof hint));
         }
     } else if (strlen(path) > 11 && strcmp(path + strlen(path) - 11, ".index.json") == 0) {
         char dir[4096];
@@ -535,7 +538,7 @@ int lmc_weights_open(const char *path, lmc_weights **out, lmc_err *err) {
         snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
         rc = open_sharded(w, dir, path, err);
     } else {
-        rc = open_file(w, path, err);
+        rc = lmc_refuse_non_weights(path, err) ? -1 : open_file(w, path, err);
     }
     if (!rc && !w->by_name) rc = build_index(w, err);
     if (rc) { lmc_weights_close(w); return -1; }

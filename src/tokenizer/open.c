@@ -1,6 +1,7 @@
 /* tokenizer_open.c — the tokenizer of a model path: a HF directory (tokenizer files), a tokenizer.json, a
  * file written by `lmc convert` (tokenizer stored in its __metadata__), or a GGUF file (its tokenizer.ggml.*
  * metadata). */
+#include "model/filekind.h"
 #include "model/safetensors.h"
 #include "tokenizer/tokenizer.h"
 #include "common/util.h"
@@ -32,5 +33,12 @@ int lmc_tokenizer_open(const char *path, lmc_tokenizer **out, lmc_err *err) {
     if (n > 12 && !strcmp(path + n - 12, ".safetensors")) return tokenizer_from_converted(path, out, err);
     if (n > 5 && !strcmp(path + n - 5, ".gguf")) return lmc_tokenizer_open_gguf(path, out, err);
     if (!lmc_file_exists(path)) return lmc_fail(err, "%s: no such file or directory", path);
-    return lmc_tokenizer_open_dir(path, out, err); /* a tokenizer.json path */
+    switch (lmc_sniff_file(path)) { /* whatever the name says */
+    case LMC_KIND_SAFETENSORS: return tokenizer_from_converted(path, out, err);
+    case LMC_KIND_GGUF: return lmc_tokenizer_open_gguf(path, out, err);
+    case LMC_KIND_LLAMA2C:
+        return lmc_fail(err, "%s looks like a llama2.c checkpoint, not a tokenizer: pass its tok*.bin, or the "
+                             "directory that holds both", path);
+    default: return lmc_tokenizer_open_dir(path, out, err); /* tokenizer.json, tok*.bin, qwen.tiktoken */
+    }
 }

@@ -11,6 +11,7 @@
  */
 #include "tokenizer/internal.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,27 @@ static int llama2c_loader(const char *bin, size_t len, const char *cfg, size_t c
     return lmc_tokenizer_from_llama2c(bin, len, origin, out, err);
 }
 
+/* A llama2.c tokenizer in dir: tokenizer.bin or tok*.bin (tok512.bin beside stories260K.bin). 1 and its path
+ * in file when there is exactly one; 0 when none; fails naming two when there are more. */
+static int llama2c_tokenizer_in(const char *dir, char *file, size_t cap, lmc_err *err) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    char names[2][256];
+    int n = 0;
+    for (struct dirent *de; (de = readdir(d));) {
+        size_t k = strlen(de->d_name);
+        if (k < 7 || strncmp(de->d_name, "tok", 3) != 0 || strcmp(de->d_name + k - 4, ".bin") != 0) continue;
+        if (n < 2) snprintf(names[n], sizeof names[n], "%s", de->d_name);
+        n++;
+    }
+    closedir(d);
+    if (n > 1)
+        return lmc_fail(err, "%s: no tokenizer.json, and %d llama2.c tokenizers (%s, %s%s): pass one with --tokenizer",
+                        dir, n, names[0], names[1], n > 2 ? ", ..." : "");
+    if (n == 1) lmc_path_join(file, cap, dir, names[0]);
+    return n;
+}
+
 int lmc_tokenizer_open_dir(const char *path, lmc_tokenizer **out, lmc_err *err) {
     *out = NULL;
     char dir[4096], file[4200];
@@ -141,7 +163,10 @@ int lmc_tokenizer_open_dir(const char *path, lmc_tokenizer **out, lmc_err *err) 
         if (exists_maybe_gz(file)) return open_file(file, dir, lmc_tokenizer_from_json, out, err);
         lmc_path_join(file, sizeof file, dir, "qwen.tiktoken");
         if (exists_maybe_gz(file)) return open_file(file, dir, lmc_tokenizer_from_tiktoken, out, err);
-        return lmc_fail(err, "%s: no tokenizer.json or qwen.tiktoken (or .gz) in this directory", path);
+        int l2c = llama2c_tokenizer_in(dir, file, sizeof file, err);
+        if (l2c) return l2c < 0 ? -1 : open_file(file, dir, llama2c_loader, out, err);
+        return lmc_fail(err, "%s: no tokenizer.json, qwen.tiktoken (or .gz) or llama2.c tok*.bin in this directory",
+                        path);
     }
     if (!exists_maybe_gz(path)) return lmc_fail(err, "%s: no such file or directory", path);
     snprintf(dir, sizeof dir, "%s", path); /* the file's directory, for tokenizer_config.json */
@@ -212,3 +237,14 @@ int lmc_tokenizer_bos(const lmc_tokenizer *tok) { return tok && tok->n_prefix ? 
 int lmc_tokenizer_vocab_size(const lmc_tokenizer *tok) { return tok ? tok->vocab_size : 0; }
 
 const char *lmc_tokenizer_hash(const lmc_tokenizer *tok) { return tok ? tok->hash : ""; }
+
+/* ---- a tokenizer for a model -------------------------------------------------------------------------- */
+
+int lmc_check_tokenizer_fits(const lmc_model *m, const lmc_tokenizer *tok, const char *tok_path, lmc_err *err) {
+    lmc_model_desc d;
+    lmc_model_describe(m, &d);
+    if (tok->vocab_size <= d.vocab) return 0;
+    return lmc_fail(err, "tokenizer %s has %d tokens but model %s has %d (its embedding rows): the tokenizer "
+                         "belongs to another model", tok_path ? tok_path : tok->origin, (int)tok->vocab_size, d.path,
+                    d.vocab);
+}
