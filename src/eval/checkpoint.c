@@ -352,60 +352,47 @@ static long header_length(const char *data, size_t len) {
     return 0;
 }
 
-int lmc_ckpt_open(const char *path, const lmc_ckpt_fp *fp, lmc_ckpt **out, lmc_err *err) {
-    *out = NULL;
-    lmc_ckpt *c = lmc_xcalloc(1, sizeof *c);
-    c->fd = -1;
-    snprintf(c->path, sizeof c->path, "%s", path);
-    c->K = fp->windows;
-    size_t K1 = c->K ? c->K : 1;
-    c->have = lmc_xcalloc(K1, 1);
-    c->nll = lmc_xcalloc(K1, sizeof *c->nll);
-    c->part_off = lmc_xcalloc(K1, sizeof *c->part_off);
-    c->part_n = lmc_xcalloc(K1, sizeof *c->part_n);
-    char *data = NULL;
-    lmc_buf tmp = {0};
-    int rc = -1;
-
+/* Opens (creating) the checkpoint file, locked against other lmc processes, and reads all of it into *data. */
+static int open_and_read(lmc_ckpt *c, const char *path, char **data, size_t *len, lmc_err *err) {
     c->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (c->fd < 0) { lmc_fail(err, "%s: cannot open checkpoint: %s", path, strerror(errno)); goto out; }
-    if (flock(c->fd, LOCK_EX | LOCK_NB) != 0) {
-        lmc_fail(err, "%s: checkpoint is in use by another lmc process (%s)", path,
-                 errno == EWOULDBLOCK ? "locked" : strerror(errno));
-        goto out;
-    }
+    if (c->fd < 0) return lmc_fail(err, "%s: cannot open checkpoint: %s", path, strerror(errno));
+    if (flock(c->fd, LOCK_EX | LOCK_NB) != 0)
+        return lmc_fail(err, "%s: checkpoint is in use by another lmc process (%s)", path,
+                        errno == EWOULDBLOCK ? "locked" : strerror(errno));
     struct stat st;
-    if (fstat(c->fd, &st) != 0 || !S_ISREG(st.st_mode)) { lmc_fail(err, "%s: checkpoint is not a regular file", path); goto out; }
-    size_t len = (size_t)st.st_size;
-    data = lmc_xmalloc(len + 1);
-    for (size_t got = 0; got < len;) {
-        ssize_t r = pread(c->fd, data + got, len - got, (off_t)got);
+    if (fstat(c->fd, &st) != 0 || !S_ISREG(st.st_mode)) return lmc_fail(err, "%s: checkpoint is not a regular file", path);
+    *len = (size_t)st.st_size;
+    *data = lmc_xmalloc(*len + 1);
+    for (size_t got = 0; got < *len;) {
+        ssize_t r = pread(c->fd, *data + got, *len - got, (off_t)got);
         if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) { lmc_fail(err, "%s: cannot read checkpoint: %s", path, r ? strerror(errno) : "file shrank"); goto out; }
+        if (r <= 0) return lmc_fail(err, "%s: cannot read checkpoint: %s", path, r ? strerror(errno) : "file shrank");
         got += (size_t)r;
     }
-    long hl = header_length(data, len);
-    if (hl < 0) {
-        lmc_fail(err, "%s: not an lmc checkpoint (or its header is damaged); refusing to overwrite it", path);
-        goto out;
-    }
-    if (hl == 0) { /* absent, empty, or a header cut short while it was being created: (re)write it */
-        lmc_buf h = {0};
-        header_text(fp, &h);
-        int bad = ftruncate(c->fd, 0) != 0 || write_all(c->fd, h.p, h.len) != 0 || fsync(c->fd) != 0;
-        int e = errno;
-        lmc_buf_free(&h);
-        if (bad) { lmc_fail(err, "%s: cannot write checkpoint header: %s", path, strerror(e)); goto out; }
-        fsync_dir_of(path);
-        c->last_sync = lmc_now();
-        rc = 0;
-        goto out;
-    }
-    if (compare_header(path, data, (size_t)hl, fp, err)) goto out;
+    return 0;
+}
 
-    /* records */
-    size_t pos = (size_t)hl, good_end = pos, lineno = 0;
+/* A new checkpoint: the file (absent, empty, or a header cut short while it was being created) gets the header. */
+static int write_header(lmc_ckpt *c, const char *path, const lmc_ckpt_fp *fp, lmc_err *err) {
+    lmc_buf h = {0};
+    header_text(fp, &h);
+    int bad = ftruncate(c->fd, 0) != 0 || write_all(c->fd, h.p, h.len) != 0 || fsync(c->fd) != 0;
+    int e = errno;
+    lmc_buf_free(&h);
+    if (bad) return lmc_fail(err, "%s: cannot write checkpoint header: %s", path, strerror(e));
+    fsync_dir_of(path);
+    c->last_sync = lmc_now();
+    return 0;
+}
+
+/* The records after the header (hl bytes): each one stored; a damaged last line (a write cut short) is counted
+ * as torn and cut off the file, a damaged line before it refuses the checkpoint. */
+static int read_records(lmc_ckpt *c, const char *path, const lmc_ckpt_fp *fp, const char *data, size_t len, size_t hl,
+                        lmc_err *err) {
+    size_t pos = hl, good_end = pos, lineno = 0;
     for (const char *h = data; h < data + hl; h++) lineno += *h == '\n';
+    lmc_buf tmp = {0};
+    int rc = -1;
     while (pos < len) {
         const char *line = data + pos;
         const char *nl = memchr(line, '\n', len - pos);
@@ -435,8 +422,31 @@ int lmc_ckpt_open(const char *path, const lmc_ckpt_fp *fp, lmc_ckpt **out, lmc_e
     c->last_sync = lmc_now();
     rc = 0;
 out:
-    free(data);
     lmc_buf_free(&tmp);
+    return rc;
+}
+
+int lmc_ckpt_open(const char *path, const lmc_ckpt_fp *fp, lmc_ckpt **out, lmc_err *err) {
+    *out = NULL;
+    lmc_ckpt *c = lmc_xcalloc(1, sizeof *c);
+    c->fd = -1;
+    snprintf(c->path, sizeof c->path, "%s", path);
+    c->K = fp->windows;
+    size_t K1 = c->K ? c->K : 1;
+    c->have = lmc_xcalloc(K1, 1);
+    c->nll = lmc_xcalloc(K1, sizeof *c->nll);
+    c->part_off = lmc_xcalloc(K1, sizeof *c->part_off);
+    c->part_n = lmc_xcalloc(K1, sizeof *c->part_n);
+    char *data = NULL;
+    size_t len = 0;
+    int rc = open_and_read(c, path, &data, &len, err);
+    long hl = rc ? -1 : header_length(data, len);
+    if (rc == 0 && hl < 0)
+        rc = lmc_fail(err, "%s: not an lmc checkpoint (or its header is damaged); refusing to overwrite it", path);
+    else if (rc == 0 && hl == 0) rc = write_header(c, path, fp, err);
+    else if (rc == 0)
+        rc = compare_header(path, data, (size_t)hl, fp, err) ? -1 : read_records(c, path, fp, data, len, (size_t)hl, err);
+    free(data);
     if (rc) { ckpt_free(c); return -1; }
     *out = c;
     return 0;
@@ -496,7 +506,7 @@ void lmc_ckpt_fingerprint(lmc_ckpt_fp *fp, const lmc_model *m, const char *model
     if (model_sha256) snprintf(fp->model_sha256, sizeof fp->model_sha256, "%s", model_sha256);
     else lmc_model_sha256(m, fp->model_sha256);
     snprintf(fp->tokenizer_sha256, sizeof fp->tokenizer_sha256, "%s", lmc_tokenizer_hash(tok));
-    snprintf(fp->compute, sizeof fp->compute, "%s", d.compute == LMC_COMPUTE_BF16 ? "bf16" : "f32");
+    snprintf(fp->compute, sizeof fp->compute, "%s", lmc_compute_name(d.compute));
     memcpy(fp->data_sha256, r->data_sha256, sizeof fp->data_sha256);
     memcpy(fp->tokens_sha256, r->tokens_sha256, sizeof fp->tokens_sha256);
     fp->file_num = o->file_num;
