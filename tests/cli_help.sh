@@ -63,6 +63,22 @@ usage_error decompress_unknown "unknown option '--window' for decompress" decomp
 usage_error report_bad_seed "--seed must be 0..9223372036854775807, not '-1'" report a.json --seed -1
 usage_error compare_third "unexpected argument 'c.json'" compare a.json b.json c.json
 
+# --quiet silences the progress / speed lines on stderr (generate's speed line, convert's "wrote OUT")
+out=$($LMC generate -m demo-model -p "Once" -n 3 --temperature 0 --quiet 2>"$TMP/err"); rc=$?
+[ $rc -eq 0 ] && [ ! -s "$TMP/err" ] && [ -n "$out" ] && pass generate_quiet || fail generate_quiet "exit $rc, stderr: $(cat "$TMP/err")"
+$LMC generate -m demo-model -p "Once" -n 3 --temperature 0 >/dev/null 2>"$TMP/err"
+grep -q "tokens/s" "$TMP/err" && pass generate_speed_line || fail generate_speed_line "stderr: $(cat "$TMP/err")"
+$LMC convert demo-model -o "$TMP/q.safetensors" -q 2>"$TMP/err"; rc=$?
+[ $rc -eq 0 ] && [ ! -s "$TMP/err" ] && [ -s "$TMP/q.safetensors" ] && pass convert_quiet || fail convert_quiet "exit $rc, stderr: $(cat "$TMP/err")"
+# the same value under the canonical name and an alias gives the same file: --window / -w are --block-size
+$LMC eval -m demo-model -d demo-data/cc.jsonl --file-num 2 -w 64 --stride 32 -q -o "$TMP/a.json" >/dev/null 2>&1
+$LMC eval --model demo-model --data demo-data/cc.jsonl --file-num 2 --block-size 64 --stride 32 --quiet \
+    --json "$TMP/b.json" >/dev/null 2>&1
+if [ ! -s "$TMP/a.json" ]; then fail alias_same_result "no output with -w / -o"
+elif ! grep -q '"block_size":\s*64' "$TMP/a.json"; then fail alias_same_result "block_size is not 64"
+elif [ "$(grep nll_bits "$TMP/a.json")" != "$(grep nll_bits "$TMP/b.json")" ]; then fail alias_same_result "NLLs differ"
+else pass alias_same_result; fi
+
 # an unknown subcommand is a usage error too; `lmc help SUB` is `lmc SUB --help`
 $LMC frobnicate >/dev/null 2>"$TMP/err"; rc=$?
 [ $rc -eq 2 ] && grep -q "unknown command 'frobnicate'" "$TMP/err" && pass unknown_command || fail unknown_command "exit $rc: $(cat "$TMP/err")"

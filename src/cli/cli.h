@@ -6,6 +6,7 @@
 
 #include "cli/options.h"
 #include "lmc.h"
+#include "lmc_tools.h"
 
 extern const cli_spec eval_spec, merge_spec, convert_spec, generate_spec, tokenize_spec, bench_spec,
     compress_spec, decompress_spec, report_spec, compare_spec;

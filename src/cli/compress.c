@@ -4,8 +4,6 @@
  * (deflate level 9, gzip framing without a file name) and xz -9 through liblzma (preset 9, CRC-64 check, as
  * the xz tool writes), both in-process. */
 #include "cli/cli.h"
-#include "compress/compress.h"
-#include "common/threads.h"
 
 #include <errno.h>
 #include <limits.h>

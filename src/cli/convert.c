@@ -1,7 +1,5 @@
 /* convert.c — `lmc convert`: any checkpoint lmc reads → one self-describing .safetensors file (tools/convert.h). */
 #include "cli/cli.h"
-#include "convert.h"
-#include "model/safetensors.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -32,7 +30,7 @@ const cli_spec convert_spec = {
     "--tokenizer), a converted file, or a GGUF file. Writes one file with the config and tokenizer inside.",
     OPTS, offsetof(convert_args, src), 1, 1, "SRC"};
 
-static const int DTYPES[] = {LMC_F32, LMC_BF16, LMC_F16}; /* in the order of --dtype's choices */
+static const char *const DTYPES[] = {"f32", "bf16", "f16"}; /* in the order of --dtype's choices */
 
 int cmd_convert(int argc, char **argv) {
     convert_args a = {.dtype = -1};
@@ -40,7 +38,7 @@ int cmd_convert(int argc, char **argv) {
     if (rc == CLI_GO && !a.output) rc = cli_usage(&convert_spec, "convert needs -o OUT.safetensors");
     if (rc != CLI_GO) { cli_free(&convert_spec, &a); return rc; }
     lmc_err err = {{0}};
-    rc = lmc_convert(a.src.v[0], a.output, a.dtype < 0 ? LMC_CONVERT_KEEP_DTYPE : DTYPES[a.dtype], a.tokenizer, &err);
+    rc = lmc_convert(a.src.v[0], a.output, a.dtype < 0 ? LMC_CONVERT_KEEP_DTYPE : lmc_convert_dtype(DTYPES[a.dtype]), a.tokenizer, &err);
     cli_free(&convert_spec, &a);
     if (rc) return cli_fail(err.msg);
     if (!a.quiet) fprintf(stderr, "wrote %s\n", a.output);

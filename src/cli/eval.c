@@ -2,14 +2,6 @@
  * the model and tokenizer, evaluate each --data file, print the table and intervals, write the results file.
  * Under mpirun (an MPI build) the ranks share the windows and rank 0 alone prints and writes. */
 #include "cli/cli.h"
-#include "common/threads.h"
-#include "common/util.h"
-#include "eval/dist.h"
-#include "eval/results.h"
-#include "report/report.h"
-#ifdef LMC_MPI
-#include "eval/mpi_shard.h"
-#endif
 
 #include <limits.h>
 #include <stddef.h>
@@ -156,7 +148,9 @@ typedef struct eval_run {
 static int eval_fail(lmc_dist *dist, const char *msg) {
 #ifdef LMC_MPI
     if (dist) {
-        fprintf(stderr, "lmc: rank %d of %d: %s\n", dist->rank, dist->size, msg);
+        int rank, size;
+        lmc_mpi_rank(dist, &rank, &size);
+        fprintf(stderr, "lmc: rank %d of %d: %s\n", rank, size, msg);
         fflush(stderr);
         lmc_mpi_abort(dist, 1);
     }
@@ -273,7 +267,12 @@ static int start_job(eval_run *r, int *argc, char ***argv) {
     if (r->dist && threads == 0) threads = lmc_mpi_default_threads(r->dist);
     r->eo.dist = r->dist;
 #endif
-    r->root = !r->dist || r->dist->rank == 0;
+    int rank = 0;
+#ifdef LMC_MPI
+    int size;
+    if (r->dist) lmc_mpi_rank(r->dist, &rank, &size);
+#endif
+    r->root = rank == 0;
     r->threads = lmc_threads_init((int)threads);
     r->po = (cli_progress){isatty(2), 0};
     if (r->root && !r->a->quiet) {

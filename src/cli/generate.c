@@ -1,10 +1,6 @@
 /* generate.c — `lmc generate`: continues a prompt, streaming the text to stdout, with a KV cache; the speed
  * goes to stderr. */
 #include "cli/cli.h"
-#include "common/threads.h"
-#include "common/util.h"
-#include "model/sample.h"
-#include "tokenizer/tokenizer.h"
 
 #include <limits.h>
 #include <stddef.h>
@@ -26,7 +22,7 @@ typedef struct generate_args {
 static const cli_opt OPTS[] = {
     {"--model", "-m", CLI_STR, "MODEL", 0, 0, F(model), "the model (every architecture lmc eval reads)"},
     {"--prompt", "-p", CLI_STR, "TEXT", 0, 0, F(prompt), "the text to continue"},
-    {"-n", "--steps", CLI_INT, "N", 1, 1000000, F(steps),
+    {"--steps", "-n", CLI_INT, "N", 1, 1000000, F(steps),
      "tokens to generate (default 128; a special token such as EOS stops earlier)"},
     {"--temperature", NULL, CLI_REAL, "T", 0, 100, F(temperature), "0: greedy (default 1)"},
     {"--top-p", "--top_p", CLI_REAL, "P", 0, 1, F(top_p), "nucleus sampling, in (0, 1] (default 0.9; 1: none)"},

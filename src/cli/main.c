@@ -1,9 +1,6 @@
 /* main.c — the command line's entry: a dispatch table of subcommands, each one file of src/cli/ (cli.h) with its
  * own option table; `lmc --help` lists them and `lmc help --markdown` prints docs/cli.md from their tables. */
 #include "cli/cli.h"
-#ifdef LMC_MPI
-#include "eval/mpi_shard.h"
-#endif
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,8 +1,6 @@
 /* merge.c — `lmc merge`: the partial results of `lmc eval --shard I/N` combined into the result one run writes,
  * bit-identical (src/eval/merge.h). */
 #include "cli/cli.h"
-#include "common/util.h"
-#include "eval/merge.h"
 
 #include <stddef.h>
 #include <stdio.h>

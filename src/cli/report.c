@@ -2,8 +2,6 @@
  * render, write atomically, print. Like bench.c, the part of these commands that prints and picks exit codes;
  * everything it prints was built by report.c into a buffer. */
 #include "cli/cli.h"
-#include "report/report.h"
-#include "eval/stats.h"
 
 #include <limits.h>
 #include <stddef.h>

@@ -1,6 +1,5 @@
 /* tokenize.c — `lmc tokenize`: a file's token ids as the model's tokenizer gives them. */
 #include "cli/cli.h"
-#include "common/util.h"
 
 #include <stddef.h>
 #include <stdio.h>

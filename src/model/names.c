@@ -1,6 +1,9 @@
-/* compute_name.c — the names of the compute modes (lmc.h lmc_compute_name / lmc_compute_parse): one table, so
- * the command line, the results file, checkpoints and compressed files spell them alike. */
+/* names.c — the names the command line and the files use for compute modes (lmc.h lmc_compute_name /
+ * lmc_compute_parse) and for the dtypes lmc convert writes (lmc_tools.h lmc_convert_dtype): one table each, so
+ * every place spells them alike. */
 #include "lmc.h"
+#include "lmc_tools.h"
+#include "model/safetensors.h"
 
 #include <string.h>
 
@@ -18,4 +21,12 @@ int lmc_compute_parse(const char *name, lmc_compute *out) {
             return 0;
         }
     return -1;
+}
+
+int lmc_convert_dtype(const char *name) {
+    static const struct { const char *name; int dtype; } DTYPES[] = {{"f32", LMC_F32}, {"bf16", LMC_BF16},
+                                                                     {"f16", LMC_F16}};
+    for (size_t i = 0; i < sizeof DTYPES / sizeof DTYPES[0]; i++)
+        if (!strcmp(name, DTYPES[i].name)) return DTYPES[i].dtype;
+    return -2;
 }
