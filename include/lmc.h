@@ -88,7 +88,7 @@ typedef struct lmc_tokenizer lmc_tokenizer;
 int  lmc_tokenizer_open(const char *path, lmc_tokenizer **out, lmc_err *err);
 void lmc_tokenizer_free(lmc_tokenizer *tok);
 
-/* Tokenizes text[0..len) as HF transformers' AutoTokenizer.encode would (add_special = 1: BOS per SPEC §2).
+/* Tokenizes text[0..len) as HF transformers' AutoTokenizer.encode would (add_special = 1: BOS per docs/SPEC.md §2).
  * *ids is malloc'ed (caller frees), *n_ids its length. Fails on invalid UTF-8. */
 int lmc_tokenize(lmc_tokenizer *tok, const char *text, size_t len, int add_special,
                  int32_t **ids, size_t *n_ids, lmc_err *err);
@@ -106,6 +106,9 @@ int lmc_token_special(lmc_tokenizer *tok, int32_t id);
  * sequence that is incomplete so far (held back until the next token completes it). */
 size_t lmc_utf8_ready(const char *s, size_t n);
 
+/* Number of ids the tokenizer can produce (max id + 1; a model's logits may have more). */
+int lmc_tokenizer_vocab_size(const lmc_tokenizer *tok);
+
 /* SHA-256 hex of the tokenizer's source bytes (tokenizer.json + config, or ranks/bin), for fingerprints. */
 const char *lmc_tokenizer_hash(const lmc_tokenizer *tok);
 
@@ -118,9 +121,15 @@ typedef enum lmc_compute {
     LMC_COMPUTE_BF16 = 1, /* bf16 x bf16 dot products with f32 accumulation (AVX512_BF16 when present) */
 } lmc_compute;
 
+/* "f32" / "bf16" for a compute mode (the spelling of --dtype and of the results' compute_dtype). */
+const char *lmc_compute_name(lmc_compute c);
+/* The compute mode a name spells: 0, or -1 when it is none of them (*out unchanged). */
+int lmc_compute_parse(const char *name, lmc_compute *out);
+
 typedef struct lmc_model_opts {
     lmc_compute compute;
-    int         threads;         /* 0: OpenMP default */
+    int         threads;         /* > 0: lmc_threads_init(threads) when the model opens: the count every kernel and
+                                  * OpenBLAS use, process-wide; 0: as already set (default: all cores) */
     size_t      memory_limit;    /* bytes of memory + swap the model may take; 0: MemAvailable + SwapFree */
     /* bf16 compute keeps a packed copy of the weights resident when weights + copy take at most this many
      * bytes, else packs each matrix inside each call; 0: half the available memory (1 GB when unknown) */
@@ -267,7 +276,7 @@ typedef struct lmc_result {
 /* Frees what a result owns (doc_stats, window_nll, fingerprint); the struct itself is the caller's. */
 void lmc_result_free(lmc_result *r);
 
-/* Evaluates one corpus file: documents → tokens → windows → forward → scored NLL (SPEC §1–4). */
+/* Evaluates one corpus file: documents → tokens → windows → forward → scored NLL (docs/SPEC.md §1–4). */
 int lmc_evaluate(lmc_model *m, lmc_tokenizer *tok, const char *data_path, const lmc_eval_opts *opts,
                  lmc_result *res, lmc_err *err);
 

@@ -95,6 +95,14 @@ edit "$TMP/demo.json" 'r["lmc_version"]="9.4.0"' "$TMP/v9.json"
 expect_fail report_other_version "v9.json: written by lmc 9.4.0" $LMC report "$TMP/v9.json" -o "$TMP/no.html"
 [ ! -e "$TMP/no.html" ] && pass report_error_leaves_no_file || fail report_error_leaves_no_file "no.html written"
 expect_fail compare_other_version "written by lmc 9.4.0" $LMC compare "$TMP/demo.json" "$TMP/v9.json"
+# the results format's version (docs/results.md): written as 1; a newer one is refused, a file without one
+# (written before the field existed) is read as version 0
+grep -q '"schema_version":[[:space:]]*1,' "$TMP/demo.json" && pass results_schema_written || fail results_schema_written "no schema_version 1"
+edit "$TMP/demo.json" 'r["schema_version"]=2' "$TMP/s2.json"
+expect_fail report_newer_schema "s2.json: written with results schema_version 2" $LMC report "$TMP/s2.json"
+edit "$TMP/demo.json" 'del r["schema_version"]' "$TMP/s0.json"
+$LMC report "$TMP/s0.json" >"$TMP/s0.md" 2>"$TMP/s0.err" && grep -q demo-model "$TMP/s0.md" && pass report_no_schema ||
+    fail report_no_schema "$(cat "$TMP/s0.err")"
 edit "$TMP/demo.json" 'del r["results"][0]["doc_stats"]' "$TMP/nods.json"
 expect_fail report_no_doc_stats "no per-document statistics" $LMC report "$TMP/nods.json"
 edit "$TMP/demo.json" 'r["results"][0]["doc_stats"]["chars"][0]+=1' "$TMP/badds.json"

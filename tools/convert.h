@@ -29,15 +29,10 @@
 #define LMC_CONVERT_H
 
 #include "lmc.h"
+#include "lmc_tools.h" /* lmc_convert, lmc_convert_dtype, LMC_CONVERT_KEEP_DTYPE */
 
-/* dtype: LMC_F32, LMC_BF16, LMC_F16 (safetensors.h), or LMC_CONVERT_KEEP_DTYPE: each tensor keeps its own. */
-#define LMC_CONVERT_KEEP_DTYPE (-1)
-
-/* llama2c_tokenizer: the llama2.c tokenizer.bin to embed for a .bin source, or the tokenizer for a .gguf source
- * (above; ignored for other sources);
- * NULL: the one tok*.bin (tokenizer.bin, tok512.bin, ...) beside the .bin — none or several is an error
- * that asks for --tokenizer. */
-int lmc_convert(const char *src, const char *out_path, int dtype, const char *llama2c_tokenizer, lmc_err *err);
+/* lmc_convert's dtype is LMC_F32, LMC_BF16 or LMC_F16 (safetensors.h), or LMC_CONVERT_KEEP_DTYPE: each tensor
+ * keeps its own. */
 
 /* Fails (one line; for .gguf pointing to tools/hf_to_gguf.py) unless out_path ends in ".safetensors": a file
  * named .gguf that holds safetensors would be refused by every reader, lmc included. lmc_convert calls it

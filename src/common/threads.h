@@ -1,12 +1,8 @@
-/* threads.h — the one place the thread count is set: OpenMP kernels and OpenBLAS (its OpenMP build) share it. */
+/* threads.h — the thread count (lmc_threads_init) and OpenBLAS's identity: declared in include/lmc_tools.h,
+ * implemented in threads.c. */
 #ifndef LMC_THREADS_H
 #define LMC_THREADS_H
 
-/* n > 0: use n threads; 0: the OpenMP default (OMP_NUM_THREADS or the core count). Returns the count in use. */
-int lmc_threads_init(int n);
-
-/* OpenBLAS's kernel family in use ("SkylakeX", "Haswell", ...) and build config. */
-const char *lmc_blas_core(void);
-const char *lmc_blas_config(void);
+#include "lmc_tools.h"
 
 #endif

@@ -1,15 +1,13 @@
-/* util.h — small shared helpers: errors, files (plain or gzip), growable buffers, SHA-256, base64. */
+/* util.h — small shared helpers: errors, files (plain or gzip), SHA-256, base64; the growable buffer, reading
+ * and writing whole files, lmc_now and the x-allocators are public (include/lmc_tools.h). */
 #ifndef LMC_UTIL_H
 #define LMC_UTIL_H
 
 #include "lmc.h"
+#include "lmc_tools.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/* Reads a whole file into a malloc'ed, NUL-terminated buffer (*len excludes the NUL). A file whose name
- * ends in ".gz" (or that starts with the gzip magic) is decompressed. */
-int lmc_read_file(const char *path, char **data, size_t *len, lmc_err *err);
 
 /* Like lmc_read_file, but tries `path` and then `path.gz`; *found_path (may be NULL) receives the one read. */
 int lmc_read_file_or_gz(const char *path, char **data, size_t *len, char *found_path, size_t found_cap,
@@ -18,28 +16,13 @@ int lmc_read_file_or_gz(const char *path, char **data, size_t *len, char *found_
 bool lmc_file_exists(const char *path);
 bool lmc_is_dir(const char *path);
 
-/* Writes data to path atomically: path.tmp.PID, fsync, rename. Never leaves a partial file at path. */
-int lmc_write_file_atomic(const char *path, const void *data, size_t len, lmc_err *err);
-
 /* snprintf into a fixed buffer joining dir + "/" + name. Returns buf. */
 char *lmc_path_join(char *buf, size_t cap, const char *dir, const char *name);
-
-/* Growable byte buffer. */
-typedef struct lmc_buf {
-    char  *p;
-    size_t len, cap;
-} lmc_buf;
-void lmc_buf_append(lmc_buf *b, const void *data, size_t n);
-void lmc_buf_printf(lmc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void lmc_buf_free(lmc_buf *b);
 
 /* malloc/realloc/calloc for small bookkeeping allocations: on out-of-memory they call lmc_oom (the program's
  * handler, then abort; lmc.h). Large buffers are allocated with plain malloc and a reported error. */
 void  lmc_oom(size_t bytes) __attribute__((noreturn));
-void *lmc_xmalloc(size_t n);
-void *lmc_xcalloc(size_t n, size_t size);
-void *lmc_xrealloc(void *p, size_t n);
-char *lmc_xstrdup(const char *s);
+/* lmc_xmalloc, lmc_xcalloc, lmc_xrealloc, lmc_xstrdup: lmc_tools.h */
 
 /* SHA-256 */
 typedef struct lmc_sha256 {
@@ -71,8 +54,6 @@ bool lmc_utf8_validate(const char *s, size_t n, size_t *chars, size_t *bad_off);
 /* v as the shortest decimal (15 to 17 significant digits) that reads back as exactly the same double. */
 void lmc_fmt_double_exact(char out[40], double v);
 
-/* Wall clock in seconds (monotonic). */
-double lmc_now(void);
 /* CPU time of the whole process in seconds (all threads). */
 double lmc_cpu_now(void);
 

@@ -289,7 +289,7 @@ const char *lmcz_arith_text(const lmc_model *m) {
     lmc_model_desc d;
     lmc_model_describe(m, &d);
     snprintf(text, sizeof text, "lmcz %d; lmc %s; compute %s; kernels %s; OpenBLAS %s / %s; cpu %s", LMCZ_VERSION,
-             LMC_VERSION, d.compute == LMC_COMPUTE_BF16 ? "bf16" : "f32", d.kernels ? d.kernels : "?",
+             LMC_VERSION, lmc_compute_name(d.compute), d.kernels ? d.kernels : "?",
              lmc_blas_config(), lmc_blas_core(), cpu_features_string());
     return text;
 }

@@ -5,6 +5,7 @@
 #define LMC_COMPRESS_H
 
 #include "lmc.h"
+#include "lmc_tools.h" /* lmcz_compress, lmcz_decompress, their options and stats */
 #include "common/util.h"
 
 #include <stddef.h>
@@ -26,63 +27,15 @@ enum {
     LMCZ_H_STREAM_LEN = 36, /* u48: bytes of the coded stream */
     LMCZ_H_STREAM_CRC = 42, /* u32: CRC-32 of the coded stream */
     LMCZ_H_HEADER_CRC = 46, /* u32: CRC-32 of the header's bytes before this field */
-    LMCZ_HEADER_BYTES = 50
+    /* the header is LMCZ_HEADER_BYTES (lmc_tools.h) = 50 bytes long */
 };
 #define LMCZ_TOTAL_BITS   30  /* frequency total 2^30: a floor of 1 per token costs 2^-30 of the range each */
-#define LMCZ_WINDOW_DEFAULT 512
-
-/* Where a compression or decompression stands, for a progress line. */
-typedef struct lmcz_progress {
-    size_t done, total; /* bytes of the original coded (or rebuilt) so far, of all */
-    size_t tokens;      /* symbols coded so far */
-    double elapsed;     /* seconds */
-} lmcz_progress;
-typedef void (*lmcz_progress_fn)(const lmcz_progress *p, void *user);
-
-typedef struct lmcz_opts {
-    int              window;   /* compress: positions per context, BOS included (0: LMCZ_WINDOW_DEFAULT, at most
-                                * the model's limit); the context restarts every `window` tokens. Decompress
-                                * reads it from the header. */
-    lmcz_progress_fn progress; /* NULL, or called about every `interval` seconds and once at the end */
-    void            *progress_user;
-    double           interval;
-} lmcz_opts;
-
-typedef struct lmcz_stats {
-    size_t in_bytes, chars;  /* the original: bytes; characters (UTF-8 code points, an invalid byte counts one) */
-    size_t out_bytes;        /* the compressed file: header + coded stream */
-    size_t tokens;           /* symbols coded: model tokens and escaped bytes */
-    size_t model_tokens;     /* of those, tokens the model predicted (after BOS or another token) */
-    size_t escaped_bytes;    /* bytes with no token of their own, coded after an escape symbol */
-    size_t contexts;         /* context (re)starts */
-    int    window;           /* positions per context */
-    double model_bits;       /* Σ -log2 p(token) of the model's softmax (double), over model-predicted tokens */
-    double other_bits;       /* exact cost of the symbols coded without the model (flat first tokens, escapes) */
-    double table_bits;       /* Σ -log2(freq / total) of every coded symbol under the integer tables */
-    double seconds;          /* coding time (model steps included; loading excluded) */
-} lmcz_stats;
 
 /* What decides the model's probabilities bit for bit on this machine, besides the model and the tokenizer:
  * the format version, compute dtype, the kernels the model runs (lmc_model_desc.kernels), OpenBLAS's build and
  * kernel core, the CPU features the hand-written kernels dispatch on. A file decodes only where this text is
  * the same (the header holds 8 bytes of its SHA-256). Static storage, rewritten by each call. */
 const char *lmcz_arith_text(const lmc_model *m);
-
-/* Compresses in[0..n) (n ≥ 1) with model m (Llama family, f32: one that lmc_kv_open accepts) and its tokenizer
- * into *out (appended: header, then the coded stream). `name` names the input in errors. */
-int lmcz_compress(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, size_t n, const char *name,
-                  const lmcz_opts *opts, lmc_buf *out, lmcz_stats *st, lmc_err *err);
-
-/* Rebuilds the original from a compressed file's bytes. Fails, naming `name`, when the file is not one (too
- * short, wrong magic or version, damaged header), belongs to another model, tokenizer or arithmetic, is
- * truncated or damaged (an impossible symbol, bytes left over, a length or CRC-32 mismatch): never returns
- * wrong bytes. *out (malloc'ed, the caller frees) and *out_len on success only. */
-int lmcz_decompress(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, size_t n, const char *name,
-                    const lmcz_opts *opts, uint8_t **out, size_t *out_len, lmcz_stats *st, lmc_err *err);
-
-/* The command lines (compress_cli.c): the only part that prints. */
-int lmc_compress_main(int argc, char **argv);
-int lmc_decompress_main(int argc, char **argv);
 
 /* ---- the shared probability path (exposed for tests) ---- */
 

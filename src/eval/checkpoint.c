@@ -517,7 +517,7 @@ void lmc_ckpt_fingerprint(lmc_ckpt_fp *fp, const lmc_model *m, const char *model
     if (model_sha256) snprintf(fp->model_sha256, sizeof fp->model_sha256, "%s", model_sha256);
     else lmc_model_sha256(m, fp->model_sha256);
     snprintf(fp->tokenizer_sha256, sizeof fp->tokenizer_sha256, "%s", lmc_tokenizer_hash(tok));
-    snprintf(fp->compute, sizeof fp->compute, "%s", d.compute == LMC_COMPUTE_BF16 ? "bf16" : "f32");
+    snprintf(fp->compute, sizeof fp->compute, "%s", lmc_compute_name(d.compute));
     memcpy(fp->data_sha256, r->data_sha256, sizeof fp->data_sha256);
     memcpy(fp->tokens_sha256, r->tokens_sha256, sizeof fp->tokens_sha256);
     fp->file_num = o->file_num;

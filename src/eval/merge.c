@@ -1,12 +1,12 @@
-/* merge.c — see merge.h. */
+/* merge.c — see merge.h. The results file's fields are read and rewritten through results.h (the module that
+ * owns the format); this file checks that the parts belong together and adds their windows up. */
 #include "eval/merge.h"
 #include "eval/checkpoint.h"
+#include "eval/results.h"
 #include "common/util.h"
 #include "eval/windows.h"
 
-#include <cjson/cJSON.h>
 #include <math.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,52 +17,22 @@ typedef struct part {
     cJSON      *results; /* array */
 } part;
 
-static double num(const cJSON *o, const char *key) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
-static const char *str(const cJSON *o, const char *key) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-/* Replaces o[key] in place (keys keep the order of a single run's file), as main.c writes doubles. */
-static void set_raw_double(cJSON *o, const char *key, double v) {
-    char b[40];
-    if (isfinite(v)) lmc_fmt_double_exact(b, v);
-    cJSON *item = isfinite(v) ? cJSON_CreateRaw(b) : cJSON_CreateNull();
-    if (cJSON_GetObjectItemCaseSensitive(o, key)) cJSON_ReplaceItemInObjectCaseSensitive(o, key, item);
-    else cJSON_AddItemToObject(o, key, item);
-}
-
-/* A double from the 16 lowercase hex digits of its bits (as eval writes nll_bits); finite only. */
-static int parse_bits(const char *s, double *out) {
-    uint64_t u;
-    if (!s || strlen(s) != 16 || lmc_hex_value(s, 16, 0, &u)) return -1;
-    memcpy(out, &u, sizeof *out);
-    return isfinite(*out) ? 0 : -1;
-}
+/* Result j of every part, with the windows gathered so far. */
+typedef struct merge_state {
+    const part       *parts;
+    size_t            np;
+    lmc_shard_record *rec;   /* (np) result j's shard record of each part */
+    size_t            K;     /* windows of the plan */
+    unsigned char    *have;  /* (K) 1: some part holds window k */
+    size_t           *from;  /* (K) the part that holds it */
+    double           *wnll;  /* (K) its NLL */
+    lmc_buf           diff;
+} merge_state;
 
 static int load_part(const char *path, part *p, lmc_err *err) {
-    char *text;
-    size_t len;
     p->path = path;
-    if (lmc_read_file(path, &text, &len, err)) return -1;
-    p->root = cJSON_ParseWithLength(text, len);
-    free(text);
-    if (!p->root) return lmc_fail(err, "%s: not JSON (a part is the --json file of `lmc eval --shard I/N`)", path);
-    p->results = cJSON_GetObjectItemCaseSensitive(p->root, "results");
-    if (!cJSON_IsArray(p->results) || cJSON_GetArraySize(p->results) < 1)
-        return lmc_fail(err, "%s: not an lmc results file (no \"results\")", path);
-    cJSON *r;
-    cJSON_ArrayForEach(r, p->results) {
-        cJSON *sh = cJSON_GetObjectItemCaseSensitive(r, "shard");
-        if (!cJSON_IsObject(sh) || !str(sh, "fingerprint") || !cJSON_IsArray(cJSON_GetObjectItem(sh, "windows")) ||
-            !cJSON_IsArray(cJSON_GetObjectItem(sh, "nll_bits")) || !(num(sh, "count") >= 1) || !(num(sh, "index") >= 1))
-            return lmc_fail(err, "%s: a complete result, not a shard's partial one (made without --shard): nothing "
-                                 "to merge", path);
-    }
+    if (lmc_results_parse(path, &p->root, err)) return -1;
+    p->results = lmc_results_entries(p->root);
     return 0;
 }
 
@@ -86,107 +56,85 @@ static void missing_shards(const unsigned char *have, size_t K, int n, lmc_buf *
     free(seen);
 }
 
+/* Part p belongs with part 0: the same evaluation (fingerprint), the same shard count and window plan. */
+static int check_same_run(merge_state *st, size_t p, lmc_err *err) {
+    const lmc_shard_record *r0 = &st->rec[0], *r = &st->rec[p];
+    const char *path = st->parts[p].path, *path0 = st->parts[0].path;
+    st->diff.len = 0;
+    if (lmc_ckpt_fp_diff(r0->fingerprint, r->fingerprint, &st->diff))
+        return lmc_fail(err, "%s: belongs to another evaluation than %s (%s: %s differ%s)", path, path0, r0->data,
+                        st->diff.p, strchr(st->diff.p, ',') ? "" : "s");
+    if (r->count != r0->count)
+        return lmc_fail(err, "%s: is shard %d/%d, but %s is one of %d shards", path, r->index, r->count, path0,
+                        r0->count);
+    if (r->windows != r0->windows) return lmc_fail(err, "%s: damaged shard record (%s)", path, r->data);
+    return 0;
+}
+
+/* Takes part p's windows; a window that another part already gave is an error. */
+static int gather_windows(merge_state *st, size_t p, lmc_err *err) {
+    const lmc_shard_record *r = &st->rec[p];
+    for (size_t i = 0; i < r->n; i++) {
+        size_t k = r->k[i];
+        if (st->have[k])
+            return lmc_fail(err, "%s: window %zu of %s is also in %s (the same shard given twice?); each window must "
+                                 "come from exactly one part", st->parts[p].path, k, r->data,
+                            st->parts[st->from[k]].path);
+        st->have[k] = 1;
+        st->from[k] = p;
+        st->wnll[k] = r->nll[i];
+    }
+    return 0;
+}
+
+/* Every window of the plan came from some part. */
+static int check_complete(merge_state *st, lmc_err *err) {
+    size_t n_missing;
+    st->diff.len = 0;
+    missing_shards(st->have, st->K, st->rec[0].count, &st->diff, &n_missing);
+    if (!n_missing) return 0;
+    return lmc_fail(err, "%s: %zu of %zu windows are in no part: shard%s %s missing (%zu part%s given)",
+                    st->rec[0].data, n_missing, st->K, strchr(st->diff.p, ',') ? "s" : "", st->diff.p, st->np,
+                    st->np == 1 ? "" : "s");
+}
+
+/* The window NLLs in window order, as a single run adds them, and the parts' times. */
+static lmc_merged add_up(const merge_state *st) {
+    lmc_merged m = {.shards = st->rec[0].count};
+    for (size_t k = 0; k < st->K; k++) m.nll += st->wnll[k];
+    for (size_t p = 0; p < st->np; p++) {
+        const lmc_shard_record *r = &st->rec[p];
+        m.seconds += r->seconds;
+        m.forward_seconds += r->forward_seconds;
+        m.work += r->forward_seconds * r->window_tokens_per_s;
+        m.resumed_windows += r->resumed_windows;
+    }
+    return m;
+}
+
 /* Merges result j of every part into parts[0]'s result j (which becomes the output). */
 static int merge_one(part *parts, size_t np, int j, lmc_result *res, lmc_err *err) {
-    cJSON *out = cJSON_GetArrayItem(parts[0].results, j);
-    cJSON *sh0 = cJSON_GetObjectItemCaseSensitive(out, "shard");
-    const char *fp0 = str(sh0, "fingerprint"), *data = str(out, "data");
-    int n = (int)num(sh0, "count");
-    double Kd = num(out, "windows");
-    if (!(Kd >= 1 && Kd < 1e12)) return lmc_fail(err, "%s: result %d has no window count", parts[0].path, j + 1);
-    size_t K = (size_t)Kd;
-    unsigned char *have = lmc_xcalloc(K, 1);
-    size_t *from = lmc_xcalloc(K, sizeof *from);
-    double *wnll = lmc_xcalloc(K, sizeof *wnll);
-    double seconds = 0, fwd = 0, work = 0, resumed = 0;
-    lmc_buf diff = {0};
+    merge_state st = {.parts = parts, .np = np, .rec = lmc_xcalloc(np, sizeof *st.rec)};
     int rc = -1;
-    for (size_t p = 0; p < np; p++) {
-        cJSON *r = cJSON_GetArrayItem(parts[p].results, j);
-        cJSON *sh = cJSON_GetObjectItemCaseSensitive(r, "shard");
-        diff.len = 0;
-        if (lmc_ckpt_fp_diff(fp0, str(sh, "fingerprint"), &diff)) {
-            lmc_fail(err, "%s: belongs to another evaluation than %s (%s: %s differ%s)", parts[p].path, parts[0].path,
-                     data ? data : "?", diff.p, strchr(diff.p, ',') ? "" : "s");
-            goto out;
-        }
-        if ((int)num(sh, "count") != n) {
-            lmc_fail(err, "%s: is shard %d/%d, but %s is one of %d shards", parts[p].path, (int)num(sh, "index"),
-                     (int)num(sh, "count"), parts[0].path, n);
-            goto out;
-        }
-        cJSON *ks = cJSON_GetObjectItem(sh, "windows"), *bs = cJSON_GetObjectItem(sh, "nll_bits");
-        int m = cJSON_GetArraySize(ks);
-        if (m != cJSON_GetArraySize(bs)) { lmc_fail(err, "%s: damaged shard record (%s)", parts[p].path, data); goto out; }
-        for (int i = 0; i < m; i++) {
-            double kd = cJSON_GetArrayItem(ks, i)->valuedouble, v;
-            if (!(kd >= 0 && kd < Kd) || kd != floor(kd) ||
-                parse_bits(cJSON_GetStringValue(cJSON_GetArrayItem(bs, i)), &v)) {
-                lmc_fail(err, "%s: damaged shard record (%s, entry %d)", parts[p].path, data, i);
-                goto out;
-            }
-            size_t k = (size_t)kd;
-            if (have[k]) {
-                lmc_fail(err, "%s: window %zu of %s is also in %s (the same shard given twice?); each window must "
-                              "come from exactly one part", parts[p].path, k, data, parts[from[k]].path);
-                goto out;
-            }
-            have[k] = 1;
-            from[k] = p;
-            wnll[k] = v;
-        }
-        seconds += num(r, "seconds");
-        fwd += num(r, "forward_seconds");
-        work += num(r, "forward_seconds") * num(r, "window_tokens_per_s");
-        resumed += num(r, "resumed_windows");
-    }
-    size_t n_missing;
-    diff.len = 0;
-    missing_shards(have, K, n, &diff, &n_missing);
-    if (n_missing) {
-        lmc_fail(err, "%s: %zu of %zu windows are in no part: shard%s %s missing (%zu part%s given)", data, n_missing, K,
-                 strchr(diff.p, ',') ? "s" : "", diff.p, np, np == 1 ? "" : "s");
-        goto out;
-    }
-    /* window order, as a single run adds them */
-    double nll = 0;
-    for (size_t k = 0; k < K; k++) nll += wnll[k];
-    memset(res, 0, sizeof *res);
-    snprintf(res->data, sizeof res->data, "%s", data ? data : "?");
-    res->nll = nll;
-    res->chars = (size_t)num(out, "chars");
-    res->bytes = (size_t)num(out, "bytes");
-    res->docs = (size_t)num(out, "docs");
-    res->tokens = (size_t)num(out, "tokens");
-    res->windows = K;
-    res->scored_tokens = (size_t)num(out, "scored_tokens");
-    res->bpc = nll / ((double)res->chars * M_LN2);
-    res->bpb = nll / ((double)res->bytes * M_LN2);
-    res->token_ppl = exp(nll / (double)res->scored_tokens);
-    res->zlib_bpc = num(out, "zlib_bpc");
-    res->seconds = seconds;
-    uint64_t bits;
-    memcpy(&bits, &nll, sizeof bits);
-    char hex[24];
-    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)bits);
-    set_raw_double(out, "bpc", res->bpc);
-    set_raw_double(out, "bpb", res->bpb);
-    set_raw_double(out, "nll", nll);
-    cJSON_ReplaceItemInObjectCaseSensitive(out, "nll_bits", cJSON_CreateString(hex));
-    set_raw_double(out, "token_ppl", res->token_ppl);
-    /* times are the parts' sums: the work done, wherever it ran */
-    set_raw_double(out, "seconds", seconds);
-    set_raw_double(out, "forward_seconds", fwd);
-    set_raw_double(out, "window_tokens_per_s", fwd > 0 ? work / fwd : 0);
-    set_raw_double(out, "resumed_windows", resumed);
-    cJSON_DeleteItemFromObjectCaseSensitive(out, "shard");
-    cJSON_AddNumberToObject(out, "merged_shards", n);
+    for (size_t p = 0; p < np; p++)
+        if (lmc_results_shard(cJSON_GetArrayItem(parts[p].results, j), parts[p].path, &st.rec[p], err)) goto out;
+    st.K = st.rec[0].windows;
+    st.have = lmc_xcalloc(st.K, 1);
+    st.from = lmc_xcalloc(st.K, sizeof *st.from);
+    st.wnll = lmc_xcalloc(st.K, sizeof *st.wnll);
+    for (size_t p = 0; p < np; p++)
+        if (check_same_run(&st, p, err) || gather_windows(&st, p, err)) goto out;
+    if (check_complete(&st, err)) goto out;
+    lmc_merged m = add_up(&st);
+    lmc_results_set_merged(cJSON_GetArrayItem(parts[0].results, j), &m, res);
     rc = 0;
 out:
-    free(have);
-    free(from);
-    free(wnll);
-    lmc_buf_free(&diff);
+    for (size_t p = 0; p < np; p++) lmc_shard_record_free(&st.rec[p]);
+    free(st.rec);
+    free(st.have);
+    free(st.from);
+    free(st.wnll);
+    lmc_buf_free(&st.diff);
     return rc;
 }
 
@@ -211,8 +159,8 @@ int lmc_merge(const char *const *paths, size_t np, char **json, lmc_result **res
     for (int j = 0; j < nr; j++)
         if (merge_one(parts, np, j, &out[j], err)) goto done;
     double wall = 0;
-    for (size_t p = 0; p < np; p++) wall += num(parts[p].root, "wall_seconds");
-    set_raw_double(parts[0].root, "wall_seconds", wall);
+    for (size_t p = 0; p < np; p++) wall += lmc_results_wall(parts[p].root);
+    lmc_results_set_wall(parts[0].root, wall);
     *json = cJSON_Print(parts[0].root);
     *res = out;
     *n_res = (size_t)nr;

@@ -9,11 +9,6 @@
 #define LMC_MERGE_H
 
 #include "lmc.h"
-
-/* Reads the parts, checks them, and returns the merged results JSON (malloc'ed text, caller frees) and the
- * merged results (*res: n_res of them, malloc'ed; fields the table prints are filled). Errors name the part
- * and the problem: unreadable, not a shard result, another evaluation (the differing fields), another shard
- * count, a window in two parts, windows no part holds (naming the missing shards). */
-int lmc_merge(const char *const *parts, size_t n_parts, char **json, lmc_result **res, size_t *n_res, lmc_err *err);
+#include "lmc_tools.h" /* lmc_merge */
 
 #endif

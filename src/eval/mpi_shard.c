@@ -1,10 +1,12 @@
-/* mpi_shard.c — see mpi_shard.h and dist.h.
+/* mpi_shard.c — the MPI transport of dist.h, compiled only in an MPI build (`make MPI=1`, the default when mpicc
+ * is installed) and linked into ./lmc only; its entry points are declared in include/lmc_tools.h.
  *
  * Waiting never spins: MPI's blocking calls busy-poll, which on a shared or oversubscribed host takes a core
  * from the ranks still computing (rank 0 waits for the last windows while another rank on its host computes
  * them). Every wait here is a non-blocking call polled with short sleeps instead; the latency it adds (~0.2 ms
  * per message) is nothing next to a window's forward pass. */
-#include "eval/mpi_shard.h"
+#include "eval/dist.h"
+#include "lmc_tools.h"
 
 #include <mpi.h>
 #include <sched.h>
@@ -162,6 +164,11 @@ int lmc_mpi_start(int *argc, char ***argv, lmc_dist **out, lmc_err *err) {
     d->flush = t_flush;
     *out = d;
     return 0;
+}
+
+void lmc_mpi_rank(const lmc_dist *d, int *rank, int *size) {
+    *rank = d->rank;
+    *size = d->size;
 }
 
 int lmc_mpi_default_threads(const lmc_dist *d) {

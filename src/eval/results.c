@@ -4,6 +4,7 @@
 #include "common/util.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +15,24 @@
 static cJSON *exact_number(double v) {
     if (!isfinite(v)) return cJSON_CreateNull();
     char b[40];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(b, sizeof b, "%.*g", prec, v);
-        if (strtod(b, NULL) == v) break;
-    }
+    lmc_fmt_double_exact(b, v);
     return cJSON_CreateRaw(b);
+}
+
+static void add_double(cJSON *o, const char *key, double v) { cJSON_AddItemToObject(o, key, exact_number(v)); }
+
+static void add_count(cJSON *o, const char *key, size_t v) { cJSON_AddNumberToObject(o, key, (double)v); }
+
+static void add_path(cJSON *o, const char *key, const char *path) {
+    if (path) cJSON_AddStringToObject(o, key, path);
+    else cJSON_AddNullToObject(o, key);
+}
+
+/* A double's 64 bits as 16 hex digits: what `lmc merge` adds back exactly. */
+static void bits_hex(double v, char hex[24]) {
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    snprintf(hex, 24, "%016llx", (unsigned long long)bits);
 }
 
 int lmc_results_add_stats(cJSON *o, const lmc_result *r, int resamples, lmc_err *err) {
@@ -59,6 +73,98 @@ int lmc_results_add_stats(cJSON *o, const lmc_result *r, int resamples, lmc_err 
         cJSON_AddItemToArray(a_by, cJSON_CreateNumber((double)s->bytes));
     }
     return 0;
+}
+
+/* What `lmc merge` needs of a shard's result: whose windows these are, their exact NLLs, the fingerprint. */
+static void add_shard(cJSON *o, const lmc_result *r, const lmc_eval_opts *eo) {
+    cJSON *sh = cJSON_AddObjectToObject(o, "shard");
+    cJSON_AddNumberToObject(sh, "index", eo->shard_index + 1);
+    cJSON_AddNumberToObject(sh, "count", eo->shard_count);
+    cJSON_AddStringToObject(sh, "fingerprint", r->fingerprint ? r->fingerprint : "");
+    cJSON *ks = cJSON_AddArrayToObject(sh, "windows"), *bs = cJSON_AddArrayToObject(sh, "nll_bits");
+    for (size_t k = 0; k < r->windows; k++) {
+        if (isnan(r->window_nll[k])) continue; /* another shard's window */
+        char hex[24];
+        bits_hex(r->window_nll[k], hex);
+        cJSON_AddItemToArray(ks, cJSON_CreateNumber((double)k));
+        cJSON_AddItemToArray(bs, cJSON_CreateString(hex));
+    }
+}
+
+/* One entry of "results": one data file (docs/results.md lists the fields in this order). */
+static cJSON *result_json(const lmc_result *r, const lmc_eval_opts *eo, int bootstrap, lmc_err *err) {
+    cJSON *o = cJSON_CreateObject();
+    char hex[24];
+    bits_hex(r->nll, hex);
+    cJSON_AddStringToObject(o, "data", r->data);
+    cJSON_AddStringToObject(o, "data_sha256", r->data_sha256);
+    add_double(o, "bpc", r->bpc);
+    add_double(o, "bpb", r->bpb);
+    add_double(o, "nll", r->nll);
+    cJSON_AddStringToObject(o, "nll_bits", hex);
+    add_double(o, "token_ppl", r->token_ppl);
+    add_count(o, "chars", r->chars);
+    add_count(o, "bytes", r->bytes);
+    add_count(o, "docs", r->docs);
+    add_count(o, "records", r->records);
+    add_count(o, "skipped_records", r->skipped);
+    add_count(o, "tokens", r->tokens);
+    cJSON_AddStringToObject(o, "tokens_sha256", r->tokens_sha256);
+    add_count(o, "windows", r->windows);
+    add_count(o, "scored_tokens", r->scored_tokens);
+    cJSON_AddNumberToObject(o, "block_size", r->block_size);
+    cJSON_AddNumberToObject(o, "stride", r->stride);
+    cJSON_AddNumberToObject(o, "file_num", (double)r->file_num);
+    add_double(o, "zlib_bpc", r->zlib_bpc);
+    add_count(o, "zlib_bytes", r->zlib_bytes);
+    add_double(o, "seconds", r->seconds);
+    add_double(o, "forward_seconds", r->forward_seconds);
+    add_double(o, "window_tokens_per_s", r->tokens_per_s);
+    add_count(o, "resumed_windows", r->resumed_windows);
+    add_path(o, "checkpoint", eo->checkpoint);
+    add_path(o, "per_window", eo->per_window);
+    add_path(o, "per_doc", eo->per_doc);
+    if (r->doc_stats && lmc_results_add_stats(o, r, bootstrap, err)) { cJSON_Delete(o); return NULL; }
+    if (r->partial) add_shard(o, r, eo);
+    return o;
+}
+
+/* The "model" object: what was evaluated, and how. */
+static void add_model(cJSON *root, const lmc_results_meta *meta) {
+    cJSON *mo = cJSON_AddObjectToObject(root, "model");
+    lmc_model_desc d;
+    lmc_model_describe(meta->model, &d);
+    cJSON_AddStringToObject(mo, "path", d.path);
+    cJSON_AddStringToObject(mo, "architecture", d.architecture);
+    cJSON_AddNumberToObject(mo, "parameters", (double)d.n_params);
+    cJSON_AddStringToObject(mo, "weights_dtype", d.weights_dtype);
+    cJSON_AddStringToObject(mo, "compute_dtype", lmc_compute_name(d.compute));
+    cJSON_AddStringToObject(mo, "tokenizer_sha256", lmc_tokenizer_hash(meta->tokenizer));
+    cJSON_AddStringToObject(mo, "model_sha256", meta->model_sha256);
+}
+
+int lmc_results_write(const char *path, const lmc_results_meta *meta, const lmc_result *r, const lmc_eval_opts *eo,
+                      size_t n, lmc_err *err) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "lmc_version", LMC_VERSION);
+    cJSON_AddNumberToObject(root, "schema_version", LMC_RESULTS_SCHEMA);
+    add_model(root, meta);
+    cJSON_AddNumberToObject(root, "threads", meta->threads);
+    add_double(root, "wall_seconds", meta->wall_seconds);
+    cJSON *arr = cJSON_AddArrayToObject(root, "results");
+    for (size_t i = 0; i < n; i++) {
+        cJSON *o = result_json(&r[i], &eo[i], meta->bootstrap, err);
+        if (!o) { cJSON_Delete(root); return -1; }
+        cJSON_AddItemToArray(arr, o);
+    }
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    lmc_buf b = {0};
+    lmc_buf_printf(&b, "%s\n", text);
+    free(text);
+    int rc = lmc_write_file_atomic(path, b.p, b.len, err);
+    lmc_buf_free(&b);
+    return rc;
 }
 
 /* ---- reading ------------------------------------------------------------------------------------ */
@@ -207,37 +313,57 @@ out:
     return rc;
 }
 
-int lmc_results_load(const char *path, lmc_results *out, lmc_err *err) {
-    memset(out, 0, sizeof *out);
-    snprintf(out->path, sizeof out->path, "%s", path);
+/* The top level's checks (lmc_results_parse) on a parsed file: 0, or -1 with err. */
+static int check_top(const cJSON *root, const char *path, lmc_err *err) {
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "lmc_version");
+    const cJSON *schema = cJSON_GetObjectItemCaseSensitive(root, "schema_version");
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "results");
+    if (!cJSON_IsObject(root) || !cJSON_IsString(ver))
+        return lmc_fail(err, "%s: not an lmc results file (no \"lmc_version\"; write one with `lmc eval --json`)", path);
+    if (!same_minor(ver->valuestring, LMC_VERSION))
+        return lmc_fail(err, "%s: written by lmc %.40s; this lmc %s reads results of version %.*s.x only: rerun `lmc "
+                             "eval --json` with this version", path, ver->valuestring, LMC_VERSION,
+                        (int)(strrchr(LMC_VERSION, '.') - LMC_VERSION), LMC_VERSION);
+    if (schema && !cJSON_IsNumber(schema)) return lmc_fail(err, "%s: \"schema_version\" is not a number", path);
+    if (schema && !(schema->valuedouble >= 0 && schema->valuedouble <= LMC_RESULTS_SCHEMA))
+        return lmc_fail(err, "%s: written with results schema_version %g; this lmc reads versions 0..%d "
+                             "(docs/results.md)", path, schema->valuedouble, LMC_RESULTS_SCHEMA);
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) == 0)
+        return lmc_fail(err, "%s: malformed results file: needs a non-empty \"results\" array", path);
+    return 0;
+}
+
+int lmc_results_parse(const char *path, cJSON **root, lmc_err *err) {
+    *root = NULL;
     char *text;
     size_t len;
     if (lmc_read_file(path, &text, &len, err)) return -1;
     if (strlen(text) != len) { free(text); return lmc_fail(err, "%s: not a results file (holds a NUL byte)", path); }
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    if (!root) {
+    cJSON *r = cJSON_ParseWithLength(text, len);
+    if (!r) {
         const char *at = cJSON_GetErrorPtr();
         size_t off = at && at >= text && at <= text + len ? (size_t)(at - text) : 0;
         free(text);
         return lmc_fail(err, "%s: not valid JSON (error near byte %zu): not an lmc results file", path, off);
     }
     free(text);
+    if (check_top(r, path, err)) { cJSON_Delete(r); return -1; }
+    *root = r;
+    return 0;
+}
+
+cJSON *lmc_results_entries(const cJSON *root) { return cJSON_GetObjectItemCaseSensitive(root, "results"); }
+
+int lmc_results_load(const char *path, lmc_results *out, lmc_err *err) {
+    memset(out, 0, sizeof *out);
+    snprintf(out->path, sizeof out->path, "%s", path);
+    cJSON *root;
+    if (lmc_results_parse(path, &root, err)) return -1;
     int rc = -1;
-    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "lmc_version");
     const cJSON *mo = cJSON_GetObjectItemCaseSensitive(root, "model");
-    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "results");
-    if (!cJSON_IsObject(root) || !cJSON_IsString(ver)) {
-        lmc_fail(err, "%s: not an lmc results file (no \"lmc_version\"; write one with `lmc eval --json`)", path);
-        goto out;
-    }
-    if (!same_minor(ver->valuestring, LMC_VERSION)) {
-        lmc_fail(err, "%s: written by lmc %.40s; this lmc %s reads results of version %.*s.x only: rerun `lmc eval "
-                      "--json` with this version", path, ver->valuestring, LMC_VERSION,
-                 (int)(strrchr(LMC_VERSION, '.') - LMC_VERSION), LMC_VERSION);
-        goto out;
-    }
-    if (!cJSON_IsObject(mo) || !cJSON_IsArray(arr) || cJSON_GetArraySize(arr) == 0) {
-        lmc_fail(err, "%s: malformed results file: needs a \"model\" object and a non-empty \"results\" array", path);
+    const cJSON *arr = lmc_results_entries(root);
+    if (!cJSON_IsObject(mo)) {
+        lmc_fail(err, "%s: malformed results file: needs a \"model\" object", path);
         goto out;
     }
     if (get_str(mo, "path", out->model_path, sizeof out->model_path, path, "model", err) ||
@@ -271,6 +397,112 @@ out:
     if (rc) lmc_results_free(out);
     return rc;
 }
+
+/* ---- shard parts and merged results (lmc merge) ----------------------------------------------------- */
+
+static double num_or_nan(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* A double from the 16 lowercase hex digits of its bits (as nll_bits are written); finite only. */
+static int parse_bits(const char *s, double *out) {
+    uint64_t u;
+    if (!s || strlen(s) != 16 || lmc_hex_value(s, 16, 0, &u)) return -1;
+    memcpy(out, &u, sizeof *out);
+    return isfinite(*out) ? 0 : -1;
+}
+
+/* The record's window list: indices and exact NLLs. */
+static int shard_windows(const cJSON *sh, const char *path, lmc_shard_record *s, lmc_err *err) {
+    const cJSON *ks = cJSON_GetObjectItem(sh, "windows"), *bs = cJSON_GetObjectItem(sh, "nll_bits");
+    int m = cJSON_GetArraySize(ks);
+    if (m != cJSON_GetArraySize(bs)) return lmc_fail(err, "%s: damaged shard record (%s)", path, s->data);
+    s->k = lmc_xcalloc((size_t)m + 1, sizeof *s->k);
+    s->nll = lmc_xcalloc((size_t)m + 1, sizeof *s->nll);
+    for (int i = 0; i < m; i++) {
+        double kd = cJSON_GetArrayItem(ks, i)->valuedouble;
+        if (!(kd >= 0 && kd < (double)s->windows) || kd != floor(kd) ||
+            parse_bits(cJSON_GetStringValue(cJSON_GetArrayItem(bs, i)), &s->nll[i]))
+            return lmc_fail(err, "%s: damaged shard record (%s, entry %d)", path, s->data, i);
+        s->k[i] = (size_t)kd;
+    }
+    s->n = (size_t)m;
+    return 0;
+}
+
+int lmc_results_shard(const cJSON *result, const char *path, lmc_shard_record *s, lmc_err *err) {
+    memset(s, 0, sizeof *s);
+    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(result, "shard");
+    s->fingerprint = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sh, "fingerprint"));
+    if (!cJSON_IsObject(sh) || !s->fingerprint || !cJSON_IsArray(cJSON_GetObjectItem(sh, "windows")) ||
+        !cJSON_IsArray(cJSON_GetObjectItem(sh, "nll_bits")) || !(num_or_nan(sh, "count") >= 1) ||
+        !(num_or_nan(sh, "index") >= 1))
+        return lmc_fail(err, "%s: a complete result, not a shard's partial one (made without --shard): nothing to "
+                             "merge", path);
+    s->data = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(result, "data"));
+    if (!s->data) s->data = "?";
+    s->index = (int)num_or_nan(sh, "index");
+    s->count = (int)num_or_nan(sh, "count");
+    double K = num_or_nan(result, "windows");
+    if (!(K >= 1 && K < 1e12)) return lmc_fail(err, "%s: result for %s has no window count", path, s->data);
+    s->windows = (size_t)K;
+    s->seconds = num_or_nan(result, "seconds");
+    s->forward_seconds = num_or_nan(result, "forward_seconds");
+    s->window_tokens_per_s = num_or_nan(result, "window_tokens_per_s");
+    s->resumed_windows = num_or_nan(result, "resumed_windows");
+    return shard_windows(sh, path, s, err);
+}
+
+void lmc_shard_record_free(lmc_shard_record *s) {
+    free(s->k);
+    free(s->nll);
+    s->k = NULL;
+    s->nll = NULL;
+}
+
+/* Replaces o[key] in place (keys keep the order of a single run's file), as doubles are written. */
+static void set_double(cJSON *o, const char *key, double v) {
+    cJSON *item = exact_number(v);
+    if (cJSON_GetObjectItemCaseSensitive(o, key)) cJSON_ReplaceItemInObjectCaseSensitive(o, key, item);
+    else cJSON_AddItemToObject(o, key, item);
+}
+
+void lmc_results_set_merged(cJSON *o, const lmc_merged *m, lmc_result *res) {
+    memset(res, 0, sizeof *res);
+    const char *data = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "data"));
+    snprintf(res->data, sizeof res->data, "%s", data ? data : "?");
+    res->nll = m->nll;
+    res->chars = (size_t)num_or_nan(o, "chars");
+    res->bytes = (size_t)num_or_nan(o, "bytes");
+    res->docs = (size_t)num_or_nan(o, "docs");
+    res->tokens = (size_t)num_or_nan(o, "tokens");
+    res->windows = (size_t)num_or_nan(o, "windows");
+    res->scored_tokens = (size_t)num_or_nan(o, "scored_tokens");
+    res->bpc = m->nll / ((double)res->chars * M_LN2);
+    res->bpb = m->nll / ((double)res->bytes * M_LN2);
+    res->token_ppl = exp(m->nll / (double)res->scored_tokens);
+    res->zlib_bpc = num_or_nan(o, "zlib_bpc");
+    res->seconds = m->seconds;
+    char hex[24];
+    bits_hex(m->nll, hex);
+    set_double(o, "bpc", res->bpc);
+    set_double(o, "bpb", res->bpb);
+    set_double(o, "nll", m->nll);
+    cJSON_ReplaceItemInObjectCaseSensitive(o, "nll_bits", cJSON_CreateString(hex));
+    set_double(o, "token_ppl", res->token_ppl);
+    /* times are the parts' sums: the work done, wherever it ran */
+    set_double(o, "seconds", m->seconds);
+    set_double(o, "forward_seconds", m->forward_seconds);
+    set_double(o, "window_tokens_per_s", m->forward_seconds > 0 ? m->work / m->forward_seconds : 0);
+    set_double(o, "resumed_windows", m->resumed_windows);
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "shard");
+    cJSON_AddNumberToObject(o, "merged_shards", m->shards);
+}
+
+double lmc_results_wall(const cJSON *root) { return num_or_nan(root, "wall_seconds"); }
+
+void lmc_results_set_wall(cJSON *root, double wall) { set_double(root, "wall_seconds", wall); }
 
 void lmc_results_free(lmc_results *rs) {
     if (!rs) return;

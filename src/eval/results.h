@@ -11,6 +11,7 @@
 #define LMC_RESULTS_H
 
 #include "lmc.h"
+#include "lmc_tools.h"
 #include "eval/stats.h"
 
 #include <cjson/cJSON.h>
@@ -18,36 +19,44 @@
 /* Adds bpc_se, bpc_ci95, bootstrap and doc_stats to `o` from r->doc_stats (which must be set). */
 int lmc_results_add_stats(cJSON *o, const lmc_result *r, int resamples, lmc_err *err);
 
-/* One corpus result read back. */
-typedef struct lmc_corpus_result {
-    char    corpus[256];      /* column name: the data file's name without directory and .jsonl/.gz/.txt */
-    char    data[4096];       /* the data path as evaluated */
-    char    data_sha256[65];
-    long    file_num;
-    int     block_size, stride;
-    double  bpc, bpb, nll, zlib_bpc, tokens_per_s, seconds;
-    size_t  docs, chars, bytes;
-    double *y, *x;            /* (docs) bits (nll / ln 2) and characters per document: the stats' inputs */
-    lmc_doc_stat *doc;        /* (docs) */
-} lmc_corpus_result;
+/* Reads a results file and checks its top level: JSON, an "lmc_version" of this lmc's major.minor, a
+ * "schema_version" this lmc reads, a non-empty "results" array. *root: the parsed file (cJSON_Delete). */
+int lmc_results_parse(const char *path, cJSON **root, lmc_err *err);
 
-/* One results file (one model, one or more corpora). */
-typedef struct lmc_results {
-    char   path[4096];        /* the file read */
-    char   model[256];        /* display name: the model path's last component */
-    char   model_path[4096];
-    char   architecture[128], weights_dtype[32], compute_dtype[32];
-    double parameters, wall_seconds;
-    lmc_corpus_result *r;     /* (n) */
-    size_t n;
-} lmc_results;
+/* The "results" array of a parsed file. */
+cJSON *lmc_results_entries(const cJSON *root);
 
-/* Reads and checks a results file: malformed JSON, another lmc version (major.minor), missing or mistyped
- * fields and per-document statistics that disagree with the totals each fail with one line naming the file. */
-int  lmc_results_load(const char *path, lmc_results *out, lmc_err *err);
-void lmc_results_free(lmc_results *rs);
+/* A result's shard record (a part written by `lmc eval --shard I/N`), as `lmc merge` reads it. */
+typedef struct lmc_shard_record {
+    const char *data, *fingerprint; /* point into the parsed file */
+    int         index, count;       /* shard I of N (1-based) */
+    size_t      windows;            /* windows of the whole plan */
+    size_t      n;                  /* windows this part computed */
+    size_t     *k;                  /* (n) their indices, each < windows */
+    double     *nll;                /* (n) their exact NLLs (finite) */
+    double      seconds, forward_seconds, window_tokens_per_s, resumed_windows;
+} lmc_shard_record;
 
-/* The interval of one corpus result (BPC, clustered by document). */
-int lmc_results_interval(const lmc_corpus_result *c, int resamples, uint64_t seed, lmc_interval *out, lmc_err *err);
+/* Reads result's shard record; fails naming path when it has none (a complete result) or it is damaged. */
+int  lmc_results_shard(const cJSON *result, const char *path, lmc_shard_record *out, lmc_err *err);
+void lmc_shard_record_free(lmc_shard_record *s);
+
+/* What the parts of one result add up to. */
+typedef struct lmc_merged {
+    double nll;                       /* the window NLLs summed in window order */
+    double seconds, forward_seconds;  /* sums over the parts */
+    double work;                      /* Σ forward_seconds · window_tokens_per_s */
+    double resumed_windows;
+    int    shards;                    /* N */
+} lmc_merged;
+
+/* Rewrites a part's result object (keys in place) as the merged result: nll, nll_bits and the ratios from
+ * m->nll, the times, "shard" dropped and "merged_shards" added; fills *res with what the table prints. */
+void lmc_results_set_merged(cJSON *result, const lmc_merged *m, lmc_result *res);
+
+/* The top level's wall_seconds (NaN when absent), and setting it. */
+double lmc_results_wall(const cJSON *root);
+void   lmc_results_set_wall(cJSON *root, double wall);
+
 
 #endif

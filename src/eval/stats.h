@@ -16,22 +16,12 @@
 #define LMC_STATS_H
 
 #include "lmc.h"
+#include "lmc_tools.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define LMC_BOOTSTRAP_DEFAULT 1000
-#define LMC_BOOTSTRAP_SEED    1
-#define LMC_BOOTSTRAP_MAX     1000000
-
-typedef struct lmc_interval {
-    double   est;       /* the point estimate: Σy/Σx (paired: the difference of the two) */
-    double   se;        /* clustered standard error; NaN with fewer than 2 documents */
-    double   lo, hi;    /* 95% bootstrap percentile interval; NaN when resamples == 0 */
-    int      resamples; /* B */
-    uint64_t seed;
-    size_t   n;         /* documents */
-} lmc_interval;
+/* LMC_BOOTSTRAP_DEFAULT / _SEED / _MAX and lmc_interval: lmc_tools.h */
 
 /* splitmix64: the generator the bootstrap draws from (state advances by the golden gamma per call). */
 uint64_t lmc_splitmix64(uint64_t *state);

@@ -84,6 +84,7 @@ int lmc_model_open(const char *path, const lmc_model_opts *opts, lmc_model **out
     lmc_model *m = lmc_xcalloc(1, sizeof *m);
     snprintf(m->path, sizeof m->path, "%s", path);
     if (opts) m->opts = *opts;
+    if (m->opts.threads > 0) lmc_threads_init(m->opts.threads); /* lmc_model_opts.threads (lmc.h) */
     if (lmc_weights_open(path, &m->w, err)) goto fail;
     if (read_config(path, m->w, &m->config, err)) goto fail;
     if (!(m->arch = find_arch(m->config, path, err))) goto fail;

@@ -44,7 +44,6 @@ int lmc_tokenizer_open_gguf(const char *path, lmc_tokenizer **out, lmc_err *err)
 /* BOS id added by lmc_tokenize(add_special = 1), or -1 when none is added. */
 int lmc_tokenizer_bos(const lmc_tokenizer *tok);
 
-/* Number of ids the tokenizer can produce (max id + 1). */
-int lmc_tokenizer_vocab_size(const lmc_tokenizer *tok);
+/* lmc_tokenizer_vocab_size: lmc.h */
 
 #endif
