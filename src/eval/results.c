@@ -1,5 +1,6 @@
-/* results.c — the uncertainty fields of a results file (writing) and results files read back for `lmc report`
- * and `lmc compare` (reading, with one-line errors for anything that would otherwise give a silent number). */
+/* results.c — the results file, written by `lmc eval` (writing), merged by `lmc merge` (shard records and merged
+ * fields) and read back for `lmc report` and `lmc compare` (reading, with one-line errors for anything that would
+ * otherwise give a silent number). The only file that names the format's keys: see docs/results.md. */
 #include "eval/results.h"
 #include "common/util.h"
 
