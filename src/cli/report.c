@@ -24,7 +24,7 @@ typedef struct report_args {
     {"--seed", NULL, CLI_INT, "S", 0, LONG_MAX, F(seed), "the bootstrap's seed (the same seed, the same interval)"}
 
 static const cli_opt REPORT_OPTS[] = {
-    {"--output", "-o", CLI_STR, "report.html", 0, 0, F(html), "the report as one HTML page"},
+    CLI_OUTPUT(F(html), "report.html", "the report as one HTML page"),
     {"--md", NULL, CLI_STR, "OUT.md", 0, 0, F(md), "the leaderboard as Markdown"},
     {"--svg", NULL, CLI_STR, "OUT.svg", 0, 0, F(svg), "the plots as one SVG"},
     {"--scores", NULL, CLI_STR, "SCORES.json", 0, 0, F(scores),

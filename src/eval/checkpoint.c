@@ -360,7 +360,8 @@ static int open_and_read(lmc_ckpt *c, const char *path, char **data, size_t *len
         return lmc_fail(err, "%s: checkpoint is in use by another lmc process (%s)", path,
                         errno == EWOULDBLOCK ? "locked" : strerror(errno));
     struct stat st;
-    if (fstat(c->fd, &st) != 0 || !S_ISREG(st.st_mode)) return lmc_fail(err, "%s: checkpoint is not a regular file", path);
+    if (fstat(c->fd, &st) != 0 || !S_ISREG(st.st_mode))
+        return lmc_fail(err, "%s: checkpoint is not a regular file", path);
     *len = (size_t)st.st_size;
     *data = lmc_xmalloc(*len + 1);
     for (size_t got = 0; got < *len;) {
@@ -445,7 +446,8 @@ int lmc_ckpt_open(const char *path, const lmc_ckpt_fp *fp, lmc_ckpt **out, lmc_e
         rc = lmc_fail(err, "%s: not an lmc checkpoint (or its header is damaged); refusing to overwrite it", path);
     else if (rc == 0 && hl == 0) rc = write_header(c, path, fp, err);
     else if (rc == 0)
-        rc = compare_header(path, data, (size_t)hl, fp, err) ? -1 : read_records(c, path, fp, data, len, (size_t)hl, err);
+        rc = compare_header(path, data, (size_t)hl, fp, err) ? -1
+                                                             : read_records(c, path, fp, data, len, (size_t)hl, err);
     free(data);
     if (rc) { ckpt_free(c); return -1; }
     *out = c;
