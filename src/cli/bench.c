@@ -26,18 +26,18 @@ static const cli_opt OPTS[] = {
     {"--shape", NULL, CLI_STR, "NAME", 0, 0, F(shape),
      "random weights of a model shape generated in memory: tinyllama-1.1b, llama2-7b, llama3-8b, mistral-7b, "
      "qwen2-0.5b, qwen2-7b, mixtral-8x7b-mini, deepseek-v2-lite-mini"},
-    {"--model", "-m", CLI_STR, "MODEL", 0, 0, F(model), "a real model instead of --shape"},
-    {"--dtype", NULL, CLI_COMPUTE, "", 0, 0, F(compute), "compute: f32 (default) or bf16"},
+    CLI_MODEL(F(model), "a real model instead of --shape"),
+    CLI_DTYPE(F(compute), "compute: f32 (default) or bf16"),
     {"--weights", NULL, CLI_CHOICE, "f32|bf16", 0, 0, F(weights),
      "the generated weights' dtype (default: that of --dtype; bf16 weights with f32 compute is what `lmc eval` "
      "does with a bf16 checkpoint)"},
-    {"--block-size", "-w --window --block_size", CLI_INT, "W", 2, 1000000, F(W), "window length in tokens (default 1900)"},
+    CLI_BLOCK_SIZE(F(W), 2, "window length in tokens (default 1900)"),
     {"--stride", NULL, CLI_INT, "S", 1, 1000000, F(S), "stride between windows (default: 512, at most W)"},
     {"--windows", NULL, CLI_INT, "K", 1, 1000000, F(K), "windows measured after one warm-up window (default 3)"},
     {"--layers", NULL, CLI_INT, "L", 1, 1000, F(layers), "with --shape: only L layers (a quick run)"},
-    {"--threads", "-t", CLI_INT, "T", 0, 4096, F(threads), "threads for all kernels (default 0: all cores)"},
-    {"--output", "-o --json", CLI_STR, "OUT.json", 0, 0, F(json), "also write the figures as JSON"},
-    {"--quiet", "-q", CLI_FLAG, "", 0, 0, F(quiet), "print nothing but errors (the figures go to --json)"},
+    CLI_THREADS(F(threads), "threads for all kernels (default 0: all cores)"),
+    CLI_JSON_OUTPUT(F(json), "also write the figures as JSON"),
+    CLI_QUIET(F(quiet), "print nothing but errors (the figures go to --json)"),
     {0}};
 #undef F
 
@@ -119,7 +119,8 @@ static void print_split(const bench_args *a, const lmc_bench_result *r, const be
     }
     printf(" other %.3f s\n", (r->t_total - known) / K);
     printf("CPU use in the windows:  %.2f of %d threads (CPU time / wall)%s\n", x->use, x->nthreads,
-           x->use < 0.9 * x->nthreads ? ": low, the host took cores from the run (or serial steps left them idle)" : "");
+           x->use < 0.9 * x->nthreads ? ": low, the host took cores from the run (or serial steps left them idle)"
+                                      : "");
     if (r->widen > 0) printf("bf16/f16/quantized→f32 weight widening (inside matmul): %.3f s per window\n", r->widen);
     printf("weight memory: %.1f MB mmapped (file) + %.1f MB held by the model (packed bf16 copies, re-laid-out "
            "matrices, f32 norms)\n", r->mapped_bytes / 1e6, r->resident_bytes / 1e6);

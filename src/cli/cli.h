@@ -22,6 +22,17 @@ int cmd_decompress(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 
+/* One vocabulary of options across subcommands: the same thing has the same spellings (and range) everywhere;
+ * each subcommand says in its help what it means there. */
+#define CLI_MODEL(field, help)          {"--model", "-m", CLI_STR, "MODEL", 0, 0, field, help}
+#define CLI_THREADS(field, help)        {"--threads", "-t", CLI_INT, "T", 0, 4096, field, help}
+#define CLI_DTYPE(field, help)          {"--dtype", NULL, CLI_COMPUTE, "", 0, 0, field, help}
+#define CLI_BLOCK_SIZE(field, lo, help)                                                                         \
+    {"--block-size", "-w --window --block_size", CLI_INT, "W", lo, 1000000, field, help}
+#define CLI_OUTPUT(field, arg, help)    {"--output", "-o", CLI_STR, arg, 0, 0, field, help}
+#define CLI_JSON_OUTPUT(field, help)    {"--output", "-o --json", CLI_STR, "OUT.json", 0, 0, field, help}
+#define CLI_QUIET(field, help)          {"--quiet", "-q", CLI_FLAG, "", 0, 0, field, help}
+
 /* The results table eval and merge print on stdout: one row per data file. */
 void cli_print_table(const lmc_result *r, size_t n);
 

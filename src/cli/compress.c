@@ -101,18 +101,17 @@ typedef struct zip_args {
 
 #define F(x) offsetof(zip_args, x)
 #define ZIP_COMMON                                                                                              \
-    {"--model", "-m", CLI_STR, "MODEL", 0, 0, F(model), "the model (any architecture; f32 compute)"},            \
-    {"--threads", "-t", CLI_INT, "T", 0, 4096, F(threads), "threads for all kernels (default 0: all cores)"},     \
-    {"--quiet", "-q", CLI_FLAG, "", 0, 0, F(quiet), "no progress on stderr"}
+    CLI_MODEL(F(model), "the model (any architecture; f32 compute)"),                                           \
+    CLI_THREADS(F(threads), "threads for all kernels (default 0: all cores)"),                                  \
+    CLI_QUIET(F(quiet), "no progress on stderr")
 
 static const cli_opt COMPRESS_OPTS[] = {
-    {"--output", "-o", CLI_STR, "OUT.lmcz", 0, 0, F(out), "the compressed file (written atomically)"},
-    {"--block-size", "-w --window --block_size", CLI_INT, "W", 1, 1000000, F(window),
-     "the context restarts every W tokens (default 512, at most the model's limit)"},
+    CLI_OUTPUT(F(out), "OUT.lmcz", "the compressed file (written atomically)"),
+    CLI_BLOCK_SIZE(F(window), 1, "the context restarts every W tokens (default 512, at most the model's limit)"),
     ZIP_COMMON, {0}};
 
 static const cli_opt DECOMPRESS_OPTS[] = {
-    {"--output", "-o", CLI_STR, "OUT", 0, 0, F(out), "the rebuilt file (written atomically, only when it checks)"},
+    CLI_OUTPUT(F(out), "OUT", "the rebuilt file (written atomically, only when it checks)"),
     ZIP_COMMON, {0}};
 #undef F
 
@@ -212,13 +211,15 @@ int cmd_decompress(int argc, char **argv) {
     lmc_tokenizer *tok;
     if (setup(&a, &in, &n, &m, &tok, &err)) { cli_free(a.spec, &a); return cli_fail(err.msg); }
     progress_out po = {"decompress", {isatty(2), 0}, 0};
-    lmcz_opts o = {.progress = a.quiet ? NULL : show_progress, .progress_user = &po, .interval = po.line.tty ? 0.5 : 5.0};
+    lmcz_opts o = {.progress = a.quiet ? NULL : show_progress, .progress_user = &po,
+                   .interval = po.line.tty ? 0.5 : 5.0};
     lmcz_stats st;
     int rc = lmcz_decompress(m, tok, in, n, a.in.v[0], &o, &out, &len, &st, &err);
     cli_progress_end(&po.line);
     if (rc == 0) rc = lmc_write_file_atomic(a.out, out, len, &err);
     if (rc == 0)
-        printf("%s -> %s: %zu bytes (length and CRC-32 verified), %zu tokens in %.2f s: %.1f tokens/s\n", a.in.v[0], a.out,
+        printf("%s -> %s: %zu bytes (length and CRC-32 verified), %zu tokens in %.2f s: %.1f tokens/s\n", a.in.v[0],
+               a.out,
                len, st.tokens, st.seconds, st.seconds > 0 ? (double)st.tokens / st.seconds : 0.0);
     free(out);
     free(in);

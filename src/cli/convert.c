@@ -13,13 +13,13 @@ typedef struct convert_args {
 
 #define F(x) offsetof(convert_args, x)
 static const cli_opt OPTS[] = {
-    {"--output", "-o", CLI_STR, "OUT.safetensors", 0, 0, F(output), "the file to write (atomically)"},
+    CLI_OUTPUT(F(output), "OUT.safetensors", "the file to write (atomically)"),
     {"--dtype", NULL, CLI_CHOICE, "f32|bf16|f16", 0, 0, F(dtype),
      "convert every tensor to this dtype (default: each keeps its own; a GGUF's quantized tensors become f32)"},
     {"--tokenizer", NULL, CLI_STR, "TOK", 0, 0, F(tokenizer),
      "the tokenizer to embed: a HF directory, tokenizer.json or llama2.c .bin (for a llama2.c .bin or a GGUF "
      "source)"},
-    {"--quiet", "-q", CLI_FLAG, "", 0, 0, F(quiet), "no \"wrote OUT\" line on stderr"},
+    CLI_QUIET(F(quiet), "no \"wrote OUT\" line on stderr"),
     {0}};
 #undef F
 
@@ -38,7 +38,8 @@ int cmd_convert(int argc, char **argv) {
     if (rc == CLI_GO && !a.output) rc = cli_usage(&convert_spec, "convert needs -o OUT.safetensors");
     if (rc != CLI_GO) { cli_free(&convert_spec, &a); return rc; }
     lmc_err err = {{0}};
-    rc = lmc_convert(a.src.v[0], a.output, a.dtype < 0 ? LMC_CONVERT_KEEP_DTYPE : lmc_convert_dtype(DTYPES[a.dtype]), a.tokenizer, &err);
+    int dtype = a.dtype < 0 ? LMC_CONVERT_KEEP_DTYPE : lmc_convert_dtype(DTYPES[a.dtype]);
+    rc = lmc_convert(a.src.v[0], a.output, dtype, a.tokenizer, &err);
     cli_free(&convert_spec, &a);
     if (rc) return cli_fail(err.msg);
     if (!a.quiet) fprintf(stderr, "wrote %s\n", a.output);

@@ -21,26 +21,24 @@ typedef struct eval_args {
 
 #define F(x) offsetof(eval_args, x)
 static const cli_opt OPTS[] = {
-    {"--model", "-m", CLI_STR, "MODEL", 0, 0, F(model),
-     "a HuggingFace checkpoint directory, a .safetensors file written by `lmc convert`, or a GGUF file "
-     "(llama.cpp: llama, qwen2, gpt2, gptneox, falcon; F32/F16/BF16/Q8_0/Q4_0/Q4_K/Q6_K)"},
+    CLI_MODEL(F(model),
+              "a HuggingFace checkpoint directory, a .safetensors file written by `lmc convert`, or a GGUF file "
+     "(llama.cpp: llama, qwen2, gpt2, gptneox, falcon; F32/F16/BF16/Q8_0/Q4_0/Q4_K/Q6_K)"),
     {"--data", "-d", CLI_LIST, "FILE", 0, 64, F(data),
      ".jsonl / .jsonl.gz with a string field \"content\" per record, or a plain UTF-8 text file; repeat for "
      "several (at most 64)"},
     {"--tokenizer", NULL, CLI_STR, "TOK", 0, 0, F(tokenizer),
      "the tokenizer from TOK (HF directory, tokenizer.json, converted file) instead of MODEL"},
-    {"--block-size", "-w --window --block_size", CLI_INT, "W", 1, 1000000, F(block_size),
-     "window length in tokens (default 1900)"},
+    CLI_BLOCK_SIZE(F(block_size), 1, "window length in tokens (default 1900)"),
     {"--stride", NULL, CLI_INT, "S", -1000000, 1000000, F(stride),
      "new tokens scored per window after the first (default 512)"},
     {"--file-num", "--file_num", CLI_INT, "N", LONG_MIN, LONG_MAX, F(file_num),
      "use only the first N records of each file (default -1: all)"},
-    {"--threads", "-t", CLI_INT, "T", 0, 4096, F(threads),
-     "threads for all kernels (default 0: all cores; under mpirun the rank's share of the CPUs)"},
-    {"--dtype", NULL, CLI_COMPUTE, "", 0, 0, F(compute),
-     "compute: f32 (exact, default) or bf16 x bf16 dot products with f32 accumulation"},
-    {"--output", "-o --json", CLI_STR, "OUT.json", 0, 0, F(output),
-     "also write the results as JSON (atomically: complete or absent; fields in docs/results.md)"},
+    CLI_THREADS(F(threads),
+                "threads for all kernels (default 0: all cores; under mpirun the rank's share of the CPUs)"),
+    CLI_DTYPE(F(compute), "compute: f32 (exact, default) or bf16 x bf16 dot products with f32 accumulation"),
+    CLI_JSON_OUTPUT(F(output),
+                    "also write the results as JSON (atomically: complete or absent; fields in docs/results.md)"),
     {"--per-window", NULL, CLI_STR, "OUT.jsonl", 0, 0, F(per_window), "one line per window: k, start, scored, nll"},
     {"--per-doc", NULL, CLI_STR, "OUT.jsonl", 0, 0, F(per_doc),
      "one line per document: index, chars, bytes, tokens, scored_tokens, nll"},
@@ -61,7 +59,7 @@ static const cli_opt OPTS[] = {
      "statistics (doc_stats) for lmc report / compare"},
     {"--batch-size", "--batch_size", CLI_INT, "B", LONG_MIN, LONG_MAX, F(batch),
      "accepted and ignored: windows are evaluated one at a time (batching does not change the result)"},
-    {"--quiet", "-q", CLI_FLAG, "", 0, 0, F(quiet), "no progress on stderr"},
+    CLI_QUIET(F(quiet), "no progress on stderr"),
     {"--verbose", "-v", CLI_FLAG, "", 0, 0, F(verbose), "also print model, kernel and BLAS details on stderr"},
     {0}};
 #undef F

@@ -20,7 +20,7 @@ typedef struct generate_args {
 
 #define F(x) offsetof(generate_args, x)
 static const cli_opt OPTS[] = {
-    {"--model", "-m", CLI_STR, "MODEL", 0, 0, F(model), "the model (every architecture lmc eval reads)"},
+    CLI_MODEL(F(model), "the model (every architecture lmc eval reads)"),
     {"--prompt", "-p", CLI_STR, "TEXT", 0, 0, F(prompt), "the text to continue"},
     {"--steps", "-n", CLI_INT, "N", 1, 1000000, F(steps),
      "tokens to generate (default 128; a special token such as EOS stops earlier)"},
@@ -28,10 +28,9 @@ static const cli_opt OPTS[] = {
     {"--top-p", "--top_p", CLI_REAL, "P", 0, 1, F(top_p), "nucleus sampling, in (0, 1] (default 0.9; 1: none)"},
     {"--seed", "-s", CLI_INT, "S", 0, LONG_MAX, F(seed),
      "the same seed gives the same text (default: from the clock, printed at the end)"},
-    {"--threads", "-t", CLI_INT, "T", 0, 4096, F(threads), "threads for all kernels (default 0: all cores)"},
-    {"--dtype", NULL, CLI_COMPUTE, "", 0, 0, F(compute),
-     "compute: f32 (default) or bf16; the KV cache is f32 under either"},
-    {"--quiet", "-q", CLI_FLAG, "", 0, 0, F(quiet), "no speed line on stderr"},
+    CLI_THREADS(F(threads), "threads for all kernels (default 0: all cores)"),
+    CLI_DTYPE(F(compute), "compute: f32 (default) or bf16; the KV cache is f32 under either"),
+    CLI_QUIET(F(quiet), "no speed line on stderr"),
     {0}};
 #undef F
 
@@ -67,7 +66,8 @@ static int gen_open(gen_run *r, const generate_args *a) {
         lmc_err inner = r->err;
         return lmc_fail(&r->err, "--prompt: %s", inner.msg);
     }
-    if (r->n_ids == 0) return lmc_fail(&r->err, "--prompt is empty and the tokenizer adds no BOS: nothing to start from");
+    if (r->n_ids == 0)
+        return lmc_fail(&r->err, "--prompt is empty and the tokenizer adds no BOS: nothing to start from");
     if (lmc_kv_open(r->m, (int)(r->n_ids + (size_t)a->steps), &r->kv, &r->err)) return -1;
     lmc_model_desc d;
     lmc_model_describe(r->m, &d);

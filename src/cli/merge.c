@@ -12,8 +12,7 @@ typedef struct merge_args {
 } merge_args;
 
 static const cli_opt OPTS[] = {
-    {"--output", "-o --json", CLI_STR, "OUT.json", 0, 0, offsetof(merge_args, output),
-     "the merged results file (written atomically)"},
+    CLI_JSON_OUTPUT(offsetof(merge_args, output), "the merged results file (written atomically)"),
     {0}};
 
 const cli_spec merge_spec = {

@@ -85,7 +85,8 @@ static void choices_text(char *out, size_t cap, const char *choices) {
     size_t k = 0;
     for (const char *c = choices; *c && pos + 8 < cap; k++) {
         size_t n = strcspn(c, "|");
-        pos += (size_t)snprintf(out + pos, cap - pos, "%s%.*s", k == 0 ? "" : k + 1 == total ? " or " : ", ", (int)n, c);
+        const char *sep = k == 0 ? "" : k + 1 == total ? " or " : ", ";
+        pos += (size_t)snprintf(out + pos, cap - pos, "%s%.*s", sep, (int)n, c);
         c += n;
         if (*c == '|') c++;
     }

@@ -24,7 +24,7 @@ typedef struct report_args {
     {"--seed", NULL, CLI_INT, "S", 0, LONG_MAX, F(seed), "the bootstrap's seed (the same seed, the same interval)"}
 
 static const cli_opt REPORT_OPTS[] = {
-    {"--output", "-o", CLI_STR, "report.html", 0, 0, F(html), "the report as one HTML page"},
+    CLI_OUTPUT(F(html), "report.html", "the report as one HTML page"),
     {"--md", NULL, CLI_STR, "OUT.md", 0, 0, F(md), "the leaderboard as Markdown"},
     {"--svg", NULL, CLI_STR, "OUT.svg", 0, 0, F(svg), "the plots as one SVG"},
     {"--scores", NULL, CLI_STR, "SCORES.json", 0, 0, F(scores),
@@ -50,58 +50,76 @@ const cli_spec compare_spec = {
     "Per corpus: the difference A - B (documents paired), its interval and whether it excludes zero.",
     COMPARE_OPTS, offsetof(report_args, inputs), 2, 2, "the second results file"};
 
+/* ---- lmc report -------------------------------------------------------------------------------- */
+
+/* What a report is made of: the results files, and the scores and reference lines when given. */
+typedef struct report_inputs {
+    lmc_results *files;  /* (n) */
+    size_t       n;      /* loaded so far */
+    lmc_scores   scores;
+    lmc_reflines refs;
+    int          have_scores, have_refs;
+} report_inputs;
+
+static int load_inputs(const report_args *a, report_inputs *in, lmc_err *err) {
+    in->files = lmc_xcalloc((size_t)a->inputs.n, sizeof *in->files);
+    in->have_scores = a->scores != NULL; /* freed whatever happens: freeing a zeroed one is a no-op */
+    in->have_refs = a->refs != NULL;
+    for (; in->n < (size_t)a->inputs.n; in->n++)
+        if (lmc_results_load(a->inputs.v[in->n], &in->files[in->n], err)) return -1;
+    if (a->scores && lmc_scores_load(a->scores, &in->scores, err)) return -1;
+    if (a->refs && lmc_reflines_load(a->refs, &in->refs, err)) return -1;
+    return 0;
+}
+
+static void free_inputs(report_inputs *in) {
+    for (size_t i = 0; i < in->n; i++) lmc_results_free(&in->files[i]);
+    free(in->files);
+    if (in->have_scores) lmc_scores_free(&in->scores);
+    if (in->have_refs) lmc_reflines_free(&in->refs);
+}
+
 static int write_out(const char *path, const lmc_buf *b, lmc_err *err) {
     return lmc_write_file_atomic(path, b->p ? b->p : "", b->len, err);
+}
+
+/* Renders every output before writing any, so an error leaves no partial set of them; with no output file the
+ * Markdown table goes to stdout. */
+static int render_and_write(const report_args *a, const report_inputs *in, lmc_err *err) {
+    lmc_report_opts o = {(int)a->resamples, (uint64_t)a->seed, in->have_scores ? &in->scores : NULL, a->scores,
+                         in->have_refs ? &in->refs : NULL, a->refs};
+    lmc_buf bh = {0}, bm = {0}, bs = {0};
+    int rc = (a->html && lmc_report_render(in->files, in->n, &o, LMC_REPORT_HTML, &bh, err)) ||
+             lmc_report_render(in->files, in->n, &o, LMC_REPORT_MD, &bm, err) ||
+             (a->svg && lmc_report_render(in->files, in->n, &o, LMC_REPORT_SVG, &bs, err)) ||
+             (a->html && write_out(a->html, &bh, err)) || (a->md && write_out(a->md, &bm, err)) ||
+             (a->svg && write_out(a->svg, &bs, err));
+    if (!rc) {
+        if (!a->html && !a->md && !a->svg) fputs(bm.p, stdout);
+        if (a->html) fprintf(stderr, "wrote %s\n", a->html);
+        if (a->md) fprintf(stderr, "wrote %s\n", a->md);
+        if (a->svg) fprintf(stderr, "wrote %s\n", a->svg);
+    }
+    lmc_buf_free(&bh);
+    lmc_buf_free(&bm);
+    lmc_buf_free(&bs);
+    return rc ? -1 : 0;
 }
 
 int cmd_report(int argc, char **argv) {
     report_args a = {.resamples = LMC_BOOTSTRAP_DEFAULT, .seed = LMC_BOOTSTRAP_SEED};
     int rc = cli_parse(&report_spec, argc, argv, &a);
     if (rc != CLI_GO) { cli_free(&report_spec, &a); return rc; }
-    rc = 0;
-    const char *html = a.html, *md = a.md, *svg = a.svg, *scores_path = a.scores, *refs_path = a.refs;
-    const char **inputs = a.inputs.v;
-    size_t n_in = (size_t)a.inputs.n;
-    long resamples = a.resamples, seed = a.seed;
     lmc_err err = {{0}};
-    lmc_results *files = calloc(n_in, sizeof *files);
-    lmc_scores scores;
-    memset(&scores, 0, sizeof scores);
-    lmc_reflines refs;
-    memset(&refs, 0, sizeof refs);
-    size_t loaded = 0;
-    for (; loaded < n_in; loaded++)
-        if (lmc_results_load(inputs[loaded], &files[loaded], &err)) { rc = 1; goto out; }
-    if (scores_path && lmc_scores_load(scores_path, &scores, &err)) { rc = 1; goto out; }
-    if (refs_path && lmc_reflines_load(refs_path, &refs, &err)) { rc = 1; goto out; }
-    lmc_report_opts o = {(int)resamples, (uint64_t)seed, scores_path ? &scores : NULL, scores_path,
-                         refs_path ? &refs : NULL, refs_path};
-    /* render everything before writing anything, so an error leaves no partial set of outputs */
-    lmc_buf bh = {0}, bm = {0}, bs = {0};
-    if ((html && lmc_report_render(files, n_in, &o, LMC_REPORT_HTML, &bh, &err)) ||
-        lmc_report_render(files, n_in, &o, LMC_REPORT_MD, &bm, &err) ||
-        (svg && lmc_report_render(files, n_in, &o, LMC_REPORT_SVG, &bs, &err)))
-        rc = 1;
-    else if ((html && write_out(html, &bh, &err)) || (md && write_out(md, &bm, &err)) ||
-             (svg && write_out(svg, &bs, &err)))
-        rc = 1;
-    if (!rc) {
-        if (!html && !md && !svg) fputs(bm.p, stdout); /* no output file: the table on stdout */
-        if (html) fprintf(stderr, "wrote %s\n", html);
-        if (md) fprintf(stderr, "wrote %s\n", md);
-        if (svg) fprintf(stderr, "wrote %s\n", svg);
-    }
-    lmc_buf_free(&bh);
-    lmc_buf_free(&bm);
-    lmc_buf_free(&bs);
-out:
-    for (size_t i = 0; i < loaded; i++) lmc_results_free(&files[i]);
-    free(files);
+    report_inputs in = {0};
+    rc = load_inputs(&a, &in, &err);
+    if (rc == 0) rc = render_and_write(&a, &in, &err);
+    free_inputs(&in);
     cli_free(&report_spec, &a);
-    if (scores_path) lmc_scores_free(&scores);
-    if (refs_path) lmc_reflines_free(&refs);
     return rc ? cli_fail(err.msg) : 0;
 }
+
+/* ---- lmc compare ------------------------------------------------------------------------------- */
 
 int cmd_compare(int argc, char **argv) {
     report_args o = {.resamples = LMC_BOOTSTRAP_DEFAULT, .seed = LMC_BOOTSTRAP_SEED};

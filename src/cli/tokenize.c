@@ -12,8 +12,8 @@ typedef struct tokenize_args {
 } tokenize_args;
 
 static const cli_opt OPTS[] = {
-    {"--model", "-m", CLI_STR, "MODEL", 0, 0, offsetof(tokenize_args, model),
-     "a model (its tokenizer is used) or a directory holding only tokenizer files"},
+    CLI_MODEL(offsetof(tokenize_args, model),
+              "a model (its tokenizer is used) or a directory holding only tokenizer files"),
     {"--no-special", NULL, CLI_FLAG, "", 0, 0, offsetof(tokenize_args, no_special), "omit BOS"},
     {0}};
 

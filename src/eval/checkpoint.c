@@ -374,7 +374,8 @@ static int ckpt_lock_and_read(lmc_ckpt *c, char **data, size_t *len, lmc_err *er
         return lmc_fail(err, "%s: checkpoint is in use by another lmc process (%s)", path,
                         errno == EWOULDBLOCK ? "locked" : strerror(errno));
     struct stat st;
-    if (fstat(c->fd, &st) != 0 || !S_ISREG(st.st_mode)) return lmc_fail(err, "%s: checkpoint is not a regular file", path);
+    if (fstat(c->fd, &st) != 0 || !S_ISREG(st.st_mode))
+        return lmc_fail(err, "%s: checkpoint is not a regular file", path);
     *len = (size_t)st.st_size;
     *data = lmc_xmalloc(*len + 1);
     for (size_t got = 0; got < *len;) {

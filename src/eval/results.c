@@ -1,5 +1,6 @@
-/* results.c — the uncertainty fields of a results file (writing) and results files read back for `lmc report`
- * and `lmc compare` (reading, with one-line errors for anything that would otherwise give a silent number). */
+/* results.c — the results file, written by `lmc eval` (writing), merged by `lmc merge` (shard records and merged
+ * fields) and read back for `lmc report` and `lmc compare` (reading, with one-line errors for anything that would
+ * otherwise give a silent number). The only file that names the format's keys: see docs/results.md. */
 #include "eval/results.h"
 #include "common/util.h"
 
@@ -319,7 +320,8 @@ static int check_top(const cJSON *root, const char *path, lmc_err *err) {
     const cJSON *schema = cJSON_GetObjectItemCaseSensitive(root, "schema_version");
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "results");
     if (!cJSON_IsObject(root) || !cJSON_IsString(ver))
-        return lmc_fail(err, "%s: not an lmc results file (no \"lmc_version\"; write one with `lmc eval --json`)", path);
+        return lmc_fail(err, "%s: not an lmc results file (no \"lmc_version\"; write one with `lmc eval --json`)",
+                        path);
     if (!same_minor(ver->valuestring, LMC_VERSION))
         return lmc_fail(err, "%s: written by lmc %.40s; this lmc %s reads results of version %.*s.x only: rerun `lmc "
                              "eval --json` with this version", path, ver->valuestring, LMC_VERSION,

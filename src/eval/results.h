@@ -1,12 +1,14 @@
-/* results.h — result files (`lmc eval --json`) as the reports read them, and the uncertainty fields eval adds.
+/* results.h — the results file (`lmc eval --json`), the one module that knows its format (docs/results.md lists
+ * every field): writing it (lmc_results_write, lmc_tools.h), reading and checking it (lmc_results_load,
+ * lmc_tools.h; lmc_results_parse here), and the pieces `lmc merge` needs (shard records, merged fields). What is
+ * declared here works on the parsed JSON and stays private to the library.
  *
- * Each result object of a results file carries, next to the fields main.c writes:
+ * Each result object carries, after the totals and the output paths, the uncertainty of its BPC:
  *   "bpc_se": the clustered standard error (null with one document),
  *   "bpc_ci95": [lo, hi] the bootstrap interval (null with --bootstrap 0),
  *   "bootstrap": {"resamples": B, "seed": S, "unit": "document"},
  *   "doc_stats": {"nll": [...], "tokens": [...], "scored_tokens": [...], "chars": [...], "bytes": [...]}
- *     one entry per document in file order; nll exact (shortest round-trip decimal). Parallel arrays print as
- *     one line each, so the scalar fields above them stay readable. */
+ *     one entry per document in file order; nll exact (shortest round-trip decimal). */
 #ifndef LMC_RESULTS_H
 #define LMC_RESULTS_H
 
