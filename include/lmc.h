@@ -54,6 +54,8 @@ typedef enum lmc_format {
 const char *lmc_format_name(lmc_format f);
 /* The format a name ("auto", "jsonl", "text") stands for: 0, or -1 for any other name. */
 int lmc_format_parse(const char *name, lmc_format *out);
+/* What a file's name alone says: JSONL for .jsonl, .json, .ndjson (also .gz), else TEXT (content may say JSONL). */
+lmc_format lmc_format_by_name(const char *path);
 
 typedef struct lmc_corpus {
     lmc_format format; /* LMC_FORMAT_JSONL or LMC_FORMAT_TEXT: how the file was read */
@@ -151,6 +153,10 @@ typedef struct lmc_model_desc {
     lmc_compute compute;
     int         dim, vocab;    /* final hidden width, logits per position */
     int         max_window;    /* > 0: the longest window the model allows */
+    int         trained_context; /* > 0: the context the model was trained with (config max_position_embeddings,
+                                  * n_positions, seq_length or max_sequence_length; a GGUF's context_length);
+                                  * longer windows run, but positions past it are extrapolated */
+    const char *name_or_path;  /* the config's "_name_or_path" (the HF name it was saved as), or NULL */
     const char *kernels;       /* which matmul / attention kernels this CPU runs for `compute`, e.g.
                                 * "bf16 GEMM avx512bf16, bf16 attention" or "f32 sgemm (OpenBLAS), f32 attention" */
     size_t      mapped_bytes;  /* weight bytes read in place from the mmapped file(s) */
@@ -275,6 +281,11 @@ typedef struct lmc_result {
 
 /* Frees what a result owns (doc_stats, window_nll, fingerprint); the struct itself is the caller's. */
 void lmc_result_free(lmc_result *r);
+
+/* The share of prediction targets (tokens − 1: every token but the first) that some window scored. Below 1 when
+ * the tail after the last window is left unscored (docs/SPEC.md §3): its characters still count, so the BPC is
+ * then biased low by roughly the unscored share. 1 for a result without tokens. */
+double lmc_result_scored_fraction(const lmc_result *r);
 
 /* Evaluates one corpus file: documents → tokens → windows → forward → scored NLL (docs/SPEC.md §1–4). */
 int lmc_evaluate(lmc_model *m, lmc_tokenizer *tok, const char *data_path, const lmc_eval_opts *opts,

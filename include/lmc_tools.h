@@ -82,7 +82,16 @@ typedef struct lmc_results_meta {
     int                  threads;      /* in use */
     double               wall_seconds; /* from opening the model to writing */
     int                  bootstrap;    /* resamples for each BPC's interval (0: none) */
+    const char          *name;         /* the model's display name (lmc_model_name), or NULL: derived here */
 } lmc_results_meta;
+
+/* Where a model's display name came from (lmc_model_name). */
+typedef enum lmc_name_source { LMC_NAME_GIVEN, LMC_NAME_CONFIG, LMC_NAME_PATH } lmc_name_source;
+
+/* The name results and reports show for a model: `given` when not NULL (eval --name); else the config's
+ * "_name_or_path" (the HF name the checkpoint was saved as); else the path's last component without .safetensors /
+ * .gguf, or "ORG/NAME" for a HF cache snapshot (.../models--ORG--NAME/snapshots/HASH). Returns where it came from. */
+lmc_name_source lmc_model_name(const lmc_model *m, const char *given, char *out, size_t cap);
 
 /* Writes the results file of an evaluation (atomically: complete or absent): r[i] evaluated with eo[i] (its
  * output paths and shard), i < n; each result must carry doc_stats. */
@@ -105,7 +114,7 @@ typedef struct lmc_corpus_result {
 /* One results file (one model, one or more corpora). */
 typedef struct lmc_results {
     char   path[4096];        /* the file read */
-    char   model[256];        /* display name: the model path's last component */
+    char   model[256];        /* display name: the file's model.name (lmc_model_name), else the path's last component */
     char   model_path[4096];
     char   architecture[128], weights_dtype[32], compute_dtype[32];
     double parameters, wall_seconds;
@@ -173,6 +182,10 @@ int lmc_report_render(const lmc_results *files, size_t n_files, const lmc_report
 int lmc_compare_text(const lmc_results *a, const lmc_results *b, int resamples, uint64_t seed, lmc_buf *out,
                      lmc_err *err);
 
+/* path as it fits a table column of width characters: itself, or "..." and its last width − 3 bytes (starting on
+ * a UTF-8 character), written to buf (cap ≥ width + 1 bytes). Returns what to print. */
+const char *lmc_fit_path(const char *path, int width, char *buf, size_t cap);
+
 /* The lines lmc eval prints under its table: each result's BPC ± clustered SE and bootstrap interval
  * (results must carry doc_stats). */
 int lmc_intervals_text(lmc_buf *out, const lmc_result *r, size_t n, int resamples, lmc_err *err);
@@ -237,6 +250,11 @@ int lmc_convert_dtype(const char *name);
  * LMC_CONVERT_KEEP_DTYPE. tokenizer: the llama2.c tokenizer.bin to embed for a .bin source, or the tokenizer for a
  * .gguf source; NULL: for a .bin, the one tok*.bin beside it. */
 int lmc_convert(const char *src, const char *out_path, int dtype, const char *tokenizer, lmc_err *err);
+
+/* Fails (one line; for .gguf pointing to tools/hf_to_gguf.py) unless out_path ends in ".safetensors": a file
+ * named .gguf that holds safetensors would be refused by every reader, lmc included. lmc_convert calls it
+ * before any work; a command line calls it first to make it a usage error. */
+int lmc_convert_check_output(const char *out_path, lmc_err *err);
 
 /* ---- sampling (lmc generate) ------------------------------------------------------------------ */
 

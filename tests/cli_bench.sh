@@ -12,7 +12,7 @@ fi
 out=$($LMC bench --shape tinyllama-1.1b --layers 1 --block-size 8 --stride 8 --windows 1 --threads 1 \
       --json "$TMP/b.json" 2>&1); rc=$?
 if [ $rc -ne 0 ]; then fail bench_layers "exit $rc: $out"
-elif ! printf '%s\n' "$out" | grep -q '^lmc bench: tinyllama-1.1b with 1 layer (LlamaForCausalLM, 0.175 B parameters)'; then
+elif ! printf '%s\n' "$out" | grep -q '^lmc bench: tinyllama-1.1b with 1 layer (LlamaForCausalLM, 175.1 M parameters)'; then
     fail bench_layers "header: $(printf '%s\n' "$out" | head -1)"
 elif ! grep -q '"window_tokens_per_s"' "$TMP/b.json"; then fail bench_layers "no window_tokens_per_s in the JSON"
 else pass bench_layers; fi

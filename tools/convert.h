@@ -34,9 +34,4 @@
 /* lmc_convert's dtype is LMC_F32, LMC_BF16 or LMC_F16 (safetensors.h), or LMC_CONVERT_KEEP_DTYPE: each tensor
  * keeps its own. */
 
-/* Fails (one line; for .gguf pointing to tools/hf_to_gguf.py) unless out_path ends in ".safetensors": a file
- * named .gguf that holds safetensors would be refused by every reader, lmc included. lmc_convert calls it
- * before any work; a command line calls it first to make it a usage error. */
-int lmc_convert_check_output(const char *out_path, lmc_err *err);
-
 #endif

@@ -32,7 +32,8 @@ static const cli_opt OPTS[] = {
      "the generated weights' dtype (default: that of --dtype; bf16 weights with f32 compute is what `lmc eval` "
      "does with a bf16 checkpoint)"},
     CLI_BLOCK_SIZE(F(W), 2, "window length in tokens (default 1900)"),
-    {"--stride", NULL, CLI_INT, "S", 1, 1000000, F(S), "stride between windows (default: 512, at most W)"},
+    {"--stride", NULL, CLI_INT, "S", 1, 1000000, F(S),
+     "new tokens scored per window after the first, at most W (default 512, or W when W < 512)"},
     {"--windows", NULL, CLI_INT, "K", 1, 1000000, F(K), "windows measured after one warm-up window (default 3)"},
     {"--layers", NULL, CLI_INT, "L", 1, 1000, F(layers), "with --shape: only L layers (a quick run)"},
     CLI_THREADS(F(threads), "threads for all kernels (default 0: all cores)"),
@@ -59,7 +60,9 @@ static int parse_args(int argc, char **argv, bench_args *a) {
     int known = 0;
     for (int i = 0; a->shape && lmc_bench_shape(i); i++) known |= !strcmp(a->shape, lmc_bench_shape(i));
     if (a->shape && !known) return cli_usage(&bench_spec, "unknown shape '%s'", a->shape);
-    if (a->S > a->W) return cli_usage(&bench_spec, "--stride must be at most --block-size");
+    if (a->S > a->W)
+        return cli_usage(&bench_spec, "--stride %ld exceeds --block-size %ld: tokens between windows would never be "
+                         "scored", a->S, a->W);
     if (a->layers && !a->shape) return cli_usage(&bench_spec, "--layers applies to --shape only");
     return CLI_GO;
 }
@@ -87,12 +90,17 @@ static void print_speed(const bench_args *a, const lmc_bench_result *r, const be
     int W = (int)a->W;
     char lay[32] = "";
     if (a->layers) snprintf(lay, sizeof lay, " with %ld layer%s", a->layers, a->layers == 1 ? "" : "s");
-    printf("lmc bench: %s%s (%s, %.3f B parameters), weights %s, compute %s, W=%d S=%ld, %ld windows, %d threads\n",
-           a->shape ? a->shape : a->model, lay, r->architecture, r->n_params / 1e9, r->weights_dtype,
-           lmc_compute_name((lmc_compute)a->compute), W, a->S, a->K, x->nthreads);
+    char params[32];
+    if (r->n_params >= 1e9) snprintf(params, sizeof params, "%.2f B", r->n_params / 1e9);
+    else snprintf(params, sizeof params, "%.1f M", r->n_params / 1e6);
+    printf("lmc bench: %s%s (%s, %s parameters), weights %s, compute %s, W=%d S=%ld, %ld window%s, %d thread%s\n",
+           a->shape ? a->shape : a->model, lay, r->architecture, params, r->weights_dtype,
+           lmc_compute_name((lmc_compute)a->compute), W, a->S, a->K, a->K == 1 ? "" : "s", x->nthreads,
+           x->nthreads == 1 ? "" : "s");
     printf("CPU: %s; OpenBLAS core %s (%s)%s\n", r->cpu_features, lmc_blas_core(), lmc_blas_config(),
            getenv("OPENBLAS_CORETYPE") ? " [OPENBLAS_CORETYPE is set in the environment]" : "");
-    printf("setup: weights generated in %.1f s, model loaded in %.1f s\n", r->t_gen, r->t_load);
+    if (a->shape) printf("setup: weights generated in %.1f s, model loaded in %.1f s\n", r->t_gen, r->t_load);
+    else printf("setup: model loaded in %.1f s\n", r->t_load);
     printf("window-tokens/s:        %.1f   (%.3f s per %d-token window)\n", W / x->secs, x->secs, W);
     printf("counted GFLOP / window: %.1f = layer matmuls %.1f + attention %.1f + lm_head %.1f (scored rows)\n",
            x->per_window / 1e9, r->flops_layers / 1e9, r->flops_attn / 1e9, r->flops_head / 1e9);
@@ -145,6 +153,7 @@ static void add_peak_json(cJSON *o, const bench_args *a, const lmc_bench_result 
 
 static int write_json(const bench_args *a, const lmc_bench_result *r, const bench_figures *x, lmc_err *err) {
     cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "lmc_version", LMC_VERSION);
     cJSON_AddStringToObject(o, "shape", a->shape ? a->shape : "");
     cJSON_AddStringToObject(o, "model", a->shape ? "" : a->model);
     cJSON_AddStringToObject(o, "architecture", r->architecture);
@@ -154,6 +163,7 @@ static int write_json(const bench_args *a, const lmc_bench_result *r, const benc
     cJSON_AddStringToObject(o, "cpu", r->cpu_features);
     cJSON_AddNumberToObject(o, "threads", x->nthreads);
     cJSON_AddNumberToObject(o, "block_size", (double)a->W);
+    cJSON_AddNumberToObject(o, "stride", (double)a->S);
     cJSON_AddNumberToObject(o, "windows", (double)a->K);
     cJSON_AddNumberToObject(o, "window_tokens_per_s", a->W / x->secs);
     cJSON_AddNumberToObject(o, "gflop_per_window", x->per_window / 1e9);
@@ -179,7 +189,7 @@ int cmd_bench(int argc, char **argv) {
     bench_args a;
     int rc = parse_args(argc, argv, &a);
     if (rc != CLI_GO) return rc;
-    int nthreads = lmc_threads_init((int)a.threads);
+    int nthreads = cli_threads(a.threads);
     static const char *const WEIGHTS[] = {"f32", "bf16"}; /* --weights' choices */
     lmc_bench_opts o = {a.shape, a.model, (lmc_compute)a.compute, a.weights >= 0 ? WEIGHTS[a.weights] : NULL,
                         (int)a.W, (int)a.S, (int)a.K, (int)a.layers, nthreads, cli_memory_limit()};

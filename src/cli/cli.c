@@ -4,18 +4,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void cli_print_table(const lmc_result *r, size_t n) {
     printf("%-28s %6s %10s %9s %7s %9s %8s %8s %9s %8s %7s\n", "data", "docs", "chars", "tokens", "windows",
            "scored", "BPC", "BPB", "tok-PPL", "zlib-BPC", "seconds");
     for (size_t i = 0; i < n; i++) {
-        const char *name = r[i].data;
-        size_t len = strlen(name);
-        if (len > 28) name += len - 28;
+        char nb[64];
+        const char *name = lmc_fit_path(r[i].data, 28, nb, sizeof nb);
         printf("%-28s %6zu %10zu %9zu %7zu %9zu %8.4f %8.4f %9.3f %8.4f %7.1f\n", name, r[i].docs, r[i].chars,
                r[i].tokens, r[i].windows, r[i].scored_tokens, r[i].bpc, r[i].bpb, r[i].token_ppl, r[i].zlib_bpc,
                r[i].seconds);
     }
+}
+
+int cli_threads(long requested) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores > 0 && requested > cores)
+        fprintf(stderr, "lmc: warning: --threads %ld is more than the %ld cores online; the run will be slower than "
+                "with --threads %ld\n", requested, cores, cores);
+    return lmc_threads_init((int)requested);
 }
 
 size_t cli_memory_limit(void) {

@@ -36,6 +36,10 @@ int cmd_compare(int argc, char **argv);
 /* The results table eval and merge print on stdout: one row per data file. */
 void cli_print_table(const lmc_result *r, size_t n);
 
+/* Sets the thread count for every kernel (0: all cores) and returns it; more threads than the machine has online
+ * cores only slow a run down, so that gets a warning on stderr. */
+int cli_threads(long requested);
+
 /* LMC_MEMORY_LIMIT from the environment (bytes; the CLI's knob for tests, README), 0 when unset. */
 size_t cli_memory_limit(void);
 

@@ -145,7 +145,7 @@ static int setup(const zip_args *a, uint8_t **data, size_t *len, lmc_model **m, 
     *m = NULL;
     *tok = NULL;
     if (read_raw(a->in.v[0], data, len, err)) return -1;
-    lmc_model_opts mo = {.compute = LMC_COMPUTE_F32, .threads = lmc_threads_init((int)a->threads)};
+    lmc_model_opts mo = {.compute = LMC_COMPUTE_F32, .threads = cli_threads(a->threads)};
     if (lmc_model_open(a->model, &mo, m, err) || lmc_tokenizer_open(a->model, tok, err)) {
         lmc_model_close(*m);
         *m = NULL;

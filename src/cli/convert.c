@@ -36,8 +36,9 @@ int cmd_convert(int argc, char **argv) {
     convert_args a = {.dtype = -1};
     int rc = cli_parse(&convert_spec, argc, argv, &a);
     if (rc == CLI_GO && !a.output) rc = cli_usage(&convert_spec, "convert needs -o OUT.safetensors");
-    if (rc != CLI_GO) { cli_free(&convert_spec, &a); return rc; }
     lmc_err err = {{0}};
+    if (rc == CLI_GO && lmc_convert_check_output(a.output, &err)) rc = cli_usage(&convert_spec, "%s", err.msg);
+    if (rc != CLI_GO) { cli_free(&convert_spec, &a); return rc; }
     int dtype = a.dtype < 0 ? LMC_CONVERT_KEEP_DTYPE : lmc_convert_dtype(DTYPES[a.dtype]);
     rc = lmc_convert(a.src.v[0], a.output, dtype, a.tokenizer, &err);
     cli_free(&convert_spec, &a);

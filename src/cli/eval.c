@@ -13,10 +13,10 @@
 /* ---- options ----------------------------------------------------------------------------------- */
 
 typedef struct eval_args {
-    const char *model, *tokenizer, *output, *per_window, *per_doc, *checkpoint, *shard;
+    const char *model, *tokenizer, *output, *per_window, *per_doc, *checkpoint, *shard, *name;
     cli_list    data, pos;
     long        block_size, stride, file_num, threads, batch, bootstrap;
-    int         compute, quiet, verbose, check_weights, skip_bad;
+    int         compute, quiet, verbose, check_weights, skip_bad, format;
 } eval_args;
 
 #define F(x) offsetof(eval_args, x)
@@ -27,11 +27,14 @@ static const cli_opt OPTS[] = {
     {"--data", "-d", CLI_LIST, "FILE", 0, 64, F(data),
      ".jsonl / .jsonl.gz with a string field \"content\" per record, or a plain UTF-8 text file; repeat for "
      "several (at most 64)"},
+    {"--format", NULL, CLI_CHOICE, "auto|jsonl|text", 0, 0, F(format),
+     "how to read each --data file: auto (default): JSON Lines when the name ends in .jsonl/.json/.ndjson (.gz) or "
+     "the first non-blank line is a JSON object with a string \"content\", else one plain-text document"},
     {"--tokenizer", NULL, CLI_STR, "TOK", 0, 0, F(tokenizer),
      "the tokenizer from TOK (HF directory, tokenizer.json, converted file) instead of MODEL"},
     CLI_BLOCK_SIZE(F(block_size), 1, "window length in tokens (default 1900)"),
-    {"--stride", NULL, CLI_INT, "S", -1000000, 1000000, F(stride),
-     "new tokens scored per window after the first (default 512)"},
+    {"--stride", NULL, CLI_INT, "S", 1, 1000000, F(stride),
+     "new tokens scored per window after the first, at most W (default 512, or W when W < 512)"},
     {"--file-num", "--file_num", CLI_INT, "N", LONG_MIN, LONG_MAX, F(file_num),
      "use only the first N records of each file (default -1: all)"},
     CLI_THREADS(F(threads),
@@ -39,6 +42,9 @@ static const cli_opt OPTS[] = {
     CLI_DTYPE(F(compute), "compute: f32 (exact, default) or bf16 x bf16 dot products with f32 accumulation"),
     CLI_JSON_OUTPUT(F(output),
                     "also write the results as JSON (atomically: complete or absent; fields in docs/results.md)"),
+    {"--name", NULL, CLI_STR, "NAME", 0, 0, F(name),
+     "the model's name in the results file and reports (default: the config's _name_or_path, else the path's "
+     "last component, or ORG/NAME for a HF cache snapshot)"},
     {"--per-window", NULL, CLI_STR, "OUT.jsonl", 0, 0, F(per_window), "one line per window: k, start, scored, nll"},
     {"--per-doc", NULL, CLI_STR, "OUT.jsonl", 0, 0, F(per_doc),
      "one line per document: index, chars, bytes, tokens, scored_tokens, nll"},
@@ -89,9 +95,13 @@ static int parse_shard(const char *v, int *index, int *count) {
 static int check_args(const eval_args *a, lmc_eval_opts *eo) {
     if (!a->model) return cli_usage(&eval_spec, "eval needs --model");
     if (!a->data.n) return cli_usage(&eval_spec, "eval needs at least one --data FILE");
-    *eo = (lmc_eval_opts){.block_size = (int)a->block_size, .stride = (int)a->stride, .file_num = a->file_num,
+    long stride = a->stride > 0 ? a->stride : a->block_size < 512 ? a->block_size : 512;
+    if (stride > a->block_size)
+        return cli_usage(&eval_spec, "--stride %ld exceeds --block-size %ld: tokens between windows would never be "
+                         "scored", stride, a->block_size);
+    *eo = (lmc_eval_opts){.block_size = (int)a->block_size, .stride = (int)stride, .file_num = a->file_num,
                           .skip_bad = a->skip_bad, .checkpoint = a->checkpoint, .per_window = a->per_window,
-                          .per_doc = a->per_doc, .doc_stats = 1};
+                          .per_doc = a->per_doc, .doc_stats = 1, .format = (lmc_format)a->format};
     if (a->shard && parse_shard(a->shard, &eo->shard_index, &eo->shard_count))
         return cli_usage(&eval_spec, "--shard wants I/N with 1 <= I <= N (shard I of N), not '%s'", a->shard);
     if (eo->shard_count && !a->output)
@@ -189,6 +199,30 @@ static void print_details(const eval_run *r) {
             "re-laid-out matrices, f32 norms)\n", d.mapped_bytes / 1e6, d.resident_bytes / 1e6);
 }
 
+/* A window longer than the model was trained with runs (the positions are extrapolated), but says so. */
+static void warn_window(const eval_run *r) {
+    lmc_model_desc d;
+    lmc_model_describe(r->m, &d);
+    if (d.trained_context > 0 && r->eo.block_size > d.trained_context)
+        fprintf(stderr, "lmc: warning: --block-size %d exceeds the %d-token context %s was trained with; positions "
+                "past it are extrapolated and the BPC may not mean much (use --block-size %d or less)\n",
+                r->eo.block_size, d.trained_context, r->a->model, d.trained_context);
+}
+
+/* What a result's reader should know: an unscored tail that biases the BPC low, a format found by content. */
+static void warn_result(const eval_run *r, const lmc_result *x) {
+    double unscored = 1.0 - lmc_result_scored_fraction(x);
+    if (unscored > 0.01)
+        fprintf(stderr, "lmc: warning: %s: %.1f%% of the tokens (%zu of %zu) lie after the last window and are never "
+                "scored while their characters count, so this BPC is biased low by about that share; use a smaller "
+                "--stride (the tail is shorter than one stride) or more text (docs/SPEC.md §3)\n", x->data,
+                100 * unscored, x->tokens - 1 - x->scored_tokens, x->tokens - 1);
+    if (r->eo.format == LMC_FORMAT_AUTO && !r->a->quiet && x->format != lmc_format_by_name(x->data))
+        fprintf(stderr, "lmc: note: %s: read as %s by its content (--format %s reads it the other way)\n", x->data,
+                x->format == LMC_FORMAT_JSONL ? "JSON Lines" : "plain text",
+                x->format == LMC_FORMAT_JSONL ? "text" : "jsonl");
+}
+
 /* With several --data files, each output path gets ".<index>" appended. */
 static const char *indexed(char *buf, size_t cap, const char *path, size_t i, size_t n) {
     if (!path) return NULL;
@@ -209,6 +243,7 @@ static int evaluate_all(eval_run *r) {
         int rc = lmc_evaluate(r->m, r->tok, r->a->data.v[i], e, &r->res[i], &r->err);
         cli_progress_end(&r->po); /* an error or note must not land on the progress line */
         if (rc) return -1;
+        if (r->root) warn_result(r, &r->res[i]);
         if (r->res[i].torn_records)
             fprintf(stderr, "lmc: note: %s: dropped a torn last record (an interrupted write) and recomputed it\n",
                     e->checkpoint);
@@ -217,8 +252,15 @@ static int evaluate_all(eval_run *r) {
 }
 
 static int write_results(eval_run *r) {
-    lmc_results_meta meta = {r->m, r->tok, r->model_sha, r->threads, lmc_now() - r->t0, (int)r->a->bootstrap};
-    return lmc_results_write(r->a->output, &meta, r->res, r->eos, (size_t)r->a->data.n, &r->err);
+    static const char *from[] = {"--name", "the config's _name_or_path", "the model path"};
+    char name[256];
+    lmc_name_source src = lmc_model_name(r->m, r->a->name, name, sizeof name);
+    lmc_results_meta meta = {r->m, r->tok, r->model_sha, r->threads, lmc_now() - r->t0, (int)r->a->bootstrap, name};
+    int rc = lmc_results_write(r->a->output, &meta, r->res, r->eos, (size_t)r->a->data.n, &r->err);
+    if (rc == 0 && !r->a->quiet)
+        fprintf(stderr, "lmc: wrote %s (model named '%s', from %s%s)\n", r->a->output, name, from[src],
+                src == LMC_NAME_GIVEN ? "" : "; --name sets another");
+    return rc;
 }
 
 /* A shard's run: which of its windows it has, and the partial result file. */
@@ -271,7 +313,7 @@ static int start_job(eval_run *r, int *argc, char ***argv) {
     if (r->dist) lmc_mpi_rank(r->dist, &rank, &size);
 #endif
     r->root = rank == 0;
-    r->threads = lmc_threads_init((int)threads);
+    r->threads = cli_threads(threads);
     r->po = (cli_progress){isatty(2), 0};
     if (r->root && !r->a->quiet) {
         r->eo.progress = show_progress;
@@ -285,7 +327,7 @@ static int start_job(eval_run *r, int *argc, char ***argv) {
 /* ---- lmc eval ---------------------------------------------------------------------------------- */
 
 int cmd_eval(int argc, char **argv) {
-    eval_args a = {.block_size = 1900, .stride = 512, .file_num = -1, .batch = 1,
+    eval_args a = {.block_size = 1900, .stride = 0 /* 512, or W when W < 512 */, .file_num = -1, .batch = 1,
                    .bootstrap = LMC_BOOTSTRAP_DEFAULT, .compute = LMC_COMPUTE_F32};
     eval_run r = {.a = &a};
     int rc = cli_parse(&eval_spec, argc, argv, &a);
@@ -294,6 +336,7 @@ int cmd_eval(int argc, char **argv) {
     if (start_job(&r, &argc, &argv)) { cli_free(&eval_spec, &a); return cli_fail(r.err.msg); }
     r.t0 = lmc_now();
     rc = open_model(&r);
+    if (rc == 0 && r.root) warn_window(&r);
     if (rc == 0 && a.verbose && r.root) print_details(&r);
     if (rc == 0) {
         r.res = lmc_xcalloc((size_t)a.data.n, sizeof *r.res);

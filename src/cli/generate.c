@@ -58,10 +58,11 @@ typedef struct gen_run {
 
 /* Opens the model, tokenizer and a cache for the prompt and the tokens to come; 0, or -1 with r->err. */
 static int gen_open(gen_run *r, const generate_args *a) {
-    lmc_model_opts mo = {.compute = (lmc_compute)a->compute, .threads = lmc_threads_init((int)a->threads),
+    lmc_model_opts mo = {.compute = (lmc_compute)a->compute, .threads = cli_threads(a->threads),
                          .memory_limit = cli_memory_limit()};
     if (lmc_model_open(a->model, &mo, &r->m, &r->err)) return -1;
-    if (lmc_tokenizer_open(a->model, &r->tok, &r->err)) return -1;
+    if (lmc_tokenizer_open(a->model, &r->tok, &r->err) || lmc_check_tokenizer_fits(r->m, r->tok, NULL, &r->err))
+        return -1;
     if (lmc_tokenize(r->tok, a->prompt, strlen(a->prompt), 1, &r->ids, &r->n_ids, &r->err)) {
         lmc_err inner = r->err;
         return lmc_fail(&r->err, "--prompt: %s", inner.msg);

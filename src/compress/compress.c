@@ -470,7 +470,13 @@ int lmcz_compress(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, size_t n,
     lmc_model_describe(m, &d);
     if (d.compute != LMC_COMPUTE_F32) return lmc_fail(err, "%s: compression runs the model in f32 only", d.path);
     int W = opts && opts->window > 0 ? opts->window : LMCZ_WINDOW_DEFAULT;
-    if (!(opts && opts->window > 0) && d.max_window > 0 && W > d.max_window) W = d.max_window;
+    int limit = d.max_window > 0 && (d.trained_context <= 0 || d.max_window < d.trained_context) ? d.max_window
+                                                                                                  : d.trained_context;
+    if (!(opts && opts->window > 0) && limit > 0 && W > limit) W = limit;
+    if (limit > 0 && W > limit)
+        return lmc_fail(err, "%s: a window of %d tokens exceeds the model's limit of %d (%s); use --window %d or less",
+                        d.path, W, limit, limit == d.max_window ? "the longest window it allows"
+                                                                : "the context it was trained with", limit);
 
     coder c;
     coder_init(&c, m, tok);

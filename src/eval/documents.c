@@ -24,7 +24,7 @@ static bool has_suffix(const char *s, const char *suf) {
 
 static bool is_jsonl_path(const char *path) {
     return has_suffix(path, ".jsonl") || has_suffix(path, ".jsonl.gz") || has_suffix(path, ".json") ||
-           has_suffix(path, ".json.gz") || has_suffix(path, ".ndjson");
+           has_suffix(path, ".json.gz") || has_suffix(path, ".ndjson") || has_suffix(path, ".ndjson.gz");
 }
 
 static void corpus_add(lmc_corpus *c, size_t *cap, const char *text, size_t len, size_t chars) {
@@ -87,6 +87,8 @@ static lmc_format format_of(const char *path, const char *data, size_t len, lmc_
     if (asked == LMC_FORMAT_JSONL || asked == LMC_FORMAT_TEXT) return asked;
     return is_jsonl_path(path) || looks_like_jsonl(data, len) ? LMC_FORMAT_JSONL : LMC_FORMAT_TEXT;
 }
+
+lmc_format lmc_format_by_name(const char *path) { return is_jsonl_path(path) ? LMC_FORMAT_JSONL : LMC_FORMAT_TEXT; }
 
 const char *lmc_format_name(lmc_format f) {
     switch (f) {

@@ -438,6 +438,10 @@ static void run_free(eval_run *b) {
     lmc_buf_free(&b->msg);
 }
 
+double lmc_result_scored_fraction(const lmc_result *r) {
+    return r->tokens > 1 ? (double)r->scored_tokens / (double)(r->tokens - 1) : 1.0;
+}
+
 void lmc_result_free(lmc_result *r) {
     if (!r) return;
     free(r->doc_stats);
@@ -487,8 +491,8 @@ static int eval_load(eval_run *e, lmc_tokenizer *tok, lmc_err *err) {
     r->skipped = c->skipped;
     r->records = c->records;
     if (c->n_docs == 0)
-        return lmc_fail(err, "%s: no non-empty documents (%zu records read%s): BPC is undefined", path, c->records,
-                        c->skipped ? ", some skipped as malformed" : "");
+        return lmc_fail(err, "%s: no non-empty documents (%zu record%s read%s): BPC is undefined", path, c->records,
+                        c->records == 1 ? "" : "s", c->skipped ? ", some skipped as malformed" : "");
     size_t N = 0;
     if (tokenize_corpus(tok, c, path, &e->ids, &N, &e->doc_start, err)) return -1;
     r->tokens = N;
@@ -499,8 +503,8 @@ static int eval_load(eval_run *e, lmc_tokenizer *tok, lmc_err *err) {
     if (lmc_windows_count(N, e->W, e->S, &e->K, err)) {
         char msg[sizeof err->msg];
         snprintf(msg, sizeof msg, "%s", err->msg);
-        return lmc_fail(err, "%s (%zu documents, %zu characters, %zu bytes): %s", path, c->n_docs, c->chars, c->bytes,
-                        msg);
+        return lmc_fail(err, "%s (%zu document%s, %zu characters, %zu bytes): %s", path, c->n_docs,
+                        c->n_docs == 1 ? "" : "s", c->chars, c->bytes, msg);
     }
     r->windows = e->K;
     r->scored_tokens = lmc_windows_scored(e->W, e->S, e->K);

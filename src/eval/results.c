@@ -113,6 +113,8 @@ static cJSON *result_json(const lmc_result *r, const lmc_eval_opts *eo, int boot
     cJSON_AddStringToObject(o, "tokens_sha256", r->tokens_sha256);
     add_count(o, "windows", r->windows);
     add_count(o, "scored_tokens", r->scored_tokens);
+    add_double(o, "scored_fraction", lmc_result_scored_fraction(r));
+    cJSON_AddStringToObject(o, "format", lmc_format_name(r->format));
     cJSON_AddNumberToObject(o, "block_size", r->block_size);
     cJSON_AddNumberToObject(o, "stride", r->stride);
     cJSON_AddNumberToObject(o, "file_num", (double)r->file_num);
@@ -135,6 +137,10 @@ static void add_model(cJSON *root, const lmc_results_meta *meta) {
     cJSON *mo = cJSON_AddObjectToObject(root, "model");
     lmc_model_desc d;
     lmc_model_describe(meta->model, &d);
+    char name[256];
+    if (meta->name) snprintf(name, sizeof name, "%s", meta->name);
+    else lmc_model_name(meta->model, NULL, name, sizeof name);
+    cJSON_AddStringToObject(mo, "name", name);
     cJSON_AddStringToObject(mo, "path", d.path);
     cJSON_AddStringToObject(mo, "architecture", d.architecture);
     cJSON_AddNumberToObject(mo, "parameters", (double)d.n_params);
@@ -185,6 +191,39 @@ static const char *last_component(const char *p) {
     const char *s = p + n;
     while (s > p && s[-1] != '/') s--;
     return s;
+}
+
+static int ends_with(const char *s, size_t n, const char *suffix) {
+    size_t e = strlen(suffix);
+    return n > e && !strncmp(s + n - e, suffix, e);
+}
+
+/* A HF cache snapshot: ".../models--ORG--NAME/snapshots/HASH" → "ORG/NAME" (cap bytes); 0, or -1 if it is not. */
+static int hf_cache_name(const char *path, char *out, size_t cap) {
+    const char *snap = strstr(path, "/snapshots/"), *repo = NULL;
+    for (const char *p = path; snap && (p = strstr(p, "models--")) && p < snap; p++) repo = p;
+    if (!repo || (repo > path && repo[-1] != '/')) return -1;
+    repo += strlen("models--");
+    const char *sep = strstr(repo, "--");
+    if (!sep || sep > snap) snprintf(out, cap, "%.*s", (int)(snap - repo), repo);
+    else snprintf(out, cap, "%.*s/%.*s", (int)(sep - repo), repo, (int)(snap - sep - 2), sep + 2);
+    return 0;
+}
+
+lmc_name_source lmc_model_name(const lmc_model *m, const char *given, char *out, size_t cap) {
+    lmc_model_desc d;
+    lmc_model_describe(m, &d);
+    if (given) { snprintf(out, cap, "%s", given); return LMC_NAME_GIVEN; }
+    if (d.name_or_path) { snprintf(out, cap, "%s", d.name_or_path); return LMC_NAME_CONFIG; }
+    if (hf_cache_name(d.path, out, cap) == 0) return LMC_NAME_PATH;
+    const char *base = last_component(d.path);
+    size_t n = strlen(base);
+    while (n > 1 && base[n - 1] == '/') n--;
+    static const char *ext[] = {".safetensors", ".gguf"};
+    for (int i = 0; i < 2; i++)
+        if (ends_with(base, n, ext[i])) n -= strlen(ext[i]);
+    snprintf(out, cap, "%.*s", (int)n, base);
+    return LMC_NAME_PATH;
 }
 
 static void corpus_name(const char *data, char *out, size_t cap) {
@@ -375,7 +414,9 @@ int lmc_results_load(const char *path, lmc_results *out, lmc_err *err) {
         get_num(mo, "parameters", &out->parameters, path, "model", err) ||
         get_num(root, "wall_seconds", &out->wall_seconds, path, "top level", err))
         goto out;
-    snprintf(out->model, sizeof out->model, "%s", last_component(out->model_path));
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(mo, "name"); /* results written before names: the path */
+    if (cJSON_IsString(name) && *name->valuestring) snprintf(out->model, sizeof out->model, "%s", name->valuestring);
+    else snprintf(out->model, sizeof out->model, "%s", last_component(out->model_path));
     size_t slen = strlen(out->model);
     if (slen && out->model[slen - 1] == '/') out->model[slen - 1] = 0;
     out->n = (size_t)cJSON_GetArraySize(arr);

@@ -175,6 +175,16 @@ int lmc_model_hidden(lmc_model *m, const int32_t *tokens, int T, float *hidden, 
     return arch_forward(m->arch, m->state, tokens, T, hidden, err);
 }
 
+/* The context a config says the model was trained with: the first of the keys families use for it, 0 if none. */
+static int trained_context(const cJSON *cfg) {
+    static const char *keys[] = {"max_position_embeddings", "n_positions", "seq_length", "max_sequence_length"};
+    for (size_t i = 0; cfg && i < sizeof keys / sizeof *keys; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, keys[i]);
+        if (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= 1e9) return (int)v->valuedouble;
+    }
+    return 0;
+}
+
 void lmc_model_describe(const lmc_model *m, lmc_model_desc *d) {
     memset(d, 0, sizeof *d);
     d->path = m->path;
@@ -185,6 +195,9 @@ void lmc_model_describe(const lmc_model *m, lmc_model_desc *d) {
     d->dim = m->info.dim;
     d->vocab = m->info.vocab;
     d->max_window = m->info.max_window;
+    d->trained_context = trained_context(m->config);
+    const cJSON *nop = cJSON_GetObjectItemCaseSensitive(m->config, "_name_or_path");
+    d->name_or_path = cJSON_IsString(nop) && *nop->valuestring ? nop->valuestring : NULL;
     lmc_model_memory(m, &d->mapped_bytes, &d->resident_bytes);
     if (m->opts.compute == LMC_COMPUTE_F32) d->kernels = "f32 sgemm (OpenBLAS), f32 attention";
     else if (gemm_bf16_auto_path() == GEMM_BF16_AVX512) d->kernels = "bf16 GEMM avx512bf16, bf16 attention";

@@ -457,8 +457,8 @@ static void html_corpora(const table *t, lmc_buf *b) {
         html_text(b, c0->corpus);
         lmc_buf_printf(b, " <small>(");
         html_text(b, c0->data);
-        lmc_buf_printf(b, ", %zu documents, %zu characters, sha256 %.12s…)</small></h3>\n", c0->docs, c0->chars,
-                       c0->data_sha256);
+        lmc_buf_printf(b, ", %zu document%s, %zu characters, sha256 %.12s…)</small></h3>\n", c0->docs,
+                       c0->docs == 1 ? "" : "s", c0->chars, c0->data_sha256);
         lmc_buf_printf(b, "<div class=\"wide\"><table>\n<tr><th class=\"l\">model</th><th>BPC</th><th>± SE</th><th>95%% interval</th>"
                           "<th>BPB</th><th>compression %%</th><th>zlib-BPC</th><th>tokens/s</th><th>seconds</th>"
                           "<th>W / S</th></tr>\n");
@@ -559,9 +559,10 @@ static void render_md(const table *t, const lmc_report_opts *o, lmc_buf *b) {
         const lmc_corpus_result *c0 = t->col[j];
         lmc_buf_printf(b, "\n**");
         md_text(b, c0->corpus);
-        lmc_buf_printf(b, "** (%zu documents, %zu characters)\n\n| model | BPC | ± SE | 95%% interval | BPB | "
+        lmc_buf_printf(b, "** (%zu document%s, %zu characters)\n\n| model | BPC | ± SE | 95%% interval | BPB | "
                           "compression %% | zlib-BPC | tokens/s | seconds | W / S |\n"
-                          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n", c0->docs, c0->chars);
+                          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n", c0->docs, c0->docs == 1 ? "" : "s",
+                       c0->chars);
         for (size_t r = 0; r < t->n_models; r++) {
             size_t m = t->order[r];
             const cell *c = &t->cells[m * t->n_corpora + j];
@@ -675,14 +676,25 @@ int lmc_intervals_text(lmc_buf *out, const lmc_result *r, size_t n, int resample
         free(y);
         free(x);
         if (rc) return -1;
-        const char *name = r[i].data;
-        size_t len = strlen(name);
-        if (len > 28) name += len - 28;
-        char se[32], ci[64];
+        char nb[64], se[32], ci[64];
+        const char *name = lmc_fit_path(r[i].data, 28, nb, sizeof nb);
         fmt_num(se, sizeof se, "%.4f", iv.se);
         fmt_ci(ci, sizeof ci, &iv);
-        lmc_buf_printf(out, "%-28s BPC %.4f ± %s (SE clustered by document), 95%% interval %s (bootstrap, %d "
-                            "resamples of %zu documents)\n", name, r[i].bpc, se, ci, resamples, r[i].docs);
+        if (r[i].docs < 2)
+            lmc_buf_printf(out, "%-28s BPC %.4f: no standard error or interval (one document; both need at least "
+                                "2)\n", name, r[i].bpc);
+        else
+            lmc_buf_printf(out, "%-28s BPC %.4f ± %s (SE clustered by document), 95%% interval %s (bootstrap, %d "
+                                "resamples of %zu documents)\n", name, r[i].bpc, se, ci, resamples, r[i].docs);
     }
     return 0;
+}
+
+const char *lmc_fit_path(const char *path, int width, char *buf, size_t cap) {
+    size_t n = strlen(path);
+    if (n <= (size_t)width) return path;
+    const char *tail = path + n - (width - 3);
+    while (((unsigned char)*tail & 0xC0) == 0x80) tail++; /* not inside a UTF-8 character */
+    snprintf(buf, cap, "...%s", tail);
+    return buf;
 }
