@@ -99,6 +99,11 @@ typedef enum lmc_compute {
     LMC_COMPUTE_BF16 = 1, /* bf16 x bf16 dot products with f32 accumulation (AVX512_BF16 when present) */
 } lmc_compute;
 
+/* "f32" / "bf16" for a compute mode (the spelling of --dtype and of the results' compute_dtype). */
+const char *lmc_compute_name(lmc_compute c);
+/* The compute mode a name spells: 0, or -1 when it is none of them (*out unchanged). */
+int lmc_compute_parse(const char *name, lmc_compute *out);
+
 typedef struct lmc_model_opts {
     lmc_compute compute;
     int         threads;         /* 0: OpenMP default */

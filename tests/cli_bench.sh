@@ -17,14 +17,14 @@ elif ! printf '%s\n' "$out" | grep -q '^lmc bench: tinyllama-1.1b with 1 layer (
 elif ! grep -q '"window_tokens_per_s"' "$TMP/b.json"; then fail bench_layers "no window_tokens_per_s in the JSON"
 else pass bench_layers; fi
 
-# usage errors: exit 2, the reason first
+# usage errors: exit 2, one line: the reason first, then the usage line
 check_usage() {
     local name=$1 needle=$2; shift 2
     local err rc
     err=$($LMC bench "$@" 2>&1 >/dev/null); rc=$?
     if [ $rc -ne 2 ]; then fail "$name" "exit $rc (expected 2): $err"
-    elif [ "$(printf '%s\n' "$err" | head -1)" != "lmc: $needle" ]; then fail "$name" "first line: $(printf '%s\n' "$err" | head -1)"
-    else pass "$name"; fi
+    elif [ "$(printf '%s\n' "$err" | grep -c .)" -ne 1 ]; then fail "$name" "expected one line: $err"
+    else case "$err" in "lmc: $needle (usage: lmc bench "*) pass "$name" ;; *) fail "$name" "stderr: $err" ;; esac; fi
 }
 check_usage bench_layers_zero "--layers must be 1..1000, not '0'" --shape tinyllama-1.1b --layers 0
 check_usage bench_layers_word "--layers must be 1..1000, not 'two'" --shape tinyllama-1.1b --layers two

@@ -146,9 +146,9 @@ no_output decompress_zero_model "model.safetensors" "$TMP/o" $LMC decompress --m
 
 # usage errors: exit 2
 out=$($LMC compress --model $M "$TMP/txt" 2>&1); rc=$?
-[ $rc -eq 2 ] && [ "$out" = "lmc: usage: lmc compress --model MODEL IN -o OUT.lmcz [--window W] [--threads T] [--quiet] (see lmc --help)" ] &&
+[ $rc -eq 2 ] && [ "$out" = "lmc: compress needs --model and -o (usage: lmc compress --model MODEL IN -o OUT.lmcz [--window W] [--threads T] [--quiet]; see lmc compress --help)" ] &&
     pass compress_usage || fail compress_usage "exit $rc: $out"
 out=$($LMC decompress --model $M "$C" -o "$TMP/o" --window 5 2>&1); rc=$?
-[ $rc -eq 2 ] && [ "$out" = "lmc: unknown option '--window' for decompress (see lmc --help)" ] &&
+[ $rc -eq 2 ] && [ "$out" = "lmc: unknown option '--window' for decompress (usage: lmc decompress --model MODEL IN.lmcz -o OUT [--threads T] [--quiet]; see lmc decompress --help)" ] &&
     pass decompress_usage || fail decompress_usage "exit $rc: $out"
 cli_summary

@@ -37,13 +37,15 @@ usage() {
     err=$(cat "$TMP/u.err")
     if [ $rc -ne 2 ]; then fail "$name" "exit $rc (expected 2): $err"
     elif [ -n "$out" ]; then fail "$name" "stdout: $out"
-    elif [ "$err" != "lmc: $needle (see lmc --help)" ]; then fail "$name" "stderr: $err"
+    elif [ "$err" != "lmc: $needle (usage: $GEN_USAGE; see lmc generate --help)" ]; then fail "$name" "stderr: $err"
     else pass "$name"; fi
 }
-usage generate_no_prompt "usage: lmc generate --model MODEL --prompt TEXT [-n N] [--temperature T] [--top-p P] [--seed S]" --model demo-model
+GEN_USAGE="lmc generate --model MODEL --prompt TEXT [-n N] [--temperature T] [--top-p P] [--seed S]"
+usage generate_no_prompt "generate needs --model and --prompt" --model demo-model
 usage generate_bad_n "-n must be 1..1000000, not '0'" --model demo-model --prompt x -n 0
 usage generate_bad_temp "--temperature must be a number in 0..100, not 'hot'" --model demo-model --prompt x --temperature hot
-usage generate_bad_top_p "--top-p must be a number in (0, 1] (1: no nucleus cut)" --model demo-model --prompt x --top-p 1.5
+usage generate_bad_top_p "--top-p must be a number in 0..1, not '1.5'" --model demo-model --prompt x --top-p 1.5
+usage generate_zero_top_p "--top-p must be more than 0 (1: no nucleus cut), not '0'" --model demo-model --prompt x --top-p 0
 usage generate_unknown "unknown option '--bogus' for generate" --model demo-model --prompt x --bogus
 usage generate_missing "--seed needs a value" --model demo-model --prompt x --seed
 usage generate_bad_dtype "--dtype must be f32 or bf16, not 'f16'" --model demo-model --prompt x --dtype f16

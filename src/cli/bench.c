@@ -6,8 +6,7 @@
  * Counted FLOPs per window (stated in the output): layer matmuls 2·W·P (P = parameters of the layers' weight
  * matrices; a routed MoE expert counts k/E times), attention 2·(W(W+1)/2)·n_heads·(qk_dim + v_dim) (Q·Kᵀ and
  * P·V, causal half), lm_head 2·scored·vocab·dim. Norms, RoPE and activations are not counted. */
-#include "cli/bench.h"
-#include "cli/options.h"
+#include "cli/cli.h"
 #include "cpu.h"
 #include "gemm_bf16.h"
 #include "kernels.h"
@@ -325,69 +324,52 @@ static size_t weights_bytes_of(const char *path) {
 
 /* ---- the benchmark ----------------------------------------------------------------------------------- */
 
-static int usage(const char *msg, const char *arg) {
-    fprintf(stderr, "lmc: ");
-    fprintf(stderr, msg, arg);
-    fprintf(stderr, "\nusage: lmc bench (--shape NAME | --model M) [--dtype f32|bf16] [--weights f32|bf16]"
-                    " [--block-size W] [--stride S]"
-                    " [--layers L] [--windows K] [--threads T] [--json OUT]\nshapes:");
-    for (int i = 0; SHAPES[i].name; i++) fprintf(stderr, " %s", SHAPES[i].name);
-    fprintf(stderr, "\n");
-    return 2;
-}
-
 typedef struct bench_args {
     const char *shape, *model, *json;
-    int         W, S, K, threads, layers; /* layers: --layers (0: the shape's own) */
-    lmc_compute compute;
-    int         weights;                  /* --weights: the generated weights' lmc_dtype, -1: that of the compute */
+    long        W, S, K, threads, layers; /* layers: --layers (0: the shape's own); S -1: min(W, 512) */
+    int         compute, quiet;
+    int         weights;                  /* --weights: index of f32|bf16, -1: that of the compute */
+    cli_list    pos;
 } bench_args;
 
-/* 0, or the usage exit status (the message printed). */
+#define F(x) offsetof(bench_args, x)
+static const cli_opt OPTS[] = {
+    {"--shape", NULL, CLI_STR, "NAME", 0, 0, F(shape),
+     "random weights of a model shape generated in memory: tinyllama-1.1b, llama2-7b, llama3-8b, mistral-7b, "
+     "qwen2-0.5b, qwen2-7b, mixtral-8x7b-mini, deepseek-v2-lite-mini"},
+    {"--model", "-m", CLI_STR, "MODEL", 0, 0, F(model), "a real model instead of --shape"},
+    {"--dtype", NULL, CLI_COMPUTE, "", 0, 0, F(compute), "compute: f32 (default) or bf16"},
+    {"--weights", NULL, CLI_CHOICE, "f32|bf16", 0, 0, F(weights),
+     "the generated weights' dtype (default: that of --dtype; bf16 weights with f32 compute is what `lmc eval` "
+     "does with a bf16 checkpoint)"},
+    {"--block-size", "-w --window --block_size", CLI_INT, "W", 2, 1000000, F(W), "window length in tokens (default 1900)"},
+    {"--stride", NULL, CLI_INT, "S", 1, 1000000, F(S), "stride between windows (default: 512, at most W)"},
+    {"--windows", NULL, CLI_INT, "K", 1, 1000000, F(K), "windows measured after one warm-up window (default 3)"},
+    {"--layers", NULL, CLI_INT, "L", 1, 1000, F(layers), "with --shape: only L layers (a quick run)"},
+    {"--threads", "-t", CLI_INT, "T", 0, 4096, F(threads), "threads for all kernels (default 0: all cores)"},
+    {"--output", "-o --json", CLI_STR, "OUT.json", 0, 0, F(json), "also write the figures as JSON"},
+    {"--quiet", "-q", CLI_FLAG, "", 0, 0, F(quiet), "print nothing but errors (the figures go to --json)"},
+    {0}};
+#undef F
+
+const cli_spec bench_spec = {
+    "bench", "evaluation speed against the machine's own sgemm, measured in one run",
+    "lmc bench (--shape NAME | --model MODEL) [--dtype f32|bf16] [--block-size W] [--windows K] [--json OUT]",
+    "Evaluation speed on random weights of a model shape generated in memory (no files), or on a real model, "
+    "against sgemm measured in the same run at the model's matrix shapes; the counted FLOPs, the time split by "
+    "kernel and the memory taken.",
+    OPTS, offsetof(bench_args, pos), 0, 0, NULL};
+
+/* CLI_GO, or the usage exit status (the message printed). */
 static int parse_args(int argc, char **argv, bench_args *a) {
-    long W = 1900, S = -1, K = 3, T = 0, L = 0;
-    const char *v;
-    memset(a, 0, sizeof *a);
-    a->compute = LMC_COMPUTE_F32;
-    a->weights = -1;
-    for (int i = 2; i < argc; i++) {
-        int missing = 0;
-        long *num = NULL, lo = 0, hi = 0; /* an integer flag's variable and range */
-        const char *flag = NULL;
-        char msg[160];
-        if ((v = cli_flag_value(argc, argv, &i, "--shape", NULL, &missing))) a->shape = v;
-        else if ((v = cli_flag_value(argc, argv, &i, "--model", NULL, &missing))) a->model = v;
-        else if ((v = cli_flag_value(argc, argv, &i, "--json", NULL, &missing))) a->json = v;
-        else if ((v = cli_flag_value(argc, argv, &i, "--block-size", NULL, &missing)))
-            num = &W, flag = "--block-size", lo = 2, hi = 1000000;
-        else if ((v = cli_flag_value(argc, argv, &i, "--stride", NULL, &missing)))
-            num = &S, flag = "--stride", lo = 1, hi = 1000000;
-        else if ((v = cli_flag_value(argc, argv, &i, "--windows", NULL, &missing)))
-            num = &K, flag = "--windows", lo = 1, hi = 1000000;
-        else if ((v = cli_flag_value(argc, argv, &i, "--layers", NULL, &missing)))
-            num = &L, flag = "--layers", lo = 1, hi = 1000;
-        else if ((v = cli_flag_value(argc, argv, &i, "--threads", NULL, &missing)))
-            num = &T, flag = "--threads", lo = 0, hi = 4096;
-        else if ((v = cli_flag_value(argc, argv, &i, "--dtype", NULL, &missing))) {
-            if (!strcmp(v, "bf16")) a->compute = LMC_COMPUTE_BF16;
-            else if (strcmp(v, "f32")) return usage("--dtype must be f32 or bf16, not '%s'", v);
-        } else if ((v = cli_flag_value(argc, argv, &i, "--weights", NULL, &missing))) {
-            if (!strcmp(v, "bf16")) a->weights = LMC_BF16;
-            else if (!strcmp(v, "f32")) a->weights = LMC_F32;
-            else return usage("--weights must be f32 or bf16, not '%s'", v);
-        } else if (missing) return usage("%s needs a value", argv[i]);
-        else return usage("unknown bench option '%s'", argv[i]);
-        if (num && cli_long(flag, v, lo, hi, num, msg, sizeof msg)) return usage("%s", msg);
-    }
-    a->W = (int)W;
-    a->S = S < 0 ? (W < 512 ? (int)W : 512) : (int)S;
-    a->K = (int)K;
-    a->threads = (int)T;
-    a->layers = (int)L;
-    if (!!a->shape == !!a->model) return usage("bench needs exactly one of --shape or --model%s", "");
-    if (a->S > a->W) return usage("--stride must be at most --block-size%s", "");
-    if (a->layers && !a->shape) return usage("--layers applies to --shape only%s", "");
-    return 0;
+    *a = (bench_args){.W = 1900, .S = -1, .K = 3, .compute = LMC_COMPUTE_F32, .weights = -1};
+    int rc = cli_parse(&bench_spec, argc, argv, a);
+    if (rc != CLI_GO) return rc;
+    if (a->S < 0) a->S = a->W < 512 ? a->W : 512;
+    if (!!a->shape == !!a->model) return cli_usage(&bench_spec, "bench needs exactly one of --shape or --model");
+    if (a->S > a->W) return cli_usage(&bench_spec, "--stride must be at most --block-size");
+    if (a->layers && !a->shape) return cli_usage(&bench_spec, "--layers applies to --shape only");
+    return CLI_GO;
 }
 
 /* --shape: random weights generated into an in-memory file, a->model then its path (path, cap); *fd its
@@ -396,15 +378,15 @@ static int make_weights(bench_args *a, char *path, size_t cap, int *fd) {
     const char *cfg = NULL;
     for (int i = 0; SHAPES[i].name; i++)
         if (!strcmp(SHAPES[i].name, a->shape)) cfg = SHAPES[i].config;
-    if (!cfg) return usage("unknown shape '%s'", a->shape);
-    lmc_dtype dt = a->weights >= 0 ? (lmc_dtype)a->weights : a->compute == LMC_COMPUTE_BF16 ? LMC_BF16 : LMC_F32;
+    if (!cfg) return cli_usage(&bench_spec, "unknown shape '%s'", a->shape);
+    static const lmc_dtype WEIGHTS[] = {LMC_F32, LMC_BF16}; /* --weights' choices */
+    lmc_dtype dt = a->weights >= 0 ? WEIGHTS[a->weights] : a->compute == LMC_COMPUTE_BF16 ? LMC_BF16 : LMC_F32;
     char *own = a->layers ? config_with_layers(cfg, a->layers) : NULL;
     lmc_err err = {{0}};
     int bad = synth_model(own ? own : cfg, dt, path, cap, fd, &err);
     free(own);
     if (bad) {
-        fprintf(stderr, "lmc: %s\n", err.msg);
-        return 1;
+        return cli_fail(err.msg);
     }
     a->model = path;
     return 0;
@@ -496,38 +478,64 @@ static double split_seconds(const lmc_model *m, const bench_run *r, int k) {
     return k == PROF_LM_HEAD ? r->t_head : m->info.prof->seconds[k];
 }
 
-static int report(const lmc_model *m, const bench_args *a, const bench_run *r, int nthreads, lmc_err *err) {
-    bench_flops f = count_flops(m, a, r);
-    const bench_peak *pk = &r->peak;
-    const double      peak = peak_mean(pk);
-    int W = a->W, K = a->K;
-    double per_window = f.layers + f.attn + f.head, secs = r->t_total / K, achieved = per_window / secs / 1e9;
-    double widen = a->compute == LMC_COMPUTE_F32 ? widen_seconds(m->w) : 0;
-    double wbytes = (double)lmc_weights_total_bytes(m->w);
+/* The figures of a run, computed once for the printed report and the JSON. */
+typedef struct bench_figures {
+    bench_flops    f;
+    double         peak;        /* mean sampled peak GFLOP/s (0: none) */
+    double         per_window;  /* counted FLOPs of one window */
+    double         secs;        /* seconds per window */
+    double         achieved;    /* GFLOP/s */
+    double         widen;       /* seconds per window widening 16-bit weights (f32 compute) */
+    double         wbytes;      /* weight bytes */
+    double         t_mm, t_att; /* seconds in layer matmuls and attention over the K windows */
+    double         use;         /* CPU time / wall over the windows */
+    int            nthreads;
     lmc_model_desc d;
-    lmc_model_describe(m, &d);
-    const char *compute = a->compute == LMC_COMPUTE_BF16 ? "bf16" : "f32";
+} bench_figures;
+
+static bench_figures figures(const lmc_model *m, const bench_args *a, const bench_run *r, int nthreads) {
+    bench_figures x = {.f = count_flops(m, a, r), .peak = peak_mean(&r->peak), .nthreads = nthreads};
+    x.per_window = x.f.layers + x.f.attn + x.f.head;
+    x.secs = r->t_total / a->K;
+    x.achieved = x.per_window / x.secs / 1e9;
+    x.widen = a->compute == LMC_COMPUTE_F32 ? widen_seconds(m->w) : 0;
+    x.wbytes = (double)lmc_weights_total_bytes(m->w);
+    x.t_mm = split_seconds(m, r, PROF_MATMUL);
+    x.t_att = split_seconds(m, r, PROF_ATTENTION);
+    x.use = r->cpu / r->t_total;
+    lmc_model_describe(m, &x.d);
+    return x;
+}
+
+/* The header and the speed against sgemm and the peak. */
+static void print_speed(const bench_args *a, const bench_run *r, const bench_figures *x) {
+    const bench_peak *pk = &r->peak;
+    int W = (int)a->W;
     char lay[32] = "";
-    if (a->layers) snprintf(lay, sizeof lay, " with %d layer%s", a->layers, a->layers == 1 ? "" : "s");
-    printf("lmc bench: %s%s (%s, %.3f B parameters), weights %s, compute %s, W=%d S=%d, %d windows, %d threads\n",
-           a->shape ? a->shape : a->model, lay, d.architecture, d.n_params / 1e9, d.weights_dtype, compute, W, a->S,
-           K, nthreads);
+    if (a->layers) snprintf(lay, sizeof lay, " with %ld layer%s", a->layers, a->layers == 1 ? "" : "s");
+    printf("lmc bench: %s%s (%s, %.3f B parameters), weights %s, compute %s, W=%d S=%ld, %ld windows, %d threads\n",
+           a->shape ? a->shape : a->model, lay, x->d.architecture, x->d.n_params / 1e9, x->d.weights_dtype,
+           lmc_compute_name((lmc_compute)a->compute), W, a->S, a->K, x->nthreads);
     printf("CPU: %s; OpenBLAS core %s (%s)%s\n", cpu_features_string(), lmc_blas_core(), lmc_blas_config(),
            getenv("OPENBLAS_CORETYPE") ? " [OPENBLAS_CORETYPE is set in the environment]" : "");
     printf("setup: weights generated in %.1f s, model loaded in %.1f s\n", r->t_gen, r->t_load);
-    printf("window-tokens/s:        %.1f   (%.3f s per %d-token window)\n", W / secs, secs, W);
+    printf("window-tokens/s:        %.1f   (%.3f s per %d-token window)\n", W / x->secs, x->secs, W);
     printf("counted GFLOP / window: %.1f = layer matmuls %.1f + attention %.1f + lm_head %.1f (scored rows)\n",
-           per_window / 1e9, f.layers / 1e9, f.attn / 1e9, f.head / 1e9);
-    printf("achieved:               %.1f GFLOP/s\n", achieved);
-    printf("sgemm at these shapes:  %.1f GFLOP/s (cblas_sgemm, T=%d, measured in this run)\n", f.sgemm_gflops, W);
-    printf("ratio achieved/sgemm:   %.3f\n", f.sgemm_gflops > 0 ? achieved / f.sgemm_gflops : 0);
-    if (peak > 0)
+           x->per_window / 1e9, x->f.layers / 1e9, x->f.attn / 1e9, x->f.head / 1e9);
+    printf("achieved:               %.1f GFLOP/s\n", x->achieved);
+    printf("sgemm at these shapes:  %.1f GFLOP/s (cblas_sgemm, T=%d, measured in this run)\n", x->f.sgemm_gflops, W);
+    printf("ratio achieved/sgemm:   %.3f\n", x->f.sgemm_gflops > 0 ? x->achieved / x->f.sgemm_gflops : 0);
+    if (x->peak > 0)
         printf("ratio achieved/peak:    %.3f (%s peak %.0f GFLOP/s: mean of %d samples around the windows, %.0f-%.0f; "
-               "bf16 GEMM path %s)\n", achieved / peak, pk->kind, peak, pk->n, pk->lo, pk->hi, pk->path);
-    const double t_mm = split_seconds(m, r, PROF_MATMUL), t_att = split_seconds(m, r, PROF_ATTENTION);
-    if (t_mm > 0 && t_att > 0)
+               "bf16 GEMM path %s)\n", x->achieved / x->peak, pk->kind, x->peak, pk->n, pk->lo, pk->hi, pk->path);
+}
+
+/* Where the time went, the CPU use and the memory. */
+static void print_split(const lmc_model *m, const bench_args *a, const bench_run *r, const bench_figures *x) {
+    long K = a->K;
+    if (x->t_mm > 0 && x->t_att > 0)
         printf("by kernel:              layer matmuls %.1f GFLOP/s, attention %.1f GFLOP/s\n",
-               f.layers / 1e9 / (t_mm / K), f.attn / 1e9 / (t_att / K));
+               x->f.layers / 1e9 / (x->t_mm / K), x->f.attn / 1e9 / (x->t_att / K));
     printf("time split per window:");
     double known = 0;
     for (int k = 0; k < PROF_N; k++) {
@@ -536,46 +544,53 @@ static int report(const lmc_model *m, const bench_args *a, const bench_run *r, i
         printf(" %s %.3f s (%.0f%%);", lmc_prof_name(k), t / K, 100 * t / r->t_total);
     }
     printf(" other %.3f s\n", (r->t_total - known) / K);
-    const double use = r->cpu / r->t_total;
-    printf("CPU use in the windows:  %.2f of %d threads (CPU time / wall)%s\n", use, nthreads,
-           use < 0.9 * nthreads ? ": low, the host took cores from the run (or serial steps left them idle)" : "");
-    if (widen > 0) printf("bf16/f16/quantized→f32 weight widening (inside matmul): %.3f s per window\n", widen);
+    printf("CPU use in the windows:  %.2f of %d threads (CPU time / wall)%s\n", x->use, x->nthreads,
+           x->use < 0.9 * x->nthreads ? ": low, the host took cores from the run (or serial steps left them idle)" : "");
+    if (x->widen > 0) printf("bf16/f16/quantized→f32 weight widening (inside matmul): %.3f s per window\n", x->widen);
     printf("weight memory: %.1f MB mmapped (file) + %.1f MB held by the model (packed bf16 copies, re-laid-out "
-           "matrices, f32 norms)\n", d.mapped_bytes / 1e6, d.resident_bytes / 1e6);
-    printf("peak RSS: %.2f GB (weights %.2f GB, beyond weights %.2f GB)\n", peak_rss_gb(), wbytes / 1e9,
-           peak_rss_gb() - wbytes / 1e9);
-    if (!a->json) return 0;
+           "matrices, f32 norms)\n", x->d.mapped_bytes / 1e6, x->d.resident_bytes / 1e6);
+    printf("peak RSS: %.2f GB (weights %.2f GB, beyond weights %.2f GB)\n", peak_rss_gb(), x->wbytes / 1e9,
+           peak_rss_gb() - x->wbytes / 1e9);
+}
+
+/* The peak and per-kernel figures of the JSON, when they were measured. */
+static void add_peak_json(cJSON *o, const bench_args *a, const bench_peak *pk, const bench_figures *x) {
+    if (x->peak > 0) {
+        cJSON_AddStringToObject(o, "bf16_gemm_path", pk->path);
+        cJSON_AddStringToObject(o, "peak_kind", pk->kind);
+        cJSON_AddNumberToObject(o, "peak_gflops", x->peak);
+        cJSON_AddNumberToObject(o, "peak_gflops_min", pk->lo);
+        cJSON_AddNumberToObject(o, "peak_gflops_max", pk->hi);
+        cJSON_AddNumberToObject(o, "ratio_to_peak", x->achieved / x->peak);
+    }
+    if (x->t_mm > 0) cJSON_AddNumberToObject(o, "matmul_gflops", x->f.layers / 1e9 / (x->t_mm / a->K));
+    if (x->t_att > 0) cJSON_AddNumberToObject(o, "attention_gflops", x->f.attn / 1e9 / (x->t_att / a->K));
+}
+
+static int write_json(const lmc_model *m, const bench_args *a, const bench_run *r, const bench_figures *x,
+                      lmc_err *err) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "shape", a->shape ? a->shape : "");
     cJSON_AddStringToObject(o, "model", a->shape ? "" : a->model);
-    cJSON_AddStringToObject(o, "architecture", d.architecture);
-    cJSON_AddStringToObject(o, "compute", compute);
-    cJSON_AddStringToObject(o, "weights_dtype", d.weights_dtype);
+    cJSON_AddStringToObject(o, "architecture", x->d.architecture);
+    cJSON_AddStringToObject(o, "compute", lmc_compute_name((lmc_compute)a->compute));
+    cJSON_AddStringToObject(o, "weights_dtype", x->d.weights_dtype);
     cJSON_AddStringToObject(o, "openblas_core", lmc_blas_core());
     cJSON_AddStringToObject(o, "cpu", cpu_features_string());
-    cJSON_AddNumberToObject(o, "threads", nthreads);
-    cJSON_AddNumberToObject(o, "block_size", W);
-    cJSON_AddNumberToObject(o, "windows", K);
-    cJSON_AddNumberToObject(o, "window_tokens_per_s", W / secs);
-    cJSON_AddNumberToObject(o, "gflop_per_window", per_window / 1e9);
-    cJSON_AddNumberToObject(o, "achieved_gflops", achieved);
-    cJSON_AddNumberToObject(o, "sgemm_gflops", f.sgemm_gflops);
-    cJSON_AddNumberToObject(o, "ratio", f.sgemm_gflops > 0 ? achieved / f.sgemm_gflops : 0);
-    cJSON_AddNumberToObject(o, "cpu_use", use / nthreads);
-    if (peak > 0) {
-        cJSON_AddStringToObject(o, "bf16_gemm_path", pk->path);
-        cJSON_AddStringToObject(o, "peak_kind", pk->kind);
-        cJSON_AddNumberToObject(o, "peak_gflops", peak);
-        cJSON_AddNumberToObject(o, "peak_gflops_min", pk->lo);
-        cJSON_AddNumberToObject(o, "peak_gflops_max", pk->hi);
-        cJSON_AddNumberToObject(o, "ratio_to_peak", achieved / peak);
-    }
-    if (t_mm > 0) cJSON_AddNumberToObject(o, "matmul_gflops", f.layers / 1e9 / (t_mm / K));
-    if (t_att > 0) cJSON_AddNumberToObject(o, "attention_gflops", f.attn / 1e9 / (t_att / K));
+    cJSON_AddNumberToObject(o, "threads", x->nthreads);
+    cJSON_AddNumberToObject(o, "block_size", (double)a->W);
+    cJSON_AddNumberToObject(o, "windows", (double)a->K);
+    cJSON_AddNumberToObject(o, "window_tokens_per_s", a->W / x->secs);
+    cJSON_AddNumberToObject(o, "gflop_per_window", x->per_window / 1e9);
+    cJSON_AddNumberToObject(o, "achieved_gflops", x->achieved);
+    cJSON_AddNumberToObject(o, "sgemm_gflops", x->f.sgemm_gflops);
+    cJSON_AddNumberToObject(o, "ratio", x->f.sgemm_gflops > 0 ? x->achieved / x->f.sgemm_gflops : 0);
+    cJSON_AddNumberToObject(o, "cpu_use", x->use / x->nthreads);
+    add_peak_json(o, a, &r->peak, x);
     cJSON_AddNumberToObject(o, "peak_rss_gb", peak_rss_gb());
-    cJSON_AddNumberToObject(o, "weights_gb", wbytes / 1e9);
+    cJSON_AddNumberToObject(o, "weights_gb", x->wbytes / 1e9);
     cJSON *split = cJSON_AddObjectToObject(o, "seconds_per_window");
-    for (int k = 0; k < PROF_N; k++) cJSON_AddNumberToObject(split, lmc_prof_name(k), split_seconds(m, r, k) / K);
+    for (int k = 0; k < PROF_N; k++) cJSON_AddNumberToObject(split, lmc_prof_name(k), split_seconds(m, r, k) / a->K);
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
     int rc = lmc_write_file_atomic(a->json, text, strlen(text), err);
@@ -583,19 +598,28 @@ static int report(const lmc_model *m, const bench_args *a, const bench_run *r, i
     return rc;
 }
 
-int lmc_bench_main(int argc, char **argv) {
+/* The report on stdout (unless --quiet), then the JSON (with --json). */
+static int report(const lmc_model *m, const bench_args *a, const bench_run *r, int nthreads, lmc_err *err) {
+    bench_figures x = figures(m, a, r, nthreads);
+    if (!a->quiet) {
+        print_speed(a, r, &x);
+        print_split(m, a, r, &x);
+    }
+    return a->json ? write_json(m, a, r, &x, err) : 0;
+}
+
+int cmd_bench(int argc, char **argv) {
     bench_args a;
     int rc = parse_args(argc, argv, &a);
-    if (rc) return rc;
-    int nthreads = lmc_threads_init(a.threads), fd = -1;
+    if (rc != CLI_GO) return rc;
+    int nthreads = lmc_threads_init((int)a.threads), fd = -1;
     char path[64];
     bench_run r;
     memset(&r, 0, sizeof r);
     double t0 = lmc_now();
     if (a.shape && (rc = make_weights(&a, path, sizeof path, &fd))) return rc;
     r.t_gen = lmc_now() - t0;
-    const char *lim = getenv("LMC_MEMORY_LIMIT"); /* as for eval: the CLI's knob for tests */
-    lmc_model_opts mo = {.compute = a.compute, .threads = nthreads, .memory_limit = lim ? strtoull(lim, NULL, 10) : 0};
+    lmc_model_opts mo = {.compute = (lmc_compute)a.compute, .threads = nthreads, .memory_limit = cli_memory_limit()};
     /* the random weights already sit in memory (an in-memory file, not reclaimable like page cache), so the
      * loader's "does it fit" check must not count them a second time */
     if (a.shape && !mo.memory_limit) mo.memory_limit = lmc_memory_available() + weights_bytes_of(path);
@@ -608,6 +632,5 @@ int lmc_bench_main(int argc, char **argv) {
     if (rc == 0) rc = report(m, &a, &r, nthreads, &err);
     lmc_model_close(m);
     if (fd >= 0) close(fd);
-    if (rc) fprintf(stderr, "lmc: %s\n", err.msg);
-    return rc ? 1 : 0;
+    return rc ? cli_fail(err.msg) : 0;
 }

@@ -1,9 +1,9 @@
-/* compress_cli.c — the command lines of `lmc compress` and `lmc decompress` (compress.h): parse flags, read the
+/* compress.c — the command lines of `lmc compress` and `lmc decompress` (compress.h): parse flags, read the
  * input's raw bytes, open the model, code, write the output atomically (a complete file or none), print.
  * Compress also measures the classic compressors on the same bytes for comparison: gzip -9 through zlib
  * (deflate level 9, gzip framing without a file name) and xz -9 through liblzma (preset 9, CRC-64 check, as
  * the xz tool writes), both in-process. */
-#include "cli/options.h"
+#include "cli/cli.h"
 #include "compress/compress.h"
 #include "common/threads.h"
 
@@ -15,11 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
-
-static int fail_line(const char *msg) {
-    fprintf(stderr, "lmc: %s\n", msg);
-    return 1;
-}
 
 /* The file's bytes as they are (lmc_read_file would gunzip a .gz; a compressor must not). */
 static int read_raw(const char *path, uint8_t **data, size_t *len, lmc_err *err) {
@@ -79,9 +74,9 @@ static size_t xz9_size(const uint8_t *in, size_t n) {
 /* ---- progress ----------------------------------------------------------------------------------- */
 
 typedef struct progress_out {
-    const char *what; /* "compress" | "decompress" */
-    int         tty, open_line;
-    int         shown; /* a line was printed: a short run prints none, not even the final one */
+    const char  *what;  /* "compress" | "decompress" */
+    cli_progress line;
+    int          shown; /* a line was printed: a short run prints none, not even the final one */
 } progress_out;
 
 static void show_progress(const lmcz_progress *p, void *user) {
@@ -89,53 +84,62 @@ static void show_progress(const lmcz_progress *p, void *user) {
     int final = p->done == p->total;
     if (final && !po->shown) return;
     po->shown = 1;
-    fprintf(stderr, "%s%s: %zu/%zu bytes (%.1f%%), %zu tokens, %.1f tokens/s%s", po->tty ? "\r\033[K" : "", po->what,
-            p->done, p->total, p->total ? 100.0 * (double)p->done / (double)p->total : 100.0, p->tokens,
-            p->elapsed > 0 ? (double)p->tokens / p->elapsed : 0.0, po->tty && !final ? "" : "\n");
-    po->open_line = po->tty && !final;
-    fflush(stderr);
+    char line[256];
+    snprintf(line, sizeof line, "%s: %zu/%zu bytes (%.1f%%), %zu tokens, %.1f tokens/s", po->what, p->done, p->total,
+             p->total ? 100.0 * (double)p->done / (double)p->total : 100.0, p->tokens,
+             p->elapsed > 0 ? (double)p->tokens / p->elapsed : 0.0);
+    cli_progress_show(&po->line, line, final);
 }
 
-static void end_progress(progress_out *po) {
-    if (po->open_line) fputc('\n', stderr);
-    po->open_line = 0;
-}
-
-/* ---- shared flag parsing ------------------------------------------------------------------------ */
+/* ---- options ----------------------------------------------------------------------------------- */
 
 typedef struct zip_args {
-    const char *model, *in, *out;
+    const char *model, *out;
     long        threads, window;
     int         quiet;
+    cli_list    in;
+    const cli_spec *spec; /* compress_spec or decompress_spec */
 } zip_args;
 
-static int parse(int argc, char **argv, const char *cmd, int with_window, zip_args *a) {
+#define F(x) offsetof(zip_args, x)
+#define ZIP_COMMON                                                                                              \
+    {"--model", "-m", CLI_STR, "MODEL", 0, 0, F(model), "the model (any architecture; f32 compute)"},            \
+    {"--threads", "-t", CLI_INT, "T", 0, 4096, F(threads), "threads for all kernels (default 0: all cores)"},     \
+    {"--quiet", "-q", CLI_FLAG, "", 0, 0, F(quiet), "no progress on stderr"}
+
+static const cli_opt COMPRESS_OPTS[] = {
+    {"--output", "-o", CLI_STR, "OUT.lmcz", 0, 0, F(out), "the compressed file (written atomically)"},
+    {"--block-size", "-w --window --block_size", CLI_INT, "W", 1, 1000000, F(window),
+     "the context restarts every W tokens (default 512, at most the model's limit)"},
+    ZIP_COMMON, {0}};
+
+static const cli_opt DECOMPRESS_OPTS[] = {
+    {"--output", "-o", CLI_STR, "OUT", 0, 0, F(out), "the rebuilt file (written atomically, only when it checks)"},
+    ZIP_COMMON, {0}};
+#undef F
+
+const cli_spec compress_spec = {
+    "compress", "code a file with a model's next-token probabilities and a range coder (.lmcz)",
+    "lmc compress --model MODEL IN -o OUT.lmcz [--window W] [--threads T] [--quiet]",
+    "Codes IN's bytes (any bytes) with the model's next-token probabilities. Prints the size, bits/byte and "
+    "bits/char, the ideal size from the model's NLL, speed, and the gzip -9 / xz -9 sizes of the same bytes.",
+    COMPRESS_OPTS, offsetof(zip_args, in), 1, 1, "IN"};
+
+const cli_spec decompress_spec = {
+    "decompress", "rebuild a file from its .lmcz with the same model",
+    "lmc decompress --model MODEL IN.lmcz -o OUT [--threads T] [--quiet]",
+    "Rebuilds the original byte for byte with the same model on a machine with the same arithmetic; another "
+    "model, a damaged or truncated file is an error and no OUT is written.",
+    DECOMPRESS_OPTS, offsetof(zip_args, in), 1, 1, "IN.lmcz"};
+
+/* Parses, and checks what both commands need: CLI_GO, or the exit status. */
+static int parse(const cli_spec *s, int argc, char **argv, zip_args *a) {
     memset(a, 0, sizeof *a);
-    for (int i = 2; i < argc; i++) {
-        int missing = 0;
-        const char *v;
-        char msg[160];
-        if ((v = cli_flag_value(argc, argv, &i, "--model", "-m", &missing))) a->model = v;
-        else if ((v = cli_flag_value(argc, argv, &i, "-o", "--output", &missing))) a->out = v;
-        else if ((v = cli_flag_value(argc, argv, &i, "--threads", "-t", &missing))) {
-            if (cli_long("--threads", v, 0, 4096, &a->threads, msg, sizeof msg)) return cli_usage_error("%s", msg);
-        } else if (with_window && (v = cli_flag_value(argc, argv, &i, "--window", "-w", &missing))) {
-            if (cli_long("--window", v, 1, 1000000, &a->window, msg, sizeof msg)) return cli_usage_error("%s", msg);
-        } else if (cli_flag_is(argv[i], "--quiet", "-q")) a->quiet = 1;
-        else if (missing) return cli_usage_error("%s needs a value", argv[i]);
-        else if (argv[i][0] == '-' && argv[i][1]) {
-            char m2[200];
-            snprintf(m2, sizeof m2, "unknown option '%%s' for %s", cmd);
-            return cli_usage_error(m2, argv[i]);
-        } else if (!a->in) a->in = argv[i];
-        else return cli_usage_error("unexpected argument '%s'", argv[i]);
-    }
-    if (!a->model || !a->in || !a->out)
-        return cli_usage_error(with_window ? "usage: lmc compress --model MODEL IN -o OUT.lmcz [--window W] "
-                                             "[--threads T] [--quiet]%s"
-                                           : "usage: lmc decompress --model MODEL IN.lmcz -o OUT [--threads T] "
-                                             "[--quiet]%s", "");
-    return 0;
+    a->spec = s;
+    int rc = cli_parse(s, argc, argv, a);
+    if (rc == CLI_GO && (!a->model || !a->out)) rc = cli_usage(s, "%s needs --model and -o", s->name);
+    if (rc != CLI_GO) cli_free(s, a);
+    return rc;
 }
 
 /* Reads the input and opens the model and tokenizer (always f32 compute: its steps are
@@ -143,7 +147,7 @@ static int parse(int argc, char **argv, const char *cmd, int with_window, zip_ar
 static int setup(const zip_args *a, uint8_t **data, size_t *len, lmc_model **m, lmc_tokenizer **tok, lmc_err *err) {
     *m = NULL;
     *tok = NULL;
-    if (read_raw(a->in, data, len, err)) return -1;
+    if (read_raw(a->in.v[0], data, len, err)) return -1;
     lmc_model_opts mo = {.compute = LMC_COMPUTE_F32, .threads = lmc_threads_init((int)a->threads)};
     if (lmc_model_open(a->model, &mo, m, err) || lmc_tokenizer_open(a->model, tok, err)) {
         lmc_model_close(*m);
@@ -156,29 +160,29 @@ static int setup(const zip_args *a, uint8_t **data, size_t *len, lmc_model **m, 
 
 /* ---- lmc compress ------------------------------------------------------------------------------ */
 
-int lmc_compress_main(int argc, char **argv) {
+int cmd_compress(int argc, char **argv) {
     zip_args a;
-    int urc = parse(argc, argv, "compress", 1, &a);
-    if (urc) return urc;
+    int urc = parse(&compress_spec, argc, argv, &a);
+    if (urc != CLI_GO) return urc;
     lmc_err err = {{0}};
     uint8_t *in;
     size_t n;
     lmc_model *m;
     lmc_tokenizer *tok;
-    if (setup(&a, &in, &n, &m, &tok, &err)) return fail_line(err.msg);
-    progress_out po = {"compress", isatty(2), 0, 0};
+    if (setup(&a, &in, &n, &m, &tok, &err)) { cli_free(a.spec, &a); return cli_fail(err.msg); }
+    progress_out po = {"compress", {isatty(2), 0}, 0};
     lmcz_opts o = {.window = (int)a.window, .progress = a.quiet ? NULL : show_progress, .progress_user = &po,
-                   .interval = po.tty ? 0.5 : 5.0};
+                   .interval = po.line.tty ? 0.5 : 5.0};
     lmcz_stats st;
     lmc_buf out = {0};
-    int rc = lmcz_compress(m, tok, in, n, a.in, &o, &out, &st, &err);
-    end_progress(&po);
+    int rc = lmcz_compress(m, tok, in, n, a.in.v[0], &o, &out, &st, &err);
+    cli_progress_end(&po.line);
     if (rc == 0) rc = lmc_write_file_atomic(a.out, out.p, out.len, &err);
     lmc_buf_free(&out);
     if (rc == 0) {
         size_t gz = gzip9_size(in, n), xz = xz9_size(in, n);
         double bpb = 8.0 * (double)st.out_bytes / (double)n, ideal = (st.model_bits + st.other_bits) / 8;
-        printf("%s: %zu bytes -> %s: %zu bytes: %.4f bits/byte, %.4f bits/char (%zu chars)\n", a.in, n, a.out,
+        printf("%s: %zu bytes -> %s: %zu bytes: %.4f bits/byte, %.4f bits/char (%zu chars)\n", a.in.v[0], n, a.out,
                st.out_bytes, bpb, 8.0 * (double)st.out_bytes / (double)st.chars, st.chars);
         printf("  ideal %.1f bytes (the model's own NLL%s); integer tables %.1f; coded stream %zu (%+.3f%% + %d-byte "
                "header)\n", ideal, st.other_bits > 0 ? " + escapes and flat first tokens" : "", st.table_bits / 8,
@@ -193,33 +197,35 @@ int lmc_compress_main(int argc, char **argv) {
     free(in);
     lmc_tokenizer_free(tok);
     lmc_model_close(m);
-    return rc ? fail_line(err.msg) : 0;
+    cli_free(a.spec, &a);
+    return rc ? cli_fail(err.msg) : 0;
 }
 
 /* ---- lmc decompress ---------------------------------------------------------------------------- */
 
-int lmc_decompress_main(int argc, char **argv) {
+int cmd_decompress(int argc, char **argv) {
     zip_args a;
-    int urc = parse(argc, argv, "decompress", 0, &a);
-    if (urc) return urc;
+    int urc = parse(&decompress_spec, argc, argv, &a);
+    if (urc != CLI_GO) return urc;
     lmc_err err = {{0}};
     uint8_t *in, *out = NULL;
     size_t n, len = 0;
     lmc_model *m;
     lmc_tokenizer *tok;
-    if (setup(&a, &in, &n, &m, &tok, &err)) return fail_line(err.msg);
-    progress_out po = {"decompress", isatty(2), 0, 0};
-    lmcz_opts o = {.progress = a.quiet ? NULL : show_progress, .progress_user = &po, .interval = po.tty ? 0.5 : 5.0};
+    if (setup(&a, &in, &n, &m, &tok, &err)) { cli_free(a.spec, &a); return cli_fail(err.msg); }
+    progress_out po = {"decompress", {isatty(2), 0}, 0};
+    lmcz_opts o = {.progress = a.quiet ? NULL : show_progress, .progress_user = &po, .interval = po.line.tty ? 0.5 : 5.0};
     lmcz_stats st;
-    int rc = lmcz_decompress(m, tok, in, n, a.in, &o, &out, &len, &st, &err);
-    end_progress(&po);
+    int rc = lmcz_decompress(m, tok, in, n, a.in.v[0], &o, &out, &len, &st, &err);
+    cli_progress_end(&po.line);
     if (rc == 0) rc = lmc_write_file_atomic(a.out, out, len, &err);
     if (rc == 0)
-        printf("%s -> %s: %zu bytes (length and CRC-32 verified), %zu tokens in %.2f s: %.1f tokens/s\n", a.in, a.out,
+        printf("%s -> %s: %zu bytes (length and CRC-32 verified), %zu tokens in %.2f s: %.1f tokens/s\n", a.in.v[0], a.out,
                len, st.tokens, st.seconds, st.seconds > 0 ? (double)st.tokens / st.seconds : 0.0);
     free(out);
     free(in);
     lmc_tokenizer_free(tok);
     lmc_model_close(m);
-    return rc ? fail_line(err.msg) : 0;
+    cli_free(a.spec, &a);
+    return rc ? cli_fail(err.msg) : 0;
 }

@@ -1,78 +1,70 @@
-/* report_cli.c — the command lines of `lmc report` and `lmc compare` (report.h): parse flags, load the files,
+/* report.c — the command lines of `lmc report` and `lmc compare` (report.h): parse flags, load the files,
  * render, write atomically, print. Like bench.c, the part of these commands that prints and picks exit codes;
  * everything it prints was built by report.c into a buffer. */
-#include "cli/options.h"
+#include "cli/cli.h"
 #include "report/report.h"
 #include "eval/stats.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int fail_line(const char *msg) {
-    fprintf(stderr, "lmc: %s\n", msg);
-    return 1;
-}
+/* ---- options ----------------------------------------------------------------------------------- */
 
-static int usage(const char *cmd, const char *msg, const char *arg) {
-    fprintf(stderr, "lmc %s: ", cmd);
-    fprintf(stderr, msg, arg);
-    fprintf(stderr, " (see lmc --help)\n");
-    return 2;
-}
+typedef struct report_args {
+    const char *html, *md, *svg, *scores, *refs;
+    long        resamples, seed;
+    cli_list    inputs;
+} report_args;
 
-/* Shared by both commands: --bootstrap N, --seed S. Returns 1 when argv[*i] was one of them, -1 on a bad value. */
-static int stats_opt(int argc, char **argv, int *i, long *resamples, long *seed, const char *cmd, int *rc) {
-    int missing = 0;
-    const char *v;
-    char msg[160];
-    if ((v = cli_flag_value(argc, argv, i, "--bootstrap", NULL, &missing))) {
-        if (cli_long("--bootstrap", v, 0, LMC_BOOTSTRAP_MAX, resamples, msg, sizeof msg)) {
-            *rc = usage(cmd, "%s", msg);
-            return -1;
-        }
-        return 1;
-    }
-    if ((v = cli_flag_value(argc, argv, i, "--seed", NULL, &missing))) {
-        if (cli_long("--seed", v, 0, LONG_MAX, seed, msg, sizeof msg)) {
-            *rc = usage(cmd, "%s", msg);
-            return -1;
-        }
-        return 1;
-    }
-    if (missing) { *rc = usage(cmd, "%s needs a value", argv[*i]); return -1; }
-    return 0;
-}
+#define F(x) offsetof(report_args, x)
+#define STATS_OPTS                                                                                              \
+    {"--bootstrap", NULL, CLI_INT, "N", 0, LMC_BOOTSTRAP_MAX, F(resamples),                                     \
+     "bootstrap resamples per interval (default 1000)"},                                                        \
+    {"--seed", NULL, CLI_INT, "S", 0, LONG_MAX, F(seed), "the bootstrap's seed (the same seed, the same interval)"}
+
+static const cli_opt REPORT_OPTS[] = {
+    {"--output", "-o", CLI_STR, "report.html", 0, 0, F(html), "the report as one HTML page"},
+    {"--md", NULL, CLI_STR, "OUT.md", 0, 0, F(md), "the leaderboard as Markdown"},
+    {"--svg", NULL, CLI_STR, "OUT.svg", 0, 0, F(svg), "the plots as one SVG"},
+    {"--scores", NULL, CLI_STR, "SCORES.json", 0, 0, F(scores),
+     "benchmark scores {\"model\": score, ...}: one scatter per corpus of BPC against the score, with its "
+     "least-squares line and Pearson r"},
+    {"--reference", NULL, CLI_STR, "LINES.json", 0, 0, F(refs),
+     "reference lines {\"cc\": {\"slope\": b, \"intercept\": a, \"label\": ...}, ...} drawn on the scatters"},
+    STATS_OPTS, {0}};
+
+static const cli_opt COMPARE_OPTS[] = {STATS_OPTS, {0}};
+#undef F
+
+const cli_spec report_spec = {
+    "report", "a leaderboard of results files with 95% intervals, and BPC-vs-score plots",
+    "lmc report RESULTS.json... [-o report.html] [--md OUT.md] [--svg OUT.svg] [--scores SCORES.json]",
+    "One row per model (results file), one column per corpus. With no output file, the Markdown table goes to "
+    "stdout.",
+    REPORT_OPTS, offsetof(report_args, inputs), 1, -1, "RESULTS.json (from lmc eval --json)"};
+
+const cli_spec compare_spec = {
+    "compare", "the paired BPC difference of two models on the same documents",
+    "lmc compare A.json B.json [--bootstrap N] [--seed S]",
+    "Per corpus: the difference A - B (documents paired), its interval and whether it excludes zero.",
+    COMPARE_OPTS, offsetof(report_args, inputs), 2, 2, "the second results file"};
 
 static int write_out(const char *path, const lmc_buf *b, lmc_err *err) {
     return lmc_write_file_atomic(path, b->p ? b->p : "", b->len, err);
 }
 
-int lmc_report_main(int argc, char **argv) {
-    const char *html = NULL, *md = NULL, *svg = NULL, *scores_path = NULL, *refs_path = NULL;
-    long resamples = LMC_BOOTSTRAP_DEFAULT, seed = LMC_BOOTSTRAP_SEED;
-    const char **inputs = calloc((size_t)argc, sizeof *inputs);
-    size_t n_in = 0;
-    int rc = 0;
-    for (int i = 2; i < argc; i++) {
-        int missing = 0, s;
-        const char *v;
-        if ((s = stats_opt(argc, argv, &i, &resamples, &seed, "report", &rc)) < 0) { free(inputs); return rc; }
-        if (s) continue;
-        if ((v = cli_flag_value(argc, argv, &i, "-o", "--output", &missing))) html = v;
-        else if ((v = cli_flag_value(argc, argv, &i, "--md", NULL, &missing))) md = v;
-        else if ((v = cli_flag_value(argc, argv, &i, "--svg", NULL, &missing))) svg = v;
-        else if ((v = cli_flag_value(argc, argv, &i, "--scores", NULL, &missing))) scores_path = v;
-        else if ((v = cli_flag_value(argc, argv, &i, "--reference", NULL, &missing))) refs_path = v;
-        else if (missing) { free(inputs); return usage("report", "%s needs a value", argv[i]); }
-        else if (argv[i][0] == '-' && argv[i][1]) {
-            free(inputs);
-            return usage("report", "unknown option '%s'", argv[i]);
-        }
-        else inputs[n_in++] = argv[i];
-    }
-    if (!n_in) { free(inputs); return usage("report", "needs at least one results file (from lmc eval --json)%s", ""); }
+int cmd_report(int argc, char **argv) {
+    report_args a = {.resamples = LMC_BOOTSTRAP_DEFAULT, .seed = LMC_BOOTSTRAP_SEED};
+    int rc = cli_parse(&report_spec, argc, argv, &a);
+    if (rc != CLI_GO) { cli_free(&report_spec, &a); return rc; }
+    rc = 0;
+    const char *html = a.html, *md = a.md, *svg = a.svg, *scores_path = a.scores, *refs_path = a.refs;
+    const char **inputs = a.inputs.v;
+    size_t n_in = (size_t)a.inputs.n;
+    long resamples = a.resamples, seed = a.seed;
     lmc_err err = {{0}};
     lmc_results *files = calloc(n_in, sizeof *files);
     lmc_scores scores;
@@ -107,34 +99,28 @@ int lmc_report_main(int argc, char **argv) {
 out:
     for (size_t i = 0; i < loaded; i++) lmc_results_free(&files[i]);
     free(files);
-    free(inputs);
+    cli_free(&report_spec, &a);
     if (scores_path) lmc_scores_free(&scores);
     if (refs_path) lmc_reflines_free(&refs);
-    return rc ? fail_line(err.msg) : 0;
+    return rc ? cli_fail(err.msg) : 0;
 }
 
-int lmc_compare_main(int argc, char **argv) {
-    const char *in[2];
-    int n_in = 0, rc = 0;
-    long resamples = LMC_BOOTSTRAP_DEFAULT, seed = LMC_BOOTSTRAP_SEED;
-    for (int i = 2; i < argc; i++) {
-        int s;
-        if ((s = stats_opt(argc, argv, &i, &resamples, &seed, "compare", &rc)) < 0) return rc;
-        if (s) continue;
-        if (argv[i][0] == '-' && argv[i][1]) return usage("compare", "unknown option '%s'", argv[i]);
-        if (n_in == 2) return usage("compare", "takes two results files, got a third: '%s'", argv[i]);
-        in[n_in++] = argv[i];
-    }
-    if (n_in != 2) return usage("compare", "usage: lmc compare A.json B.json [--bootstrap N] [--seed S]%s", "");
+int cmd_compare(int argc, char **argv) {
+    report_args o = {.resamples = LMC_BOOTSTRAP_DEFAULT, .seed = LMC_BOOTSTRAP_SEED};
+    int rc = cli_parse(&compare_spec, argc, argv, &o);
+    if (rc != CLI_GO) { cli_free(&compare_spec, &o); return rc; }
+    const char *in[2] = {o.inputs.v[0], o.inputs.v[1]};
+    long resamples = o.resamples, seed = o.seed;
+    cli_free(&compare_spec, &o);
     lmc_err err = {{0}};
     lmc_results a, b;
-    if (lmc_results_load(in[0], &a, &err)) return fail_line(err.msg);
-    if (lmc_results_load(in[1], &b, &err)) { lmc_results_free(&a); return fail_line(err.msg); }
+    if (lmc_results_load(in[0], &a, &err)) return cli_fail(err.msg);
+    if (lmc_results_load(in[1], &b, &err)) { lmc_results_free(&a); return cli_fail(err.msg); }
     lmc_buf out = {0};
     rc = lmc_compare_text(&a, &b, (int)resamples, (uint64_t)seed, &out, &err);
     if (!rc) fputs(out.p, stdout);
     lmc_buf_free(&out);
     lmc_results_free(&a);
     lmc_results_free(&b);
-    return rc ? fail_line(err.msg) : 0;
+    return rc ? cli_fail(err.msg) : 0;
 }

@@ -80,10 +80,6 @@ int lmcz_compress(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, size_t n,
 int lmcz_decompress(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, size_t n, const char *name,
                     const lmcz_opts *opts, uint8_t **out, size_t *out_len, lmcz_stats *st, lmc_err *err);
 
-/* The command lines (compress_cli.c): the only part that prints. */
-int lmc_compress_main(int argc, char **argv);
-int lmc_decompress_main(int argc, char **argv);
-
 /* ---- the shared probability path (exposed for tests) ---- */
 
 /* Integer frequencies for one coding step: symbols 0..n_tok-1 are tokens, n_tok the escape symbol.

@@ -14,11 +14,24 @@
 static cJSON *exact_number(double v) {
     if (!isfinite(v)) return cJSON_CreateNull();
     char b[40];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(b, sizeof b, "%.*g", prec, v);
-        if (strtod(b, NULL) == v) break;
-    }
+    lmc_fmt_double_exact(b, v);
     return cJSON_CreateRaw(b);
+}
+
+static void add_double(cJSON *o, const char *key, double v) { cJSON_AddItemToObject(o, key, exact_number(v)); }
+
+static void add_count(cJSON *o, const char *key, size_t v) { cJSON_AddNumberToObject(o, key, (double)v); }
+
+static void add_path(cJSON *o, const char *key, const char *path) {
+    if (path) cJSON_AddStringToObject(o, key, path);
+    else cJSON_AddNullToObject(o, key);
+}
+
+/* A double's 64 bits as 16 hex digits: what `lmc merge` adds back exactly. */
+static void bits_hex(double v, char hex[24]) {
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    snprintf(hex, 24, "%016llx", (unsigned long long)bits);
 }
 
 int lmc_results_add_stats(cJSON *o, const lmc_result *r, int resamples, lmc_err *err) {
@@ -59,6 +72,97 @@ int lmc_results_add_stats(cJSON *o, const lmc_result *r, int resamples, lmc_err 
         cJSON_AddItemToArray(a_by, cJSON_CreateNumber((double)s->bytes));
     }
     return 0;
+}
+
+/* What `lmc merge` needs of a shard's result: whose windows these are, their exact NLLs, the fingerprint. */
+static void add_shard(cJSON *o, const lmc_result *r, const lmc_eval_opts *eo) {
+    cJSON *sh = cJSON_AddObjectToObject(o, "shard");
+    cJSON_AddNumberToObject(sh, "index", eo->shard_index + 1);
+    cJSON_AddNumberToObject(sh, "count", eo->shard_count);
+    cJSON_AddStringToObject(sh, "fingerprint", r->fingerprint ? r->fingerprint : "");
+    cJSON *ks = cJSON_AddArrayToObject(sh, "windows"), *bs = cJSON_AddArrayToObject(sh, "nll_bits");
+    for (size_t k = 0; k < r->windows; k++) {
+        if (isnan(r->window_nll[k])) continue; /* another shard's window */
+        char hex[24];
+        bits_hex(r->window_nll[k], hex);
+        cJSON_AddItemToArray(ks, cJSON_CreateNumber((double)k));
+        cJSON_AddItemToArray(bs, cJSON_CreateString(hex));
+    }
+}
+
+/* One entry of "results": one data file (docs/results.md lists the fields in this order). */
+static cJSON *result_json(const lmc_result *r, const lmc_eval_opts *eo, int bootstrap, lmc_err *err) {
+    cJSON *o = cJSON_CreateObject();
+    char hex[24];
+    bits_hex(r->nll, hex);
+    cJSON_AddStringToObject(o, "data", r->data);
+    cJSON_AddStringToObject(o, "data_sha256", r->data_sha256);
+    add_double(o, "bpc", r->bpc);
+    add_double(o, "bpb", r->bpb);
+    add_double(o, "nll", r->nll);
+    cJSON_AddStringToObject(o, "nll_bits", hex);
+    add_double(o, "token_ppl", r->token_ppl);
+    add_count(o, "chars", r->chars);
+    add_count(o, "bytes", r->bytes);
+    add_count(o, "docs", r->docs);
+    add_count(o, "records", r->records);
+    add_count(o, "skipped_records", r->skipped);
+    add_count(o, "tokens", r->tokens);
+    cJSON_AddStringToObject(o, "tokens_sha256", r->tokens_sha256);
+    add_count(o, "windows", r->windows);
+    add_count(o, "scored_tokens", r->scored_tokens);
+    cJSON_AddNumberToObject(o, "block_size", r->block_size);
+    cJSON_AddNumberToObject(o, "stride", r->stride);
+    cJSON_AddNumberToObject(o, "file_num", (double)r->file_num);
+    add_double(o, "zlib_bpc", r->zlib_bpc);
+    add_count(o, "zlib_bytes", r->zlib_bytes);
+    add_double(o, "seconds", r->seconds);
+    add_double(o, "forward_seconds", r->forward_seconds);
+    add_double(o, "window_tokens_per_s", r->tokens_per_s);
+    add_count(o, "resumed_windows", r->resumed_windows);
+    add_path(o, "checkpoint", eo->checkpoint);
+    add_path(o, "per_window", eo->per_window);
+    add_path(o, "per_doc", eo->per_doc);
+    if (r->doc_stats && lmc_results_add_stats(o, r, bootstrap, err)) { cJSON_Delete(o); return NULL; }
+    if (r->partial) add_shard(o, r, eo);
+    return o;
+}
+
+/* The "model" object: what was evaluated, and how. */
+static void add_model(cJSON *root, const lmc_results_meta *meta) {
+    cJSON *mo = cJSON_AddObjectToObject(root, "model");
+    lmc_model_desc d;
+    lmc_model_describe(meta->model, &d);
+    cJSON_AddStringToObject(mo, "path", d.path);
+    cJSON_AddStringToObject(mo, "architecture", d.architecture);
+    cJSON_AddNumberToObject(mo, "parameters", (double)d.n_params);
+    cJSON_AddStringToObject(mo, "weights_dtype", d.weights_dtype);
+    cJSON_AddStringToObject(mo, "compute_dtype", lmc_compute_name(d.compute));
+    cJSON_AddStringToObject(mo, "tokenizer_sha256", lmc_tokenizer_hash(meta->tokenizer));
+    cJSON_AddStringToObject(mo, "model_sha256", meta->model_sha256);
+}
+
+int lmc_results_write(const char *path, const lmc_results_meta *meta, const lmc_result *r, const lmc_eval_opts *eo,
+                      size_t n, lmc_err *err) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "lmc_version", LMC_VERSION);
+    add_model(root, meta);
+    cJSON_AddNumberToObject(root, "threads", meta->threads);
+    add_double(root, "wall_seconds", meta->wall_seconds);
+    cJSON *arr = cJSON_AddArrayToObject(root, "results");
+    for (size_t i = 0; i < n; i++) {
+        cJSON *o = result_json(&r[i], &eo[i], meta->bootstrap, err);
+        if (!o) { cJSON_Delete(root); return -1; }
+        cJSON_AddItemToArray(arr, o);
+    }
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    lmc_buf b = {0};
+    lmc_buf_printf(&b, "%s\n", text);
+    free(text);
+    int rc = lmc_write_file_atomic(path, b.p, b.len, err);
+    lmc_buf_free(&b);
+    return rc;
 }
 
 /* ---- reading ------------------------------------------------------------------------------------ */

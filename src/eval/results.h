@@ -18,6 +18,21 @@
 /* Adds bpc_se, bpc_ci95, bootstrap and doc_stats to `o` from r->doc_stats (which must be set). */
 int lmc_results_add_stats(cJSON *o, const lmc_result *r, int resamples, lmc_err *err);
 
+/* What a results file says about the run besides its per-file results. */
+typedef struct lmc_results_meta {
+    const lmc_model     *model;
+    const lmc_tokenizer *tokenizer;
+    const char          *model_sha256; /* lmc_model_sha256 of the model */
+    int                  threads;      /* in use */
+    double               wall_seconds; /* from opening the model to writing */
+    int                  bootstrap;    /* resamples for each BPC's interval (0: none) */
+} lmc_results_meta;
+
+/* Writes the results file of an evaluation (atomically: complete or absent): r[i] evaluated with eo[i] (its
+ * output paths and shard), i < n. */
+int lmc_results_write(const char *path, const lmc_results_meta *meta, const lmc_result *r, const lmc_eval_opts *eo,
+                      size_t n, lmc_err *err);
+
 /* One corpus result read back. */
 typedef struct lmc_corpus_result {
     char    corpus[256];      /* column name: the data file's name without directory and .jsonl/.gz/.txt */

@@ -56,8 +56,4 @@ int lmc_compare_text(const lmc_results *a, const lmc_results *b, int resamples, 
  * (results must carry doc_stats). */
 int lmc_intervals_text(lmc_buf *out, const lmc_result *r, size_t n, int resamples, lmc_err *err);
 
-/* Command lines: argv[1] is "report" / "compare"; they print and return the exit status. */
-int lmc_report_main(int argc, char **argv);
-int lmc_compare_main(int argc, char **argv);
-
 #endif

@@ -1,0 +1,35 @@
+/* cli.c — what several subcommands print alike (cli.h). */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cli_print_table(const lmc_result *r, size_t n) {
+    printf("%-28s %6s %10s %9s %7s %9s %8s %8s %9s %8s %7s\n", "data", "docs", "chars", "tokens", "windows",
+           "scored", "BPC", "BPB", "tok-PPL", "zlib-BPC", "seconds");
+    for (size_t i = 0; i < n; i++) {
+        const char *name = r[i].data;
+        size_t len = strlen(name);
+        if (len > 28) name += len - 28;
+        printf("%-28s %6zu %10zu %9zu %7zu %9zu %8.4f %8.4f %9.3f %8.4f %7.1f\n", name, r[i].docs, r[i].chars,
+               r[i].tokens, r[i].windows, r[i].scored_tokens, r[i].bpc, r[i].bpb, r[i].token_ppl, r[i].zlib_bpc,
+               r[i].seconds);
+    }
+}
+
+size_t cli_memory_limit(void) {
+    const char *v = getenv("LMC_MEMORY_LIMIT");
+    return v && *v ? (size_t)atof(v) : 0;
+}
+
+void cli_progress_show(cli_progress *p, const char *line, int final) {
+    fprintf(stderr, "%s%s%s", p->tty ? "\r\033[K" : "", line, p->tty && !final ? "" : "\n");
+    p->open_line = p->tty && !final;
+    fflush(stderr);
+}
+
+void cli_progress_end(cli_progress *p) {
+    if (p->open_line) fputc('\n', stderr);
+    p->open_line = 0;
+}

@@ -1,0 +1,41 @@
+/* cli.h — the subcommands main.c dispatches to, and what several of them print alike. Each subcommand is one
+ * file (eval.c, merge.c, ...) with one option table (options.h) and a cmd_* function that reads as
+ * parse → run → report; argv[1] is the subcommand's name, and the return value is the process exit status. */
+#ifndef LMC_CLI_H
+#define LMC_CLI_H
+
+#include "cli/options.h"
+#include "lmc.h"
+
+extern const cli_spec eval_spec, merge_spec, convert_spec, generate_spec, tokenize_spec, bench_spec,
+    compress_spec, decompress_spec, report_spec, compare_spec;
+
+int cmd_eval(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_compress(int argc, char **argv);
+int cmd_decompress(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+
+/* The results table eval and merge print on stdout: one row per data file. */
+void cli_print_table(const lmc_result *r, size_t n);
+
+/* LMC_MEMORY_LIMIT from the environment (bytes; the CLI's knob for tests, README), 0 when unset. */
+size_t cli_memory_limit(void);
+
+/* A progress line on stderr: redrawn in place on a TTY (tty = 1), else one line per report. */
+typedef struct cli_progress {
+    int tty;       /* stderr is a terminal */
+    int open_line; /* a TTY line was drawn without its newline */
+} cli_progress;
+
+/* Prints line (no newline) as the current progress line; final: the last one (ends the line). */
+void cli_progress_show(cli_progress *p, const char *line, int final);
+/* Ends an open progress line, so that what is printed next starts on its own line. */
+void cli_progress_end(cli_progress *p);
+
+#endif

@@ -1,0 +1,315 @@
+/* eval.c — `lmc eval`: the bits per character of a model on one or more corpus files. Parse the options, open
+ * the model and tokenizer, evaluate each --data file, print the table and intervals, write the results file.
+ * Under mpirun (an MPI build) the ranks share the windows and rank 0 alone prints and writes. */
+#include "cli/cli.h"
+#include "common/threads.h"
+#include "common/util.h"
+#include "eval/dist.h"
+#include "eval/results.h"
+#include "report/report.h"
+#ifdef LMC_MPI
+#include "eval/mpi_shard.h"
+#endif
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- options ----------------------------------------------------------------------------------- */
+
+typedef struct eval_args {
+    const char *model, *tokenizer, *output, *per_window, *per_doc, *checkpoint, *shard;
+    cli_list    data, pos;
+    long        block_size, stride, file_num, threads, batch, bootstrap;
+    int         compute, quiet, verbose, check_weights, skip_bad;
+} eval_args;
+
+#define F(x) offsetof(eval_args, x)
+static const cli_opt OPTS[] = {
+    {"--model", "-m", CLI_STR, "MODEL", 0, 0, F(model),
+     "a HuggingFace checkpoint directory, a .safetensors file written by `lmc convert`, or a GGUF file "
+     "(llama.cpp: llama, qwen2, gpt2, gptneox, falcon; F32/F16/BF16/Q8_0/Q4_0/Q4_K/Q6_K)"},
+    {"--data", "-d", CLI_LIST, "FILE", 0, 64, F(data),
+     ".jsonl / .jsonl.gz with a string field \"content\" per record, or a plain UTF-8 text file; repeat for "
+     "several (at most 64)"},
+    {"--tokenizer", NULL, CLI_STR, "TOK", 0, 0, F(tokenizer),
+     "the tokenizer from TOK (HF directory, tokenizer.json, converted file) instead of MODEL"},
+    {"--block-size", "-w --window --block_size", CLI_INT, "W", 1, 1000000, F(block_size),
+     "window length in tokens (default 1900)"},
+    {"--stride", NULL, CLI_INT, "S", -1000000, 1000000, F(stride),
+     "new tokens scored per window after the first (default 512)"},
+    {"--file-num", "--file_num", CLI_INT, "N", LONG_MIN, LONG_MAX, F(file_num),
+     "use only the first N records of each file (default -1: all)"},
+    {"--threads", "-t", CLI_INT, "T", 0, 4096, F(threads),
+     "threads for all kernels (default 0: all cores; under mpirun the rank's share of the CPUs)"},
+    {"--dtype", NULL, CLI_COMPUTE, "", 0, 0, F(compute),
+     "compute: f32 (exact, default) or bf16 x bf16 dot products with f32 accumulation"},
+    {"--output", "-o --json", CLI_STR, "OUT.json", 0, 0, F(output),
+     "also write the results as JSON (atomically: complete or absent; fields in docs/results.md)"},
+    {"--per-window", NULL, CLI_STR, "OUT.jsonl", 0, 0, F(per_window), "one line per window: k, start, scored, nll"},
+    {"--per-doc", NULL, CLI_STR, "OUT.jsonl", 0, 0, F(per_doc),
+     "one line per document: index, chars, bytes, tokens, scored_tokens, nll"},
+    {"--checkpoint", NULL, CLI_STR, "FILE", 0, 0, F(checkpoint),
+     "record each finished window in FILE; rerunning the same command resumes where it stopped, with a "
+     "bit-identical result; a FILE made for another model, data or setting is refused. With several --data "
+     "files, --checkpoint, --per-window and --per-doc name one file per data file: FILE.0, FILE.1, ... (in "
+     "--data order)"},
+    {"--check-weights", NULL, CLI_FLAG, "", 0, 0, F(check_weights),
+     "scan every weight for NaN/Inf before evaluating (a non-finite NLL always stops the run)"},
+    {"--skip-bad-records", NULL, CLI_FLAG, "", 0, 0, F(skip_bad),
+     "skip malformed records (counted and reported) instead of failing"},
+    {"--shard", NULL, CLI_STR, "I/N", 0, 0, F(shard),
+     "evaluate only shard I of N (1 <= I <= N: the windows k with k mod N = I-1) and write a partial result "
+     "to --output; `lmc merge` combines the N parts"},
+    {"--bootstrap", NULL, CLI_INT, "N", 0, LMC_BOOTSTRAP_MAX, F(bootstrap),
+     "resamples for the 95% interval of each BPC (default 1000; 0: none); the JSON also holds per-document "
+     "statistics (doc_stats) for lmc report / compare"},
+    {"--batch-size", "--batch_size", CLI_INT, "B", LONG_MIN, LONG_MAX, F(batch),
+     "accepted and ignored: windows are evaluated one at a time (batching does not change the result)"},
+    {"--quiet", "-q", CLI_FLAG, "", 0, 0, F(quiet), "no progress on stderr"},
+    {"--verbose", "-v", CLI_FLAG, "", 0, 0, F(verbose), "also print model, kernel and BLAS details on stderr"},
+    {0}};
+#undef F
+
+const cli_spec eval_spec = {
+    "eval", "bits per character of a model on corpus files (the paper's measurement)",
+    "lmc eval --model MODEL --data FILE [--data FILE ...] [options]",
+    "Prints one row per data file (BPC, BPB, token perplexity, the zlib baseline) and each BPC's 95% interval. "
+    "Under mpirun (an MPI build) the ranks share the windows; rank 0 prints and writes the result, "
+    "bit-identical to one process.",
+    OPTS, offsetof(eval_args, pos), 0, 0, NULL};
+
+/* "I/N" with 1 <= I <= N: shard I of N (index 0-based). */
+static int parse_shard(const char *v, int *index, int *count) {
+    char *end;
+    long i = strtol(v, &end, 10);
+    if (end == v || *end != '/') return -1;
+    const char *b = end + 1;
+    long n = strtol(b, &end, 10);
+    if (end == b || *end || i < 1 || n < 1 || n > 1000000 || i > n) return -1;
+    *index = (int)i - 1;
+    *count = (int)n;
+    return 0;
+}
+
+/* The options as evaluation options: CLI_GO, or the usage exit status (printed). */
+static int check_args(const eval_args *a, lmc_eval_opts *eo) {
+    if (!a->model) return cli_usage(&eval_spec, "eval needs --model");
+    if (!a->data.n) return cli_usage(&eval_spec, "eval needs at least one --data FILE");
+    *eo = (lmc_eval_opts){.block_size = (int)a->block_size, .stride = (int)a->stride, .file_num = a->file_num,
+                          .skip_bad = a->skip_bad, .checkpoint = a->checkpoint, .per_window = a->per_window,
+                          .per_doc = a->per_doc, .doc_stats = 1};
+    if (a->shard && parse_shard(a->shard, &eo->shard_index, &eo->shard_count))
+        return cli_usage(&eval_spec, "--shard wants I/N with 1 <= I <= N (shard I of N), not '%s'", a->shard);
+    if (eo->shard_count && !a->output)
+        return cli_usage(&eval_spec, "--shard writes a partial result: it needs --json PART.json");
+    if (eo->shard_count && eo->per_doc) return cli_usage(&eval_spec, "--per-doc needs every window, not one shard's");
+    return CLI_GO;
+}
+
+/* ---- progress on stderr ------------------------------------------------------------------------ */
+
+static void fmt_hms(char *b, size_t cap, double s) {
+    if (!(s >= 0) || s > 1e8) { snprintf(b, cap, "?"); return; }
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(b, cap, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(b, cap, "%ld:%02ld", t / 60, t % 60);
+}
+
+static void show_progress(const lmc_progress *p, void *user) {
+    const char *slash = strrchr(p->data, '/');
+    char els[32], etas[32], res[64] = "", line[512];
+    fmt_hms(els, sizeof els, p->elapsed);
+    fmt_hms(etas, sizeof etas, p->eta);
+    if (p->resumed) snprintf(res, sizeof res, "  (%zu resumed from checkpoint)", p->resumed);
+    snprintf(line, sizeof line, "%s: window %zu/%zu (%.1f%%)  %.0f window-tok/s  elapsed %s  ETA %s  BPC %.4f%s",
+             slash ? slash + 1 : p->data, p->done, p->total,
+             p->total ? 100.0 * (double)p->done / (double)p->total : 100.0, p->window_tokens_per_s, els, etas, p->bpc,
+             res);
+    cli_progress_show(user, line, p->final);
+}
+
+/* ---- the run ----------------------------------------------------------------------------------- */
+
+/* One evaluation: the model, what it was given, and the results (one per --data file). */
+typedef struct eval_run {
+    const eval_args *a;
+    lmc_eval_opts    eo;        /* shared by every data file; eos[i] adds its indexed output paths */
+    lmc_dist        *dist;      /* NULL, or the MPI job */
+    int              root;      /* this process prints and writes (rank 0, or no MPI) */
+    int              threads;   /* in use */
+    lmc_model       *m;
+    lmc_tokenizer   *tok;
+    char             model_sha[65];
+    double           t0;        /* when the model began opening */
+    cli_progress     po;
+    lmc_result      *res;       /* (data.n) */
+    lmc_eval_opts   *eos;       /* (data.n) */
+    char           (*paths)[3][4200]; /* (data.n) checkpoint, per-window, per-doc file of each */
+    lmc_err          err;
+} eval_run;
+
+/* An error on one rank of an MPI job ends the whole job: the other ranks would wait for it forever. */
+static int eval_fail(lmc_dist *dist, const char *msg) {
+#ifdef LMC_MPI
+    if (dist) {
+        fprintf(stderr, "lmc: rank %d of %d: %s\n", dist->rank, dist->size, msg);
+        fflush(stderr);
+        lmc_mpi_abort(dist, 1);
+    }
+#endif
+    return cli_fail(msg);
+}
+
+/* Opens the model and its tokenizer (with a hint for a GGUF model that has none), checks the weights when asked
+ * and hashes the model when the results, a checkpoint or the ranks need its fingerprint. */
+static int open_model(eval_run *r) {
+    const eval_args *a = r->a;
+    lmc_model_opts mo = {.compute = (lmc_compute)a->compute, .threads = r->threads, .memory_limit = cli_memory_limit()};
+    if (lmc_model_open(a->model, &mo, &r->m, &r->err)) return -1;
+    if (lmc_tokenizer_open(a->tokenizer ? a->tokenizer : a->model, &r->tok, &r->err)) {
+        size_t n = strlen(a->model);
+        if (!a->tokenizer && n > 5 && !strcmp(a->model + n - 5, ".gguf")) { /* say how to give it one */
+            size_t len = strlen(r->err.msg);
+            snprintf(r->err.msg + len, sizeof r->err.msg - len,
+                     " (the tokenizer of a GGUF model: --tokenizer TOK gives one)");
+        }
+        return -1;
+    }
+    if (a->check_weights && lmc_model_check_finite(r->m, &r->err)) return -1;
+    if (a->output || a->checkpoint || r->dist) {
+        lmc_model_sha256(r->m, r->model_sha);
+        r->eo.model_sha256 = r->model_sha;
+    }
+    return 0;
+}
+
+static void print_details(const eval_run *r) {
+    lmc_model_desc d;
+    lmc_model_describe(r->m, &d);
+    fprintf(stderr, "model: %s (%s, %.2fM parameters, weights %s, compute %s)\nkernels: %s\nthreads: %d; "
+            "OpenBLAS core %s (%s)\n", r->a->model, d.architecture, d.n_params / 1e6, d.weights_dtype,
+            lmc_compute_name(d.compute), d.kernels, r->threads, lmc_blas_core(), lmc_blas_config());
+    fprintf(stderr, "weight memory: %.1f MB mmapped (file) + %.1f MB held by the model (packed bf16 copies, "
+            "re-laid-out matrices, f32 norms)\n", d.mapped_bytes / 1e6, d.resident_bytes / 1e6);
+}
+
+/* With several --data files, each output path gets ".<index>" appended. */
+static const char *indexed(char *buf, size_t cap, const char *path, size_t i, size_t n) {
+    if (!path) return NULL;
+    if (n > 1) snprintf(buf, cap, "%s.%zu", path, i);
+    else snprintf(buf, cap, "%s", path);
+    return buf;
+}
+
+/* Evaluates every --data file in order; stops at the first error. */
+static int evaluate_all(eval_run *r) {
+    size_t n = (size_t)r->a->data.n;
+    for (size_t i = 0; i < n; i++) {
+        lmc_eval_opts *e = &r->eos[i];
+        *e = r->eo;
+        e->checkpoint = indexed(r->paths[i][0], sizeof r->paths[i][0], r->eo.checkpoint, i, n);
+        e->per_window = indexed(r->paths[i][1], sizeof r->paths[i][1], r->eo.per_window, i, n);
+        e->per_doc = indexed(r->paths[i][2], sizeof r->paths[i][2], r->eo.per_doc, i, n);
+        int rc = lmc_evaluate(r->m, r->tok, r->a->data.v[i], e, &r->res[i], &r->err);
+        cli_progress_end(&r->po); /* an error or note must not land on the progress line */
+        if (rc) return -1;
+        if (r->res[i].torn_records)
+            fprintf(stderr, "lmc: note: %s: dropped a torn last record (an interrupted write) and recomputed it\n",
+                    e->checkpoint);
+    }
+    return 0;
+}
+
+static int write_results(eval_run *r) {
+    lmc_results_meta meta = {r->m, r->tok, r->model_sha, r->threads, lmc_now() - r->t0, (int)r->a->bootstrap};
+    return lmc_results_write(r->a->output, &meta, r->res, r->eos, (size_t)r->a->data.n, &r->err);
+}
+
+/* A shard's run: which of its windows it has, and the partial result file. */
+static int report_shard(eval_run *r) {
+    for (int i = 0; i < r->a->data.n; i++) {
+        const lmc_result *x = &r->res[i];
+        printf("%s: shard %d/%d: %zu of %zu windows (%zu computed, %zu resumed); partial result in %s\n", x->data,
+               r->eo.shard_index + 1, r->eo.shard_count, x->computed_windows + x->resumed_windows, x->windows,
+               x->computed_windows, x->resumed_windows, r->a->output);
+    }
+    return write_results(r);
+}
+
+/* A whole run: the table, the intervals, notes on skipped records, then the results file. */
+static int report_all(eval_run *r) {
+    size_t n = (size_t)r->a->data.n;
+    cli_print_table(r->res, n);
+    lmc_buf ib = {0};
+    int rc = lmc_intervals_text(&ib, r->res, n, (int)r->a->bootstrap, &r->err);
+    if (rc == 0 && ib.len) fputs(ib.p, stdout);
+    lmc_buf_free(&ib);
+    for (size_t i = 0; i < n; i++)
+        if (r->res[i].skipped)
+            fprintf(stderr, "lmc: note: %s: skipped %zu malformed record%s of %zu (--skip-bad-records)\n",
+                    r->res[i].data, r->res[i].skipped, r->res[i].skipped == 1 ? "" : "s", r->res[i].records);
+    if (rc == 0 && r->a->output) rc = write_results(r);
+    return rc;
+}
+
+static void run_free(eval_run *r) {
+    for (int i = 0; r->res && i < r->a->data.n; i++) lmc_result_free(&r->res[i]);
+    free(r->res);
+    free(r->eos);
+    free(r->paths);
+    lmc_tokenizer_free(r->tok);
+    lmc_model_close(r->m);
+}
+
+/* Starts the MPI job when launched by mpirun (an MPI build), and with it the thread count and who reports. */
+static int start_job(eval_run *r, int *argc, char ***argv) {
+    long threads = r->a->threads;
+#ifdef LMC_MPI
+    if (lmc_mpi_start(argc, argv, &r->dist, &r->err)) return -1;
+    if (r->dist && threads == 0) threads = lmc_mpi_default_threads(r->dist);
+    r->eo.dist = r->dist;
+#endif
+    r->root = !r->dist || r->dist->rank == 0;
+    r->threads = lmc_threads_init((int)threads);
+    r->po = (cli_progress){isatty(2), 0};
+    if (r->root && !r->a->quiet) {
+        r->eo.progress = show_progress;
+        r->eo.progress_user = &r->po;
+        const char *iv = getenv("LMC_PROGRESS_INTERVAL"); /* the CLI's knob for tests */
+        r->eo.progress_interval = iv && *iv ? atof(iv) : r->po.tty ? 0.5 : 5.0;
+    }
+    return 0;
+}
+
+/* ---- lmc eval ---------------------------------------------------------------------------------- */
+
+int cmd_eval(int argc, char **argv) {
+    eval_args a = {.block_size = 1900, .stride = 512, .file_num = -1, .batch = 1,
+                   .bootstrap = LMC_BOOTSTRAP_DEFAULT, .compute = LMC_COMPUTE_F32};
+    eval_run r = {.a = &a};
+    int rc = cli_parse(&eval_spec, argc, argv, &a);
+    if (rc == CLI_GO) rc = check_args(&a, &r.eo);
+    if (rc != CLI_GO) { cli_free(&eval_spec, &a); return rc; }
+    if (start_job(&r, &argc, &argv)) { cli_free(&eval_spec, &a); return cli_fail(r.err.msg); }
+    r.t0 = lmc_now();
+    rc = open_model(&r);
+    if (rc == 0 && a.verbose && r.root) print_details(&r);
+    if (rc == 0) {
+        r.res = lmc_xcalloc((size_t)a.data.n, sizeof *r.res);
+        r.eos = lmc_xcalloc((size_t)a.data.n, sizeof *r.eos);
+        r.paths = lmc_xcalloc((size_t)a.data.n, sizeof *r.paths);
+        rc = evaluate_all(&r);
+    }
+    if (rc == 0 && r.root) rc = r.eo.shard_count ? report_shard(&r) : report_all(&r);
+    run_free(&r);
+    cli_free(&eval_spec, &a);
+    if (rc) return eval_fail(r.dist, r.err.msg);
+#ifdef LMC_MPI
+    lmc_mpi_finish(r.dist);
+#endif
+    return 0;
+}

@@ -1,0 +1,48 @@
+/* merge.c — `lmc merge`: the partial results of `lmc eval --shard I/N` combined into the result one run writes,
+ * bit-identical (src/eval/merge.h). */
+#include "cli/cli.h"
+#include "common/util.h"
+#include "eval/merge.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef struct merge_args {
+    const char *output;
+    cli_list    parts;
+} merge_args;
+
+static const cli_opt OPTS[] = {
+    {"--output", "-o --json", CLI_STR, "OUT.json", 0, 0, offsetof(merge_args, output),
+     "the merged results file (written atomically)"},
+    {0}};
+
+const cli_spec merge_spec = {
+    "merge", "combine the partial results of `lmc eval --shard I/N` into one run's result",
+    "lmc merge PART.json [PART.json ...] --json OUT.json",
+    "Every shard exactly once, all of the same model, data and settings; the result is bit-identical to what a "
+    "single run writes, and its table is printed.",
+    OPTS, offsetof(merge_args, parts), 1, -1, "PART.json"};
+
+int cmd_merge(int argc, char **argv) {
+    merge_args a = {0};
+    int rc = cli_parse(&merge_spec, argc, argv, &a);
+    if (rc == CLI_GO && !a.output) rc = cli_usage(&merge_spec, "merge needs --json OUT.json");
+    if (rc != CLI_GO) { cli_free(&merge_spec, &a); return rc; }
+    lmc_err err = {{0}};
+    char *text;
+    lmc_result *res;
+    size_t n_res;
+    rc = lmc_merge(a.parts.v, (size_t)a.parts.n, &text, &res, &n_res, &err);
+    cli_free(&merge_spec, &a);
+    if (rc) return cli_fail(err.msg);
+    lmc_buf b = {0};
+    lmc_buf_printf(&b, "%s\n", text);
+    free(text);
+    rc = lmc_write_file_atomic(a.output, b.p, b.len, &err);
+    lmc_buf_free(&b);
+    if (rc == 0) cli_print_table(res, n_res);
+    free(res);
+    return rc ? cli_fail(err.msg) : 0;
+}
