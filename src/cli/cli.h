@@ -21,6 +21,9 @@ int cmd_decompress(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 
+extern const cli_spec serve_spec; /* serve.c */
+int cmd_serve(int argc, char **argv);
+
 /* The results table eval and merge print on stdout: one row per data file. */
 void cli_print_table(const lmc_result *r, size_t n);
 
