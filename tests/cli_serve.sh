@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.." || exit 1
 . tests/lib_cli.sh
 PY=/usr/bin/python3
 export PYTHONDONTWRITEBYTECODE=1
+SERVER=
+trap '[ -n "$SERVER" ] && kill $SERVER 2>/dev/null; rm -rf "$TMP"' EXIT # never leave a server behind
 
 # start_server LOG ARGS...: lmc serve on a free port in the background; sets SERVER (pid) and URL.
 start_server() {
@@ -56,7 +58,45 @@ else
         fail "batched = plain" "$(cat "$TMP/plain.json" "$TMP/batched.json")"
 fi
 
+# ---- bad requests, generation, load (standard library only) ---------------------------------------
+# checks NAME MODE [ARGS...]: one PASS when every check of serve_checks.py MODE holds, else the failing ones
+checks() {
+    local name=$1; shift
+    if timeout 120 $PY tests/serve_checks.py "$@" >"$TMP/checks.out" 2>&1; then
+        pass "$name ($(grep -c '^ok' "$TMP/checks.out") checks)"
+    else
+        fail "$name" "$(grep -v '^ok' "$TMP/checks.out" | head -5)"
+    fi
+}
+checks "bad requests → 400 with an OpenAI-style error, the server still answering" bad "$URL"
+checks "max_tokens > 0: greedy, seeded sampling, stop strings, batches" gen "$URL"
+checks "100 requests from 4 concurrent clients, RSS stable" load "$URL" $SERVER
+grep -q '^lmc serve: 127.0.0.1 "GET /nope" 404 ' "$TMP/serve.log" &&
+    [ "$(grep -c '"POST /v1/completions" 200 ' "$TMP/serve.log")" -ge 100 ] &&
+    pass "access log: one line per request" || fail "access log" "$(tail -3 "$TMP/serve.log")"
+
+expect_fail "serve: port in use" "cannot listen on 127.0.0.1:${URL##*:}" timeout 20 "$LMC" serve -m demo-model \
+    --port "${URL##*:}" -q -t 1
+
+# a request in flight when SIGTERM comes is answered before the server exits
+$PY tests/serve_checks.py slow "$URL" >"$TMP/slow.out" 2>&1 &
+client=$!
+for _ in $(seq 50); do grep -q '"POST /v1/completions"' "$TMP/serve.log" && break; sleep 0.02; done
+sleep 0.3
 stop_server; rc=$?
+wait $client; crc=$?
 [ $rc -eq 0 ] && grep -q 'SIGTERM: stopped' "$TMP/serve.log" && pass "SIGTERM stops the server (exit 0)" ||
     fail "SIGTERM stop" "exit $rc: $(tail -2 "$TMP/serve.log")"
+[ $crc -eq 0 ] && pass "the request in flight at SIGTERM was answered" || fail "in flight at SIGTERM" "$(cat "$TMP/slow.out")"
+
+# --quiet: no access log; SIGINT stops it too
+if start_server "$TMP/quiet.log" --quiet; then
+    timeout 30 $PY -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + "/health", timeout=10).read()' "$URL"
+    kill -INT $SERVER; wait $SERVER; rc=$?
+    ! grep -q '"GET /health"' "$TMP/quiet.log" && grep -q 'SIGINT: stopped' "$TMP/quiet.log" && [ $rc -eq 0 ] &&
+        pass "--quiet: no access log; SIGINT stops it (exit 0)" || fail "--quiet / SIGINT" "exit $rc: $(cat "$TMP/quiet.log")"
+else
+    fail "serve --quiet starts" "$(cat "$TMP/quiet.log")"
+fi
+expect_fail "serve: --host not an address" "not a numeric IPv4 address" timeout 20 "$LMC" serve -m demo-model --host localhost -q
 cli_summary
