@@ -2,6 +2,8 @@
 # cli_serve.sh — `lmc serve` (docs/serve.md) on the demo model, on a free 127.0.0.1 port:
 #   level A: lm-evaluation-harness's own local-completions client (../shared/lmeval, tests/serve_lmeval.py) gets
 #            the log-likelihoods lmc eval computes, alone and with num_concurrent=2,batch_size=4;
+#   level C: its command line (`python3 -m lm_eval run`) on lmc_smoke (bits_per_byte) and tests/data/lmc_mc (acc),
+#            equal to lmc eval's numbers (tests/serve_levelc.py);
 #   bad requests, limits, concurrency, the access log and a clean stop (tests/serve_checks.py, stdlib only).
 cd "$(dirname "$0")/.." || exit 1
 . tests/lib_cli.sh
@@ -56,6 +58,20 @@ else
     done
     cmp -s "$TMP/plain.json" "$TMP/batched.json" && pass "num_concurrent=2,batch_size=4 gives the same numbers" ||
         fail "batched = plain" "$(cat "$TMP/plain.json" "$TMP/batched.json")"
+fi
+
+# ---- level C: lm-eval's command line on local tasks --------------------------------------------------
+if [ ! -d "$SHARED/lmeval/tasks/lmc_smoke" ]; then
+    skip "lm-eval level C" "$SHARED/lmeval/tasks/lmc_smoke is absent"
+elif ! $PY -c 'import dill, packaging, pandas' 2>/dev/null; then
+    skip "lm-eval level C" "Debian's python3 lacks dill / packaging / pandas (bash tools/install-deps.sh installs them)"
+else
+    mkdir -p "$TMP/levelc"
+    if timeout 300 $PY tests/serve_levelc.py "$URL" "$LMC" demo-model 2048 "$TMP/levelc" "$SHARED" >"$TMP/levelc.out" 2>&1; then
+        pass "lm_eval run --tasks lmc_smoke,lmc_mc: bits_per_byte = lmc eval's BPB, acc = lmc eval's choices"
+    else
+        fail "lm-eval level C" "$(grep -v '^ok' "$TMP/levelc.out" | tail -6)"
+    fi
 fi
 
 # ---- bad requests, generation, load (standard library only) ---------------------------------------
