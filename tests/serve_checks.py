@@ -5,17 +5,12 @@ usage: python3 tests/serve_checks.py bad  URL          bad requests → 400 + an
        python3 tests/serve_checks.py slow URL          one long generation (to be in flight when a stop comes)
        python3 tests/serve_checks.py gen  URL          max_tokens > 0: greedy = its own echo, seeds, stop strings
 Prints one `ok ...` / `FAIL ...` line per check; exits 1 when one failed."""
-import http.client, json, sys, threading, urllib.parse
+import http.client, os, json, sys, threading, urllib.parse
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serve_check import check, finish
 
 mode, url = sys.argv[1], sys.argv[2]
 u = urllib.parse.urlparse(url)
-failed = 0
-
-
-def check(ok, what):
-    global failed
-    print(("ok " if ok else "FAIL ") + what, flush=True)
-    failed += not ok
 
 
 def call(method, path, body=None, timeout=60):
@@ -139,4 +134,4 @@ elif mode == "slow":
     check(st == 200 and j["usage"]["completion_tokens"] >= 1, "the request in flight was answered: %d" % st)
 elif mode == "gen":
     gen()
-sys.exit(1 if failed else 0)
+finish()

@@ -9,15 +9,10 @@ local-completions`) against a running `lmc serve`, on two local tasks, checked a
 usage: /usr/bin/python3 tests/serve_levelc.py BASE_URL LMC MODEL CTX TMPDIR SHARED
 Prints one `ok ...` / `FAIL ...` line per check (and the lm-eval table); exits 1 when one failed."""
 import concurrent.futures, glob, json, math, os, shutil, subprocess, sys, urllib.request
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serve_check import check, finish
 
 base, lmc, model, ctx, tmp, shared = sys.argv[1:7]
-failed = 0
-
-
-def check(ok, what):
-    global failed
-    print(("ok " if ok else "FAIL ") + what, flush=True)
-    failed += not ok
 
 
 def eval_doc(text, name):
@@ -86,4 +81,4 @@ for c, q in zip(contexts, questions):
 got = results["lmc_mc"]["acc,none"]
 check(abs(got - right / len(questions)) < 1e-12,
       "lmc_mc acc %.4f, lmc eval's choices %d of %d = %.4f" % (got, right, len(questions), right / len(questions)))
-sys.exit(1 if failed else 0)
+finish()

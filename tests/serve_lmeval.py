@@ -8,15 +8,10 @@ check and writes the numbers to OUT.json (so two runs can be compared); exits 1 
 import json, os, subprocess, sys
 from lm_eval.api.instance import Instance
 from lm_eval.api.registry import get_model
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serve_check import check, finish
 
 base, lmc, model, ctx, tmp, out_path = sys.argv[1:7]
-failed = 0
-
-
-def check(ok, what):
-    global failed
-    print(("ok " if ok else "FAIL ") + what, flush=True)
-    failed += not ok
 
 
 # custom_prefix_token_id=0: the demo model's BOS id is 0, which the client's remote tokenizer takes for "none"
@@ -71,4 +66,4 @@ for t, got in zip(texts, rl):
     check(close(got, -ref[t]), "loglikelihood_rolling(%r) = %.10f, lmc eval %.10f" % (t[:20], got, -ref[t]))
 
 json.dump({"loglikelihood": ll, "loglikelihood_rolling": rl}, open(out_path, "w"))
-sys.exit(1 if failed else 0)
+finish()

@@ -55,6 +55,9 @@ int serve_engine_open(serve_engine *e, const char *model_path, const char *token
 }
 
 void serve_engine_close(serve_engine *e) {
+    for (int i = 0; e->names && i < e->vocab; i++) free(e->names[i]);
+    free(e->names);
+    free(e->text_len);
     free(e->bos_text);
     free(e->eos_text);
     lmc_tokenizer_free(e->tok);
@@ -99,20 +102,29 @@ static cJSON *utf8_string(const char *s, size_t n) {
 }
 
 /* A token's name in "tokens" and as a top_logprobs key: its text when that is UTF-8, else OpenAI's
- * "bytes:\xNN..." spelling of its bytes. Written NUL-terminated into out (a lmc_buf reused by the caller). */
-static const char *token_name(serve_engine *e, int32_t id, lmc_buf *out) {
-    out->len = 0;
-    serve_token_text(e, id, out);
-    if (!lmc_utf8_validate(out->p ? out->p : "", out->len, NULL, NULL) || memchr(out->p ? out->p : "", 0, out->len)) {
-        lmc_buf raw = *out;
-        lmc_buf hex = {0};
-        lmc_buf_printf(&hex, "bytes:");
-        for (size_t i = 0; i < raw.len; i++) lmc_buf_printf(&hex, "\\x%02x", (unsigned char)raw.p[i]);
-        lmc_buf_free(out);
-        *out = hex;
+ * "bytes:\xNN..." spelling of its bytes. Made once per id (an answer names each scored token about three times)
+ * and kept in the engine, with the length of the token's text in *text_len (its bytes in the choice's text). */
+static const char *token_name(serve_engine *e, int32_t id, size_t *text_len) {
+    if (!e->names) {
+        e->names = lmc_xcalloc((size_t)e->vocab, sizeof *e->names);
+        e->text_len = lmc_xcalloc((size_t)e->vocab, sizeof *e->text_len);
     }
-    lmc_buf_append(out, "", 1);
-    return out->p;
+    if (!e->names[id]) {
+        lmc_buf raw = {0}, name = {0};
+        serve_token_text(e, id, &raw);
+        if (lmc_utf8_validate(raw.p ? raw.p : "", raw.len, NULL, NULL) && !memchr(raw.p ? raw.p : "", 0, raw.len)) {
+            lmc_buf_append(&name, raw.p ? raw.p : "", raw.len);
+        } else {
+            lmc_buf_printf(&name, "bytes:");
+            for (size_t i = 0; i < raw.len; i++) lmc_buf_printf(&name, "\\x%02x", (unsigned char)raw.p[i]);
+        }
+        lmc_buf_append(&name, "", 1);
+        e->names[id] = name.p;
+        e->text_len[id] = (int32_t)raw.len;
+        lmc_buf_free(&raw);
+    }
+    if (text_len) *text_len = (size_t)e->text_len[id];
+    return e->names[id];
 }
 
 /* ---- one scored position ----------------------------------------------------------------------- */
@@ -241,28 +253,24 @@ static cJSON *logprobs_json(serve_engine *e, const serve_choice *c, int from, in
     cJSON *lp = cJSON_CreateObject(), *toks = cJSON_AddArrayToObject(lp, "tokens");
     cJSON *vals = cJSON_AddArrayToObject(lp, "token_logprobs"), *tops = cJSON_AddArrayToObject(lp, "top_logprobs");
     cJSON *offs = cJSON_AddArrayToObject(lp, "text_offset");
-    lmc_buf name = {0}, text = {0};
-    size_t offset = 0;
+    size_t offset = 0, len;
     for (int i = from; i < c->n_prompt + c->n_gen; i++) {
         const serve_entry *en = &c->entries[i];
-        cJSON_AddItemToArray(toks, cJSON_CreateString(token_name(e, en->id, &name)));
+        const char *own = token_name(e, en->id, &len);
+        cJSON_AddItemToArray(toks, cJSON_CreateString(own));
         cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)offset));
-        text.len = 0;
-        serve_token_text(e, en->id, &text);
-        offset += text.len;
+        offset += len;
         cJSON_AddItemToArray(vals, en->has_lp ? cJSON_CreateNumber(en->lp) : cJSON_CreateNull());
         if (!en->has_lp) { cJSON_AddItemToArray(tops, cJSON_CreateNull()); continue; }
         cJSON *top = cJSON_CreateObject();
         for (int j = 0; j < en->n_top && j < k; j++) {
-            const char *key = token_name(e, en->top_id[j], &name);
+            const char *key = token_name(e, en->top_id[j], NULL);
             if (!cJSON_GetObjectItemCaseSensitive(top, key)) cJSON_AddNumberToObject(top, key, en->top_lp[j]);
         }
-        const char *own = token_name(e, en->id, &name); /* the chosen token is always listed (OpenAI, vLLM) */
+        /* the chosen token is always listed (OpenAI, vLLM) */
         if (!cJSON_GetObjectItemCaseSensitive(top, own)) cJSON_AddNumberToObject(top, own, en->lp);
         cJSON_AddItemToArray(tops, top);
     }
-    lmc_buf_free(&name);
-    lmc_buf_free(&text);
     return lp;
 }
 
