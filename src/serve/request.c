@@ -46,12 +46,22 @@ static cJSON *parse_object(const char *body, size_t len, serve_refusal *why) {
     return root;
 }
 
+/* name as it may appear in a one-line message: at most 60 bytes, control characters as '?'. */
+static void printable(const char *name, char out[64]) {
+    size_t n = 0;
+    for (; name[n] && n < 60; n++) out[n] = (unsigned char)name[n] < 0x20 || name[n] == 0x7f ? '?' : name[n];
+    out[n] = 0;
+}
+
 /* 0 when every member of o is named in known (NULL-terminated), else a refusal naming the first that is not. */
 static int only_known(const cJSON *o, const char *const *known, serve_refusal *why) {
     for (const cJSON *it = o->child; it; it = it->next) {
         int ok = 0;
         for (int i = 0; known[i] && !ok; i++) ok = it->string && !strcmp(it->string, known[i]);
-        if (!ok) return refuse(why, it->string ? it->string : "", "unknown field '%.60s'", it->string ? it->string : "");
+        if (ok) continue;
+        char name[64];
+        printable(it->string ? it->string : "", name);
+        return refuse(why, name, "unknown field '%s'", name);
     }
     return 0;
 }
