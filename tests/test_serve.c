@@ -116,6 +116,49 @@ static void test_engine_echo(void) {
     serve_engine_close(&e);
 }
 
+/* max_tokens 6, greedy, through the KV cache: each token is the argmax of lmc_model_logits over the sequence so far
+ * (a prefill of the whole sequence: the same model, summed in another order), and the text is their bytes. */
+static void test_engine_generate(void) {
+    serve_engine e;
+    lmc_err err = {{0}};
+    lmc_model_opts mo = {.compute = LMC_COMPUTE_F32, .threads = 1};
+    REQUIRE(serve_engine_open(&e, "demo-model", NULL, &mo, 0, &err) == 0, "%s", err.msg);
+    serve_completion req;
+    serve_refusal why;
+    REQUIRE(parse("{\"prompt\":[[0,74,339]],\"max_tokens\":6,\"temperature\":0,\"logprobs\":2}", &req, &why) == 0,
+            "%s", why.err.msg);
+    cJSON *out = NULL;
+    serve_usage use;
+    int status;
+    REQUIRE(serve_complete(&e, &req, "demo", &out, &use, &why, &status) == 0, "%s", why.err.msg);
+    cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItem(out, "choices"), 0);
+    int32_t seq[16] = {0, 74, 339};
+    int n = 3, V = e.m->info.vocab;
+    float *logits = lmc_xmalloc(sizeof(float) * 16 * (size_t)V);
+    lmc_buf text = {0};
+    for (int k = 0; k < (int)use.completion_tokens; k++, n++) {
+        REQUIRE(lmc_model_logits(e.m, seq, n, logits, &err) == 0, "%s", err.msg);
+        const float *row = logits + (size_t)(n - 1) * V;
+        int best = 0;
+        for (int v = 1; v < e.vocab; v++) best = row[v] > row[best] ? v : best;
+        seq[n] = best;
+        serve_token_text(&e, best, &text);
+    }
+    CHECK(use.completion_tokens == 6 || !strcmp(cJSON_GetObjectItem(ch, "finish_reason")->valuestring, "stop"),
+          "6 tokens or an EOS");
+    lmc_buf_append(&text, "", 1);
+    CHECK(!strcmp(cJSON_GetObjectItem(ch, "text")->valuestring, text.p), "text '%s', argmax gives '%s'",
+          cJSON_GetObjectItem(ch, "text")->valuestring, text.p);
+    cJSON *tops = cJSON_GetObjectItem(cJSON_GetObjectItem(ch, "logprobs"), "top_logprobs");
+    CHECK(cJSON_GetArraySize(tops) == (int)use.completion_tokens && cJSON_GetArraySize(cJSON_GetArrayItem(tops, 0)) == 2,
+          "no echo: one entry per generated token, two alternatives");
+    lmc_buf_free(&text);
+    free(logits);
+    cJSON_Delete(out);
+    serve_completion_free(&req);
+    serve_engine_close(&e);
+}
+
 static void test_engine_limits(void) {
     serve_engine e;
     lmc_err err = {{0}};
@@ -138,6 +181,7 @@ int main(void) {
     RUN(test_parse_accepted);
     RUN(test_parse_refused);
     RUN(test_engine_echo);
+    RUN(test_engine_generate);
     RUN(test_engine_limits);
     return test_summary();
 }
