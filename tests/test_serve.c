@@ -159,6 +159,32 @@ static void test_engine_generate(void) {
     serve_engine_close(&e);
 }
 
+/* A tokenizer directory whose tokenizer_config.json has a chat_template: the engine keeps it for /tokenizer_info. */
+static void test_engine_chat_template(void) {
+    char *tj, *cfg;
+    size_t tj_len, cfg_len;
+    lmc_err err = {{0}};
+    REQUIRE(lmc_read_file("demo-model/tokenizer.json", &tj, &tj_len, &err) == 0, "%s", err.msg);
+    REQUIRE(lmc_read_file("demo-model/tokenizer_config.json", &cfg, &cfg_len, &err) == 0, "%s", err.msg);
+    cJSON *c = cJSON_ParseWithLength(cfg, cfg_len);
+    cJSON_AddStringToObject(c, "chat_template", "{% for m in messages %}{{ m['content'] }}{% endfor %}");
+    char *cfg2 = cJSON_Print(c);
+    REQUIRE(lmc_write_file_atomic(t_tmp("tokenizer.json"), tj, tj_len, &err) == 0, "%s", err.msg);
+    REQUIRE(lmc_write_file_atomic(t_tmp("tokenizer_config.json"), cfg2, strlen(cfg2), &err) == 0, "%s", err.msg);
+    free(tj);
+    free(cfg);
+    free(cfg2);
+    cJSON_Delete(c);
+    serve_engine e;
+    lmc_model_opts mo = {.compute = LMC_COMPUTE_F32, .threads = 1};
+    REQUIRE(serve_engine_open(&e, "demo-model", t_tmp_dir(), &mo, 0, &err) == 0, "%s", err.msg);
+    CHECK(e.chat_template && strstr(e.chat_template, "for m in messages"), "chat_template %s", e.chat_template);
+    serve_engine_close(&e);
+    REQUIRE(serve_engine_open(&e, "demo-model", NULL, &mo, 0, &err) == 0, "%s", err.msg);
+    CHECK(e.chat_template == NULL, "the demo model has no chat template");
+    serve_engine_close(&e);
+}
+
 static void test_engine_limits(void) {
     serve_engine e;
     lmc_err err = {{0}};
@@ -182,6 +208,8 @@ int main(void) {
     RUN(test_parse_refused);
     RUN(test_engine_echo);
     RUN(test_engine_generate);
+    RUN(test_engine_chat_template);
     RUN(test_engine_limits);
+    t_tmp_cleanup();
     return test_summary();
 }

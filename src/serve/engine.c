@@ -33,6 +33,23 @@ static char *special_text(serve_engine *e, int id) {
     return s;
 }
 
+/* tokenizer_config.json's "chat_template" (a string) in the tokenizer's directory, malloc'ed; NULL when there is
+ * none (a GGUF file, a converted model, no such key: /tokenizer_info then has no chat_template). */
+static char *chat_template(const char *dir) {
+    char path[4096], *text;
+    size_t len;
+    lmc_err ignored;
+    if (!lmc_is_dir(dir) || lmc_read_file(lmc_path_join(path, sizeof path, dir, "tokenizer_config.json"), &text, &len,
+                                          &ignored))
+        return NULL;
+    cJSON *cfg = cJSON_ParseWithLength(text, len);
+    free(text);
+    const cJSON *t = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "chat_template") : NULL;
+    char *out = cJSON_IsString(t) ? lmc_xstrdup(t->valuestring) : NULL;
+    cJSON_Delete(cfg);
+    return out;
+}
+
 int serve_engine_open(serve_engine *e, const char *model_path, const char *tokenizer_path, const lmc_model_opts *mo,
                       int ctx, lmc_err *err) {
     memset(e, 0, sizeof *e);
@@ -51,6 +68,7 @@ int serve_engine_open(serve_engine *e, const char *model_path, const char *token
     e->bos_text = special_text(e, e->bos_id);
     e->eos_text = special_text(e, e->eos_id);
     if (!e->eos_text) e->eos_id = -1;
+    e->chat_template = chat_template(tokenizer_path ? tokenizer_path : model_path);
     return 0;
 }
 
@@ -60,6 +78,7 @@ void serve_engine_close(serve_engine *e) {
     free(e->text_len);
     free(e->bos_text);
     free(e->eos_text);
+    free(e->chat_template);
     lmc_tokenizer_free(e->tok);
     lmc_model_close(e->m);
     pthread_mutex_destroy(&e->lock);

@@ -90,6 +90,7 @@ static cJSON *tokenizer_info(const lmc_serve *s) {
     cJSON_AddNullToObject(o, "pad_token");
     cJSON_AddNumberToObject(o, "model_max_length", s->e.ctx);
     cJSON_AddStringToObject(o, "tokenizer_class", "lmc");
+    if (s->e.chat_template) cJSON_AddStringToObject(o, "chat_template", s->e.chat_template);
     return o;
 }
 
