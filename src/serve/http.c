@@ -252,7 +252,7 @@ static int start_daemon(lmc_serve *s, lmc_err *err) {
     s->d = MHD_start_daemon(flags, (uint16_t)s->o.port, NULL, NULL, on_request, s,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->o.parallel,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)(16 + 4 * s->o.parallel),
+                            MHD_OPTION_CONNECTION_LIMIT, 256u, /* lm-eval keeps num_concurrent connections open */
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->o.timeout_s,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (!s->d) return lmc_fail(err, "cannot listen on %s:%d (in use, or not an address of this host)", s->host, s->o.port);
