@@ -74,19 +74,34 @@ static double ref_logprob(const float *logits, int V, int32_t next) {
     return (double)logits[next] - mx - log(s);
 }
 
+/* The demo model in an engine (f32, one thread); tok: another tokenizer directory or NULL. */
+static int open_demo(serve_engine *e, const char *tok, int ctx) {
+    lmc_err err = {{0}};
+    lmc_model_opts mo = {.compute = LMC_COMPUTE_F32, .threads = 1};
+    if (serve_engine_open(e, "demo-model", tok, &mo, ctx, &err) == 0) return 0;
+    t_note_fail(__FILE__, __LINE__, "%s", err.msg);
+    return -1;
+}
+
+/* body parsed into *req and answered: the response, or NULL with *why and *status. */
+static cJSON *answer(serve_engine *e, const char *body, serve_completion *req, serve_usage *use, serve_refusal *why,
+                     int *status) {
+    cJSON *out = NULL;
+    if (parse(body, req, why)) return NULL;
+    return serve_complete(e, req, "demo", &out, use, why, status) == 0 ? out : NULL;
+}
+
 static void test_engine_echo(void) {
     serve_engine e;
     lmc_err err = {{0}};
-    lmc_model_opts mo = {.compute = LMC_COMPUTE_F32, .threads = 1};
-    REQUIRE(serve_engine_open(&e, "demo-model", NULL, &mo, 0, &err) == 0, "%s", err.msg);
-    serve_completion req;
+    REQUIRE(open_demo(&e, NULL, 0) == 0, "engine");
+    serve_completion req = {0};
     serve_refusal why;
-    REQUIRE(parse("{\"prompt\":[[0,74,339,306,297,4002]],\"max_tokens\":1,\"logprobs\":1,\"echo\":true,"
-                  "\"temperature\":0}", &req, &why) == 0, "%s", why.err.msg);
-    cJSON *out = NULL;
     serve_usage use;
     int status;
-    REQUIRE(serve_complete(&e, &req, "demo", &out, &use, &why, &status) == 0, "%s", why.err.msg);
+    cJSON *out = answer(&e, "{\"prompt\":[[0,74,339,306,297,4002]],\"max_tokens\":1,\"logprobs\":1,\"echo\":true,"
+                            "\"temperature\":0}", &req, &use, &why, &status);
+    REQUIRE(out, "%s", why.err.msg);
     const int32_t *ids = req.prompts[0].ids;
     int n = 6, V = e.m->info.vocab;
     float *logits = lmc_xmalloc(sizeof(float) * (size_t)n * V);
@@ -121,16 +136,14 @@ static void test_engine_echo(void) {
 static void test_engine_generate(void) {
     serve_engine e;
     lmc_err err = {{0}};
-    lmc_model_opts mo = {.compute = LMC_COMPUTE_F32, .threads = 1};
-    REQUIRE(serve_engine_open(&e, "demo-model", NULL, &mo, 0, &err) == 0, "%s", err.msg);
-    serve_completion req;
+    REQUIRE(open_demo(&e, NULL, 0) == 0, "engine");
+    serve_completion req = {0};
     serve_refusal why;
-    REQUIRE(parse("{\"prompt\":[[0,74,339]],\"max_tokens\":6,\"temperature\":0,\"logprobs\":2}", &req, &why) == 0,
-            "%s", why.err.msg);
-    cJSON *out = NULL;
     serve_usage use;
     int status;
-    REQUIRE(serve_complete(&e, &req, "demo", &out, &use, &why, &status) == 0, "%s", why.err.msg);
+    cJSON *out = answer(&e, "{\"prompt\":[[0,74,339]],\"max_tokens\":6,\"temperature\":0,\"logprobs\":2}", &req, &use,
+                        &why, &status);
+    REQUIRE(out, "%s", why.err.msg);
     cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItem(out, "choices"), 0);
     int32_t seq[16] = {0, 74, 339};
     int n = 3, V = e.m->info.vocab;
@@ -176,28 +189,24 @@ static void test_engine_chat_template(void) {
     free(cfg2);
     cJSON_Delete(c);
     serve_engine e;
-    lmc_model_opts mo = {.compute = LMC_COMPUTE_F32, .threads = 1};
-    REQUIRE(serve_engine_open(&e, "demo-model", t_tmp_dir(), &mo, 0, &err) == 0, "%s", err.msg);
+    REQUIRE(open_demo(&e, t_tmp_dir(), 0) == 0, "engine");
     CHECK(e.chat_template && strstr(e.chat_template, "for m in messages"), "chat_template %s", e.chat_template);
     serve_engine_close(&e);
-    REQUIRE(serve_engine_open(&e, "demo-model", NULL, &mo, 0, &err) == 0, "%s", err.msg);
+    REQUIRE(open_demo(&e, NULL, 0) == 0, "engine");
     CHECK(e.chat_template == NULL, "the demo model has no chat template");
     serve_engine_close(&e);
 }
 
 static void test_engine_limits(void) {
     serve_engine e;
-    lmc_err err = {{0}};
-    lmc_model_opts mo = {.compute = LMC_COMPUTE_F32, .threads = 1};
-    REQUIRE(serve_engine_open(&e, "demo-model", NULL, &mo, 8, &err) == 0, "%s", err.msg);
+    REQUIRE(open_demo(&e, NULL, 8) == 0, "engine");
     CHECK(e.ctx == 8 && e.bos_id == 0 && e.eos_id == 1 && e.eos_text && !strcmp(e.eos_text, "</s>"), "ctx, BOS, EOS");
-    serve_completion req;
+    serve_completion req = {0};
     serve_refusal why;
-    REQUIRE(parse("{\"prompt\":[[0,1,2,3,4,5,6]],\"max_tokens\":2}", &req, &why) == 0, "%s", why.err.msg);
-    cJSON *out = NULL;
     serve_usage use;
     int status = 0;
-    CHECK(serve_complete(&e, &req, "demo", &out, &use, &why, &status) == -1 && status == 400, "too long accepted");
+    CHECK(!answer(&e, "{\"prompt\":[[0,1,2,3,4,5,6]],\"max_tokens\":2}", &req, &use, &why, &status) && status == 400,
+          "too long accepted");
     CHECK(strstr(why.err.msg, "over the context limit of 8 tokens") != NULL, "'%s'", why.err.msg);
     serve_completion_free(&req);
     serve_engine_close(&e);
