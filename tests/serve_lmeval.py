@@ -65,5 +65,26 @@ check([g for _, g in ll] == [False, False, False, True], "is_greedy %s (only lmc
 for t, got in zip(texts, rl):
     check(close(got, -ref[t]), "loglikelihood_rolling(%r) = %.10f, lmc eval %.10f" % (t[:20], got, -ref[t]))
 
-json.dump({"loglikelihood": ll, "loglikelihood_rolling": rl}, open(out_path, "w"))
+# Over several windows: lm-eval's rolling windows are disjoint, each after the first holding 1 context token (the
+# previous window's last target) + max_length − 2 scored tokens, which is lmc eval with W = S = max_length − 2 when
+# the text's tokens are a whole number of windows (lmc eval leaves a shorter tail unscored: SPEC §3).
+long_text = texts[3] + " " + texts[1]
+n = len(tok.encode(long_text))
+w = next((d for d in range(8, n // 2 + 1) if n % d == 0), None)
+if w is None:  # n prime: one token more
+    long_text += "!"
+    n = len(tok.encode(long_text))
+    w = next(d for d in range(8, n // 2 + 1) if n % d == 0)
+lm_w = get_model("local-completions").create_from_arg_string(args.replace("max_length=%s" % ctx, "max_length=%d" % (w + 2)))
+rl_w = lm_w.loglikelihood_rolling([Instance("loglikelihood_rolling", {}, (long_text,), 0)])[0]
+path = os.path.join(tmp, "long.txt")
+open(path, "w").write(long_text)
+subprocess.run([lmc, "eval", "-m", model, "-d", path, "-w", str(w), "--stride", str(w), "-o", path + ".json", "-q",
+                "-t", "1"], check=True, stdout=subprocess.DEVNULL)
+r = json.load(open(path + ".json"))["results"][0]
+check(r["scored_tokens"] == n and close(rl_w, -r["nll"]),
+      "loglikelihood_rolling over %d windows (max_length %d) = %.10f, lmc eval -w %d --stride %d %.10f"
+      % (n // w, w + 2, rl_w, w, w, -r["nll"]))
+
+json.dump({"loglikelihood": ll, "loglikelihood_rolling": rl + [rl_w]}, open(out_path, "w"))
 finish()
