@@ -1,6 +1,7 @@
 /* engine.c — see engine.h. Sections: opening; token text; scoring a prompt (prefill rows); generating
  * (KV cache); the completion answer; the tokenizer answers. */
 #include "serve/engine.h"
+#include "common/threads.h"
 #include "common/util.h"
 #include "kernels.h"
 #include "model/model.h"
@@ -54,6 +55,7 @@ int serve_engine_open(serve_engine *e, const char *model_path, const char *token
                       int ctx, lmc_err *err) {
     memset(e, 0, sizeof *e);
     pthread_mutex_init(&e->lock, NULL);
+    e->threads = mo->threads;
     if (lmc_model_open(model_path, mo, &e->m, err)) return -1;
     if (lmc_tokenizer_open(tokenizer_path ? tokenizer_path : model_path, &e->tok, err)) return -1;
     int tv = lmc_tokenizer_vocab_size(e->tok);
@@ -356,6 +358,7 @@ int serve_complete(serve_engine *e, const serve_completion *req, const char *mod
     int rc = 0;
     memset(use, 0, sizeof *use);
     pthread_mutex_lock(&e->lock);
+    lmc_threads_init(e->threads); /* this worker thread's OpenMP team: --threads, not the default of all cores */
     for (size_t i = 0; rc == 0 && i < req->n_prompts; i++) {
         const int32_t *ids;
         size_t n;

@@ -20,6 +20,7 @@ typedef struct serve_engine {
     int             bos_id, eos_id;  /* -1: none */
     char           *bos_text, *eos_text; /* their strings, NULL when none */
     char           *chat_template; /* tokenizer_config.json's, NULL when none */
+    int             threads;   /* OpenMP threads per forward, set again in each worker thread (ICVs are per thread) */
     int             has_kv;    /* the architecture has incremental decoding (max_tokens > 1) */
     char          **names;     /* (vocab) each token's name in answers, made on first use (engine.c token_name) */
     int32_t        *text_len;  /* (vocab) bytes of each token's text, valid where names[id] is set */
