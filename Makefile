@@ -14,7 +14,7 @@ endif
 OPT      ?= -O2
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(ARCHFLAGS) -fopenmp -Wall -Wextra -Wno-unused-parameter \
             -Iinclude -Isrc -Ikernels -Itools -I$(BLAS_INC) -MMD -MP
-LDLIBS   += -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lcjson -lpcre2-8 -lutf8proc -lz -llzma -lm -fopenmp
+LDLIBS   += -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lmicrohttpd -lcjson -lpcre2-8 -lutf8proc -lz -llzma -lm -fopenmp
 BUILD    ?= build
 
 # MPI (README "Several processes and hosts"): MPI=1 builds ./lmc with src/eval/mpi_shard.c and Open MPI, so that
@@ -148,13 +148,14 @@ FUZZ_BUILD   ?= build-fuzz
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 30
 FUZZ_FLAGS   ?=
-FUZZ_TARGETS ?= safetensors config tokenizer jsonl checkpoint gguf
+FUZZ_TARGETS ?= safetensors config tokenizer jsonl checkpoint gguf serve
 FUZZ_MAXLEN_safetensors := 16384
 FUZZ_MAXLEN_config      := 4096
 FUZZ_MAXLEN_tokenizer   := 16384
 FUZZ_MAXLEN_jsonl       := 8192
 FUZZ_MAXLEN_checkpoint  := 8192
 FUZZ_MAXLEN_gguf        := 16384
+FUZZ_MAXLEN_serve       := 8192
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer $(ARCHFLAGS) -Wall -Wno-unknown-pragmas \
                 -Wno-unused-parameter -Iinclude -Isrc -Ikernels -Itools -I$(BLAS_INC) -MMD -MP \
                 -fsanitize=address,undefined
@@ -163,7 +164,7 @@ FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer $(ARCHFLAG
 FUZZ_UBSAN_SUPP ?= tests/fuzz/ubsan.supp
 FUZZ_ENV     = OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 \
                UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1$(if $(FUZZ_UBSAN_SUPP),:suppressions=$(abspath $(FUZZ_UBSAN_SUPP)))
-FUZZ_LDLIBS  := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -l:libgomp.so.1 -lcjson -lpcre2-8 -lutf8proc -lz -llzma -lm
+FUZZ_LDLIBS  := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lmicrohttpd -l:libgomp.so.1 -lcjson -lpcre2-8 -lutf8proc -lz -llzma -lm
 FUZZ_OBJ     := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
 
 $(FUZZ_BUILD)/%.o: %.c
@@ -190,7 +191,7 @@ fuzz: fuzz-build
 	    $(FUZZ_ENV) $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
 	        -max_len=$$(case $$t in safetensors) echo $(FUZZ_MAXLEN_safetensors);; config) echo $(FUZZ_MAXLEN_config);; \
 	                   tokenizer) echo $(FUZZ_MAXLEN_tokenizer);; checkpoint) echo $(FUZZ_MAXLEN_checkpoint);; \
-	                   gguf) echo $(FUZZ_MAXLEN_gguf);; \
+	                   gguf) echo $(FUZZ_MAXLEN_gguf);; serve) echo $(FUZZ_MAXLEN_serve);; \
 	                   *) echo $(FUZZ_MAXLEN_jsonl);; esac) \
 	        -dict=tests/fuzz/$$t.dict -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- -print_final_stats=1 \
 	        $(FUZZ_FLAGS) $(FUZZ_BUILD)/corpus/$$t tests/fuzz/$$t >$(FUZZ_BUILD)/fuzz_$$t.log 2>&1; rc=$$?; \

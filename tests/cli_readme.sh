@@ -5,7 +5,8 @@
 # ending in `\` continues on the next. The commands run in a scratch directory holding links to ./lmc,
 # demo-model, demo-data and tests, so files they write (demo.json, ...) land there and later commands find them.
 # `../shared/` is read from $LMC_SHARED; a command that needs it skips when it is absent. A command whose line
-# ends in `# needs bench/peer.sh's build` skips with that reason (llama.cpp's files are not part of the tests).
+# ends in `# needs bench/peer.sh's build` skips with that reason (llama.cpp's files are not part of the tests); one
+# ending in `# a server: tests/cli_serve.sh runs it` too (`lmc serve` runs until stopped).
 cd "$(dirname "$0")/.." || exit 1
 . tests/lib_cli.sh
 ROOT=$PWD
@@ -36,6 +37,7 @@ while IFS= read -r cmd; do
     name="readme command $n: ${cmd:0:70}"
     case "$cmd" in
         *"# needs bench/peer.sh's build"*) skip "$name" "needs bench/peer.sh's build (llama.cpp's files)"; continue ;;
+        *"# a server: tests/cli_serve.sh runs it"*) skip "$name" "a server, run by tests/cli_serve.sh"; continue ;;
     esac
     if [[ "$cmd" == *../shared/* ]]; then
         if [ -z "$shared_abs" ]; then skip "$name" "needs $SHARED (LMC_SHARED)"; continue; fi

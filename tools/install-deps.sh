@@ -13,6 +13,11 @@ command -v xmllint >/dev/null || need+=(libxml2-utils) # tests/cli_report.sh: th
 # MPI (mpirun -np R ./lmc eval): the build uses it when mpicc is present, make test runs tests/cli_mpi.sh
 command -v mpicc >/dev/null  || need+=(libopenmpi-dev)
 command -v mpirun >/dev/null || need+=(openmpi-bin)
+have_hdr /usr/include/microhttpd.h   || need+=(libmicrohttpd-dev) # lmc serve: the HTTP server
+# tests/cli_serve.sh: lm-evaluation-harness's own client (../shared/lmeval, level A and level C) on Debian's python3
+for p in requests aiohttp tenacity tqdm jinja2 yaml numpy typing-extensions dill packaging pandas; do
+    dpkg -s "python3-$p" >/dev/null 2>&1 || need+=("python3-$p")
+done
 command -v cc >/dev/null   || need+=(gcc)
 command -v make >/dev/null || need+=(make)
 [ ${#need[@]} -eq 0 ] && exit 0
