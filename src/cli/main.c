@@ -15,11 +15,14 @@ typedef struct command {
     int (*fn)(int argc, char **argv);
 } command;
 
+extern const cli_spec kld_spec; /* src/cli/kld.c */
+int cmd_kld(int argc, char **argv);
+
 static const command COMMANDS[] = {
     {&eval_spec, cmd_eval},         {&merge_spec, cmd_merge},     {&report_spec, cmd_report},
     {&compare_spec, cmd_compare},   {&generate_spec, cmd_generate}, {&compress_spec, cmd_compress},
     {&decompress_spec, cmd_decompress}, {&convert_spec, cmd_convert}, {&tokenize_spec, cmd_tokenize},
-    {&bench_spec, cmd_bench},
+    {&bench_spec, cmd_bench},           {&kld_spec, cmd_kld},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
