@@ -34,6 +34,11 @@ typedef struct lmc_kld_opts {
     int    threads;            /* 0: OpenMP default */
     int    bootstrap;          /* resamples for the ΔBPC and KLD-per-character intervals (0: none) */
     size_t memory_limit;       /* bytes the comparison may take besides the mmapped weights; 0: what is available */
+    const char *save_base;     /* with model NULL: store the base's top_k log-probs of every scored token in this file
+                                * (atomically) and compute no statistics (docs/kld.md: the file) */
+    const char *base_file;     /* with base NULL: compare with the base stored in this file instead of running it;
+                                * it must come from the same tokens and windows (checked) */
+    int         top_k;         /* save_base: log-probs kept per token, 5..4096 (the CLI's default: 32) */
     lmc_kld_progress_fn progress; /* NULL: none; else at most every progress_interval s, and at the end */
     void               *progress_user;
     double              progress_interval;
@@ -60,6 +65,9 @@ typedef struct lmc_kld_result {
     size_t docs, chars, bytes, tokens, windows, scored_tokens;
     int    block_size, stride, vocab;
     size_t memory_bytes;     /* what the comparison held besides the mmapped weights (checked before it ran) */
+    const char *mode;        /* "exact", "stored" (against a base file) or "save" (a base file written, no statistics) */
+    int    top_k;            /* stored / save: log-probs per token in the base file; 0 in exact mode */
+    size_t base_file_bytes;  /* stored / save: the base file's size */
     double seconds;
     /* perplexities over the scored tokens (llama-perplexity's first block); A = base, B = model */
     lmc_kld_est  ppl_base, ppl_model;
@@ -81,11 +89,14 @@ typedef struct lmc_kld_result {
 } lmc_kld_result;
 
 /* Bytes the comparison of a W-token window needs besides the mmapped weights: both models' working memory, the
- * hidden states and logits blocks of both, and 40 bytes per scored token (scored_tokens 0: without those). */
+ * hidden states and logits blocks of both (either model may be NULL: a stored base), and 32 bytes per scored
+ * token (scored_tokens 0: without those). A base file read or written adds its size. */
 size_t lmc_kld_memory(const lmc_model *base, const lmc_model *model, int W, size_t scored_tokens);
 
 /* Compares `model` (B) with `base` (A) on one corpus file. tok_base and tok_model must give the same token ids
- * for every document (refused, naming the first difference, otherwise); both models need the same vocabulary. */
+ * for every document (refused, naming the first difference, otherwise); both models need the same vocabulary.
+ * With opts->save_base, model and tok_model are NULL and only the base file is written; with opts->base_file,
+ * base and tok_base are NULL and the base comes from that file. */
 int lmc_kld_run(lmc_model *base, lmc_tokenizer *tok_base, lmc_model *model, lmc_tokenizer *tok_model,
                 const char *data_path, const lmc_kld_opts *opts, lmc_kld_result *res, lmc_err *err);
 

@@ -38,8 +38,8 @@ if LMC_PROGRESS_INTERVAL=0 $LMC kld --base $GG/llama-f32.gguf --model $GG/llama-
     [ $ok = 1 ] && pass kld_lines
     if python3 - "$TMP/q4.json" <<'PY'
 import json, sys
-j = json.load(open(sys.argv[1]))
-assert j["mode"] == "exact" and j["base"].endswith("llama-f32.gguf")
+j = json.load(open(sys.argv[1])); r0 = j["results"][0]
+assert r0["mode"] == "exact" and j["base"].endswith("llama-f32.gguf")
 r = j["results"][0]
 k = r["kld"]; p = [k["percentiles"][x] for x in ("99.9", "99", "95", "90", "50", "10", "5", "1", "0.1")]
 assert k["max"] >= p[0] and all(a >= b for a, b in zip(p, p[1:])) and p[-1] >= k["min"] >= 0, k
@@ -55,6 +55,27 @@ PY
 else
     fail kld_lines "$(cat "$TMP/q4.err")"
 fi
+
+# --save-base / --base-file: the file's size, the same Same top p and a KLD no larger than the exact one
+if $LMC kld -q --base $GG/llama-f32.gguf --save-base "$TMP/base.kb" --top-k 16 $SMALL >"$TMP/save.txt" 2>"$TMP/err" &&
+   $LMC kld -q --base-file "$TMP/base.kb" --model $GG/llama-q4_0.gguf $SMALL --json "$TMP/st.json" >/dev/null 2>"$TMP/err"; then
+    if python3 - "$TMP/st.json" "$TMP/q4.json" "$TMP/base.kb" <<'PY'
+import json, os, sys
+s = json.load(open(sys.argv[1]))["results"][0]; e = json.load(open(sys.argv[2]))["results"][0]
+assert s["mode"] == "stored" and s["top_k"] == 16
+assert os.path.getsize(sys.argv[3]) == s["base_file_bytes"] == 256 + (8 + 8 * 16) * s["scored_tokens"]
+assert 0 < s["kld"]["mean"] <= e["kld"]["mean"] and s["same_top_p"]["est"] == e["same_top_p"]["est"]
+assert abs(s["delta_bpc"]["est"] - e["delta_bpc"]["est"]) < 1e-6
+PY
+    then pass kld_base_file; else fail kld_base_file "stored and exact results disagree"; fi
+    grep -q "wrote .*base.kb: .* scored tokens, top 16" "$TMP/save.txt" && pass kld_save_says || fail kld_save_says "$(cat "$TMP/save.txt")"
+else
+    fail kld_base_file "$(cat "$TMP/err")"
+fi
+expect_fail kld_save_no_model "runs the base only" $LMC kld --base demo-model --model demo-model --save-base "$TMP/x" $SMALL
+expect_fail kld_file_no_base "stands for the base" $LMC kld --base demo-model --base-file "$TMP/x" $SMALL
+expect_fail kld_file_other_stride "--stride 32" $LMC kld -q --base-file "$TMP/base.kb" --model $GG/llama-q4_0.gguf \
+    --data "$TMP/cc.jsonl" --block-size 64 --stride 16
 
 # refusals: one line, non-zero, no JSON left behind
 expect_fail kld_needs_base "kld needs --base" $LMC kld --model demo-model --data demo-data/cc.jsonl

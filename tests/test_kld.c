@@ -232,12 +232,72 @@ static void test_refusals(void) {
     lmc_model_close(g8);
 }
 
+/* ---- the stored base: --save-base / --base-file ------------------------------------------------------------- */
+
+/* Saves g's top K on the corpus, then compares m with the file. */
+static int stored(lmc_model *g, lmc_model *m, lmc_tokenizer *t, int K, const char *file, lmc_kld_result *r,
+                  lmc_err *err) {
+    lmc_kld_opts o = opts(32, 16);
+    o.save_base = file;
+    o.top_k = K;
+    lmc_kld_result saved;
+    if (lmc_kld_run(g, t, NULL, NULL, corpus(), &o, &saved, err)) return -1;
+    struct stat st;
+    if (stat(file, &st) || (size_t)st.st_size != 256 + (8 + 8 * (size_t)K) * saved.scored_tokens ||
+        saved.base_file_bytes != (size_t)st.st_size)
+        return lmc_fail(err, "%s: %lld bytes, expected 256 + %d per token", file, (long long)st.st_size, 8 + 8 * K);
+    o = opts(32, 16);
+    o.base_file = file;
+    return lmc_kld_run(NULL, NULL, m, t, corpus(), &o, r, err);
+}
+
+static void test_stored_base(void) {
+    lmc_model *g = open_model(GG "llama-f32.gguf", 0), *g8 = open_model(GG "llama-q8_0.gguf", 0);
+    lmc_tokenizer *t = open_tok(GG "llama-f32.gguf");
+    REQUIRE(g && g8 && t, "could not open the test GGUF models");
+    lmc_kld_opts o = opts(32, 16);
+    lmc_kld_result ex, s32, sall, self;
+    lmc_err err;
+    REQUIRE(lmc_kld_run(g, t, g8, t, corpus(), &o, &ex, &err) == 0, "%s", err.msg);
+    REQUIRE(stored(g, g8, t, 32, t_tmp("b32"), &s32, &err) == 0, "%s", err.msg);
+    REQUIRE(stored(g, g8, t, 512, t_tmp("ball"), &sall, &err) == 0, "%s", err.msg);
+    REQUIRE(stored(g, g, t, 32, t_tmp("bself"), &self, &err) == 0, "%s", err.msg);
+    printf("# Q8_0 vs F32 (random-weight model, flat distributions): exact KLD %.6g, stored top-32 %.6g (%.0f%%), "
+           "top-512 (all) %.6g\n", ex.kld.mean, s32.kld.mean, 100 * s32.kld.mean / ex.kld.mean, sall.kld.mean);
+    /* coarsening never increases a divergence: a lower bound; with K = the vocabulary, the exact value (f32) */
+    CHECK(s32.kld.mean > 0 && s32.kld.mean <= ex.kld.mean * (1 + 1e-6) && s32.jsd.mean <= ex.jsd.mean * (1 + 1e-6),
+          "top-32 KLD %g, exact %g", s32.kld.mean, ex.kld.mean);
+    CHECK(fabs(sall.kld.mean - ex.kld.mean) < 1e-4 * ex.kld.mean && fabs(sall.kld_rev.mean - ex.kld_rev.mean) <
+          1e-4 * ex.kld_rev.mean, "all-vocabulary KLD %.9g, exact %.9g", sall.kld.mean, ex.kld.mean);
+    /* what the file stores exactly: the target's log-prob and the argmax */
+    CHECK(s32.same_top.est == ex.same_top.est && s32.top5_overlap.est == ex.top5_overlap.est, "same top %g vs %g",
+          s32.same_top.est, ex.same_top.est);
+    CHECK(fabs(s32.bpc_base - ex.bpc_base) < 1e-6 && fabs(s32.dbpc.est - ex.dbpc.est) < 1e-6, "ΔBPC %g vs %g",
+          s32.dbpc.est, ex.dbpc.est);
+    CHECK(fabs(self.kld.mean) < 1e-6 && self.same_top.est == 1, "self through a file: KLD %g", self.kld.mean);
+    /* a file from other windows, or damaged, is refused */
+    o = opts(32, 8);
+    o.base_file = t_tmp("b32");
+    lmc_kld_result r;
+    CHECK(lmc_kld_run(NULL, NULL, g8, t, corpus(), &o, &r, &err) == -1 && strstr(err.msg, "--stride 16"),
+          "other stride: %s", err.msg);
+    t_write_file(t_tmp("bad"), "LMCKLDB1 not really", 19);
+    o = opts(32, 16);
+    o.base_file = t_tmp("bad");
+    CHECK(lmc_kld_run(NULL, NULL, g8, t, corpus(), &o, &r, &err) == -1 && strstr(err.msg, "base file"),
+          "damaged: %s", err.msg);
+    lmc_tokenizer_free(t);
+    lmc_model_close(g);
+    lmc_model_close(g8);
+}
+
 int main(void) {
     RUN(test_row_by_hand);
     RUN(test_run_vs_recomputed);
     RUN(test_self_is_zero);
     RUN(test_bf16_and_quantized);
     RUN(test_refusals);
+    RUN(test_stored_base);
     t_tmp_cleanup();
     return test_summary();
 }

@@ -15,9 +15,9 @@
 /* ---- options ------------------------------------------------------------------------------------------- */
 
 typedef struct kld_args {
-    const char *base, *model, *base_tokenizer, *tokenizer, *output;
+    const char *base, *model, *base_tokenizer, *tokenizer, *output, *save_base, *base_file;
     cli_list    data, pos;
-    long        block_size, stride, file_num, threads, bootstrap;
+    long        block_size, stride, file_num, threads, bootstrap, top_k;
     int         compute, base_compute, quiet, skip_bad;
 } kld_args;
 
@@ -44,6 +44,13 @@ static const cli_opt OPTS[] = {
      "also write every statistic as JSON (atomically: complete or absent; fields in docs/kld.md)"},
     {"--bootstrap", NULL, CLI_INT, "N", 0, 1000000, F(bootstrap),
      "resamples of documents for the 95% intervals of ΔBPC and KLD per character (default 1000; 0: none)"},
+    {"--save-base", NULL, CLI_STR, "FILE", 0, 0, F(save_base),
+     "run only --base and store its top --top-k log-probs and the tail mass of every scored token in FILE "
+     "(atomically), for later runs with --base-file; with several --data files FILE.0, FILE.1, ..."},
+    {"--base-file", NULL, CLI_STR, "FILE", 0, 0, F(base_file),
+     "compare --model with the base stored by --save-base instead of running --base (same data, --file-num, "
+     "--block-size, --stride and tokens: checked); divergences over the top K, the target and one tail bucket"},
+    {"--top-k", NULL, CLI_INT, "K", 5, 4096, F(top_k), "log-probs per token --save-base keeps (default 32)"},
     {"--skip-bad-records", NULL, CLI_FLAG, "", 0, 0, F(skip_bad),
      "skip malformed records instead of failing"},
     {"--quiet", "-q", CLI_FLAG, "", 0, 0, F(quiet), "no memory line or progress on stderr"},
@@ -56,7 +63,9 @@ const cli_spec kld_spec = {
     "Both models run in one process over the windows and tokens `lmc eval` scores; every scored token's two full "
     "distributions are compared exactly. Prints llama-perplexity --kl-divergence's statistics (PPL ratio, KLD "
     "percentiles, Δp, Same top p) and lmc's: KL both ways, Jensen-Shannon, top-5 overlap, per-byte / per-character "
-    "KLD and ΔBPC with its paired interval clustered by document.",
+    "KLD and ΔBPC with its paired interval clustered by document.\n"
+    "--save-base / --base-file keep the base as its top-K log-probs per token (8 + 8K bytes a token) so it need "
+    "not be run again; the divergences are then lower bounds of the exact ones (docs/kld.md).",
     OPTS, offsetof(kld_args, pos), 0, 0, NULL};
 
 /* ---- the run ------------------------------------------------------------------------------------------- */
@@ -90,10 +99,10 @@ static int open_one(const char *path, const char *tok_path, int compute, int thr
 /* Both models, then the memory a window of both takes, stated before anything runs. */
 static int open_models(kld_cli *k) {
     const kld_args *a = k->a;
-    if (open_one(a->base, a->base_tokenizer, a->base_compute, (int)a->threads, &k->ma, &k->ta, &k->err) ||
-        open_one(a->model, a->tokenizer, a->compute, (int)a->threads, &k->mb, &k->tb, &k->err))
+    if ((a->base && open_one(a->base, a->base_tokenizer, a->base_compute, (int)a->threads, &k->ma, &k->ta, &k->err)) ||
+        (a->model && open_one(a->model, a->tokenizer, a->compute, (int)a->threads, &k->mb, &k->tb, &k->err)))
         return -1;
-    if (!a->quiet) {
+    if (!a->quiet && k->ma && k->mb) {
         lmc_model_desc da, db;
         lmc_model_describe(k->ma, &da);
         lmc_model_describe(k->mb, &db);
@@ -109,11 +118,28 @@ static int open_models(kld_cli *k) {
     return 0;
 }
 
+/* With several --data files, a base file path gets ".<index>" appended. */
+static const char *indexed(char *buf, size_t cap, const char *path, int i, int n) {
+    if (!path) return NULL;
+    if (n > 1) snprintf(buf, cap, "%s.%d", path, i);
+    else snprintf(buf, cap, "%s", path);
+    return buf;
+}
+
+/* What --save-base wrote, and what llama-perplexity would have for the same tokens (2 bytes per vocabulary entry
+ * per token). */
+static void print_saved(const lmc_kld_result *r, const char *file) {
+    double ours = (double)r->base_file_bytes, theirs = 2.0 * r->vocab * (double)r->scored_tokens;
+    printf("%s: wrote %s: %zu scored tokens, top %d log-probs + tail mass each, %.3f MB (%.0f bytes a token; "
+           "llama-perplexity's uint16 per vocabulary entry: %.0f bytes a token, %.0fx as much)\n", r->data, file,
+           r->scored_tokens, r->top_k, ours / 1e6, ours / (double)r->scored_tokens, 2.0 * r->vocab, theirs / ours);
+}
+
 static int compare_all(kld_cli *k) {
     const kld_args *a = k->a;
     lmc_kld_opts o = {.block_size = (int)a->block_size, .stride = (int)a->stride, .file_num = a->file_num,
                       .skip_bad = a->skip_bad, .threads = (int)a->threads, .bootstrap = (int)a->bootstrap,
-                      .memory_limit = cli_memory_limit()};
+                      .memory_limit = cli_memory_limit(), .top_k = (int)a->top_k};
     if (!a->quiet) {
         const char *iv = getenv("LMC_PROGRESS_INTERVAL"); /* the CLI's knob for tests */
         o.progress = show_progress;
@@ -121,24 +147,42 @@ static int compare_all(kld_cli *k) {
         o.progress_interval = iv && *iv ? atof(iv) : k->po.tty ? 0.5 : 5.0;
     }
     for (int i = 0; i < a->data.n; i++) {
+        char sb[4200], bf[4200];
+        o.save_base = indexed(sb, sizeof sb, a->save_base, i, a->data.n);
+        o.base_file = indexed(bf, sizeof bf, a->base_file, i, a->data.n);
         int rc = lmc_kld_run(k->ma, k->ta, k->mb, k->tb, a->data.v[i], &o, &k->res[i], &k->err);
         cli_progress_end(&k->po);
         if (rc) return -1;
+        if (o.save_base) { print_saved(&k->res[i], o.save_base); continue; }
         char *text = lmc_kld_text(&k->res[i]);
         printf("%s%s", i ? "\n" : "", text);
         free(text);
     }
-    if (a->output) return lmc_kld_write_json(a->output, a->base, a->model, k->res, (size_t)a->data.n, &k->err);
+    if (a->output)
+        return lmc_kld_write_json(a->output, a->base ? a->base : a->base_file, a->model, k->res, (size_t)a->data.n,
+                                  &k->err);
     return 0;
 }
 
 /* ---- lmc kld ------------------------------------------------------------------------------------------- */
 
+/* Which models the mode takes: CLI_GO, or the usage exit status (printed). */
+static int check_args(const kld_args *a) {
+    if (a->save_base && a->base_file) return cli_usage(&kld_spec, "--save-base and --base-file do not go together");
+    if (a->save_base && (!a->base || a->model || a->output))
+        return cli_usage(&kld_spec, "--save-base FILE runs the base only: give --base MODEL, and no --model or --json");
+    if (a->base_file && (a->base || !a->model))
+        return cli_usage(&kld_spec, "--base-file FILE stands for the base: give --model MODEL and no --base");
+    if (!a->save_base && !a->base_file && (!a->base || !a->model))
+        return cli_usage(&kld_spec, "kld needs --base MODEL and --model MODEL");
+    if (!a->data.n) return cli_usage(&kld_spec, "kld needs at least one --data FILE");
+    return CLI_GO;
+}
+
 int cmd_kld(int argc, char **argv) {
-    kld_args a = {.block_size = 1900, .stride = 512, .file_num = -1, .bootstrap = 1000};
+    kld_args a = {.block_size = 1900, .stride = 512, .file_num = -1, .bootstrap = 1000, .top_k = 32};
     int rc = cli_parse(&kld_spec, argc, argv, &a);
-    if (rc == CLI_GO && (!a.base || !a.model)) rc = cli_usage(&kld_spec, "kld needs --base MODEL and --model MODEL");
-    if (rc == CLI_GO && !a.data.n) rc = cli_usage(&kld_spec, "kld needs at least one --data FILE");
+    if (rc == CLI_GO) rc = check_args(&a);
     if (rc == CLI_GO && a.stride > a.block_size)
         rc = cli_usage(&kld_spec, "--stride %ld exceeds --block-size %ld", a.stride, a.block_size);
     if (rc != CLI_GO) { cli_free(&kld_spec, &a); return rc; }

@@ -4,6 +4,7 @@
 #define LMC_KLD_INTERNAL_H
 
 #include "lmc_kld.h"
+#include "common/util.h"
 
 #include <stddef.h>
 
@@ -18,6 +19,34 @@ typedef struct lmc_kld_row {
 
 /* Compares the logits a and b (V each) of one position whose next token is target. */
 void lmc_kld_compare_row(const float *a, const float *b, int V, int target, lmc_kld_row *out);
+
+/* The k ≤ 5 largest entries of x (V), largest first (ties: the lower index first); returns k. */
+int lmc_kld_top5(const float *x, int V, int idx[5]);
+
+/* Adds one outcome with log-probabilities la (base) and lb (model) to KL(A‖B), KL(B‖A) and JSD; the logs are used
+ * as given, so a probability that underflows to 0 still has a finite log, and equal ones add exactly 0. */
+void lmc_kld_add_outcome(double la, double lb, double *kl, double *klr, double *js);
+
+/* ---- the stored base (kld_base.c: the file's layout and what the comparison with it approximates) ---- */
+
+typedef struct lmc_kld_base {
+    char                *data;          /* the whole file */
+    int                  top_k, vocab, block_size, stride;
+    size_t               tokens, scored_tokens;
+    char                 tokens_sha256[65];
+    const unsigned char *records;       /* (scored_tokens) records of record_bytes each */
+    size_t               record_bytes;
+} lmc_kld_base;
+
+size_t lmc_kld_base_record_bytes(int top_k);
+/* Row a (V logits) of the base whose next token is target, as a record of K entries (rec: record_bytes). */
+void lmc_kld_base_encode(const float *a, int V, int target, int K, unsigned char *rec);
+/* Appends the header. */
+void lmc_kld_base_header(lmc_buf *b, int K, int V, int W, int S, size_t tokens, size_t scored, const char *sha);
+int  lmc_kld_base_load(const char *path, lmc_kld_base *kb, lmc_err *err);
+void lmc_kld_base_free(lmc_kld_base *kb);
+/* Compares the model's logits b with a stored base record (the coarsened divergences: kld_base.c). */
+void lmc_kld_compare_stored(const unsigned char *rec, int K, const float *b, int V, int target, lmc_kld_row *out);
 
 /* Per-token values kept for the percentiles (kld, kld_rev, jsd, dp: 4 doubles) and per-document sums. */
 #define LMC_KLD_BYTES_PER_TOKEN 32

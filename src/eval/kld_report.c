@@ -32,6 +32,9 @@ char *lmc_kld_text(const lmc_kld_result *r) {
     lmc_buf b = {0};
     lmc_buf_printf(&b, "%s: %zu documents, %zu scored tokens in %zu windows (W %d, S %d), vocabulary %d\n", r->data,
                    r->docs, r->scored_tokens, r->windows, r->block_size, r->stride, r->vocab);
+    if (r->top_k)
+        lmc_buf_printf(&b, "base from a stored file: top %d log-probs + tail per token; the divergences are lower "
+                           "bounds of the exact ones (docs/kld.md)\n", r->top_k);
     lmc_buf_printf(&b, "====== Perplexity statistics ======\n");
     lmc_buf_printf(&b, "Mean PPL(Q)                   : %10.6f ± %10.6f\n", r->ppl_model.est, r->ppl_model.se);
     lmc_buf_printf(&b, "Mean PPL(base)                : %10.6f ± %10.6f\n", r->ppl_base.est, r->ppl_base.se);
@@ -105,6 +108,9 @@ static cJSON *result_json(const lmc_kld_result *r) {
     add_num(o, "block_size", r->block_size);
     add_num(o, "stride", r->stride);
     add_num(o, "vocab", r->vocab);
+    cJSON_AddStringToObject(o, "mode", r->mode ? r->mode : "exact");
+    add_num(o, "top_k", r->top_k);
+    add_num(o, "base_file_bytes", (double)r->base_file_bytes);
     add_num(o, "memory_bytes", (double)r->memory_bytes);
     add_num(o, "seconds", r->seconds);
     add_est(o, "ppl_base", &r->ppl_base);
@@ -136,7 +142,6 @@ int lmc_kld_write_json(const char *path, const char *base_path, const char *mode
                        size_t n, lmc_err *err) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "lmc_version", LMC_VERSION);
-    cJSON_AddStringToObject(o, "mode", "exact");
     cJSON_AddStringToObject(o, "base", base_path);
     cJSON_AddStringToObject(o, "model", model_path);
     cJSON *a = cJSON_AddArrayToObject(o, "results");
