@@ -4,18 +4,21 @@
 #include "cli/cli.h"
 #include "report/report.h"
 #include "eval/stats.h"
+#include "lmc_paper.h"
 
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- options ----------------------------------------------------------------------------------- */
 
 typedef struct report_args {
     const char *html, *md, *svg, *scores, *refs;
     long        resamples, seed;
+    int         paper;
     cli_list    inputs;
 } report_args;
 
@@ -34,6 +37,10 @@ static const cli_opt REPORT_OPTS[] = {
      "least-squares line and Pearson r"},
     {"--reference", NULL, CLI_STR, "LINES.json", 0, 0, F(refs),
      "reference lines {\"cc\": {\"slope\": b, \"intercept\": a, \"label\": ...}, ...} drawn on the scatters"},
+    {"--paper", NULL, CLI_FLAG, "", 0, 0, F(paper),
+     "add the paper's published leaderboard (data/paper_leaderboard.tsv beside the lmc executable) as reference rows "
+     "and hollow-square points, on the corpora named cc, python and arxiv_math only: published, not measured by lmc; "
+     "a --scores file may score its models too"},
     STATS_OPTS, {0}};
 
 static const cli_opt COMPARE_OPTS[] = {STATS_OPTS, {0}};
@@ -51,6 +58,17 @@ const cli_spec compare_spec = {
     "lmc compare A.json B.json [--bootstrap N] [--seed S]",
     "Per corpus: the difference A - B (documents paired), its interval and whether it excludes zero.",
     COMPARE_OPTS, offsetof(report_args, inputs), 2, 2, "the second results file"};
+
+/* data/paper_leaderboard.tsv in the directory of the running executable (the repository root for ./lmc). */
+static int paper_path(char *buf, size_t cap) {
+    ssize_t n = readlink("/proc/self/exe", buf, cap - 1);
+    if (n <= 0) return -1;
+    buf[n] = 0;
+    char *slash = strrchr(buf, '/');
+    if (!slash || (size_t)(slash - buf) + 32 > cap) return -1;
+    snprintf(slash, cap - (size_t)(slash - buf), "/data/paper_leaderboard.tsv");
+    return 0;
+}
 
 static int write_out(const char *path, const lmc_buf *b, lmc_err *err) {
     return lmc_write_file_atomic(path, b->p ? b->p : "", b->len, err);
@@ -71,13 +89,22 @@ int cmd_report(int argc, char **argv) {
     memset(&scores, 0, sizeof scores);
     lmc_reflines refs;
     memset(&refs, 0, sizeof refs);
+    lmc_paper paper;
+    memset(&paper, 0, sizeof paper);
+    char paper_file[4096];
     size_t loaded = 0;
     for (; loaded < n_in; loaded++)
         if (lmc_results_load(inputs[loaded], &files[loaded], &err)) { rc = 1; goto out; }
     if (scores_path && lmc_scores_load(scores_path, &scores, &err)) { rc = 1; goto out; }
     if (refs_path && lmc_reflines_load(refs_path, &refs, &err)) { rc = 1; goto out; }
+    if (a.paper && (paper_path(paper_file, sizeof paper_file) ||
+                    lmc_paper_load(paper_file, &paper, &err))) {
+        if (!err.msg[0]) snprintf(err.msg, sizeof err.msg, "--paper: cannot locate the lmc executable's directory");
+        rc = 1;
+        goto out;
+    }
     lmc_report_opts o = {(int)resamples, (uint64_t)seed, scores_path ? &scores : NULL, scores_path,
-                         refs_path ? &refs : NULL, refs_path};
+                         refs_path ? &refs : NULL, refs_path, a.paper ? &paper : NULL};
     /* render everything before writing anything, so an error leaves no partial set of outputs */
     lmc_buf bh = {0}, bm = {0}, bs = {0};
     if ((html && lmc_report_render(files, n_in, &o, LMC_REPORT_HTML, &bh, &err)) ||
@@ -102,6 +129,7 @@ out:
     cli_free(&report_spec, &a);
     if (scores_path) lmc_scores_free(&scores);
     if (refs_path) lmc_reflines_free(&refs);
+    lmc_paper_free(&paper);
     return rc ? cli_fail(err.msg) : 0;
 }
 
