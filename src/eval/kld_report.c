@@ -1,6 +1,7 @@
 /* kld_report.c — a comparison's statistics as text (llama-perplexity's lines, then lmc's) and as JSON. */
 #include "lmc_kld.h"
 #include "common/util.h"
+#include "eval/results.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -146,13 +147,5 @@ int lmc_kld_write_json(const char *path, const char *base_path, const char *mode
     cJSON_AddStringToObject(o, "model", model_path);
     cJSON *a = cJSON_AddArrayToObject(o, "results");
     for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(a, result_json(&r[i]));
-    char *text = cJSON_Print(o);
-    cJSON_Delete(o);
-    if (!text) return lmc_fail(err, "%s: out of memory formatting the results", path);
-    lmc_buf b = {0};
-    lmc_buf_printf(&b, "%s\n", text);
-    free(text);
-    int rc = lmc_write_file_atomic(path, b.p, b.len, err);
-    lmc_buf_free(&b);
-    return rc;
+    return lmc_json_write_atomic(path, o, err);
 }

@@ -28,6 +28,9 @@ typedef struct lmc_results_meta {
     int                  bootstrap;    /* resamples for each BPC's interval (0: none) */
 } lmc_results_meta;
 
+/* Prints root (then frees it) and writes it to path atomically, with a final newline. */
+int lmc_json_write_atomic(const char *path, cJSON *root, lmc_err *err);
+
 /* Writes the results file of an evaluation (atomically: complete or absent): r[i] evaluated with eo[i] (its
  * output paths and shard), i < n. */
 int lmc_results_write(const char *path, const lmc_results_meta *meta, const lmc_result *r, const lmc_eval_opts *eo,
