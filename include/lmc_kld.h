@@ -39,6 +39,8 @@ typedef struct lmc_kld_opts {
     const char *base_file;     /* with base NULL: compare with the base stored in this file instead of running it;
                                 * it must come from the same tokens and windows (checked) */
     int         top_k;         /* save_base: log-probs kept per token, 5..4096 (the CLI's default: 32) */
+    const char *checkpoint;    /* NULL, or a file recording every finished window: a rerun of the same comparison
+                                * resumes from it with a bit-identical result; another comparison's is refused */
     lmc_kld_progress_fn progress; /* NULL: none; else at most every progress_interval s, and at the end */
     void               *progress_user;
     double              progress_interval;
@@ -68,6 +70,8 @@ typedef struct lmc_kld_result {
     const char *mode;        /* "exact", "stored" (against a base file) or "save" (a base file written, no statistics) */
     int    top_k;            /* stored / save: log-probs per token in the base file; 0 in exact mode */
     size_t base_file_bytes;  /* stored / save: the base file's size */
+    size_t resumed_windows;  /* windows read back from the checkpoint instead of computed */
+    size_t torn_records;     /* torn last checkpoint records dropped at resume (0 or 1) */
     double seconds;
     /* perplexities over the scored tokens (llama-perplexity's first block); A = base, B = model */
     lmc_kld_est  ppl_base, ppl_model;

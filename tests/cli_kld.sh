@@ -77,6 +77,25 @@ expect_fail kld_file_no_base "stands for the base" $LMC kld --base demo-model --
 expect_fail kld_file_other_stride "--stride 32" $LMC kld -q --base-file "$TMP/base.kb" --model $GG/llama-q4_0.gguf \
     --data "$TMP/cc.jsonl" --block-size 64 --stride 16
 
+# --checkpoint: a rerun resumes every window and writes the same statistics
+if $LMC kld -q --base $GG/llama-f32.gguf --model $GG/llama-q4_0.gguf $SMALL --checkpoint "$TMP/ck" \
+        --json "$TMP/ck1.json" >/dev/null 2>"$TMP/err" &&
+   $LMC kld -q --base $GG/llama-f32.gguf --model $GG/llama-q4_0.gguf $SMALL --checkpoint "$TMP/ck" \
+        --json "$TMP/ck2.json" >/dev/null 2>"$TMP/ck.err"; then
+    if grep -q "windows resumed from the checkpoint" "$TMP/ck.err" && python3 - "$TMP/ck1.json" "$TMP/ck2.json" <<'PY'
+import json, sys
+a, b = (json.load(open(p))["results"][0] for p in sys.argv[1:])
+assert b["resumed_windows"] == b["windows"] > 0 and a["resumed_windows"] == 0
+for k in a:
+    if k not in ("seconds", "resumed_windows"): assert a[k] == b[k], k
+PY
+    then pass kld_checkpoint_resume; else fail kld_checkpoint_resume "$(cat "$TMP/ck.err")"; fi
+else
+    fail kld_checkpoint_resume "$(cat "$TMP/err")"
+fi
+expect_fail kld_checkpoint_other "another comparison" $LMC kld -q --base $GG/llama-f32.gguf \
+    --model $GG/llama-q8_0.gguf $SMALL --checkpoint "$TMP/ck"
+
 # refusals: one line, non-zero, no JSON left behind
 expect_fail kld_needs_base "kld needs --base" $LMC kld --model demo-model --data demo-data/cc.jsonl
 expect_fail kld_needs_data "--data" $LMC kld --base demo-model --model demo-model

@@ -291,6 +291,57 @@ static void test_stored_base(void) {
     lmc_model_close(g8);
 }
 
+/* ---- checkpoint / resume ------------------------------------------------------------------------------------ */
+
+static int same_result(const lmc_kld_result *a, const lmc_kld_result *b) {
+    return !memcmp(&a->kld, &b->kld, sizeof a->kld) && !memcmp(&a->dp, &b->dp, sizeof a->dp) &&
+           !memcmp(&a->jsd, &b->jsd, sizeof a->jsd) && !memcmp(&a->dbpc, &b->dbpc, sizeof a->dbpc) &&
+           !memcmp(&a->ppl_ratio, &b->ppl_ratio, sizeof a->ppl_ratio) &&
+           !memcmp(&a->same_top, &b->same_top, sizeof a->same_top) && a->bpc_model == b->bpc_model;
+}
+
+static void test_checkpoint_resume(void) {
+    lmc_model *g = open_model(GG "llama-f32.gguf", 0), *g4 = open_model(GG "llama-q4_0.gguf", 0),
+              *g8 = open_model(GG "llama-q8_0.gguf", 0);
+    lmc_tokenizer *t = open_tok(GG "llama-f32.gguf");
+    REQUIRE(g && g4 && g8 && t, "could not open the test GGUF models");
+    lmc_kld_opts o = opts(16, 8);
+    lmc_kld_result whole, full, resumed;
+    lmc_err err;
+    REQUIRE(lmc_kld_run(g, t, g4, t, corpus(), &o, &whole, &err) == 0, "%s", err.msg);
+    const char *ck = t_tmp("ck");
+    o.checkpoint = ck;
+    REQUIRE(lmc_kld_run(g, t, g4, t, corpus(), &o, &full, &err) == 0, "%s", err.msg);
+    CHECK(same_result(&whole, &full) && full.resumed_windows == 0, "a checkpointed run differs from a plain one");
+    /* a kill in the middle of a record: the file cut short; the rest recomputed, the result bit-identical */
+    struct stat st;
+    REQUIRE(stat(ck, &st) == 0, "no checkpoint written");
+    REQUIRE(truncate(ck, st.st_size * 6 / 10) == 0, "truncate");
+    REQUIRE(lmc_kld_run(g, t, g4, t, corpus(), &o, &resumed, &err) == 0, "%s", err.msg);
+    CHECK(resumed.resumed_windows > 0 && resumed.resumed_windows < resumed.windows && resumed.torn_records == 1,
+          "resumed %zu of %zu, torn %zu", resumed.resumed_windows, resumed.windows, resumed.torn_records);
+    CHECK(same_result(&whole, &resumed), "the resumed result differs: KLD %.17g vs %.17g", resumed.kld.mean,
+          whole.kld.mean);
+    REQUIRE(lmc_kld_run(g, t, g4, t, corpus(), &o, &resumed, &err) == 0, "%s", err.msg);
+    CHECK(resumed.resumed_windows == resumed.windows && same_result(&whole, &resumed), "all resumed");
+    /* another comparison, or a damaged record before the last, is refused */
+    CHECK(lmc_kld_run(g, t, g8, t, corpus(), &o, &resumed, &err) == -1 && strstr(err.msg, "kld_model_sha256"),
+          "another model: %s", err.msg);
+    FILE *f = fopen(ck, "r+b");
+    REQUIRE(f, "reopen");
+    fseek(f, st.st_size / 3, SEEK_SET);
+    int byte = fgetc(f);
+    fseek(f, st.st_size / 3, SEEK_SET); /* a read and a write need a seek between them */
+    fputc(0x5a ^ byte, f);
+    fclose(f);
+    CHECK(lmc_kld_run(g, t, g4, t, corpus(), &o, &resumed, &err) == -1 && strstr(err.msg, "damaged"), "damaged: %s",
+          err.msg);
+    lmc_tokenizer_free(t);
+    lmc_model_close(g);
+    lmc_model_close(g4);
+    lmc_model_close(g8);
+}
+
 int main(void) {
     RUN(test_row_by_hand);
     RUN(test_run_vs_recomputed);
@@ -298,6 +349,7 @@ int main(void) {
     RUN(test_bf16_and_quantized);
     RUN(test_refusals);
     RUN(test_stored_base);
+    RUN(test_checkpoint_resume);
     t_tmp_cleanup();
     return test_summary();
 }

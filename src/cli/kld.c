@@ -15,7 +15,7 @@
 /* ---- options ------------------------------------------------------------------------------------------- */
 
 typedef struct kld_args {
-    const char *base, *model, *base_tokenizer, *tokenizer, *output, *save_base, *base_file;
+    const char *base, *model, *base_tokenizer, *tokenizer, *output, *save_base, *base_file, *checkpoint;
     cli_list    data, pos;
     long        block_size, stride, file_num, threads, bootstrap, top_k;
     int         compute, base_compute, quiet, skip_bad;
@@ -51,6 +51,10 @@ static const cli_opt OPTS[] = {
      "compare --model with the base stored by --save-base instead of running --base (same data, --file-num, "
      "--block-size, --stride and tokens: checked); divergences over the top K, the target and one tail bucket"},
     {"--top-k", NULL, CLI_INT, "K", 5, 4096, F(top_k), "log-probs per token --save-base keeps (default 32)"},
+    {"--checkpoint", NULL, CLI_STR, "FILE", 0, 0, F(checkpoint),
+     "record each finished window in FILE; rerunning the same command resumes where it stopped, with a "
+     "bit-identical result; a FILE made for another comparison is refused. With several --data files FILE.0, "
+     "FILE.1, ..."},
     {"--skip-bad-records", NULL, CLI_FLAG, "", 0, 0, F(skip_bad),
      "skip malformed records instead of failing"},
     {"--quiet", "-q", CLI_FLAG, "", 0, 0, F(quiet), "no memory line or progress on stderr"},
@@ -147,12 +151,17 @@ static int compare_all(kld_cli *k) {
         o.progress_interval = iv && *iv ? atof(iv) : k->po.tty ? 0.5 : 5.0;
     }
     for (int i = 0; i < a->data.n; i++) {
-        char sb[4200], bf[4200];
+        char sb[4200], bf[4200], ck[4200];
         o.save_base = indexed(sb, sizeof sb, a->save_base, i, a->data.n);
         o.base_file = indexed(bf, sizeof bf, a->base_file, i, a->data.n);
+        o.checkpoint = indexed(ck, sizeof ck, a->checkpoint, i, a->data.n);
         int rc = lmc_kld_run(k->ma, k->ta, k->mb, k->tb, a->data.v[i], &o, &k->res[i], &k->err);
         cli_progress_end(&k->po);
         if (rc) return -1;
+        if (k->res[i].resumed_windows || k->res[i].torn_records)
+            fprintf(stderr, "lmc: note: %s: %zu of %zu windows resumed from the checkpoint%s\n", o.checkpoint,
+                    k->res[i].resumed_windows, k->res[i].windows,
+                    k->res[i].torn_records ? " (a torn last record was dropped and recomputed)" : "");
         if (o.save_base) { print_saved(&k->res[i], o.save_base); continue; }
         char *text = lmc_kld_text(&k->res[i]);
         printf("%s%s", i ? "\n" : "", text);

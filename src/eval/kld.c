@@ -10,6 +10,7 @@
  * itself has KLD 0 and Same top p 100 %. */
 #include "lmc_kld.h"
 #include "eval/kld_internal.h"
+#include "eval/checkpoint.h"
 #include "eval/tokens.h"
 #include "eval/windows.h"
 #include "common/threads.h"
@@ -100,6 +101,7 @@ typedef struct kld_run {
     size_t              rec_bytes;   /* its bytes per token */
     unsigned char      *recs;        /* (W, rec_bytes) a window's records (save_base) */
     lmc_buf             out;         /* the base file being written (save_base) */
+    lmc_kld_ckpt       *ck;          /* the checkpoint, or NULL */
 } kld_run;
 
 static void run_free(kld_run *k) {
@@ -115,6 +117,7 @@ static void run_free(kld_run *k) {
     lmc_kld_acc_free(&k->acc);
     lmc_kld_base_free(&k->kb);
     lmc_buf_free(&k->out);
+    lmc_kld_ckpt_close(k->ck, NULL);
 }
 
 /* rows per lm_head block: ~16 MiB of logits per model, at least 8 rows so the GEMM stays a GEMM */
@@ -326,10 +329,34 @@ static void take_window(kld_run *k, size_t w_idx) {
     }
 }
 
+/* What a window leaves for take_window, as the checkpoint records it: its rows (or base-file records). */
+static void *window_payload(kld_run *k, size_t w_idx, size_t *bytes) {
+    size_t n = (size_t)lmc_window_at(k->W, k->S, w_idx).score_count;
+    *bytes = n * (k->o->save_base ? k->rec_bytes : sizeof(lmc_kld_row));
+    return k->o->save_base ? (void *)k->recs : (void *)k->rows;
+}
+
+/* Window w_idx: read back from the checkpoint, or computed (and then recorded). */
+static int one_window(kld_run *k, size_t w_idx, lmc_err *err) {
+    size_t bytes, have = 0;
+    void *payload = window_payload(k, w_idx, &bytes);
+    const void *rec = k->ck ? lmc_kld_ckpt_get(k->ck, w_idx, &have) : NULL;
+    if (rec && have != bytes)
+        return lmc_fail(err, "%s: window %zu holds %zu bytes, not %zu: a damaged checkpoint", k->o->checkpoint, w_idx,
+                        have, bytes);
+    if (rec) {
+        memcpy(payload, rec, bytes);
+        k->r->resumed_windows++;
+        return 0;
+    }
+    if (compare_window(k, w_idx, err)) return -1;
+    return k->ck ? lmc_kld_ckpt_append(k->ck, w_idx, payload, bytes, err) : 0;
+}
+
 static int kld_windows(kld_run *k, lmc_err *err) {
     double t0 = lmc_now(), last = t0;
     for (size_t w_idx = 0; w_idx < k->K; w_idx++) {
-        if (compare_window(k, w_idx, err)) return -1;
+        if (one_window(k, w_idx, err)) return -1;
         take_window(k, w_idx);
         if (lmc_now() - last >= k->o->progress_interval) {
             last = lmc_now();
@@ -338,6 +365,40 @@ static int kld_windows(kld_run *k, lmc_err *err) {
     }
     report(k, t0, k->K, 1);
     return 0;
+}
+
+/* What the rows depend on: lmc eval's checkpoint fields for the first model (data, tokens, build, BLAS, CPU,
+ * weights, compute, settings), then the second model or the base file, the mode and the record layout. */
+static int kld_fingerprint(kld_run *k, lmc_tokenizer *tok, lmc_buf *fp, lmc_err *err) {
+    lmc_model *first = k->ma ? k->ma : k->mb;
+    lmc_result t;
+    memset(&t, 0, sizeof t);
+    t.tokens = k->r->tokens;
+    t.windows = k->K;
+    memcpy(t.tokens_sha256, k->sha, sizeof t.tokens_sha256);
+    if (lmc_file_sha256(k->path, t.data_sha256, err)) return -1;
+    lmc_eval_opts eo = {.block_size = k->W, .stride = k->S, .file_num = k->o->file_num, .skip_bad = k->o->skip_bad};
+    lmc_ckpt_fp f;
+    lmc_ckpt_fingerprint(&f, first, NULL, tok, &eo, k->path, &t, k->c.n_docs);
+    lmc_ckpt_fp_text(&f, fp);
+    char sha[65] = "none", file_sha[65] = "none";
+    if (k->ma && k->mb) lmc_model_sha256(k->mb, sha);
+    if (k->o->base_file && lmc_file_sha256(k->o->base_file, file_sha, err)) return -1;
+    lmc_model_desc d;
+    lmc_model_describe(k->mb ? k->mb : first, &d);
+    lmc_buf_printf(fp, "kld_mode %s\nkld_model_sha256 %s\nkld_model_compute %s\nkld_base_file_sha256 %s\n"
+                       "kld_top_k %d\nkld_record_bytes %zu\n", k->r->mode, sha, lmc_compute_name(d.compute), file_sha,
+                   k->top_k, k->o->save_base ? k->rec_bytes : sizeof(lmc_kld_row));
+    return 0;
+}
+
+static int kld_resume(kld_run *k, lmc_tokenizer *tok, lmc_err *err) {
+    if (!k->o->checkpoint) return 0;
+    lmc_buf fp = {0};
+    int rc = kld_fingerprint(k, tok, &fp, err) || lmc_kld_ckpt_open(k->o->checkpoint, fp.p, k->K, &k->ck, err) ? -1 : 0;
+    lmc_buf_free(&fp);
+    if (rc == 0) k->r->torn_records = lmc_kld_ckpt_torn(k->ck);
+    return rc;
 }
 
 /* ---- lmc_kld_run ---------------------------------------------------------------------------------------- */
@@ -382,7 +443,13 @@ int lmc_kld_run(lmc_model *ma, lmc_tokenizer *ta, lmc_model *mb, lmc_tokenizer *
     k.top_k = o->save_base ? o->top_k : k.kb.top_k;
     k.rec_bytes = lmc_kld_base_record_bytes(k.top_k);
     r->top_k = k.top_k;
-    if (rc == 0) rc = kld_load(&k, ta, tb, err) || kld_alloc(&k, err) || kld_windows(&k, err) ? -1 : 0;
+    if (rc == 0)
+        rc = kld_load(&k, ta, tb, err) || kld_alloc(&k, err) || kld_resume(&k, ta ? ta : tb, err) ||
+             kld_windows(&k, err) ? -1 : 0;
+    if (rc == 0) { /* the final fsync's error is the run's; after another error run_free closes it */
+        rc = lmc_kld_ckpt_close(k.ck, err);
+        k.ck = NULL;
+    }
     if (rc == 0 && o->save_base) {
         rc = lmc_write_file_atomic(o->save_base, k.out.p, k.out.len, err);
         r->base_file_bytes = k.out.len;

@@ -48,6 +48,19 @@ void lmc_kld_base_free(lmc_kld_base *kb);
 /* Compares the model's logits b with a stored base record (the coarsened divergences: kld_base.c). */
 void lmc_kld_compare_stored(const unsigned char *rec, int K, const float *b, int V, int target, lmc_kld_row *out);
 
+/* ---- checkpoints (kld_ckpt.c: the file and its durability) ---- */
+
+typedef struct lmc_kld_ckpt lmc_kld_ckpt;
+/* Opens or creates the checkpoint at path for a run of K windows fingerprinted by fp (text lines "key value");
+ * refuses another fingerprint (naming the keys that differ), a damaged file, or one in use. */
+int lmc_kld_ckpt_open(const char *path, const char *fp, size_t K, lmc_kld_ckpt **out, lmc_err *err);
+size_t lmc_kld_ckpt_done(const lmc_kld_ckpt *c); /* windows recorded */
+size_t lmc_kld_ckpt_torn(const lmc_kld_ckpt *c); /* torn last records dropped at open (0 or 1) */
+/* Window k's payload as recorded (valid until close), or NULL. */
+const void *lmc_kld_ckpt_get(const lmc_kld_ckpt *c, size_t k, size_t *bytes);
+int lmc_kld_ckpt_append(lmc_kld_ckpt *c, size_t k, const void *payload, size_t bytes, lmc_err *err);
+int lmc_kld_ckpt_close(lmc_kld_ckpt *c, lmc_err *err); /* c may be NULL; err may be NULL */
+
 /* Per-token values kept for the percentiles (kld, kld_rev, jsd, dp: 4 doubles) and per-document sums. */
 #define LMC_KLD_BYTES_PER_TOKEN 32
 

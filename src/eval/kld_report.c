@@ -113,6 +113,7 @@ static cJSON *result_json(const lmc_kld_result *r) {
     add_num(o, "top_k", r->top_k);
     add_num(o, "base_file_bytes", (double)r->base_file_bytes);
     add_num(o, "memory_bytes", (double)r->memory_bytes);
+    add_num(o, "resumed_windows", (double)r->resumed_windows);
     add_num(o, "seconds", r->seconds);
     add_est(o, "ppl_base", &r->ppl_base);
     add_est(o, "ppl_model", &r->ppl_model);
