@@ -1,4 +1,4 @@
-/* kld.c — `lmc kld` exact mode: two models over the same windows and tokens, their next-token distributions
+/* kld.c — `lmc kld`: two models over the same windows and tokens, their next-token distributions
  * compared row by row (lmc_kld.h, docs/kld.md).
  *
  * The path is lmc_evaluate's (eval.c): corpus → documents → one token stream (tokens.h) → the windows of SPEC §3
@@ -7,7 +7,11 @@
  * Rows are compared in parallel but added up in row order, window by window, so the result does not depend on the
  * thread count. What a token contributes when both models give it the very same logits is exactly 0 (the terms
  * of equal log-probabilities are skipped, not computed as a tiny rounding residue), so a model compared with
- * itself has KLD 0 and Same top p 100 %. */
+ * itself has KLD 0 and Same top p 100 %.
+ *
+ * The same loop serves the other two modes: --save-base runs the base alone and encodes each row as a base-file
+ * record (kld_base.c), --base-file runs the model alone and compares each row with the stored record; and a
+ * checkpoint (kld_ckpt.c) either supplies a window's rows or records them once computed. */
 #include "lmc_kld.h"
 #include "eval/kld_internal.h"
 #include "eval/checkpoint.h"
