@@ -6,6 +6,7 @@
 #include "lmc_kld.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,10 +86,11 @@ typedef struct kld_cli {
 
 static void show_progress(const lmc_kld_progress *p, void *user) {
     const char *slash = strrchr(p->data, '/');
-    char line[512];
-    snprintf(line, sizeof line, "%s: window %zu/%zu (%.1f%%)  elapsed %.0f s  ETA %.0f s  mean KLD %.6f",
+    char line[512], kld[64] = ""; /* no KLD while saving a base */
+    if (!isnan(p->kld)) snprintf(kld, sizeof kld, "  mean KLD %.6g", p->kld);
+    snprintf(line, sizeof line, "%s: window %zu/%zu (%.1f%%)  elapsed %.0f s  ETA %.0f s%s",
              slash ? slash + 1 : p->data, p->done, p->total,
-             p->total ? 100.0 * (double)p->done / (double)p->total : 100.0, p->elapsed, p->eta, p->kld);
+             p->total ? 100.0 * (double)p->done / (double)p->total : 100.0, p->elapsed, p->eta, kld);
     cli_progress_show(user, line, p->final);
 }
 
