@@ -168,6 +168,8 @@ typedef struct lmc_report_opts {
     const char         *scores_path;
     const lmc_reflines *refs;       /* NULL: none */
     const char         *refs_path;
+    const struct lmc_paper *paper;  /* NULL, or the paper's leaderboard (lmc_paper.h): reference rows and points on
+                                     * the columns named cc, python, arxiv_math, and a note for every other column */
 } lmc_report_opts;
 
 /* Output formats of one report. */

@@ -159,12 +159,12 @@ static void test_bad_input(void) {
 }
 
 static void test_fit_line(void) {
-    lmc_plot_point p[4] = {{1, 3, NAN, NAN, "a"}, {2, 5, NAN, NAN, "b"}, {3, 7, NAN, NAN, "c"}, {5, 11, NAN, NAN, "d"}};
+    lmc_plot_point p[4] = {{1, 3, NAN, NAN, "a", 0}, {2, 5, NAN, NAN, "b", 0}, {3, 7, NAN, NAN, "c", 0}, {5, 11, NAN, NAN, "d", 0}};
     double a, b, r;
     REQUIRE(!lmc_fit_line(p, 4, &a, &b, &r), "fit failed");
     CHECK(fabs(a - 1) < 1e-12 && fabs(b - 2) < 1e-12 && fabs(r - 1) < 1e-12, "y = %g + %g x, r = %g", a, b, r);
     /* not on a line: by hand x̄ = 2.5, ȳ = 3.75; Sxx = 5, Sxy = −3.5, Syy = 2.75: b = −0.7, a = 5.5 */
-    lmc_plot_point q[4] = {{1, 5, NAN, NAN, "a"}, {2, 4, NAN, NAN, "b"}, {3, 3, NAN, NAN, "c"}, {4, 3, NAN, NAN, "d"}};
+    lmc_plot_point q[4] = {{1, 5, NAN, NAN, "a", 0}, {2, 4, NAN, NAN, "b", 0}, {3, 3, NAN, NAN, "c", 0}, {4, 3, NAN, NAN, "d", 0}};
     REQUIRE(!lmc_fit_line(q, 4, &a, &b, &r), "fit failed");
     CHECK(fabs(b + 0.7) < 1e-12 && fabs(a - 5.5) < 1e-12 && fabs(r + 3.5 / sqrt(5 * 2.75)) < 1e-12,
           "y = %g + %g x, r = %g", a, b, r);

@@ -22,8 +22,9 @@ int cmd_decompress(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 
-extern const cli_spec serve_spec; /* serve.c */
+extern const cli_spec serve_spec, kld_spec;
 int cmd_serve(int argc, char **argv);
+int cmd_kld(int argc, char **argv);
 
 /* One vocabulary of options across subcommands: the same thing has the same spellings (and range) everywhere;
  * each subcommand says in its help what it means there. */

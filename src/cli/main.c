@@ -16,7 +16,7 @@ static const command COMMANDS[] = {
     {&eval_spec, cmd_eval},         {&merge_spec, cmd_merge},     {&report_spec, cmd_report},
     {&compare_spec, cmd_compare},   {&generate_spec, cmd_generate}, {&compress_spec, cmd_compress},
     {&decompress_spec, cmd_decompress}, {&convert_spec, cmd_convert}, {&tokenize_spec, cmd_tokenize},
-    {&bench_spec, cmd_bench},           {&serve_spec, cmd_serve},
+    {&kld_spec, cmd_kld},               {&bench_spec, cmd_bench},     {&serve_spec, cmd_serve},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 

@@ -2,18 +2,21 @@
  * render, write atomically, print. Like bench.c, the part of these commands that prints and picks exit codes;
  * everything it prints was built by report.c into a buffer. */
 #include "cli/cli.h"
+#include "lmc_paper.h"
 
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- options ----------------------------------------------------------------------------------- */
 
 typedef struct report_args {
     const char *html, *md, *svg, *scores, *refs;
     long        resamples, seed;
+    int         paper;
     cli_list    inputs;
 } report_args;
 
@@ -32,6 +35,10 @@ static const cli_opt REPORT_OPTS[] = {
      "least-squares line and Pearson r"},
     {"--reference", NULL, CLI_STR, "LINES.json", 0, 0, F(refs),
      "reference lines {\"cc\": {\"slope\": b, \"intercept\": a, \"label\": ...}, ...} drawn on the scatters"},
+    {"--paper", NULL, CLI_FLAG, "", 0, 0, F(paper),
+     "add the paper's published leaderboard (data/paper_leaderboard.tsv beside the lmc executable) as reference rows "
+     "and hollow-square points, on the corpora named cc, python and arxiv_math only: published, not measured by lmc; "
+     "a --scores file may score its models too"},
     STATS_OPTS, {0}};
 
 static const cli_opt COMPARE_OPTS[] = {STATS_OPTS, {0}};
@@ -58,17 +65,31 @@ typedef struct report_inputs {
     size_t       n;      /* loaded so far */
     lmc_scores   scores;
     lmc_reflines refs;
-    int          have_scores, have_refs;
+    lmc_paper    paper;
+    int          have_scores, have_refs, have_paper;
 } report_inputs;
+
+/* data/paper_leaderboard.tsv in the directory of the running executable (the repository root for ./lmc). */
+static int load_paper(lmc_paper *paper, lmc_err *err) {
+    char buf[4096];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    char *slash = n > 0 ? (buf[n] = 0, strrchr(buf, '/')) : NULL;
+    if (!slash || (size_t)(slash - buf) + 32 > sizeof buf)
+        return lmc_fail(err, "--paper: cannot locate the lmc executable's directory");
+    snprintf(slash, sizeof buf - (size_t)(slash - buf), "/data/paper_leaderboard.tsv");
+    return lmc_paper_load(buf, paper, err);
+}
 
 static int load_inputs(const report_args *a, report_inputs *in, lmc_err *err) {
     in->files = lmc_xcalloc((size_t)a->inputs.n, sizeof *in->files);
     in->have_scores = a->scores != NULL; /* freed whatever happens: freeing a zeroed one is a no-op */
     in->have_refs = a->refs != NULL;
+    in->have_paper = a->paper;
     for (; in->n < (size_t)a->inputs.n; in->n++)
         if (lmc_results_load(a->inputs.v[in->n], &in->files[in->n], err)) return -1;
     if (a->scores && lmc_scores_load(a->scores, &in->scores, err)) return -1;
     if (a->refs && lmc_reflines_load(a->refs, &in->refs, err)) return -1;
+    if (a->paper && load_paper(&in->paper, err)) return -1;
     return 0;
 }
 
@@ -77,6 +98,7 @@ static void free_inputs(report_inputs *in) {
     free(in->files);
     if (in->have_scores) lmc_scores_free(&in->scores);
     if (in->have_refs) lmc_reflines_free(&in->refs);
+    if (in->have_paper) lmc_paper_free(&in->paper);
 }
 
 static int write_out(const char *path, const lmc_buf *b, lmc_err *err) {
@@ -87,7 +109,7 @@ static int write_out(const char *path, const lmc_buf *b, lmc_err *err) {
  * Markdown table goes to stdout. */
 static int render_and_write(const report_args *a, const report_inputs *in, lmc_err *err) {
     lmc_report_opts o = {(int)a->resamples, (uint64_t)a->seed, in->have_scores ? &in->scores : NULL, a->scores,
-                         in->have_refs ? &in->refs : NULL, a->refs};
+                         in->have_refs ? &in->refs : NULL, a->refs, in->have_paper ? &in->paper : NULL};
     lmc_buf bh = {0}, bm = {0}, bs = {0};
     int rc = (a->html && lmc_report_render(in->files, in->n, &o, LMC_REPORT_HTML, &bh, err)) ||
              lmc_report_render(in->files, in->n, &o, LMC_REPORT_MD, &bm, err) ||

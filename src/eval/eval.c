@@ -13,6 +13,7 @@
  *     (row order), added in window order. The per-document NLLs therefore add up to the total only up to
  *     floating-point rounding: the total is the window sum, not the sum of the per-document values. */
 #include "eval/checkpoint.h"
+#include "eval/tokens.h"
 #include "eval/dist.h"
 #include "lmc.h"
 #include "model/model.h"
@@ -32,8 +33,7 @@
 
 /* ---- documents → one token stream --------------------------------------------------------------- */
 
-/* ids: the concatenated stream; doc_start (n_docs + 1): doc d's tokens are ids[doc_start[d] .. doc_start[d+1]). */
-static int tokenize_corpus(lmc_tokenizer *tok, const lmc_corpus *c, const char *path, int32_t **ids, size_t *n,
+int lmc_corpus_tokens(lmc_tokenizer *tok, const lmc_corpus *c, const char *path, int32_t **ids, size_t *n,
                            size_t **doc_start, lmc_err *err) {
     size_t cap = 0, len = 0;
     int32_t *all = NULL;
@@ -494,7 +494,7 @@ static int eval_load(eval_run *e, lmc_tokenizer *tok, lmc_err *err) {
         return lmc_fail(err, "%s: no non-empty documents (%zu record%s read%s): BPC is undefined", path, c->records,
                         c->records == 1 ? "" : "s", c->skipped ? ", some skipped as malformed" : "");
     size_t N = 0;
-    if (tokenize_corpus(tok, c, path, &e->ids, &N, &e->doc_start, err)) return -1;
+    if (lmc_corpus_tokens(tok, c, path, &e->ids, &N, &e->doc_start, err)) return -1;
     r->tokens = N;
     r->zlib_bytes = zlib_size(c);
     r->zlib_bpc = r->zlib_bytes ? 8.0 * (double)r->zlib_bytes / (double)c->chars : NAN;

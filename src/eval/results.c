@@ -150,6 +150,18 @@ static void add_model(cJSON *root, const lmc_results_meta *meta) {
     cJSON_AddStringToObject(mo, "model_sha256", meta->model_sha256);
 }
 
+int lmc_json_write_atomic(const char *path, cJSON *root, lmc_err *err) {
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!text) return lmc_fail(err, "%s: out of memory formatting the JSON", path);
+    lmc_buf b = {0};
+    lmc_buf_printf(&b, "%s\n", text);
+    free(text);
+    int rc = lmc_write_file_atomic(path, b.p, b.len, err);
+    lmc_buf_free(&b);
+    return rc;
+}
+
 int lmc_results_write(const char *path, const lmc_results_meta *meta, const lmc_result *r, const lmc_eval_opts *eo,
                       size_t n, lmc_err *err) {
     cJSON *root = cJSON_CreateObject();
@@ -164,14 +176,7 @@ int lmc_results_write(const char *path, const lmc_results_meta *meta, const lmc_
         if (!o) { cJSON_Delete(root); return -1; }
         cJSON_AddItemToArray(arr, o);
     }
-    char *text = cJSON_Print(root);
-    cJSON_Delete(root);
-    lmc_buf b = {0};
-    lmc_buf_printf(&b, "%s\n", text);
-    free(text);
-    int rc = lmc_write_file_atomic(path, b.p, b.len, err);
-    lmc_buf_free(&b);
-    return rc;
+    return lmc_json_write_atomic(path, root, err);
 }
 
 /* ---- reading ------------------------------------------------------------------------------------ */

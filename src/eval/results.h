@@ -18,6 +18,9 @@
 
 #include <cjson/cJSON.h>
 
+/* Prints root (then frees it) and writes it to path atomically, with a final newline (results, lmc kld). */
+int lmc_json_write_atomic(const char *path, cJSON *root, lmc_err *err);
+
 /* Adds bpc_se, bpc_ci95, bootstrap and doc_stats to `o` from r->doc_stats (which must be set). */
 int lmc_results_add_stats(cJSON *o, const lmc_result *r, int resamples, lmc_err *err);
 

@@ -22,8 +22,7 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* quantile p of sorted v (m values), linear between order statistics (numpy's default, h = (m−1)·p) */
-static double quantile(const double *v, size_t m, double p) {
+double lmc_quantile_sorted(const double *v, size_t m, double p) {
     double h = (double)(m - 1) * p;
     size_t i = (size_t)floor(h);
     if (i + 1 >= m) return v[m - 1];
@@ -78,8 +77,8 @@ static int interval(const double *ya, const double *yb, const double *x, size_t 
         v[b] = rx > 0 ? ra / rx - (yb ? rb / rx : 0) : out->est;
     }
     qsort(v, (size_t)resamples, sizeof *v, cmp_double);
-    out->lo = quantile(v, (size_t)resamples, 0.025);
-    out->hi = quantile(v, (size_t)resamples, 0.975);
+    out->lo = lmc_quantile_sorted(v, (size_t)resamples, 0.025);
+    out->hi = lmc_quantile_sorted(v, (size_t)resamples, 0.975);
     free(v);
     return 0;
 }

@@ -26,6 +26,10 @@
 /* splitmix64: the generator the bootstrap draws from (state advances by the golden gamma per call). */
 uint64_t lmc_splitmix64(uint64_t *state);
 
+/* Quantile p (0..1) of sorted v (m ≥ 1 values), linear between order statistics (numpy's default,
+ * h = (m−1)·p). */
+double lmc_quantile_sorted(const double *v, size_t m, double p);
+
 /* One ratio: y (n) and x (n), x_d > 0. Fails when n == 0 or Σx is not positive. */
 int lmc_stats_ratio(const double *y, const double *x, size_t n, int resamples, uint64_t seed, lmc_interval *out,
                     lmc_err *err);

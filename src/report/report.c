@@ -3,6 +3,7 @@
  * Sections: scores and reference-line files; the table (results files → models × corpora, checked against each
  * other, with intervals); the renderers (HTML, Markdown, SVG); compare; eval's interval lines. */
 #include "report/report.h"
+#include "lmc_paper.h"
 #include "eval/stats.h"
 #include "report/svg.h"
 
@@ -227,9 +228,10 @@ static void table_rank(table *t) {
 static int table_check_names(const table *t, const lmc_report_opts *o, lmc_err *err) {
     if (o->scores)
         for (size_t s = 0; s < o->scores->n; s++) {
-            size_t m = 0;
+            size_t m = 0, k = 0;
             while (m < t->n_models && strcmp(t->model[m]->model, o->scores->model[s])) m++;
-            if (m == t->n_models) {
+            while (o->paper && k < o->paper->n && strcmp(o->paper->model[k], o->scores->model[s])) k++;
+            if (m == t->n_models && !(o->paper && k < o->paper->n)) {
                 lmc_buf names = {0};
                 for (size_t k = 0; k < t->n_models && names.len < 600; k++)
                     lmc_buf_printf(&names, "%s'%s'", k ? ", " : "", t->model[k]->model);
@@ -313,6 +315,26 @@ static double ref_of(const lmc_reflines *r, const char *corpus, size_t i, int sl
     return slope ? r->slope[i] : r->intercept[i];
 }
 
+/* ---- the paper's published leaderboard (--paper) ----------------------------------------------------------- */
+
+/* The reference points of one corpus panel, after the measured ones (which alone make the least-squares line); on a
+ * scatter only the paper's models the scores file gives a score. */
+static void paper_points(const lmc_report_opts *o, const char *corpus, lmc_plot *p, lmc_plot_point *pts) {
+    if (!o->paper) return;
+    int pc = lmc_paper_corpus(corpus);
+    p->n_fit = p->n;
+    if (pc < 0) {
+        p->ref_legend = "no published reference: the paper measured cc, python and arxiv_math only";
+        return;
+    }
+    for (size_t i = 0; i < o->paper->n; i++) {
+        double y = score_of(o->scores, o->paper->model[i]);
+        if (o->scores && !isfinite(y)) continue;
+        pts[p->n++] = (lmc_plot_point){o->paper->bpc[i][pc], y, NAN, NAN, o->paper->model[i], 1};
+    }
+    p->ref_legend = "□ published in the paper (Huang et al. 2024), not measured by lmc";
+}
+
 /* ---- SVG: one panel per corpus ------------------------------------------------------------------------ */
 
 /* dot plot rows, drawn bottom-up: the highest BPC first, so the best model of this corpus is at the top */
@@ -327,18 +349,19 @@ static int cmp_dot(const void *a, const void *b) {
 static void render_svg(const table *t, const lmc_report_opts *o, lmc_buf *b, int standalone) {
     size_t cols = t->n_corpora < 3 ? t->n_corpora : 3, rows = (t->n_corpora + cols - 1) / cols;
     if (standalone) lmc_svg_begin(b, (double)(cols * LMC_PANEL_W), (double)(rows * LMC_PANEL_H), 1);
-    lmc_plot_point *pts = calloc(t->n_models, sizeof *pts);
+    lmc_plot_point *pts = calloc(t->n_models + (o->paper ? o->paper->n : 0), sizeof *pts);
     lmc_plot_line *refs = calloc(o->refs ? o->refs->n + 1 : 1, sizeof *refs);
     char title[400], xlabel[400], ylabel[200];
     for (size_t j = 0; j < t->n_corpora; j++) {
-        lmc_plot p = {title, xlabel, ylabel, pts, 0, o->scores != NULL, refs, 0, o->scores == NULL};
+        lmc_plot p = {title, xlabel, ylabel, pts, 0, o->scores != NULL, refs, 0, o->scores == NULL, 0, NULL};
         for (size_t r = t->n_models; r-- > 0;) {
             size_t m = t->order[r];
             const cell *c = &t->cells[m * t->n_corpora + j];
             double y = score_of(o->scores, t->model[m]->model);
             if (!c->file || (o->scores && !isfinite(y))) continue;
-            pts[p.n++] = (lmc_plot_point){c->c->bpc, y, c->iv.lo, c->iv.hi, t->model[m]->model};
+            pts[p.n++] = (lmc_plot_point){c->c->bpc, y, c->iv.lo, c->iv.hi, t->model[m]->model, 0};
         }
+        paper_points(o, t->col[j]->corpus, &p, pts);
         if (p.dot) qsort(pts, p.n, sizeof *pts, cmp_dot);
         for (size_t i = 0; o->refs && i < o->refs->n; i++)
             if (!strcmp(o->refs->corpus[i], t->col[j]->corpus))
@@ -392,6 +415,7 @@ static void html_head(const table *t, size_t nf, lmc_buf *b) {
                       "td small,th small{display:block}.wide{overflow-x:auto;max-width:100%%}\n"
                       ".plots{display:flex;flex-wrap:wrap;column-gap:12px}"
                       "svg.plot{flex:1 1 340px;min-width:0;max-width:460px;height:auto}\n"
+                      "table.paper td,table.paper th{color:#a0522d;font-style:italic}\n"
                       "</style>\n</head>\n<body>\n<h1>lmc report</h1>\n"
                       "<p class=\"note\">%zu model%s, %zu %s, from %zu results file%s. Lower BPC is better.</p>\n",
                    t->n_models, t->n_models == 1 ? "" : "s", t->n_corpora, t->n_corpora == 1 ? "corpus" : "corpora", nf,
@@ -508,9 +532,12 @@ static void html_inputs(const lmc_results *f, size_t nf, const lmc_report_opts *
     lmc_buf_printf(b, "</ul>\n<p class=\"note\">Written by lmc %s.</p>\n</body>\n</html>\n", LMC_VERSION);
 }
 
+static void paper_table(const table *t, const lmc_paper *pp, lmc_buf *b, int html);
+
 static void render_html(const table *t, const lmc_results *f, size_t nf, const lmc_report_opts *o, lmc_buf *b) {
     html_head(t, nf, b);
     html_leaderboard(t, b);
+    if (o->paper) paper_table(t, o->paper, b, 1);
     html_plots(t, o, b);
     html_corpora(t, b);
     html_inputs(f, nf, o, b);
@@ -523,6 +550,47 @@ static void md_text(lmc_buf *b, const char *s) {
         else if (*s == '\n') lmc_buf_printf(b, " ");
         else lmc_buf_append(b, s, 1);
     }
+}
+
+/* The reference table under the leaderboard: the paper's rows on the columns it has, a note for the others. */
+static void paper_table(const table *t, const lmc_paper *pp, lmc_buf *b, int html) {
+    int matched = 0;
+    lmc_buf_printf(b, html ? "<h2>Published reference: the paper's leaderboard</h2>\n<p class=\"note\">"
+                           : "\n**Published reference: the paper's leaderboard** (");
+    lmc_buf_printf(b, "Published, not measured by lmc. ");
+    if (html) html_text(b, pp->source);
+    else md_text(b, pp->source);
+    lmc_buf_printf(b, html ? " Columns are matched by subset name.</p>\n" : " Columns are matched by subset name.)\n\n");
+    for (size_t j = 0; j < t->n_corpora; j++) {
+        if (lmc_paper_corpus(t->col[j]->corpus) >= 0) { matched++; continue; }
+        lmc_buf_printf(b, html ? "<p class=\"note\">" : "");
+        lmc_buf_printf(b, "Note: corpus '");
+        if (html) html_text(b, t->col[j]->corpus);
+        else md_text(b, t->col[j]->corpus);
+        lmc_buf_printf(b, "' has no published reference: the paper measured cc, python and arxiv_math only.%s\n",
+                       html ? "</p>" : "\n");
+    }
+    if (!matched) return;
+    lmc_buf_printf(b, html ? "<div class=\"wide\"><table class=\"paper\">\n<tr><th class=\"l\">model (published)</th>"
+                           : "| model (published, not measured by lmc) |");
+    for (size_t j = 0; j < t->n_corpora; j++)
+        if (lmc_paper_corpus(t->col[j]->corpus) >= 0)
+            lmc_buf_printf(b, html ? "<th>BPC %s</th>" : " BPC %s |", t->col[j]->corpus);
+    lmc_buf_printf(b, html ? "<th>average of the three</th></tr>\n" : " average of the three |\n|---|");
+    for (int j = 0; !html && j <= matched; j++) lmc_buf_printf(b, "---:|");
+    if (!html) lmc_buf_printf(b, "\n");
+    for (size_t i = 0; i < pp->n; i++) {
+        lmc_buf_printf(b, html ? "<tr class=\"paper\"><td class=\"l\">" : "| ");
+        if (html) html_text(b, pp->model[i]);
+        else md_text(b, pp->model[i]);
+        lmc_buf_printf(b, html ? "</td>" : " |");
+        for (size_t j = 0; j < t->n_corpora; j++) {
+            int pc = lmc_paper_corpus(t->col[j]->corpus);
+            if (pc >= 0) lmc_buf_printf(b, html ? "<td>%.3f</td>" : " %.3f |", pp->bpc[i][pc]);
+        }
+        lmc_buf_printf(b, html ? "<td>%.3f</td></tr>\n" : " %.3f |\n", pp->average[i]);
+    }
+    if (html) lmc_buf_printf(b, "</table></div>\n");
 }
 
 static void render_md(const table *t, const lmc_report_opts *o, lmc_buf *b) {
@@ -555,6 +623,7 @@ static void render_md(const table *t, const lmc_report_opts *o, lmc_buf *b) {
         }
         lmc_buf_printf(b, " %.1f |\n", model_seconds(t, m));
     }
+    if (o->paper) paper_table(t, o->paper, b, 0);
     for (size_t j = 0; j < t->n_corpora; j++) {
         const lmc_corpus_result *c0 = t->col[j];
         lmc_buf_printf(b, "\n**");

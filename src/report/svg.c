@@ -183,17 +183,19 @@ static void lines_and_legend(lmc_buf *b, const frame *fp, const lmc_plot *p) {
                  fabs(r->slope), vis ? "" : " (outside this range)");
         legend_text(b, f.ox + f.l, &legend_y, legend_w, "legend ref-legend", s);
     }
+    if (p->ref_legend) legend_text(b, f.ox + f.l, &legend_y, legend_w, "legend paper-legend", p->ref_legend);
     double a, sl, r;
-    if (p->fit && !lmc_fit_line(p->pts, p->n, &a, &sl, &r)) {
+    size_t n_fit = p->n_fit ? p->n_fit : p->n;
+    if (p->fit && !lmc_fit_line(p->pts, n_fit, &a, &sl, &r)) {
         double xa, xb;
         if (!clip_line(&f, a, sl, &xa, &xb))
             line(b, px(&f, xa), py(&f, a + sl * xa), px(&f, xb), py(&f, a + sl * xb), "fit");
         snprintf(s, sizeof s, "— least squares: score = %.4g %s %.4g·BPC", a, sl < 0 ? "−" : "+", fabs(sl));
         legend_text(b, f.ox + f.l, &legend_y, legend_w, "legend", s);
-        snprintf(s, sizeof s, "   Pearson r = %.3f (n = %zu)", r, p->n);
+        snprintf(s, sizeof s, "   Pearson r = %.3f (n = %zu)", r, n_fit);
         legend_text(b, f.ox + f.l, &legend_y, legend_w, "legend", s);
     } else if (p->fit) {
-        snprintf(s, sizeof s, "no line: %s", p->n < 2 ? "fewer than 2 models with a score" : "no spread in BPC");
+        snprintf(s, sizeof s, "no line: %s", n_fit < 2 ? "fewer than 2 models with a score" : "no spread in BPC");
         legend_text(b, f.ox + f.l, &legend_y, legend_w, "legend", s);
     }
 }
@@ -229,11 +231,16 @@ void lmc_svg_panel(lmc_buf *b, const lmc_plot *p, double ox, double oy) {
             line(b, px(&f, q->xlo), cy - 4, px(&f, q->xlo), cy + 4, "ci");
             line(b, px(&f, q->xhi), cy - 4, px(&f, q->xhi), cy + 4, "ci");
         }
-        lmc_buf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" class=\"point\"><title>", cx, cy);
-        if (p->dot) snprintf(s, sizeof s, "%s: BPC %.4f", q->label, q->x);
-        else snprintf(s, sizeof s, "%s: BPC %.4f, score %.4g", q->label, q->x, q->y);
+        const char *pub = q->ref ? " (published, not measured by lmc)" : "";
+        if (q->ref)
+            lmc_buf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"8\" height=\"8\" class=\"paper-point\"><title>",
+                           cx - 4, cy - 4);
+        else lmc_buf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" class=\"point\"><title>", cx, cy);
+        if (p->dot) snprintf(s, sizeof s, "%s%s: BPC %.4f", q->label, pub, q->x);
+        else snprintf(s, sizeof s, "%s%s: BPC %.4f, score %.4g", q->label, pub, q->x, q->y);
         lmc_xml_escape(b, s);
-        lmc_buf_printf(b, "</title></circle>\n");
+        lmc_buf_printf(b, "</title></%s>\n", q->ref ? "rect" : "circle");
+        if (q->ref && p->dot) continue; /* too many rows for readable labels: the tooltip and the table name it */
         /* labels right of the point, or left of it in the right third so they stay inside the panel; a label
          * that would overlap one already placed tries below the point, then further out */
         int left = cx > f.ox + f.l + f.w * 0.66;
@@ -252,7 +259,7 @@ void lmc_svg_panel(lmc_buf *b, const lmc_plot *p, double ox, double oy) {
             boxes[n_boxes][1] = y;
             boxes[n_boxes++][2] = w;
         }
-        text(b, left ? x0 + w : x0, y, left ? "end" : "start", "plabel", q->label);
+        text(b, left ? x0 + w : x0, y, left ? "end" : "start", q->ref ? "plabel paper-label" : "plabel", q->label);
     }
     lmc_buf_printf(b, "</g>\n");
 }
@@ -269,6 +276,8 @@ void lmc_svg_begin(lmc_buf *b, double w, double h, int standalone) {
                    ".legend{font-size:11px;fill:#333}.plabel{font-size:11px;fill:#1a4f8b}\n"
                    ".point{fill:#1f6fc5;stroke:#0b3768;stroke-width:1}.ci{stroke:#1f6fc5;stroke-width:1.5}\n"
                    ".fit{stroke:#c0392b;stroke-width:2}.ref{stroke:#7d7d7d;stroke-width:1.5;stroke-dasharray:6 4}\n"
+                   ".paper-point{fill:#fff;stroke:#a0522d;stroke-width:1.5}.paper-label{fill:#a0522d;font-style:italic}"
+                   ".paper-legend{fill:#a0522d}\n"
                    "</style>\n<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n",
                    w, h, w, h, standalone ? "" : " class=\"plot\"");
 }

@@ -15,6 +15,8 @@ typedef struct lmc_plot_point {
     double      x, y;       /* x: BPC; y: score (or rank in a dot plot) */
     double      xlo, xhi;   /* the x interval drawn as a bar (NaN: none) */
     const char *label;      /* drawn next to the point and in its tooltip */
+    int         ref;        /* 1: a published reference (lmc report --paper): a hollow square, class "paper-point",
+                             * labelled only on a scatter (a dot plot names it in its tooltip) */
 } lmc_plot_point;
 
 typedef struct lmc_plot_line {
@@ -30,6 +32,8 @@ typedef struct lmc_plot {
     const lmc_plot_line *refs;  /* (n_refs) dashed reference lines */
     size_t n_refs;
     int    dot;                 /* 1: a dot plot: y is the row index 0..n-1 and the labels name the rows */
+    size_t n_fit;               /* > 0: the least-squares line uses only the first n_fit points (the measured) */
+    const char *ref_legend;     /* NULL, or a legend line for the reference points (or for their absence) */
 } lmc_plot;
 
 /* Least squares y = a + b·x and Pearson r over n points; returns -1 when it is undefined (n < 2 or no spread

@@ -1,0 +1,211 @@
+/* kld.c — `lmc kld`: how far a model's next-token distributions are from a base model's, token by token, on the
+ * windows and tokens `lmc eval` scores (lmc_kld.h, docs/kld.md). Parse the options, open both models and their
+ * tokenizers, state the memory, compare on each --data file, print the statistics, write the JSON. */
+#include "cli/cli.h"
+#include "lmc.h"
+#include "lmc_kld.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- options ------------------------------------------------------------------------------------------- */
+
+typedef struct kld_args {
+    const char *base, *model, *base_tokenizer, *tokenizer, *output, *save_base, *base_file, *checkpoint;
+    cli_list    data, pos;
+    long        block_size, stride, file_num, threads, bootstrap, top_k;
+    int         compute, base_compute, quiet, skip_bad;
+} kld_args;
+
+#define F(x) offsetof(kld_args, x)
+static const cli_opt OPTS[] = {
+    {"--base", "-b", CLI_STR, "MODEL", 0, 0, F(base),
+     "the reference model A (any model `lmc eval --model` takes: HF directory, converted .safetensors, GGUF)"},
+    {"--model", "-m", CLI_STR, "MODEL", 0, 0, F(model), "the model B compared with it (e.g. a quantization of A)"},
+    {"--data", "-d", CLI_LIST, "FILE", 0, 64, F(data),
+     "corpus file as for `lmc eval` (.jsonl, .jsonl.gz or plain text); repeat for several (at most 64)"},
+    {"--base-tokenizer", NULL, CLI_STR, "TOK", 0, 0, F(base_tokenizer), "the base's tokenizer from TOK instead of A"},
+    {"--tokenizer", NULL, CLI_STR, "TOK", 0, 0, F(tokenizer),
+     "the model's tokenizer from TOK instead of B; both must give the same token ids (checked)"},
+    {"--block-size", "-w --window --block_size", CLI_INT, "W", 1, 1000000, F(block_size),
+     "window length in tokens (default 1900, as lmc eval)"},
+    {"--stride", NULL, CLI_INT, "S", 1, 1000000, F(stride),
+     "new tokens scored per window after the first (default 512)"},
+    {"--file-num", "--file_num", CLI_INT, "N", LONG_MIN, LONG_MAX, F(file_num),
+     "use only the first N records of each file (default -1: all)"},
+    {"--threads", "-t", CLI_INT, "T", 0, 4096, F(threads), "threads for all kernels (default 0: all cores)"},
+    {"--dtype", NULL, CLI_COMPUTE, "", 0, 0, F(compute), "the model's compute: f32 (default) or bf16"},
+    {"--base-dtype", NULL, CLI_COMPUTE, "", 0, 0, F(base_compute), "the base's compute: f32 (default) or bf16"},
+    {"--output", "-o --json", CLI_STR, "OUT.json", 0, 0, F(output),
+     "also write every statistic as JSON (atomically: complete or absent; fields in docs/kld.md)"},
+    {"--bootstrap", NULL, CLI_INT, "N", 0, 1000000, F(bootstrap),
+     "resamples of documents for the 95% intervals of ΔBPC and KLD per character (default 1000; 0: none)"},
+    {"--save-base", NULL, CLI_STR, "FILE", 0, 0, F(save_base),
+     "run only --base and store its top --top-k log-probs and the tail mass of every scored token in FILE "
+     "(atomically), for later runs with --base-file; with several --data files FILE.0, FILE.1, ..."},
+    {"--base-file", NULL, CLI_STR, "FILE", 0, 0, F(base_file),
+     "compare --model with the base stored by --save-base instead of running --base (same data, --file-num, "
+     "--block-size, --stride and tokens: checked); divergences over the top K, the target and one tail bucket"},
+    {"--top-k", NULL, CLI_INT, "K", 5, 4096, F(top_k), "log-probs per token --save-base keeps (default 32)"},
+    {"--checkpoint", NULL, CLI_STR, "FILE", 0, 0, F(checkpoint),
+     "record each finished window in FILE; rerunning the same command resumes where it stopped, with a "
+     "bit-identical result; a FILE made for another comparison is refused. With several --data files FILE.0, "
+     "FILE.1, ..."},
+    {"--skip-bad-records", NULL, CLI_FLAG, "", 0, 0, F(skip_bad),
+     "skip malformed records instead of failing"},
+    {"--quiet", "-q", CLI_FLAG, "", 0, 0, F(quiet), "no memory line or progress on stderr"},
+    {0}};
+#undef F
+
+const cli_spec kld_spec = {
+    "kld", "KL divergence of a model's next-token distributions from a base model's (quantization error)",
+    "lmc kld --base MODEL --model MODEL --data FILE [--data FILE ...] [options]",
+    "Both models run in one process over the windows and tokens `lmc eval` scores; every scored token's two full "
+    "distributions are compared exactly. Prints llama-perplexity --kl-divergence's statistics (PPL ratio, KLD "
+    "percentiles, Δp, Same top p) and lmc's: KL both ways, Jensen-Shannon, top-5 overlap, per-byte / per-character "
+    "KLD and ΔBPC with its paired interval clustered by document.\n"
+    "--save-base / --base-file keep the base as its top-K log-probs per token (8 + 8K bytes a token) so it need "
+    "not be run again; the divergences are then lower bounds of the exact ones (docs/kld.md).",
+    OPTS, offsetof(kld_args, pos), 0, 0, NULL};
+
+/* ---- the run ------------------------------------------------------------------------------------------- */
+
+typedef struct kld_cli {
+    const kld_args *a;
+    lmc_model      *ma, *mb;
+    lmc_tokenizer  *ta, *tb;
+    lmc_kld_result *res; /* (data.n) */
+    cli_progress    po;
+    lmc_err         err;
+} kld_cli;
+
+static void show_progress(const lmc_kld_progress *p, void *user) {
+    const char *slash = strrchr(p->data, '/');
+    char line[512], kld[64] = ""; /* no KLD while saving a base */
+    if (!isnan(p->kld)) snprintf(kld, sizeof kld, "  mean KLD %.6g", p->kld);
+    snprintf(line, sizeof line, "%s: window %zu/%zu (%.1f%%)  elapsed %.0f s  ETA %.0f s%s",
+             slash ? slash + 1 : p->data, p->done, p->total,
+             p->total ? 100.0 * (double)p->done / (double)p->total : 100.0, p->elapsed, p->eta, kld);
+    cli_progress_show(user, line, p->final);
+}
+
+/* One model and its tokenizer (the tokenizer from tok_path when given). */
+static int open_one(const char *path, const char *tok_path, int compute, int threads, lmc_model **m,
+                    lmc_tokenizer **t, lmc_err *err) {
+    lmc_model_opts mo = {.compute = (lmc_compute)compute, .threads = threads, .memory_limit = cli_memory_limit()};
+    if (lmc_model_open(path, &mo, m, err)) return -1;
+    return lmc_tokenizer_open(tok_path ? tok_path : path, t, err);
+}
+
+/* Both models, then the memory a window of both takes, stated before anything runs. */
+static int open_models(kld_cli *k) {
+    const kld_args *a = k->a;
+    if ((a->base && open_one(a->base, a->base_tokenizer, a->base_compute, (int)a->threads, &k->ma, &k->ta, &k->err)) ||
+        (a->model && open_one(a->model, a->tokenizer, a->compute, (int)a->threads, &k->mb, &k->tb, &k->err)))
+        return -1;
+    if (!a->quiet && k->ma && k->mb) {
+        lmc_model_desc da, db;
+        lmc_model_describe(k->ma, &da);
+        lmc_model_describe(k->mb, &db);
+        fprintf(stderr, "lmc kld: base %s (%s, %s), model %s (%s, %s); memory: weights %.1f + %.1f MB (mapped and "
+                "held), a %ld-token window of both %.1f MB, plus %d bytes per scored token\n", a->base,
+                da.weights_dtype, lmc_compute_name(da.compute), a->model, db.weights_dtype,
+                lmc_compute_name(db.compute), (da.mapped_bytes + da.resident_bytes) / 1e6,
+                (db.mapped_bytes + db.resident_bytes) / 1e6, a->block_size,
+                lmc_kld_memory(k->ma, k->mb, (int)a->block_size, 0) / 1e6,
+                (int)((lmc_kld_memory(k->ma, k->mb, (int)a->block_size, 1000) -
+                       lmc_kld_memory(k->ma, k->mb, (int)a->block_size, 0)) / 1000));
+    }
+    return 0;
+}
+
+/* With several --data files, a base file path gets ".<index>" appended. */
+static const char *indexed(char *buf, size_t cap, const char *path, int i, int n) {
+    if (!path) return NULL;
+    if (n > 1) snprintf(buf, cap, "%s.%d", path, i);
+    else snprintf(buf, cap, "%s", path);
+    return buf;
+}
+
+/* What --save-base wrote, and what llama-perplexity would have for the same tokens (2 bytes per vocabulary entry
+ * per token). */
+static void print_saved(const lmc_kld_result *r, const char *file) {
+    double ours = (double)r->base_file_bytes, theirs = 2.0 * r->vocab * (double)r->scored_tokens;
+    printf("%s: wrote %s: %zu scored tokens, top %d log-probs + tail mass each, %.3f MB (%.0f bytes a token; "
+           "llama-perplexity's uint16 per vocabulary entry: %.0f bytes a token, %.0fx as much)\n", r->data, file,
+           r->scored_tokens, r->top_k, ours / 1e6, ours / (double)r->scored_tokens, 2.0 * r->vocab, theirs / ours);
+}
+
+static int compare_all(kld_cli *k) {
+    const kld_args *a = k->a;
+    lmc_kld_opts o = {.block_size = (int)a->block_size, .stride = (int)a->stride, .file_num = a->file_num,
+                      .skip_bad = a->skip_bad, .threads = (int)a->threads, .bootstrap = (int)a->bootstrap,
+                      .memory_limit = cli_memory_limit(), .top_k = (int)a->top_k};
+    if (!a->quiet) {
+        const char *iv = getenv("LMC_PROGRESS_INTERVAL"); /* the CLI's knob for tests */
+        o.progress = show_progress;
+        o.progress_user = &k->po;
+        o.progress_interval = iv && *iv ? atof(iv) : k->po.tty ? 0.5 : 5.0;
+    }
+    for (int i = 0; i < a->data.n; i++) {
+        char sb[4200], bf[4200], ck[4200];
+        o.save_base = indexed(sb, sizeof sb, a->save_base, i, a->data.n);
+        o.base_file = indexed(bf, sizeof bf, a->base_file, i, a->data.n);
+        o.checkpoint = indexed(ck, sizeof ck, a->checkpoint, i, a->data.n);
+        int rc = lmc_kld_run(k->ma, k->ta, k->mb, k->tb, a->data.v[i], &o, &k->res[i], &k->err);
+        cli_progress_end(&k->po);
+        if (rc) return -1;
+        if (k->res[i].resumed_windows || k->res[i].torn_records)
+            fprintf(stderr, "lmc: note: %s: %zu of %zu windows resumed from the checkpoint%s\n", o.checkpoint,
+                    k->res[i].resumed_windows, k->res[i].windows,
+                    k->res[i].torn_records ? " (a torn last record was dropped and recomputed)" : "");
+        if (o.save_base) { print_saved(&k->res[i], o.save_base); continue; }
+        char *text = lmc_kld_text(&k->res[i]);
+        printf("%s%s", i ? "\n" : "", text);
+        free(text);
+    }
+    if (a->output)
+        return lmc_kld_write_json(a->output, a->base ? a->base : a->base_file, a->model, k->res, (size_t)a->data.n,
+                                  &k->err);
+    return 0;
+}
+
+/* ---- lmc kld ------------------------------------------------------------------------------------------- */
+
+/* Which models the mode takes: CLI_GO, or the usage exit status (printed). */
+static int check_args(const kld_args *a) {
+    if (a->save_base && a->base_file) return cli_usage(&kld_spec, "--save-base and --base-file do not go together");
+    if (a->save_base && (!a->base || a->model || a->output))
+        return cli_usage(&kld_spec, "--save-base FILE runs the base only: give --base MODEL, and no --model or --json");
+    if (a->base_file && (a->base || !a->model))
+        return cli_usage(&kld_spec, "--base-file FILE stands for the base: give --model MODEL and no --base");
+    if (!a->save_base && !a->base_file && (!a->base || !a->model))
+        return cli_usage(&kld_spec, "kld needs --base MODEL and --model MODEL");
+    if (!a->data.n) return cli_usage(&kld_spec, "kld needs at least one --data FILE");
+    return CLI_GO;
+}
+
+int cmd_kld(int argc, char **argv) {
+    kld_args a = {.block_size = 1900, .stride = 512, .file_num = -1, .bootstrap = 1000, .top_k = 32};
+    int rc = cli_parse(&kld_spec, argc, argv, &a);
+    if (rc == CLI_GO) rc = check_args(&a);
+    if (rc == CLI_GO && a.stride > a.block_size)
+        rc = cli_usage(&kld_spec, "--stride %ld exceeds --block-size %ld", a.stride, a.block_size);
+    if (rc != CLI_GO) { cli_free(&kld_spec, &a); return rc; }
+    kld_cli k = {.a = &a, .po = {isatty(2), 0}};
+    k.res = calloc((size_t)a.data.n, sizeof *k.res);
+    rc = !k.res ? (snprintf(k.err.msg, sizeof k.err.msg, "out of memory"), -1) : open_models(&k);
+    if (rc == 0) rc = compare_all(&k);
+    free(k.res);
+    lmc_tokenizer_free(k.ta);
+    lmc_tokenizer_free(k.tb);
+    lmc_model_close(k.ma);
+    lmc_model_close(k.mb);
+    cli_free(&kld_spec, &a);
+    return rc ? cli_fail(k.err.msg) : 0;
+}
