@@ -4,7 +4,7 @@
 #define LMC_LINEAR_H
 
 #include "lmc.h"
-#include "model/safetensors.h"
+#include "model/weights.h"
 #include "gemm_bf16.h"
 #include "common/prof.h"
 
