@@ -141,7 +141,7 @@ int lmc_linear_init(lmc_linear *l, const lmc_tensor *w, const lmc_tensor *bias, 
 }
 
 /* bf16 GEMM with the weight packed chunk by chunk: each chunk of rows is packed, multiplied into a (T, rows)
- * buffer and copied into its columns of y. The packing is the only extra work (one pass over W). */
+ * buffer and copied into its columns of y. The packing is the only extra work (one pass over the weight). */
 static void apply_bf16_streamed(const lmc_linear *l, const float *x, float *y, int T) {
     enum { ROWS = 1024 };
     int rows = l->N < ROWS ? l->N : ROWS;

@@ -26,8 +26,8 @@
 static void copy_f32(const void *src, float *dst, int64_t n) { memcpy(dst, src, sizeof(float) * (size_t)n); }
 static void widen_bf16(const void *src, float *dst, int64_t n) { bf16_to_f32(dst, src, (size_t)n); }
 static void widen_f16(const void *src, float *dst, int64_t n) { f16_to_f32(dst, src, (size_t)n); }
-static void gemm_f32(float *y, const float *x, const void *W, const float *bias, int T, int N, int K) {
-    matmul_f32(y, x, W, bias, T, N, K);
+static void gemm_f32(float *y, const float *x, const void *weight, const float *bias, int T, int N, int K) {
+    matmul_f32(y, x, weight, bias, T, N, K);
 }
 
 /* One row per type lmc computes with. Block sizes and bytes are ggml-common.h's; the 16-bit types widen in

@@ -27,8 +27,9 @@ typedef enum lmc_dtype {
 /* Widens n elements (whole blocks for a quantized type; src of any alignment the type's kernel accepts) to f32,
  * bit-identical to ggml's dequantize_row_* for the ggml types. */
 typedef void (*lmc_to_f32_fn)(const void *src, float *dst, int64_t n);
-/* y (T, N) = x (T, K) · Wᵀ (+ bias), W (N, K) row-major in its own type (kernels.h matmul_*). */
-typedef void (*lmc_matmul_fn)(float *y, const float *x, const void *W, const float *bias, int T, int N, int K);
+/* y (T, N) = x (T, K) · weightᵀ (+ bias), weight (N, K) row-major in its own type (kernels.h matmul_*). */
+typedef void (*lmc_matmul_fn)(float *y, const float *x, const void *weight, const float *bias, int T, int N,
+                              int K);
 
 /* What lmc knows of an element type: one row per type (weights.c TYPES[], as ggml's type_traits[]), so a new
  * type is one row plus its kernels. */
@@ -39,7 +40,7 @@ typedef struct lmc_type_traits {
     int           quantized;   /* 1: block-quantized, a row is whole blocks, no single element is addressable */
     int           ggml;        /* ggml type id (ggml.h enum ggml_type), how a GGUF file names it */
     lmc_to_f32_fn to_f32;      /* widening (embedding rows, norm vectors, packing for bf16, conversion) */
-    lmc_matmul_fn matmul;      /* f32 GEMM reading W as stored, or NULL: rows widened by to_f32 chunk by chunk
+    lmc_matmul_fn matmul;      /* f32 GEMM reading the weight as stored, or NULL: rows widened by to_f32 chunk by chunk
                                 * then the same f32 GEMM (matmul_rows_w), as ggml's CPU path does */
 } lmc_type_traits;
 
