@@ -8,6 +8,7 @@
  * With a file: each tensor dequantized row by row, the time per type; with OUT.bin every tensor lmc can
  * dequantize is written there as "name\n" "numel\n" then numel little-endian f32 values, in file order. */
 #include "dequant.h"
+#include "model/weights.h"
 #include "model/gguf.h"
 #include "common/util.h"
 

@@ -13,9 +13,12 @@
 
 enum { BQ = 64, BK = 512 };
 
-static void attend_block(float *out, const float *q, int q_stride, const float *k, int k_stride,
-                         const float *v, int v_stride, int T, int n_heads, int qk_dim, int v_dim, float scale,
+/* Query head h (reading KV head g), queries t0 .. t0+BQ: S, O, m, l are the calling thread's tiles. */
+static void attend_block(float *out, const float *q, const float *k, const float *v, int T, const attn_shape *s,
                          int h, int g, int t0, float *S, float *O, float *m, float *l) {
+    const int q_stride = s->q_stride, k_stride = s->k_stride, v_stride = s->v_stride, n_heads = s->n_heads;
+    const int qk_dim = s->qk_dim, v_dim = s->v_dim;
+    const float scale = s->scale;
     int bq = T - t0 < BQ ? T - t0 : BQ;
     const float *qb = q + (size_t)t0 * q_stride + (size_t)h * qk_dim;
     memset(O, 0, sizeof(float) * (size_t)bq * v_dim);
@@ -50,9 +53,9 @@ static void attend_block(float *out, const float *q, int q_stride, const float *
     }
 }
 
-void attention_causal(float *out, const float *q, int q_stride, const float *k, int k_stride, const float *v,
-                      int v_stride, int T, int n_heads, int n_kv_heads, int qk_dim, int v_dim, float scale) {
-    int n_qblocks = (T + BQ - 1) / BQ, group = n_heads / n_kv_heads;
+void attention_causal(float *out, const float *q, const float *k, const float *v, int T, const attn_shape *s) {
+    const int n_heads = s->n_heads, v_dim = s->v_dim;
+    int n_qblocks = (T + BQ - 1) / BQ, group = n_heads / s->n_kv_heads;
 #pragma omp parallel
     {
         float *S = malloc(sizeof(float) * (size_t)BQ * BK);
@@ -62,8 +65,7 @@ void attention_causal(float *out, const float *q, int q_stride, const float *k, 
 #pragma omp for schedule(dynamic, 1) collapse(2)
         for (int qb = n_qblocks - 1; qb >= 0; qb--)
             for (int h = 0; h < n_heads; h++)
-                attend_block(out, q, q_stride, k, k_stride, v, v_stride, T, n_heads, qk_dim, v_dim, scale, h,
-                             h / group, qb * BQ, S, O, m, l);
+                attend_block(out, q, k, v, T, s, h, h / group, qb * BQ, S, O, m, l);
         free(S);
         free(O);
     }
@@ -76,10 +78,11 @@ void attention_causal(float *out, const float *q, int q_stride, const float *k, 
  * by a second sgemv. The summation order differs from attention_causal's blocked one, so a step agrees with a
  * prefill to rounding, not bit for bit; each row is still computed by one thread in a fixed order, so the result
  * does not depend on the thread count. */
-void attention_prefix(float *out, const float *q, int q_stride, const float *k, int k_stride, const float *v,
-                      int v_stride, int n, int pos, int n_heads, int n_kv_heads, int qk_dim, int v_dim,
-                      float scale) {
-    int group = n_heads / n_kv_heads;
+void attention_prefix(float *out, const float *q, const float *k, const float *v, int n, int pos,
+                      const attn_shape *s) {
+    const int q_stride = s->q_stride, k_stride = s->k_stride, v_stride = s->v_stride, n_heads = s->n_heads;
+    const int qk_dim = s->qk_dim, v_dim = s->v_dim, group = n_heads / s->n_kv_heads;
+    const float scale = s->scale;
 #pragma omp parallel
     {
         float *S = malloc(sizeof(float) * (size_t)(pos + n));

@@ -207,8 +207,8 @@ static ab_sizes ab_layout(int T, int n_kv, int qk_dim, int v_dim) {
     return z;
 }
 
-size_t AB_PUB(attention_bf16_scratch_bytes)(int T, int n_kv_heads, int qk_dim, int v_dim, int threads) {
-    const ab_sizes z = ab_layout(T, n_kv_heads, qk_dim, v_dim);
+size_t AB_PUB(attention_bf16_scratch_bytes)(int T, const attn_shape *s, int threads) {
+    const ab_sizes z = ab_layout(T, s->n_kv_heads, s->qk_dim, s->v_dim);
     return z.shared + (size_t)(threads > 0 ? threads : 1) * z.thread + 64;
 }
 
@@ -276,9 +276,11 @@ static void ab_block(const ab_job *J, int h, int t0, char *ws) {
     ab_store(J->out + ((size_t)t0 * J->n_heads + h) * Dv, (size_t)J->n_heads * Dv, O, l, bq, Dv);
 }
 
-int AB_PUB(attention_causal_bf16)(float *out, const float *q, int q_stride, const float *k, int k_stride,
-                                  const float *v, int v_stride, int T, int n_heads, int n_kv_heads, int qk_dim,
-                                  int v_dim, float scale, void *scratch, int threads) {
+int AB_PUB(attention_causal_bf16)(float *out, const float *q, const float *k, const float *v, int T,
+                                  const attn_shape *s, void *scratch, int threads) {
+    const int q_stride = s->q_stride, k_stride = s->k_stride, v_stride = s->v_stride, n_heads = s->n_heads;
+    const int n_kv_heads = s->n_kv_heads, qk_dim = s->qk_dim, v_dim = s->v_dim;
+    const float scale = s->scale;
     if (!gemm_bf16_tile_supported_()) return -1;
     if (T <= 0) return 0;
     const ab_sizes z = ab_layout(T, n_kv_heads, qk_dim, v_dim);

@@ -5,8 +5,8 @@
  * operations are ggml's reference ones in the same order (no fused multiply-add: the build is ISO C, whose
  * default is no contraction), so the results are bit-identical to dequantize_row_* in ggml-quants.c.
  *
- * Sections: 16-bit floats · 32-element blocks (Q8_0, Q4_0, Q5_0) · 256-element k-quant super-blocks (Q4_K, Q6_K) ·
- * dispatch. */
+ * Sections: 16-bit floats · 32-element blocks (Q8_0, Q4_0, Q5_0) · 256-element k-quant super-blocks (Q4_K, Q6_K).
+ * Dispatch by type is the traits table of src/model/weights.c. */
 #include "dequant.h"
 
 #include "kernels.h"
@@ -145,23 +145,4 @@ void lmc_dequant_q6_k(const void *src, float *dst, int64_t n) {
             }
         }
     }
-}
-
-/* ---- dispatch --------------------------------------------------------------------------------- */
-
-int lmc_dequant(int type, const void *src, float *dst, int64_t n) {
-    int64_t block = type == LMC_GGML_Q8_0 || type == LMC_GGML_Q4_0 || type == LMC_GGML_Q5_0 ? 32
-                  : type == LMC_GGML_Q4_K || type == LMC_GGML_Q6_K ? 256 : 1;
-    if (n < 0 || n % block) return -1;
-    switch (type) {
-    case LMC_GGML_F32: memcpy(dst, src, (size_t)n * sizeof(float)); return 0;
-    case LMC_GGML_F16: lmc_dequant_f16(src, dst, n); return 0;
-    case LMC_GGML_BF16: lmc_dequant_bf16(src, dst, n); return 0;
-    case LMC_GGML_Q8_0: lmc_dequant_q8_0(src, dst, n); return 0;
-    case LMC_GGML_Q4_0: lmc_dequant_q4_0(src, dst, n); return 0;
-    case LMC_GGML_Q5_0: lmc_dequant_q5_0(src, dst, n); return 0;
-    case LMC_GGML_Q4_K: lmc_dequant_q4_k(src, dst, n); return 0;
-    case LMC_GGML_Q6_K: lmc_dequant_q6_k(src, dst, n); return 0;
-    }
-    return -1;
 }

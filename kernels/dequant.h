@@ -24,8 +24,6 @@ void lmc_dequant_q5_0(const void *src, float *dst, int64_t n); /* block 32: f16 
 void lmc_dequant_q4_k(const void *src, float *dst, int64_t n); /* block 256: see dequant.c */
 void lmc_dequant_q6_k(const void *src, float *dst, int64_t n); /* block 256: see dequant.c */
 
-/* Any of the types above, F32 included (a copy). Returns 0, or -1 when lmc has no dequantizer for `type` or n
- * is not a whole number of its blocks (nothing written). */
-int lmc_dequant(int type, const void *src, float *dst, int64_t n);
+/* Which type widens with which function, by lmc type or ggml id, is src/model/weights.h (one table). */
 
 #endif

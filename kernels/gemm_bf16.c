@@ -1,4 +1,4 @@
-/* gemm_bf16.c — bf16 × bf16 → f32 GEMM, y = x · Wᵀ (+ bias). See gemm_bf16.h for the semantics and layout.
+/* gemm_bf16.c — bf16 × bf16 → f32 GEMM, y = x · weightᵀ (+ bias). See gemm_bf16.h for the semantics and layout.
  *
  * Three paths with one summation order (so one set of result bits, up to the hardware's vdpbf16ps):
  *   AVX512  vdpbf16ps outer-product micro-kernel: 32 weight rows (2 zmm of 16 rows × one k pair) × 12 token
@@ -147,8 +147,8 @@ static int gb_pack_any(gemm_bf16_w *w, const uint16_t *Wb, const float *Wf, int 
 int GB_PUB(gemm_bf16_pack)(gemm_bf16_w *w, const uint16_t *W_bf16, int N, int K) {
     return gb_pack_any(w, W_bf16, NULL, N, K);
 }
-int GB_PUB(gemm_bf16_pack_f32)(gemm_bf16_w *w, const float *W, int N, int K) {
-    return gb_pack_any(w, NULL, W, N, K);
+int GB_PUB(gemm_bf16_pack_f32)(gemm_bf16_w *w, const float *weight, int N, int K) {
+    return gb_pack_any(w, NULL, weight, N, K);
 }
 void GB_PUB(gemm_bf16_free)(gemm_bf16_w *w) {
     if (!w) return;
@@ -166,9 +166,9 @@ size_t GB_PUB(gemm_bf16_scratch_bytes)(int T, int K) {
 }
 
 /* ---- one call's job ---- */
-/* One output of a call: y (T, N) = x · Wᵀ (+ bias), then its epilogue on each finished tile. */
+/* One output of a call: y (T, N) = x · weightᵀ (+ bias), then its epilogue on each finished tile. */
 typedef struct gb_out {
-    const uint16_t *w;    /* packed W (N, K) */
+    const uint16_t *w;    /* packed weight (N, K) */
     const float    *bias; /* (N) or NULL */
     float          *y;    /* (T, N) */
     float          *dst;  /* (T, N): the epilogue's target (GEMM_BF16_ADD_TO, GEMM_BF16_SILU_MUL_TO), else NULL */
@@ -501,14 +501,14 @@ void GB_PUB(gemm_bf16_tile)(float *y, int ldy, const uint16_t *w0, size_t panel_
     zk_tab[rows > 16][nt - 1](&a);
 }
 
-Z_TARGET void GB_PUB(gemm_bf16_pack_into)(uint16_t *dst, const float *W, size_t ldw, int N, int K) {
+Z_TARGET void GB_PUB(gemm_bf16_pack_into)(uint16_t *dst, const float *weight, size_t ldw, int N, int K) {
     const int Kp2 = (K + 1) / 2, P = (N + 15) / 16;
     uint32_t  tmp[16][16];
     for (int p = 0; p < P; p++) {
         const int rows = gb_min(16, N - 16 * p);
         for (int q = 0; q < Kp2; q += 16) {
             const int n = gb_min(32, K - 2 * q), cnt = gb_min(16, Kp2 - q);
-            for (int r = 0; r < rows; r++) z_cvt32(W + (size_t)(16 * p + r) * ldw + 2 * q, n, tmp[r]);
+            for (int r = 0; r < rows; r++) z_cvt32(weight + (size_t)(16 * p + r) * ldw + 2 * q, n, tmp[r]);
             z_transpose(tmp, rows, (uint32_t *)dst + ((size_t)p * Kp2 + q) * 16, 16, cnt, 16);
         }
     }

@@ -1,22 +1,22 @@
 /* gemm_bf16.h — y (T, N) = x (T, K) · Wᵀ (+ bias) with bf16 operands and f32 accumulation: the semantics of
  * AVX512_BF16's vdpbf16ps.
  *
- *   - W (N, K) is rounded to bf16 once, at pack time (gemm_bf16_pack_f32: round to nearest even; or given as
+ *   - weight (N, K) is rounded to bf16 once, at pack time (gemm_bf16_pack_f32: round to nearest even; or given as
  *     bf16 bits to gemm_bf16_pack), and repacked into the layout vdpbf16ps consumes.
  *   - x (T, K) f32 is rounded to bf16 (nearest even) once per call, into caller-provided scratch.
- *   - As vdpbf16ps does (DAZ), bf16 subnormals in W and x are read as zero (sign kept); NaN stays NaN.
+ *   - As vdpbf16ps does (DAZ), bf16 subnormals in the weight and x are read as zero (sign kept); NaN stays NaN.
  *   - Every output element is summed in one fixed order that depends on nothing but K (not on the thread
  *     count, the blocking or the token position): acc = 0; for each k pair p = 0..Kp/2-1:
- *     acc += W[n][2p+1]·x[t][2p+1]; acc += W[n][2p]·x[t][2p] (each product of two bf16 is exact in f32, so
+ *     acc += weight[n][2p+1]·x[t][2p+1]; acc += weight[n][2p]·x[t][2p] (each product of two bf16 is exact in f32, so
  *     each step is one f32 rounding); then y = acc + bias[n]. The results are bit-identical for every
  *     thread count. The AVX2 and plain-C paths follow the same order and agree bit for bit with each other;
  *     the AVX-512 path does too wherever the hardware's vdpbf16ps rounds each of its two steps as Intel's
  *     pseudocode says (outputs that would be f32 subnormal are flushed to zero there: FTZ).
  *
  * Packed layout (Np = N rounded up to 16, Kp = K rounded up to 2, missing rows/columns are zero):
- *   packed[((p · Kp/2 + q) · 16 + r) · 2 + e] = bf16(W[16p + r][2q + e])
+ *   packed[((p · Kp/2 + q) · 16 + r) · 2 + e] = bf16(weight[16p + r][2q + e])
  * i.e. panels of 16 rows; within a panel, for each k pair q, one 64-byte vector holds the 16 rows' pairs
- * (W[n][2q] in the low half of the dword, W[n][2q+1] in the high half). The buffer is 64-byte aligned.
+ * (weight[n][2q] in the low half of the dword, weight[n][2q+1] in the high half). The buffer is 64-byte aligned.
  *
  * Threads: OpenMP (one parallel region per call, one barrier inside it), using the current OpenMP thread
  * count. Work is split statically and contiguously: rows (in 32-row units) across threads, and also token
@@ -35,8 +35,8 @@ typedef struct gemm_bf16_w {
 
 /* W_bf16: (N, K) bf16 bits, row-major. Returns 0, or -1 when out of memory (or N, K < 0); *w is zeroed then. */
 int  gemm_bf16_pack(gemm_bf16_w *w, const uint16_t *W_bf16, int N, int K);
-/* W: (N, K) f32, rounded to bf16 (nearest even). Identical result to gemm_bf16_pack on the rounded bits. */
-int  gemm_bf16_pack_f32(gemm_bf16_w *w, const float *W, int N, int K);
+/* weight: (N, K) f32, rounded to bf16 (nearest even). Identical result to gemm_bf16_pack on the rounded bits. */
+int  gemm_bf16_pack_f32(gemm_bf16_w *w, const float *weight, int N, int K);
 void gemm_bf16_free(gemm_bf16_w *w);
 
 /* Bytes of scratch that gemm_bf16 needs for T tokens of K features (enough for every path). */
@@ -48,7 +48,7 @@ size_t gemm_bf16_scratch_bytes(int T, int K);
 void gemm_bf16(float *y, const float *x, const gemm_bf16_w *w, const float *bias, int T, void *scratch);
 
 /* ---- several outputs from one input, with fused epilogues ---- */
-/* What happens to a finished tile of y = x · Wᵀ (+ bias). The fused forms give the same bits as the separate
+/* What happens to a finished tile of y = x · weightᵀ (+ bias). The fused forms give the same bits as the separate
  * kernels (add_inplace, swiglu_poly) applied after the GEMM, while the tile is still in cache. */
 enum {
     GEMM_BF16_STORE       = 0, /* y only */
@@ -78,9 +78,9 @@ int  gemm_bf16_tile_supported(void);
 /* Rounds nt ≤ 12 rows of x (K floats each, row stride ldx) to bf16 into the group layout xz[q·12 + j] = pair q
  * of row j (xz: ceil(K/2)·12 dwords; rows nt..11 and a missing odd k are zero). */
 void gemm_bf16_round_group(uint32_t *xz, const float *x, size_t ldx, int nt, int K);
-/* Packs W (N, K) with row stride ldw into the panel layout above at dst (ceil(N/16)·16 · ceil(K/2)·2 values,
+/* Packs weight (N, K) with row stride ldw into the panel layout above at dst (ceil(N/16)·16 · ceil(K/2)·2 values,
  * rows N.. and a missing odd k zero), rounding as gemm_bf16_round_group. */
-void gemm_bf16_pack_into(uint16_t *dst, const float *W, size_t ldw, int N, int K);
+void gemm_bf16_pack_into(uint16_t *dst, const float *weight, size_t ldw, int N, int K);
 /* dst[i] = the pair (bf16 lo[i], bf16 hi[i]) as one dword (lo in the low half), i < n; hi NULL → 0. */
 void gemm_bf16_round_pairs(uint32_t *dst, const float *lo, const float *hi, int n);
 /* dst[i·ldd + j] = src[j][i] for i < cnt ≤ 16, j < lanes ≤ 16 (rows nrows.. of src read as zero): a 16 × 16

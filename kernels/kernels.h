@@ -1,6 +1,16 @@
 /* kernels.h — pure numeric kernels. Each is a small function over plain arrays; shapes are given as
  * (rows, cols) in row-major order. No kernel knows files, models or errors. Parallel kernels use OpenMP
- * (the one threading runtime; OpenBLAS is its OpenMP build). */
+ * (the one threading runtime; OpenBLAS is its OpenMP build).
+ *
+ * Single capital letters mean one thing in the kernels and the model (kernels/, src/model/; the convention for
+ * the rest of lmc too):
+ *     T  tokens in one forward pass: the rows of every activation (a window's W, or a step's few)
+ *     W  the window length of an evaluation (--block-size); S its stride (--stride)
+ *     N, K  a linear's output and input features: y (T, N) = x (T, K) · weightᵀ, weight (N, K)
+ *     V  vocabulary size (logits per token); D a model's hidden width where a letter is used for it
+ *     H  attention (query) heads; L layers; E experts of a mixture
+ * A matrix is never a capital letter (it is `weight`, `x`, `y`, `q`, `k`, `v`), and a thread count is
+ * `threads`, never T. */
 #ifndef LMC_KERNELS_H
 #define LMC_KERNELS_H
 
@@ -33,26 +43,32 @@ void rope_apply(float *x, int T, int n_heads, int head_dim, int stride, int rot_
                 const float *sin_t, int interleaved);
 
 /* ---- attention (attention.c) ---- */
-/* Causal softmax attention over a prefill of T tokens with grouped KV heads (n_heads % n_kv_heads == 0).
- * q: (T, n_heads, qk_dim) row stride q_stride; k: (T, n_kv_heads, qk_dim) stride k_stride;
- * v: (T, n_kv_heads, v_dim) stride v_stride; out: (T, n_heads, v_dim), contiguous.
- * scale multiplies q·k. Tiled with online softmax: never holds T×T scores for all heads at once. */
-void attention_causal(float *out, const float *q, int q_stride, const float *k, int k_stride, const float *v,
-                      int v_stride, int T, int n_heads, int n_kv_heads, int qk_dim, int v_dim, float scale);
+/* Where one attention call's operands lie: a model's attention has one shape, named once (arch_base.attn)
+ * instead of a list of integers at every call. Grouped KV heads: n_heads % n_kv_heads == 0, query head h reads
+ * KV head h / (n_heads / n_kv_heads). */
+typedef struct attn_shape {
+    int   n_heads, n_kv_heads;          /* query heads; key/value heads */
+    int   qk_dim, v_dim;                /* floats per head of q and k; of v and of the output */
+    int   q_stride, k_stride, v_stride; /* floats from one token's row to the next in q, k, v */
+    float scale;                        /* multiplies q·k (1/√qk_dim unless the model says otherwise) */
+} attn_shape;
+
+/* Causal softmax attention over a prefill of T tokens. q: (T, n_heads, qk_dim) rows q_stride apart;
+ * k: (T, n_kv_heads, qk_dim) rows k_stride apart; v: (T, n_kv_heads, v_dim) rows v_stride apart;
+ * out: (T, n_heads, v_dim), contiguous. Tiled with online softmax: never holds T×T scores for all heads at once. */
+void attention_causal(float *out, const float *q, const float *k, const float *v, int T, const attn_shape *s);
 /* Attention of n new queries at positions pos..pos+n-1 over a KV cache holding keys/values 0..pos+n-1 (the new
- * ones included): query i sees keys 0..pos+i. q: (n, n_heads, qk_dim) stride q_stride; k: (pos+n, n_kv_heads,
- * qk_dim) stride k_stride; v likewise (v_dim); out: (n, n_heads, v_dim), contiguous. f32 only. */
-void attention_prefix(float *out, const float *q, int q_stride, const float *k, int k_stride, const float *v,
-                      int v_stride, int n, int pos, int n_heads, int n_kv_heads, int qk_dim, int v_dim,
-                      float scale);
+ * ones included): query i sees keys 0..pos+i. q: (n, n_heads, qk_dim); k: (pos+n, n_kv_heads, qk_dim); v
+ * likewise (v_dim); strides as s says; out: (n, n_heads, v_dim), contiguous. f32 only. */
+void attention_prefix(float *out, const float *q, const float *k, const float *v, int n, int pos,
+                      const attn_shape *s);
 
 /* The same with bf16 operands (attention_bf16.c): Q, K, V and the probabilities rounded to bf16, products by
  * vdpbf16ps, sums and softmax in f32. AVX512_BF16 only: returns -1 (out untouched) where it is missing.
- * scratch: attention_bf16_scratch_bytes(T, n_kv_heads, qk_dim, v_dim, threads) bytes; threads: the most
- * OpenMP threads the call may use (each needs its own part of the scratch). */
-size_t attention_bf16_scratch_bytes(int T, int n_kv_heads, int qk_dim, int v_dim, int threads);
-int    attention_causal_bf16(float *out, const float *q, int q_stride, const float *k, int k_stride, const float *v,
-                             int v_stride, int T, int n_heads, int n_kv_heads, int qk_dim, int v_dim, float scale,
+ * scratch: attention_bf16_scratch_bytes(T, s, threads) bytes; threads: the most OpenMP threads the call may use
+ * (each needs its own part of the scratch). */
+size_t attention_bf16_scratch_bytes(int T, const attn_shape *s, int threads);
+int    attention_causal_bf16(float *out, const float *q, const float *k, const float *v, int T, const attn_shape *s,
                              void *scratch, int threads);
 
 /* ---- activations (activations.c) ---- */
@@ -68,17 +84,17 @@ void gelu_erf(float *x, size_t n);
 void gelu_tanh(float *x, size_t n);
 void silu(float *x, size_t n);
 
-/* ---- matmul (matmul.c): y = x · Wᵀ (+ bias) ---- */
-/* x: (T, K); W: (N, K) f32; y: (T, N); bias: (N) or NULL. Through cblas_sgemm. */
-void matmul_f32(float *y, const float *x, const float *W, const float *bias, int T, int N, int K);
-/* W: (N, K) bf16 or f16 bits, widened to f32 tile by tile (`tile` scratch: tile_rows × K floats per thread,
+/* ---- matmul (matmul.c): y = x · weightᵀ (+ bias) ---- */
+/* x: (T, K); weight: (N, K) f32; y: (T, N); bias: (N) or NULL. Through cblas_sgemm. */
+void matmul_f32(float *y, const float *x, const float *weight, const float *bias, int T, int N, int K);
+/* weight: (N, K) bf16 or f16 bits, widened to f32 tile by tile (`tile` scratch: tile_rows × K floats per thread,
  * see matmul_tile_floats) and multiplied with cblas_sgemm. Exact widening, so results equal matmul_f32 on the
  * widened matrix up to sgemm's own blocking. */
-void matmul_bf16w(float *y, const float *x, const uint16_t *W, const float *bias, int T, int N, int K);
-void matmul_f16w(float *y, const float *x, const uint16_t *W, const float *bias, int T, int N, int K);
-/* W: N rows of row_bytes bytes in any format that dequant(row bytes, dst, n elements) widens to f32 (a row is
+void matmul_bf16w(float *y, const float *x, const uint16_t *weight, const float *bias, int T, int N, int K);
+void matmul_f16w(float *y, const float *x, const uint16_t *weight, const float *bias, int T, int N, int K);
+/* weight: N rows of row_bytes bytes in any format that dequant(row bytes, dst, n elements) widens to f32 (a row is
  * whole blocks: kernels/dequant.h), widened chunk by chunk like matmul_bf16w. */
-void matmul_rows_w(float *y, const float *x, const void *W, size_t row_bytes,
+void matmul_rows_w(float *y, const float *x, const void *weight, size_t row_bytes,
                    void (*dequant)(const void *src, float *dst, int64_t n), const float *bias, int T, int N, int K);
 
 /* ---- bias & residual (residual.c) ---- */

@@ -7,9 +7,10 @@
 #include <stdint.h>
 
 /* ---- routing (moe.c) ---- */
-/* y (T, N) = x (T, K) · Wᵀ, W (N, K) f32, for small N (MoE routers): each output is summed in double in index
- * order, rounded once; parallel over tokens only, so the result is bit-identical for every thread count. */
-void router_logits(float *y, const float *x, const float *W, int T, int N, int K);
+/* y (T, N) = x (T, K) · weightᵀ, weight (N, K) f32, for small N (MoE routers): each output is summed in double
+ * in index order, rounded once; parallel over tokens only, so the result is bit-identical for every thread
+ * count. */
+void router_logits(float *y, const float *x, const float *weight, int T, int N, int K);
 /* x: (T, n), in place: each row becomes softmax(row). Max-shifted, exponentials in f32, sum in double. */
 void softmax_rows(float *x, int T, int n);
 /* The k largest of x (n), in descending order, into idx (k) (and their values into val (k), may be NULL).

@@ -1,6 +1,6 @@
-/* matmul.c — y = x · Wᵀ (+ bias) in f32 through cblas_sgemm.
+/* matmul.c — y = x · weightᵀ (+ bias) in f32 through cblas_sgemm.
  *
- * The output is cut into fixed tiles of TILE_T tokens × CHUNK rows of W, and each tile is one
+ * The output is cut into fixed tiles of TILE_T tokens × CHUNK rows of weight, and each tile is one
  * single-threaded sgemm inside an OpenMP loop (OpenBLAS's OpenMP build runs single-threaded inside a parallel
  * region). OpenBLAS's own threading changes its blocking with the thread count, and with it the rounding of
  * the result; fixed chunks make every output element's summation independent of the thread count, so BPC is
@@ -21,8 +21,8 @@ typedef void (*widen_fn)(const void *src, float *dst, int64_t n);
 static void widen_bf16(const void *src, float *dst, int64_t n) { bf16_to_f32(dst, src, (size_t)n); }
 static void widen_f16(const void *src, float *dst, int64_t n) { f16_to_f32(dst, src, (size_t)n); }
 
-/* W is f32 (widen == NULL) or rows of row_bytes bytes widened with `widen`. */
-static void matmul_chunked(float *y, const float *x, const void *W, size_t row_bytes, widen_fn widen,
+/* weight is f32 (widen == NULL) or rows of row_bytes bytes widened with `widen`. */
+static void matmul_chunked(float *y, const float *x, const void *weight, size_t row_bytes, widen_fn widen,
                            const float *bias, int T, int N, int K) {
     int chunks = (N + CHUNK - 1) / CHUNK, tiles = (T + TILE_T - 1) / TILE_T;
 #pragma omp parallel
@@ -35,16 +35,16 @@ static void matmul_chunked(float *y, const float *x, const void *W, size_t row_b
         for (int ct = 0; ct < chunks * tiles; ct++) {
             int c = ct / tiles, t0 = (ct % tiles) * TILE_T, tn = T - t0 < TILE_T ? T - t0 : TILE_T;
             int n0 = c * CHUNK, r = N - n0 < CHUNK ? N - n0 : CHUNK;
-            const float *w;
+            const float *rows;
             if (widen) {
-                if (widened != c) widen((const char *)W + (size_t)n0 * row_bytes, tile, (int64_t)r * K);
+                if (widened != c) widen((const char *)weight + (size_t)n0 * row_bytes, tile, (int64_t)r * K);
                 widened = c;
-                w = tile;
+                rows = tile;
             } else {
-                w = (const float *)W + (size_t)n0 * K;
+                rows = (const float *)weight + (size_t)n0 * K;
             }
             float *yt = y + (size_t)t0 * N + n0;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tn, r, K, 1.0f, x + (size_t)t0 * K, K, w, K, 0.0f,
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tn, r, K, 1.0f, x + (size_t)t0 * K, K, rows, K, 0.0f,
                         yt, N);
             if (bias)
                 for (int t = 0; t < tn; t++)
@@ -54,20 +54,20 @@ static void matmul_chunked(float *y, const float *x, const void *W, size_t row_b
     }
 }
 
-/* x: (T, K); W: (N, K) f32; y: (T, N); bias: (N) or NULL. */
-void matmul_f32(float *y, const float *x, const float *W, const float *bias, int T, int N, int K) {
-    matmul_chunked(y, x, W, 0, NULL, bias, T, N, K);
+/* x: (T, K); weight: (N, K) f32; y: (T, N); bias: (N) or NULL. */
+void matmul_f32(float *y, const float *x, const float *weight, const float *bias, int T, int N, int K) {
+    matmul_chunked(y, x, weight, 0, NULL, bias, T, N, K);
 }
 
-void matmul_bf16w(float *y, const float *x, const uint16_t *W, const float *bias, int T, int N, int K) {
-    matmul_chunked(y, x, W, (size_t)K * 2, widen_bf16, bias, T, N, K);
+void matmul_bf16w(float *y, const float *x, const uint16_t *weight, const float *bias, int T, int N, int K) {
+    matmul_chunked(y, x, weight, (size_t)K * 2, widen_bf16, bias, T, N, K);
 }
 
-void matmul_f16w(float *y, const float *x, const uint16_t *W, const float *bias, int T, int N, int K) {
-    matmul_chunked(y, x, W, (size_t)K * 2, widen_f16, bias, T, N, K);
+void matmul_f16w(float *y, const float *x, const uint16_t *weight, const float *bias, int T, int N, int K) {
+    matmul_chunked(y, x, weight, (size_t)K * 2, widen_f16, bias, T, N, K);
 }
 
-void matmul_rows_w(float *y, const float *x, const void *W, size_t row_bytes,
+void matmul_rows_w(float *y, const float *x, const void *weight, size_t row_bytes,
                    void (*dequant)(const void *src, float *dst, int64_t n), const float *bias, int T, int N, int K) {
-    matmul_chunked(y, x, W, row_bytes, dequant, bias, T, N, K);
+    matmul_chunked(y, x, weight, row_bytes, dequant, bias, T, N, K);
 }

@@ -4,12 +4,12 @@
 #include <math.h>
 #include <string.h>
 
-void router_logits(float *y, const float *x, const float *W, int T, int N, int K) {
+void router_logits(float *y, const float *x, const float *weight, int T, int N, int K) {
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < T; t++) {
         const float *xr = x + (size_t)t * K;
         for (int n = 0; n < N; n++) {
-            const float *w = W + (size_t)n * K;
+            const float *w = weight + (size_t)n * K;
             double acc = 0;
             for (int k = 0; k < K; k++) acc += (double)xr[k] * w[k];
             y[(size_t)t * N + n] = (float)acc;

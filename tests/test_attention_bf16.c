@@ -43,13 +43,13 @@ static void ta_make(ta_case *c, int T, int H, int KV, int D, int Dv) {
 }
 static void ta_free(ta_case *c) { free(c->q), free(c->k), free(c->v); }
 
-typedef int (*ta_fn)(float *, const float *, int, const float *, int, const float *, int, int, int, int, int, int,
-                     float, void *, int);
+typedef int (*ta_fn)(float *, const float *, const float *, const float *, int, const attn_shape *, void *, int);
 
 static int ta_run(const ta_case *c, ta_fn fn, int threads, float *out) {
-    void *s = malloc(attention_bf16_scratch_bytes(c->T, c->KV, c->D, c->Dv, threads));
-    int   rc = fn(out, c->q, c->H * c->D, c->k, c->KV * c->D, c->v, c->KV * c->Dv, c->T, c->H, c->KV, c->D, c->Dv,
-                  1.0f / sqrtf((float)c->D), s, threads);
+    const attn_shape sh = {c->H, c->KV, c->D, c->Dv, c->H * c->D, c->KV * c->D, c->KV * c->Dv,
+                           1.0f / sqrtf((float)c->D)};
+    void *s = malloc(attention_bf16_scratch_bytes(c->T, &sh, threads));
+    int   rc = fn(out, c->q, c->k, c->v, c->T, &sh, s, threads);
     free(s);
     return rc;
 }

@@ -8,6 +8,7 @@
 
 #include "dequant.h"
 #include "model/gguf.h"
+#include "model/weights.h"
 #include "common/util.h"
 
 #include <fcntl.h>

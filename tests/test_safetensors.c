@@ -483,6 +483,61 @@ static void test_dtype_helpers(void) {
     CHECK(strcmp(lmc_dtype_name(LMC_BF16), "BF16") == 0, "name");
 }
 
+/* The traits table: every row's block sizes agree with the helpers, the ggml ids map back to the row, and
+ * widening through a row gives ggml's values (one Q8_0 block: x = d·q). */
+static void test_type_traits(void) {
+    for (int i = 0; i < LMC_N_DTYPES; i++) {
+        const lmc_type_traits *tr = lmc_type_traits_of((lmc_dtype)i);
+        lmc_dtype back;
+        REQUIRE(tr && tr->name && tr->to_f32 && tr->block >= 1, "row %d incomplete", i);
+        CHECK(lmc_dtype_bytes((lmc_dtype)i, 2 * tr->block) == 2 * tr->block_bytes, "%s: bytes of two blocks", tr->name);
+        CHECK(lmc_dtype_size((lmc_dtype)i) == (tr->quantized ? 0 : tr->block_bytes), "%s: element size", tr->name);
+        CHECK(lmc_dtype_from_ggml(tr->ggml, &back) == 0 && back == (lmc_dtype)i, "%s: ggml id %d", tr->name, tr->ggml);
+        CHECK(!strcmp(lmc_dtype_name((lmc_dtype)i), tr->name), "%s: name", tr->name);
+    }
+    lmc_dtype dt;
+    CHECK(lmc_type_traits_of((lmc_dtype)LMC_N_DTYPES) == NULL && lmc_dtype_from_ggml(3 /* Q4_1 */, &dt) == -1,
+          "unknown types");
+    uint8_t blk[34] = {0x00, 0x40}; /* f16 d = 2.0, then 32 int8 q */
+    for (int i = 0; i < 32; i++) blk[2 + i] = (uint8_t)(int8_t)(i - 16);
+    float out[32];
+    lmc_dtype_to_f32(LMC_Q8_0, blk, out, 32);
+    CHECK(out[0] == -32.0f && out[31] == 30.0f, "Q8_0 widened: %g %g", out[0], out[31]);
+}
+
+static const char *name_of(const void *ctx, size_t i) { return ((const char *const *)ctx)[i]; }
+
+/* The one lookup by name: sorted order, duplicates found, absent names -1. */
+static void test_names(void) {
+    const char *names[] = {"b", "a", "c", "a"};
+    size_t *order = lmc_names_sort(4, name_of, names);
+    CHECK(order[0] == 1 && order[1] == 3 && order[2] == 0 && order[3] == 2, "order %zu %zu %zu %zu", order[0],
+          order[1], order[2], order[3]);
+    CHECK(lmc_names_dup(order, 4, name_of, names) == 1, "duplicate 'a' not found");
+    CHECK(lmc_names_find(order, 4, "a", name_of, names) == 1, "a");
+    CHECK(lmc_names_find(order, 4, "c", name_of, names) == 2, "c");
+    CHECK(lmc_names_find(order, 4, "bb", name_of, names) == -1 && lmc_names_find(order, 4, "", name_of, names) == -1,
+          "absent names found");
+    CHECK(lmc_names_dup(order + 2, 2, name_of, names) == 0, "b, c: no duplicate");
+    free(order);
+}
+
+/* The one map-file helper: an empty file maps to (NULL, 0); a directory and a missing file are named errors. */
+static void test_map_file(void) {
+    lmc_map m;
+    lmc_err err = {{0}};
+    t_write_file(t_tmp("map_empty"), "", 0);
+    t_write_file(t_tmp("map_abc"), "abc", 3);
+    CHECK(lmc_map_file(t_tmp("map_empty"), &m, &err) == 0 && m.data == NULL && m.size == 0, "empty: %s", err.msg);
+    REQUIRE(lmc_map_file(t_tmp("map_abc"), &m, &err) == 0, "%s", err.msg);
+    CHECK(m.size == 3 && !memcmp(m.data, "abc", 3), "contents");
+    lmc_unmap(&m);
+    CHECK(m.data == NULL && m.size == 0, "unmap zeroes");
+    CHECK(lmc_map_file(t_tmp_dir(), &m, &err) == -1 && strstr(err.msg, "not a regular file"), "dir: %s", err.msg);
+    CHECK(lmc_map_file(t_tmp("map_missing"), &m, &err) == -1 && strstr(err.msg, "cannot open") &&
+          strstr(err.msg, "map_missing"), "missing: %s", err.msg);
+}
+
 /* ---- real checkpoints ------------------------------------------------------------------------ */
 
 static void test_real_tinystories(void) {
@@ -560,6 +615,9 @@ int main(void) {
     RUN(test_writer_chunks);
     RUN(test_writer_errors);
     RUN(test_dtype_helpers);
+    RUN(test_type_traits);
+    RUN(test_names);
+    RUN(test_map_file);
     RUN(test_real_tinystories);
     RUN(test_real_others);
     t_tmp_cleanup();

@@ -5,7 +5,8 @@
  * single steps (row t after step t), of a mixed split (5 + 1 + 3 + 1 + ...) and of one step of T, within
  * TOL · max(1, max |logit| of the row). Models: every fixture under fixtures/arch (Qwen2, Mixtral, Falcon 7B
  * and 40B layouts, Qwen-1, DeepSeek-V2 plain and grouped routing, GPT-2, GPT-NeoX) and the shared models
- * (TinyStories, stories260K, the self-trained GPT-2 and GPT-NeoX), plus demo-model.
+ * (TinyStories, stories260K, the self-trained GPT-2 and GPT-NeoX), plus demo-model; and the compute plan each
+ * compute mode gets (test_compute_plan).
  *
  * f32 (TOL = 1e-4): why not bit for bit: a step computes the same functions with another summation order — its
  * attention sums a query's keys in one sgemv pass with an exact softmax where the prefill uses 64×512 sgemm
@@ -24,6 +25,7 @@
  * error (a wrong position or cache row); check_bf16 also bounds it by 3× bf16's own error on that model. On a
  * CPU without AVX512_BF16 both run f32 attention and the difference is of the f32 kind. */
 #include "convert.h"
+#include "gemm_bf16.h"
 #include "model/model.h"
 #include "test.h"
 
@@ -216,6 +218,42 @@ static void test_step_demo_model(void) {
     struct stat st;
     if (stat("demo-model/config.json", &st)) SKIP("demo-model/ not found (run from the repository root)");
     check_model("demo-model", "demo-model");
+}
+
+/* The compute plan each mode gets, as the model holds it and describe reports it: f32 runs no bf16 kernel and
+ * needs no scratch; packed bf16 fuses its linears, with their scratch in the forward's arena; streamed bf16 does
+ * not fuse; attention is bf16 exactly where the CPU has AVX512_BF16 (and then has its scratch). */
+static void test_compute_plan(void) {
+    struct stat st;
+    if (stat("demo-model/config.json", &st)) SKIP("demo-model/ not found (run from the repository root)");
+    const lmc_model_opts opts[3] = {{.compute = LMC_COMPUTE_F32}, {.compute = LMC_COMPUTE_BF16},
+                                    {.compute = LMC_COMPUTE_BF16, .bf16_pack_limit = 1}};
+    const lmc_linear_mode want[3] = {LMC_LINEAR_F32, LMC_LINEAR_BF16_PACKED, LMC_LINEAR_BF16_STREAMED};
+    const int T = 64, attn_bf16 = gemm_bf16_tile_supported();
+    int32_t ids[64];
+    for (int t = 0; t < T; t++) ids[t] = 1 + t;
+    size_t work[3];
+    for (int i = 0; i < 3; i++) {
+        lmc_model *m;
+        lmc_err e = {{0}};
+        REQUIRE(lmc_model_open("demo-model", &opts[i], &m, &e) == 0, "%s", e.msg);
+        const arch_base *b = m->state;
+        lmc_model_desc d;
+        lmc_model_describe(m, &d);
+        CHECK(b->plan.matmul == want[i] && b->plan.fused_linear == (i == 1) && b->plan.attn_bf16 == (i && attn_bf16),
+              "mode %d: plan %d %d %d", i, b->plan.matmul, b->plan.fused_linear, b->plan.attn_bf16);
+        CHECK(d.kernels == b->plan.kernels && strstr(d.kernels, i ? "bf16 GEMM" : "f32 sgemm") &&
+              strstr(d.kernels, b->plan.attn_bf16 ? "bf16 attention" : "f32 attention"), "kernels: %s", d.kernels);
+        work[i] = lmc_model_working_bytes(m, T);
+        float *hidden = malloc(sizeof(float) * (size_t)T * m->info.dim);
+        CHECK(hidden && lmc_model_hidden(m, ids, T, hidden, &e) == 0, "forward: %s", e.msg);
+        CHECK((arch_linear_scratch(b) != NULL) == (i == 1), "mode %d: linear scratch", i);
+        CHECK((b->scratch[ARCH_SCRATCH_ATTENTION] != NULL) == b->plan.attn_bf16, "mode %d: attention scratch", i);
+        free(hidden);
+        lmc_model_close(m);
+    }
+    CHECK(work[1] > work[0] && work[1] > work[2], "working bytes f32 %zu, packed %zu, streamed %zu", work[0], work[1],
+          work[2]);
 }
 
 static void test_step_tinystories_656k(void) {
@@ -452,6 +490,7 @@ int main(void) {
     RUN(test_step_gpt2);
     RUN(test_step_gptneox);
     RUN(test_step_demo_model);
+    RUN(test_compute_plan);
     RUN(test_step_tinystories_656k);
     RUN(test_step_stories260k);
     RUN(test_step_selftrained_gpt2);

@@ -296,30 +296,6 @@ static uint64_t l2c_expected_size(const l2c_config *c) {
     return 28 + 4 * floats;
 }
 
-/* Maps a whole file read-only. */
-static int map_file(const char *path, uint8_t **map, size_t *size, lmc_err *err) {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return lmc_fail(err, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return lmc_fail(err, "%s: not a regular file", path);
-    }
-    *size = (size_t)st.st_size;
-    *map = NULL;
-    if (*size) {
-        void *m = mmap(NULL, *size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (m == MAP_FAILED) {
-            int e = errno;
-            close(fd);
-            return lmc_fail(err, "%s: cannot mmap: %s", path, strerror(e));
-        }
-        *map = m;
-    }
-    close(fd);
-    return 0;
-}
-
 static bool is_tok_bin(const char *name) {
     size_t n = strlen(name);
     return n >= 7 && strncmp(name, "tok", 3) == 0 && strcmp(name + n - 4, ".bin") == 0;
@@ -465,9 +441,10 @@ static void l2c_tensors(const l2c_config *c, const float *p, int dtype, l2c_list
 }
 
 static int convert_llama2c(const char *bin, const char *tok_arg, const char *out, int dtype, lmc_err *err) {
-    uint8_t *map = NULL;
-    size_t size = 0;
-    if (map_file(bin, &map, &size, err)) return -1;
+    lmc_map file;
+    if (lmc_map_file(bin, &file, err)) return -1;
+    const uint8_t *map = file.data;
+    size_t size = file.size;
     l2c_config c = {0};
     char tok_path[4096];
     char *tok = NULL;
@@ -502,7 +479,7 @@ static int convert_llama2c(const char *bin, const char *tok_arg, const char *out
     free(l.e);
     kv_free(&kv);
     free(tok);
-    if (map) munmap(map, size);
+    lmc_unmap(&file);
     return rc;
 }
 

@@ -14,17 +14,15 @@
  * Sections: types · the object · a bounds-checked cursor · metadata · tensor infos · data placement · open ·
  * lookups. */
 #include "model/gguf.h"
+#include "model/weights.h"
 
 #include "common/util.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* Values are read by memcpy into host integers: this file assumes a little-endian host, as GGUF v2/v3 files
@@ -81,7 +79,7 @@ int lmc_ggml_type_block(int type, int64_t *block, size_t *bytes) {
 
 struct lmc_gguf {
     char            *path;
-    uint8_t         *map;       /* the whole file, PROT_READ, MAP_PRIVATE */
+    const uint8_t   *map;       /* the whole file (lmc_map_file) */
     size_t           size;
     uint32_t         version;
     uint32_t         alignment;
@@ -101,7 +99,7 @@ void lmc_gguf_close(lmc_gguf *g) {
         free((void *)g->kv[i].str);
     }
     for (size_t i = 0; i < g->n_t; i++) free((char *)g->t[i].name);
-    if (g->map) munmap(g->map, g->size);
+    lmc_unmap(&(lmc_map){g->map, g->size});
     free(g->kv);
     free(g->kv_by_key);
     free(g->t);
@@ -221,15 +219,8 @@ static int read_value(cursor *c, lmc_gguf_kv *kv) {
     return 0;
 }
 
-static int cmp_key(const void *a, const void *b, void *ctx) {
-    const lmc_gguf *g = ctx;
-    return strcmp(g->kv[*(const size_t *)a].key, g->kv[*(const size_t *)b].key);
-}
-
-static int cmp_tname(const void *a, const void *b, void *ctx) {
-    const lmc_gguf *g = ctx;
-    return strcmp(g->t[*(const size_t *)a].name, g->t[*(const size_t *)b].name);
-}
+static const char *kv_key(const void *kv, size_t i) { return ((const lmc_gguf_kv *)kv)[i].key; }
+static const char *tensor_name(const void *t, size_t i) { return ((const lmc_gguf_tensor *)t)[i].name; }
 
 static int read_metadata(cursor *c, lmc_gguf *g, uint64_t n_kv) {
     g->kv = lmc_xcalloc(n_kv ? n_kv : 1, sizeof *g->kv);
@@ -247,12 +238,9 @@ static int read_metadata(cursor *c, lmc_gguf *g, uint64_t n_kv) {
         kv->type = (int)type;
         if (read_value(c, kv)) return -1;
     }
-    g->kv_by_key = lmc_xmalloc(sizeof(size_t) * (g->n_kv ? g->n_kv : 1));
-    for (size_t i = 0; i < g->n_kv; i++) g->kv_by_key[i] = i;
-    qsort_r(g->kv_by_key, g->n_kv, sizeof(size_t), cmp_key, g);
-    for (size_t i = 1; i < g->n_kv; i++)
-        if (!strcmp(g->kv[g->kv_by_key[i]].key, g->kv[g->kv_by_key[i - 1]].key))
-            return lmc_fail(c->err, "%s: duplicate metadata key '%.200s'", c->path, g->kv[g->kv_by_key[i]].key);
+    g->kv_by_key = lmc_names_sort(g->n_kv, kv_key, g->kv);
+    size_t dup = lmc_names_dup(g->kv_by_key, g->n_kv, kv_key, g->kv);
+    if (dup) return lmc_fail(c->err, "%s: duplicate metadata key '%.200s'", c->path, g->kv[g->kv_by_key[dup]].key);
 
     g->alignment = GGUF_DEFAULT_ALIGNMENT;
     const lmc_gguf_kv *al = lmc_gguf_find_kv(g, "general.alignment");
@@ -385,36 +373,24 @@ static int parse(lmc_gguf *g, lmc_err *err) {
     g->t = lmc_xcalloc(n_t ? n_t : 1, sizeof *g->t);
     for (uint64_t i = 0; i < n_t; i++)
         if (read_tensor_info(&c, g, &g->t[i])) return -1;
-    g->t_by_name = lmc_xmalloc(sizeof(size_t) * (g->n_t ? g->n_t : 1));
-    for (size_t i = 0; i < g->n_t; i++) g->t_by_name[i] = i;
-    qsort_r(g->t_by_name, g->n_t, sizeof(size_t), cmp_tname, g);
-    for (size_t i = 1; i < g->n_t; i++)
-        if (!strcmp(g->t[g->t_by_name[i]].name, g->t[g->t_by_name[i - 1]].name))
-            return lmc_fail(err, "%s: duplicate tensor name '%.200s'", g->path, g->t[g->t_by_name[i]].name);
+    g->t_by_name = lmc_names_sort(g->n_t, tensor_name, g->t);
+    size_t dup = lmc_names_dup(g->t_by_name, g->n_t, tensor_name, g->t);
+    if (dup) return lmc_fail(err, "%s: duplicate tensor name '%.200s'", g->path, g->t[g->t_by_name[dup]].name);
     return place_tensors(&c, g);
 }
 
 int lmc_gguf_open(const char *path, lmc_gguf **out, lmc_err *err) {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return lmc_fail(err, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return lmc_fail(err, "%s: not a regular file", path);
+    lmc_map map;
+    if (lmc_map_file(path, &map, err)) return -1;
+    if (map.size < 24) {
+        lmc_unmap(&map);
+        return lmc_fail(err, "%s: %zu bytes is too short for a GGUF header (24 bytes)", path, map.size);
     }
-    if (st.st_size < 24) {
-        close(fd);
-        return lmc_fail(err, "%s: %lld bytes is too short for a GGUF header (24 bytes)", path,
-                        (long long)st.st_size);
-    }
-    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED) return lmc_fail(err, "%s: mmap failed: %s", path, strerror(errno));
     lmc_gguf *g = lmc_xcalloc(1, sizeof *g);
     g->path = lmc_xstrdup(path);
-    g->map = map;
-    g->size = (size_t)st.st_size;
+    g->map = map.data;
+    g->size = map.size;
     if (parse(g, err)) {
         lmc_gguf_close(g);
         return -1;
@@ -429,15 +405,8 @@ size_t             lmc_gguf_kv_count(const lmc_gguf *g) { return g->n_kv; }
 const lmc_gguf_kv *lmc_gguf_kv_at(const lmc_gguf *g, size_t i) { return i < g->n_kv ? &g->kv[i] : NULL; }
 
 const lmc_gguf_kv *lmc_gguf_find_kv(const lmc_gguf *g, const char *key) {
-    size_t lo = 0, hi = g->n_kv;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int r = strcmp(key, g->kv[g->kv_by_key[mid]].key);
-        if (!r) return &g->kv[g->kv_by_key[mid]];
-        if (r < 0) hi = mid;
-        else lo = mid + 1;
-    }
-    return NULL;
+    long i = lmc_names_find(g->kv_by_key, g->n_kv, key, kv_key, g->kv);
+    return i < 0 ? NULL : &g->kv[i];
 }
 
 int lmc_gguf_kv_int(const lmc_gguf_kv *kv, uint64_t i, int64_t *out) {
@@ -539,15 +508,8 @@ size_t                 lmc_gguf_tensor_count(const lmc_gguf *g) { return g->n_t;
 const lmc_gguf_tensor *lmc_gguf_tensor_at(const lmc_gguf *g, size_t i) { return i < g->n_t ? &g->t[i] : NULL; }
 
 const lmc_gguf_tensor *lmc_gguf_find_tensor(const lmc_gguf *g, const char *name) {
-    size_t lo = 0, hi = g->n_t;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int r = strcmp(name, g->t[g->t_by_name[mid]].name);
-        if (!r) return &g->t[g->t_by_name[mid]];
-        if (r < 0) hi = mid;
-        else lo = mid + 1;
-    }
-    return NULL;
+    long i = lmc_names_find(g->t_by_name, g->n_t, name, tensor_name, g->t);
+    return i < 0 ? NULL : &g->t[i];
 }
 
 const lmc_gguf_tensor *lmc_gguf_get_tensor(const lmc_gguf *g, const char *name, lmc_err *err) {

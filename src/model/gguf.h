@@ -1,5 +1,5 @@
 /* gguf.h — reads GGUF files (llama.cpp's format, versions 2 and 3): metadata key/values and named tensor views
- * over a read-only mmap. Knows no architecture; dequantization is kernels/dequant.h.
+ * over a read-only mmap. Knows no architecture; widening a type to f32 is model/weights.h (kernels/dequant.h).
  *
  * Spec: ggml's docs/gguf.md. Dimensions are in ggml order: ne[0] is the row length (the contiguous one), so a
  * PyTorch [out, in] weight is stored with ne = {in, out}. */
@@ -80,6 +80,12 @@ size_t                 lmc_gguf_tensor_count(const lmc_gguf *g);
 const lmc_gguf_tensor *lmc_gguf_tensor_at(const lmc_gguf *g, size_t i);
 const lmc_gguf_tensor *lmc_gguf_find_tensor(const lmc_gguf *g, const char *name);
 const lmc_gguf_tensor *lmc_gguf_get_tensor(const lmc_gguf *g, const char *name, lmc_err *err);
+
+/* A GGUF file as the weights of the HF checkpoint it was converted from: tensors under their HF names, a
+ * config.json synthesized from the metadata as "lmc.config" (gguf_weights.c, beneath the container in weights.h:
+ * use lmc_weights_open, which dispatches here for a GGUF file). */
+struct lmc_weights;
+int lmc_gguf_weights_open(const char *path, struct lmc_weights **out, lmc_err *err);
 
 /* ggml tensor types: name ("Q4_K", ...; NULL for a number ggml does not define), block size (elements) and
  * block bytes. Returns 0, or -1 for an unknown or removed type. */

@@ -1,6 +1,6 @@
 /* gguf_weights.c — a GGUF file (llama.cpp's format) as the HF checkpoint it was converted from: tensors under
  * their HF names and a config.json synthesized from the `<arch>.*` metadata, so that the architecture files
- * load it exactly as they load the safetensors checkpoint (lmc_gguf_weights_open, safetensors.h).
+ * load it exactly as they load the safetensors checkpoint (lmc_gguf_weights_open, gguf.h; beneath weights.h).
  *
  * What llama.cpp's converter (convert_hf_to_gguf.py and its conversion/ modules) does to a checkpoint, and what is undone
  * here:
@@ -19,10 +19,9 @@
  * Tensor data stays in the GGUF's mmap (lmc_gguf); quantized types are widened by the linears (linear.c).
  *
  * Sections: name tables · metadata lookups · configs per architecture · tensors · open. */
-#include "model/safetensors.h"
-
-#include "dequant.h"
 #include "model/gguf.h"
+#include "model/weights.h"
+
 #include "common/util.h"
 
 #include <cjson/cJSON.h>
@@ -313,20 +312,6 @@ static const gg_arch ARCHS[] = {
 
 /* ---- tensors ----------------------------------------------------------------------------------- */
 
-static int dtype_of(int ggml_type, lmc_dtype *out) {
-    switch (ggml_type) {
-    case LMC_GGML_F32: *out = LMC_F32; return 0;
-    case LMC_GGML_F16: *out = LMC_F16; return 0;
-    case LMC_GGML_BF16: *out = LMC_BF16; return 0;
-    case LMC_GGML_Q8_0: *out = LMC_Q8_0; return 0;
-    case LMC_GGML_Q4_0: *out = LMC_Q4_0; return 0;
-    case LMC_GGML_Q5_0: *out = LMC_Q5_0; return 0; /* llama-quantize's fallback for Q4_K rows not of 256 */
-    case LMC_GGML_Q4_K: *out = LMC_Q4_K; return 0;
-    case LMC_GGML_Q6_K: *out = LMC_Q6_K; return 0;
-    }
-    return -1;
-}
-
 /* The HF name of GGUF tensor `name` (and whether its layout is llama.cpp's), or the GGUF name itself when the
  * table has none (the architecture then reports it missing under the HF name it wanted). */
 static void hf_name(const gg_arch *a, const gg_name *block, const char *name, char *out, size_t cap, int *layout) {
@@ -367,7 +352,7 @@ static int add_tensor(gg_ctx *c, lmc_weights *w, const gg_name *block, const lmc
     int layout;
     hf_name(c->a, block, t->name, name, sizeof name, &layout);
     lmc_dtype dt;
-    if (dtype_of(t->type, &dt)) {
+    if (lmc_dtype_from_ggml(t->type, &dt)) {
         lmc_weights_add_unsupported(w, name, lmc_ggml_type_name(t->type));
         return 0;
     }

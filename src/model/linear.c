@@ -1,6 +1,5 @@
 /* linear.c — weights of any dtype behind one call (see linear.h). */
 #include "model/linear.h"
-#include "dequant.h"
 #include "kernels.h"
 #include "common/util.h"
 
@@ -18,7 +17,7 @@ const char *lmc_shape_str(const lmc_tensor *t, char *buf, size_t cap) {
 }
 
 static int check_dtype(const lmc_tensor *t, const char *origin, lmc_err *err) {
-    if (lmc_dtype_name(t->dtype)[0] != '?') return 0;
+    if (lmc_type_traits_of(t->dtype)) return 0;
     return lmc_fail(err, "%s: tensor %s has dtype %s, which lmc cannot compute with", origin, t->name,
                     lmc_dtype_name(t->dtype));
 }
@@ -142,7 +141,7 @@ int lmc_linear_init(lmc_linear *l, const lmc_tensor *w, const lmc_tensor *bias, 
 }
 
 /* bf16 GEMM with the weight packed chunk by chunk: each chunk of rows is packed, multiplied into a (T, rows)
- * buffer and copied into its columns of y. The packing is the only extra work (one pass over W). */
+ * buffer and copied into its columns of y. The packing is the only extra work (one pass over the weight). */
 static void apply_bf16_streamed(const lmc_linear *l, const float *x, float *y, int T) {
     enum { ROWS = 1024 };
     int rows = l->N < ROWS ? l->N : ROWS;
@@ -173,17 +172,11 @@ static void apply(const lmc_linear *l, const float *x, float *y, int T) {
         free(scratch);
         return;
     }
-    switch (l->dtype) {
-    case LMC_F32: matmul_f32(y, x, l->w, l->bias, T, l->N, l->K); break;
-    case LMC_BF16: matmul_bf16w(y, x, l->w, l->bias, T, l->N, l->K); break;
-    case LMC_F16: matmul_f16w(y, x, l->w, l->bias, T, l->N, l->K); break;
-    /* GGUF's quantized weights: dequantized chunk by chunk as ggml does, then the same f32 sgemm */
-    case LMC_Q8_0: matmul_rows_w(y, x, l->w, row_bytes(l), lmc_dequant_q8_0, l->bias, T, l->N, l->K); break;
-    case LMC_Q4_0: matmul_rows_w(y, x, l->w, row_bytes(l), lmc_dequant_q4_0, l->bias, T, l->N, l->K); break;
-    case LMC_Q5_0: matmul_rows_w(y, x, l->w, row_bytes(l), lmc_dequant_q5_0, l->bias, T, l->N, l->K); break;
-    case LMC_Q4_K: matmul_rows_w(y, x, l->w, row_bytes(l), lmc_dequant_q4_k, l->bias, T, l->N, l->K); break;
-    case LMC_Q6_K: matmul_rows_w(y, x, l->w, row_bytes(l), lmc_dequant_q6_k, l->bias, T, l->N, l->K); break;
-    }
+    /* the type's own f32 GEMM, or its rows widened chunk by chunk (16-bit and GGUF's quantized weights, as ggml
+     * does) into the same f32 sgemm */
+    const lmc_type_traits *tr = lmc_type_traits_of(l->dtype);
+    if (tr->matmul) tr->matmul(y, x, l->w, l->bias, T, l->N, l->K);
+    else matmul_rows_w(y, x, l->w, row_bytes(l), tr->to_f32, l->bias, T, l->N, l->K);
 }
 
 void lmc_linear_apply(const lmc_linear *l, const float *x, float *y, int T) {

@@ -1,10 +1,10 @@
-/* linear.h — "y = x · Wᵀ + b" over a weight of any dtype: the one place that decides how a matmul runs.
+/* linear.h — "y = x · weightᵀ + b" over a weight of any dtype: the one place that decides how a matmul runs.
  * Architecture code calls lmc_linear_apply and never branches on dtype. */
 #ifndef LMC_LINEAR_H
 #define LMC_LINEAR_H
 
 #include "lmc.h"
-#include "model/safetensors.h"
+#include "model/weights.h"
 #include "gemm_bf16.h"
 #include "common/prof.h"
 
@@ -62,7 +62,7 @@ void lmc_linear_apply_n(const lmc_linear *const *ls, int n, const float *x, floa
  * h, tmp: (T, N). */
 void lmc_linear_apply_swiglu(const lmc_linear *gate, const lmc_linear *up, const float *x, float *h, float *tmp,
                              int T, void *scratch);
-/* Residual: res += x · Wᵀ (+ b) (= apply → tmp, add_inplace(res, tmp)). res, tmp: (T, N). */
+/* Residual: res += x · weightᵀ (+ b) (= apply → tmp, add_inplace(res, tmp)). res, tmp: (T, N). */
 void lmc_linear_apply_add(const lmc_linear *l, const float *x, float *res, float *tmp, int T, void *scratch);
 /* Scratch the fused forms need for T tokens of K input features. */
 size_t lmc_linear_scratch_bytes(int T, int K);

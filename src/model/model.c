@@ -3,7 +3,6 @@
  * The config comes from config.json (directory) or the converted file's "lmc.config" metadata; the
  * architecture is chosen by `architectures[0]`; an unknown one is an error that names it. */
 #include "model/model.h"
-#include "gemm_bf16.h"
 #include "common/util.h"
 
 #include <math.h>
@@ -100,7 +99,8 @@ int lmc_model_open(const char *path, const lmc_model_opts *opts, lmc_model **out
     size_t pack_limit = m->opts.bf16_pack_limit ? m->opts.bf16_pack_limit : avail ? avail / 2 : (size_t)1 << 30;
     int bf16 = m->opts.compute == LMC_COMPUTE_BF16, stream = bf16 && weights + packed > pack_limit;
     lmc_arch_ctx ctx = {m->config, path, m->w,
-                        !bf16 ? LMC_LINEAR_F32 : stream ? LMC_LINEAR_BF16_STREAMED : LMC_LINEAR_BF16_PACKED};
+                        arch_compute_plan(!bf16 ? LMC_LINEAR_F32 : stream ? LMC_LINEAR_BF16_STREAMED
+                                                                          : LMC_LINEAR_BF16_PACKED)};
     if (bf16 && !stream) need += packed;
     if (avail && need > avail) {
         lmc_fail(err, "%s: model needs %.2f GB (weights%s) but only %.2f GB of memory + swap is available", path,
@@ -124,7 +124,7 @@ int lmc_model_plan(const char *config_json, void **plan, lmc_err *err) {
     int rc = -1;
     if (!cfg || !cJSON_IsObject(cfg)) lmc_fail(err, "config: malformed JSON");
     else if ((a = find_arch(cfg, "config", err))) {
-        lmc_arch_ctx ctx = {cfg, "config", NULL, LMC_LINEAR_F32};
+        lmc_arch_ctx ctx = {cfg, "config", NULL, arch_compute_plan(LMC_LINEAR_F32)};
         rc = arch_plan(a, &ctx, plan, err);
     }
     cJSON_Delete(cfg); /* the plan keeps no pointer into it: names are copied into the list */
@@ -199,11 +199,7 @@ void lmc_model_describe(const lmc_model *m, lmc_model_desc *d) {
     const cJSON *nop = cJSON_GetObjectItemCaseSensitive(m->config, "_name_or_path");
     d->name_or_path = cJSON_IsString(nop) && *nop->valuestring ? nop->valuestring : NULL;
     lmc_model_memory(m, &d->mapped_bytes, &d->resident_bytes);
-    if (m->opts.compute == LMC_COMPUTE_F32) d->kernels = "f32 sgemm (OpenBLAS), f32 attention";
-    else if (gemm_bf16_auto_path() == GEMM_BF16_AVX512) d->kernels = "bf16 GEMM avx512bf16, bf16 attention";
-    else if (gemm_bf16_auto_path() == GEMM_BF16_AVX2)
-        d->kernels = "bf16 GEMM avx2 (bf16 widened to f32), f32 attention (no AVX512_BF16)";
-    else d->kernels = "bf16 GEMM plain C, f32 attention (no AVX2)";
+    d->kernels = ((const arch_base *)m->state)->plan.kernels;
 }
 
 int lmc_model_logits(lmc_model *m, const int32_t *tokens, int T, float *logits, lmc_err *err) {

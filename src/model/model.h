@@ -4,7 +4,7 @@
 
 #include "model/arch/arch.h"
 #include "lmc.h"
-#include "model/safetensors.h"
+#include "model/weights.h"
 
 struct lmc_model {
     char            path[4096];

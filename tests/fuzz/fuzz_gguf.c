@@ -5,6 +5,7 @@
  * and, when lmc has a dequantizer for its type, widened row by row; names and keys are found again. */
 #include "fuzz_common.h"
 #include "dequant.h"
+#include "model/weights.h"
 #include "model/gguf.h"
 #include "common/util.h"
 

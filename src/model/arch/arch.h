@@ -1,12 +1,15 @@
 /* arch.h — what an architecture file provides. Each src/model/arch/<family>.c reads its own HF config keys and
- * tensor names and implements one forward pass; they share kernels, not control flow. */
+ * tensor names and implements one forward pass; they share kernels, not control flow. arch/load.c turns the
+ * tensor list into loaded weights; arch/runtime.c is what a forward runs on (arena, attention, scratch, timing).
+ * Single letters (T tokens, W window, N/K a linear's features, ...) mean what kernels/kernels.h says. */
 #ifndef LMC_ARCH_H
 #define LMC_ARCH_H
 
+#include "kernels.h"
 #include "lmc.h"
 #include "model/linear.h"
 #include "common/prof.h"
-#include "model/safetensors.h"
+#include "model/weights.h"
 
 #include <cjson/cJSON.h>
 
@@ -25,11 +28,25 @@ typedef struct lmc_model_info {
     lmc_prof         *prof;        /* where forwards add their kernel times (owned by the arch state) */
 } lmc_model_info;
 
+/* How a model computes, decided once when it is opened (arch_compute_plan: from the compute dtype, the memory
+ * and the CPU) and then only read: by the loader (how each linear is prepared), the runtime (which attention
+ * kernel, what scratch a T-token forward needs) and lmc_model_describe. Architecture files never look at it. */
+typedef struct lmc_compute_plan {
+    lmc_linear_mode matmul;       /* how every linear multiplies */
+    int             attn_bf16;    /* 1: a window's attention takes bf16 operands (attention_causal_bf16) */
+    int             fused_linear; /* 1: the fused linear forms run, with lmc_linear_scratch_bytes of scratch */
+    char            kernels[96];  /* the above in words: lmc_model_desc.kernels */
+} lmc_compute_plan;
+
+/* The plan for linears of `matmul` mode on this CPU: bf16 attention wherever the matmuls are bf16 and the CPU
+ * has AVX512_BF16; the fused linear forms on the packed bf16 path. */
+lmc_compute_plan arch_compute_plan(lmc_linear_mode matmul);
+
 typedef struct lmc_arch_ctx {
     const cJSON       *config;  /* parsed config.json */
     const char        *origin;  /* the model path, for error messages */
     const lmc_weights *w;
-    lmc_linear_mode    mode;    /* how every linear multiplies */
+    lmc_compute_plan   plan;    /* how the model computes */
 } lmc_arch_ctx;
 
 /* RoPE frequencies of a model (arch/rope_freq.c, functions below). */
@@ -97,14 +114,18 @@ void arch_add_embed_head(arch_tensors *t, const char *embed_name, const char *he
 void arch_add_qkv(arch_tensors *t, lmc_linear *dst, int n_heads, int n_kv, int head_dim, int dim, int flags,
                   const char *fmt, ...) __attribute__((format(printf, 8, 9)));
 
-/* ---- activations, sized and pointed from one table (arch/load.c) ----
+/* ---- activations, sized and pointed from one table (arch/runtime.c) ----
  * As llm.c's malloc_and_point_activations: each architecture lists its buffers once (where the pointer goes,
- * floats per token, floats independent of T); the same list sizes the memory check and carves one arena that
- * the model keeps, grown only when a longer window arrives, so T = 1 steps reuse it. */
+ * elements per token, elements independent of T); the same list sizes the memory check and carves one arena
+ * that the model keeps, grown only when a longer window arrives, so T = 1 steps reuse it. */
 typedef struct arch_act {
-    float **p;
-    size_t  per_token, fixed; /* floats */
+    float   **p;               /* a float buffer's pointer, or NULL for an int32 one */
+    size_t    per_token, fixed; /* elements: floats or int32s, 4 bytes either way */
+    int32_t **ip;              /* an int32 buffer's pointer (positions, routed expert ids), with p NULL */
 } arch_act;
+/* The lines of an activation table: ARCH_FLOATS(&a->x, dim, 0), ARCH_INTS(&a->ids, k, 0). */
+#define ARCH_FLOATS(ptr, per_token, fixed) {(ptr), (per_token), (fixed), NULL}
+#define ARCH_INTS(ptr, per_token, fixed)   {NULL, (per_token), (fixed), (ptr)}
 
 enum { ARCH_MAX_ACTS = 32 };
 
@@ -116,8 +137,8 @@ int arch_acts_copy(arch_act *tab, const arch_act *lines, size_t n);
 enum { ARCH_SCRATCH_LINEAR, ARCH_SCRATCH_ATTENTION, ARCH_SCRATCH_N }; /* scratch uses, live at the same time */
 typedef struct arch_base {
     arch_tensors      tensors; /* every weight the state holds */
-    float            *arena;   /* (arena_floats) activations */
-    size_t            arena_floats;
+    void             *arena;   /* (arena_bytes) a forward's activations, then its scratch (arch/runtime.c) */
+    size_t            arena_bytes;
     lmc_prof          prof;
     const lmc_tensor *embed;   /* (vocab, dim), in the mmap */
     lmc_linear        lm_head; /* (vocab, dim) */
@@ -125,9 +146,12 @@ typedef struct arch_base {
     void            **allocs;  /* (n_allocs) arrays from arch_alloc (layers, experts), freed with the state */
     size_t            n_allocs;
     lmc_model_info    info;    /* config sets dim, vocab, max_window; the loader the rest */
-    int               bf16;    /* the linears run a bf16 mode: attention takes bf16 operands too where it can */
-    void             *scratch[ARCH_SCRATCH_N];       /* the bf16 path's scratch, one per use (below), grown by */
-    size_t            scratch_bytes[ARCH_SCRATCH_N]; /* arch_scratch on the first window, then reused */
+    attn_shape        attn;    /* the model's attention (arch_set_attention, from the config) */
+    lmc_compute_plan  plan;    /* how it computes (from lmc_arch_ctx) */
+    int               max_k;   /* the widest input of any linear (sizes the fused linears' scratch) */
+    int               threads; /* OpenMP threads the current forward's scratch was sized for */
+    void             *scratch[ARCH_SCRATCH_N]; /* this forward's scratch per use, in the arena; NULL when the plan
+                                                * has no use for it */
 } arch_base;
 
 struct arch_kv;
@@ -182,33 +206,26 @@ int    arch_forward(const lmc_arch *a, void *state, const int32_t *tokens, int T
 /* The same for a decoding step of n tokens appended to kv (the architecture has a step). */
 int    arch_step(const lmc_arch *a, void *state, arch_kv *kv, const int32_t *tokens, int n, float *hidden,
                  lmc_err *err);
-/* Attention of a step over the cache, timed into the model's profiler (kernels.h attention_prefix; f32). */
-void   arch_attention_prefix(arch_base *b, float *out, const float *q, int q_stride, const float *k, int k_stride,
-                             const float *v, int v_stride, int n, int pos, int n_heads, int n_kv_heads, int qk_dim,
-                             int v_dim, float scale);
-/* Layer l's attention, shared by a forward and its step so an architecture writes its layer once. kv NULL: the
- * T tokens at positions 0..T-1, causal among themselves (arch_attention). Otherwise a step: the T tokens' keys and
- * values (n_kv_heads·qk_dim and n_kv_heads·v_dim floats per row, which must be kv's k_width and v_width) are
- * appended to layer l of the cache at rows kv->pos.., then each query attends to every cached position up to its
- * own (arch_attention_prefix). The caller advances kv->pos after the last layer. */
-void   arch_attend(arch_base *b, arch_kv *kv, int l, float *out, const float *q, int q_stride, const float *k,
-                   int k_stride, const float *v, int v_stride, int T, int n_heads, int n_kv_heads, int qk_dim,
-                   int v_dim, float scale);
-/* Bytes of activation memory a T-token forward uses (for the memory check). */
+/* In the config: the model's attention shape (strides of the forward's q, k, v rows, heads, scale), which the
+ * runtime sizes the attention scratch for, and the FLOP model's info.attn_dims over n_layers layers. */
+void   arch_set_attention(arch_base *b, int n_layers, attn_shape s);
+/* Layer l's attention (arch/runtime.c), shared by a forward and its step so an architecture writes its layer
+ * once; s is &b->attn, or a copy with another scale (GPT-2's scale_attn_by_inverse_layer_idx). kv NULL: the T
+ * tokens at positions 0..T-1, causal among themselves (attention_causal, or attention_causal_bf16 under bf16
+ * compute on an AVX512_BF16 CPU). Otherwise a step: the T tokens' keys and values (n_kv_heads·qk_dim and
+ * n_kv_heads·v_dim floats per row, which must be kv's k_width and v_width) are appended to layer l of the cache
+ * at rows kv->pos.., then each query attends to every cached position up to its own (attention_prefix, f32).
+ * The caller advances kv->pos after the last layer. Timed into the model's profiler. */
+void   arch_attend(arch_base *b, arch_kv *kv, int l, float *out, const float *q, const float *k, const float *v,
+                   int T, const attn_shape *s);
+/* Bytes of activation and scratch memory a T-token forward uses (for the memory check). */
 size_t arch_scratch_bytes(const lmc_arch *a, void *state, int T);
 /* Sets info.max_window and the reason named when a window exceeds it (printf-style). */
 void   arch_limit_window(arch_base *b, int max_window, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* At least `bytes` of scratch for one use (ARCH_SCRATCH_*), owned by the state and grown only when a larger amount
- * is asked for (so windows after the first allocate nothing; a pointer stays valid until the same use asks for
- * more), or NULL when memory runs out (callers fall back to their unfused kernels). A model runs one forward at a
- * time. */
-void *arch_scratch(arch_base *b, int use, size_t bytes);
-/* Attention timed into the model's profiler (kernels.h attention_causal, same arguments). With a bf16 linear mode
- * on an AVX512_BF16 CPU the operands are bf16 (attention_causal_bf16), as a bf16 evaluation on a GPU does. */
-void arch_attention(arch_base *b, float *out, const float *q, int q_stride, const float *k, int k_stride,
-                    const float *v, int v_stride, int T, int n_heads, int n_kv_heads, int qk_dim, int v_dim,
-                    float scale);
+/* Scratch for the fused linear forms (lmc_linear_apply_n, _swiglu, _add) of the current forward, sized for its T
+ * and the model's widest linear; NULL when the plan runs them unfused (the same bits either way). */
+void *arch_linear_scratch(const arch_base *b);
 
 /* All architectures lmc knows, NULL-terminated (arch/registry.c). */
 extern const lmc_arch *const lmc_archs[];

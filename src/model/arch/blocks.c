@@ -89,19 +89,20 @@ _Static_assert(sizeof(int) == sizeof(float), "MoE index arrays share the float a
 int blk_moe_acts(blk_moe_scratch *s, arch_act *tab, int n, int k, int dim, int hidden, int n_experts) {
     size_t kd = (size_t)k * dim, d = (size_t)dim, h2 = 2 * (size_t)hidden, e = (size_t)n_experts + 1;
     arch_act lines[] = {
-        {&s->yslot, kd, 0}, {&s->xg, d, 0}, {&s->yg, d, 0}, {&s->h, h2, 0},
-        {&s->order, (size_t)k, 0}, {&s->rows, 1, 0}, {&s->start, 0, e}, {&s->cursor, 0, e},
+        ARCH_FLOATS(&s->yslot, kd, 0), ARCH_FLOATS(&s->xg, d, 0), ARCH_FLOATS(&s->yg, d, 0),
+        ARCH_FLOATS(&s->h, h2, 0), ARCH_INTS(&s->order, (size_t)k, 0), ARCH_INTS(&s->rows, 1, 0),
+        ARCH_INTS(&s->start, 0, e), ARCH_INTS(&s->cursor, 0, e),
     };
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) tab[n++] = lines[i];
     return n;
 }
 
-void blk_moe_apply(const blk_swiglu *experts, int n_experts, int k, const int *ids, const float *w, const float *x,
-                   float *out, int T, int dim, const blk_moe_scratch *sc) {
+void blk_moe_apply(const blk_swiglu *experts, int n_experts, int k, const int32_t *ids, const float *w,
+                   const float *x, float *out, int T, int dim, const blk_moe_scratch *sc) {
     int hidden = experts[0].hidden;
     size_t slots = (size_t)T * k;
     float *yslot = sc->yslot, *xg = sc->xg, *yg = sc->yg, *h = sc->h;
-    int *order = (int *)sc->order, *start = (int *)sc->start, *cursor = (int *)sc->cursor, *rows = (int *)sc->rows;
+    int32_t *order = sc->order, *start = sc->start, *cursor = sc->cursor, *rows = sc->rows;
     memset(start, 0, sizeof(int) * ((size_t)n_experts + 1));
     /* counting sort of the slots by expert; within an expert, slots stay in token order */
     for (size_t s = 0; s < slots; s++) start[ids[s] + 1]++;

@@ -46,15 +46,14 @@ void blk_gelu_mlp_tensors(arch_tensors *t, blk_gelu_mlp *m, const char *prefix, 
 void blk_gelu_mlp_apply(const blk_gelu_mlp *m, const float *x, float *out, int T, float *h);
 
 /* ---- mixture of experts ---- */
-/* Scratch of one dispatch over T tokens, from the architecture's activation table (blk_moe_acts). The int
- * arrays live in float-sized slots of the same arena. */
+/* Scratch of one dispatch over T tokens, from the architecture's activation table (blk_moe_acts). */
 typedef struct blk_moe_scratch {
-    float *yslot;          /* (T·k, dim) expert outputs per (token, slot) */
-    float *xg, *yg;        /* (T, dim) inputs gathered for one expert, its outputs */
-    float *h;              /* (T, 2·hidden) */
-    float *order;          /* (T·k) ints: slots grouped by expert */
-    float *rows;           /* (T) ints: token of each routed slot */
-    float *start, *cursor; /* (n_experts + 1) ints */
+    float   *yslot;          /* (T·k, dim) expert outputs per (token, slot) */
+    float   *xg, *yg;        /* (T, dim) inputs gathered for one expert, its outputs */
+    float   *h;              /* (T, 2·hidden) */
+    int32_t *order;          /* (T·k) slots grouped by expert */
+    int32_t *rows;           /* (T) token of each routed slot */
+    int32_t *start, *cursor; /* (n_experts + 1) */
 } blk_moe_scratch;
 /* Lists a router "<router_name>" (n_experts, dim), kept in f32, into *router, and n_experts SwiGLU experts
  * "<experts_prefix>.<e>.<gate|up|down>" of width hidden, into an array owned by the state (returned). `what`
@@ -67,7 +66,7 @@ int  blk_moe_acts(blk_moe_scratch *s, arch_act *tab, int n, int k, int dim, int 
  * the caller's. The rows routed to an expert are gathered (in token order) and run as one GEMM per expert, the
  * outputs scattered to per-(token, slot) rows, then each token sums its k slots in slot order: the result does
  * not depend on the thread count. All experts share `hidden`. */
-void blk_moe_apply(const blk_swiglu *experts, int n_experts, int k, const int *ids, const float *w, const float *x,
-                   float *out, int T, int dim, const blk_moe_scratch *s);
+void blk_moe_apply(const blk_swiglu *experts, int n_experts, int k, const int32_t *ids, const float *w,
+                   const float *x, float *out, int T, int dim, const blk_moe_scratch *s);
 
 #endif

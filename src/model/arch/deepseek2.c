@@ -68,7 +68,7 @@ typedef struct ds2_acts {
     float *cos_t, *sin_t; /* (T, rope/2) */
     float *scores;        /* (T, n_experts) */
     float *w;             /* (T, k) routing weights */
-    float *ids;           /* (T, k) ints */
+    int32_t *ids;         /* (T, k) routed experts */
     blk_moe_scratch moe;
 } ds2_acts;
 
@@ -172,7 +172,9 @@ static int ds2_config(const lmc_arch_ctx *c, void *state, lmc_err *err) {
     if (read_config(c, &m->cfg, err) || attn_scale(c, &m->cfg, err) ||
         lmc_rope_from_config(c, m->cfg.theta, m->cfg.rope_dim, 1, &m->base.rope, err))
         return -1;
-    m->base.info.attn_dims = (double)m->cfg.n_layers * m->cfg.n_heads * (m->cfg.qk_dim + m->cfg.v_dim); /* Σ layers n_heads·(qk_dim + v_dim) */
+    const ds2_cfg *o = &m->cfg;
+    int H = o->n_heads, qd = H * o->qk_dim, vd = H * o->v_dim; /* K is rebuilt per head, laid out as q */
+    arch_set_attention(&m->base, o->n_layers, (attn_shape){H, H, o->qk_dim, o->v_dim, qd, qd, vd, o->attn_scale});
     if (m->cfg.n_experts) m->base.info.routed_share = (double)m->cfg.top_k / m->cfg.n_experts;
     m->layers = arch_layers(c, &m->base, m->cfg.dim, m->cfg.vocab, "num_hidden_layers", m->cfg.n_layers, sizeof *m->layers, err);
     return m->layers ? 0 : -1;
@@ -231,12 +233,13 @@ static int ds2_acts_table(void *state, arch_act *tab) {
     size_t vd = (size_t)o->n_heads * o->v_dim, sh = (size_t)o->moe_hidden * o->n_shared;
     size_t h = (size_t)o->hidden > sh ? (size_t)o->hidden : sh, r2 = (size_t)o->rope_dim / 2;
     arch_act lines[] = {
-        {&a->x, d, 0},   {&a->xb, d, 0},  {&a->mo, d, 0},   {&a->so, d, 0},
-        {&a->qa, o->q_lora, 0},           {&a->q, qd, 0},   {&a->K, qd, 0},
-        {&a->ckv, (size_t)o->kv_lora + o->rope_dim, 0},     {&a->cn, o->kv_lora, 0},
-        {&a->kv, kvb, 0}, {&a->V, vd, 0}, {&a->att, vd, 0}, {&a->h1, h, 0},  {&a->h2, h, 0},
-        {&a->cos_t, r2, 0}, {&a->sin_t, r2, 0}, {&a->scores, o->n_experts, 0},
-        {&a->w, o->top_k, 0}, {&a->ids, o->top_k, 0},
+        ARCH_FLOATS(&a->x, d, 0), ARCH_FLOATS(&a->xb, d, 0), ARCH_FLOATS(&a->mo, d, 0), ARCH_FLOATS(&a->so, d, 0),
+        ARCH_FLOATS(&a->qa, o->q_lora, 0), ARCH_FLOATS(&a->q, qd, 0), ARCH_FLOATS(&a->K, qd, 0),
+        ARCH_FLOATS(&a->ckv, (size_t)o->kv_lora + o->rope_dim, 0), ARCH_FLOATS(&a->cn, o->kv_lora, 0),
+        ARCH_FLOATS(&a->kv, kvb, 0), ARCH_FLOATS(&a->V, vd, 0), ARCH_FLOATS(&a->att, vd, 0),
+        ARCH_FLOATS(&a->h1, h, 0), ARCH_FLOATS(&a->h2, h, 0), ARCH_FLOATS(&a->cos_t, r2, 0),
+        ARCH_FLOATS(&a->sin_t, r2, 0), ARCH_FLOATS(&a->scores, o->n_experts, 0), ARCH_FLOATS(&a->w, o->top_k, 0),
+        ARCH_INTS(&a->ids, o->top_k, 0),
     };
     int n = (int)(sizeof lines / sizeof lines[0]);
     memcpy(tab, lines, sizeof lines);
@@ -244,13 +247,13 @@ static int ds2_acts_table(void *state, arch_act *tab) {
 }
 
 /* scores (T, E): softmax probabilities → ids, w (T, k) per HF MoEGate (greedy / group_limited_greedy). */
-static void route(const ds2_cfg *m, float *scores, int T, int *ids, float *w) {
+static void route(const ds2_cfg *m, float *scores, int T, int32_t *ids, float *w) {
     int E = m->n_experts, k = m->top_k, G = m->n_group, per = E / (G ? G : 1);
     softmax_rows(scores, T, E);
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < T; t++) {
         float *s = scores + (size_t)t * E, *wt = w + (size_t)t * k;
-        int *id = ids + (size_t)t * k;
+        int32_t *id = ids + (size_t)t * k;
         if (m->group_limited) {
             float gs[256], masked[1024];
             int keep[256], gsel[256];
@@ -287,7 +290,7 @@ static int ds2_run(void *state, arch_kv *kv, const int32_t *tokens, int T, float
     const ds2_acts *a = &m->a;
     int d = o->dim, H = o->n_heads, qk = o->qk_dim, nope = o->nope, rd = o->rope_dim, vdim = o->v_dim;
     int qd = H * qk, ckd = o->kv_lora + rd, kvb = H * (nope + vdim), vd = H * vdim, E = o->n_experts, k = o->top_k;
-    int *ids = (int *)a->ids;
+    int32_t *ids = a->ids;
     float *x = a->x, *xb = a->xb, *mo = a->mo, *q = a->q, *K = a->K, *ckv = a->ckv, *cn = a->cn, *V = a->V;
     if (lmc_embed_rows(m->base.embed, tokens, T, x, err)) return -1;
     lmc_rope_tables_at(&m->base.rope, kv ? kv->pos : 0, T, a->cos_t, a->sin_t);
@@ -313,7 +316,7 @@ static int ds2_run(void *state, arch_kv *kv, const int32_t *tokens, int T, float
             copy_block(K + h * qk + nope, qd, ckv + o->kv_lora, ckd, T, rd);
             copy_block(V + h * vdim, vd, a->kv + h * (nope + vdim) + nope, kvb, T, vdim);
         }
-        arch_attend(&m->base, kv, l, a->att, q, qd, K, qd, V, vd, T, H, H, qk, vdim, o->attn_scale);
+        arch_attend(&m->base, kv, l, a->att, q, K, V, T, &m->base.attn);
         lmc_linear_apply(&L->o, a->att, xb, T);
         add_inplace(x, xb, (size_t)T * d);
         /* dense MLP or routed + shared experts */

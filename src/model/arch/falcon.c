@@ -112,7 +112,10 @@ static int falcon_config(const lmc_arch_ctx *c, void *state, lmc_err *err) {
     falcon *m = state;
     if (read_config(c, &m->cfg, err) || lmc_rope_from_config(c, m->cfg.theta, m->cfg.head_dim, 0, &m->base.rope, err))
         return -1;
-    m->base.info.attn_dims = (double)m->cfg.n_layers * m->cfg.n_heads * 2 * m->cfg.head_dim; /* Σ layers n_heads·(qk_dim + v_dim) */
+    const falcon_cfg *o = &m->cfg;
+    int hd = o->head_dim, N = (o->n_heads + 2 * o->n_kv_heads) * hd; /* a fused QKV row */
+    arch_set_attention(&m->base, o->n_layers,
+                       (attn_shape){o->n_heads, o->n_kv_heads, hd, hd, N, N, N, 1.0f / sqrtf((float)hd)});
     m->layers = arch_layers(c, &m->base, m->cfg.dim, m->cfg.vocab, "num_hidden_layers", m->cfg.n_layers, sizeof *m->layers, err);
     return m->layers ? 0 : -1;
 }
@@ -144,8 +147,10 @@ static int falcon_acts_table(void *state, arch_act *tab) {
     falcon_acts *a = &m->a;
     size_t d = o->dim, N = (size_t)(o->n_heads + 2 * o->n_kv_heads) * o->head_dim;
     arch_act lines[] = {
-        {&a->x, d, 0},  {&a->na, d, 0},  {&a->nm, d, 0}, {&a->att, d, 0}, {&a->ao, d, 0}, {&a->mo, d, 0},
-        {&a->qkv, N, 0}, {&a->h, o->ffn, 0}, {&a->cos_t, o->head_dim / 2, 0}, {&a->sin_t, o->head_dim / 2, 0},
+        ARCH_FLOATS(&a->x, d, 0), ARCH_FLOATS(&a->na, d, 0), ARCH_FLOATS(&a->nm, d, 0), ARCH_FLOATS(&a->att, d, 0),
+        ARCH_FLOATS(&a->ao, d, 0), ARCH_FLOATS(&a->mo, d, 0), ARCH_FLOATS(&a->qkv, N, 0),
+        ARCH_FLOATS(&a->h, o->ffn, 0), ARCH_FLOATS(&a->cos_t, o->head_dim / 2, 0),
+        ARCH_FLOATS(&a->sin_t, o->head_dim / 2, 0),
     };
     return ARCH_ACTS(tab, lines);
 }
@@ -161,15 +166,13 @@ static int falcon_run(void *state, arch_kv *kv, const int32_t *tokens, int T, fl
     float *x = a->x, *qkv = a->qkv;
     if (lmc_embed_rows(m->base.embed, tokens, T, x, err)) return -1;
     lmc_rope_tables_at(&m->base.rope, kv ? kv->pos : 0, T, a->cos_t, a->sin_t);
-    float scale = 1.0f / sqrtf((float)hd);
     for (int l = 0; l < o->n_layers; l++) {
         falcon_layer *L = &m->layers[l];
         layernorm(a->na, x, L->na_w, L->na_b, T, d, o->eps);
         lmc_linear_apply(&L->qkv, a->na, qkv, T);
         rope_apply(qkv, T, o->n_heads, hd, N, hd, a->cos_t, a->sin_t, 0);
         rope_apply(qkv + qd, T, o->n_kv_heads, hd, N, hd, a->cos_t, a->sin_t, 0);
-        arch_attend(&m->base, kv, l, a->att, qkv, N, qkv + qd, N, qkv + qd + kvd, N, T, o->n_heads, o->n_kv_heads,
-                    hd, hd, scale);
+        arch_attend(&m->base, kv, l, a->att, qkv, qkv + qd, qkv + qd + kvd, T, &m->base.attn);
         lmc_linear_apply(&L->dense, a->att, a->ao, T);
         if (o->parallel) {
             const float *in = a->na;

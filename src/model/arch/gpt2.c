@@ -40,7 +40,7 @@ typedef struct gpt2_acts {
     float *qkv; /* (T, 3*dim) [q | k | v] */
     float *att; /* (T, dim) */
     float *h;   /* (T, hidden) */
-    float *pos; /* (T) int32 positions (0..T-1, or kv->pos.. in a step) */
+    int32_t *pos; /* (T) positions (0..T-1, or kv->pos.. in a step) */
 } gpt2_acts;
 
 typedef struct gpt2 {
@@ -83,7 +83,9 @@ static int gpt2_config(const lmc_arch_ctx *c, void *state, lmc_err *err) {
     /* Hub GPT-2 files name tensors "wte.weight", "h.0...."; files saved from GPT2LMHeadModel add "transformer." */
     o->prefix = cfg_has_tensor(c, "transformer.wte.weight") ? "transformer." : "";
     arch_limit_window(&m->base, o->n_positions, "the model's %d learned positions (n_positions)", o->n_positions);
-    m->base.info.attn_dims = (double)o->n_layers * o->n_heads * 2 * o->head_dim; /* Σ layers n_heads·(qk_dim + v_dim) */
+    int d = o->dim, hd = o->head_dim;
+    arch_set_attention(&m->base, o->n_layers, (attn_shape){o->n_heads, o->n_heads, hd, hd, 3 * d, 3 * d, 3 * d,
+                                                           o->scale_weights ? 1.0f / sqrtf((float)hd) : 1.0f});
     m->layers = arch_layers(c, &m->base, o->dim, o->vocab, "n_layer", o->n_layers, sizeof *m->layers, err);
     return m->layers ? 0 : -1;
 }
@@ -117,7 +119,8 @@ static int gpt2_acts_table(void *state, arch_act *tab) {
     gpt2_acts *a = &m->a;
     size_t d = m->cfg.dim;
     arch_act lines[] = {
-        {&a->x, d, 0}, {&a->xb, d, 0}, {&a->qkv, 3 * d, 0}, {&a->att, d, 0}, {&a->h, m->cfg.hidden, 0}, {&a->pos, 1, 0},
+        ARCH_FLOATS(&a->x, d, 0), ARCH_FLOATS(&a->xb, d, 0), ARCH_FLOATS(&a->qkv, 3 * d, 0),
+        ARCH_FLOATS(&a->att, d, 0), ARCH_FLOATS(&a->h, m->cfg.hidden, 0), ARCH_INTS(&a->pos, 1, 0),
     };
     return ARCH_ACTS(tab, lines);
 }
@@ -130,18 +133,17 @@ static int gpt2_run(void *state, arch_kv *kv, const int32_t *tokens, int T, floa
     const gpt2_cfg *o = &m->cfg;
     const gpt2_acts *a = &m->a;
     int d = o->dim, pos0 = kv ? kv->pos : 0;
-    int32_t *pos = (int32_t *)a->pos;
+    int32_t *pos = a->pos;
     for (int t = 0; t < T; t++) pos[t] = pos0 + t; /* learned positions: lmc_kv_open keeps them < n_positions */
     if (lmc_embed_rows(m->base.embed, tokens, T, a->x, err) || lmc_embed_rows(m->wpe, pos, T, a->xb, err)) return -1;
     add_inplace(a->x, a->xb, (size_t)T * d);
     for (int l = 0; l < o->n_layers; l++) {
         gpt2_layer *L = &m->layers[l];
-        float scale = o->scale_weights ? 1.0f / sqrtf((float)o->head_dim) : 1.0f;
-        if (o->scale_by_layer) scale /= (float)(l + 1);
+        attn_shape s = m->base.attn;
+        if (o->scale_by_layer) s.scale /= (float)(l + 1);
         layernorm(a->xb, a->x, L->ln1_w, L->ln1_b, T, d, o->eps);
         lmc_linear_apply(&L->qkv, a->xb, a->qkv, T);
-        arch_attend(&m->base, kv, l, a->att, a->qkv, 3 * d, a->qkv + d, 3 * d, a->qkv + 2 * d, 3 * d, T, o->n_heads,
-                    o->n_heads, o->head_dim, o->head_dim, scale);
+        arch_attend(&m->base, kv, l, a->att, a->qkv, a->qkv + d, a->qkv + 2 * d, T, &s);
         lmc_linear_apply(&L->proj, a->att, a->xb, T);
         add_inplace(a->x, a->xb, (size_t)T * d);
         layernorm(a->xb, a->x, L->ln2_w, L->ln2_b, T, d, o->eps);

@@ -81,7 +81,9 @@ static int neox_config(const lmc_arch_ctx *c, void *state, lmc_err *err) {
     neox *m = state;
     if (read_config(c, &m->cfg, err) || lmc_rope_from_config(c, m->cfg.theta, m->cfg.rot, 0, &m->base.rope, err))
         return -1;
-    m->base.info.attn_dims = (double)m->cfg.n_layers * m->cfg.n_heads * 2 * m->cfg.head_dim; /* Σ layers n_heads·(qk_dim + v_dim) */
+    const neox_cfg *o = &m->cfg;
+    arch_set_attention(&m->base, o->n_layers, (attn_shape){o->n_heads, o->n_heads, o->head_dim, o->head_dim, 3 * o->dim,
+                                                           3 * o->dim, 3 * o->dim, 1.0f / sqrtf((float)o->head_dim)});
     m->layers = arch_layers(c, &m->base, m->cfg.dim, m->cfg.vocab, "num_hidden_layers", m->cfg.n_layers, sizeof *m->layers, err);
     return m->layers ? 0 : -1;
 }
@@ -110,8 +112,9 @@ static int neox_acts_table(void *state, arch_act *tab) {
     neox_acts *a = &m->a;
     size_t d = m->cfg.dim, r2 = (size_t)m->cfg.rot / 2;
     arch_act lines[] = {
-        {&a->x, d, 0},   {&a->n1, d, 0}, {&a->n2, d, 0}, {&a->qkv, 3 * d, 0}, {&a->att, d, 0},
-        {&a->mo, d, 0}, {&a->h, m->cfg.hidden, 0}, {&a->cos_t, r2, 0}, {&a->sin_t, r2, 0},
+        ARCH_FLOATS(&a->x, d, 0), ARCH_FLOATS(&a->n1, d, 0), ARCH_FLOATS(&a->n2, d, 0),
+        ARCH_FLOATS(&a->qkv, 3 * d, 0), ARCH_FLOATS(&a->att, d, 0), ARCH_FLOATS(&a->mo, d, 0),
+        ARCH_FLOATS(&a->h, m->cfg.hidden, 0), ARCH_FLOATS(&a->cos_t, r2, 0), ARCH_FLOATS(&a->sin_t, r2, 0),
     };
     return ARCH_ACTS(tab, lines);
 }
@@ -127,7 +130,6 @@ static int neox_run(void *state, arch_kv *kv, const int32_t *tokens, int T, floa
     float *x = a->x, *n1 = a->n1, *n2 = a->n2, *qkv = a->qkv, *mo = a->mo;
     if (lmc_embed_rows(m->base.embed, tokens, T, x, err)) return -1;
     lmc_rope_tables_at(&m->base.rope, kv ? kv->pos : 0, T, a->cos_t, a->sin_t);
-    float scale = 1.0f / sqrtf((float)hd);
     for (int l = 0; l < o->n_layers; l++) {
         neox_layer *L = &m->layers[l];
         layernorm(n1, x, L->ln1_w, L->ln1_b, T, d, o->eps);
@@ -135,8 +137,7 @@ static int neox_run(void *state, arch_kv *kv, const int32_t *tokens, int T, floa
         /* partial rotary: the first rot dims of each head turn, the rest pass through into the cache as they are */
         rope_apply(qkv, T, o->n_heads, hd, 3 * d, rot, a->cos_t, a->sin_t, 0);
         rope_apply(qkv + d, T, o->n_heads, hd, 3 * d, rot, a->cos_t, a->sin_t, 0);
-        arch_attend(&m->base, kv, l, a->att, qkv, 3 * d, qkv + d, 3 * d, qkv + 2 * d, 3 * d, T, o->n_heads,
-                    o->n_heads, hd, hd, scale);
+        arch_attend(&m->base, kv, l, a->att, qkv, qkv + d, qkv + 2 * d, T, &m->base.attn);
         lmc_linear_apply(&L->dense, a->att, n1, T); /* n1 ← attention output */
         if (o->parallel) {
             layernorm(n2, x, L->ln2_w, L->ln2_b, T, d, o->eps);

@@ -84,7 +84,9 @@ static int llama_config(const lmc_arch_ctx *c, void *state, lmc_err *err) {
     o->dim = (int)dim; o->n_layers = (int)layers; o->n_heads = (int)heads; o->n_kv_heads = (int)kv;
     o->head_dim = (int)head_dim; o->hidden = (int)hidden; o->vocab = (int)vocab; o->eps = (float)eps;
     if (lmc_rope_from_config(c, o->theta, o->head_dim, o->interleaved, &m->base.rope, err)) return -1;
-    m->base.info.attn_dims = (double)o->n_layers * o->n_heads * 2 * o->head_dim; /* Σ layers n_heads·(qk_dim + v_dim) */
+    int hd = o->head_dim, qd = o->n_heads * hd, kvd = o->n_kv_heads * hd;
+    arch_set_attention(&m->base, o->n_layers,
+                       (attn_shape){o->n_heads, o->n_kv_heads, hd, hd, qd, kvd, kvd, 1.0f / sqrtf((float)hd)});
     m->layers = arch_layers(c, &m->base, o->dim, o->vocab, "num_hidden_layers", o->n_layers, sizeof *m->layers, err);
     return m->layers ? 0 : -1;
 }
@@ -117,9 +119,10 @@ static int llama_acts_table(void *state, arch_act *tab) {
     size_t d = o->dim, qd = (size_t)o->n_heads * o->head_dim, kvd = (size_t)o->n_kv_heads * o->head_dim;
     llama_acts *a = &m->a;
     arch_act lines[] = {
-        {&a->x, d, 0},   {&a->xb, d, 0},  {&a->q, qd, 0},          {&a->att, qd, 0},
-        {&a->k, kvd, 0}, {&a->v, kvd, 0}, {&a->h1, o->hidden, 0},  {&a->h2, o->hidden, 0},
-        {&a->cos_t, o->head_dim / 2, 0},  {&a->sin_t, o->head_dim / 2, 0},
+        ARCH_FLOATS(&a->x, d, 0), ARCH_FLOATS(&a->xb, d, 0), ARCH_FLOATS(&a->q, qd, 0), ARCH_FLOATS(&a->att, qd, 0),
+        ARCH_FLOATS(&a->k, kvd, 0), ARCH_FLOATS(&a->v, kvd, 0), ARCH_FLOATS(&a->h1, o->hidden, 0),
+        ARCH_FLOATS(&a->h2, o->hidden, 0), ARCH_FLOATS(&a->cos_t, o->head_dim / 2, 0),
+        ARCH_FLOATS(&a->sin_t, o->head_dim / 2, 0),
     };
     return ARCH_ACTS(tab, lines);
 }
@@ -135,12 +138,9 @@ static int llama_run(void *state, arch_kv *kv, const int32_t *tokens, int T, flo
     int il = m->base.rope.interleaved, pos = kv ? kv->pos : 0;
     if (lmc_embed_rows(m->base.embed, tokens, T, a->x, err)) return -1;
     lmc_rope_tables_at(&m->base.rope, pos, T, a->cos_t, a->sin_t);
-    float scale = 1.0f / sqrtf((float)hd);
-    /* the bf16 path's fused matmuls round each input once (NULL on the f32 path, or when memory is short: the
-     * same calls then run unfused, with the same bits) */
-    int max_k = d > qd ? d : qd;
-    if (o->hidden > max_k) max_k = o->hidden;
-    void *xs = m->base.bf16 ? arch_scratch(&m->base, ARCH_SCRATCH_LINEAR, lmc_linear_scratch_bytes(T, max_k)) : NULL;
+    /* the packed bf16 path's fused matmuls round each input once (NULL where the plan runs them unfused, with the
+     * same bits) */
+    void *xs = arch_linear_scratch(&m->base);
     for (int l = 0; l < o->n_layers; l++) {
         llama_layer *L = &m->layers[l];
         /* attention */
@@ -150,8 +150,7 @@ static int llama_run(void *state, arch_kv *kv, const int32_t *tokens, int T, flo
         lmc_linear_apply_n(qkv, 3, a->xb, qkv_out, T, xs);
         rope_apply(a->q, T, o->n_heads, hd, qd, hd, a->cos_t, a->sin_t, il);
         rope_apply(a->k, T, o->n_kv_heads, hd, kvd, hd, a->cos_t, a->sin_t, il);
-        arch_attend(&m->base, kv, l, a->att, a->q, qd, a->k, kvd, a->v, kvd, T, o->n_heads, o->n_kv_heads, hd, hd,
-                    scale);
+        arch_attend(&m->base, kv, l, a->att, a->q, a->k, a->v, T, &m->base.attn);
         lmc_linear_apply_add(&L->o, a->att, a->x, a->xb, T, xs);
         /* SwiGLU MLP */
         rmsnorm(a->xb, a->x, L->mlp_norm, T, d, o->eps);

@@ -1,12 +1,14 @@
-/* load.c — the skeleton every architecture shares (see arch.h): the tensor list is loaded and freed here, the
- * activation table sized and pointed here, and the forward timed here. An architecture file supplies its
- * config reader, its tensor list, its activation table and its forward. */
+/* load.c — opening an architecture's state (see arch.h): its config is read, its tensor list walked and each
+ * weight loaded into the form the forward uses (and freed again at close). An architecture file supplies its
+ * config reader and its tensor list; the forward's runtime (activations, attention, scratch, timing) is
+ * arch/runtime.c.
+ *
+ * Sections: the tensor list · loading one tensor · the skeleton. */
 #include "model/arch/arch.h"
 #include "gemm_bf16.h"
 #include "kernels.h"
 #include "common/util.h"
 
-#include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,7 +110,7 @@ static int load_vec(const lmc_arch_ctx *c, const arch_tensor *e, int64_t *params
 static int load_linear(const lmc_arch_ctx *c, const arch_tensor *e, int64_t *params, lmc_err *err) {
     const lmc_tensor *w = need(c, e->name, ".weight", err), *b = NULL;
     if (!w || ((e->flags & ARCH_BIAS) && !(b = need(c, e->name, ".bias", err)))) return -1;
-    if (lmc_linear_init(e->dst, w, b, (int)e->rows, (int)e->cols, c->mode, c->origin, err)) return -1;
+    if (lmc_linear_init(e->dst, w, b, (int)e->rows, (int)e->cols, c->plan.matmul, c->origin, err)) return -1;
     *params += w->numel + (b ? b->numel : 0);
     return 0;
 }
@@ -124,7 +126,7 @@ static int linear_owned(const lmc_arch_ctx *c, lmc_linear *l, const lmc_tensor *
     view.numel = (int64_t)N * K;
     view.data = data;
     view.nbytes = (size_t)N * lmc_dtype_bytes(t->dtype, K);
-    if (lmc_linear_init(l, &view, NULL, N, K, c->mode, c->origin, err)) {
+    if (lmc_linear_init(l, &view, NULL, N, K, c->plan.matmul, c->origin, err)) {
         free(data);
         free(bias);
         return -1;
@@ -143,7 +145,7 @@ static int load_conv1d(const lmc_arch_ctx *c, const arch_tensor *e, int64_t *par
     const lmc_tensor *w = need(c, e->name, ".weight", err), *b;
     if (!w || !(b = need(c, e->name, ".bias", err)) || check_dtype(c, w, err)) return -1;
     if (w->gguf_layout) {
-        if (lmc_linear_init(e->dst, w, b, N, K, c->mode, c->origin, err)) return -1;
+        if (lmc_linear_init(e->dst, w, b, N, K, c->plan.matmul, c->origin, err)) return -1;
         *params += w->numel + b->numel;
         return 0;
     }
@@ -188,7 +190,7 @@ static int load_qkv(const lmc_arch_ctx *c, const arch_tensor *e, int64_t *params
                         lmc_shape_str(b, sb, sizeof sb), N);
     *params += w->numel + (b ? b->numel : 0);
     if (n_kv == 1 || w->gguf_layout) /* [q heads, k, v] is already [Q | K | V] */
-        return lmc_linear_init(e->dst, w, b, N, dim, c->mode, c->origin, err);
+        return lmc_linear_init(e->dst, w, b, N, dim, c->plan.matmul, c->origin, err);
     float *bsrc = b ? lmc_tensor_f32(b, N, c->origin, err) : NULL, *bdst = NULL;
     if (b && !bsrc) return -1;
     size_t row = (size_t)head_dim * lmc_dtype_bytes(w->dtype, dim); /* head_dim whole rows (any dtype) */
@@ -236,7 +238,7 @@ static int load_embed_head(const lmc_arch_ctx *c, arch_base *b, const arch_tenso
     if (!tie && !(head = lmc_weights_find(c->w, e->name2)))
         return lmc_fail(err, "%s: missing tensor %s (config has tie_word_embeddings false)", c->origin, e->name2);
     if (!head) head = emb;
-    if (lmc_linear_init(&b->lm_head, head, NULL, (int)e->rows, (int)e->cols, c->mode, c->origin, err))
+    if (lmc_linear_init(&b->lm_head, head, NULL, (int)e->rows, (int)e->cols, c->plan.matmul, c->origin, err))
         return -1;
     b->embed = emb;
     *params += emb->numel + (head != emb ? head->numel : 0);
@@ -287,12 +289,14 @@ int arch_open(const lmc_arch *a, const lmc_arch_ctx *c, void **state, lmc_err *e
     arch_base *b = lmc_xcalloc(1, a->size);
     int64_t params = 0;
     *state = NULL;
-    b->bf16 = c->mode != LMC_LINEAR_F32;
+    b->plan = c->plan;
     if (a->config(c, b, err)) goto fail;
     a->tensors(b, &b->tensors);
     for (size_t i = 0; i < b->tensors.n; i++) {
         const arch_tensor *e = &b->tensors.v[i];
         if (load_one(c, b, e, &params, err)) goto fail;
+        if (e->kind != ARCH_VEC && e->kind != ARCH_MATRIX && e->kind != ARCH_ROUTER && e->cols > b->max_k)
+            b->max_k = (int)e->cols; /* a linear's K */
         /* layer matmuls report their time; lm_head's is the caller's (it runs on scored rows only) */
         if (e->kind == ARCH_LINEAR || e->kind == ARCH_CONV1D || e->kind == ARCH_QKV)
             ((lmc_linear *)e->dst)->prof = &b->prof;
@@ -329,7 +333,6 @@ void arch_close(void *state) {
     lmc_rope_free(&b->rope);
     free(b->tensors.v);
     free(b->arena);
-    for (int i = 0; i < ARCH_SCRATCH_N; i++) free(b->scratch[i]);
     free(b);
 }
 
@@ -339,121 +342,4 @@ void arch_limit_window(arch_base *b, int max_window, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(b->info.max_window_why, sizeof b->info.max_window_why, fmt, ap);
     va_end(ap);
-}
-
-/* ---- activations ---- */
-
-int arch_acts_copy(arch_act *tab, const arch_act *lines, size_t n) {
-    memcpy(tab, lines, n * sizeof *lines);
-    return (int)n;
-}
-
-/* Each buffer starts on a 64-byte boundary (16 floats), as a fresh malloc would give the widest loads. */
-static size_t act_floats(const arch_act *e, int T) { return (e->per_token * (size_t)T + e->fixed + 15) / 16 * 16; }
-
-size_t arch_scratch_bytes(const lmc_arch *a, void *state, int T) {
-    arch_act tab[ARCH_MAX_ACTS];
-    int n = a->acts(state, tab);
-    size_t floats = 0;
-    for (int i = 0; i < n; i++) floats += act_floats(&tab[i], T);
-    return floats * sizeof(float);
-}
-
-/* Points the activation table for T tokens, growing the arena when T is longer than any before. */
-static int point_acts(const lmc_arch *a, void *state, int T, lmc_err *err) {
-    arch_base *b = state;
-    arch_act tab[ARCH_MAX_ACTS];
-    int n = a->acts(state, tab);
-    size_t floats = arch_scratch_bytes(a, state, T) / sizeof(float);
-    if (floats > b->arena_floats) { /* the first window, or a longer one than any before */
-        free(b->arena);
-        b->arena_floats = 0;
-        if (!(b->arena = aligned_alloc(64, floats * sizeof(float))))
-            return lmc_fail(err, "out of memory for activations of a %d-token window", T);
-        b->arena_floats = floats;
-    }
-    float *p = b->arena;
-    for (int i = 0; i < n; i++) {
-        *tab[i].p = p;
-        p += act_floats(&tab[i], T);
-    }
-    return 0;
-}
-
-/* Points the activations for T, runs the forward (a window or a step) and adds its time split. Matmuls and
- * attention time themselves; the rest of the forward (norms, RoPE, activations, residual adds, embedding,
- * routing) is what remains, so a forward needs no timing code of its own. */
-static int timed_run(const lmc_arch *a, void *state, arch_kv *kv, const int32_t *tokens, int T, float *hidden,
-                     lmc_err *err) {
-    arch_base *b = state;
-    if (point_acts(a, state, T, err)) return -1;
-    lmc_prof *pr = &b->prof;
-    double t0 = lmc_now(), k0 = pr->seconds[PROF_MATMUL] + pr->seconds[PROF_ATTENTION];
-    int rc = a->run(state, kv, tokens, T, hidden, err);
-    double k1 = pr->seconds[PROF_MATMUL] + pr->seconds[PROF_ATTENTION];
-    pr->seconds[PROF_ELEMWISE] += (lmc_now() - t0) - (k1 - k0);
-    return rc;
-}
-
-int arch_forward(const lmc_arch *a, void *state, const int32_t *tokens, int T, float *hidden, lmc_err *err) {
-    return timed_run(a, state, NULL, tokens, T, hidden, err);
-}
-
-int arch_step(const lmc_arch *a, void *state, arch_kv *kv, const int32_t *tokens, int n, float *hidden,
-              lmc_err *err) {
-    return timed_run(a, state, kv, tokens, n, hidden, err);
-}
-
-void arch_attention_prefix(arch_base *b, float *out, const float *q, int q_stride, const float *k, int k_stride,
-                           const float *v, int v_stride, int n, int pos, int n_heads, int n_kv_heads, int qk_dim,
-                           int v_dim, float scale) {
-    double t0 = lmc_now();
-    attention_prefix(out, q, q_stride, k, k_stride, v, v_stride, n, pos, n_heads, n_kv_heads, qk_dim, v_dim, scale);
-    b->prof.seconds[PROF_ATTENTION] += lmc_now() - t0;
-}
-
-void arch_attend(arch_base *b, arch_kv *kv, int l, float *out, const float *q, int q_stride, const float *k,
-                 int k_stride, const float *v, int v_stride, int T, int n_heads, int n_kv_heads, int qk_dim,
-                 int v_dim, float scale) {
-    if (!kv) {
-        arch_attention(b, out, q, q_stride, k, k_stride, v, v_stride, T, n_heads, n_kv_heads, qk_dim, v_dim, scale);
-        return;
-    }
-    /* The cache holds exactly what the prefill's attention reads (keys after RoPE, values), one row per
-     * position, so a step's attention sees the same numbers as a prefill of the whole sequence would. */
-    size_t kw = (size_t)kv->k_width, vw = (size_t)kv->v_width;
-    float *kc = arch_kv_k(kv, l), *vc = arch_kv_v(kv, l);
-    for (int t = 0; t < T; t++) {
-        memcpy(kc + (size_t)(kv->pos + t) * kw, k + (size_t)t * k_stride, sizeof(float) * kw);
-        memcpy(vc + (size_t)(kv->pos + t) * vw, v + (size_t)t * v_stride, sizeof(float) * vw);
-    }
-    arch_attention_prefix(b, out, q, q_stride, kc, (int)kw, vc, (int)vw, T, kv->pos, n_heads, n_kv_heads, qk_dim,
-                          v_dim, scale);
-}
-
-void *arch_scratch(arch_base *b, int use, size_t bytes) {
-    if (bytes > b->scratch_bytes[use]) {
-        free(b->scratch[use]);
-        b->scratch_bytes[use] = 0;
-        if (!(b->scratch[use] = aligned_alloc(64, (bytes + 63) / 64 * 64))) return NULL;
-        b->scratch_bytes[use] = bytes;
-    }
-    return b->scratch[use];
-}
-
-void arch_attention(arch_base *b, float *out, const float *q, int q_stride, const float *k, int k_stride,
-                    const float *v, int v_stride, int T, int n_heads, int n_kv_heads, int qk_dim, int v_dim,
-                    float scale) {
-    double t0 = lmc_now();
-    int done = 0;
-    if (b->bf16 && gemm_bf16_tile_supported()) {
-        const int threads = omp_get_max_threads();
-        const size_t bytes = attention_bf16_scratch_bytes(T, n_kv_heads, qk_dim, v_dim, threads);
-        void *s = arch_scratch(b, ARCH_SCRATCH_ATTENTION, bytes);
-        done = s && attention_causal_bf16(out, q, q_stride, k, k_stride, v, v_stride, T, n_heads, n_kv_heads, qk_dim,
-                                          v_dim, scale, s, threads) == 0;
-    }
-    if (!done)
-        attention_causal(out, q, q_stride, k, k_stride, v, v_stride, T, n_heads, n_kv_heads, qk_dim, v_dim, scale);
-    b->prof.seconds[PROF_ATTENTION] += lmc_now() - t0;
 }

@@ -41,7 +41,7 @@ typedef struct mixtral_acts {
     float *cos_t, *sin_t; /* (T, head_dim/2) */
     float *probs;         /* (T, n_experts) router probabilities */
     float *w;             /* (T, k) routing weights */
-    float *ids;           /* (T, k) ints: routed experts */
+    int32_t *ids;         /* (T, k) routed experts */
     blk_moe_scratch moe;
 } mixtral_acts;
 
@@ -74,7 +74,9 @@ static int mixtral_config(const lmc_arch_ctx *c, void *state, lmc_err *err) {
     o->head_dim = (int)head_dim; o->hidden = (int)hidden; o->vocab = (int)vocab; o->eps = (float)eps;
     o->n_experts = (int)experts; o->top_k = (int)top_k;
     if (lmc_rope_from_config(c, o->theta, o->head_dim, 0, &m->base.rope, err)) return -1;
-    m->base.info.attn_dims = (double)o->n_layers * o->n_heads * 2 * o->head_dim; /* Σ layers n_heads·(qk_dim + v_dim) */
+    int hd = o->head_dim, qd = o->n_heads * hd, kvd = o->n_kv_heads * hd;
+    arch_set_attention(&m->base, o->n_layers,
+                       (attn_shape){o->n_heads, o->n_kv_heads, hd, hd, qd, kvd, kvd, 1.0f / sqrtf((float)hd)});
     m->base.info.routed_share = (double)o->top_k / o->n_experts;
     m->layers = arch_layers(c, &m->base, o->dim, o->vocab, "num_hidden_layers", o->n_layers, sizeof *m->layers, err);
     return m->layers ? 0 : -1;
@@ -111,10 +113,10 @@ static int mixtral_acts_table(void *state, arch_act *tab) {
     size_t d = o->dim, qd = (size_t)o->n_heads * o->head_dim, kvd = (size_t)o->n_kv_heads * o->head_dim;
     mixtral_acts *a = &m->a;
     arch_act lines[] = {
-        {&a->x, d, 0},     {&a->xb, d, 0},    {&a->mo, d, 0},  {&a->q, qd, 0},
-        {&a->att, qd, 0},  {&a->k, kvd, 0},   {&a->v, kvd, 0}, {&a->cos_t, o->head_dim / 2, 0},
-        {&a->sin_t, o->head_dim / 2, 0},      {&a->probs, o->n_experts, 0},
-        {&a->w, o->top_k, 0},                 {&a->ids, o->top_k, 0},
+        ARCH_FLOATS(&a->x, d, 0), ARCH_FLOATS(&a->xb, d, 0), ARCH_FLOATS(&a->mo, d, 0), ARCH_FLOATS(&a->q, qd, 0),
+        ARCH_FLOATS(&a->att, qd, 0), ARCH_FLOATS(&a->k, kvd, 0), ARCH_FLOATS(&a->v, kvd, 0),
+        ARCH_FLOATS(&a->cos_t, o->head_dim / 2, 0), ARCH_FLOATS(&a->sin_t, o->head_dim / 2, 0),
+        ARCH_FLOATS(&a->probs, o->n_experts, 0), ARCH_FLOATS(&a->w, o->top_k, 0), ARCH_INTS(&a->ids, o->top_k, 0),
     };
     memcpy(tab, lines, sizeof lines);
     return blk_moe_acts(&a->moe, tab, (int)(sizeof lines / sizeof lines[0]), o->top_k, o->dim, o->hidden,
@@ -122,12 +124,12 @@ static int mixtral_acts_table(void *state, arch_act *tab) {
 }
 
 /* Router: softmax over all experts, top-k, renormalised over the k (HF MixtralSparseMoeBlock). */
-static void route(const mixtral *m, float *probs, int T, int *ids, float *w) {
+static void route(const mixtral *m, float *probs, int T, int32_t *ids, float *w) {
     int E = m->cfg.n_experts, k = m->cfg.top_k;
     softmax_rows(probs, T, E);
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < T; t++) {
-        int *id = ids + (size_t)t * k;
+        int32_t *id = ids + (size_t)t * k;
         float *wt = w + (size_t)t * k, sum = 0;
         topk_desc(probs + (size_t)t * E, E, k, id, wt);
         for (int j = 0; j < k; j++) sum += wt[j];
@@ -143,10 +145,9 @@ static int mixtral_run(void *state, arch_kv *kv, const int32_t *tokens, int T, f
     const mixtral_cfg *o = &m->cfg;
     const mixtral_acts *a = &m->a;
     int d = o->dim, hd = o->head_dim, qd = o->n_heads * hd, kvd = o->n_kv_heads * hd, E = o->n_experts;
-    int *ids = (int *)a->ids;
+    int32_t *ids = a->ids;
     if (lmc_embed_rows(m->base.embed, tokens, T, a->x, err)) return -1;
     lmc_rope_tables_at(&m->base.rope, kv ? kv->pos : 0, T, a->cos_t, a->sin_t);
-    float scale = 1.0f / sqrtf((float)hd);
     for (int l = 0; l < o->n_layers; l++) {
         mixtral_layer *L = &m->layers[l];
         /* attention */
@@ -156,8 +157,7 @@ static int mixtral_run(void *state, arch_kv *kv, const int32_t *tokens, int T, f
         lmc_linear_apply(&L->v, a->xb, a->v, T);
         rope_apply(a->q, T, o->n_heads, hd, qd, hd, a->cos_t, a->sin_t, 0);
         rope_apply(a->k, T, o->n_kv_heads, hd, kvd, hd, a->cos_t, a->sin_t, 0);
-        arch_attend(&m->base, kv, l, a->att, a->q, qd, a->k, kvd, a->v, kvd, T, o->n_heads, o->n_kv_heads, hd, hd,
-                    scale);
+        arch_attend(&m->base, kv, l, a->att, a->q, a->k, a->v, T, &m->base.attn);
         lmc_linear_apply(&L->o, a->att, a->xb, T);
         add_inplace(a->x, a->xb, (size_t)T * d);
         /* sparse MoE */

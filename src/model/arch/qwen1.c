@@ -96,7 +96,10 @@ static int read_config(const lmc_arch_ctx *c, qwen1_cfg *m, lmc_err *err) {
 static int qwen1_config(const lmc_arch_ctx *c, void *state, lmc_err *err) {
     qwen1 *m = state;
     if (read_config(c, &m->cfg, err)) return -1;
-    m->base.info.attn_dims = (double)m->cfg.n_layers * m->cfg.n_heads * 2 * m->cfg.head_dim; /* Σ layers n_heads·(qk_dim + v_dim) */
+    const qwen1_cfg *o = &m->cfg;
+    int hd = o->head_dim, d = o->dim;
+    arch_set_attention(&m->base, o->n_layers, (attn_shape){o->n_heads, o->n_heads, hd, hd, 3 * d, 3 * d, 3 * d,
+                                                           o->scale_attn ? 1.0f / sqrtf((float)hd) : 1.0f});
     if (m->cfg.logn_attn)
         arch_limit_window(&m->base, QWEN_LOGN_POSITIONS, "Qwen's use_logn_attn table (%d positions)",
                           QWEN_LOGN_POSITIONS);
@@ -130,8 +133,10 @@ static int qwen1_acts_table(void *state, arch_act *tab) {
     qwen1_acts *a = &m->a;
     size_t d = m->cfg.dim, f = m->cfg.ffn, r2 = (size_t)m->cfg.rot_dim / 2;
     arch_act lines[] = {
-        {&a->x, d, 0},  {&a->xb, d, 0},     {&a->qkv, 3 * d, 0}, {&a->att, d, 0}, {&a->h1, f, 0},
-        {&a->h2, f, 0}, {&a->cos_t, r2, 0}, {&a->sin_t, r2, 0},  {&a->logn, 1, 0}, {&a->inv, 0, r2},
+        ARCH_FLOATS(&a->x, d, 0), ARCH_FLOATS(&a->xb, d, 0), ARCH_FLOATS(&a->qkv, 3 * d, 0),
+        ARCH_FLOATS(&a->att, d, 0), ARCH_FLOATS(&a->h1, f, 0), ARCH_FLOATS(&a->h2, f, 0),
+        ARCH_FLOATS(&a->cos_t, r2, 0), ARCH_FLOATS(&a->sin_t, r2, 0), ARCH_FLOATS(&a->logn, 1, 0),
+        ARCH_FLOATS(&a->inv, 0, r2),
     };
     return ARCH_ACTS(tab, lines);
 }
@@ -169,7 +174,6 @@ static int qwen1_run(void *state, arch_kv *kv, const int32_t *tokens, int T, flo
         int p = pos + t;
         a->logn[t] = p + 1 > o->seq_length ? (float)(log(p + 1.0) / log((double)o->seq_length)) : 1.0f;
     }
-    float scale = o->scale_attn ? 1.0f / sqrtf((float)hd) : 1.0f;
     for (int l = 0; l < o->n_layers; l++) {
         qwen1_layer *L = &m->layers[l];
         rmsnorm(xb, x, L->ln1, T, d, o->eps);
@@ -177,8 +181,7 @@ static int qwen1_run(void *state, arch_kv *kv, const int32_t *tokens, int T, flo
         rope_apply(qkv, T, o->n_heads, hd, 3 * d, o->rot_dim, a->cos_t, a->sin_t, 0);
         rope_apply(qkv + d, T, o->n_heads, hd, 3 * d, o->rot_dim, a->cos_t, a->sin_t, 0);
         if (use_logn) scale_rows(qkv, 3 * d, T, d, a->logn);
-        arch_attend(&m->base, kv, l, a->att, qkv, 3 * d, qkv + d, 3 * d, qkv + 2 * d, 3 * d, T, o->n_heads,
-                    o->n_heads, hd, hd, scale);
+        arch_attend(&m->base, kv, l, a->att, qkv, qkv + d, qkv + 2 * d, T, &m->base.attn);
         lmc_linear_apply(&L->c_proj, a->att, xb, T);
         add_inplace(x, xb, (size_t)T * d);
         rmsnorm(xb, x, L->ln2, T, d, o->eps);
