@@ -20,6 +20,8 @@ int cmd_compress(int argc, char **argv);
 int cmd_decompress(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+extern const cli_spec corpus_spec; /* corpus.c: lmc corpus SUB (include/lmc_corpus.h) */
+int cmd_corpus(int argc, char **argv);
 
 /* The results table eval and merge print on stdout: one row per data file. */
 void cli_print_table(const lmc_result *r, size_t n);

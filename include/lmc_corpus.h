@@ -1,0 +1,92 @@
+/* lmc_corpus.h — building fresh evaluation corpora offline (`lmc corpus`, docs/corpus.md): Common Crawl WET files
+ * → the `cc` subset the way CCNet builds it (records, length, paragraph dedup, language id), written as the JSON
+ * Lines `lmc eval` reads, with a manifest beside the output that says what was kept and why.
+ *
+ * Conventions are lmc.h's: 0 / -1 and an lmc_err naming the file and the problem; the library never prints. */
+#ifndef LMC_CORPUS_H
+#define LMC_CORPUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lmc.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- paragraph hashes (CCNet's dedup) --------------------------------------------------------- */
+
+/* CCNet's normalize_for_dedup of one line: strip (Unicode white space), lowercase (per code point: utf8proc's
+ * simple mapping), every decimal digit (Unicode Nd) → '0', delete U+0000–001F, U+007F–009F and CCNet's 34
+ * Unicode punctuation characters. ASCII punctuation is kept. Invalid UTF-8 bytes are kept as they are.
+ * Returns a malloc'ed, NUL-terminated string; *out_len its length in bytes. */
+char *lmc_corpus_normalize_for_dedup(const char *line, size_t len, size_t *out_len);
+
+/* The line's hash: the first 8 bytes of SHA-1 of the UTF-8 of normalize_for_dedup(line), read little-endian
+ * (CCNet's str_hash). */
+uint64_t lmc_corpus_line_hash(const char *line, size_t len);
+
+/* ---- lmc corpus wet --------------------------------------------------------------------------- */
+
+typedef enum lmc_dedup_mode {
+    LMC_DEDUP_TWO_PASS,   /* a line in two or more documents of the scope is dropped from all of them (CCNet) */
+    LMC_DEDUP_KEEP_FIRST, /* the first document that has the line keeps it */
+    LMC_DEDUP_OFF,
+} lmc_dedup_mode;
+
+/* Where a long run stands, reported after every input file of every pass. */
+typedef struct lmc_corpus_progress {
+    const char *phase;      /* "hashing" (dedup's first pass) or "writing" */
+    uint64_t    done_bytes; /* input bytes (as on disk) read so far, over all passes */
+    uint64_t    total_bytes;/* input bytes of all passes */
+    uint64_t    text_bytes; /* uncompressed WET text read so far */
+} lmc_corpus_progress;
+typedef void (*lmc_corpus_progress_fn)(const lmc_corpus_progress *p, void *user);
+
+typedef struct lmc_wet_opts {
+    long           min_len;      /* drop content of fewer code points (before dedup); CCNet: 300 */
+    lmc_dedup_mode dedup;
+    long           dedup_group;  /* dedup scope: groups of this many input files (the paper: 18); 0: all input */
+    int            lid;          /* 1: fastText language id (needs lid_model and the fasttext program) */
+    const char    *lid_model;    /* lid.176.bin / .ftz */
+    const char    *fasttext;     /* the fasttext program; NULL: "fasttext" on PATH */
+    const char    *lang;         /* the label kept: "en" */
+    double         lid_min_score;/* kept when the score, rounded to 2 decimals, is at least this (0.5) */
+    const char    *crawl_after;  /* YYYY-MM-DD: keep WARC-Date >= this day; NULL: no bound */
+    const char    *crawl_before; /* YYYY-MM-DD: keep WARC-Date < this day; NULL: no bound */
+    int            threads;      /* OpenMP threads (0: the default); the output does not depend on it */
+    const char    *arguments;    /* the command line, recorded in the manifest (may be NULL) */
+    lmc_corpus_progress_fn progress; /* NULL: no reports */
+    void          *progress_user;
+} lmc_wet_opts;
+
+/* CCNet's defaults: min_len 300, two-pass dedup over all input, no language id, lang "en", score 0.5. */
+void lmc_wet_opts_default(lmc_wet_opts *o);
+
+/* What a run kept (the manifest has the details). */
+typedef struct lmc_corpus_summary {
+    size_t records;  /* WARC records read */
+    size_t docs;     /* documents written */
+    size_t chars;    /* their code points */
+    size_t bytes;    /* their UTF-8 bytes */
+    size_t problems; /* bad input counted (truncated gzip, malformed headers, length mismatches, bad UTF-8) */
+    int    lid_skipped; /* 1: language id was asked for but could not run (reason in the manifest) */
+} lmc_corpus_summary;
+
+/* Reads the WET files (gzip, one member per record or not, or plain), runs the steps and writes out_path
+ * (JSON Lines {"content", "subset": "cc", "meta"}) and out_path's ".manifest.json" (out_path without its
+ * ".jsonl"), both atomically. The output is the same bytes at any OpenMP thread count. Bad records are counted
+ * in the manifest and skipped; an input that cannot be read at all fails the run (nothing is written). */
+int lmc_corpus_wet(const lmc_wet_opts *o, const char *const *inputs, size_t n_inputs, const char *out_path,
+                   lmc_corpus_summary *sum, lmc_err *err);
+
+/* The manifest's path for an output path: "X.jsonl" → "X.manifest.json", else path + ".manifest.json".
+ * Written into buf (cap bytes); returns buf. */
+char *lmc_corpus_manifest_path(const char *out_path, char *buf, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,99 @@
+/* corpus.h — what the stages of `lmc corpus` share inside the library (the public API is include/lmc_corpus.h):
+ * line rules (normalize.c), the WET reader (warc.c), the line-hash table (dedup.c), language id (lid.c) and the
+ * manifest's pieces (manifest.c). */
+#ifndef LMC_CORPUS_INTERNAL_H
+#define LMC_CORPUS_INTERNAL_H
+
+#include "common/util.h"
+#include "lmc_corpus.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- normalize.c ------------------------------------------------------------------------------- */
+
+/* [*b, *e) of s[0..len) without Python str.strip's white space at either end. */
+void corpus_strip(const char *s, size_t len, size_t *b, size_t *e);
+/* Appends normalize_for_dedup(line) to out. */
+void corpus_normalize(const char *line, size_t len, lmc_buf *out);
+/* First 8 bytes of SHA-1(data), little-endian. */
+uint64_t corpus_hash_bytes(const void *data, size_t n);
+/* lmc_corpus_line_hash with a caller's scratch buffer (no allocation per line). */
+uint64_t corpus_line_hash(const char *line, size_t len, lmc_buf *scratch);
+
+/* ---- warc.c: one WET file, read whole ------------------------------------------------------------ */
+
+/* A piece of wet_file.arena. */
+typedef struct span {
+    size_t off, len;
+} span;
+
+typedef enum wet_status {
+    WET_OK,             /* a conversion record with a body */
+    WET_NOT_CONVERSION, /* warcinfo, request, ...: skipped, as CCNet does */
+    WET_BAD_HEADER,     /* no WARC-Type, a header line without ':' */
+    WET_EMPTY,          /* no body line */
+    WET_BAD_UTF8,       /* the body is not UTF-8 */
+} wet_status;
+
+typedef struct wet_record {
+    span       url, date, digest, record_id, lang; /* header values ("" when absent) */
+    span       title, content;                     /* first body line; the other lines joined with '\n' */
+    size_t     index;                              /* the record's number in its file, from 0 */
+    size_t     chars;                              /* code points of content */
+    wet_status status;
+} wet_record;
+
+typedef struct wet_file {
+    lmc_buf     arena;          /* header values, titles and contents */
+    wet_record *recs;           /* (n) in file order */
+    size_t      n, cap;
+    size_t      raw_bytes;      /* as on disk */
+    size_t      text_bytes;     /* after gunzip */
+    size_t      length_mismatches; /* Content-Length that did not land on the next record: resynchronised */
+    char        gzip_problem[200]; /* "" or what was wrong with the gzip stream (the text before it is kept) */
+    char        sha256[65];     /* of the bytes on disk */
+} wet_file;
+
+/* Reads and parses path. Fails only when the file cannot be read; damage inside it is counted. */
+int  wet_file_read(const char *path, wet_file *f, lmc_err *err);
+void wet_file_free(wet_file *f);
+/* The piece of the arena a span names. */
+static inline const char *wet_at(const wet_file *f, span s) { return f->arena.p + s.off; }
+
+/* ---- dedup.c: distinct line hashes, with the first document and how many documents have each ----------- */
+
+typedef struct hash_entry {
+    uint64_t key;       /* the line hash (0 is stored as 1: 0 marks an empty slot) */
+    uint32_t first_doc; /* the first document (scope order) that has it */
+    uint32_t n_docs;    /* documents that have it, saturating at 2 */
+} hash_entry;
+
+typedef struct hash_table {
+    hash_entry *slots; /* (cap), cap a power of two, at most half full */
+    size_t      cap, n;
+} hash_table;
+
+void              hash_table_clear(hash_table *t);
+void              hash_table_free(hash_table *t);
+/* Counts one document's distinct hashes (hashes[0..n), may repeat: counted once). */
+void              hash_table_add_doc(hash_table *t, const uint64_t *hashes, size_t n, uint32_t doc);
+const hash_entry *hash_table_find(const hash_table *t, uint64_t key);
+
+/* ---- lid.c: fastText as a program --------------------------------------------------------------------- */
+
+/* Runs `fasttext predict-prob model FILE 1` over texts (no '\n' in them, none empty) and fills labels[i]
+ * (without "__label__", up to 15 bytes) and scores[i]. */
+int corpus_lid(const char *program, const char *model, const char *const *texts, size_t n, char (*labels)[16],
+               double *scores, lmc_err *err);
+/* Whether the program can be run (found on PATH or as a path). */
+int corpus_program_found(const char *program);
+
+/* ---- manifest.c ------------------------------------------------------------------------------------ */
+
+/* sha256 of a whole file as 64 hex digits. */
+int corpus_sha256_file(const char *path, char hex[65], lmc_err *err);
+/* Appends s[0..n) as a JSON string literal (UTF-8 passes through; quotes, backslashes, controls escaped). */
+void corpus_json_str(lmc_buf *b, const char *s, size_t n);
+
+#endif

@@ -1,0 +1,50 @@
+/* manifest.c — the pieces every manifest and output line needs: a file's sha256 (nettle), JSON string literals
+ * of byte ranges (content may hold NUL), and the manifest's path beside the output. */
+#include "corpus/corpus.h"
+
+#include <errno.h>
+#include <nettle/sha2.h>
+#include <stdio.h>
+#include <string.h>
+
+int corpus_sha256_file(const char *path, char hex[65], lmc_err *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return lmc_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    struct sha256_ctx h;
+    sha256_init(&h);
+    uint8_t buf[1 << 16], d[SHA256_DIGEST_SIZE];
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, f)) > 0) sha256_update(&h, got, buf);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) return lmc_fail(err, "%s: read error", path);
+    sha256_digest(&h, sizeof d, d);
+    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    return 0;
+}
+
+void corpus_json_str(lmc_buf *b, const char *s, size_t n) {
+    lmc_buf_append(b, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        lmc_buf_append(b, s + run, i - run);
+        run = i + 1;
+        if (c == '"') lmc_buf_append(b, "\\\"", 2);
+        else if (c == '\\') lmc_buf_append(b, "\\\\", 2);
+        else if (c == '\n') lmc_buf_append(b, "\\n", 2);
+        else if (c == '\t') lmc_buf_append(b, "\\t", 2);
+        else if (c == '\r') lmc_buf_append(b, "\\r", 2);
+        else lmc_buf_printf(b, "\\u%04x", c);
+    }
+    lmc_buf_append(b, s + run, n - run);
+    lmc_buf_append(b, "\"", 1);
+}
+
+char *lmc_corpus_manifest_path(const char *out_path, char *buf, size_t cap) {
+    size_t n = strlen(out_path);
+    if (n > 6 && !strcmp(out_path + n - 6, ".jsonl")) n -= 6;
+    snprintf(buf, cap, "%.*s.manifest.json", (int)n, out_path);
+    return buf;
+}
