@@ -85,6 +85,59 @@ int lmc_corpus_wet(const lmc_wet_opts *o, const char *const *inputs, size_t n_in
  * Written into buf (cap bytes); returns buf. */
 char *lmc_corpus_manifest_path(const char *out_path, char *buf, size_t cap);
 
+/* ---- freshness: hashes of older text, and decontamination against them ------------------------------- */
+
+typedef enum lmc_overlap_unit {
+    LMC_UNIT_LINE,   /* a line's hash (lmc_corpus_line_hash) */
+    LMC_UNIT_13GRAM, /* word 13-grams of normalize_for_dedup(line) words, joined by one space, hashed alike */
+} lmc_overlap_unit;
+
+/* `lmc corpus hashes`: the distinct unit hashes of every document of the inputs (JSON Lines, WET or plain text)
+ * into out_path: "LMCHASH1", the unit ("line" or "13gram", 8 bytes NUL-padded), the count (u64 LE), the sorted
+ * hashes (u64 LE). A manifest is written beside it. *n_hashes: how many. */
+int lmc_corpus_hashes(const char *const *inputs, size_t n_inputs, lmc_overlap_unit unit, const char *arguments,
+                      const char *out_path, size_t *n_hashes, lmc_err *err);
+
+typedef struct lmc_decontam_opts {
+    const char      *in;          /* JSON Lines to filter */
+    const char      *against;     /* a hashes file, or any text file (its units are hashed here) */
+    lmc_overlap_unit unit;        /* must match a hashes file's */
+    double           max_overlap; /* drop a document whose share of units found in `against` exceeds this */
+    const char      *arguments;   /* for the manifest */
+} lmc_decontam_opts;
+
+/* `lmc corpus decontam`: writes the records of o->in whose overlap is at most max_overlap, each with
+ * meta.overlap_frac added (records are otherwise rewritten as they were, keys in their order). */
+int lmc_corpus_decontam(const lmc_decontam_opts *o, const char *out_path, lmc_corpus_summary *sum, lmc_err *err);
+
+/* ---- sampling and statistics ------------------------------------------------------------------------ */
+
+typedef struct lmc_sample_opts {
+    const char *in;         /* JSON Lines */
+    uint64_t    chars;      /* stop once at least this many code points are taken */
+    uint64_t    seed;
+    int         by_segment; /* 1: take whole segments (records with the same meta.repo and meta.segment) */
+    const char *arguments;
+} lmc_sample_opts;
+
+/* `lmc corpus sample`: units (documents or segments) in the order of splitmix64(seed ^ hash(unit)), taken until
+ * the characters reach o->chars, written in file order. The choice does not depend on the file's order. */
+int lmc_corpus_sample(const lmc_sample_opts *o, const char *out_path, lmc_corpus_summary *sum, lmc_err *err);
+
+typedef struct lmc_corpus_stats {
+    size_t docs, chars, bytes;
+    size_t bad;               /* records skipped */
+    double gzip_bpc, xz_bpc;  /* gzip -9 / xz -9 bits of the contents joined by '\n', per content character */
+    size_t n_months;          /* the date histogram: */
+    char (*months)[8];        /* (n_months) "YYYY-MM", sorted; from meta.date_download, created or created_at */
+    size_t *month_docs;       /* (n_months) */
+    size_t undated;
+} lmc_corpus_stats;
+
+/* `lmc corpus stats`. */
+int  lmc_corpus_stats_read(const char *path, lmc_corpus_stats *st, lmc_err *err);
+void lmc_corpus_stats_free(lmc_corpus_stats *st);
+
 #ifdef __cplusplus
 }
 #endif

@@ -46,4 +46,28 @@ if [ -f demo-model/config.json ] && [ -s "$TMP/t.jsonl" ]; then
 else
     skip corpus_output_evaluates "needs demo-model/"
 fi
+
+# hashes → decontam → sample → stats on the corpus just built
+for sub in hashes decontam sample stats; do
+    if $LMC corpus $sub --help | grep -q "usage: lmc corpus $sub"; then pass "corpus_${sub}_help"; else fail "corpus_${sub}_help" "no usage line"; fi
+done
+if [ -s "$TMP/t.jsonl" ] && $LMC corpus hashes -o "$TMP/old.hashes" "$TMP/t.warc.wet.gz" >/dev/null &&
+    out=$($LMC corpus decontam --in "$TMP/t.jsonl" --against "$TMP/old.hashes" --max-overlap 0.99 -o "$TMP/dc.jsonl") &&
+    case "$out" in *"0 documents kept"*) true ;; *) false ;; esac; then
+    pass corpus_decontam_drops_old_text
+else
+    fail corpus_decontam_drops_old_text "${out:-hashes or decontam failed}"
+fi
+expect_fail corpus_decontam_not_hashes "--in" $LMC corpus decontam --against x -o "$TMP/y.jsonl"
+if out=$($LMC corpus sample --in "$TMP/t.jsonl" --chars 10 --seed 1 -o "$TMP/s.jsonl") &&
+    [ "$(wc -l <"$TMP/s.jsonl")" -eq 1 ] && grep -q '"seed": 1' "$TMP/s.manifest.json"; then
+    pass corpus_sample
+else
+    fail corpus_sample "$out"
+fi
+if out=$($LMC corpus stats "$TMP/t.jsonl") && case "$out" in *"2 documents"*"gzip -9"*"2024-05:2"*) true ;; *) false ;; esac; then
+    pass corpus_stats
+else
+    fail corpus_stats "$out"
+fi
 cli_summary

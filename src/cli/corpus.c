@@ -134,6 +134,165 @@ static int cmd_corpus_wet(int argc, char **argv) {
     return rc ? cli_fail(err.msg) : 0;
 }
 
+/* ---- lmc corpus hashes ----------------------------------------------------------------------------- */
+
+typedef struct hashes_args {
+    const char *output;
+    int         unit;
+    cli_list    inputs;
+} hashes_args;
+
+static const cli_opt HASHES_OPTS[] = {
+    {"--output", "-o", CLI_STR, "OLD.hashes", 0, 0, offsetof(hashes_args, output), "the hashes file (written atomically)"},
+    {"--unit", NULL, CLI_CHOICE, "line|13gram", 0, 0, offsetof(hashes_args, unit),
+     "line: the paragraph hashes of dedup; 13gram: hashes of word 13-grams of the normalized lines"},
+    {0}};
+
+const cli_spec corpus_hashes_spec = {
+    "corpus hashes", "the line (or 13-gram) hashes of older text, for decontam",
+    "lmc corpus hashes [--unit line|13gram] -o OLD.hashes OLD...",
+    "Reads JSON Lines (every record's content), WET files or plain text and stores the distinct hashes, sorted "
+    "(8 bytes each). Use it on anything a model may have trained on, then lmc corpus decontam --against it.",
+    HASHES_OPTS, offsetof(hashes_args, inputs), 1, -1, "OLD"};
+
+static int cmd_corpus_hashes(int argc, char **argv) {
+    hashes_args a = {0};
+    int rc = cli_parse(&corpus_hashes_spec, argc, argv, &a);
+    if (rc == CLI_GO && !a.output) rc = cli_usage(&corpus_hashes_spec, "corpus hashes needs -o OLD.hashes");
+    if (rc != CLI_GO) { cli_free(&corpus_hashes_spec, &a); return rc; }
+    char *args = joined_args(argc, argv);
+    size_t n;
+    lmc_err err = {{0}};
+    rc = lmc_corpus_hashes(a.inputs.v, (size_t)a.inputs.n, (lmc_overlap_unit)a.unit, args, a.output, &n, &err);
+    if (rc == 0) printf("%s: %zu distinct %s hashes\n", a.output, n, a.unit ? "13-gram" : "line");
+    free(args);
+    cli_free(&corpus_hashes_spec, &a);
+    return rc ? cli_fail(err.msg) : 0;
+}
+
+/* ---- lmc corpus decontam ---------------------------------------------------------------------------- */
+
+typedef struct decontam_args {
+    const char *output, *in, *against;
+    int         unit;
+    double      max_overlap;
+    cli_list    none;
+} decontam_args;
+
+static const cli_opt DECONTAM_OPTS[] = {
+    {"--in", NULL, CLI_STR, "X.jsonl", 0, 0, offsetof(decontam_args, in), "the corpus to filter"},
+    {"--against", NULL, CLI_STR, "OLD", 0, 0, offsetof(decontam_args, against),
+     "older text: a file from lmc corpus hashes, or JSON Lines / WET / plain text hashed here"},
+    {"--unit", NULL, CLI_CHOICE, "line|13gram", 0, 0, offsetof(decontam_args, unit),
+     "what overlap counts: lines or word 13-grams (must match a hashes file's)"},
+    {"--max-overlap", NULL, CLI_REAL, "F", 0, 1, offsetof(decontam_args, max_overlap),
+     "drop a document when more than this share of its units is in OLD (default 0.5)"},
+    {"--output", "-o", CLI_STR, "OUT.jsonl", 0, 0, offsetof(decontam_args, output),
+     "the documents kept, each with meta.overlap_frac (written atomically, with a manifest)"},
+    {0}};
+
+const cli_spec corpus_decontam_spec = {
+    "corpus decontam", "drop the documents of a corpus that overlap older text",
+    "lmc corpus decontam --in X.jsonl --against OLD.hashes|OLD.jsonl [--unit line|13gram] [--max-overlap F] -o OUT.jsonl",
+    "A Common Crawl record's date is when it was crawled; much of its text is older. This is the offline freshness "
+    "filter: a document whose share of lines (or word 13-grams) found in older data exceeds F is dropped.",
+    DECONTAM_OPTS, offsetof(decontam_args, none), 0, 0, ""};
+
+static int cmd_corpus_decontam(int argc, char **argv) {
+    decontam_args a = {.max_overlap = 0.5};
+    int rc = cli_parse(&corpus_decontam_spec, argc, argv, &a);
+    if (rc == CLI_GO && (!a.in || !a.against || !a.output))
+        rc = cli_usage(&corpus_decontam_spec, "corpus decontam needs --in, --against and -o");
+    if (rc != CLI_GO) { cli_free(&corpus_decontam_spec, &a); return rc; }
+    char *args = joined_args(argc, argv);
+    lmc_decontam_opts o = {a.in, a.against, (lmc_overlap_unit)a.unit, a.max_overlap, args};
+    lmc_corpus_summary s;
+    lmc_err err = {{0}};
+    rc = lmc_corpus_decontam(&o, a.output, &s, &err);
+    if (rc == 0) printf("%s: %zu documents kept, %zu characters\n", a.output, s.docs, s.chars);
+    free(args);
+    cli_free(&corpus_decontam_spec, &a);
+    return rc ? cli_fail(err.msg) : 0;
+}
+
+/* ---- lmc corpus sample ------------------------------------------------------------------------------- */
+
+typedef struct sample_args {
+    const char *output, *in;
+    double      chars;
+    long        seed;
+    int         by;
+    cli_list    none;
+} sample_args;
+
+static const cli_opt SAMPLE_OPTS[] = {
+    {"--in", NULL, CLI_STR, "X.jsonl", 0, 0, offsetof(sample_args, in), "the corpus to sample"},
+    {"--chars", NULL, CLI_REAL, "N", 1, 1000000000000L, offsetof(sample_args, chars),
+     "characters (code points) to take: units are taken until at least N (the paper: 131e6 cc, 98e6 python, "
+     "101e6 arxiv_math)"},
+    {"--seed", NULL, CLI_INT, "S", 0, 2147483647, offsetof(sample_args, seed), "the seed of the draw"},
+    {"--by", NULL, CLI_CHOICE, "doc|segment", 0, 0, offsetof(sample_args, by),
+     "the unit taken whole: a document, or a segment (records with the same meta.repo and meta.segment)"},
+    {"--output", "-o", CLI_STR, "OUT.jsonl", 0, 0, offsetof(sample_args, output),
+     "the sample, in file order (written atomically, with a manifest)"},
+    {0}};
+
+const cli_spec corpus_sample_spec = {
+    "corpus sample", "a seeded sample of a corpus by characters",
+    "lmc corpus sample --in X.jsonl --chars N --seed S [--by doc|segment] -o OUT.jsonl",
+    "Each unit's place in the draw is splitmix64(seed XOR hash of the unit), so the sample does not depend on the "
+    "file's order. The counts taken are printed.",
+    SAMPLE_OPTS, offsetof(sample_args, none), 0, 0, ""};
+
+static int cmd_corpus_sample(int argc, char **argv) {
+    sample_args a = {0};
+    int rc = cli_parse(&corpus_sample_spec, argc, argv, &a);
+    if (rc == CLI_GO && (!a.in || !a.output || a.chars < 1))
+        rc = cli_usage(&corpus_sample_spec, "corpus sample needs --in, --chars and -o");
+    if (rc != CLI_GO) { cli_free(&corpus_sample_spec, &a); return rc; }
+    char *args = joined_args(argc, argv);
+    lmc_sample_opts o = {a.in, (uint64_t)a.chars, (uint64_t)a.seed, a.by, args};
+    lmc_corpus_summary s;
+    lmc_err err = {{0}};
+    rc = lmc_corpus_sample(&o, a.output, &s, &err);
+    if (rc == 0) printf("%s: %zu of %zu documents, %zu characters, %zu bytes\n", a.output, s.docs, s.records, s.chars, s.bytes);
+    free(args);
+    cli_free(&corpus_sample_spec, &a);
+    return rc ? cli_fail(err.msg) : 0;
+}
+
+/* ---- lmc corpus stats -------------------------------------------------------------------------------- */
+
+typedef struct stats_args {
+    cli_list inputs;
+} stats_args;
+
+static const cli_opt STATS_OPTS[] = {{0}};
+
+const cli_spec corpus_stats_spec = {
+    "corpus stats", "documents, characters, bytes, dates and gzip / xz bits per character of a corpus",
+    "lmc corpus stats X.jsonl [X.jsonl ...]",
+    "The date histogram is by month of meta.date_download (cc), created (arxiv) or created_at (python). The "
+    "compressors see the contents joined by newlines; bits are per content character.",
+    STATS_OPTS, offsetof(stats_args, inputs), 1, -1, "X.jsonl"};
+
+static int cmd_corpus_stats(int argc, char **argv) {
+    stats_args a = {0};
+    int rc = cli_parse(&corpus_stats_spec, argc, argv, &a);
+    for (int i = 0; rc == CLI_GO && i < a.inputs.n; i++) {
+        lmc_corpus_stats st;
+        lmc_err err = {{0}};
+        if (lmc_corpus_stats_read(a.inputs.v[i], &st, &err)) { rc = cli_fail(err.msg); break; }
+        printf("%s: %zu documents, %zu characters, %zu bytes, %zu bad records\n  gzip -9 %.4f bits/char, xz -9 "
+               "%.4f bits/char\n  dates:", a.inputs.v[i], st.docs, st.chars, st.bytes, st.bad, st.gzip_bpc, st.xz_bpc);
+        for (size_t m = 0; m < st.n_months; m++) printf(" %s:%zu", st.months[m], st.month_docs[m]);
+        printf(" undated:%zu\n", st.undated);
+        lmc_corpus_stats_free(&st);
+    }
+    cli_free(&corpus_stats_spec, &a);
+    return rc == CLI_GO ? 0 : rc;
+}
+
 /* ---- lmc corpus: the dispatch -------------------------------------------------------------------- */
 
 typedef struct corpus_args {
@@ -143,20 +302,32 @@ typedef struct corpus_args {
 static const cli_opt CORPUS_OPTS[] = {{0}};
 
 const cli_spec corpus_spec = {
-    "corpus", "build a fresh evaluation corpus offline (Common Crawl WET → cc) with a manifest",
-    "lmc corpus wet [options] -o OUT.jsonl FILE...",
-    "Subcommands: wet (Common Crawl WET files → the cc subset, CCNet's steps). `lmc corpus wet --help` lists its "
-    "options. Inputs are files you already have: nothing is fetched. See docs/corpus.md.",
+    "corpus", "build a fresh evaluation corpus offline (Common Crawl WET → cc), decontaminate, sample, count",
+    "lmc corpus wet|hashes|decontam|sample|stats [options] ...",
+    "Subcommands, each with its own --help (lmc corpus wet --help): wet (Common Crawl WET files → the cc subset, "
+    "CCNet's steps); hashes (line or 13-gram hashes of older text); decontam (drop documents that overlap older "
+    "text); sample (a seeded sample by characters); stats (counts, dates, gzip / xz bits per character). Inputs "
+    "are files you already have: nothing is fetched. See docs/corpus.md.",
     CORPUS_OPTS, offsetof(corpus_args, rest), 0, -1, "SUB"};
 
+typedef struct corpus_sub {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+} corpus_sub;
+
+static const corpus_sub SUBS[] = {{"wet", cmd_corpus_wet},       {"hashes", cmd_corpus_hashes},
+                                  {"decontam", cmd_corpus_decontam}, {"sample", cmd_corpus_sample},
+                                  {"stats", cmd_corpus_stats}};
+
 int cmd_corpus(int argc, char **argv) {
-    if (argc >= 3 && !strcmp(argv[2], "wet")) return cmd_corpus_wet(argc - 1, argv + 1);
+    for (size_t i = 0; argc >= 3 && i < sizeof SUBS / sizeof SUBS[0]; i++)
+        if (!strcmp(argv[2], SUBS[i].name)) return SUBS[i].fn(argc - 1, argv + 1);
     if (argc < 3 || argv[2][0] == '-') {
         corpus_args a = {0};
         int rc = cli_parse(&corpus_spec, argc, argv, &a);
         cli_free(&corpus_spec, &a);
         if (rc != CLI_GO) return rc;
-        return cli_usage(&corpus_spec, "corpus needs a subcommand (wet)");
+        return cli_usage(&corpus_spec, "corpus needs a subcommand (wet, hashes, decontam, sample or stats)");
     }
-    return cli_usage(&corpus_spec, "unknown corpus subcommand '%s' (wet)", argv[2]);
+    return cli_usage(&corpus_spec, "unknown corpus subcommand '%s' (wet, hashes, decontam, sample or stats)", argv[2]);
 }

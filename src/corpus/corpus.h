@@ -21,6 +21,21 @@ uint64_t corpus_hash_bytes(const void *data, size_t n);
 /* lmc_corpus_line_hash with a caller's scratch buffer (no allocation per line). */
 uint64_t corpus_line_hash(const char *line, size_t len, lmc_buf *scratch);
 
+/* The hashes of content's lines (split on '\n'), malloc'ed, *n of them. */
+uint64_t *corpus_line_hashes(const char *content, size_t len, size_t *n, lmc_buf *scratch);
+/* Word 13-grams: the words (split on white space) of normalize_for_dedup of every line, each run of CORPUS_GRAM
+ * hashed as the words joined by one space; malloc'ed, *n of them (0 for fewer words). */
+#define CORPUS_GRAM 13
+uint64_t *corpus_gram_hashes(const char *content, size_t len, size_t *n);
+
+/* splitmix64's output function: the seeded, order-free random numbers of sampling (and the code pipeline's drops). */
+static inline uint64_t corpus_splitmix64(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
 /* ---- warc.c: one WET file, read whole ------------------------------------------------------------ */
 
 /* A piece of wet_file.arena. */
@@ -89,11 +104,58 @@ int corpus_lid(const char *program, const char *model, const char *const *texts,
 /* Whether the program can be run (found on PATH or as a path). */
 int corpus_program_found(const char *program);
 
+/* ---- texts.c: documents of any text file (JSON Lines, WET, plain) ------------------------------------------ */
+
+typedef enum texts_kind { TEXTS_JSONL, TEXTS_WET, TEXTS_PLAIN } texts_kind;
+
+typedef struct text_doc {
+    span   content; /* in text_set.buf */
+    span   line;    /* JSON Lines: the record's line in text_set.raw */
+    size_t chars;   /* code points of content */
+} text_doc;
+
+typedef struct text_set {
+    texts_kind kind;
+    lmc_buf    buf;        /* the documents' contents */
+    char      *raw;        /* JSON Lines: the file's text (gunzipped), NULL otherwise */
+    size_t     raw_len;
+    text_doc  *docs;       /* (n) in file order */
+    size_t     n, cap;
+    size_t     bad;        /* records skipped: not JSON, no "content" string, not UTF-8 */
+    char       first_bad[300]; /* "FILE: line N: why" of the first, "" when none */
+} text_set;
+
+/* Reads path: ".jsonl" / ".json" (optionally ".gz") as JSON Lines (every record's "content"); a file whose text
+ * starts with "WARC/" as WET (the conversion records' contents); anything else as one plain-text document. */
+int  texts_read(const char *path, text_set *s, lmc_err *err);
+/* Document i's content. */
+static inline const char *text_content(const text_set *s, size_t i) {
+    return s->buf.p ? s->buf.p + s->docs[i].content.off : "";
+}
+void texts_free(text_set *s);
+
 /* ---- manifest.c ------------------------------------------------------------------------------------ */
 
 /* sha256 of a whole file as 64 hex digits. */
 int corpus_sha256_file(const char *path, char hex[65], lmc_err *err);
 /* Appends s[0..n) as a JSON string literal (UTF-8 passes through; quotes, backslashes, controls escaped). */
 void corpus_json_str(lmc_buf *b, const char *s, size_t n);
+
+/* The manifest of a one-step command (hashes, decontam, sample): inputs with their sha256, the step's counts. */
+typedef struct step_manifest {
+    const char        *command, *arguments; /* "corpus sample", the command line (may be NULL) */
+    long long          seed;                /* -1: none */
+    const char *const *inputs;              /* (n_inputs) */
+    size_t             n_inputs;
+    const char        *step, *params;       /* the step's name; its params as a JSON object's text */
+    size_t             docs_in, docs_out, chars_in, chars_out, bytes_out;
+    size_t             bad;                 /* input records skipped */
+    const char        *first_bad;           /* the first one named ("" when none) */
+    const char        *out_path;
+} step_manifest;
+
+/* Writes the manifest beside m->out_path (atomically), then out_path ← data[0..len) atomically; on failure
+ * neither is left. */
+int corpus_write_with_manifest(const step_manifest *m, const void *data, size_t len, lmc_err *err);
 
 #endif

@@ -6,6 +6,7 @@
 #include <nettle/sha2.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 int corpus_sha256_file(const char *path, char hex[65], lmc_err *err) {
     FILE *f = fopen(path, "rb");
@@ -47,4 +48,40 @@ char *lmc_corpus_manifest_path(const char *out_path, char *buf, size_t cap) {
     if (n > 6 && !strcmp(out_path + n - 6, ".jsonl")) n -= 6;
     snprintf(buf, cap, "%.*s.manifest.json", (int)n, out_path);
     return buf;
+}
+
+/* ---- a one-step command's manifest ---------------------------------------------------------------------- */
+
+static int step_manifest_text(const step_manifest *m, lmc_buf *b, lmc_err *err) {
+    lmc_buf_printf(b, "{\n  \"lmc_version\": \"%s\",\n  \"command\": \"%s\",\n  \"arguments\": ", LMC_VERSION, m->command);
+    const char *args = m->arguments ? m->arguments : "";
+    corpus_json_str(b, args, strlen(args));
+    if (m->seed >= 0) lmc_buf_printf(b, ",\n  \"seed\": %lld,\n  \"inputs\": [", m->seed);
+    else lmc_buf_printf(b, ",\n  \"seed\": null,\n  \"inputs\": [");
+    for (size_t i = 0; i < m->n_inputs; i++) {
+        char hex[65];
+        if (corpus_sha256_file(m->inputs[i], hex, err)) return -1;
+        lmc_buf_printf(b, "%s\n    {\"path\": ", i ? "," : "");
+        corpus_json_str(b, m->inputs[i], strlen(m->inputs[i]));
+        lmc_buf_printf(b, ", \"sha256\": \"%s\"}", hex);
+    }
+    lmc_buf_printf(b, "\n  ],\n  \"read\": {\"bad_records\": %zu, \"first_bad\": ", m->bad);
+    corpus_json_str(b, m->first_bad ? m->first_bad : "", m->first_bad ? strlen(m->first_bad) : 0);
+    lmc_buf_printf(b, "},\n  \"filters\": [\n    {\"name\": \"%s\", \"params\": %s, \"docs_in\": %zu, \"docs_out\": %zu, "
+                      "\"chars_in\": %zu, \"chars_out\": %zu}\n  ],\n  \"skipped\": [],\n  \"output\": {\"path\": ",
+                   m->step, m->params, m->docs_in, m->docs_out, m->chars_in, m->chars_out);
+    corpus_json_str(b, m->out_path, strlen(m->out_path));
+    lmc_buf_printf(b, ", \"documents\": %zu, \"chars\": %zu, \"bytes\": %zu}\n}\n", m->docs_out, m->chars_out, m->bytes_out);
+    return 0;
+}
+
+int corpus_write_with_manifest(const step_manifest *m, const void *data, size_t len, lmc_err *err) {
+    lmc_buf b = {0};
+    char mpath[4200];
+    lmc_corpus_manifest_path(m->out_path, mpath, sizeof mpath);
+    int rc = step_manifest_text(m, &b, err);
+    if (rc == 0) rc = lmc_write_file_atomic(mpath, b.p, b.len, err);
+    lmc_buf_free(&b);
+    if (rc == 0 && (rc = lmc_write_file_atomic(m->out_path, data, len, err))) unlink(mpath);
+    return rc;
 }

@@ -127,3 +127,61 @@ uint64_t lmc_corpus_line_hash(const char *line, size_t len) {
     lmc_buf_free(&b);
     return h;
 }
+
+/* ---- a document's units ------------------------------------------------------------------------------- */
+
+uint64_t *corpus_line_hashes(const char *c, size_t len, size_t *n, lmc_buf *scratch) {
+    size_t cap = 16;
+    uint64_t *h = lmc_xmalloc(cap * sizeof *h);
+    *n = 0;
+    for (size_t pos = 0;;) {
+        const char *nl = memchr(c + pos, '\n', len - pos);
+        size_t e = nl ? (size_t)(nl - c) : len;
+        if (*n == cap) h = lmc_xrealloc(h, (cap *= 2) * sizeof *h);
+        h[(*n)++] = corpus_line_hash(c + pos, e - pos, scratch);
+        if (!nl) break;
+        pos = e + 1;
+    }
+    return h;
+}
+
+/* The words of normalize_for_dedup of every line, each ended by one ' ', into words; their starts into *at. */
+static size_t doc_words(const char *c, size_t len, lmc_buf *words, size_t **at) {
+    lmc_buf norm = {0};
+    size_t n = 0, cap = 64;
+    *at = lmc_xmalloc(cap * sizeof **at);
+    for (size_t pos = 0; pos <= len;) {
+        const char *nl = memchr(c + pos, '\n', len - pos);
+        size_t e = nl ? (size_t)(nl - c) : len;
+        norm.len = 0;
+        corpus_normalize(c + pos, e - pos, &norm);
+        for (size_t i = 0; i < norm.len;) {
+            while (i < norm.len && (norm.p[i] == ' ' || norm.p[i] == '\t')) i++;
+            size_t j = i;
+            while (j < norm.len && norm.p[j] != ' ' && norm.p[j] != '\t') j++;
+            if (j == i) break;
+            if (n == cap) *at = lmc_xrealloc(*at, (cap *= 2) * sizeof **at);
+            (*at)[n++] = words->len;
+            lmc_buf_append(words, norm.p + i, j - i);
+            lmc_buf_append(words, " ", 1);
+            i = j;
+        }
+        pos = e + 1;
+    }
+    lmc_buf_free(&norm);
+    return n;
+}
+
+uint64_t *corpus_gram_hashes(const char *c, size_t len, size_t *n) {
+    lmc_buf words = {0};
+    size_t *at, n_words = doc_words(c, len, &words, &at);
+    *n = n_words >= CORPUS_GRAM ? n_words - CORPUS_GRAM + 1 : 0;
+    uint64_t *h = lmc_xmalloc((*n ? *n : 1) * sizeof *h);
+    for (size_t i = 0; i < *n; i++) { /* the 13 words joined by ' ', without the last word's ' ' */
+        size_t end = i + CORPUS_GRAM < n_words ? at[i + CORPUS_GRAM] : words.len;
+        h[i] = corpus_hash_bytes(words.p + at[i], end - at[i] - 1);
+    }
+    free(at);
+    lmc_buf_free(&words);
+    return h;
+}

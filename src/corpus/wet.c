@@ -115,22 +115,6 @@ static size_t *admitted(wet_run *r, const wet_file *f, size_t input, int count, 
 
 /* ---- dedup --------------------------------------------------------------------------------------------- */
 
-/* The hashes of content's lines (split on '\n'), into a malloc'ed array of *n. */
-static uint64_t *line_hashes(const char *c, size_t len, size_t *n, lmc_buf *scratch) {
-    size_t cap = 16;
-    uint64_t *h = lmc_xmalloc(cap * sizeof *h);
-    *n = 0;
-    for (size_t pos = 0;;) {
-        const char *nl = memchr(c + pos, '\n', len - pos);
-        size_t e = nl ? (size_t)(nl - c) : len;
-        if (*n == cap) h = lmc_xrealloc(h, (cap *= 2) * sizeof *h);
-        h[(*n)++] = corpus_line_hash(c + pos, e - pos, scratch);
-        if (!nl) break;
-        pos = e + 1;
-    }
-    return h;
-}
-
 /* The first pass over one file: every admitted document's distinct line hashes into the table. */
 static void count_file(wet_run *r, const wet_file *f, size_t input) {
     size_t n;
@@ -143,7 +127,7 @@ static void count_file(wet_run *r, const wet_file *f, size_t input) {
 #pragma omp for schedule(dynamic, 16)
         for (size_t i = 0; i < n; i++) {
             const wet_record *rec = &f->recs[idx[i]];
-            h[i] = line_hashes(wet_at(f, rec->content), rec->content.len, &nh[i], &scratch);
+            h[i] = corpus_line_hashes(wet_at(f, rec->content), rec->content.len, &nh[i], &scratch);
         }
         lmc_buf_free(&scratch);
     }
