@@ -70,8 +70,9 @@ typedef struct wet_file {
     char        sha256[65];     /* of the bytes on disk */
 } wet_file;
 
-/* Reads and parses path. Fails only when the file cannot be read; damage inside it is counted. */
-int  wet_file_read(const char *path, wet_file *f, lmc_err *err);
+/* Reads and parses path (want_sha256: and fills f->sha256). Fails only when the file cannot be read; damage
+ * inside it is counted. */
+int  wet_file_read(const char *path, int want_sha256, wet_file *f, lmc_err *err);
 void wet_file_free(wet_file *f);
 /* The piece of the arena a span names. */
 static inline const char *wet_at(const wet_file *f, span s) { return f->arena.p + s.off; }
@@ -94,6 +95,8 @@ void              hash_table_free(hash_table *t);
 /* Counts one document's distinct hashes (hashes[0..n), may repeat: counted once). */
 void              hash_table_add_doc(hash_table *t, const uint64_t *hashes, size_t n, uint32_t doc);
 const hash_entry *hash_table_find(const hash_table *t, uint64_t key);
+/* Adds key if it is not there; returns 1 when it was added (the first time), 0 when it was already there. */
+int               hash_table_insert(hash_table *t, uint64_t key);
 
 /* ---- lid.c: fastText as a program --------------------------------------------------------------------- */
 

@@ -59,3 +59,11 @@ const hash_entry *hash_table_find(const hash_table *t, uint64_t key) {
     const hash_entry *e = probe(t->slots, t->cap, stored_key(key));
     return e->key ? e : NULL;
 }
+
+int hash_table_insert(hash_table *t, uint64_t key) {
+    if (2 * (t->n + 1) > t->cap) grow(t);
+    hash_entry *e = probe(t->slots, t->cap, stored_key(key));
+    if (e->key) return 0;
+    e->key = stored_key(key), e->n_docs = 1, t->n++;
+    return 1;
+}

@@ -85,7 +85,21 @@ static void normalize_cp(lmc_buf *b, int32_t c) {
 void corpus_normalize(const char *line, size_t len, lmc_buf *out) {
     size_t i, end;
     corpus_strip(line, len, &i, &end);
-    while (i < end) {
+    while (i < end) { /* a run of plain ASCII at once: letters lowered, digits to 0, controls deleted */
+        size_t j = i;
+        while (j < end && (unsigned char)line[j] < 0x80) j++;
+        if (j > i) {
+            if (out->cap - out->len < j - i) lmc_buf_append(out, line + i, j - i), out->len -= j - i; /* reserve */
+            char *w = out->p + out->len;
+            for (; i < j; i++) {
+                char c = line[i];
+                if (c >= 'A' && c <= 'Z') *w++ = (char)(c + 32);
+                else if (c >= '0' && c <= '9') *w++ = '0';
+                else if ((unsigned char)c >= 0x20 && c != 0x7f) *w++ = c;
+            }
+            out->len = (size_t)(w - out->p);
+            if (i == end) break;
+        }
         int32_t c;
         utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)line + i, (utf8proc_ssize_t)(end - i), &c);
         if (n <= 0) { lmc_buf_append(out, line + i, 1); i++; continue; } /* invalid byte: kept as is */

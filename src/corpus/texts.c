@@ -57,7 +57,7 @@ static void read_jsonl(text_set *s, const char *path) {
 
 static int read_wet(text_set *s, const char *path, lmc_err *err) {
     wet_file f;
-    if (wet_file_read(path, &f, err)) return -1;
+    if (wet_file_read(path, 0, &f, err)) return -1;
     for (size_t i = 0; i < f.n; i++)
         if (f.recs[i].status == WET_OK) add_doc(s, wet_at(&f, f.recs[i].content), f.recs[i].content.len, f.recs[i].chars);
     wet_file_free(&f);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 /* ---- the bytes: read, hashed, gunzipped --------------------------------------------------------- */
@@ -17,9 +18,10 @@
 static int read_raw(const char *path, uint8_t **data, size_t *n, lmc_err *err) {
     FILE *fp = fopen(path, "rb");
     if (!fp) return lmc_fail(err, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, len = 0;
+    struct stat st;
+    size_t cap = fstat(fileno(fp), &st) == 0 && st.st_size > 0 ? (size_t)st.st_size + 1 : 1 << 16, len = 0;
     uint8_t *p = malloc(cap);
-    for (size_t got = 1; p && got;) {
+    for (size_t got = 1; p && got;) { /* the size from fstat, grown only if the file grew */
         if (len == cap) {
             uint8_t *q = realloc(p, cap *= 2);
             if (!q) { free(p); p = NULL; break; }
@@ -209,16 +211,18 @@ static size_t parse_record(wet_file *f, const char *t, size_t n, size_t pos) {
 
 /* ---- the file -------------------------------------------------------------------------------------- */
 
-int wet_file_read(const char *path, wet_file *f, lmc_err *err) {
+int wet_file_read(const char *path, int want_sha256, wet_file *f, lmc_err *err) {
     memset(f, 0, sizeof *f);
     uint8_t *raw = NULL;
     if (read_raw(path, &raw, &f->raw_bytes, err)) return -1;
-    struct sha256_ctx h;
-    uint8_t d[SHA256_DIGEST_SIZE];
-    sha256_init(&h);
-    sha256_update(&h, f->raw_bytes, raw);
-    sha256_digest(&h, sizeof d, d);
-    for (int i = 0; i < 32; i++) snprintf(f->sha256 + 2 * i, 3, "%02x", d[i]);
+    if (want_sha256) {
+        struct sha256_ctx h;
+        uint8_t d[SHA256_DIGEST_SIZE];
+        sha256_init(&h);
+        sha256_update(&h, f->raw_bytes, raw);
+        sha256_digest(&h, sizeof d, d);
+        for (int i = 0; i < 32; i++) snprintf(f->sha256 + 2 * i, 3, "%02x", d[i]);
+    }
     lmc_buf text = {0};
     const char *t = (const char *)raw;
     size_t n = f->raw_bytes;
@@ -230,6 +234,8 @@ int wet_file_read(const char *path, wet_file *f, lmc_err *err) {
         t = text.p ? text.p : "", n = text.len;
     }
     f->text_bytes = n;
+    lmc_buf_append(&f->arena, t, n); /* reserve: titles, contents and header values are shorter than the text */
+    f->arena.len = 0;
     for (size_t pos = next_record(t, n, 0); pos < n;) pos = parse_record(f, t, n, pos);
     free(raw);
     free(text.p);

@@ -144,13 +144,6 @@ static size_t utf8_chars(const char *s, size_t n) {
     return c;
 }
 
-/* Whether line hash h is the document's first copy (seen: the hashes met so far in the document). */
-static int first_in_doc(hash_table *seen, uint64_t h) {
-    if (hash_table_find(seen, h)) return 0;
-    hash_table_add_doc(seen, &h, 1, 0);
-    return 1;
-}
-
 /* Document doc's content after dedup, into out; returns how many lines were kept. */
 static size_t dedup_doc(const wet_run *r, uint32_t doc, const char *c, size_t len, lmc_buf *out, lmc_buf *scratch,
                       hash_table *seen) {
@@ -164,7 +157,7 @@ static size_t dedup_doc(const wet_run *r, uint32_t doc, const char *c, size_t le
         uint64_t h = corpus_line_hash(c + pos, e - pos, scratch);
         const hash_entry *g = hash_table_find(&r->table, h);
         int keep = g && (r->o->dedup == LMC_DEDUP_TWO_PASS ? g->n_docs == 1 : g->first_doc == doc);
-        if (first_in_doc(seen, h) && keep) {
+        if (hash_table_insert(seen, h) && keep) { /* the document's first copy */
             if (any++) lmc_buf_append(out, "\n", 1);
             lmc_buf_append(out, c + pos, e - pos);
         }
@@ -389,7 +382,7 @@ static void report(wet_run *r, const char *phase, const wet_file *f) {
 /* One input read for the pass that writes: its hash, its damage, its documents. */
 static int write_input(wet_run *r, size_t i, lmc_err *err) {
     wet_file f;
-    if (wet_file_read(r->inputs[i], &f, err)) return -1;
+    if (wet_file_read(r->inputs[i], 1, &f, err)) return -1;
     memcpy(r->sha[i], f.sha256, 65);
     r->raw_bytes[i] = f.raw_bytes;
     r->length_mismatches += f.length_mismatches;
@@ -409,7 +402,7 @@ static int run_scopes(wet_run *r, lmc_err *err) {
         uint32_t base = r->next_doc;
         for (size_t i = g; r->o->dedup != LMC_DEDUP_OFF && i < end; i++) {
             wet_file f;
-            if (wet_file_read(r->inputs[i], &f, err)) return -1;
+            if (wet_file_read(r->inputs[i], 0, &f, err)) return -1;
             count_file(r, &f, i);
             report(r, "hashing", &f);
             wet_file_free(&f);
