@@ -14,7 +14,7 @@ endif
 OPT      ?= -O2
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(ARCHFLAGS) -fopenmp -Wall -Wextra -Wno-unused-parameter \
             -Iinclude -Isrc -Ikernels -Itools -I$(BLAS_INC) -MMD -MP
-LDLIBS   += -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lcjson -lpcre2-8 -lutf8proc -lz -llzma -lnettle -lm -fopenmp
+LDLIBS   += -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lcjson -lpcre2-8 -lutf8proc -lz -llzma -lnettle -larchive -lgit2 -lm -fopenmp
 BUILD    ?= build
 
 # MPI (README "Several processes and hosts"): MPI=1 builds ./lmc with src/eval/mpi_shard.c and Open MPI, so that

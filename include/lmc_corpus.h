@@ -85,6 +85,30 @@ int lmc_corpus_wet(const lmc_wet_opts *o, const char *const *inputs, size_t n_in
  * Written into buf (cap bytes); returns buf. */
 char *lmc_corpus_manifest_path(const char *out_path, char *buf, size_t cap);
 
+/* ---- lmc corpus code ------------------------------------------------------------------------------- */
+
+typedef struct lmc_code_opts {
+    const char *created_after;   /* YYYY-MM-DD: keep repositories created on or after this day; NULL: no bound */
+    const char *created_before;  /* keep repositories created before this day; a git repository's tree is its
+                                  * last commit before it */
+    const char *repo_meta;       /* repos.jsonl: {repo, created_at, stars, license} per repository; NULL: none */
+    const char *ratio_tokenizer; /* a tokenizer lmc loads, for the char/token ratio filter; NULL: step skipped */
+    uint64_t    seed;            /* the seeded drops (config-or-test, no keywords) */
+    int         near_dedup;      /* 1: MinHash near-dedup (CodeParrot's) */
+    double      near_threshold;  /* 0.85 */
+    long        segment_files;   /* files per segment (meta.segment) */
+    int         threads;
+    const char *arguments;
+} lmc_code_opts;
+
+/* seed 1, near-dedup at 0.85, segments of 8 files. */
+void lmc_code_opts_default(lmc_code_opts *o);
+
+/* `lmc corpus code`: Python files of git repositories (libgit2), plain directories or tarballs (libarchive) →
+ * the `python` subset with CodeParrot's filters (docs/corpus.md), written atomically with a manifest. */
+int lmc_corpus_code(const lmc_code_opts *o, const char *const *inputs, size_t n_inputs, const char *out_path,
+                    lmc_corpus_summary *sum, lmc_err *err);
+
 /* ---- freshness: hashes of older text, and decontamination against them ------------------------------- */
 
 typedef enum lmc_overlap_unit {

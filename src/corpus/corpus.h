@@ -14,6 +14,8 @@
 
 /* [*b, *e) of s[0..len) without Python str.strip's white space at either end. */
 void corpus_strip(const char *s, size_t len, size_t *b, size_t *e);
+/* Python's str.isspace for one code point. */
+int  corpus_py_space(int32_t c);
 /* Appends normalize_for_dedup(line) to out. */
 void corpus_normalize(const char *line, size_t len, lmc_buf *out);
 /* First 8 bytes of SHA-1(data), little-endian. */
@@ -137,6 +139,51 @@ static inline const char *text_content(const text_set *s, size_t i) {
 }
 void texts_free(text_set *s);
 
+/* ---- sources.c: the files of repositories, directories and tarballs ---------------------------------------- */
+
+typedef enum code_status {
+    CODE_OK,
+    CODE_TOO_BIG,   /* over 1 MiB */
+    CODE_NOT_UTF8,
+    CODE_UNREADABLE,
+} code_status;
+
+typedef struct code_file {
+    size_t      repo;    /* index into code_set.repos */
+    char       *path;    /* inside the repository */
+    char       *text;    /* the bytes (NULL when not read: too big) */
+    size_t      len, chars;
+    code_status status;
+} code_file;
+
+typedef struct code_repo {
+    char  name[256];     /* the directory's or tarball's base name */
+    char  created[32];   /* YYYY-MM-DD... of its first commit (or the tarball's commit); "" unknown */
+    char  date_source[32];
+    char  commit[48];    /* the commit read ("" for a plain directory) */
+    char  problem[300];  /* "" or why it could not be read whole (corrupt tar, ...) */
+} code_repo;
+
+typedef struct code_set {
+    code_repo *repos;    /* (n_repos) in input order */
+    size_t     n_repos;
+    code_file *files;    /* (n) */
+    size_t     n, cap;
+    size_t     non_py;   /* files skipped for their extension */
+} code_set;
+
+/* Reads every input (a git repository, a directory, a .tar/.tar.gz/.tgz) into s; before (YYYY-MM-DD or NULL)
+ * picks a git repository's last commit before that day. Fails only when an input cannot be opened at all. */
+int  code_sources_read(const char *const *inputs, size_t n, const char *before, code_set *s, lmc_err *err);
+void code_set_free(code_set *s);
+
+/* ---- minhash.c: CodeParrot's near-dedup -------------------------------------------------------------------- */
+
+/* drop[i] = 1 for every file that is a near-duplicate (Jaccard of token sets >= threshold) of a kept file before
+ * it in its cluster; files with fewer than 10 tokens are left alone. Returns the number dropped. */
+size_t code_near_dedup(const char *const *texts, const size_t *lens, size_t n, double threshold, unsigned char *drop,
+                       size_t *clusters);
+
 /* ---- manifest.c ------------------------------------------------------------------------------------ */
 
 /* sha256 of a whole file as 64 hex digits. */
@@ -160,5 +207,29 @@ typedef struct step_manifest {
 /* Writes the manifest beside m->out_path (atomically), then out_path ← data[0..len) atomically; on failure
  * neither is left. */
 int corpus_write_with_manifest(const step_manifest *m, const void *data, size_t len, lmc_err *err);
+
+/* One step of a multi-step run, as its manifest lists it. */
+typedef struct filter_row {
+    const char *name;
+    char        params[400]; /* a JSON object's text */
+    size_t      docs_in, docs_out, chars_in, chars_out;
+    int         skipped;     /* 1: did not run (reason says why); its counts are zero */
+    char        reason[300];
+} filter_row;
+
+typedef struct run_manifest {
+    const char        *command, *arguments, *subset;
+    long long          seed;      /* -1: none */
+    const char *const *inputs;    /* (n_inputs): files get their sha256, directories null */
+    size_t             n_inputs;
+    const char        *read_json; /* the "read" object's text */
+    const filter_row  *rows;      /* (n_rows) in order */
+    size_t             n_rows;
+    const char        *out_path;
+    size_t             docs, chars, bytes;
+} run_manifest;
+
+/* Writes the manifest of a multi-step run beside m->out_path, atomically. */
+int corpus_manifest_write(const run_manifest *m, lmc_err *err);
 
 #endif

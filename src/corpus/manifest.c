@@ -85,3 +85,65 @@ int corpus_write_with_manifest(const step_manifest *m, const void *data, size_t 
     if (rc == 0 && (rc = lmc_write_file_atomic(m->out_path, data, len, err))) unlink(mpath);
     return rc;
 }
+
+/* ---- a multi-step run's manifest ------------------------------------------------------------------------------ */
+
+static int manifest_inputs(lmc_buf *b, const run_manifest *m, lmc_err *err) {
+    lmc_buf_printf(b, "  \"inputs\": [");
+    for (size_t i = 0; i < m->n_inputs; i++) {
+        lmc_buf_printf(b, "%s\n    {\"path\": ", i ? "," : "");
+        corpus_json_str(b, m->inputs[i], strlen(m->inputs[i]));
+        char hex[65];
+        if (lmc_is_dir(m->inputs[i])) lmc_buf_printf(b, ", \"sha256\": null}");
+        else if (corpus_sha256_file(m->inputs[i], hex, err)) return -1;
+        else lmc_buf_printf(b, ", \"sha256\": \"%s\"}", hex);
+    }
+    lmc_buf_printf(b, "\n  ],\n");
+    return 0;
+}
+
+static void manifest_rows(lmc_buf *b, const run_manifest *m) {
+    lmc_buf_printf(b, "  \"filters\": [");
+    int first = 1;
+    for (size_t i = 0; i < m->n_rows; i++) {
+        const filter_row *r = &m->rows[i];
+        if (r->skipped) continue;
+        lmc_buf_printf(b, "%s\n    {\"name\": \"%s\", \"params\": %s, \"docs_in\": %zu, \"docs_out\": %zu, "
+                          "\"chars_in\": %zu, \"chars_out\": %zu}",
+                       first ? "" : ",", r->name, r->params[0] ? r->params : "{}", r->docs_in, r->docs_out,
+                       r->chars_in, r->chars_out);
+        first = 0;
+    }
+    lmc_buf_printf(b, "\n  ],\n  \"skipped\": [");
+    first = 1;
+    for (size_t i = 0; i < m->n_rows; i++) {
+        if (!m->rows[i].skipped) continue;
+        lmc_buf_printf(b, "%s\n    {\"step\": \"%s\", \"reason\": ", first ? "" : ",", m->rows[i].name);
+        corpus_json_str(b, m->rows[i].reason, strlen(m->rows[i].reason));
+        lmc_buf_printf(b, "}");
+        first = 0;
+    }
+    lmc_buf_printf(b, "\n  ],\n");
+}
+
+int corpus_manifest_write(const run_manifest *m, lmc_err *err) {
+    lmc_buf b = {0};
+    lmc_buf_printf(&b, "{\n  \"lmc_version\": \"%s\",\n  \"command\": \"%s\",\n  \"arguments\": ", LMC_VERSION, m->command);
+    const char *args = m->arguments ? m->arguments : "";
+    corpus_json_str(&b, args, strlen(args));
+    if (m->seed >= 0) lmc_buf_printf(&b, ",\n  \"seed\": %lld,\n", m->seed);
+    else lmc_buf_printf(&b, ",\n  \"seed\": null,\n");
+    int rc = manifest_inputs(&b, m, err);
+    if (rc == 0) {
+        lmc_buf_printf(&b, "  \"read\": %s,\n", m->read_json);
+        manifest_rows(&b, m);
+        lmc_buf_printf(&b, "  \"output\": {\"path\": ");
+        corpus_json_str(&b, m->out_path, strlen(m->out_path));
+        lmc_buf_printf(&b, ", \"subset\": \"%s\", \"documents\": %zu, \"chars\": %zu, \"bytes\": %zu}\n}\n", m->subset,
+                       m->docs, m->chars, m->bytes);
+        char mpath[4200];
+        rc = lmc_write_file_atomic(lmc_corpus_manifest_path(m->out_path, mpath, sizeof mpath), b.p, b.len, err);
+    }
+    lmc_buf_free(&b);
+    return rc;
+}

@@ -10,7 +10,7 @@
 /* ---- white space as Python's str.strip sees it --------------------------------------------------- */
 
 /* Python's str.isspace: the Unicode White_Space characters plus the ASCII separators \x1c..\x1f. */
-static int py_space(int32_t c) {
+int corpus_py_space(int32_t c) {
     if (c < 0x80) return c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f);
     return c == 0x85 || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 ||
            c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
@@ -34,13 +34,13 @@ void corpus_strip(const char *s, size_t len, size_t *b, size_t *e) {
     while (i < j) {
         int32_t c;
         utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(j - i), &c);
-        if (n <= 0 || !py_space(c)) break;
+        if (n <= 0 || !corpus_py_space(c)) break;
         i += (size_t)n;
     }
     while (j > i) {
         size_t start;
         int32_t c = last_cp(s, j, &start);
-        if (c < 0 || !py_space(c)) break;
+        if (c < 0 || !corpus_py_space(c)) break;
         j = start;
     }
     *b = i;
