@@ -48,7 +48,7 @@ else
 fi
 
 # hashes → decontam → sample → stats on the corpus just built
-for sub in hashes decontam sample stats; do
+for sub in code hashes decontam sample stats; do
     if $LMC corpus $sub --help | grep -q "usage: lmc corpus $sub"; then pass "corpus_${sub}_help"; else fail "corpus_${sub}_help" "no usage line"; fi
 done
 if [ -s "$TMP/t.jsonl" ] && $LMC corpus hashes -o "$TMP/old.hashes" "$TMP/t.warc.wet.gz" >/dev/null &&
@@ -70,4 +70,17 @@ if out=$($LMC corpus stats "$TMP/t.jsonl") && case "$out" in *"2 documents"*"gzi
 else
     fail corpus_stats "$out"
 fi
+
+# code over a directory made here: one file kept, its manifest; a bad --near-dedup value is a usage error
+mkdir -p "$TMP/proj/pkg"
+printf 'def f(x):\n    a = 1\n    b = 2\n    c = 3\n    d = 4\n    e = 5\n    return x\n' >"$TMP/proj/pkg/m.py"
+printf 'x = 1\n' >"$TMP/proj/pkg/few.py"
+printf 'not python\n' >"$TMP/proj/README"
+if out=$($LMC corpus code -o "$TMP/py.jsonl" "$TMP/proj") && [ "$(wc -l <"$TMP/py.jsonl")" -eq 1 ] &&
+    grep -q '"path": "pkg/m.py"' "$TMP/py.jsonl" && grep -q '"other_files": 1' "$TMP/py.manifest.json"; then
+    pass corpus_code
+else
+    fail corpus_code "$out"
+fi
+expect_fail corpus_code_bad_near "--near-dedup must be" $LMC corpus code --near-dedup 2 -o "$TMP/q.jsonl" "$TMP/proj"
 cli_summary

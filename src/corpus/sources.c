@@ -211,11 +211,11 @@ int code_sources_read(const char *const *inputs, size_t n, const char *before, c
     git_libgit2_init();
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        struct stat st;
+        struct stat st, gst;
         char git_dir[4200];
         repo_name(inputs[i], s->repos[i].name, sizeof s->repos[i].name);
         if (stat(inputs[i], &st) != 0) rc = lmc_fail(err, "%s: cannot open: %s", inputs[i], strerror(errno));
-        else if (S_ISDIR(st.st_mode) && (snprintf(git_dir, sizeof git_dir, "%s/.git", inputs[i]), lmc_file_exists(git_dir)))
+        else if (S_ISDIR(st.st_mode) && (snprintf(git_dir, sizeof git_dir, "%s/.git", inputs[i]), stat(git_dir, &gst) == 0))
             rc = read_git(s, i, inputs[i], before, err);
         else if (S_ISDIR(st.st_mode)) walk_dir(s, i, inputs[i], "");
         else read_tar(s, i, inputs[i]);
