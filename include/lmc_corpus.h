@@ -109,6 +109,26 @@ void lmc_code_opts_default(lmc_code_opts *o);
 int lmc_corpus_code(const lmc_code_opts *o, const char *const *inputs, size_t n_inputs, const char *out_path,
                     lmc_corpus_summary *sum, lmc_err *err);
 
+/* ---- lmc corpus arxiv ------------------------------------------------------------------------------ */
+
+typedef struct lmc_arxiv_opts {
+    const char *meta;             /* the metadata snapshot, JSON Lines (arxiv-metadata-oai-snapshot.json) */
+    const char *category;         /* kept when the primary category's prefix before '.' equals it: "math" */
+    const char *submitted_after;  /* YYYY-MM-DD on the first version's date; NULL: no bound */
+    const char *submitted_before;
+    const char *pandoc;           /* the program; NULL: "pandoc" on PATH */
+    double      pandoc_timeout;   /* seconds of wall clock per paper (10) */
+    int         latex;            /* 1: keep the LaTeX source, no pandoc */
+    const char *arguments;
+} lmc_arxiv_opts;
+
+void lmc_arxiv_opts_default(lmc_arxiv_opts *o);
+
+/* `lmc corpus arxiv`: arXiv bulk source tars (members YYMM/<id>.gz: a gzipped tar or a gzipped .tex; .pdf
+ * skipped) → the `arxiv_math` subset, written atomically with a manifest. */
+int lmc_corpus_arxiv(const lmc_arxiv_opts *o, const char *const *tars, size_t n_tars, const char *out_path,
+                     lmc_corpus_summary *sum, lmc_err *err);
+
 /* ---- freshness: hashes of older text, and decontamination against them ------------------------------- */
 
 typedef enum lmc_overlap_unit {

@@ -48,7 +48,7 @@ else
 fi
 
 # hashes → decontam → sample → stats on the corpus just built
-for sub in code hashes decontam sample stats; do
+for sub in code arxiv hashes decontam sample stats; do
     if $LMC corpus $sub --help | grep -q "usage: lmc corpus $sub"; then pass "corpus_${sub}_help"; else fail "corpus_${sub}_help" "no usage line"; fi
 done
 if [ -s "$TMP/t.jsonl" ] && $LMC corpus hashes -o "$TMP/old.hashes" "$TMP/t.warc.wet.gz" >/dev/null &&
@@ -83,4 +83,6 @@ else
     fail corpus_code "$out"
 fi
 expect_fail corpus_code_bad_near "--near-dedup must be" $LMC corpus code --near-dedup 2 -o "$TMP/q.jsonl" "$TMP/proj"
+expect_fail corpus_arxiv_needs_meta "needs --meta" $LMC corpus arxiv -o "$TMP/a.jsonl" "$TMP/x.tar"
+expect_fail corpus_arxiv_missing_tar "nope.tar: cannot open" $LMC corpus arxiv --format latex --meta "$TMP/t.jsonl" -o "$TMP/a.jsonl" "$TMP/nope.tar"
 cli_summary

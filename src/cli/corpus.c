@@ -212,6 +212,71 @@ static int cmd_corpus_code(int argc, char **argv) {
     return rc ? cli_fail(err.msg) : 0;
 }
 
+/* ---- lmc corpus arxiv ------------------------------------------------------------------------------ */
+
+typedef struct arxiv_args {
+    const char *output, *meta, *category, *after, *before, *pandoc;
+    double      timeout;
+    int         format;
+    cli_list    tars;
+} arxiv_args;
+
+static const cli_opt ARXIV_OPTS[] = {
+    {"--meta", NULL, CLI_STR, "META.jsonl", 0, 0, offsetof(arxiv_args, meta),
+     "the metadata snapshot (arxiv-metadata-oai-snapshot.json: id, categories, versions[0].created, title, ...)"},
+    {"--category", NULL, CLI_STR, "CAT", 0, 0, offsetof(arxiv_args, category),
+     "kept when the primary (first) category's prefix before '.' is CAT: math keeps math.CO, not math-ph"},
+    {"--submitted-after", NULL, CLI_STR, "YYYY-MM-DD", 0, 0, offsetof(arxiv_args, after),
+     "keep papers whose first version is from this day on"},
+    {"--submitted-before", NULL, CLI_STR, "YYYY-MM-DD", 0, 0, offsetof(arxiv_args, before),
+     "keep papers whose first version is from before this day"},
+    {"--pandoc", NULL, CLI_STR, "PATH", 0, 0, offsetof(arxiv_args, pandoc), "the pandoc program (default: pandoc on PATH)"},
+    {"--pandoc-timeout", NULL, CLI_REAL, "S", 1, 100000, offsetof(arxiv_args, timeout),
+     "wall-clock seconds per paper; pandoc is killed after it and the paper counted"},
+    {"--format", NULL, CLI_CHOICE, "markdown|latex", 0, 0, offsetof(arxiv_args, format),
+     "markdown: pandoc's conversion (the paper's); latex: the main file's LaTeX as it is"},
+    {"--output", "-o", CLI_STR, "OUT.jsonl", 0, 0, offsetof(arxiv_args, output),
+     "the corpus (JSON Lines, written atomically, with a manifest)"},
+    {0}};
+
+const cli_spec corpus_arxiv_spec = {
+    "corpus arxiv", "arXiv bulk source tars → the arxiv_math subset",
+    "lmc corpus arxiv --meta META.jsonl [--category math] [--submitted-after D] [--submitted-before D] "
+    "[--pandoc PATH] [--pandoc-timeout S] [--format markdown|latex] -o OUT.jsonl SRC.tar [...]",
+    "Members YYMM/<id>.gz of each tar (a gzipped tar of the paper's directory or a gzipped .tex; .pdf skipped) "
+    "are unpacked, the main file chosen (main, Main, MAIN, paper, Paper; the only .tex; every .tex with \\title), "
+    "read as UTF-8 or else Latin-1, and converted with pandoc run in the paper's directory. Bad members (not gzip, "
+    "neither tar nor TeX, a pandoc that fails or hangs) are counted and named in the manifest. See docs/corpus.md.",
+    ARXIV_OPTS, offsetof(arxiv_args, tars), 1, -1, "SRC.tar"};
+
+static int cmd_corpus_arxiv(int argc, char **argv) {
+    arxiv_args a = {.category = "math", .timeout = 10};
+    int rc = cli_parse(&corpus_arxiv_spec, argc, argv, &a);
+    if (rc == CLI_GO && (!a.meta || !a.output)) rc = cli_usage(&corpus_arxiv_spec, "corpus arxiv needs --meta and -o");
+    if (rc == CLI_GO && a.after && !is_day(a.after))
+        rc = cli_usage(&corpus_arxiv_spec, "--submitted-after must be YYYY-MM-DD, not '%s'", a.after);
+    if (rc == CLI_GO && a.before && !is_day(a.before))
+        rc = cli_usage(&corpus_arxiv_spec, "--submitted-before must be YYYY-MM-DD, not '%s'", a.before);
+    if (rc != CLI_GO) { cli_free(&corpus_arxiv_spec, &a); return rc; }
+    lmc_arxiv_opts o;
+    lmc_arxiv_opts_default(&o);
+    o.meta = a.meta, o.category = a.category, o.submitted_after = a.after, o.submitted_before = a.before;
+    o.pandoc = a.pandoc, o.pandoc_timeout = a.timeout, o.latex = a.format == 1;
+    char *args = joined_args(argc, argv);
+    o.arguments = args;
+    lmc_corpus_summary s;
+    lmc_err err = {{0}};
+    rc = lmc_corpus_arxiv(&o, a.tars.v, (size_t)a.tars.n, a.output, &s, &err);
+    if (rc == 0) {
+        char m[4200];
+        printf("%s: %zu papers, %zu characters, %zu bytes from %zu tar members (%zu problems); manifest %s\n", a.output,
+               s.docs, s.chars, s.bytes, s.records, s.problems, lmc_corpus_manifest_path(a.output, m, sizeof m));
+    }
+    free(args);
+    cli_free(&corpus_arxiv_spec, &a);
+    return rc ? cli_fail(err.msg) : 0;
+}
+
 /* ---- lmc corpus hashes ----------------------------------------------------------------------------- */
 
 typedef struct hashes_args {
@@ -380,10 +445,10 @@ typedef struct corpus_args {
 static const cli_opt CORPUS_OPTS[] = {{0}};
 
 const cli_spec corpus_spec = {
-    "corpus", "build fresh evaluation corpora offline (cc from WET files, python from repositories), decontaminate, sample, count",
-    "lmc corpus wet|code|hashes|decontam|sample|stats [options] ...",
+    "corpus", "build fresh evaluation corpora offline (cc, python, arxiv_math), decontaminate, sample, count",
+    "lmc corpus wet|code|arxiv|hashes|decontam|sample|stats [options] ...",
     "Subcommands, each with its own --help (lmc corpus wet --help): wet (Common Crawl WET files → the cc subset, "
-    "CCNet's steps); code (repositories → the python subset, CodeParrot's filters); hashes (line or 13-gram hashes of older text); decontam (drop documents that overlap older "
+    "CCNet's steps); code (repositories → the python subset, CodeParrot's filters); arxiv (arXiv source tars → arxiv_math, pandoc); hashes (line or 13-gram hashes of older text); decontam (drop documents that overlap older "
     "text); sample (a seeded sample by characters); stats (counts, dates, gzip / xz bits per character). Inputs "
     "are files you already have: nothing is fetched. See docs/corpus.md.",
     CORPUS_OPTS, offsetof(corpus_args, rest), 0, -1, "SUB"};
@@ -393,7 +458,8 @@ typedef struct corpus_sub {
     int (*fn)(int argc, char **argv);
 } corpus_sub;
 
-static const corpus_sub SUBS[] = {{"wet", cmd_corpus_wet},       {"code", cmd_corpus_code}, {"hashes", cmd_corpus_hashes},
+static const corpus_sub SUBS[] = {{"wet", cmd_corpus_wet},       {"code", cmd_corpus_code}, {"arxiv", cmd_corpus_arxiv},
+                                  {"hashes", cmd_corpus_hashes},
                                   {"decontam", cmd_corpus_decontam}, {"sample", cmd_corpus_sample},
                                   {"stats", cmd_corpus_stats}};
 
@@ -405,7 +471,7 @@ int cmd_corpus(int argc, char **argv) {
         int rc = cli_parse(&corpus_spec, argc, argv, &a);
         cli_free(&corpus_spec, &a);
         if (rc != CLI_GO) return rc;
-        return cli_usage(&corpus_spec, "corpus needs a subcommand (wet, code, hashes, decontam, sample or stats)");
+        return cli_usage(&corpus_spec, "corpus needs a subcommand (wet, code, arxiv, hashes, decontam, sample or stats)");
     }
-    return cli_usage(&corpus_spec, "unknown corpus subcommand '%s' (wet, code, hashes, decontam, sample or stats)", argv[2]);
+    return cli_usage(&corpus_spec, "unknown corpus subcommand '%s' (wet, code, arxiv, hashes, decontam, sample or stats)", argv[2]);
 }
