@@ -53,6 +53,7 @@ typedef struct lmc_wet_opts {
     const char    *fasttext;     /* the fasttext program; NULL: "fasttext" on PATH */
     const char    *lang;         /* the label kept: "en" */
     double         lid_min_score;/* kept when the score, rounded to 2 decimals, is at least this (0.5) */
+    const char    *exclude_hashes; /* a line-hashes file (lmc corpus hashes): its lines are dropped; NULL: none */
     const char    *crawl_after;  /* YYYY-MM-DD: keep WARC-Date >= this day; NULL: no bound */
     const char    *crawl_before; /* YYYY-MM-DD: keep WARC-Date < this day; NULL: no bound */
     int            threads;      /* OpenMP threads (0: the default); the output does not depend on it */

@@ -374,6 +374,31 @@ static void test_failure_writes_nothing(void) {
     CHECK(system(cmd) != 0, "a temporary file was left");
 }
 
+static void test_exclude_hashes(void) {
+    text old = {0};
+    const char *line = LONG_B "\n";
+    put(&old, line, strlen(line));
+    const char *old_path = t_tmp("old.txt"), *hashes = t_tmp("old.hashes"), *in = write_default("x.warc.wet.gz"),
+               *out = t_tmp("x.jsonl");
+    t_write_file(old_path, old.p, old.len);
+    free(old.p);
+    lmc_err err = {{0}};
+    REQUIRE(lmc_corpus_hashes(&old_path, 1, LMC_UNIT_LINE, NULL, hashes, NULL, &err) == 0, "%s", err.msg);
+    lmc_wet_opts o = opts(LMC_DEDUP_TWO_PASS);
+    o.exclude_hashes = hashes;
+    REQUIRE(run_wet(&o, in, NULL, out, &err) == 0, "%s", err.msg);
+    int n;
+    cJSON **d = docs_of(out, &n);
+    CHECK(n == 2, "%d documents: B's only line is in the old text", n);
+    docs_free(d, n);
+    cJSON *m = manifest_of(out), *f = cJSON_GetArrayItem(cJSON_GetObjectItem(m, "filters"), 3);
+    CHECK(!strcmp(str_at(f, "name", NULL), "exclude-hashes") && num_at(f, "docs_in", NULL) == 3 &&
+              num_at(f, "docs_out", NULL) == 2, "exclude-hashes counts");
+    cJSON_Delete(m);
+    o.exclude_hashes = in; /* not a hashes file */
+    CHECK(run_wet(&o, in, NULL, out, &err) == -1 && strstr(err.msg, "not an lmc hashes file"), "%s", err.msg);
+}
+
 /* ---- language id ----------------------------------------------------------------------------------------- */
 
 static void test_lid_skipped_without_model(void) {
@@ -439,6 +464,7 @@ int main(void) {
     RUN(test_crawl_window_and_counts);
     RUN(test_same_bytes_any_threads);
     RUN(test_failure_writes_nothing);
+    RUN(test_exclude_hashes);
     RUN(test_lid_skipped_without_model);
     RUN(test_lid_two_labels);
     t_tmp_cleanup();

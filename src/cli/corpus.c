@@ -14,7 +14,7 @@
 /* ---- lmc corpus wet ------------------------------------------------------------------------------ */
 
 typedef struct wet_args {
-    const char *output, *lid_model, *fasttext, *lang, *crawl_after, *crawl_before;
+    const char *output, *lid_model, *fasttext, *lang, *crawl_after, *crawl_before, *exclude;
     long        min_len, dedup_group, threads;
     int         dedup, lid, quiet;
     cli_list    inputs;
@@ -38,6 +38,8 @@ static const cli_opt WET_OPTS[] = {
      "the fastText program (default: fasttext on PATH)"},
     {"--lang", NULL, CLI_STR, "LANG", 0, 0, offsetof(wet_args, lang),
      "the language label kept, with a score (rounded to 2 decimals) of at least 0.5"},
+    {"--exclude-hashes", NULL, CLI_STR, "OLD.hashes", 0, 0, offsetof(wet_args, exclude),
+     "drop the lines found in older text (a line-hashes file from lmc corpus hashes), after dedup"},
     {"--crawl-after", NULL, CLI_STR, "YYYY-MM-DD", 0, 0, offsetof(wet_args, crawl_after),
      "keep records whose WARC-Date (the crawl time, not the text's) is on or after this day"},
     {"--crawl-before", NULL, CLI_STR, "YYYY-MM-DD", 0, 0, offsetof(wet_args, crawl_before),
@@ -113,7 +115,7 @@ static int cmd_corpus_wet(int argc, char **argv) {
     lmc_wet_opts_default(&o);
     o.min_len = a.min_len, o.dedup = (lmc_dedup_mode)a.dedup, o.dedup_group = a.dedup_group, o.lid = a.lid;
     o.lid_model = a.lid_model, o.fasttext = a.fasttext, o.lang = a.lang, o.threads = (int)a.threads;
-    o.crawl_after = a.crawl_after, o.crawl_before = a.crawl_before;
+    o.crawl_after = a.crawl_after, o.crawl_before = a.crawl_before, o.exclude_hashes = a.exclude;
     char *args = joined_args(argc, argv);
     o.arguments = args;
     wet_progress_out prog = {{.tty = isatty(2)}, seconds_now()};

@@ -86,22 +86,28 @@ static void meta_record(meta_index *m, const lmc_arxiv_opts *o, cJSON *j) {
 
 static int by_id(const void *a, const void *b) { return strcmp(((const paper_meta *)a)->id, ((const paper_meta *)b)->id); }
 
-static int meta_read(meta_index *m, const lmc_arxiv_opts *o, lmc_err *err) {
-    char *data;
-    size_t len;
-    if (lmc_read_file(o->meta, &data, &len, err)) return -1;
-    for (char *line = data, *next; line < data + len; line = next) {
+static void meta_parse(meta_index *m, const lmc_arxiv_opts *o, const char *data, size_t len) {
+    for (const char *line = data, *next; line < data + len; line = next) {
         next = memchr(line, '\n', (size_t)(data + len - line));
         next = next ? next + 1 : data + len;
-        if (strspn(line, " \t\r\n") >= (size_t)(next - line)) continue;
+        const char *c = line;
+        while (c < next && (*c == ' ' || *c == '\t' || *c == '\r' || *c == '\n')) c++;
+        if (c == next) continue; /* a blank line (data need not end in NUL: bounded scan) */
         m->records++;
         cJSON *j = cJSON_ParseWithLength(line, (size_t)(next - line));
         if (j) meta_record(m, o, j);
         else m->bad++;
         cJSON_Delete(j);
     }
-    free(data);
     qsort(m->p, m->n, sizeof *m->p, by_id);
+}
+
+static int meta_read(meta_index *m, const lmc_arxiv_opts *o, lmc_err *err) {
+    char *data;
+    size_t len;
+    if (lmc_read_file(o->meta, &data, &len, err)) return -1;
+    meta_parse(m, o, data, len);
+    free(data);
     return 0;
 }
 
@@ -113,6 +119,16 @@ static const paper_meta *meta_find(const meta_index *m, const char *id) {
 static void meta_free(meta_index *m) {
     for (size_t i = 0; i < m->n; i++) free(m->p[i].id), free(m->p[i].json);
     free(m->p);
+}
+
+void corpus_arxiv_meta_scan(const char *data, size_t n, const char *category, size_t *kept, size_t *bad) {
+    lmc_arxiv_opts o;
+    lmc_arxiv_opts_default(&o);
+    o.category = category;
+    meta_index m = {0};
+    meta_parse(&m, &o, data, n);
+    *kept = m.n, *bad = m.bad;
+    meta_free(&m);
 }
 
 /* ---- one paper's sources, unpacked ------------------------------------------------------------------------- */

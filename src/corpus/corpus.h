@@ -76,6 +76,8 @@ typedef struct wet_file {
  * inside it is counted. */
 int  wet_file_read(const char *path, int want_sha256, wet_file *f, lmc_err *err);
 void wet_file_free(wet_file *f);
+/* The same over bytes in memory (f zeroed by the caller); -1 only when out of memory. */
+int  wet_file_parse(const uint8_t *raw, size_t n, wet_file *f);
 /* The piece of the arena a span names. */
 static inline const char *wet_at(const wet_file *f, span s) { return f->arena.p + s.off; }
 
@@ -139,6 +141,12 @@ static inline const char *text_content(const text_set *s, size_t i) {
 }
 void texts_free(text_set *s);
 
+/* ---- hashes.c ------------------------------------------------------------------------------------------------ */
+
+/* A line-hashes file (lmc corpus hashes) as a sorted array (*h malloc'ed, *n). */
+int corpus_hashes_load(const char *path, uint64_t **h, size_t *n, lmc_err *err);
+int corpus_hashes_has(const uint64_t *h, size_t n, uint64_t key);
+
 /* ---- sources.c: the files of repositories, directories and tarballs ---------------------------------------- */
 
 typedef enum code_status {
@@ -176,6 +184,13 @@ typedef struct code_set {
  * picks a git repository's last commit before that day. Fails only when an input cannot be opened at all. */
 int  code_sources_read(const char *const *inputs, size_t n, const char *before, code_set *s, lmc_err *err);
 void code_set_free(code_set *s);
+/* A tarball held in memory as the one repository of s (for the fuzz target; damage goes to repos[0].problem). */
+void code_tar_read_memory(const void *data, size_t n, code_set *s);
+
+/* ---- arxiv.c ------------------------------------------------------------------------------------------------ */
+
+/* Scans a metadata snapshot held in memory as lmc corpus arxiv does: records kept for category, and bad ones. */
+void corpus_arxiv_meta_scan(const char *data, size_t n, const char *category, size_t *kept, size_t *bad);
 
 /* ---- minhash.c: CodeParrot's near-dedup -------------------------------------------------------------------- */
 

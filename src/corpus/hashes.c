@@ -145,6 +145,18 @@ static int load_hashes(const char *path, lmc_overlap_unit unit, hash_set *s, lmc
     return rc;
 }
 
+int corpus_hashes_load(const char *path, uint64_t **h, size_t *n, lmc_err *err) {
+    hash_set s = {0};
+    if (load_hashes(path, LMC_UNIT_LINE, &s, err)) { free(s.h); return -1; }
+    *h = s.h, *n = s.n;
+    return 0;
+}
+
+int corpus_hashes_has(const uint64_t *h, size_t n, uint64_t key) {
+    hash_set s = {(uint64_t *)h, n, n};
+    return set_has(&s, key);
+}
+
 /* ---- decontam -------------------------------------------------------------------------------------------- */
 
 static int is_hashes_file(const char *path) {

@@ -79,16 +79,9 @@ static void walk_dir(code_set *s, size_t repo, const char *root, const char *rel
 
 /* ---- tarballs ---------------------------------------------------------------------------------------------- */
 
-static void read_tar(code_set *s, size_t repo, const char *path) {
+/* The files of an opened tar (path: its name, for messages). */
+static void read_tar_archive(code_set *s, size_t repo, struct archive *a, const char *path) {
     code_repo *r = &s->repos[repo];
-    struct archive *a = archive_read_new();
-    archive_read_support_filter_all(a);
-    archive_read_support_format_tar(a);
-    if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
-        snprintf(r->problem, sizeof r->problem, "%s: %s", path, archive_error_string(a));
-        archive_read_free(a);
-        return;
-    }
     struct archive_entry *e;
     long long newest = -1;
     int rc;
@@ -113,6 +106,29 @@ static void read_tar(code_set *s, size_t repo, const char *path) {
         utc_day(newest, r->created, sizeof r->created);
         snprintf(r->date_source, sizeof r->date_source, "tar-mtime");
     }
+}
+
+static struct archive *tar_reader(void) {
+    struct archive *a = archive_read_new();
+    archive_read_support_filter_all(a);
+    archive_read_support_format_tar(a);
+    return a;
+}
+
+static void read_tar(code_set *s, size_t repo, const char *path) {
+    struct archive *a = tar_reader();
+    if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK)
+        snprintf(s->repos[repo].problem, sizeof s->repos[repo].problem, "%s: %s", path, archive_error_string(a));
+    else read_tar_archive(s, repo, a, path);
+    archive_read_free(a);
+}
+
+void code_tar_read_memory(const void *data, size_t n, code_set *s) {
+    memset(s, 0, sizeof *s);
+    s->repos = lmc_xcalloc(1, sizeof *s->repos);
+    s->n_repos = 1;
+    struct archive *a = tar_reader();
+    if (archive_read_open_memory(a, data, n) == ARCHIVE_OK) read_tar_archive(s, 0, a, "memory");
     archive_read_free(a);
 }
 

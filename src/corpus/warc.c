@@ -211,6 +211,21 @@ static size_t parse_record(wet_file *f, const char *t, size_t n, size_t pos) {
 
 /* ---- the file -------------------------------------------------------------------------------------- */
 
+int wet_file_parse(const uint8_t *raw, size_t n, wet_file *f) {
+    lmc_buf text = {0};
+    const char *t = (const char *)raw;
+    if (n >= 2 && raw[0] == 0x1f && raw[1] == 0x8b) {
+        if (gunzip_members(raw, n, &text, f->gzip_problem, sizeof f->gzip_problem)) { free(text.p); return -1; }
+        t = text.p ? text.p : "", n = text.len;
+    }
+    f->text_bytes = n;
+    lmc_buf_append(&f->arena, t, n); /* reserve: titles, contents and header values are shorter than the text */
+    f->arena.len = 0;
+    for (size_t pos = next_record(t, n, 0); pos < n;) pos = parse_record(f, t, n, pos);
+    free(text.p);
+    return 0;
+}
+
 int wet_file_read(const char *path, int want_sha256, wet_file *f, lmc_err *err) {
     memset(f, 0, sizeof *f);
     uint8_t *raw = NULL;
@@ -223,23 +238,9 @@ int wet_file_read(const char *path, int want_sha256, wet_file *f, lmc_err *err) 
         sha256_digest(&h, sizeof d, d);
         for (int i = 0; i < 32; i++) snprintf(f->sha256 + 2 * i, 3, "%02x", d[i]);
     }
-    lmc_buf text = {0};
-    const char *t = (const char *)raw;
-    size_t n = f->raw_bytes;
-    if (n >= 2 && raw[0] == 0x1f && raw[1] == 0x8b) {
-        if (gunzip_members(raw, n, &text, f->gzip_problem, sizeof f->gzip_problem)) {
-            free(raw), free(text.p);
-            return lmc_fail(err, "%s: out of memory decompressing it", path);
-        }
-        t = text.p ? text.p : "", n = text.len;
-    }
-    f->text_bytes = n;
-    lmc_buf_append(&f->arena, t, n); /* reserve: titles, contents and header values are shorter than the text */
-    f->arena.len = 0;
-    for (size_t pos = next_record(t, n, 0); pos < n;) pos = parse_record(f, t, n, pos);
+    int rc = wet_file_parse(raw, f->raw_bytes, f);
     free(raw);
-    free(text.p);
-    return 0;
+    return rc ? lmc_fail(err, "%s: out of memory decompressing it", path) : 0;
 }
 
 void wet_file_free(wet_file *f) {

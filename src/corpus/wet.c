@@ -18,8 +18,8 @@
 
 /* ---- the run's state ------------------------------------------------------------------------------- */
 
-enum { F_DATE, F_LENGTH, F_DEDUP, F_LID, N_FILTERS };
-static const char *const FILTER_NAMES[N_FILTERS] = {"crawl-date", "length", "dedup", "lid"};
+enum { F_DATE, F_LENGTH, F_DEDUP, F_EXCLUDE, F_LID, N_FILTERS };
+static const char *const FILTER_NAMES[N_FILTERS] = {"crawl-date", "length", "dedup", "exclude-hashes", "lid"};
 
 typedef struct filter_count {
     size_t docs_in, docs_out, chars_in, chars_out;
@@ -37,6 +37,9 @@ typedef struct wet_run {
     size_t              n_problems;
     hash_table          table;
     uint32_t            next_doc;    /* the next document's number in the dedup scope */
+    uint64_t           *exclude;     /* (n_exclude) sorted line hashes of older text (--exclude-hashes) */
+    size_t              n_exclude;
+    char                exclude_sha[65];
     int                 lid_on;      /* language id runs */
     char                lid_skipped[300]; /* why it does not, when asked for */
     char                lid_model_sha[65];
@@ -167,6 +170,23 @@ static size_t dedup_doc(const wet_run *r, uint32_t doc, const char *c, size_t le
     return any;
 }
 
+/* Content without the lines whose hash is in the --exclude-hashes set, into out; returns the lines kept. */
+static size_t exclude_lines(const wet_run *r, const char *c, size_t len, lmc_buf *out, lmc_buf *scratch) {
+    size_t kept = 0;
+    out->len = 0;
+    for (size_t pos = 0;;) {
+        const char *nl = memchr(c + pos, '\n', len - pos);
+        size_t e = nl ? (size_t)(nl - c) : len;
+        if (!corpus_hashes_has(r->exclude, r->n_exclude, corpus_line_hash(c + pos, e - pos, scratch))) {
+            if (kept++) lmc_buf_append(out, "\n", 1);
+            lmc_buf_append(out, c + pos, e - pos);
+        }
+        if (!nl) break;
+        pos = e + 1;
+    }
+    return kept;
+}
+
 /* ---- the pass that writes ------------------------------------------------------------------------------ */
 
 /* One admitted document on its way out. */
@@ -174,6 +194,7 @@ typedef struct out_doc {
     lmc_buf text;      /* content after dedup */
     size_t  lines;     /* lines kept by dedup (0: dropped) */
     size_t  chars;     /* code points of text */
+    size_t  dedup_chars; /* code points after dedup, before --exclude-hashes */
     char    label[16]; /* language id's label, "" when it did not run */
     double  score;     /* its score rounded to 2 decimals */
     int     keep;      /* survives every step */
@@ -260,13 +281,23 @@ static int write_file(wet_run *r, const wet_file *f, size_t input, lmc_err *err)
             const wet_record *rec = &f->recs[idx[i]];
             d[i].lines = dedup_doc(r, base + (uint32_t)i, wet_at(f, rec->content), rec->content.len, &d[i].text,
                                    &scratch, &seen);
-            d[i].chars = utf8_chars(d[i].text.p, d[i].text.len);
+            d[i].chars = d[i].dedup_chars = utf8_chars(d[i].text.p, d[i].text.len);
             d[i].keep = d[i].lines > 0;
+            if (d[i].keep && r->exclude) {
+                lmc_buf kept = {0};
+                d[i].keep = exclude_lines(r, d[i].text.p, d[i].text.len, &kept, &scratch) > 0;
+                lmc_buf_free(&d[i].text);
+                d[i].text = kept;
+                d[i].chars = utf8_chars(kept.p, kept.len);
+            }
         }
         lmc_buf_free(&scratch);
         hash_table_free(&seen);
     }
-    for (size_t i = 0; i < n; i++) count_filter(&r->f[F_DEDUP], f->recs[idx[i]].chars, d[i].chars, d[i].keep);
+    for (size_t i = 0; i < n; i++) {
+        count_filter(&r->f[F_DEDUP], f->recs[idx[i]].chars, d[i].dedup_chars, d[i].lines > 0);
+        if (r->exclude && d[i].lines > 0) count_filter(&r->f[F_EXCLUDE], d[i].dedup_chars, d[i].chars, d[i].keep);
+    }
     int rc = r->lid_on ? identify(r, d, n, err) : 0;
     lmc_buf line = {0};
     for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -289,7 +320,7 @@ static void manifest_filters(lmc_buf *b, const wet_run *r) {
     static const char *const MODES[] = {"two-pass", "keep-first", "off"};
     lmc_buf_append(b, "  \"filters\": [", 14);
     for (int i = 0; i < N_FILTERS; i++) {
-        if (i == F_LID && !r->lid_on) continue;
+        if ((i == F_LID && !r->lid_on) || (i == F_EXCLUDE && !r->exclude)) continue;
         lmc_buf_printf(b, "%s\n    {\"name\": \"%s\", \"params\": {", i ? "," : "", FILTER_NAMES[i]);
         if (i == F_DATE) {
             lmc_buf_append(b, "\"crawl_after\": ", 15);
@@ -302,7 +333,11 @@ static void manifest_filters(lmc_buf *b, const wet_run *r) {
             lmc_buf_printf(b, "\"mode\": \"%s\", \"group_files\": %ld, \"hash\": \"sha1[:8] little-endian of "
                               "normalize_for_dedup(line)\", \"distinct_lines_last_scope\": %zu",
                            MODES[o->dedup], o->dedup_group, r->table.n);
-        else {
+        else if (i == F_EXCLUDE) {
+            lmc_buf_printf(b, "\"hashes\": ");
+            corpus_json_str(b, o->exclude_hashes, strlen(o->exclude_hashes));
+            lmc_buf_printf(b, ", \"sha256\": \"%s\", \"distinct\": %zu, \"unit\": \"line\"", r->exclude_sha, r->n_exclude);
+        } else {
             lmc_buf_printf(b, "\"model\": ");
             corpus_json_str(b, o->lid_model, strlen(o->lid_model));
             lmc_buf_printf(b, ", \"model_sha256\": \"%s\", \"lang\": ", r->lid_model_sha);
@@ -441,6 +476,9 @@ int lmc_corpus_wet(const lmc_wet_opts *o, const char *const *inputs, size_t n_in
         r.prog.total_bytes += (uint64_t)st.st_size * (o->dedup == LMC_DEDUP_OFF ? 1 : 2);
     }
     if (setup_lid(&r, err)) return -1;
+    if (o->exclude_hashes && (corpus_sha256_file(o->exclude_hashes, r.exclude_sha, err) ||
+                              corpus_hashes_load(o->exclude_hashes, &r.exclude, &r.n_exclude, err)))
+        return -1;
     lmc_threads_init(o->threads);
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out_path, (long)getpid());
@@ -456,6 +494,6 @@ int lmc_corpus_wet(const lmc_wet_opts *o, const char *const *inputs, size_t n_in
                                     o->lid && !r.lid_on};
     hash_table_free(&r.table);
     lmc_buf_free(&r.problems);
-    free(r.sha), free(r.raw_bytes);
+    free(r.sha), free(r.raw_bytes), free(r.exclude);
     return rc;
 }
