@@ -53,6 +53,8 @@ typedef struct lmc_wet_opts {
     const char    *fasttext;     /* the fasttext program; NULL: "fasttext" on PATH */
     const char    *lang;         /* the label kept: "en" */
     double         lid_min_score;/* kept when the score, rounded to 2 decimals, is at least this (0.5) */
+    int            quality;      /* 1: keep the "head" bucket of a word 5-gram model trained on quality_ref */
+    const char    *quality_ref;  /* the reference text (JSON Lines, WET or plain) */
     const char    *exclude_hashes; /* a line-hashes file (lmc corpus hashes): its lines are dropped; NULL: none */
     const char    *crawl_after;  /* YYYY-MM-DD: keep WARC-Date >= this day; NULL: no bound */
     const char    *crawl_before; /* YYYY-MM-DD: keep WARC-Date < this day; NULL: no bound */

@@ -399,6 +399,37 @@ static void test_exclude_hashes(void) {
     CHECK(run_wet(&o, in, NULL, out, &err) == -1 && strstr(err.msg, "not an lmc hashes file"), "%s", err.msg);
 }
 
+static void test_quality_head(void) {
+    static const char *const REF = "the cat sat on the mat and looked at the garden\n"
+                                   "the dog sat on the rug and looked at the door\n";
+    t_write_file(t_tmp("ref.txt"), REF, strlen(REF));
+    text t = {0};
+    record(&t, 1, "conversion", "http://q1.example/", "2024-01-01T00:00:00Z",
+           body("T", (const char *[]){"zorp quax blim frotz wibble grue plugh xyzzy", NULL}), -1);
+    record(&t, 1, "conversion", "http://q2.example/", "2024-01-01T00:00:00Z",
+           body("T", (const char *[]){"the cat sat on the mat and looked at the door", NULL}), -1);
+    record(&t, 1, "conversion", "http://q3.example/", "2024-01-01T00:00:00Z",
+           body("T", (const char *[]){"the garden zorp on a quax wibble blim", NULL}), -1);
+    const char *in = t_tmp("q.warc.wet"), *out = t_tmp("q.jsonl");
+    t_write_file(in, t.p, t.len);
+    free(t.p);
+    lmc_wet_opts o = opts(LMC_DEDUP_OFF);
+    o.min_len = 10, o.quality = 1, o.quality_ref = t_tmp("ref.txt");
+    lmc_err err = {{0}};
+    REQUIRE(run_wet(&o, in, NULL, out, &err) == 0, "%s", err.msg);
+    int n;
+    cJSON **d = docs_of(out, &n);
+    REQUIRE(n == 1, "%d documents in the head, want 1 of 3", n);
+    CHECK(!strcmp(str_at(d[0], "meta", "url"), "http://q2.example/") && !strcmp(str_at(d[0], "meta", "quality_bucket"), "head"),
+          "head: %s", str_at(d[0], "meta", "url"));
+    docs_free(d, n);
+    cJSON *m = manifest_of(out), *f = cJSON_GetArrayItem(cJSON_GetObjectItem(m, "filters"), 3);
+    CHECK(!strcmp(str_at(f, "name", NULL), "quality") && num_at(f, "docs_in", NULL) == 3 && num_at(f, "docs_out", NULL) == 1 &&
+              !strncmp(str_at(f, "params", "model"), "ngram-ref:", 10) && num_at(m, "output", "documents") == 1,
+          "quality counts");
+    cJSON_Delete(m);
+}
+
 /* ---- language id ----------------------------------------------------------------------------------------- */
 
 static void test_lid_skipped_without_model(void) {
@@ -450,6 +481,9 @@ static void test_lid_two_labels(void) {
     CHECK(!strcmp(str_at(lid, "name", NULL), "lid") && num_at(lid, "docs_in", NULL) == 2 &&
               num_at(lid, "docs_out", NULL) == 1, "lid filter counts");
     CHECK(strlen(str_at(lid, "params", "model_sha256")) == 64, "model sha256");
+    char *sk = cJSON_PrintUnformatted(cJSON_GetObjectItem(m, "skipped"));
+    CHECK(sk && !strstr(sk, "\"lid\""), "lid ran but is listed as skipped: %s", sk);
+    free(sk);
     cJSON_Delete(m);
 }
 
@@ -465,6 +499,7 @@ int main(void) {
     RUN(test_same_bytes_any_threads);
     RUN(test_failure_writes_nothing);
     RUN(test_exclude_hashes);
+    RUN(test_quality_head);
     RUN(test_lid_skipped_without_model);
     RUN(test_lid_two_labels);
     t_tmp_cleanup();

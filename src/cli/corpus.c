@@ -14,9 +14,9 @@
 /* ---- lmc corpus wet ------------------------------------------------------------------------------ */
 
 typedef struct wet_args {
-    const char *output, *lid_model, *fasttext, *lang, *crawl_after, *crawl_before, *exclude;
+    const char *output, *lid_model, *fasttext, *lang, *crawl_after, *crawl_before, *exclude, *quality_ref;
     long        min_len, dedup_group, threads;
-    int         dedup, lid, quiet;
+    int         dedup, lid, quiet, quality;
     cli_list    inputs;
 } wet_args;
 
@@ -38,6 +38,11 @@ static const cli_opt WET_OPTS[] = {
      "the fastText program (default: fasttext on PATH)"},
     {"--lang", NULL, CLI_STR, "LANG", 0, 0, offsetof(wet_args, lang),
      "the language label kept, with a score (rounded to 2 decimals) of at least 0.5"},
+    {"--quality", NULL, CLI_CHOICE, "off|ngram", 0, 0, offsetof(wet_args, quality),
+     "ngram: keep the head (perplexity at or below the pool's 30th percentile) of a word 5-gram model trained on "
+     "--quality-ref: a substitute for CCNet's head bucket, whose models are not available offline"},
+    {"--quality-ref", NULL, CLI_STR, "REF", 0, 0, offsetof(wet_args, quality_ref),
+     "the reference text the quality model learns (JSON Lines, WET or plain); never the evaluated model's output"},
     {"--exclude-hashes", NULL, CLI_STR, "OLD.hashes", 0, 0, offsetof(wet_args, exclude),
      "drop the lines found in older text (a line-hashes file from lmc corpus hashes), after dedup"},
     {"--crawl-after", NULL, CLI_STR, "YYYY-MM-DD", 0, 0, offsetof(wet_args, crawl_after),
@@ -103,6 +108,7 @@ static int wet_check(const wet_args *a) {
     if (a->crawl_before && !is_day(a->crawl_before))
         return cli_usage(&corpus_wet_spec, "--crawl-before must be YYYY-MM-DD, not '%s'", a->crawl_before);
     if (a->lid && !a->lid_model) return cli_usage(&corpus_wet_spec, "--lid fasttext needs --lid-model PATH");
+    if (a->quality && !a->quality_ref) return cli_usage(&corpus_wet_spec, "--quality ngram needs --quality-ref REF");
     return CLI_GO;
 }
 
@@ -116,6 +122,7 @@ static int cmd_corpus_wet(int argc, char **argv) {
     o.min_len = a.min_len, o.dedup = (lmc_dedup_mode)a.dedup, o.dedup_group = a.dedup_group, o.lid = a.lid;
     o.lid_model = a.lid_model, o.fasttext = a.fasttext, o.lang = a.lang, o.threads = (int)a.threads;
     o.crawl_after = a.crawl_after, o.crawl_before = a.crawl_before, o.exclude_hashes = a.exclude;
+    o.quality = a.quality, o.quality_ref = a.quality_ref;
     char *args = joined_args(argc, argv);
     o.arguments = args;
     wet_progress_out prog = {{.tty = isatty(2)}, seconds_now()};

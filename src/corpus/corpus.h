@@ -141,6 +141,15 @@ static inline const char *text_content(const text_set *s, size_t i) {
 }
 void texts_free(text_set *s);
 
+/* ---- quality.c: the word 5-gram model (interpolated Witten–Bell) --------------------------------------------- */
+
+typedef struct ngram_model ngram_model;
+/* Trains on every document of path (JSON Lines, WET or plain text). */
+int    ngram_train(const char *path, ngram_model **m, lmc_err *err);
+/* Perplexity per word (line ends count as words) of text; 0 for a text without words. */
+double ngram_perplexity(const ngram_model *m, const char *text, size_t len);
+void   ngram_free(ngram_model *m);
+
 /* ---- hashes.c ------------------------------------------------------------------------------------------------ */
 
 /* A line-hashes file (lmc corpus hashes) as a sorted array (*h malloc'ed, *n). */

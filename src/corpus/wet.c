@@ -18,8 +18,14 @@
 
 /* ---- the run's state ------------------------------------------------------------------------------- */
 
-enum { F_DATE, F_LENGTH, F_DEDUP, F_EXCLUDE, F_LID, N_FILTERS };
-static const char *const FILTER_NAMES[N_FILTERS] = {"crawl-date", "length", "dedup", "exclude-hashes", "lid"};
+enum { F_DATE, F_LENGTH, F_DEDUP, F_EXCLUDE, F_LID, F_QUALITY, N_FILTERS };
+static const char *const FILTER_NAMES[N_FILTERS] = {"crawl-date", "length", "dedup", "exclude-hashes", "lid", "quality"};
+
+/* A written document's quality score and size (--quality ngram: the head is chosen once all are known). */
+typedef struct doc_score {
+    double ppl;
+    size_t chars, bytes;
+} doc_score;
 
 typedef struct filter_count {
     size_t docs_in, docs_out, chars_in, chars_out;
@@ -40,6 +46,11 @@ typedef struct wet_run {
     uint64_t           *exclude;     /* (n_exclude) sorted line hashes of older text (--exclude-hashes) */
     size_t              n_exclude;
     char                exclude_sha[65];
+    ngram_model        *qm;          /* --quality ngram */
+    char                quality_sha[65];
+    doc_score          *scores;      /* (n_scores) of the documents written, in order */
+    size_t              n_scores, cap_scores;
+    double              cut_head, cut_middle; /* the pool's 30th and 60th percentiles of perplexity */
     int                 lid_on;      /* language id runs */
     char                lid_skipped[300]; /* why it does not, when asked for */
     char                lid_model_sha[65];
@@ -197,6 +208,7 @@ typedef struct out_doc {
     size_t  dedup_chars; /* code points after dedup, before --exclude-hashes */
     char    label[16]; /* language id's label, "" when it did not run */
     double  score;     /* its score rounded to 2 decimals */
+    double  ppl;       /* the quality model's perplexity (--quality ngram) */
     int     keep;      /* survives every step */
 } out_doc;
 
@@ -262,6 +274,7 @@ static void json_line(lmc_buf *b, const wet_run *r, const wet_file *f, const wet
         meta_str(b, "language", d->label, strlen(d->label));
         lmc_buf_printf(b, ", \"language_score\": %.2f", d->score);
     }
+    if (r->qm) lmc_buf_printf(b, ", \"quality_ppl\": %.2f", d->ppl);
     lmc_buf_append(b, "}}\n", 3);
 }
 
@@ -299,12 +312,18 @@ static int write_file(wet_run *r, const wet_file *f, size_t input, lmc_err *err)
         if (r->exclude && d[i].lines > 0) count_filter(&r->f[F_EXCLUDE], d[i].dedup_chars, d[i].chars, d[i].keep);
     }
     int rc = r->lid_on ? identify(r, d, n, err) : 0;
+#pragma omp parallel for schedule(dynamic, 8)
+    for (size_t i = 0; i < n; i++)
+        if (r->qm && d[i].keep) d[i].ppl = round(ngram_perplexity(r->qm, d[i].text.p, d[i].text.len) * 100) / 100;
     lmc_buf line = {0};
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (!d[i].keep) continue;
         line.len = 0;
         json_line(&line, r, f, &f->recs[idx[i]], input, &d[i]);
         r->out_docs++, r->out_chars += d[i].chars, r->out_bytes += d[i].text.len;
+        if (r->qm && r->n_scores == r->cap_scores)
+            r->scores = lmc_xrealloc(r->scores, (r->cap_scores = r->cap_scores ? 2 * r->cap_scores : 1024) * sizeof *r->scores);
+        if (r->qm) r->scores[r->n_scores++] = (doc_score){d[i].ppl, d[i].chars, d[i].text.len};
         if (fwrite(line.p, 1, line.len, r->out) != line.len) rc = lmc_fail(err, "write failed: %s", strerror(errno));
     }
     lmc_buf_free(&line);
@@ -320,7 +339,7 @@ static void manifest_filters(lmc_buf *b, const wet_run *r) {
     static const char *const MODES[] = {"two-pass", "keep-first", "off"};
     lmc_buf_append(b, "  \"filters\": [", 14);
     for (int i = 0; i < N_FILTERS; i++) {
-        if ((i == F_LID && !r->lid_on) || (i == F_EXCLUDE && !r->exclude)) continue;
+        if ((i == F_LID && !r->lid_on) || (i == F_EXCLUDE && !r->exclude) || (i == F_QUALITY && !r->qm)) continue;
         lmc_buf_printf(b, "%s\n    {\"name\": \"%s\", \"params\": {", i ? "," : "", FILTER_NAMES[i]);
         if (i == F_DATE) {
             lmc_buf_append(b, "\"crawl_after\": ", 15);
@@ -333,6 +352,10 @@ static void manifest_filters(lmc_buf *b, const wet_run *r) {
             lmc_buf_printf(b, "\"mode\": \"%s\", \"group_files\": %ld, \"hash\": \"sha1[:8] little-endian of "
                               "normalize_for_dedup(line)\", \"distinct_lines_last_scope\": %zu",
                            MODES[o->dedup], o->dedup_group, r->table.n);
+        else if (i == F_QUALITY)
+            lmc_buf_printf(b, "\"model\": \"ngram-ref:%s\", \"order\": 5, \"smoothing\": \"interpolated Witten-Bell\", "
+                              "\"kept\": \"head: perplexity at or below the pool's 30th percentile\", \"head_cutoff\": %.2f, "
+                              "\"middle_cutoff\": %.2f", r->quality_sha, r->cut_head, r->cut_middle);
         else if (i == F_EXCLUDE) {
             lmc_buf_printf(b, "\"hashes\": ");
             corpus_json_str(b, o->exclude_hashes, strlen(o->exclude_hashes));
@@ -351,13 +374,20 @@ static void manifest_filters(lmc_buf *b, const wet_run *r) {
     lmc_buf_append(b, "\n  ],\n", 6);
 }
 
+static void skipped_step(lmc_buf *b, int *n, const char *step, const char *why) {
+    if (!why) return;
+    lmc_buf_printf(b, "%s\n    {\"step\": \"%s\", \"reason\": ", (*n)++ ? "," : "", step);
+    corpus_json_str(b, why, strlen(why));
+    lmc_buf_append(b, "}", 1);
+}
+
 static void manifest_skipped(lmc_buf *b, const wet_run *r) {
-    lmc_buf_printf(b, "  \"skipped\": [\n    {\"step\": \"lid\", \"reason\": ");
-    const char *why = r->lid_on ? NULL : r->o->lid ? r->lid_skipped : "not asked for (--lid off)";
-    if (why) corpus_json_str(b, why, strlen(why));
-    lmc_buf_printf(b, "%s},\n    {\"step\": \"quality\", \"reason\": \"not asked for (--quality off); CCNet's head "
-                      "bucket needs its Wikipedia KenLM models, which are not available offline\"}\n  ],\n",
-                   why ? "" : "null");
+    int n = 0;
+    lmc_buf_printf(b, "  \"skipped\": [");
+    skipped_step(b, &n, "lid", r->lid_on ? NULL : r->o->lid ? r->lid_skipped : "not asked for (--lid off)");
+    skipped_step(b, &n, "quality", r->qm ? NULL : "not asked for (--quality off); CCNet's head bucket needs its "
+                                                   "Wikipedia KenLM models, which are not available offline");
+    lmc_buf_printf(b, "\n  ],\n");
 }
 
 static char *manifest_text(const wet_run *r, const char *out_path) {
@@ -449,11 +479,59 @@ static int run_scopes(wet_run *r, lmc_err *err) {
     return 0;
 }
 
+/* ---- the quality head ------------------------------------------------------------------------------------ */
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* numpy's default (linear) percentile q of sorted v[0..n). */
+static double percentile(const double *v, size_t n, double q) {
+    if (!n) return 0;
+    double pos = q * (double)(n - 1), lo = floor(pos);
+    size_t i = (size_t)lo;
+    return i + 1 < n ? v[i] + (pos - lo) * (v[i + 1] - v[i]) : v[i];
+}
+
+/* Copies the written lines of tmp into tmp2, keeping the head (perplexity at or below the pool's 30th
+ * percentile), each with meta.quality_bucket; the counts follow. */
+static int keep_head(wet_run *r, const char *tmp, const char *tmp2, lmc_err *err) {
+    double *v = lmc_xmalloc((r->n_scores ? r->n_scores : 1) * sizeof *v);
+    for (size_t i = 0; i < r->n_scores; i++) v[i] = r->scores[i].ppl;
+    qsort(v, r->n_scores, sizeof *v, cmp_double);
+    r->cut_head = percentile(v, r->n_scores, 0.3), r->cut_middle = percentile(v, r->n_scores, 0.6);
+    free(v);
+    FILE *in = fopen(tmp, "rb"), *out = in ? fopen(tmp2, "wb") : NULL;
+    char *line = NULL;
+    size_t cap = 0, i = 0;
+    ssize_t got;
+    r->out_docs = r->out_chars = r->out_bytes = 0;
+    while (out && (got = getline(&line, &cap, in)) > 3 && i < r->n_scores) {
+        const doc_score *d = &r->scores[i++];
+        int head = d->ppl <= r->cut_head;
+        count_filter(&r->f[F_QUALITY], d->chars, d->chars, head);
+        if (!head) continue;
+        r->out_docs++, r->out_chars += d->chars, r->out_bytes += d->bytes;
+        fwrite(line, 1, (size_t)got - 3, out); /* the line without its closing "}}\n" */
+        fputs(", \"quality_bucket\": \"head\"}}\n", out);
+    }
+    free(line);
+    int rc = out && !ferror(out) && fflush(out) == 0 && fsync(fileno(out)) == 0 ? 0 : -1;
+    if (out && fclose(out)) rc = -1;
+    if (in) fclose(in);
+    if (rc || rename(tmp2, tmp)) { unlink(tmp2); return lmc_fail(err, "%s: write failed: %s", tmp2, strerror(errno)); }
+    return 0;
+}
+
 /* Output complete: flushed to disk, the manifest written, then the output renamed into place. */
 static int finish(wet_run *r, const char *tmp, const char *out_path, lmc_err *err) {
     int rc = fflush(r->out) || fsync(fileno(r->out)) ? lmc_fail(err, "%s: write failed: %s", tmp, strerror(errno)) : 0;
     if (fclose(r->out) && rc == 0) rc = lmc_fail(err, "%s: write failed: %s", tmp, strerror(errno));
     r->out = NULL;
+    char tmp2[4300];
+    snprintf(tmp2, sizeof tmp2, "%s.head", tmp);
+    if (rc == 0 && r->qm) rc = keep_head(r, tmp, tmp2, err);
     char mpath[4200];
     lmc_corpus_manifest_path(out_path, mpath, sizeof mpath);
     char *m = rc ? NULL : manifest_text(r, out_path);
@@ -476,6 +554,9 @@ int lmc_corpus_wet(const lmc_wet_opts *o, const char *const *inputs, size_t n_in
         r.prog.total_bytes += (uint64_t)st.st_size * (o->dedup == LMC_DEDUP_OFF ? 1 : 2);
     }
     if (setup_lid(&r, err)) return -1;
+    if (o->quality && !o->quality_ref) return lmc_fail(err, "corpus wet: --quality ngram needs --quality-ref REF");
+    if (o->quality && (corpus_sha256_file(o->quality_ref, r.quality_sha, err) || ngram_train(o->quality_ref, &r.qm, err)))
+        return -1;
     if (o->exclude_hashes && (corpus_sha256_file(o->exclude_hashes, r.exclude_sha, err) ||
                               corpus_hashes_load(o->exclude_hashes, &r.exclude, &r.n_exclude, err)))
         return -1;
@@ -494,6 +575,7 @@ int lmc_corpus_wet(const lmc_wet_opts *o, const char *const *inputs, size_t n_in
                                     o->lid && !r.lid_on};
     hash_table_free(&r.table);
     lmc_buf_free(&r.problems);
-    free(r.sha), free(r.raw_bytes), free(r.exclude);
+    free(r.sha), free(r.raw_bytes), free(r.exclude), free(r.scores);
+    ngram_free(r.qm);
     return rc;
 }
