@@ -219,8 +219,8 @@ int wet_file_parse(const uint8_t *raw, size_t n, wet_file *f) {
         t = text.p ? text.p : "", n = text.len;
     }
     f->text_bytes = n;
-    lmc_buf_append(&f->arena, t, n); /* reserve: titles, contents and header values are shorter than the text */
-    f->arena.len = 0;
+    f->arena.p = lmc_xmalloc(n + 1); /* titles, contents and header values are shorter than the text */
+    f->arena.cap = n + 1, f->arena.len = 0;
     for (size_t pos = next_record(t, n, 0); pos < n;) pos = parse_record(f, t, n, pos);
     free(text.p);
     return 0;
