@@ -99,7 +99,7 @@ static void meta_parse(meta_index *m, const lmc_arxiv_opts *o, const char *data,
         else m->bad++;
         cJSON_Delete(j);
     }
-    qsort(m->p, m->n, sizeof *m->p, by_id);
+    if (m->n) qsort(m->p, m->n, sizeof *m->p, by_id); /* (qsort of NULL is undefined even for 0) */
 }
 
 static int meta_read(meta_index *m, const lmc_arxiv_opts *o, lmc_err *err) {

@@ -31,7 +31,7 @@ static int cmp_u64(const void *a, const void *b) {
 }
 
 static void set_finish(hash_set *s) {
-    qsort(s->h, s->n, sizeof *s->h, cmp_u64);
+    if (s->n) qsort(s->h, s->n, sizeof *s->h, cmp_u64);
     size_t k = 0;
     for (size_t i = 0; i < s->n; i++)
         if (!k || s->h[i] != s->h[k - 1]) s->h[k++] = s->h[i];
