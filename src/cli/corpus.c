@@ -80,6 +80,13 @@ static char *joined_args(int argc, char **argv) {
     return s;
 }
 
+/* The end of every subcommand: the command line string and the parsed lists freed, the exit status. */
+static int finish(const cli_spec *spec, void *a, char *args, int rc, const lmc_err *err) {
+    free(args);
+    cli_free(spec, a);
+    return rc ? cli_fail(err->msg) : 0;
+}
+
 /* The progress line and the clock its rate is measured on (the library only counts bytes). */
 typedef struct wet_progress_out {
     cli_progress line;
@@ -131,7 +138,6 @@ static int cmd_corpus_wet(int argc, char **argv) {
     lmc_err err = {{0}};
     rc = lmc_corpus_wet(&o, a.inputs.v, (size_t)a.inputs.n, a.output, &s, &err);
     cli_progress_end(&prog.line);
-    free(args);
     if (rc == 0) {
         char m[4200];
         printf("%s: %zu documents, %zu characters, %zu bytes from %zu records (%zu problems counted%s); manifest %s\n",
@@ -139,8 +145,7 @@ static int cmd_corpus_wet(int argc, char **argv) {
                s.lid_skipped ? "; language id SKIPPED, see the manifest" : "",
                lmc_corpus_manifest_path(a.output, m, sizeof m));
     }
-    cli_free(&corpus_wet_spec, &a);
-    return rc ? cli_fail(err.msg) : 0;
+    return finish(&corpus_wet_spec, &a, args, rc, &err);
 }
 
 /* ---- lmc corpus code ------------------------------------------------------------------------------- */
@@ -216,9 +221,7 @@ static int cmd_corpus_code(int argc, char **argv) {
         printf("%s: %zu of %zu .py files kept, %zu characters, %zu bytes; manifest %s\n", a.output, s.docs, s.records,
                s.chars, s.bytes, lmc_corpus_manifest_path(a.output, m, sizeof m));
     }
-    free(args);
-    cli_free(&corpus_code_spec, &a);
-    return rc ? cli_fail(err.msg) : 0;
+    return finish(&corpus_code_spec, &a, args, rc, &err);
 }
 
 /* ---- lmc corpus arxiv ------------------------------------------------------------------------------ */
@@ -281,9 +284,7 @@ static int cmd_corpus_arxiv(int argc, char **argv) {
         printf("%s: %zu papers, %zu characters, %zu bytes from %zu tar members (%zu problems); manifest %s\n", a.output,
                s.docs, s.chars, s.bytes, s.records, s.problems, lmc_corpus_manifest_path(a.output, m, sizeof m));
     }
-    free(args);
-    cli_free(&corpus_arxiv_spec, &a);
-    return rc ? cli_fail(err.msg) : 0;
+    return finish(&corpus_arxiv_spec, &a, args, rc, &err);
 }
 
 /* ---- lmc corpus hashes ----------------------------------------------------------------------------- */
@@ -317,9 +318,7 @@ static int cmd_corpus_hashes(int argc, char **argv) {
     lmc_err err = {{0}};
     rc = lmc_corpus_hashes(a.inputs.v, (size_t)a.inputs.n, (lmc_overlap_unit)a.unit, args, a.output, &n, &err);
     if (rc == 0) printf("%s: %zu distinct %s hashes\n", a.output, n, a.unit ? "13-gram" : "line");
-    free(args);
-    cli_free(&corpus_hashes_spec, &a);
-    return rc ? cli_fail(err.msg) : 0;
+    return finish(&corpus_hashes_spec, &a, args, rc, &err);
 }
 
 /* ---- lmc corpus decontam ---------------------------------------------------------------------------- */
@@ -362,9 +361,7 @@ static int cmd_corpus_decontam(int argc, char **argv) {
     lmc_err err = {{0}};
     rc = lmc_corpus_decontam(&o, a.output, &s, &err);
     if (rc == 0) printf("%s: %zu documents kept, %zu characters\n", a.output, s.docs, s.chars);
-    free(args);
-    cli_free(&corpus_decontam_spec, &a);
-    return rc ? cli_fail(err.msg) : 0;
+    return finish(&corpus_decontam_spec, &a, args, rc, &err);
 }
 
 /* ---- lmc corpus sample ------------------------------------------------------------------------------- */
@@ -408,9 +405,7 @@ static int cmd_corpus_sample(int argc, char **argv) {
     lmc_err err = {{0}};
     rc = lmc_corpus_sample(&o, a.output, &s, &err);
     if (rc == 0) printf("%s: %zu of %zu documents, %zu characters, %zu bytes\n", a.output, s.docs, s.records, s.chars, s.bytes);
-    free(args);
-    cli_free(&corpus_sample_spec, &a);
-    return rc ? cli_fail(err.msg) : 0;
+    return finish(&corpus_sample_spec, &a, args, rc, &err);
 }
 
 /* ---- lmc corpus stats -------------------------------------------------------------------------------- */
