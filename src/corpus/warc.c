@@ -10,33 +10,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 /* ---- the bytes: read, hashed, gunzipped --------------------------------------------------------- */
 
+/* The file's bytes, mapped read-only (no copy through read(2); the parser reads them once). */
 static int read_raw(const char *path, uint8_t **data, size_t *n, lmc_err *err) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return lmc_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return lmc_fail(err, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    size_t cap = fstat(fileno(fp), &st) == 0 && st.st_size > 0 ? (size_t)st.st_size + 1 : 1 << 16, len = 0;
-    uint8_t *p = malloc(cap);
-    for (size_t got = 1; p && got;) { /* the size from fstat, grown only if the file grew */
-        if (len == cap) {
-            uint8_t *q = realloc(p, cap *= 2);
-            if (!q) { free(p); p = NULL; break; }
-            p = q;
-        }
-        got = fread(p + len, 1, cap - len, fp);
-        len += got;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return lmc_fail(err, "%s: not a regular file", path);
     }
-    int bad = ferror(fp);
-    fclose(fp);
-    if (!p) return lmc_fail(err, "%s: out of memory reading it", path);
-    if (bad) { free(p); return lmc_fail(err, "%s: read error", path); }
+    *n = (size_t)st.st_size;
+    void *p = *n ? mmap(NULL, *n, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0) : NULL;
+    int e = errno;
+    close(fd);
+    if (*n && p == MAP_FAILED) return lmc_fail(err, "%s: cannot map it: %s", path, strerror(e));
     *data = p;
-    *n = len;
     return 0;
+}
+
+static void unmap_raw(uint8_t *p, size_t n) {
+    if (p) munmap(p, n);
 }
 
 /* Inflates every gzip member of in[0..n) into out. Damage (a truncated or corrupt member, bytes after the last
@@ -239,7 +240,7 @@ int wet_file_read(const char *path, int want_sha256, wet_file *f, lmc_err *err) 
         for (int i = 0; i < 32; i++) snprintf(f->sha256 + 2 * i, 3, "%02x", d[i]);
     }
     int rc = wet_file_parse(raw, f->raw_bytes, f);
-    free(raw);
+    unmap_raw(raw, f->raw_bytes);
     return rc ? lmc_fail(err, "%s: out of memory decompressing it", path) : 0;
 }
 
