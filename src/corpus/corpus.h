@@ -58,6 +58,7 @@ typedef struct wet_record {
     span       title, content;                     /* first body line; the other lines joined with '\n' */
     size_t     index;                              /* the record's number in its file, from 0 */
     size_t     chars;                              /* code points of content */
+    int        length_mismatch;                    /* Content-Length absent or wrong: resynchronised */
     wet_status status;
 } wet_record;
 

@@ -203,7 +203,8 @@ static size_t parse_record(wet_file *f, const char *t, size_t n, size_t pos) {
         if (header_line(f, r, t + pos + b, s - b, &has_type, &conversion, &length)) bad = 1;
         pos = next;
     }
-    size_t stop = body_stop(f, t, n, pos, length);
+    size_t before = f->length_mismatches, stop = body_stop(f, t, n, pos, length);
+    r->length_mismatch = f->length_mismatches > before;
     if (bad || !has_type) r->status = WET_BAD_HEADER;
     else if (!conversion) r->status = WET_NOT_CONVERSION;
     else parse_body(f, r, t, pos, stop);

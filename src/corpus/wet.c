@@ -101,6 +101,8 @@ static int in_window(const lmc_wet_opts *o, const char *date, size_t n) {
 static int admit(wet_run *r, const wet_file *f, const wet_record *rec, size_t input, int count) {
     if (count) {
         r->records++;
+        if (rec->length_mismatch) /* named too: the file and record, the rest of the file read on */
+            problem(r, input, (long)rec->index, "Content-Length absent or not ending at the next record: resynchronised");
         switch (rec->status) {
         case WET_OK: r->docs++; break;
         case WET_NOT_CONVERSION: r->not_conversion++; break;
@@ -571,7 +573,7 @@ int lmc_corpus_wet(const lmc_wet_opts *o, const char *const *inputs, size_t n_in
     if (r.out) fclose(r.out);
     if (rc) unlink(tmp);
     if (rc == 0 && sum)
-        *sum = (lmc_corpus_summary){r.records, r.out_docs, r.out_chars, r.out_bytes, r.n_problems + r.length_mismatches,
+        *sum = (lmc_corpus_summary){r.records, r.out_docs, r.out_chars, r.out_bytes, r.n_problems,
                                     o->lid && !r.lid_on};
     hash_table_free(&r.table);
     lmc_buf_free(&r.problems);
