@@ -14,7 +14,7 @@ endif
 OPT      ?= -O2
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(ARCHFLAGS) -fopenmp -Wall -Wextra -Wno-unused-parameter \
             -Iinclude -Isrc -Ikernels -Itools -I$(BLAS_INC) -MMD -MP
-LDLIBS   += -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lmicrohttpd -lcjson -lpcre2-8 -lutf8proc -lz -llzma -lm -fopenmp
+LDLIBS   += -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lmicrohttpd -lcjson -lpcre2-8 -lutf8proc -lz -llzma -lnettle -larchive -lgit2 -lm -fopenmp
 BUILD    ?= build
 
 # MPI (README "Several processes and hosts"): MPI=1 builds ./lmc with src/eval/mpi_shard.c and Open MPI, so that
@@ -148,7 +148,7 @@ FUZZ_BUILD   ?= build-fuzz
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 30
 FUZZ_FLAGS   ?=
-FUZZ_TARGETS ?= safetensors config tokenizer jsonl checkpoint gguf serve
+FUZZ_TARGETS ?= safetensors config tokenizer jsonl checkpoint gguf serve warc tar arxivmeta
 FUZZ_MAXLEN_safetensors := 16384
 FUZZ_MAXLEN_config      := 4096
 FUZZ_MAXLEN_tokenizer   := 16384
@@ -164,7 +164,7 @@ FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer $(ARCHFLAG
 FUZZ_UBSAN_SUPP ?= tests/fuzz/ubsan.supp
 FUZZ_ENV     = OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 \
                UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1$(if $(FUZZ_UBSAN_SUPP),:suppressions=$(abspath $(FUZZ_UBSAN_SUPP)))
-FUZZ_LDLIBS  := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lmicrohttpd -l:libgomp.so.1 -lcjson -lpcre2-8 -lutf8proc -lz -llzma -lm
+FUZZ_LDLIBS  := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lmicrohttpd -l:libgomp.so.1 -lcjson -lpcre2-8 -lutf8proc -lz -llzma -lnettle -larchive -lgit2 -lm
 FUZZ_OBJ     := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
 
 $(FUZZ_BUILD)/%.o: %.c

@@ -9,6 +9,10 @@ have_hdr /usr/include/pcre2.h         || need+=(libpcre2-dev)
 have_hdr /usr/include/utf8proc.h      || need+=(libutf8proc-dev)
 have_hdr /usr/include/zlib.h          || need+=(zlib1g-dev)
 have_hdr /usr/include/lzma.h          || need+=(liblzma-dev) # lmc compress: the xz -9 baseline, in-process
+have_hdr /usr/include/nettle/sha1.h   || need+=(nettle-dev) # lmc corpus: SHA-1 line hashes, sha256 of inputs
+have_hdr /usr/include/archive.h       || need+=(libarchive-dev) # lmc corpus code: tarballs
+have_hdr /usr/include/git2.h          || need+=(libgit2-dev) # lmc corpus code: git repositories
+command -v fasttext >/dev/null || need+=(fasttext) # lmc corpus wet --lid fasttext (optional at run time; tests use it)
 command -v xmllint >/dev/null || need+=(libxml2-utils) # tests/cli_report.sh: the report SVG is well-formed XML
 # MPI (mpirun -np R ./lmc eval): the build uses it when mpicc is present, make test runs tests/cli_mpi.sh
 command -v mpicc >/dev/null  || need+=(libopenmpi-dev)

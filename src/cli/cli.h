@@ -21,6 +21,8 @@ int cmd_compress(int argc, char **argv);
 int cmd_decompress(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+extern const cli_spec corpus_spec; /* corpus.c: lmc corpus SUB (include/lmc_corpus.h) */
+int cmd_corpus(int argc, char **argv);
 
 extern const cli_spec serve_spec, kld_spec;
 int cmd_serve(int argc, char **argv);

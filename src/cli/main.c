@@ -17,6 +17,7 @@ static const command COMMANDS[] = {
     {&compare_spec, cmd_compare},   {&generate_spec, cmd_generate}, {&compress_spec, cmd_compress},
     {&decompress_spec, cmd_decompress}, {&convert_spec, cmd_convert}, {&tokenize_spec, cmd_tokenize},
     {&kld_spec, cmd_kld},               {&bench_spec, cmd_bench},     {&serve_spec, cmd_serve},
+    {&corpus_spec, cmd_corpus},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 

@@ -1,0 +1,583 @@
+/* wet.c — `lmc corpus wet`: Common Crawl WET files → the `cc` subset, CCNet's steps in CCNet's order:
+ * records (warc.c) → crawl-date window → length → paragraph dedup (dedup.c) → language id (lid.c) → JSON Lines,
+ * and the manifest. Two-pass dedup reads every file of a scope twice: the first pass counts each line hash once
+ * per document, the second keeps or drops lines; only the hash table stays in memory between them (and one file
+ * at a time). Documents are numbered in input order and per-document work runs in parallel into per-document
+ * buffers that are written in order, so the output is the same bytes at any thread count. */
+#include "corpus/corpus.h"
+#include "common/threads.h"
+
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- the run's state ------------------------------------------------------------------------------- */
+
+enum { F_DATE, F_LENGTH, F_DEDUP, F_EXCLUDE, F_LID, F_QUALITY, N_FILTERS };
+static const char *const FILTER_NAMES[N_FILTERS] = {"crawl-date", "length", "dedup", "exclude-hashes", "lid", "quality"};
+
+/* A written document's quality score and size (--quality ngram: the head is chosen once all are known). */
+typedef struct doc_score {
+    double ppl;
+    size_t chars, bytes;
+} doc_score;
+
+typedef struct filter_count {
+    size_t docs_in, docs_out, chars_in, chars_out;
+} filter_count;
+
+typedef struct wet_run {
+    const lmc_wet_opts *o;
+    const char *const  *inputs;      /* (n_inputs) */
+    size_t              n_inputs;
+    char              (*sha)[65];    /* (n_inputs) sha256 of each input */
+    size_t             *raw_bytes;   /* (n_inputs) */
+    filter_count        f[N_FILTERS];
+    size_t              records, docs, not_conversion, bad_header, empty, bad_utf8, length_mismatches;
+    lmc_buf             problems;    /* JSON objects, comma-separated: the first MAX_PROBLEMS named */
+    size_t              n_problems;
+    hash_table          table;
+    uint32_t            next_doc;    /* the next document's number in the dedup scope */
+    uint64_t           *exclude;     /* (n_exclude) sorted line hashes of older text (--exclude-hashes) */
+    size_t              n_exclude;
+    char                exclude_sha[65];
+    ngram_model        *qm;          /* --quality ngram */
+    char                quality_sha[65];
+    doc_score          *scores;      /* (n_scores) of the documents written, in order */
+    size_t              n_scores, cap_scores;
+    double              cut_head, cut_middle; /* the pool's 30th and 60th percentiles of perplexity */
+    int                 lid_on;      /* language id runs */
+    char                lid_skipped[300]; /* why it does not, when asked for */
+    char                lid_model_sha[65];
+    FILE               *out;
+    size_t              out_docs, out_chars, out_bytes; /* what was written */
+    lmc_corpus_progress prog;
+} wet_run;
+
+#define MAX_PROBLEMS 1000
+
+void lmc_wet_opts_default(lmc_wet_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->min_len = 300;
+    o->dedup = LMC_DEDUP_TWO_PASS;
+    o->lang = "en";
+    o->lid_min_score = 0.5;
+}
+
+/* A bad-input event, named by file and record (record < 0: the file as a whole). */
+static void problem(wet_run *r, size_t input, long record, const char *what) {
+    if (r->n_problems++ >= MAX_PROBLEMS) return;
+    if (r->problems.len) lmc_buf_append(&r->problems, ",\n    ", 6);
+    lmc_buf_append(&r->problems, "{\"file\": ", 9);
+    corpus_json_str(&r->problems, r->inputs[input], strlen(r->inputs[input]));
+    if (record >= 0) lmc_buf_printf(&r->problems, ", \"record\": %ld", record);
+    lmc_buf_append(&r->problems, ", \"problem\": ", 13);
+    corpus_json_str(&r->problems, what, strlen(what));
+    lmc_buf_append(&r->problems, "}", 1);
+}
+
+static void count_filter(filter_count *c, size_t chars_in, size_t chars_out, int kept) {
+    c->docs_in++, c->chars_in += chars_in;
+    if (kept) c->docs_out++, c->chars_out += chars_out;
+}
+
+/* ---- per record: the filters before dedup ----------------------------------------------------------- */
+
+/* Whether the WARC-Date's day is inside [crawl_after, crawl_before). */
+static int in_window(const lmc_wet_opts *o, const char *date, size_t n) {
+    if (!o->crawl_after && !o->crawl_before) return 1;
+    if (n < 10) return 0;
+    if (o->crawl_after && strncmp(date, o->crawl_after, 10) < 0) return 0;
+    if (o->crawl_before && strncmp(date, o->crawl_before, 10) >= 0) return 0;
+    return 1;
+}
+
+/* Whether the record reaches dedup; count: tally it (the pass that writes does, a counting pass does not). */
+static int admit(wet_run *r, const wet_file *f, const wet_record *rec, size_t input, int count) {
+    if (count) {
+        r->records++;
+        if (rec->length_mismatch) /* named too: the file and record, the rest of the file read on */
+            problem(r, input, (long)rec->index, "Content-Length absent or not ending at the next record: resynchronised");
+        switch (rec->status) {
+        case WET_OK: r->docs++; break;
+        case WET_NOT_CONVERSION: r->not_conversion++; break;
+        case WET_BAD_HEADER: r->bad_header++; problem(r, input, (long)rec->index, "malformed WARC header"); break;
+        case WET_EMPTY: r->empty++; break;
+        case WET_BAD_UTF8: r->bad_utf8++; problem(r, input, (long)rec->index, "body is not valid UTF-8"); break;
+        }
+    }
+    if (rec->status != WET_OK) return 0;
+    int date_ok = in_window(r->o, wet_at(f, rec->date), rec->date.len);
+    if (count) count_filter(&r->f[F_DATE], rec->chars, rec->chars, date_ok);
+    if (!date_ok) return 0;
+    int long_enough = (long)rec->chars >= r->o->min_len;
+    if (count) count_filter(&r->f[F_LENGTH], rec->chars, rec->chars, long_enough);
+    return long_enough;
+}
+
+/* The records of f that reach dedup, as indexes into f->recs (*n of them; malloc'ed). */
+static size_t *admitted(wet_run *r, const wet_file *f, size_t input, int count, size_t *n) {
+    size_t *idx = lmc_xmalloc((f->n ? f->n : 1) * sizeof *idx);
+    *n = 0;
+    for (size_t i = 0; i < f->n; i++)
+        if (admit(r, f, &f->recs[i], input, count)) idx[(*n)++] = i;
+    return idx;
+}
+
+/* ---- dedup --------------------------------------------------------------------------------------------- */
+
+/* The first pass over one file: every admitted document's distinct line hashes into the table. */
+static void count_file(wet_run *r, const wet_file *f, size_t input) {
+    size_t n;
+    size_t *idx = admitted(r, f, input, 0, &n);
+    uint64_t **h = lmc_xcalloc(n ? n : 1, sizeof *h);
+    size_t *nh = lmc_xcalloc(n ? n : 1, sizeof *nh);
+#pragma omp parallel
+    {
+        lmc_buf scratch = {0};
+#pragma omp for schedule(dynamic, 16)
+        for (size_t i = 0; i < n; i++) {
+            const wet_record *rec = &f->recs[idx[i]];
+            h[i] = corpus_line_hashes(wet_at(f, rec->content), rec->content.len, &nh[i], &scratch);
+        }
+        lmc_buf_free(&scratch);
+    }
+    for (size_t i = 0; i < n; i++) {
+        hash_table_add_doc(&r->table, h[i], nh[i], r->next_doc++);
+        free(h[i]);
+    }
+    free(h), free(nh), free(idx);
+}
+
+static size_t utf8_chars(const char *s, size_t n) {
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++) c += ((unsigned char)s[i] & 0xc0) != 0x80;
+    return c;
+}
+
+/* Document doc's content after dedup, into out; returns how many lines were kept. */
+static size_t dedup_doc(const wet_run *r, uint32_t doc, const char *c, size_t len, lmc_buf *out, lmc_buf *scratch,
+                      hash_table *seen) {
+    out->len = 0;
+    if (r->o->dedup == LMC_DEDUP_OFF) { lmc_buf_append(out, c, len); return 1; }
+    hash_table_clear(seen);
+    size_t any = 0;
+    for (size_t pos = 0;;) {
+        const char *nl = memchr(c + pos, '\n', len - pos);
+        size_t e = nl ? (size_t)(nl - c) : len;
+        uint64_t h = corpus_line_hash(c + pos, e - pos, scratch);
+        const hash_entry *g = hash_table_find(&r->table, h);
+        int keep = g && (r->o->dedup == LMC_DEDUP_TWO_PASS ? g->n_docs == 1 : g->first_doc == doc);
+        if (hash_table_insert(seen, h) && keep) { /* the document's first copy */
+            if (any++) lmc_buf_append(out, "\n", 1);
+            lmc_buf_append(out, c + pos, e - pos);
+        }
+        if (!nl) break;
+        pos = e + 1;
+    }
+    return any;
+}
+
+/* Content without the lines whose hash is in the --exclude-hashes set, into out; returns the lines kept. */
+static size_t exclude_lines(const wet_run *r, const char *c, size_t len, lmc_buf *out, lmc_buf *scratch) {
+    size_t kept = 0;
+    out->len = 0;
+    for (size_t pos = 0;;) {
+        const char *nl = memchr(c + pos, '\n', len - pos);
+        size_t e = nl ? (size_t)(nl - c) : len;
+        if (!corpus_hashes_has(r->exclude, r->n_exclude, corpus_line_hash(c + pos, e - pos, scratch))) {
+            if (kept++) lmc_buf_append(out, "\n", 1);
+            lmc_buf_append(out, c + pos, e - pos);
+        }
+        if (!nl) break;
+        pos = e + 1;
+    }
+    return kept;
+}
+
+/* ---- the pass that writes ------------------------------------------------------------------------------ */
+
+/* One admitted document on its way out. */
+typedef struct out_doc {
+    lmc_buf text;      /* content after dedup */
+    size_t  lines;     /* lines kept by dedup (0: dropped) */
+    size_t  chars;     /* code points of text */
+    size_t  dedup_chars; /* code points after dedup, before --exclude-hashes */
+    char    label[16]; /* language id's label, "" when it did not run */
+    double  score;     /* its score rounded to 2 decimals */
+    double  ppl;       /* the quality model's perplexity (--quality ngram) */
+    int     keep;      /* survives every step */
+} out_doc;
+
+/* Language id over the documents dedup kept: label, score and keep for each. */
+static int identify(wet_run *r, out_doc *d, size_t n, lmc_err *err) {
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) m += d[i].keep;
+    char **texts = lmc_xcalloc(m ? m : 1, sizeof *texts), (*labels)[16] = lmc_xcalloc(m ? m : 1, 16);
+    double *scores = lmc_xcalloc(m ? m : 1, sizeof *scores);
+    for (size_t i = 0, k = 0; i < n; i++) {
+        if (!d[i].keep) continue;
+        char *t = texts[k++] = lmc_xmalloc(d[i].text.len + 1), *w = t; /* newlines deleted, as CCNet does */
+        for (size_t j = 0; j < d[i].text.len; j++)
+            if (d[i].text.p[j] != '\n' && d[i].text.p[j] != '\0') *w++ = d[i].text.p[j];
+        *w = 0;
+    }
+    const char *program = r->o->fasttext ? r->o->fasttext : "fasttext";
+    int rc = corpus_lid(program, r->o->lid_model, (const char *const *)texts, m, labels, scores, err);
+    for (size_t i = 0, k = 0; rc == 0 && i < n; i++) {
+        if (!d[i].keep) continue;
+        memcpy(d[i].label, labels[k], 16);
+        d[i].score = round(scores[k++] * 100) / 100;
+        d[i].keep = !strcmp(d[i].label, r->o->lang) && d[i].score >= r->o->lid_min_score;
+        count_filter(&r->f[F_LID], d[i].chars, d[i].chars, d[i].keep);
+    }
+    for (size_t k = 0; k < m; k++) free(texts[k]);
+    free(texts), free(labels), free(scores);
+    return rc;
+}
+
+/* "host[:port]" of a URL ("" when it has no "scheme://"). */
+static void url_domain(const char *url, size_t n, const char **host, size_t *host_n) {
+    const char *s = n >= 3 ? memmem(url, n, "://", 3) : NULL;
+    *host = s ? s + 3 : url, *host_n = 0;
+    if (!s) return;
+    while (*host + *host_n < url + n && !strchr("/?#", (*host)[*host_n])) (*host_n)++;
+}
+
+static void meta_str(lmc_buf *b, const char *key, const char *s, size_t n) {
+    lmc_buf_printf(b, ", \"%s\": ", key);
+    corpus_json_str(b, s, n);
+}
+
+/* One output line: {"content", "subset", "meta"}. */
+static void json_line(lmc_buf *b, const wet_run *r, const wet_file *f, const wet_record *rec, size_t input,
+                      const out_doc *d) {
+    lmc_buf_append(b, "{\"content\": ", 12);
+    corpus_json_str(b, d->text.p ? d->text.p : "", d->text.len);
+    lmc_buf_printf(b, ", \"subset\": \"cc\", \"meta\": {\"url\": ");
+    corpus_json_str(b, wet_at(f, rec->url), rec->url.len);
+    meta_str(b, "date_download", wet_at(f, rec->date), rec->date.len);
+    meta_str(b, "digest", wet_at(f, rec->digest), rec->digest.len);
+    const char *host;
+    size_t host_n;
+    url_domain(wet_at(f, rec->url), rec->url.len, &host, &host_n);
+    meta_str(b, "source_domain", host, host_n);
+    meta_str(b, "title", wet_at(f, rec->title), rec->title.len);
+    meta_str(b, "source_file", r->inputs[input], strlen(r->inputs[input]));
+    lmc_buf_printf(b, ", \"record\": %zu", rec->index);
+    meta_str(b, "record_id", wet_at(f, rec->record_id), rec->record_id.len);
+    if (rec->lang.len) meta_str(b, "warc_language", wet_at(f, rec->lang), rec->lang.len);
+    if (d->label[0]) {
+        meta_str(b, "language", d->label, strlen(d->label));
+        lmc_buf_printf(b, ", \"language_score\": %.2f", d->score);
+    }
+    if (r->qm) lmc_buf_printf(b, ", \"quality_ppl\": %.2f", d->ppl);
+    lmc_buf_append(b, "}}\n", 3);
+}
+
+/* The second (or only) pass over one file: dedup, language id, the JSON lines. */
+static int write_file(wet_run *r, const wet_file *f, size_t input, lmc_err *err) {
+    size_t n;
+    size_t *idx = admitted(r, f, input, 1, &n);
+    out_doc *d = lmc_xcalloc(n ? n : 1, sizeof *d);
+    uint32_t base = r->next_doc;
+    r->next_doc += (uint32_t)n;
+#pragma omp parallel
+    {
+        lmc_buf scratch = {0};
+        hash_table seen = {0};
+#pragma omp for schedule(dynamic, 16)
+        for (size_t i = 0; i < n; i++) {
+            const wet_record *rec = &f->recs[idx[i]];
+            d[i].lines = dedup_doc(r, base + (uint32_t)i, wet_at(f, rec->content), rec->content.len, &d[i].text,
+                                   &scratch, &seen);
+            d[i].chars = d[i].dedup_chars = utf8_chars(d[i].text.p, d[i].text.len);
+            d[i].keep = d[i].lines > 0;
+            if (d[i].keep && r->exclude) {
+                lmc_buf kept = {0};
+                d[i].keep = exclude_lines(r, d[i].text.p, d[i].text.len, &kept, &scratch) > 0;
+                lmc_buf_free(&d[i].text);
+                d[i].text = kept;
+                d[i].chars = utf8_chars(kept.p, kept.len);
+            }
+        }
+        lmc_buf_free(&scratch);
+        hash_table_free(&seen);
+    }
+    for (size_t i = 0; i < n; i++) {
+        count_filter(&r->f[F_DEDUP], f->recs[idx[i]].chars, d[i].dedup_chars, d[i].lines > 0);
+        if (r->exclude && d[i].lines > 0) count_filter(&r->f[F_EXCLUDE], d[i].dedup_chars, d[i].chars, d[i].keep);
+    }
+    int rc = r->lid_on ? identify(r, d, n, err) : 0;
+#pragma omp parallel for schedule(dynamic, 8)
+    for (size_t i = 0; i < n; i++)
+        if (r->qm && d[i].keep) d[i].ppl = round(ngram_perplexity(r->qm, d[i].text.p, d[i].text.len) * 100) / 100;
+    lmc_buf line = {0};
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (!d[i].keep) continue;
+        line.len = 0;
+        json_line(&line, r, f, &f->recs[idx[i]], input, &d[i]);
+        r->out_docs++, r->out_chars += d[i].chars, r->out_bytes += d[i].text.len;
+        if (r->qm && r->n_scores == r->cap_scores)
+            r->scores = lmc_xrealloc(r->scores, (r->cap_scores = r->cap_scores ? 2 * r->cap_scores : 1024) * sizeof *r->scores);
+        if (r->qm) r->scores[r->n_scores++] = (doc_score){d[i].ppl, d[i].chars, d[i].text.len};
+        if (fwrite(line.p, 1, line.len, r->out) != line.len) rc = lmc_fail(err, "write failed: %s", strerror(errno));
+    }
+    lmc_buf_free(&line);
+    for (size_t i = 0; i < n; i++) lmc_buf_free(&d[i].text);
+    free(d), free(idx);
+    return rc;
+}
+
+/* ---- the manifest ------------------------------------------------------------------------------------ */
+
+static void manifest_filters(lmc_buf *b, const wet_run *r) {
+    const lmc_wet_opts *o = r->o;
+    static const char *const MODES[] = {"two-pass", "keep-first", "off"};
+    lmc_buf_append(b, "  \"filters\": [", 14);
+    for (int i = 0; i < N_FILTERS; i++) {
+        if ((i == F_LID && !r->lid_on) || (i == F_EXCLUDE && !r->exclude) || (i == F_QUALITY && !r->qm)) continue;
+        lmc_buf_printf(b, "%s\n    {\"name\": \"%s\", \"params\": {", i ? "," : "", FILTER_NAMES[i]);
+        if (i == F_DATE) {
+            lmc_buf_append(b, "\"crawl_after\": ", 15);
+            o->crawl_after ? corpus_json_str(b, o->crawl_after, strlen(o->crawl_after)) : lmc_buf_printf(b, "null");
+            lmc_buf_append(b, ", \"crawl_before\": ", 18);
+            o->crawl_before ? corpus_json_str(b, o->crawl_before, strlen(o->crawl_before)) : lmc_buf_printf(b, "null");
+            lmc_buf_printf(b, ", \"on\": \"WARC-Date (crawl time, not when the text was written)\"");
+        } else if (i == F_LENGTH) lmc_buf_printf(b, "\"min_len\": %ld, \"unit\": \"code points\"", o->min_len);
+        else if (i == F_DEDUP)
+            lmc_buf_printf(b, "\"mode\": \"%s\", \"group_files\": %ld, \"hash\": \"sha1[:8] little-endian of "
+                              "normalize_for_dedup(line)\", \"distinct_lines_last_scope\": %zu",
+                           MODES[o->dedup], o->dedup_group, r->table.n);
+        else if (i == F_QUALITY)
+            lmc_buf_printf(b, "\"model\": \"ngram-ref:%s\", \"order\": 5, \"smoothing\": \"interpolated Witten-Bell\", "
+                              "\"kept\": \"head: perplexity at or below the pool's 30th percentile\", \"head_cutoff\": %.2f, "
+                              "\"middle_cutoff\": %.2f", r->quality_sha, r->cut_head, r->cut_middle);
+        else if (i == F_EXCLUDE) {
+            lmc_buf_printf(b, "\"hashes\": ");
+            corpus_json_str(b, o->exclude_hashes, strlen(o->exclude_hashes));
+            lmc_buf_printf(b, ", \"sha256\": \"%s\", \"distinct\": %zu, \"unit\": \"line\"", r->exclude_sha, r->n_exclude);
+        } else {
+            lmc_buf_printf(b, "\"model\": ");
+            corpus_json_str(b, o->lid_model, strlen(o->lid_model));
+            lmc_buf_printf(b, ", \"model_sha256\": \"%s\", \"lang\": ", r->lid_model_sha);
+            corpus_json_str(b, o->lang, strlen(o->lang));
+            lmc_buf_printf(b, ", \"min_score\": %.2f, \"input\": \"content with newlines deleted\"", o->lid_min_score);
+        }
+        const filter_count *c = &r->f[i];
+        lmc_buf_printf(b, "}, \"docs_in\": %zu, \"docs_out\": %zu, \"chars_in\": %zu, \"chars_out\": %zu}",
+                       c->docs_in, c->docs_out, c->chars_in, c->chars_out);
+    }
+    lmc_buf_append(b, "\n  ],\n", 6);
+}
+
+static void skipped_step(lmc_buf *b, int *n, const char *step, const char *why) {
+    if (!why) return;
+    lmc_buf_printf(b, "%s\n    {\"step\": \"%s\", \"reason\": ", (*n)++ ? "," : "", step);
+    corpus_json_str(b, why, strlen(why));
+    lmc_buf_append(b, "}", 1);
+}
+
+static void manifest_skipped(lmc_buf *b, const wet_run *r) {
+    int n = 0;
+    lmc_buf_printf(b, "  \"skipped\": [");
+    skipped_step(b, &n, "lid", r->lid_on ? NULL : r->o->lid ? r->lid_skipped : "not asked for (--lid off)");
+    skipped_step(b, &n, "quality", r->qm ? NULL : "not asked for (--quality off); CCNet's head bucket needs its "
+                                                   "Wikipedia KenLM models, which are not available offline");
+    lmc_buf_printf(b, "\n  ],\n");
+}
+
+static char *manifest_text(const wet_run *r, const char *out_path) {
+    lmc_buf b = {0};
+    lmc_buf_printf(&b, "{\n  \"lmc_version\": \"%s\",\n  \"command\": \"corpus wet\",\n  \"arguments\": ", LMC_VERSION);
+    const char *args = r->o->arguments ? r->o->arguments : "";
+    corpus_json_str(&b, args, strlen(args));
+    lmc_buf_printf(&b, ",\n  \"seed\": null,\n  \"inputs\": [");
+    for (size_t i = 0; i < r->n_inputs; i++) {
+        lmc_buf_printf(&b, "%s\n    {\"path\": ", i ? "," : "");
+        corpus_json_str(&b, r->inputs[i], strlen(r->inputs[i]));
+        lmc_buf_printf(&b, ", \"bytes\": %zu, \"sha256\": \"%s\"}", r->raw_bytes[i], r->sha[i]);
+    }
+    lmc_buf_printf(&b, "\n  ],\n  \"read\": {\"records\": %zu, \"documents\": %zu, \"not_conversion\": %zu, "
+                       "\"malformed_header\": %zu, \"empty_body\": %zu, \"invalid_utf8\": %zu, "
+                       "\"content_length_mismatches\": %zu, \"problems\": %zu, \"problems_named\": [\n    ",
+                   r->records, r->docs, r->not_conversion, r->bad_header, r->empty, r->bad_utf8,
+                   r->length_mismatches, r->n_problems);
+    lmc_buf_append(&b, r->problems.p ? r->problems.p : "", r->problems.len);
+    lmc_buf_printf(&b, "]},\n");
+    manifest_filters(&b, r);
+    manifest_skipped(&b, r);
+    lmc_buf_printf(&b, "  \"output\": {\"path\": ");
+    corpus_json_str(&b, out_path, strlen(out_path));
+    lmc_buf_printf(&b, ", \"subset\": \"cc\", \"documents\": %zu, \"chars\": %zu, \"bytes\": %zu}\n}\n", r->out_docs,
+                   r->out_chars, r->out_bytes);
+    lmc_buf_append(&b, "", 1);
+    return b.p;
+}
+
+/* ---- the run ------------------------------------------------------------------------------------------- */
+
+/* Language id runs only with a model file and the program; otherwise it is recorded as skipped. */
+static int setup_lid(wet_run *r, lmc_err *err) {
+    const lmc_wet_opts *o = r->o;
+    const char *program = o->fasttext ? o->fasttext : "fasttext";
+    if (!o->lid) return 0;
+    if (!o->lid_model) snprintf(r->lid_skipped, sizeof r->lid_skipped, "no --lid-model given");
+    else if (!lmc_file_exists(o->lid_model))
+        snprintf(r->lid_skipped, sizeof r->lid_skipped, "%s: model file not found", o->lid_model);
+    else if (!corpus_program_found(program))
+        snprintf(r->lid_skipped, sizeof r->lid_skipped, "%s: program not found (Debian package fasttext)", program);
+    else {
+        r->lid_on = 1;
+        return corpus_sha256_file(o->lid_model, r->lid_model_sha, err);
+    }
+    return 0;
+}
+
+static void report(wet_run *r, const char *phase, const wet_file *f) {
+    r->prog.phase = phase;
+    r->prog.done_bytes += f->raw_bytes;
+    r->prog.text_bytes += f->text_bytes;
+    if (r->o->progress) r->o->progress(&r->prog, r->o->progress_user);
+}
+
+/* One input read for the pass that writes: its hash, its damage, its documents. */
+static int write_input(wet_run *r, size_t i, lmc_err *err) {
+    wet_file f;
+    if (wet_file_read(r->inputs[i], 1, &f, err)) return -1;
+    memcpy(r->sha[i], f.sha256, 65);
+    r->raw_bytes[i] = f.raw_bytes;
+    r->length_mismatches += f.length_mismatches;
+    if (f.gzip_problem[0]) problem(r, i, -1, f.gzip_problem);
+    int rc = write_file(r, &f, i, err);
+    report(r, "writing", &f);
+    wet_file_free(&f);
+    return rc;
+}
+
+/* Every dedup scope: the counting pass (unless dedup is off), then the pass that writes. */
+static int run_scopes(wet_run *r, lmc_err *err) {
+    size_t group = r->o->dedup_group > 0 ? (size_t)r->o->dedup_group : r->n_inputs;
+    for (size_t g = 0; g < r->n_inputs; g += group) {
+        size_t end = g + group < r->n_inputs ? g + group : r->n_inputs;
+        hash_table_clear(&r->table);
+        uint32_t base = r->next_doc;
+        for (size_t i = g; r->o->dedup != LMC_DEDUP_OFF && i < end; i++) {
+            wet_file f;
+            if (wet_file_read(r->inputs[i], 0, &f, err)) return -1;
+            count_file(r, &f, i);
+            report(r, "hashing", &f);
+            wet_file_free(&f);
+        }
+        r->next_doc = base;
+        for (size_t i = g; i < end; i++)
+            if (write_input(r, i, err)) return -1;
+    }
+    return 0;
+}
+
+/* ---- the quality head ------------------------------------------------------------------------------------ */
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* numpy's default (linear) percentile q of sorted v[0..n). */
+static double percentile(const double *v, size_t n, double q) {
+    if (!n) return 0;
+    double pos = q * (double)(n - 1), lo = floor(pos);
+    size_t i = (size_t)lo;
+    return i + 1 < n ? v[i] + (pos - lo) * (v[i + 1] - v[i]) : v[i];
+}
+
+/* Copies the written lines of tmp into tmp2, keeping the head (perplexity at or below the pool's 30th
+ * percentile), each with meta.quality_bucket; the counts follow. */
+static int keep_head(wet_run *r, const char *tmp, const char *tmp2, lmc_err *err) {
+    double *v = lmc_xmalloc((r->n_scores ? r->n_scores : 1) * sizeof *v);
+    for (size_t i = 0; i < r->n_scores; i++) v[i] = r->scores[i].ppl;
+    qsort(v, r->n_scores, sizeof *v, cmp_double);
+    r->cut_head = percentile(v, r->n_scores, 0.3), r->cut_middle = percentile(v, r->n_scores, 0.6);
+    free(v);
+    FILE *in = fopen(tmp, "rb"), *out = in ? fopen(tmp2, "wb") : NULL;
+    char *line = NULL;
+    size_t cap = 0, i = 0;
+    ssize_t got;
+    r->out_docs = r->out_chars = r->out_bytes = 0;
+    while (out && (got = getline(&line, &cap, in)) > 3 && i < r->n_scores) {
+        const doc_score *d = &r->scores[i++];
+        int head = d->ppl <= r->cut_head;
+        count_filter(&r->f[F_QUALITY], d->chars, d->chars, head);
+        if (!head) continue;
+        r->out_docs++, r->out_chars += d->chars, r->out_bytes += d->bytes;
+        fwrite(line, 1, (size_t)got - 3, out); /* the line without its closing "}}\n" */
+        fputs(", \"quality_bucket\": \"head\"}}\n", out);
+    }
+    free(line);
+    int rc = out && !ferror(out) && fflush(out) == 0 && fsync(fileno(out)) == 0 ? 0 : -1;
+    if (out && fclose(out)) rc = -1;
+    if (in) fclose(in);
+    if (rc || rename(tmp2, tmp)) { unlink(tmp2); return lmc_fail(err, "%s: write failed: %s", tmp2, strerror(errno)); }
+    return 0;
+}
+
+/* Output complete: flushed to disk, the manifest written, then the output renamed into place. */
+static int finish(wet_run *r, const char *tmp, const char *out_path, lmc_err *err) {
+    int rc = fflush(r->out) || fsync(fileno(r->out)) ? lmc_fail(err, "%s: write failed: %s", tmp, strerror(errno)) : 0;
+    if (fclose(r->out) && rc == 0) rc = lmc_fail(err, "%s: write failed: %s", tmp, strerror(errno));
+    r->out = NULL;
+    char tmp2[4300];
+    snprintf(tmp2, sizeof tmp2, "%s.head", tmp);
+    if (rc == 0 && r->qm) rc = keep_head(r, tmp, tmp2, err);
+    char mpath[4200];
+    lmc_corpus_manifest_path(out_path, mpath, sizeof mpath);
+    char *m = rc ? NULL : manifest_text(r, out_path);
+    if (m) rc = lmc_write_file_atomic(mpath, m, strlen(m), err);
+    free(m);
+    if (rc == 0 && rename(tmp, out_path) != 0) {
+        rc = lmc_fail(err, "%s: cannot rename into place: %s", out_path, strerror(errno));
+        unlink(mpath);
+    }
+    return rc;
+}
+
+int lmc_corpus_wet(const lmc_wet_opts *o, const char *const *inputs, size_t n_inputs, const char *out_path,
+                   lmc_corpus_summary *sum, lmc_err *err) {
+    wet_run r = {.o = o, .inputs = inputs, .n_inputs = n_inputs};
+    if (n_inputs == 0) return lmc_fail(err, "corpus wet: no input files");
+    for (size_t i = 0; i < n_inputs; i++) { /* fail before writing anything when an input is missing */
+        struct stat st;
+        if (stat(inputs[i], &st) != 0) return lmc_fail(err, "%s: cannot open: %s", inputs[i], strerror(errno));
+        r.prog.total_bytes += (uint64_t)st.st_size * (o->dedup == LMC_DEDUP_OFF ? 1 : 2);
+    }
+    if (setup_lid(&r, err)) return -1;
+    if (o->quality && !o->quality_ref) return lmc_fail(err, "corpus wet: --quality ngram needs --quality-ref REF");
+    if (o->quality && (corpus_sha256_file(o->quality_ref, r.quality_sha, err) || ngram_train(o->quality_ref, &r.qm, err)))
+        return -1;
+    if (o->exclude_hashes && (corpus_sha256_file(o->exclude_hashes, r.exclude_sha, err) ||
+                              corpus_hashes_load(o->exclude_hashes, &r.exclude, &r.n_exclude, err)))
+        return -1;
+    lmc_threads_init(o->threads);
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out_path, (long)getpid());
+    if (!(r.out = fopen(tmp, "wb"))) return lmc_fail(err, "%s: cannot create: %s", tmp, strerror(errno));
+    r.sha = lmc_xcalloc(n_inputs, sizeof *r.sha);
+    r.raw_bytes = lmc_xcalloc(n_inputs, sizeof *r.raw_bytes);
+    int rc = run_scopes(&r, err);
+    if (rc == 0) rc = finish(&r, tmp, out_path, err);
+    if (r.out) fclose(r.out);
+    if (rc) unlink(tmp);
+    if (rc == 0 && sum)
+        *sum = (lmc_corpus_summary){r.records, r.out_docs, r.out_chars, r.out_bytes, r.n_problems,
+                                    o->lid && !r.lid_on};
+    hash_table_free(&r.table);
+    lmc_buf_free(&r.problems);
+    free(r.sha), free(r.raw_bytes), free(r.exclude), free(r.scores);
+    ngram_free(r.qm);
+    return rc;
+}
