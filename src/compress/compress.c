@@ -461,23 +461,32 @@ static void plan_spelled(coder *c, plan *p, const uint8_t *in, size_t n, size_t 
 
 /* ---- compress ----------------------------------------------------------------------------------- */
 
+/* The window (opts->window, or the default within the model's limit) of an f32 model: 0, or -1 when the model
+ * computes in bf16 or the window asked for exceeds the limit: the longest window the model allows, or the context
+ * it was trained with, whichever is smaller. */
+static int compress_window(const lmc_model *m, const lmcz_opts *opts, int *W, lmc_err *err) {
+    lmc_model_desc d;
+    lmc_model_describe(m, &d);
+    if (d.compute != LMC_COMPUTE_F32) return lmc_fail(err, "%s: compression runs the model in f32 only", d.path);
+    int asked = opts && opts->window > 0;
+    int limit = d.max_window > 0 && (d.trained_context <= 0 || d.max_window < d.trained_context) ? d.max_window
+                                                                                                  : d.trained_context;
+    *W = asked ? opts->window : LMCZ_WINDOW_DEFAULT;
+    if (!asked && limit > 0 && *W > limit) *W = limit;
+    if (limit > 0 && *W > limit)
+        return lmc_fail(err, "%s: a window of %d tokens exceeds the model's limit of %d (%s); use --window %d or less",
+                        d.path, *W, limit, limit == d.max_window ? "the longest window it allows"
+                                                                 : "the context it was trained with", limit);
+    return 0;
+}
+
 int lmcz_compress(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, size_t n, const char *name,
                   const lmcz_opts *opts, lmc_buf *out, lmcz_stats *st, lmc_err *err) {
     memset(st, 0, sizeof *st);
     if (n == 0) return lmc_fail(err, "%s: empty input: nothing to compress", name);
     if (lmc_check_tokenizer_fits(m, tok, NULL, err)) return -1;
-    lmc_model_desc d;
-    lmc_model_describe(m, &d);
-    if (d.compute != LMC_COMPUTE_F32) return lmc_fail(err, "%s: compression runs the model in f32 only", d.path);
-    int W = opts && opts->window > 0 ? opts->window : LMCZ_WINDOW_DEFAULT;
-    int limit = d.max_window > 0 && (d.trained_context <= 0 || d.max_window < d.trained_context) ? d.max_window
-                                                                                                  : d.trained_context;
-    if (!(opts && opts->window > 0) && limit > 0 && W > limit) W = limit;
-    if (limit > 0 && W > limit)
-        return lmc_fail(err, "%s: a window of %d tokens exceeds the model's limit of %d (%s); use --window %d or less",
-                        d.path, W, limit, limit == d.max_window ? "the longest window it allows"
-                                                                : "the context it was trained with", limit);
-
+    int W = 0;
+    if (compress_window(m, opts, &W, err)) return -1;
     coder c;
     coder_init(&c, m, tok);
     pred p;
