@@ -26,6 +26,8 @@ typedef struct lmc_buf {
 void lmc_buf_append(lmc_buf *b, const void *data, size_t n);
 void lmc_buf_printf(lmc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void lmc_buf_free(lmc_buf *b);
+/* Appends s[0..n) as a JSON string literal: UTF-8 passes through; quotes, backslashes and control bytes escaped. */
+void lmc_buf_json(lmc_buf *b, const char *s, size_t n);
 
 /* malloc/calloc/realloc/strdup for small bookkeeping allocations: on out-of-memory they call the program's
  * handler (lmc_set_oom_handler), then abort. */

@@ -55,6 +55,25 @@ void lmc_buf_append(lmc_buf *b, const void *data, size_t n) {
     b->p[b->len] = 0;
 }
 
+void lmc_buf_json(lmc_buf *b, const char *s, size_t n) {
+    lmc_buf_append(b, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        lmc_buf_append(b, s + run, i - run);
+        run = i + 1;
+        if (c == '"') lmc_buf_append(b, "\\\"", 2);
+        else if (c == '\\') lmc_buf_append(b, "\\\\", 2);
+        else if (c == '\n') lmc_buf_append(b, "\\n", 2);
+        else if (c == '\t') lmc_buf_append(b, "\\t", 2);
+        else if (c == '\r') lmc_buf_append(b, "\\r", 2);
+        else lmc_buf_printf(b, "\\u%04x", c);
+    }
+    lmc_buf_append(b, s + run, n - run);
+    lmc_buf_append(b, "\"", 1);
+}
+
 void lmc_buf_printf(lmc_buf *b, const char *fmt, ...) {
     char small[512];
     va_list ap;

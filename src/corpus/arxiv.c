@@ -57,7 +57,7 @@ static int rfc2822_day(const char *s, char day[11]) {
 static void member(lmc_buf *b, const char *key, const cJSON *v) {
     lmc_buf_printf(b, ", \"%s\": ", key);
     const char *s = cJSON_IsString(v) ? v->valuestring : "";
-    corpus_json_str(b, s, strlen(s));
+    lmc_buf_json(b, s, strlen(s));
 }
 
 /* One snapshot record: kept into m when its primary category and first version's date fit. */
@@ -359,11 +359,11 @@ static void problem(arxiv_run *r, const char *tar, const char *member, const cha
     if (r->n_problems++ >= 1000) return;
     lmc_buf *b = &r->problems;
     lmc_buf_printf(b, "%s\n    {\"file\": ", b->len ? "," : "");
-    corpus_json_str(b, tar, strlen(tar));
+    lmc_buf_json(b, tar, strlen(tar));
     lmc_buf_printf(b, ", \"member\": ");
-    corpus_json_str(b, member, strlen(member));
+    lmc_buf_json(b, member, strlen(member));
     lmc_buf_printf(b, ", \"problem\": ");
-    corpus_json_str(b, what, strlen(what));
+    lmc_buf_json(b, what, strlen(what));
     lmc_buf_printf(b, "}");
 }
 
@@ -410,17 +410,17 @@ static void paper_line(arxiv_run *r, const char *id, const char *member, const p
     for (size_t i = 0; i < content->len; i++) chars += ((unsigned char)content->p[i] & 0xc0) != 0x80;
     lmc_buf *b = &r->out;
     lmc_buf_printf(b, "{\"content\": ");
-    corpus_json_str(b, content->p ? content->p : "", content->len);
+    lmc_buf_json(b, content->p ? content->p : "", content->len);
     lmc_buf_printf(b, ", \"subset\": \"arxiv_math\", \"meta\": {\"id\": ");
-    corpus_json_str(b, id, strlen(id));
+    lmc_buf_json(b, id, strlen(id));
     lmc_buf_printf(b, ", \"filename\": ");
     lmc_buf fn = {0};
     for (int i = 0; i < n_main; i++) lmc_buf_printf(&fn, "%s%s", i ? "," : "", mains[i]);
-    corpus_json_str(b, fn.p ? fn.p : "", fn.len);
+    lmc_buf_json(b, fn.p ? fn.p : "", fn.len);
     lmc_buf_free(&fn);
     lmc_buf_printf(b, ", %s, \"encoding\": \"%s\", \"format\": \"%s\", \"source\": ", m->json,
                    latin1 ? "latin-1" : "utf-8", r->o->latex ? "latex" : "markdown");
-    corpus_json_str(b, member, strlen(member));
+    lmc_buf_json(b, member, strlen(member));
     lmc_buf_printf(b, "}}\n");
     r->docs++, r->chars += chars, r->bytes += content->len;
     r->f[A_CONVERT].chars_out += chars;

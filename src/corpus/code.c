@@ -266,19 +266,19 @@ static void code_line(lmc_buf *b, const code_run *r, size_t i, size_t segment) {
     const code_file *f = &r->s.files[i];
     const code_repo *repo = &r->s.repos[f->repo];
     lmc_buf_append(b, "{\"content\": ", 12);
-    corpus_json_str(b, f->text, f->len);
+    lmc_buf_json(b, f->text, f->len);
     lmc_buf_printf(b, ", \"subset\": \"python\", \"meta\": {\"repo\": ");
-    corpus_json_str(b, repo->name, strlen(repo->name));
+    lmc_buf_json(b, repo->name, strlen(repo->name));
     lmc_buf_printf(b, ", \"path\": ");
-    corpus_json_str(b, f->path, strlen(f->path));
+    lmc_buf_json(b, f->path, strlen(f->path));
     lmc_buf_printf(b, ", \"size\": %zu, \"created_at\": ", f->len);
-    corpus_json_str(b, repo->created, strlen(repo->created));
+    lmc_buf_json(b, repo->created, strlen(repo->created));
     lmc_buf_printf(b, ", \"date_source\": \"%s\", \"commit\": \"%s\", \"segment\": %zu",
                    repo->date_source[0] ? repo->date_source : "none", repo->commit, segment);
     if (r->extra[f->repo].stars >= 0) lmc_buf_printf(b, ", \"stars\": %.0f", r->extra[f->repo].stars);
     if (r->extra[f->repo].license[0]) {
         lmc_buf_printf(b, ", \"license\": ");
-        corpus_json_str(b, r->extra[f->repo].license, strlen(r->extra[f->repo].license));
+        lmc_buf_json(b, r->extra[f->repo].license, strlen(r->extra[f->repo].license));
     }
     lmc_buf_append(b, "}}\n", 3);
 }
@@ -312,10 +312,10 @@ static void order_files(code_run *r, lmc_buf *b) {
     for (size_t i = 0; i < r->s.n_repos; i++) {
         const code_repo *p = &r->s.repos[i];
         lmc_buf_printf(b, "%s\n    {\"repo\": ", i ? "," : "");
-        corpus_json_str(b, p->name, strlen(p->name));
+        lmc_buf_json(b, p->name, strlen(p->name));
         lmc_buf_printf(b, ", \"created_at\": \"%s\", \"date_source\": \"%s\", \"commit\": \"%s\", \"problem\": ", p->created,
                        p->date_source[0] ? p->date_source : "none", p->commit);
-        corpus_json_str(b, p->problem, strlen(p->problem));
+        lmc_buf_json(b, p->problem, strlen(p->problem));
         lmc_buf_printf(b, "}");
     }
     lmc_buf_printf(b, "]}");

@@ -213,8 +213,6 @@ size_t code_near_dedup(const char *const *texts, const size_t *lens, size_t n, d
 
 /* sha256 of a whole file as 64 hex digits. */
 int corpus_sha256_file(const char *path, char hex[65], lmc_err *err);
-/* Appends s[0..n) as a JSON string literal (UTF-8 passes through; quotes, backslashes, controls escaped). */
-void corpus_json_str(lmc_buf *b, const char *s, size_t n);
 
 /* The manifest of a one-step command (hashes, decontam, sample): inputs with their sha256, the step's counts. */
 typedef struct step_manifest {

@@ -24,25 +24,6 @@ int corpus_sha256_file(const char *path, char hex[65], lmc_err *err) {
     return 0;
 }
 
-void corpus_json_str(lmc_buf *b, const char *s, size_t n) {
-    lmc_buf_append(b, "\"", 1);
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        lmc_buf_append(b, s + run, i - run);
-        run = i + 1;
-        if (c == '"') lmc_buf_append(b, "\\\"", 2);
-        else if (c == '\\') lmc_buf_append(b, "\\\\", 2);
-        else if (c == '\n') lmc_buf_append(b, "\\n", 2);
-        else if (c == '\t') lmc_buf_append(b, "\\t", 2);
-        else if (c == '\r') lmc_buf_append(b, "\\r", 2);
-        else lmc_buf_printf(b, "\\u%04x", c);
-    }
-    lmc_buf_append(b, s + run, n - run);
-    lmc_buf_append(b, "\"", 1);
-}
-
 char *lmc_corpus_manifest_path(const char *out_path, char *buf, size_t cap) {
     size_t n = strlen(out_path);
     if (n > 6 && !strcmp(out_path + n - 6, ".jsonl")) n -= 6;
@@ -55,22 +36,22 @@ char *lmc_corpus_manifest_path(const char *out_path, char *buf, size_t cap) {
 static int step_manifest_text(const step_manifest *m, lmc_buf *b, lmc_err *err) {
     lmc_buf_printf(b, "{\n  \"lmc_version\": \"%s\",\n  \"command\": \"%s\",\n  \"arguments\": ", LMC_VERSION, m->command);
     const char *args = m->arguments ? m->arguments : "";
-    corpus_json_str(b, args, strlen(args));
+    lmc_buf_json(b, args, strlen(args));
     if (m->seed >= 0) lmc_buf_printf(b, ",\n  \"seed\": %lld,\n  \"inputs\": [", m->seed);
     else lmc_buf_printf(b, ",\n  \"seed\": null,\n  \"inputs\": [");
     for (size_t i = 0; i < m->n_inputs; i++) {
         char hex[65];
         if (corpus_sha256_file(m->inputs[i], hex, err)) return -1;
         lmc_buf_printf(b, "%s\n    {\"path\": ", i ? "," : "");
-        corpus_json_str(b, m->inputs[i], strlen(m->inputs[i]));
+        lmc_buf_json(b, m->inputs[i], strlen(m->inputs[i]));
         lmc_buf_printf(b, ", \"sha256\": \"%s\"}", hex);
     }
     lmc_buf_printf(b, "\n  ],\n  \"read\": {\"bad_records\": %zu, \"first_bad\": ", m->bad);
-    corpus_json_str(b, m->first_bad ? m->first_bad : "", m->first_bad ? strlen(m->first_bad) : 0);
+    lmc_buf_json(b, m->first_bad ? m->first_bad : "", m->first_bad ? strlen(m->first_bad) : 0);
     lmc_buf_printf(b, "},\n  \"filters\": [\n    {\"name\": \"%s\", \"params\": %s, \"docs_in\": %zu, \"docs_out\": %zu, "
                       "\"chars_in\": %zu, \"chars_out\": %zu}\n  ],\n  \"skipped\": [],\n  \"output\": {\"path\": ",
                    m->step, m->params, m->docs_in, m->docs_out, m->chars_in, m->chars_out);
-    corpus_json_str(b, m->out_path, strlen(m->out_path));
+    lmc_buf_json(b, m->out_path, strlen(m->out_path));
     lmc_buf_printf(b, ", \"documents\": %zu, \"chars\": %zu, \"bytes\": %zu}\n}\n", m->docs_out, m->chars_out, m->bytes_out);
     return 0;
 }
@@ -92,7 +73,7 @@ static int manifest_inputs(lmc_buf *b, const run_manifest *m, lmc_err *err) {
     lmc_buf_printf(b, "  \"inputs\": [");
     for (size_t i = 0; i < m->n_inputs; i++) {
         lmc_buf_printf(b, "%s\n    {\"path\": ", i ? "," : "");
-        corpus_json_str(b, m->inputs[i], strlen(m->inputs[i]));
+        lmc_buf_json(b, m->inputs[i], strlen(m->inputs[i]));
         char hex[65];
         if (lmc_is_dir(m->inputs[i])) lmc_buf_printf(b, ", \"sha256\": null}");
         else if (corpus_sha256_file(m->inputs[i], hex, err)) return -1;
@@ -119,7 +100,7 @@ static void manifest_rows(lmc_buf *b, const run_manifest *m) {
     for (size_t i = 0; i < m->n_rows; i++) {
         if (!m->rows[i].skipped) continue;
         lmc_buf_printf(b, "%s\n    {\"step\": \"%s\", \"reason\": ", first ? "" : ",", m->rows[i].name);
-        corpus_json_str(b, m->rows[i].reason, strlen(m->rows[i].reason));
+        lmc_buf_json(b, m->rows[i].reason, strlen(m->rows[i].reason));
         lmc_buf_printf(b, "}");
         first = 0;
     }
@@ -130,7 +111,7 @@ int corpus_manifest_write(const run_manifest *m, lmc_err *err) {
     lmc_buf b = {0};
     lmc_buf_printf(&b, "{\n  \"lmc_version\": \"%s\",\n  \"command\": \"%s\",\n  \"arguments\": ", LMC_VERSION, m->command);
     const char *args = m->arguments ? m->arguments : "";
-    corpus_json_str(&b, args, strlen(args));
+    lmc_buf_json(&b, args, strlen(args));
     if (m->seed >= 0) lmc_buf_printf(&b, ",\n  \"seed\": %lld,\n", m->seed);
     else lmc_buf_printf(&b, ",\n  \"seed\": null,\n");
     int rc = manifest_inputs(&b, m, err);
@@ -138,7 +119,7 @@ int corpus_manifest_write(const run_manifest *m, lmc_err *err) {
         lmc_buf_printf(&b, "  \"read\": %s,\n", m->read_json);
         manifest_rows(&b, m);
         lmc_buf_printf(&b, "  \"output\": {\"path\": ");
-        corpus_json_str(&b, m->out_path, strlen(m->out_path));
+        lmc_buf_json(&b, m->out_path, strlen(m->out_path));
         lmc_buf_printf(&b, ", \"subset\": \"%s\", \"documents\": %zu, \"chars\": %zu, \"bytes\": %zu}\n}\n", m->subset,
                        m->docs, m->chars, m->bytes);
         char mpath[4200];

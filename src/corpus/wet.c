@@ -74,10 +74,10 @@ static void problem(wet_run *r, size_t input, long record, const char *what) {
     if (r->n_problems++ >= MAX_PROBLEMS) return;
     if (r->problems.len) lmc_buf_append(&r->problems, ",\n    ", 6);
     lmc_buf_append(&r->problems, "{\"file\": ", 9);
-    corpus_json_str(&r->problems, r->inputs[input], strlen(r->inputs[input]));
+    lmc_buf_json(&r->problems, r->inputs[input], strlen(r->inputs[input]));
     if (record >= 0) lmc_buf_printf(&r->problems, ", \"record\": %ld", record);
     lmc_buf_append(&r->problems, ", \"problem\": ", 13);
-    corpus_json_str(&r->problems, what, strlen(what));
+    lmc_buf_json(&r->problems, what, strlen(what));
     lmc_buf_append(&r->problems, "}", 1);
 }
 
@@ -251,16 +251,16 @@ static void url_domain(const char *url, size_t n, const char **host, size_t *hos
 
 static void meta_str(lmc_buf *b, const char *key, const char *s, size_t n) {
     lmc_buf_printf(b, ", \"%s\": ", key);
-    corpus_json_str(b, s, n);
+    lmc_buf_json(b, s, n);
 }
 
 /* One output line: {"content", "subset", "meta"}. */
 static void json_line(lmc_buf *b, const wet_run *r, const wet_file *f, const wet_record *rec, size_t input,
                       const out_doc *d) {
     lmc_buf_append(b, "{\"content\": ", 12);
-    corpus_json_str(b, d->text.p ? d->text.p : "", d->text.len);
+    lmc_buf_json(b, d->text.p ? d->text.p : "", d->text.len);
     lmc_buf_printf(b, ", \"subset\": \"cc\", \"meta\": {\"url\": ");
-    corpus_json_str(b, wet_at(f, rec->url), rec->url.len);
+    lmc_buf_json(b, wet_at(f, rec->url), rec->url.len);
     meta_str(b, "date_download", wet_at(f, rec->date), rec->date.len);
     meta_str(b, "digest", wet_at(f, rec->digest), rec->digest.len);
     const char *host;
@@ -345,9 +345,9 @@ static void manifest_filters(lmc_buf *b, const wet_run *r) {
         lmc_buf_printf(b, "%s\n    {\"name\": \"%s\", \"params\": {", i ? "," : "", FILTER_NAMES[i]);
         if (i == F_DATE) {
             lmc_buf_append(b, "\"crawl_after\": ", 15);
-            o->crawl_after ? corpus_json_str(b, o->crawl_after, strlen(o->crawl_after)) : lmc_buf_printf(b, "null");
+            o->crawl_after ? lmc_buf_json(b, o->crawl_after, strlen(o->crawl_after)) : lmc_buf_printf(b, "null");
             lmc_buf_append(b, ", \"crawl_before\": ", 18);
-            o->crawl_before ? corpus_json_str(b, o->crawl_before, strlen(o->crawl_before)) : lmc_buf_printf(b, "null");
+            o->crawl_before ? lmc_buf_json(b, o->crawl_before, strlen(o->crawl_before)) : lmc_buf_printf(b, "null");
             lmc_buf_printf(b, ", \"on\": \"WARC-Date (crawl time, not when the text was written)\"");
         } else if (i == F_LENGTH) lmc_buf_printf(b, "\"min_len\": %ld, \"unit\": \"code points\"", o->min_len);
         else if (i == F_DEDUP)
@@ -360,13 +360,13 @@ static void manifest_filters(lmc_buf *b, const wet_run *r) {
                               "\"middle_cutoff\": %.2f", r->quality_sha, r->cut_head, r->cut_middle);
         else if (i == F_EXCLUDE) {
             lmc_buf_printf(b, "\"hashes\": ");
-            corpus_json_str(b, o->exclude_hashes, strlen(o->exclude_hashes));
+            lmc_buf_json(b, o->exclude_hashes, strlen(o->exclude_hashes));
             lmc_buf_printf(b, ", \"sha256\": \"%s\", \"distinct\": %zu, \"unit\": \"line\"", r->exclude_sha, r->n_exclude);
         } else {
             lmc_buf_printf(b, "\"model\": ");
-            corpus_json_str(b, o->lid_model, strlen(o->lid_model));
+            lmc_buf_json(b, o->lid_model, strlen(o->lid_model));
             lmc_buf_printf(b, ", \"model_sha256\": \"%s\", \"lang\": ", r->lid_model_sha);
-            corpus_json_str(b, o->lang, strlen(o->lang));
+            lmc_buf_json(b, o->lang, strlen(o->lang));
             lmc_buf_printf(b, ", \"min_score\": %.2f, \"input\": \"content with newlines deleted\"", o->lid_min_score);
         }
         const filter_count *c = &r->f[i];
@@ -379,7 +379,7 @@ static void manifest_filters(lmc_buf *b, const wet_run *r) {
 static void skipped_step(lmc_buf *b, int *n, const char *step, const char *why) {
     if (!why) return;
     lmc_buf_printf(b, "%s\n    {\"step\": \"%s\", \"reason\": ", (*n)++ ? "," : "", step);
-    corpus_json_str(b, why, strlen(why));
+    lmc_buf_json(b, why, strlen(why));
     lmc_buf_append(b, "}", 1);
 }
 
@@ -396,11 +396,11 @@ static char *manifest_text(const wet_run *r, const char *out_path) {
     lmc_buf b = {0};
     lmc_buf_printf(&b, "{\n  \"lmc_version\": \"%s\",\n  \"command\": \"corpus wet\",\n  \"arguments\": ", LMC_VERSION);
     const char *args = r->o->arguments ? r->o->arguments : "";
-    corpus_json_str(&b, args, strlen(args));
+    lmc_buf_json(&b, args, strlen(args));
     lmc_buf_printf(&b, ",\n  \"seed\": null,\n  \"inputs\": [");
     for (size_t i = 0; i < r->n_inputs; i++) {
         lmc_buf_printf(&b, "%s\n    {\"path\": ", i ? "," : "");
-        corpus_json_str(&b, r->inputs[i], strlen(r->inputs[i]));
+        lmc_buf_json(&b, r->inputs[i], strlen(r->inputs[i]));
         lmc_buf_printf(&b, ", \"bytes\": %zu, \"sha256\": \"%s\"}", r->raw_bytes[i], r->sha[i]);
     }
     lmc_buf_printf(&b, "\n  ],\n  \"read\": {\"records\": %zu, \"documents\": %zu, \"not_conversion\": %zu, "
@@ -413,7 +413,7 @@ static char *manifest_text(const wet_run *r, const char *out_path) {
     manifest_filters(&b, r);
     manifest_skipped(&b, r);
     lmc_buf_printf(&b, "  \"output\": {\"path\": ");
-    corpus_json_str(&b, out_path, strlen(out_path));
+    lmc_buf_json(&b, out_path, strlen(out_path));
     lmc_buf_printf(&b, ", \"subset\": \"cc\", \"documents\": %zu, \"chars\": %zu, \"bytes\": %zu}\n}\n", r->out_docs,
                    r->out_chars, r->out_bytes);
     lmc_buf_append(&b, "", 1);

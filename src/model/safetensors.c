@@ -344,26 +344,6 @@ int lmc_st_read(lmc_weights *w, const char *path, lmc_err *err) {
 
 /* ---- the writer ------------------------------------------------------------------------------ */
 
-/* JSON string literal of s (UTF-8 passes through; quotes, backslashes and control bytes are escaped). */
-static void json_string(lmc_buf *b, const char *s) {
-    lmc_buf_append(b, "\"", 1);
-    const char *run = s;
-    for (const char *p = s;; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c != 0 && c != '"' && c != '\\' && c >= 0x20) continue;
-        lmc_buf_append(b, run, (size_t)(p - run));
-        if (c == 0) break;
-        if (c == '"') lmc_buf_append(b, "\\\"", 2);
-        else if (c == '\\') lmc_buf_append(b, "\\\\", 2);
-        else if (c == '\n') lmc_buf_append(b, "\\n", 2);
-        else if (c == '\t') lmc_buf_append(b, "\\t", 2);
-        else if (c == '\r') lmc_buf_append(b, "\\r", 2);
-        else lmc_buf_printf(b, "\\u%04x", c);
-        run = p + 1;
-    }
-    lmc_buf_append(b, "\"", 1);
-}
-
 static int64_t entry_numel(const lmc_st_entry *e) {
     int64_t n = 1;
     for (int d = 0; d < e->ndim; d++) n *= e->shape[d];
@@ -415,9 +395,9 @@ static int build_header(const char *path, const lmc_st_entry *t, size_t n, const
         lmc_buf_append(h, "\"__metadata__\":{", 16);
         for (size_t i = 0; i < n_meta; i++) {
             if (i) lmc_buf_append(h, ",", 1);
-            json_string(h, meta_kv[2 * i]);
+            lmc_buf_json(h, meta_kv[2 * i], strlen(meta_kv[2 * i]));
             lmc_buf_append(h, ":", 1);
-            json_string(h, meta_kv[2 * i + 1]);
+            lmc_buf_json(h, meta_kv[2 * i + 1], strlen(meta_kv[2 * i + 1]));
         }
         lmc_buf_append(h, "}", 1);
     }
@@ -426,7 +406,7 @@ static int build_header(const char *path, const lmc_st_entry *t, size_t n, const
         const lmc_st_entry *e = &t[i];
         uint64_t nbytes = (uint64_t)entry_numel(e) * lmc_dtype_size(e->dtype);
         if (n_meta || i) lmc_buf_append(h, ",", 1);
-        json_string(h, e->name);
+        lmc_buf_json(h, e->name, strlen(e->name));
         lmc_buf_printf(h, ":{\"dtype\":\"%s\",\"shape\":[", lmc_dtype_name(e->dtype));
         for (int d = 0; d < e->ndim; d++) lmc_buf_printf(h, "%s%lld", d ? "," : "", (long long)e->shape[d]);
         lmc_buf_printf(h, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
