@@ -38,7 +38,14 @@ int cmd_convert(int argc, char **argv) {
     if (rc == CLI_GO && !a.output) rc = cli_usage(&convert_spec, "convert needs -o OUT.safetensors");
     if (rc != CLI_GO) { cli_free(&convert_spec, &a); return rc; }
     lmc_err err = {{0}};
+    const char *ins[] = {a.src.v[0], a.tokenizer};
+    lmc_outputs *held = NULL;
+    if (lmc_outputs_check(&a.output, 1, ins, 2, &err) || lmc_outputs_lock(&a.output, 1, &held, &err)) {
+        cli_free(&convert_spec, &a);
+        return cli_fail(err.msg);
+    }
     rc = lmc_convert(a.src.v[0], a.output, a.dtype < 0 ? LMC_CONVERT_KEEP_DTYPE : lmc_convert_dtype(DTYPES[a.dtype]), a.tokenizer, &err);
+    lmc_outputs_unlock(held);
     cli_free(&convert_spec, &a);
     if (rc) return cli_fail(err.msg);
     if (!a.quiet) fprintf(stderr, "wrote %s\n", a.output);

@@ -54,6 +54,19 @@ static int write_out(const char *path, const lmc_buf *b, lmc_err *err) {
     return lmc_write_file_atomic(path, b->p ? b->p : "", b->len, err);
 }
 
+/* Refuses outputs that would replace an input or each other, or cannot be written, and holds their locks. */
+static int claim_outputs(const report_args *a, lmc_outputs **held, lmc_err *err) {
+    const char *outs[] = {a->html, a->md, a->svg};
+    size_t n_in = (size_t)a->inputs.n;
+    const char **ins = lmc_xcalloc(n_in + 2, sizeof *ins);
+    memcpy(ins, a->inputs.v, n_in * sizeof *ins);
+    ins[n_in] = a->scores;
+    ins[n_in + 1] = a->refs;
+    int rc = lmc_outputs_check(outs, 3, ins, n_in + 2, err) || lmc_outputs_lock(outs, 3, held, err);
+    free(ins);
+    return rc ? -1 : 0;
+}
+
 int cmd_report(int argc, char **argv) {
     report_args a = {.resamples = LMC_BOOTSTRAP_DEFAULT, .seed = LMC_BOOTSTRAP_SEED};
     int rc = cli_parse(&report_spec, argc, argv, &a);
@@ -70,6 +83,8 @@ int cmd_report(int argc, char **argv) {
     lmc_reflines refs;
     memset(&refs, 0, sizeof refs);
     size_t loaded = 0;
+    lmc_outputs *held = NULL;
+    if (claim_outputs(&a, &held, &err)) { rc = 1; goto out; }
     for (; loaded < n_in; loaded++)
         if (lmc_results_load(inputs[loaded], &files[loaded], &err)) { rc = 1; goto out; }
     if (scores_path && lmc_scores_load(scores_path, &scores, &err)) { rc = 1; goto out; }
@@ -95,6 +110,7 @@ int cmd_report(int argc, char **argv) {
     lmc_buf_free(&bm);
     lmc_buf_free(&bs);
 out:
+    lmc_outputs_unlock(held);
     for (size_t i = 0; i < loaded; i++) lmc_results_free(&files[i]);
     free(files);
     cli_free(&report_spec, &a);
