@@ -209,6 +209,8 @@ typedef struct lmcz_opts {
     lmcz_progress_fn progress; /* NULL, or called about every `interval` seconds and once at the end */
     void            *progress_user;
     double           interval;
+    const volatile sig_atomic_t *stop; /* NULL, or a flag (a signal handler's): once non-zero, coding stops
+                                        * at the next symbol with -1 "NAME: interrupted ..." and no output */
 } lmcz_opts;
 
 typedef struct lmcz_stats {

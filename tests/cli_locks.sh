@@ -10,7 +10,7 @@ if [ ! -x "$LMC" ] || [ ! -f demo-model/config.json ] || [ ! -f demo-data/cc.jso
     cli_summary
     exit $?
 fi
-E="--model demo-model --data demo-data/cc.jsonl --file-num 2 --block-size 64 --stride 32 --bootstrap 0 --quiet"
+E="--model demo-model --data demo-data/cc.jsonl --file-num 1 --block-size 64 --stride 32 --bootstrap 0 --quiet"
 
 # wait_for FILE: until FILE exists and is not empty (at most 20 s)
 wait_for() {

@@ -182,7 +182,7 @@ int cmd_compress(int argc, char **argv) {
     }
     progress_out po = {"compress", {isatty(2), 0}, 0};
     lmcz_opts o = {.window = (int)a.window, .progress = a.quiet ? NULL : show_progress, .progress_user = &po,
-                   .interval = po.line.tty ? 0.5 : 5.0};
+                   .interval = po.line.tty ? 0.5 : 5.0, .stop = cli_stop_on_signals()};
     lmcz_stats st;
     lmc_buf out = {0};
     int rc = lmcz_compress(m, tok, in, n, a.in.v[0], &o, &out, &st, &err);
@@ -209,7 +209,7 @@ int cmd_compress(int argc, char **argv) {
     lmc_model_close(m);
     lmc_outputs_unlock(held);
     cli_free(a.spec, &a);
-    return rc ? cli_fail(err.msg) : 0;
+    return cli_exit_status(rc ? cli_fail(err.msg) : 0);
 }
 
 /* ---- lmc decompress ---------------------------------------------------------------------------- */
@@ -230,7 +230,8 @@ int cmd_decompress(int argc, char **argv) {
         return cli_fail(err.msg);
     }
     progress_out po = {"decompress", {isatty(2), 0}, 0};
-    lmcz_opts o = {.progress = a.quiet ? NULL : show_progress, .progress_user = &po, .interval = po.line.tty ? 0.5 : 5.0};
+    lmcz_opts o = {.progress = a.quiet ? NULL : show_progress, .progress_user = &po, .interval = po.line.tty ? 0.5 : 5.0,
+                   .stop = cli_stop_on_signals()};
     lmcz_stats st;
     int rc = lmcz_decompress(m, tok, in, n, a.in.v[0], &o, &out, &len, &st, &err);
     cli_progress_end(&po.line);
@@ -244,5 +245,5 @@ int cmd_decompress(int argc, char **argv) {
     lmc_model_close(m);
     lmc_outputs_unlock(held);
     cli_free(a.spec, &a);
-    return rc ? cli_fail(err.msg) : 0;
+    return cli_exit_status(rc ? cli_fail(err.msg) : 0);
 }

@@ -305,6 +305,7 @@ static int start_job(eval_run *r, int *argc, char ***argv) {
     if (r->dist) lmc_mpi_rank(r->dist, &rank, &size);
 #endif
     r->root = rank == 0;
+    r->eo.stop = cli_stop_on_signals();
     r->threads = lmc_threads_init((int)threads);
     r->po = (cli_progress){isatty(2), 0};
     if (r->root && !r->a->quiet) {
@@ -340,7 +341,7 @@ int cmd_eval(int argc, char **argv) {
     lmc_outputs_unlock(held);
     run_free(&r);
     cli_free(&eval_spec, &a);
-    if (rc) return eval_fail(r.dist, r.err.msg);
+    if (rc) return cli_exit_status(eval_fail(r.dist, r.err.msg));
 #ifdef LMC_MPI
     lmc_mpi_finish(r.dist);
 #endif
