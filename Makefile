@@ -75,6 +75,12 @@ $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/liblmc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(BUILD)/liblmc.a -o $@ $(LDLIBS)
 
+# The I/O fault-injection shim that tests/cli_faults.sh preloads (LD_PRELOAD; docs/safety.md).
+FAULT_SO := $(BUILD)/tests/fault.so
+$(FAULT_SO): tests/fault/fault.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Wall -Wextra -shared -fPIC $< -o $@ -ldl
+
 $(BUILD)/bench/%: bench/%.c $(BUILD)/liblmc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(BUILD)/liblmc.a -o $@ $(LDLIBS)
@@ -89,7 +95,7 @@ demo: deps
 	    --data demo-data/arxiv_math.jsonl
 
 test: deps
-	@$(MAKE) --no-print-directory lmc $(TEST_BIN) $(BENCH_BIN)
+	@$(MAKE) --no-print-directory lmc $(TEST_BIN) $(BENCH_BIN) $(FAULT_SO)
 	@bash tests/run.sh
 
 # Every reference case, including the full-corpus BPC fixtures that CI leaves out.
