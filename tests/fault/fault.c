@@ -58,34 +58,34 @@ static int fault_now(int can_short) {
 
 static int for_writing(int flags) { return (flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)) != 0; }
 
-int open(const char *path, int flags, ...) {
-    REAL(int, open, const char *, int, ...);
-    va_list ap;
-    va_start(ap, flags);
-    mode_t mode = (flags & O_CREAT) ? (mode_t)va_arg(ap, int) : 0;
-    va_end(ap);
+/* The mode argument of an open that creates a file (absent otherwise). */
+#define MODE_ARG(flags, mode)                                                                                     \
+    do {                                                                                                          \
+        va_list ap;                                                                                               \
+        va_start(ap, flags);                                                                                      \
+        mode = (flags & O_CREAT) ? (mode_t)va_arg(ap, int) : 0;                                                   \
+        va_end(ap);                                                                                               \
+    } while (0)
+
+/* open and open64 are openat at the current directory: one place counts them. */
+int openat(int dir, const char *path, int flags, ...) {
+    REAL(int, openat, int, const char *, int, ...);
+    mode_t mode;
+    MODE_ARG(flags, mode);
     if (for_writing(flags) && fault_now(0) && kind != 2) return -1;
-    return real(path, flags, mode);
+    return real(dir, path, flags, mode);
+}
+
+int open(const char *path, int flags, ...) {
+    mode_t mode;
+    MODE_ARG(flags, mode);
+    return openat(AT_FDCWD, path, flags, mode);
 }
 
 int open64(const char *path, int flags, ...) {
-    REAL(int, open64, const char *, int, ...);
-    va_list ap;
-    va_start(ap, flags);
-    mode_t mode = (flags & O_CREAT) ? (mode_t)va_arg(ap, int) : 0;
-    va_end(ap);
-    if (for_writing(flags) && fault_now(0) && kind != 2) return -1;
-    return real(path, flags, mode);
-}
-
-int openat(int dir, const char *path, int flags, ...) {
-    REAL(int, openat, int, const char *, int, ...);
-    va_list ap;
-    va_start(ap, flags);
-    mode_t mode = (flags & O_CREAT) ? (mode_t)va_arg(ap, int) : 0;
-    va_end(ap);
-    if (for_writing(flags) && fault_now(0) && kind != 2) return -1;
-    return real(dir, path, flags, mode);
+    mode_t mode;
+    MODE_ARG(flags, mode);
+    return openat(AT_FDCWD, path, flags, mode);
 }
 
 ssize_t write(int fd, const void *buf, size_t n) {
