@@ -153,13 +153,14 @@ FUZZ_BUILD   ?= build-fuzz
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 30
 FUZZ_FLAGS   ?=
-FUZZ_TARGETS ?= safetensors config tokenizer jsonl checkpoint gguf
+FUZZ_TARGETS ?= safetensors config tokenizer jsonl checkpoint gguf results
 FUZZ_MAXLEN_safetensors := 16384
 FUZZ_MAXLEN_config      := 4096
 FUZZ_MAXLEN_tokenizer   := 16384
 FUZZ_MAXLEN_jsonl       := 8192
 FUZZ_MAXLEN_checkpoint  := 8192
 FUZZ_MAXLEN_gguf        := 16384
+FUZZ_MAXLEN_results     := 16384
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer $(ARCHFLAGS) -Wall -Wno-unknown-pragmas \
                 -Wno-unused-parameter -Iinclude -Isrc -Ikernels -Itools -I$(BLAS_INC) -MMD -MP \
                 -fsanitize=address,undefined
@@ -195,7 +196,7 @@ fuzz: fuzz-build
 	    $(FUZZ_ENV) $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
 	        -max_len=$$(case $$t in safetensors) echo $(FUZZ_MAXLEN_safetensors);; config) echo $(FUZZ_MAXLEN_config);; \
 	                   tokenizer) echo $(FUZZ_MAXLEN_tokenizer);; checkpoint) echo $(FUZZ_MAXLEN_checkpoint);; \
-	                   gguf) echo $(FUZZ_MAXLEN_gguf);; \
+	                   gguf) echo $(FUZZ_MAXLEN_gguf);; results) echo $(FUZZ_MAXLEN_results);; \
 	                   *) echo $(FUZZ_MAXLEN_jsonl);; esac) \
 	        -dict=tests/fuzz/$$t.dict -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- -print_final_stats=1 \
 	        $(FUZZ_FLAGS) $(FUZZ_BUILD)/corpus/$$t tests/fuzz/$$t >$(FUZZ_BUILD)/fuzz_$$t.log 2>&1; rc=$$?; \
