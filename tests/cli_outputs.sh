@@ -82,6 +82,7 @@ fi
 refuse compress_into_directory "is a directory" "$D/x.txt" $LMC compress --model $M "$D/x.txt" -o "$D" -q
 refuse compress_into_missing_directory "No such file or directory" "$D/x.txt" \
     $LMC compress --model $M "$D/x.txt" -o "$D/nodir/x.lmcz" -q
+refuse compress_onto_device "is not a regular file" "$D/x.txt" $LMC compress --model $M "$D/x.txt" -o /dev/null -q
 refuse eval_json_into_directory "is a directory" "$D/d.jsonl" $LMC eval $E --data "$D/d.jsonl" --json "$D"
 
 # A read-only and a full file system: a tmpfs mounted for the test (root), or a mode-555 directory (not root).

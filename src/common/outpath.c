@@ -109,6 +109,9 @@ int lmc_outputs_check(const char *const *outs, size_t n_out, const char *const *
         struct stat st;
         int exists = stat(out, &st) == 0;
         if (exists && S_ISDIR(st.st_mode)) return lmc_fail(err, "%s: is a directory, not a file to write", out);
+        if (exists && !S_ISREG(st.st_mode)) /* the rename into place would replace a device or a pipe */
+            return lmc_fail(err, "%s: is not a regular file (a device, pipe or socket): lmc writes a file and renames "
+                                 "it into place", out);
         if (check_dir(out, err)) return -1;
         if (exists && check_not_input(out, &st, ins, n_in, err)) return -1;
         for (size_t j = 0; j < i; j++)
