@@ -75,6 +75,12 @@ $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/liblmc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(BUILD)/liblmc.a -o $@ $(LDLIBS)
 
+# The I/O fault-injection shim that tests/cli_faults.sh preloads (LD_PRELOAD; docs/safety.md).
+FAULT_SO := $(BUILD)/tests/fault.so
+$(FAULT_SO): tests/fault/fault.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Wall -Wextra -shared -fPIC $< -o $@ -ldl
+
 $(BUILD)/bench/%: bench/%.c $(BUILD)/liblmc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(BUILD)/liblmc.a -o $@ $(LDLIBS)
@@ -90,7 +96,7 @@ demo: deps
 	    --data demo-data/arxiv_math.jsonl
 
 test: deps
-	@$(MAKE) --no-print-directory lmc $(TEST_BIN) $(BENCH_BIN)
+	@$(MAKE) --no-print-directory lmc $(TEST_BIN) $(BENCH_BIN) $(FAULT_SO)
 	@bash tests/run.sh
 
 # Every reference case, including the full-corpus BPC fixtures that CI leaves out.
@@ -148,7 +154,7 @@ FUZZ_BUILD   ?= build-fuzz
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 30
 FUZZ_FLAGS   ?=
-FUZZ_TARGETS ?= safetensors config tokenizer jsonl checkpoint gguf serve warc tar arxivmeta
+FUZZ_TARGETS ?= safetensors config tokenizer jsonl checkpoint gguf serve warc tar arxivmeta results llama2c_tok
 FUZZ_MAXLEN_safetensors := 16384
 FUZZ_MAXLEN_config      := 4096
 FUZZ_MAXLEN_tokenizer   := 16384
@@ -156,6 +162,7 @@ FUZZ_MAXLEN_jsonl       := 8192
 FUZZ_MAXLEN_checkpoint  := 8192
 FUZZ_MAXLEN_gguf        := 16384
 FUZZ_MAXLEN_serve       := 8192
+FUZZ_MAXLEN_results     := 16384
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer $(ARCHFLAGS) -Wall -Wno-unknown-pragmas \
                 -Wno-unused-parameter -Iinclude -Isrc -Ikernels -Itools -I$(BLAS_INC) -MMD -MP \
                 -fsanitize=address,undefined
@@ -191,7 +198,7 @@ fuzz: fuzz-build
 	    $(FUZZ_ENV) $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
 	        -max_len=$$(case $$t in safetensors) echo $(FUZZ_MAXLEN_safetensors);; config) echo $(FUZZ_MAXLEN_config);; \
 	                   tokenizer) echo $(FUZZ_MAXLEN_tokenizer);; checkpoint) echo $(FUZZ_MAXLEN_checkpoint);; \
-	                   gguf) echo $(FUZZ_MAXLEN_gguf);; serve) echo $(FUZZ_MAXLEN_serve);; \
+	                   gguf) echo $(FUZZ_MAXLEN_gguf);; serve) echo $(FUZZ_MAXLEN_serve);; results) echo $(FUZZ_MAXLEN_results);; \
 	                   *) echo $(FUZZ_MAXLEN_jsonl);; esac) \
 	        -dict=tests/fuzz/$$t.dict -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- -print_final_stats=1 \
 	        $(FUZZ_FLAGS) $(FUZZ_BUILD)/corpus/$$t tests/fuzz/$$t >$(FUZZ_BUILD)/fuzz_$$t.log 2>&1; rc=$$?; \

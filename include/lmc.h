@@ -10,6 +10,7 @@
 #ifndef LMC_H
 #define LMC_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -242,6 +243,9 @@ typedef struct lmc_eval_opts {
     struct lmc_dist *dist;    /* NULL, or the job whose ranks share this evaluation: each computes its share of
                                * the windows not yet done; rank 0 alone gets the complete result and writes the
                                * per-window / per-document logs */
+    const volatile sig_atomic_t *stop; /* NULL, or a flag (a signal handler's): once non-zero, the evaluation ends
+                               * at the next window boundary, every finished window in the checkpoint, with -1
+                               * and "DATA: interrupted after window k of n; rerun the same command to resume" */
 } lmc_eval_opts;
 
 /* One document's share of a result: what a standard error clustered by document needs (src/eval/stats.h). */

@@ -43,6 +43,18 @@ int lmc_read_file(const char *path, char **data, size_t *len, lmc_err *err);
 /* Writes data to path atomically: path.tmp.PID, fsync, rename. Never leaves a partial file at path. */
 int lmc_write_file_atomic(const char *path, const void *data, size_t len, lmc_err *err);
 
+/* Output paths, checked before any work (src/common/outpath.c): each of outs (NULL entries skipped) must not be
+ * a directory, must be in an existing directory on a writable file system with space left, must not be the same
+ * file as any of ins (by device and inode: another path or a link to it is caught; an input directory, such as a
+ * model, by each file in it), and no two outs may be one file. -1 with one line naming the output otherwise. */
+int lmc_outputs_check(const char *const *outs, size_t n_out, const char *const *ins, size_t n_in, lmc_err *err);
+
+/* One writer per output: an exclusive flock on OUT.lock beside each of outs (NULL skipped), held until
+ * lmc_outputs_unlock, which removes the lock files. Another process holding one: -1, naming its pid and lock. */
+typedef struct lmc_outputs lmc_outputs;
+int  lmc_outputs_lock(const char *const *outs, size_t n_out, lmc_outputs **held, lmc_err *err);
+void lmc_outputs_unlock(lmc_outputs *held);
+
 /* Wall clock in seconds (monotonic). */
 double lmc_now(void);
 
@@ -214,6 +226,8 @@ typedef struct lmcz_opts {
     lmcz_progress_fn progress; /* NULL, or called about every `interval` seconds and once at the end */
     void            *progress_user;
     double           interval;
+    const volatile sig_atomic_t *stop; /* NULL, or a flag (a signal handler's): once non-zero, coding stops
+                                        * at the next symbol with -1 "NAME: interrupted ..." and no output */
 } lmcz_opts;
 
 typedef struct lmcz_stats {

@@ -164,7 +164,7 @@ N=$(wc -c <"$C")
 : >"$TMP/empty"
 no_output compress_empty "$TMP/empty: empty input: nothing to compress" "$TMP/o" $LMC compress --model $M "$TMP/empty" -o "$TMP/o"
 no_output compress_missing "cannot open" "$TMP/o" $LMC compress --model $M "$TMP/nope" -o "$TMP/o"
-no_output compress_bad_dir "cannot create" "$TMP/no/dir/o" $LMC compress --model $M "$TMP/txt" -o "$TMP/no/dir/o" --quiet
+no_output compress_bad_dir "cannot write there" "$TMP/no/dir/o" $LMC compress --model $M "$TMP/txt" -o "$TMP/no/dir/o" --quiet
 no_output decompress_empty "empty file, not an lmc compressed file" "$TMP/o" $LMC decompress --model $M "$TMP/empty" -o "$TMP/o"
 head -c 1 "$C" >"$TMP/one.lmcz"
 no_output decompress_one_byte "not an lmc compressed file" "$TMP/o" $LMC decompress --model $M "$TMP/one.lmcz" -o "$TMP/o"

@@ -49,6 +49,12 @@ int cli_threads(long requested);
 /* LMC_MEMORY_LIMIT from the environment (bytes; the CLI's knob for tests, README), 0 when unset. */
 size_t cli_memory_limit(void);
 
+/* SIGINT / SIGTERM stop the run at the next window or symbol (signals.c): installs the handlers and returns the
+ * flag for lmc_eval_opts.stop / lmcz_opts.stop. A second signal exits at once. */
+const volatile sig_atomic_t *cli_stop_on_signals(void);
+/* The exit status of a command that ends with status: 128 + the signal's number when a signal stopped it. */
+int cli_exit_status(int status);
+
 /* A progress line on stderr: redrawn in place on a TTY (tty = 1), else one line per report. */
 typedef struct cli_progress {
     int tty;       /* stderr is a terminal */

@@ -139,6 +139,13 @@ static int parse(const cli_spec *s, int argc, char **argv, zip_args *a) {
     return rc;
 }
 
+/* Refuses an output that would replace the input or the model, or cannot be written, and holds its lock. */
+static int claim_output(const zip_args *a, lmc_outputs **held, lmc_err *err) {
+    const char *ins[] = {a->in.v[0], a->model};
+    if (lmc_outputs_check(&a->out, 1, ins, 2, err)) return -1;
+    return lmc_outputs_lock(&a->out, 1, held, err);
+}
+
 /* Reads the input and opens the model and tokenizer (always f32 compute: its steps are
  * thread-count independent, so the decoder reproduces the encoder's probabilities). */
 static int setup(const zip_args *a, uint8_t **data, size_t *len, lmc_model **m, lmc_tokenizer **tok, lmc_err *err) {
@@ -166,10 +173,15 @@ int cmd_compress(int argc, char **argv) {
     size_t n;
     lmc_model *m;
     lmc_tokenizer *tok;
-    if (setup(&a, &in, &n, &m, &tok, &err)) { cli_free(a.spec, &a); return cli_fail(err.msg); }
+    lmc_outputs *held = NULL;
+    if (claim_output(&a, &held, &err) || setup(&a, &in, &n, &m, &tok, &err)) {
+        lmc_outputs_unlock(held);
+        cli_free(a.spec, &a);
+        return cli_fail(err.msg);
+    }
     progress_out po = {"compress", {isatty(2), 0}, 0};
     lmcz_opts o = {.window = (int)a.window, .progress = a.quiet ? NULL : show_progress, .progress_user = &po,
-                   .interval = po.line.tty ? 0.5 : 5.0};
+                   .interval = po.line.tty ? 0.5 : 5.0, .stop = cli_stop_on_signals()};
     lmcz_stats st;
     lmc_buf out = {0};
     int rc = lmcz_compress(m, tok, in, n, a.in.v[0], &o, &out, &st, &err);
@@ -194,8 +206,9 @@ int cmd_compress(int argc, char **argv) {
     free(in);
     lmc_tokenizer_free(tok);
     lmc_model_close(m);
+    lmc_outputs_unlock(held);
     cli_free(a.spec, &a);
-    return rc ? cli_fail(err.msg) : 0;
+    return cli_exit_status(rc ? cli_fail(err.msg) : 0);
 }
 
 /* ---- lmc decompress ---------------------------------------------------------------------------- */
@@ -209,10 +222,15 @@ int cmd_decompress(int argc, char **argv) {
     size_t n, len = 0;
     lmc_model *m;
     lmc_tokenizer *tok;
-    if (setup(&a, &in, &n, &m, &tok, &err)) { cli_free(a.spec, &a); return cli_fail(err.msg); }
+    lmc_outputs *held = NULL;
+    if (claim_output(&a, &held, &err) || setup(&a, &in, &n, &m, &tok, &err)) {
+        lmc_outputs_unlock(held);
+        cli_free(a.spec, &a);
+        return cli_fail(err.msg);
+    }
     progress_out po = {"decompress", {isatty(2), 0}, 0};
     lmcz_opts o = {.progress = a.quiet ? NULL : show_progress, .progress_user = &po,
-                   .interval = po.line.tty ? 0.5 : 5.0};
+                   .interval = po.line.tty ? 0.5 : 5.0, .stop = cli_stop_on_signals()};
     lmcz_stats st;
     int rc = lmcz_decompress(m, tok, in, n, a.in.v[0], &o, &out, &len, &st, &err);
     cli_progress_end(&po.line);
@@ -225,6 +243,7 @@ int cmd_decompress(int argc, char **argv) {
     free(in);
     lmc_tokenizer_free(tok);
     lmc_model_close(m);
+    lmc_outputs_unlock(held);
     cli_free(a.spec, &a);
-    return rc ? cli_fail(err.msg) : 0;
+    return cli_exit_status(rc ? cli_fail(err.msg) : 0);
 }

@@ -39,8 +39,15 @@ int cmd_convert(int argc, char **argv) {
     lmc_err err = {{0}};
     if (rc == CLI_GO && lmc_convert_check_output(a.output, &err)) rc = cli_usage(&convert_spec, "%s", err.msg);
     if (rc != CLI_GO) { cli_free(&convert_spec, &a); return rc; }
+    const char *ins[] = {a.src.v[0], a.tokenizer};
+    lmc_outputs *held = NULL;
+    if (lmc_outputs_check(&a.output, 1, ins, 2, &err) || lmc_outputs_lock(&a.output, 1, &held, &err)) {
+        cli_free(&convert_spec, &a);
+        return cli_fail(err.msg);
+    }
     int dtype = a.dtype < 0 ? LMC_CONVERT_KEEP_DTYPE : lmc_convert_dtype(DTYPES[a.dtype]);
     rc = lmc_convert(a.src.v[0], a.output, dtype, a.tokenizer, &err);
+    lmc_outputs_unlock(held);
     cli_free(&convert_spec, &a);
     if (rc) return cli_fail(err.msg);
     if (!a.quiet) fprintf(stderr, "wrote %s\n", a.output);

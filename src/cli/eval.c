@@ -231,8 +231,8 @@ static const char *indexed(char *buf, size_t cap, const char *path, size_t i, si
     return buf;
 }
 
-/* Evaluates every --data file in order; stops at the first error. */
-static int evaluate_all(eval_run *r) {
+/* Each --data file's options and output paths (eos[i], paths[i]). */
+static void plan_outputs(eval_run *r) {
     size_t n = (size_t)r->a->data.n;
     for (size_t i = 0; i < n; i++) {
         lmc_eval_opts *e = &r->eos[i];
@@ -240,6 +240,38 @@ static int evaluate_all(eval_run *r) {
         e->checkpoint = indexed(r->paths[i][0], sizeof r->paths[i][0], r->eo.checkpoint, i, n);
         e->per_window = indexed(r->paths[i][1], sizeof r->paths[i][1], r->eo.per_window, i, n);
         e->per_doc = indexed(r->paths[i][2], sizeof r->paths[i][2], r->eo.per_doc, i, n);
+    }
+}
+
+/* Before any work: every output (the results, per-window and per-doc files, the checkpoints) can be written,
+ * none is an input (data, model, tokenizer) nor another output; the process that writes holds their locks
+ * (a checkpoint takes its own when opened). */
+static int claim_outputs(eval_run *r, lmc_outputs **held) {
+    size_t n = (size_t)r->a->data.n, n_out = 1 + 3 * n;
+    const char **outs = lmc_xcalloc(n_out, sizeof *outs), **ins = lmc_xcalloc(n + 2, sizeof *ins);
+    outs[0] = r->a->output;
+    for (size_t i = 0; i < n; i++) {
+        outs[1 + 3 * i] = r->eos[i].per_window;
+        outs[2 + 3 * i] = r->eos[i].per_doc;
+        outs[3 + 3 * i] = r->eos[i].checkpoint;
+        ins[i] = r->a->data.v[i];
+    }
+    ins[n] = r->a->model;
+    ins[n + 1] = r->a->tokenizer;
+    int rc = lmc_outputs_check(outs, n_out, ins, n + 2, &r->err);
+    for (size_t i = 0; i < n; i++) outs[3 + 3 * i] = NULL;
+    if (rc == 0 && r->root) rc = lmc_outputs_lock(outs, n_out, held, &r->err);
+    free(outs);
+    free(ins);
+    return rc;
+}
+
+/* Evaluates every --data file in order; stops at the first error. */
+static int evaluate_all(eval_run *r) {
+    size_t n = (size_t)r->a->data.n;
+    for (size_t i = 0; i < n; i++) {
+        lmc_eval_opts *e = &r->eos[i];
+        e->model_sha256 = r->eo.model_sha256; /* known once the model is open */
         int rc = lmc_evaluate(r->m, r->tok, r->a->data.v[i], e, &r->res[i], &r->err);
         cli_progress_end(&r->po); /* an error or note must not land on the progress line */
         if (rc) return -1;
@@ -313,6 +345,7 @@ static int start_job(eval_run *r, int *argc, char ***argv) {
     if (r->dist) lmc_mpi_rank(r->dist, &rank, &size);
 #endif
     r->root = rank == 0;
+    r->eo.stop = cli_stop_on_signals();
     r->threads = cli_threads(threads);
     r->po = (cli_progress){isatty(2), 0};
     if (r->root && !r->a->quiet) {
@@ -335,19 +368,21 @@ int cmd_eval(int argc, char **argv) {
     if (rc != CLI_GO) { cli_free(&eval_spec, &a); return rc; }
     if (start_job(&r, &argc, &argv)) { cli_free(&eval_spec, &a); return cli_fail(r.err.msg); }
     r.t0 = lmc_now();
-    rc = open_model(&r);
+    r.res = lmc_xcalloc((size_t)a.data.n, sizeof *r.res);
+    r.eos = lmc_xcalloc((size_t)a.data.n, sizeof *r.eos);
+    r.paths = lmc_xcalloc((size_t)a.data.n, sizeof *r.paths);
+    plan_outputs(&r);
+    lmc_outputs *held = NULL;
+    rc = claim_outputs(&r, &held);
+    if (rc == 0) rc = open_model(&r);
     if (rc == 0 && r.root) warn_window(&r);
     if (rc == 0 && a.verbose && r.root) print_details(&r);
-    if (rc == 0) {
-        r.res = lmc_xcalloc((size_t)a.data.n, sizeof *r.res);
-        r.eos = lmc_xcalloc((size_t)a.data.n, sizeof *r.eos);
-        r.paths = lmc_xcalloc((size_t)a.data.n, sizeof *r.paths);
-        rc = evaluate_all(&r);
-    }
+    if (rc == 0) rc = evaluate_all(&r);
     if (rc == 0 && r.root) rc = r.eo.shard_count ? report_shard(&r) : report_all(&r);
+    lmc_outputs_unlock(held);
     run_free(&r);
     cli_free(&eval_spec, &a);
-    if (rc) return eval_fail(r.dist, r.err.msg);
+    if (rc) return cli_exit_status(eval_fail(r.dist, r.err.msg));
 #ifdef LMC_MPI
     lmc_mpi_finish(r.dist);
 #endif

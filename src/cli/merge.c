@@ -31,14 +31,18 @@ int cmd_merge(int argc, char **argv) {
     char *text;
     lmc_result *res;
     size_t n_res;
-    rc = lmc_merge(a.parts.v, (size_t)a.parts.n, &text, &res, &n_res, &err);
+    lmc_outputs *held = NULL;
+    rc = lmc_outputs_check(&a.output, 1, a.parts.v, (size_t)a.parts.n, &err) ||
+         lmc_outputs_lock(&a.output, 1, &held, &err) ||
+         lmc_merge(a.parts.v, (size_t)a.parts.n, &text, &res, &n_res, &err);
     cli_free(&merge_spec, &a);
-    if (rc) return cli_fail(err.msg);
+    if (rc) { lmc_outputs_unlock(held); return cli_fail(err.msg); }
     lmc_buf b = {0};
     lmc_buf_printf(&b, "%s\n", text);
     free(text);
     rc = lmc_write_file_atomic(a.output, b.p, b.len, &err);
     lmc_buf_free(&b);
+    lmc_outputs_unlock(held);
     if (rc == 0) cli_print_table(res, n_res);
     free(res);
     return rc ? cli_fail(err.msg) : 0;

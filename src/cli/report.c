@@ -128,15 +128,31 @@ static int render_and_write(const report_args *a, const report_inputs *in, lmc_e
     return rc ? -1 : 0;
 }
 
+/* Refuses outputs that would replace an input or each other, or cannot be written, and holds their locks. */
+static int claim_outputs(const report_args *a, lmc_outputs **held, lmc_err *err) {
+    const char *outs[] = {a->html, a->md, a->svg};
+    size_t n_in = (size_t)a->inputs.n;
+    const char **ins = lmc_xcalloc(n_in + 2, sizeof *ins);
+    memcpy(ins, a->inputs.v, n_in * sizeof *ins);
+    ins[n_in] = a->scores;
+    ins[n_in + 1] = a->refs;
+    int rc = lmc_outputs_check(outs, 3, ins, n_in + 2, err) || lmc_outputs_lock(outs, 3, held, err);
+    free(ins);
+    return rc ? -1 : 0;
+}
+
 int cmd_report(int argc, char **argv) {
     report_args a = {.resamples = LMC_BOOTSTRAP_DEFAULT, .seed = LMC_BOOTSTRAP_SEED};
     int rc = cli_parse(&report_spec, argc, argv, &a);
     if (rc != CLI_GO) { cli_free(&report_spec, &a); return rc; }
     lmc_err err = {{0}};
     report_inputs in = {0};
-    rc = load_inputs(&a, &in, &err);
+    lmc_outputs *held = NULL;
+    rc = claim_outputs(&a, &held, &err);
+    if (rc == 0) rc = load_inputs(&a, &in, &err);
     if (rc == 0) rc = render_and_write(&a, &in, &err);
     free_inputs(&in);
+    lmc_outputs_unlock(held);
     cli_free(&report_spec, &a);
     return rc ? cli_fail(err.msg) : 0;
 }

@@ -13,6 +13,9 @@
 int lmc_read_file_or_gz(const char *path, char **data, size_t *len, char *found_path, size_t found_cap,
                         lmc_err *err);
 
+/* The pid of another process holding a flock on fd's file (from /proc/locks); 0 when unknown. */
+int lmc_lock_holder(int fd);
+
 bool lmc_file_exists(const char *path);
 bool lmc_is_dir(const char *path);
 

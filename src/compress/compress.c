@@ -335,6 +335,12 @@ static uint32_t crc32_of(const uint8_t *p, size_t n) {
     return (uint32_t)c;
 }
 
+/* A signal asked to stop (opts->stop): -1 with the message, and the caller writes nothing. */
+static int stopped(const lmcz_opts *o, const char *name, size_t done, size_t total, lmc_err *err) {
+    if (!o || !o->stop || !*o->stop) return 0;
+    return lmc_fail(err, "%s: interrupted after %zu of %zu bytes: nothing written", name, done, total);
+}
+
 static void progress(const lmcz_opts *o, double t0, double *last, size_t done, size_t total, size_t tokens, int final) {
     if (!o || !o->progress) return;
     double now = lmc_now();
@@ -513,7 +519,7 @@ int lmcz_compress(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, size_t n,
     size_t done = 0;
     int rc = 0;
     for (size_t i = 0; i < pl.n && rc == 0; i++) {
-        if (pred_table(&p, err)) { rc = -1; break; }
+        if (stopped(opts, name, done, n, err) || pred_table(&p, err)) { rc = -1; break; }
         const uint32_t *cum = p.tab.cum, total = table_total(&p.tab);
         int32_t s = pl.sym[i];
         int32_t sym = s >= 0 ? s : c.n_tok;
@@ -636,7 +642,7 @@ int lmcz_decompress(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, size_t 
     size_t done = 0;
     int rc = 0;
     while (done < spelled && rc == 0) {
-        if (pred_table(&p, err)) { rc = -1; break; }
+        if (stopped(opts, name, done, len, err) || pred_table(&p, err)) { rc = -1; break; }
         int64_t target = rc_decode_target(&dec, table_total(&p.tab));
         if (target < 0) { rc = lmc_fail(err, "%s: damaged: the coded stream leaves every symbol at byte %zu of the original", name, done); break; }
         int s = lmcz_table_find(&p.tab, (uint32_t)target);

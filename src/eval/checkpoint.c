@@ -370,9 +370,12 @@ static int ckpt_lock_and_read(lmc_ckpt *c, char **data, size_t *len, lmc_err *er
     const char *path = c->path;
     c->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (c->fd < 0) return lmc_fail(err, "%s: cannot open checkpoint: %s", path, strerror(errno));
-    if (flock(c->fd, LOCK_EX | LOCK_NB) != 0)
-        return lmc_fail(err, "%s: checkpoint is in use by another lmc process (%s)", path,
-                        errno == EWOULDBLOCK ? "locked" : strerror(errno));
+    if (flock(c->fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK) return lmc_fail(err, "%s: cannot lock checkpoint: %s", path, strerror(errno));
+        int pid = lmc_lock_holder(c->fd);
+        if (pid) return lmc_fail(err, "%s: checkpoint is in use by another lmc process (pid %d holds its flock)", path, pid);
+        return lmc_fail(err, "%s: checkpoint is in use by another lmc process (it holds its flock)", path);
+    }
     struct stat st;
     if (fstat(c->fd, &st) != 0 || !S_ISREG(st.st_mode))
         return lmc_fail(err, "%s: checkpoint is not a regular file", path);

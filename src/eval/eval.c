@@ -607,6 +607,9 @@ static int eval_windows(eval_run *e, lmc_err *err) {
     e->t_plan = lmc_now();
     for (size_t k = 0; k < e->K; k++) {
         if (!e->mine[k]) continue;
+        if (e->o->stop && *e->o->stop) /* a signal: the windows so far are in the checkpoint */
+            return lmc_fail(err, "%s: interrupted after window %zu of %zu; %s", e->path, e->held_in_scope, e->in_scope,
+                            e->o->checkpoint ? "rerun the same command to resume" : "no --checkpoint: a rerun starts over");
         double t0 = lmc_now(), wn = 0;
         size_t n_parts = 0;
         if (compute_window(e, k, &wn, &n_parts, err)) return -1;

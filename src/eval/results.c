@@ -284,7 +284,7 @@ static int get_array(const cJSON *ds, const char *key, size_t n, int count, doub
     const cJSON *it;
     cJSON_ArrayForEach(it, a) {
         double v = cJSON_IsNumber(it) ? it->valuedouble : NAN;
-        if (!isfinite(v) || v < 0 || (count && v != floor(v)))
+        if (!isfinite(v) || v < 0 || (count && (v != floor(v) || v > 9007199254740992.0)))
             return lmc_fail(err, "%s: %s: doc_stats.%s[%zu] is not a %s", file, where, key, i,
                             count ? "non-negative integer" : "finite non-negative number");
         out[i++] = v;
@@ -305,6 +305,8 @@ static int load_result(const cJSON *o, size_t idx, const char *file, lmc_corpus_
         get_num(o, "block_size", &bs, file, where, err) || get_num(o, "stride", &st, file, where, err) ||
         get_num(o, "file_num", &fnum, file, where, err) || get_num(o, "seconds", &c->seconds, file, where, err))
         return -1;
+    if (!(bs >= 1 && bs <= 1e6) || !(fabs(st) <= 1e6) || !(fabs(fnum) <= 9e18)) /* the casts below stay defined */
+        return lmc_fail(err, "%s: %s: block_size %g, stride %g or file_num %g is out of range", file, where, bs, st, fnum);
     c->block_size = (int)bs;
     c->stride = (int)st;
     c->file_num = (long)fnum;

@@ -481,8 +481,11 @@ static void html_corpora(const table *t, lmc_buf *b) {
         html_text(b, c0->corpus);
         lmc_buf_printf(b, " <small>(");
         html_text(b, c0->data);
-        lmc_buf_printf(b, ", %zu document%s, %zu characters, sha256 %.12s…)</small></h3>\n", c0->docs,
-                       c0->docs == 1 ? "" : "s", c0->chars, c0->data_sha256);
+        char sha[13];
+        snprintf(sha, sizeof sha, "%.12s", c0->data_sha256);
+        lmc_buf_printf(b, ", %zu document%s, %zu characters, sha256 ", c0->docs, c0->docs == 1 ? "" : "s", c0->chars);
+        html_text(b, sha);
+        lmc_buf_printf(b, "…)</small></h3>\n");
         lmc_buf_printf(b, "<div class=\"wide\"><table>\n<tr><th class=\"l\">model</th><th>BPC</th><th>± SE</th><th>95%% interval</th>"
                           "<th>BPB</th><th>compression %%</th><th>zlib-BPC</th><th>tokens/s</th><th>seconds</th>"
                           "<th>W / S</th></tr>\n");
@@ -543,11 +546,15 @@ static void render_html(const table *t, const lmc_results *f, size_t nf, const l
     html_inputs(f, nf, o, b);
 }
 
-/* Markdown cells must not break the table: '|' is escaped */
+/* Text from a results file in a Markdown cell: it must not break the table ('|' and the backslash that would
+ * escape an escape are escaped, a line break becomes a space) nor become HTML, which Markdown passes through. */
 static void md_text(lmc_buf *b, const char *s) {
     for (; *s; s++) {
-        if (*s == '|') lmc_buf_printf(b, "\\|");
-        else if (*s == '\n') lmc_buf_printf(b, " ");
+        if (*s == '|' || *s == '\\') lmc_buf_printf(b, "\\%c", *s);
+        else if (*s == '<') lmc_buf_printf(b, "&lt;");
+        else if (*s == '>') lmc_buf_printf(b, "&gt;");
+        else if (*s == '&') lmc_buf_printf(b, "&amp;");
+        else if (*s == '\n' || *s == '\r') lmc_buf_printf(b, " ");
         else lmc_buf_append(b, s, 1);
     }
 }
@@ -610,7 +617,11 @@ static void render_md(const table *t, const lmc_report_opts *o, lmc_buf *b) {
         fmt_params(s1, sizeof s1, t->model[m]->parameters);
         lmc_buf_printf(b, "| %zu | ", r + 1);
         md_text(b, t->model[m]->model);
-        lmc_buf_printf(b, " | %s | %s / %s |", s1, t->model[m]->weights_dtype, t->model[m]->compute_dtype);
+        lmc_buf_printf(b, " | %s | ", s1);
+        md_text(b, t->model[m]->weights_dtype);
+        lmc_buf_printf(b, " / ");
+        md_text(b, t->model[m]->compute_dtype);
+        lmc_buf_printf(b, " |");
         for (size_t j = 0; j < t->n_corpora; j++) {
             const cell *c = &t->cells[m * t->n_corpora + j];
             if (!c->file) { lmc_buf_printf(b, " — |"); continue; }

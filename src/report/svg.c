@@ -5,11 +5,23 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <utf8proc.h>
 
 /* ---- text --------------------------------------------------------------------------------------- */
 
+/* Text from a results file goes into HTML and SVG as text, never as markup: the five markup characters become
+ * entities, control characters (not allowed in XML 1.0) and bytes that are not UTF-8 (an XML parser stops at
+ * them, and a browser would guess the encoding) become a replacement. */
 void lmc_xml_escape(lmc_buf *b, const char *s) {
     for (; *s; s++) {
+        if ((unsigned char)*s >= 0x80) {
+            utf8proc_int32_t cp;
+            utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)s, -1, &cp);
+            if (n <= 0 || cp == 0xFFFE || cp == 0xFFFF) lmc_buf_printf(b, "\xEF\xBF\xBD"); /* U+FFFD */
+            else lmc_buf_append(b, s, (size_t)n);
+            s += n > 0 ? n - 1 : 0;
+            continue;
+        }
         switch (*s) {
         case '&': lmc_buf_printf(b, "&amp;"); break;
         case '<': lmc_buf_printf(b, "&lt;"); break;
