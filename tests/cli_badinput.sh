@@ -108,8 +108,8 @@ counts_via_error() {
     fails "$name" "$needle" --data "$T/$file" --block-size 1000000
 }
 counts_via_error big_binaryish binaryish.jsonl "(3 documents, 9144 characters, 15229 bytes): corpus too short"
-counts_via_error big_long_line_1MiB long_line_1MiB.jsonl "(1 documents, 1048576 characters, 1048576 bytes): corpus too short"
-counts_via_error big_long_line_cjk long_line_cjk.jsonl "(1 documents, 200000 characters, 600000 bytes): corpus too short"
+counts_via_error big_long_line_1MiB long_line_1MiB.jsonl "(1 document, 1048576 characters, 1048576 bytes): corpus too short"
+counts_via_error big_long_line_cjk long_line_cjk.jsonl "(1 document, 200000 characters, 600000 bytes): corpus too short"
 run binaryish_eval --data "$T/binaryish.jsonl" --block-size 4096 --stride 4096 --file-num 1
 rc=$(cat "$TMP/binaryish_eval.rc")
 [ "$rc" = 0 ] && grep -q '"docs":	1' "$TMP/binaryish_eval.json" && pass binaryish_first_record_evaluates ||

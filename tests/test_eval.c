@@ -202,7 +202,7 @@ static void test_too_short_message(void) {
     lmc_result r;
     lmc_err e = {{0}};
     CHECK(lmc_evaluate(M, TOK, "demo-data/cc.jsonl", &o, &r, &e) == -1, "expected an error");
-    CHECK(strstr(e.msg, "demo-data/cc.jsonl (1 documents, 3748 characters, 3760 bytes)") && strstr(e.msg, "smaller --block-size"),
+    CHECK(strstr(e.msg, "demo-data/cc.jsonl (1 document, 3748 characters, 3760 bytes)") && strstr(e.msg, "smaller --block-size"),
           "%s", e.msg);
 }
 

@@ -275,9 +275,9 @@ static void test_step_selftrained_gptneox(void) {
 static void test_step_stories260k(void) {
     SHARED_OR_SKIP(bin, "models/stories260K/stories260K.bin");
     SHARED_OR_SKIP(tok, "models/stories260K/tok512.bin");
-    char out[] = "/tmp/lmc_test_step_XXXXXX";
-    int fd = mkstemp(out);
-    REQUIRE(fd >= 0, "mkstemp");
+    char out[] = "/tmp/lmc_test_step_XXXXXX.safetensors"; /* lmc_convert writes .safetensors names only */
+    int fd = mkstemps(out, (int)strlen(".safetensors"));
+    REQUIRE(fd >= 0, "mkstemps");
     close(fd);
     lmc_err e;
     if (lmc_convert(bin, out, LMC_F32, tok, &e)) { unlink(out); REQUIRE(0, "convert: %s", e.msg); }

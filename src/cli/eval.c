@@ -375,9 +375,9 @@ int cmd_eval(int argc, char **argv) {
     lmc_outputs *held = NULL;
     rc = claim_outputs(&r, &held);
     if (rc == 0) rc = open_model(&r);
-    if (rc == 0 && r.root) warn_window(&r);
     if (rc == 0 && a.verbose && r.root) print_details(&r);
     if (rc == 0) rc = evaluate_all(&r);
+    if (rc == 0 && r.root) warn_window(&r); /* after the windows were planned: an error is the one line */
     if (rc == 0 && r.root) rc = r.eo.shard_count ? report_shard(&r) : report_all(&r);
     lmc_outputs_unlock(held);
     run_free(&r);
