@@ -1,5 +1,5 @@
 /* prof.h — wall-time split of a forward pass by kind of kernel, for `lmc bench`.
- * Owned by the model (no global state): lmc_linear_apply and arch_attention add their own time (two clock reads
+ * Owned by the model (no global state): lmc_linear_apply and arch_attend (arch/runtime.c) add their own time (two clock reads
  * per call), arch_forward books the rest of the forward as PROF_ELEMWISE, the caller times lm_head. */
 #ifndef LMC_PROF_H
 #define LMC_PROF_H
