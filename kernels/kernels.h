@@ -10,7 +10,8 @@
  *     V  vocabulary size (logits per token); D a model's hidden width where a letter is used for it
  *     H  attention (query) heads; L layers; E experts of a mixture
  * A matrix is never a capital letter (it is `weight`, `x`, `y`, `q`, `k`, `v`), and a thread count is
- * `threads`, never T. */
+ * `threads`, never T. One exception, by scope: the window plan (src/eval/windows.c, eval.c, docs/SPEC.md §3) keeps
+ * the method's own notation, N the token stream's length and K the number of windows; no linear is in sight there. */
 #ifndef LMC_KERNELS_H
 #define LMC_KERNELS_H
 

@@ -263,18 +263,18 @@ static double sgemm_gflops(const gemm_shape *g, size_t n, int T) {
     double flops = 0, secs = 0;
     for (size_t i = 0; i < n; i++) {
         size_t xa = (size_t)T * g[i].K, wa = (size_t)g[i].N * g[i].K, ya = (size_t)T * g[i].N;
-        float *x = malloc(4 * xa), *W = malloc(4 * wa), *y = malloc(4 * ya);
-        if (!x || !W || !y) { free(x); free(W); free(y); continue; }
+        float *x = malloc(4 * xa), *weight = malloc(4 * wa), *y = malloc(4 * ya);
+        if (!x || !weight || !y) { free(x); free(weight); free(y); continue; }
         for (size_t j = 0; j < xa; j++) x[j] = (float)(j % 13) * 0.01f;
-        for (size_t j = 0; j < wa; j++) W[j] = (float)(j % 7) * 0.01f;
-        matmul_f32(y, x, W, NULL, T, g[i].N, g[i].K); /* warm-up */
+        for (size_t j = 0; j < wa; j++) weight[j] = (float)(j % 7) * 0.01f;
+        matmul_f32(y, x, weight, NULL, T, g[i].N, g[i].K); /* warm-up */
         double f = 2.0 * T * g[i].N * g[i].K, t0 = lmc_now();
         int reps = 0;
-        do { matmul_f32(y, x, W, NULL, T, g[i].N, g[i].K); reps++; } while (lmc_now() - t0 < 0.3 && reps < 20);
+        do { matmul_f32(y, x, weight, NULL, T, g[i].N, g[i].K); reps++; } while (lmc_now() - t0 < 0.3 && reps < 20);
         double dt = (lmc_now() - t0) / reps;
         flops += f * g[i].count;
         secs += dt * g[i].count;
-        free(x); free(W); free(y);
+        free(x); free(weight); free(y);
     }
     return secs > 0 ? flops / secs / 1e9 : 0;
 }
