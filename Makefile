@@ -91,7 +91,7 @@ deps:
 # The main job on the embedded default: the demo model on the three demo corpora.
 # Built quietly (-s: compiler warnings and errors still show): the table is what this command is for.
 demo: deps
-	@echo "building ./lmc ..." && $(MAKE) -s --no-print-directory lmc && echo "built ./lmc; evaluating (about 1.5 min on 2 cores)"
+	@echo "building ./lmc ..." && $(MAKE) -s --no-print-directory lmc && echo "built ./lmc; evaluating (about 2 minutes on 2 cores)"
 	./lmc eval --model demo-model --data demo-data/cc.jsonl --data demo-data/python.jsonl \
 	    --data demo-data/arxiv_math.jsonl
 
