@@ -139,27 +139,42 @@ static int parse(const cli_spec *s, int argc, char **argv, zip_args *a) {
     return rc;
 }
 
-/* Refuses an output that would replace the input or the model, or cannot be written, and holds its lock. */
-static int claim_output(const zip_args *a, lmc_outputs **held, lmc_err *err) {
-    const char *ins[] = {a->in.v[0], a->model};
-    if (lmc_outputs_check(&a->out, 1, ins, 2, err)) return -1;
-    return lmc_outputs_lock(&a->out, 1, held, err);
-}
+/* What both commands hold while they run: the input's bytes, the model and its tokenizer, the output's lock. */
+typedef struct zip_run {
+    uint8_t       *in;   /* (n) the input file */
+    size_t         n;
+    lmc_model     *m;
+    lmc_tokenizer *tok;
+    lmc_outputs   *held;
+    lmc_err        err;
+} zip_run;
 
-/* Reads the input and opens the model and tokenizer (always f32 compute: its steps are
- * thread-count independent, so the decoder reproduces the encoder's probabilities). */
-static int setup(const zip_args *a, uint8_t **data, size_t *len, lmc_model **m, lmc_tokenizer **tok, lmc_err *err) {
-    *m = NULL;
-    *tok = NULL;
-    if (read_raw(a->in.v[0], data, len, err)) return -1;
+/* Refuses an output that would replace the input or the model, or cannot be written, and holds its lock; then
+ * reads the input and opens the model and tokenizer (always f32 compute: its steps are thread-count independent,
+ * so the decoder reproduces the encoder's probabilities). 0, or -1 with r->err and nothing held. */
+static int zip_open(const zip_args *a, zip_run *r) {
+    memset(r, 0, sizeof *r);
+    const char *ins[] = {a->in.v[0], a->model};
     lmc_model_opts mo = {.compute = LMC_COMPUTE_F32, .threads = cli_threads(a->threads)};
-    if (lmc_model_open(a->model, &mo, m, err) || lmc_tokenizer_open(a->model, tok, err)) {
-        lmc_model_close(*m);
-        *m = NULL;
-        free(*data);
+    if (lmc_outputs_check(&a->out, 1, ins, 2, &r->err) || lmc_outputs_lock(&a->out, 1, &r->held, &r->err) ||
+        read_raw(a->in.v[0], &r->in, &r->n, &r->err) || lmc_model_open(a->model, &mo, &r->m, &r->err) ||
+        lmc_tokenizer_open(a->model, &r->tok, &r->err)) {
+        lmc_model_close(r->m);
+        free(r->in);
+        lmc_outputs_unlock(r->held);
         return -1;
     }
     return 0;
+}
+
+/* Frees what zip_open took and the options; the exit status for rc (0, or an error in r->err). */
+static int zip_close(zip_args *a, zip_run *r, int rc) {
+    free(r->in);
+    lmc_tokenizer_free(r->tok);
+    lmc_model_close(r->m);
+    lmc_outputs_unlock(r->held);
+    cli_free(a->spec, a);
+    return cli_exit_status(rc ? cli_fail(r->err.msg) : 0);
 }
 
 /* ---- lmc compress ------------------------------------------------------------------------------ */
@@ -168,25 +183,18 @@ int cmd_compress(int argc, char **argv) {
     zip_args a;
     int urc = parse(&compress_spec, argc, argv, &a);
     if (urc != CLI_GO) return urc;
-    lmc_err err = {{0}};
-    uint8_t *in;
-    size_t n;
-    lmc_model *m;
-    lmc_tokenizer *tok;
-    lmc_outputs *held = NULL;
-    if (claim_output(&a, &held, &err) || setup(&a, &in, &n, &m, &tok, &err)) {
-        lmc_outputs_unlock(held);
-        cli_free(a.spec, &a);
-        return cli_fail(err.msg);
-    }
+    zip_run r;
+    if (zip_open(&a, &r)) { cli_free(a.spec, &a); return cli_fail(r.err.msg); }
+    const uint8_t *in = r.in;
+    size_t n = r.n;
     progress_out po = {"compress", {isatty(2), 0}, 0};
     lmcz_opts o = {.window = (int)a.window, .progress = a.quiet ? NULL : show_progress, .progress_user = &po,
                    .interval = po.line.tty ? 0.5 : 5.0, .stop = cli_stop_on_signals()};
     lmcz_stats st;
     lmc_buf out = {0};
-    int rc = lmcz_compress(m, tok, in, n, a.in.v[0], &o, &out, &st, &err);
+    int rc = lmcz_compress(r.m, r.tok, in, n, a.in.v[0], &o, &out, &st, &r.err);
     cli_progress_end(&po.line);
-    if (rc == 0) rc = lmc_write_file_atomic(a.out, out.p, out.len, &err);
+    if (rc == 0) rc = lmc_write_file_atomic(a.out, out.p, out.len, &r.err);
     lmc_buf_free(&out);
     if (rc == 0) {
         size_t gz = gzip9_size(in, n), xz = xz9_size(in, n);
@@ -203,12 +211,7 @@ int cmd_compress(int argc, char **argv) {
         printf("  gzip -9: %zu bytes (%.4f bits/byte); xz -9: %zu bytes (%.4f bits/byte)\n", gz,
                8.0 * (double)gz / (double)n, xz, 8.0 * (double)xz / (double)n);
     }
-    free(in);
-    lmc_tokenizer_free(tok);
-    lmc_model_close(m);
-    lmc_outputs_unlock(held);
-    cli_free(a.spec, &a);
-    return cli_exit_status(rc ? cli_fail(err.msg) : 0);
+    return zip_close(&a, &r, rc);
 }
 
 /* ---- lmc decompress ---------------------------------------------------------------------------- */
@@ -217,33 +220,20 @@ int cmd_decompress(int argc, char **argv) {
     zip_args a;
     int urc = parse(&decompress_spec, argc, argv, &a);
     if (urc != CLI_GO) return urc;
-    lmc_err err = {{0}};
-    uint8_t *in, *out = NULL;
-    size_t n, len = 0;
-    lmc_model *m;
-    lmc_tokenizer *tok;
-    lmc_outputs *held = NULL;
-    if (claim_output(&a, &held, &err) || setup(&a, &in, &n, &m, &tok, &err)) {
-        lmc_outputs_unlock(held);
-        cli_free(a.spec, &a);
-        return cli_fail(err.msg);
-    }
+    zip_run r;
+    if (zip_open(&a, &r)) { cli_free(a.spec, &a); return cli_fail(r.err.msg); }
+    uint8_t *out = NULL;
+    size_t len = 0;
     progress_out po = {"decompress", {isatty(2), 0}, 0};
     lmcz_opts o = {.progress = a.quiet ? NULL : show_progress, .progress_user = &po,
                    .interval = po.line.tty ? 0.5 : 5.0, .stop = cli_stop_on_signals()};
     lmcz_stats st;
-    int rc = lmcz_decompress(m, tok, in, n, a.in.v[0], &o, &out, &len, &st, &err);
+    int rc = lmcz_decompress(r.m, r.tok, r.in, r.n, a.in.v[0], &o, &out, &len, &st, &r.err);
     cli_progress_end(&po.line);
-    if (rc == 0) rc = lmc_write_file_atomic(a.out, out, len, &err);
+    if (rc == 0) rc = lmc_write_file_atomic(a.out, out, len, &r.err);
     if (rc == 0)
         printf("%s -> %s: %zu bytes (length and CRC-32 verified), %zu tokens in %.2f s: %.1f tokens/s\n", a.in.v[0],
-               a.out,
-               len, st.tokens, st.seconds, st.seconds > 0 ? (double)st.tokens / st.seconds : 0.0);
+               a.out, len, st.tokens, st.seconds, st.seconds > 0 ? (double)st.tokens / st.seconds : 0.0);
     free(out);
-    free(in);
-    lmc_tokenizer_free(tok);
-    lmc_model_close(m);
-    lmc_outputs_unlock(held);
-    cli_free(a.spec, &a);
-    return cli_exit_status(rc ? cli_fail(err.msg) : 0);
+    return zip_close(&a, &r, rc);
 }
