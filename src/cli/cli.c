@@ -26,6 +26,13 @@ int cli_threads(long requested) {
     return lmc_threads_init((int)requested);
 }
 
+const char *cli_indexed_path(char *buf, size_t cap, const char *path, size_t i, size_t n) {
+    if (!path) return NULL;
+    if (n > 1) snprintf(buf, cap, "%s.%zu", path, i);
+    else snprintf(buf, cap, "%s", path);
+    return buf;
+}
+
 size_t cli_memory_limit(void) {
     const char *v = getenv("LMC_MEMORY_LIMIT");
     return v && *v ? (size_t)atof(v) : 0;

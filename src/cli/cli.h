@@ -39,6 +39,9 @@ int cmd_kld(int argc, char **argv);
 #define CLI_JSON_OUTPUT(field, help)    {"--output", "-o --json", CLI_STR, "OUT.json", 0, 0, field, help}
 #define CLI_QUIET(field, help)          {"--quiet", "-q", CLI_FLAG, "", 0, 0, field, help}
 
+/* One output path per --data file (eval, kld): with several, ".<i>" is appended to path; NULL for NULL. */
+const char *cli_indexed_path(char *buf, size_t cap, const char *path, size_t i, size_t n);
+
 /* The results table eval and merge print on stdout: one row per data file. */
 void cli_print_table(const lmc_result *r, size_t n);
 

@@ -21,8 +21,7 @@ typedef struct wet_args {
 } wet_args;
 
 static const cli_opt WET_OPTS[] = {
-    {"--output", "-o", CLI_STR, "OUT.jsonl", 0, 0, offsetof(wet_args, output),
-     "the corpus (JSON Lines, written atomically); its manifest is OUT.manifest.json"},
+    CLI_OUTPUT(offsetof(wet_args, output), "OUT.jsonl", "the corpus (JSON Lines, written atomically); its manifest is OUT.manifest.json"),
     {"--min-len", NULL, CLI_INT, "N", 0, 1000000000, offsetof(wet_args, min_len),
      "drop documents whose content has fewer than N code points, before dedup (CCNet: 300)"},
     {"--dedup", NULL, CLI_CHOICE, "two-pass|keep-first|off", 0, 0, offsetof(wet_args, dedup),
@@ -49,9 +48,8 @@ static const cli_opt WET_OPTS[] = {
      "keep records whose WARC-Date (the crawl time, not the text's) is on or after this day"},
     {"--crawl-before", NULL, CLI_STR, "YYYY-MM-DD", 0, 0, offsetof(wet_args, crawl_before),
      "keep records whose WARC-Date is before this day"},
-    {"--threads", "-t", CLI_INT, "T", 0, 4096, offsetof(wet_args, threads),
-     "threads (0: all cores); the output is the same bytes at any count"},
-    {"--quiet", "-q", CLI_FLAG, "", 0, 0, offsetof(wet_args, quiet), "no progress lines"},
+    CLI_THREADS(offsetof(wet_args, threads), "threads (0: all cores); the output is the same bytes at any count"),
+    CLI_QUIET(offsetof(wet_args, quiet), "no progress lines"),
     {0}};
 
 const cli_spec corpus_wet_spec = {
@@ -157,8 +155,7 @@ typedef struct code_args {
 } code_args;
 
 static const cli_opt CODE_OPTS[] = {
-    {"--output", "-o", CLI_STR, "OUT.jsonl", 0, 0, offsetof(code_args, output),
-     "the corpus (JSON Lines, written atomically); its manifest is OUT.manifest.json"},
+    CLI_OUTPUT(offsetof(code_args, output), "OUT.jsonl", "the corpus (JSON Lines, written atomically); its manifest is OUT.manifest.json"),
     {"--created-after", NULL, CLI_STR, "YYYY-MM-DD", 0, 0, offsetof(code_args, created_after),
      "keep repositories created on or after this day (first commit, tarball commit time, or repos.jsonl)"},
     {"--created-before", NULL, CLI_STR, "YYYY-MM-DD", 0, 0, offsetof(code_args, created_before),
@@ -174,8 +171,7 @@ static const cli_opt CODE_OPTS[] = {
      "MinHash near-dedup threshold (Jaccard of token sets), or off"},
     {"--segment-files", NULL, CLI_INT, "N", 1, 1000000, offsetof(code_args, segment_files),
      "files per segment (meta.segment: a repository's files by path, in runs of N) for lmc corpus sample --by segment"},
-    {"--threads", "-t", CLI_INT, "T", 0, 4096, offsetof(code_args, threads),
-     "threads (0: all cores); the output is the same bytes at any count"},
+    CLI_THREADS(offsetof(code_args, threads), "threads (0: all cores); the output is the same bytes at any count"),
     {0}};
 
 const cli_spec corpus_code_spec = {
@@ -247,8 +243,7 @@ static const cli_opt ARXIV_OPTS[] = {
      "wall-clock seconds per paper; pandoc is killed after it and the paper counted"},
     {"--format", NULL, CLI_CHOICE, "markdown|latex", 0, 0, offsetof(arxiv_args, format),
      "markdown: pandoc's conversion (the paper's); latex: the main file's LaTeX as it is"},
-    {"--output", "-o", CLI_STR, "OUT.jsonl", 0, 0, offsetof(arxiv_args, output),
-     "the corpus (JSON Lines, written atomically, with a manifest)"},
+    CLI_OUTPUT(offsetof(arxiv_args, output), "OUT.jsonl", "the corpus (JSON Lines, written atomically, with a manifest)"),
     {0}};
 
 const cli_spec corpus_arxiv_spec = {
@@ -296,7 +291,7 @@ typedef struct hashes_args {
 } hashes_args;
 
 static const cli_opt HASHES_OPTS[] = {
-    {"--output", "-o", CLI_STR, "OLD.hashes", 0, 0, offsetof(hashes_args, output), "the hashes file (written atomically)"},
+    CLI_OUTPUT(offsetof(hashes_args, output), "OLD.hashes", "the hashes file (written atomically)"),
     {"--unit", NULL, CLI_CHOICE, "line|13gram", 0, 0, offsetof(hashes_args, unit),
      "line: the paragraph hashes of dedup; 13gram: hashes of word 13-grams of the normalized lines"},
     {0}};
@@ -338,8 +333,7 @@ static const cli_opt DECONTAM_OPTS[] = {
      "what overlap counts: lines or word 13-grams (must match a hashes file's)"},
     {"--max-overlap", NULL, CLI_REAL, "F", 0, 1, offsetof(decontam_args, max_overlap),
      "drop a document when more than this share of its units is in OLD (default 0.5)"},
-    {"--output", "-o", CLI_STR, "OUT.jsonl", 0, 0, offsetof(decontam_args, output),
-     "the documents kept, each with meta.overlap_frac (written atomically, with a manifest)"},
+    CLI_OUTPUT(offsetof(decontam_args, output), "OUT.jsonl", "the documents kept, each with meta.overlap_frac (written atomically, with a manifest)"),
     {0}};
 
 const cli_spec corpus_decontam_spec = {
@@ -382,8 +376,7 @@ static const cli_opt SAMPLE_OPTS[] = {
     {"--seed", NULL, CLI_INT, "S", 0, 2147483647, offsetof(sample_args, seed), "the seed of the draw"},
     {"--by", NULL, CLI_CHOICE, "doc|segment", 0, 0, offsetof(sample_args, by),
      "the unit taken whole: a document, or a segment (records with the same meta.repo and meta.segment)"},
-    {"--output", "-o", CLI_STR, "OUT.jsonl", 0, 0, offsetof(sample_args, output),
-     "the sample, in file order (written atomically, with a manifest)"},
+    CLI_OUTPUT(offsetof(sample_args, output), "OUT.jsonl", "the sample, in file order (written atomically, with a manifest)"),
     {0}};
 
 const cli_spec corpus_sample_spec = {

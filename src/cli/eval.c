@@ -223,23 +223,15 @@ static void warn_result(const eval_run *r, const lmc_result *x) {
                 x->format == LMC_FORMAT_JSONL ? "text" : "jsonl");
 }
 
-/* With several --data files, each output path gets ".<index>" appended. */
-static const char *indexed(char *buf, size_t cap, const char *path, size_t i, size_t n) {
-    if (!path) return NULL;
-    if (n > 1) snprintf(buf, cap, "%s.%zu", path, i);
-    else snprintf(buf, cap, "%s", path);
-    return buf;
-}
-
 /* Each --data file's options and output paths (eos[i], paths[i]). */
 static void plan_outputs(eval_run *r) {
     size_t n = (size_t)r->a->data.n;
     for (size_t i = 0; i < n; i++) {
         lmc_eval_opts *e = &r->eos[i];
         *e = r->eo;
-        e->checkpoint = indexed(r->paths[i][0], sizeof r->paths[i][0], r->eo.checkpoint, i, n);
-        e->per_window = indexed(r->paths[i][1], sizeof r->paths[i][1], r->eo.per_window, i, n);
-        e->per_doc = indexed(r->paths[i][2], sizeof r->paths[i][2], r->eo.per_doc, i, n);
+        e->checkpoint = cli_indexed_path(r->paths[i][0], sizeof r->paths[i][0], r->eo.checkpoint, i, n);
+        e->per_window = cli_indexed_path(r->paths[i][1], sizeof r->paths[i][1], r->eo.per_window, i, n);
+        e->per_doc = cli_indexed_path(r->paths[i][2], sizeof r->paths[i][2], r->eo.per_doc, i, n);
     }
 }
 

@@ -26,23 +26,21 @@ typedef struct kld_args {
 static const cli_opt OPTS[] = {
     {"--base", "-b", CLI_STR, "MODEL", 0, 0, F(base),
      "the reference model A (any model `lmc eval --model` takes: HF directory, converted .safetensors, GGUF)"},
-    {"--model", "-m", CLI_STR, "MODEL", 0, 0, F(model), "the model B compared with it (e.g. a quantization of A)"},
+    CLI_MODEL(F(model), "the model B compared with it (e.g. a quantization of A)"),
     {"--data", "-d", CLI_LIST, "FILE", 0, 64, F(data),
      "corpus file as for `lmc eval` (.jsonl, .jsonl.gz or plain text); repeat for several (at most 64)"},
     {"--base-tokenizer", NULL, CLI_STR, "TOK", 0, 0, F(base_tokenizer), "the base's tokenizer from TOK instead of A"},
     {"--tokenizer", NULL, CLI_STR, "TOK", 0, 0, F(tokenizer),
      "the model's tokenizer from TOK instead of B; both must give the same token ids (checked)"},
-    {"--block-size", "-w --window --block_size", CLI_INT, "W", 1, 1000000, F(block_size),
-     "window length in tokens (default 1900, as lmc eval)"},
+    CLI_BLOCK_SIZE(F(block_size), 1, "window length in tokens (default 1900, as lmc eval)"),
     {"--stride", NULL, CLI_INT, "S", 1, 1000000, F(stride),
      "new tokens scored per window after the first (default 512)"},
     {"--file-num", "--file_num", CLI_INT, "N", LONG_MIN, LONG_MAX, F(file_num),
      "use only the first N records of each file (default -1: all)"},
-    {"--threads", "-t", CLI_INT, "T", 0, 4096, F(threads), "threads for all kernels (default 0: all cores)"},
-    {"--dtype", NULL, CLI_COMPUTE, "", 0, 0, F(compute), "the model's compute: f32 (default) or bf16"},
+    CLI_THREADS(F(threads), "threads for all kernels (default 0: all cores)"),
+    CLI_DTYPE(F(compute), "the model's compute: f32 (default) or bf16"),
     {"--base-dtype", NULL, CLI_COMPUTE, "", 0, 0, F(base_compute), "the base's compute: f32 (default) or bf16"},
-    {"--output", "-o --json", CLI_STR, "OUT.json", 0, 0, F(output),
-     "also write every statistic as JSON (atomically: complete or absent; fields in docs/kld.md)"},
+    CLI_JSON_OUTPUT(F(output), "also write every statistic as JSON (atomically: complete or absent; fields in docs/kld.md)"),
     {"--bootstrap", NULL, CLI_INT, "N", 0, 1000000, F(bootstrap),
      "resamples of documents for the 95% intervals of ΔBPC and KLD per character (default 1000; 0: none)"},
     {"--save-base", NULL, CLI_STR, "FILE", 0, 0, F(save_base),
@@ -58,7 +56,7 @@ static const cli_opt OPTS[] = {
      "FILE.1, ..."},
     {"--skip-bad-records", NULL, CLI_FLAG, "", 0, 0, F(skip_bad),
      "skip malformed records instead of failing"},
-    {"--quiet", "-q", CLI_FLAG, "", 0, 0, F(quiet), "no memory line or progress on stderr"},
+    CLI_QUIET(F(quiet), "no memory line or progress on stderr"),
     {0}};
 #undef F
 
@@ -124,14 +122,6 @@ static int open_models(kld_cli *k) {
     return 0;
 }
 
-/* With several --data files, a base file path gets ".<index>" appended. */
-static const char *indexed(char *buf, size_t cap, const char *path, int i, int n) {
-    if (!path) return NULL;
-    if (n > 1) snprintf(buf, cap, "%s.%d", path, i);
-    else snprintf(buf, cap, "%s", path);
-    return buf;
-}
-
 /* What --save-base wrote, and what llama-perplexity would have for the same tokens (2 bytes per vocabulary entry
  * per token). */
 static void print_saved(const lmc_kld_result *r, const char *file) {
@@ -154,9 +144,9 @@ static int compare_all(kld_cli *k) {
     }
     for (int i = 0; i < a->data.n; i++) {
         char sb[4200], bf[4200], ck[4200];
-        o.save_base = indexed(sb, sizeof sb, a->save_base, i, a->data.n);
-        o.base_file = indexed(bf, sizeof bf, a->base_file, i, a->data.n);
-        o.checkpoint = indexed(ck, sizeof ck, a->checkpoint, i, a->data.n);
+        o.save_base = cli_indexed_path(sb, sizeof sb, a->save_base, i, a->data.n);
+        o.base_file = cli_indexed_path(bf, sizeof bf, a->base_file, i, a->data.n);
+        o.checkpoint = cli_indexed_path(ck, sizeof ck, a->checkpoint, i, a->data.n);
         int rc = lmc_kld_run(k->ma, k->ta, k->mb, k->tb, a->data.v[i], &o, &k->res[i], &k->err);
         cli_progress_end(&k->po);
         if (rc) return -1;
