@@ -256,6 +256,13 @@ typedef struct lmc_doc_stat {
     size_t chars, bytes;  /* code points, UTF-8 bytes */
 } lmc_doc_stat;
 
+/* One document's share of one window's NLL: the window's scored rows whose target lies in document `doc`, added
+ * in row order. What a per-document NLL is rebuilt from, window by window (checkpoints, shards, MPI ranks). */
+typedef struct lmc_doc_part {
+    size_t doc;
+    double nll;
+} lmc_doc_part;
+
 typedef struct lmc_result {
     char   data[4096];  /* corpus path */
     double nll;         /* nats, Σ over scored targets (double): window sums added in window order */
@@ -274,16 +281,22 @@ typedef struct lmc_result {
     size_t torn_records;    /* torn last checkpoint records dropped at resume (0 or 1) */
     char   data_sha256[65];   /* of the data file's bytes */
     char   tokens_sha256[65]; /* of the token stream (int32 little-endian) */
-    lmc_doc_stat *doc_stats;  /* (docs) with lmc_eval_opts.doc_stats, else NULL; owned: lmc_result_free */
+    lmc_doc_stat *doc_stats;  /* (docs) with lmc_eval_opts.doc_stats, else NULL; owned: lmc_result_free. In a
+                               * partial (--shard) result each nll covers only this shard's windows */
     size_t computed_windows;  /* windows computed in this run (by every rank of an MPI job) */
     int    partial;           /* 1: a --shard result: nll and the ratios cover only this shard's windows */
     double *window_nll;       /* (windows) with shard_count > 0: each window's NLL, NaN for the windows of other
                                * shards; else NULL. Freed by lmc_result_free */
+    lmc_doc_part *window_parts; /* with shard_count > 0: window k's NLL split by document is window_parts[
+                               * window_part_off[k] ..+ window_part_n[k]) (0 parts for other shards' windows), what
+                               * lmc merge rebuilds doc_stats from; else NULL. Freed by lmc_result_free */
+    size_t *window_part_off, *window_part_n; /* (windows) */
     char   *fingerprint;      /* with a checkpoint, a shard or MPI: what the NLL depends on (checkpoint.h
                                * lmc_ckpt_fp_text); else NULL. Freed by lmc_result_free */
 } lmc_result;
 
-/* Frees what a result owns (doc_stats, window_nll, fingerprint); the struct itself is the caller's. */
+/* Frees what a result owns (doc_stats, window_nll, window parts, fingerprint); the struct itself is the
+ * caller's. */
 void lmc_result_free(lmc_result *r);
 
 /* The share of prediction targets (tokens − 1: every token but the first) that some window scored. Below 1 when

@@ -147,9 +147,12 @@ int lmc_results_interval(const lmc_corpus_result *c, int resamples, uint64_t see
 
 /* `lmc merge`: reads the parts of `lmc eval --shard I/N` runs, checks them (one evaluation, one shard count, every
  * window exactly once) and returns the merged results JSON (malloc'ed text, caller frees), bit-identical to a
- * single run's, and the merged results (*res: n_res of them, malloc'ed; the fields the table prints are filled).
- * Errors name the part and the problem. */
-int lmc_merge(const char *const *parts, size_t n_parts, char **json, lmc_result **res, size_t *n_res, lmc_err *err);
+ * single run's, and the merged results (*res: n_res of them, malloc'ed, each freed with lmc_result_free; the fields
+ * the table prints are filled, and doc_stats when the parts carry their split by document, as parts of this lmc
+ * do). *bootstrap: the parts' --bootstrap resamples, for lmc_intervals_text. Errors name the part and the
+ * problem. */
+int lmc_merge(const char *const *parts, size_t n_parts, char **json, lmc_result **res, size_t *n_res, int *bootstrap,
+              lmc_err *err);
 
 /* ---- reports (lmc report, lmc compare, the intervals under lmc eval's table) --------------------- */
 

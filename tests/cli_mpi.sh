@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CLI tests for `mpirun -np R ./lmc eval` (an MPI build): R = 1, 2, 3 bit-identical to one process; a rank killed
 # mid-run fails the job with a message, and a rerun with another R (and one without MPI) resumes from the
-# ranks' checkpoint files without recomputing what they hold. Skipped without mpirun or an MPI build of lmc.
+# ranks' checkpoint files without recomputing what they hold; a shard run under MPI merges with the single run's
+# per-document statistics. Skipped without mpirun or an MPI build of lmc.
 cd "$(dirname "$0")/.." && . tests/lib_cli.sh
 if ! command -v mpirun >/dev/null || ! $LMC --version 2>/dev/null | grep -q MPI; then
     skip mpi "lmc built without MPI or no mpirun (install openmpi-bin libopenmpi-dev, rebuild: make MPI=1)"
@@ -81,5 +82,19 @@ if [ -n "$victim" ] && $MPIRUN 3 $LMC eval $A --threads 1 --checkpoint "$CK" --j
     fi
 else
     fail mpi_resume_other_np_bit_identical "rerun failed: $(tail -3 "$TMP/err")"
+fi
+# a shard computed by an MPI job carries its windows' split by document like a one-process shard: the merge has
+# the single run's per-document statistics
+if $MPIRUN 2 $LMC eval $A --threads 1 --shard 1/2 --json "$TMP/s1.json" >/dev/null 2>"$TMP/err" &&
+   $LMC eval $A --threads 1 --shard 2/2 --json "$TMP/s2.json" >/dev/null 2>>"$TMP/err" &&
+   $LMC merge "$TMP/s1.json" "$TMP/s2.json" --json "$TMP/sm.json" >/dev/null 2>>"$TMP/err"; then
+    python3 - "$TMP/sm.json" "$TMP/one.json" <<'PY' && pass mpi_shard_merged_doc_stats || fail mpi_shard_merged_doc_stats "differs from the single run"
+import json, sys
+m, o = (json.load(open(p))["results"][0] for p in sys.argv[1:])
+for k in ("nll_bits", "doc_stats", "bpc_se", "bpc_ci95"):
+    assert k in m and m[k] == o[k], k
+PY
+else
+    fail mpi_shard_merged_doc_stats "$(tail -3 "$TMP/err")"
 fi
 cli_summary

@@ -22,6 +22,22 @@ const cli_spec merge_spec = {
     "single run writes, and its table is printed.",
     OPTS, offsetof(merge_args, parts), 1, -1, "PART.json"};
 
+/* The table and the interval lines, as `lmc eval` prints them for a whole run; a note for each result whose parts
+ * had no split by document (written by an older lmc). */
+static int print_merged(const lmc_result *res, size_t n, int bootstrap, lmc_err *err) {
+    cli_print_table(res, n);
+    lmc_buf ib = {0};
+    int rc = lmc_intervals_text(&ib, res, n, bootstrap, err);
+    if (rc == 0 && ib.len) fputs(ib.p, stdout);
+    lmc_buf_free(&ib);
+    for (size_t i = 0; i < n; i++)
+        if (!res[i].doc_stats)
+            fprintf(stderr, "lmc: note: %s: the parts hold no per-document NLLs (written by an older lmc): the merged "
+                            "result has no doc_stats, which lmc report and compare need; rerun the shards with this "
+                            "lmc\n", res[i].data);
+    return rc;
+}
+
 int cmd_merge(int argc, char **argv) {
     merge_args a = {0};
     int rc = cli_parse(&merge_spec, argc, argv, &a);
@@ -31,10 +47,11 @@ int cmd_merge(int argc, char **argv) {
     char *text;
     lmc_result *res;
     size_t n_res;
+    int bootstrap;
     lmc_outputs *held = NULL;
     rc = lmc_outputs_check(&a.output, 1, a.parts.v, (size_t)a.parts.n, &err) ||
          lmc_outputs_lock(&a.output, 1, &held, &err) ||
-         lmc_merge(a.parts.v, (size_t)a.parts.n, &text, &res, &n_res, &err);
+         lmc_merge(a.parts.v, (size_t)a.parts.n, &text, &res, &n_res, &bootstrap, &err);
     cli_free(&merge_spec, &a);
     if (rc) { lmc_outputs_unlock(held); return cli_fail(err.msg); }
     lmc_buf b = {0};
@@ -43,7 +60,8 @@ int cmd_merge(int argc, char **argv) {
     rc = lmc_write_file_atomic(a.output, b.p, b.len, &err);
     lmc_buf_free(&b);
     lmc_outputs_unlock(held);
-    if (rc == 0) cli_print_table(res, n_res);
+    if (rc == 0) rc = print_merged(res, n_res, bootstrap, &err);
+    for (size_t i = 0; i < n_res; i++) lmc_result_free(&res[i]);
     free(res);
     return rc ? cli_fail(err.msg) : 0;
 }

@@ -67,11 +67,8 @@ typedef struct lmc_ckpt_fp {
 void lmc_ckpt_fingerprint(lmc_ckpt_fp *fp, const lmc_model *m, const char *model_sha256, const lmc_tokenizer *tok,
                           const lmc_eval_opts *o, const char *data_path, const lmc_result *r, size_t n_docs);
 
-/* One document's share of a window's NLL. */
-typedef struct lmc_ckpt_part {
-    size_t doc;
-    double nll;
-} lmc_ckpt_part;
+/* One document's share of a window's NLL (lmc.h). */
+typedef lmc_doc_part lmc_ckpt_part;
 
 typedef struct lmc_ckpt lmc_ckpt;
 

@@ -446,9 +446,14 @@ void lmc_result_free(lmc_result *r) {
     if (!r) return;
     free(r->doc_stats);
     free(r->window_nll);
+    free(r->window_parts);
+    free(r->window_part_off);
+    free(r->window_part_n);
     free(r->fingerprint);
     r->doc_stats = NULL;
     r->window_nll = NULL;
+    r->window_parts = NULL;
+    r->window_part_off = r->window_part_n = NULL;
     r->fingerprint = NULL;
 }
 
@@ -631,6 +636,18 @@ static int eval_windows(eval_run *e, lmc_err *err) {
     return 0;
 }
 
+/* A shard's result takes over the table's document parts (lmc merge sums them in window order across the
+ * shards, as eval_finish does for one process); windows of other shards that a checkpoint held get none. */
+static void shard_parts(wtable *t, const unsigned char *scope, lmc_result *r) {
+    r->window_parts = t->parts;
+    r->window_part_off = t->part_off;
+    r->window_part_n = t->part_n;
+    for (size_t k = 0; k < t->K; k++)
+        if (!scope[k]) r->window_part_n[k] = 0;
+    t->parts = NULL;
+    t->part_off = t->part_n = NULL;
+}
+
 /* Rank 0 (or one process): the windows combined in window order, whoever computed them, the logs and the
  * result. Other ranks: their counts only (rank 0 holds everything, or will once the queue drains). */
 static int eval_finish(eval_run *e, double t_start, lmc_err *err) {
@@ -664,7 +681,7 @@ static int eval_finish(eval_run *e, double t_start, lmc_err *err) {
     }
     if (o->per_window && write_per_window(o->per_window, e->W, e->S, K, e->wt.nll, e->scope, err)) return -1;
     if (o->per_doc && write_per_doc(o->per_doc, c, e->doc_start, e->dnll, e->dscored, err)) return -1;
-    if (o->doc_stats && o->shard_count == 0) { /* one shard's documents are partial: lmc merge leaves them out */
+    if (o->doc_stats) { /* a shard's are partial: lmc merge rebuilds them from the window parts */
         r->doc_stats = malloc(sizeof *r->doc_stats * c->n_docs);
         if (!r->doc_stats) return lmc_fail(err, "out of memory for %zu per-document statistics", c->n_docs);
         for (size_t d = 0; d < c->n_docs; d++)
@@ -677,6 +694,7 @@ static int eval_finish(eval_run *e, double t_start, lmc_err *err) {
         r->bpc = r->bpb = r->token_ppl = NAN;
         r->window_nll = lmc_xmalloc((K ? K : 1) * sizeof *r->window_nll);
         for (size_t k = 0; k < K; k++) r->window_nll[k] = e->scope[k] ? e->wt.nll[k] : NAN;
+        shard_parts(&e->wt, e->scope, r);
     } else {
         r->bpc = nll / ((double)r->chars * M_LN2);
         r->bpb = nll / ((double)r->bytes * M_LN2);

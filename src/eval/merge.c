@@ -25,6 +25,7 @@ typedef struct merge_state {
     size_t            K;     /* windows of the plan */
     unsigned char    *have;  /* (K) 1: some part holds window k */
     size_t           *from;  /* (K) the part that holds it */
+    size_t           *slot;  /* (K) its entry in that part's record */
     double           *wnll;  /* (K) its NLL */
     lmc_buf           diff;
 } merge_state;
@@ -82,6 +83,7 @@ static int gather_windows(merge_state *st, size_t p, lmc_err *err) {
                             st->parts[st->from[k]].path);
         st->have[k] = 1;
         st->from[k] = p;
+        st->slot[k] = i;
         st->wnll[k] = r->nll[i];
     }
     return 0;
@@ -112,8 +114,34 @@ static lmc_merged add_up(const merge_state *st) {
     return m;
 }
 
+/* The per-document NLLs as one process adds them (eval.c): window by window in window order, each window's
+ * parts in their order; with the documents' facts, the doc_stats of a single run. m->doc_stats stays NULL when a
+ * part has no document parts (written by an older lmc). */
+static int rebuild_doc_stats(const merge_state *st, lmc_merged *m, lmc_err *err) {
+    const lmc_shard_record *r0 = &st->rec[0];
+    for (size_t p = 0; p < st->np; p++) {
+        const lmc_shard_record *r = &st->rec[p];
+        if (!r->parts) return 0;
+        if (r->bootstrap != r0->bootstrap)
+            return lmc_fail(err, "%s: was run with --bootstrap %d, %s with %d: the merged interval needs one; rerun "
+                                 "the shards with the same --bootstrap", st->parts[p].path, r->bootstrap,
+                            st->parts[0].path, r0->bootstrap);
+        if (r->n_docs != r0->n_docs) return lmc_fail(err, "%s: damaged shard record (%s)", st->parts[p].path, r->data);
+    }
+    lmc_doc_stat *ds = lmc_xmalloc(r0->n_docs * sizeof *ds);
+    memcpy(ds, r0->docs, r0->n_docs * sizeof *ds);
+    for (size_t k = 0; k < st->K; k++) {
+        const lmc_shard_record *r = &st->rec[st->from[k]];
+        const lmc_doc_part *p = r->parts + r->part_off[st->slot[k]];
+        for (size_t j = 0; j < r->part_n[st->slot[k]]; j++) ds[p[j].doc].nll += p[j].nll;
+    }
+    m->doc_stats = ds;
+    m->bootstrap = r0->bootstrap;
+    return 0;
+}
+
 /* Merges result j of every part into parts[0]'s result j (which becomes the output). */
-static int merge_one(part *parts, size_t np, int j, lmc_result *res, lmc_err *err) {
+static int merge_one(part *parts, size_t np, int j, lmc_result *res, int *bootstrap, lmc_err *err) {
     merge_state st = {.parts = parts, .np = np, .rec = lmc_xcalloc(np, sizeof *st.rec)};
     int rc = -1;
     for (size_t p = 0; p < np; p++)
@@ -121,27 +149,33 @@ static int merge_one(part *parts, size_t np, int j, lmc_result *res, lmc_err *er
     st.K = st.rec[0].windows;
     st.have = lmc_xcalloc(st.K, 1);
     st.from = lmc_xcalloc(st.K, sizeof *st.from);
+    st.slot = lmc_xcalloc(st.K, sizeof *st.slot);
     st.wnll = lmc_xcalloc(st.K, sizeof *st.wnll);
     for (size_t p = 0; p < np; p++)
         if (check_same_run(&st, p, err) || gather_windows(&st, p, err)) goto out;
     if (check_complete(&st, err)) goto out;
     lmc_merged m = add_up(&st);
-    lmc_results_set_merged(cJSON_GetArrayItem(parts[0].results, j), &m, res);
+    cJSON *o = cJSON_GetArrayItem(parts[0].results, j);
+    if (rebuild_doc_stats(&st, &m, err) || lmc_results_set_merged(o, &m, res, err)) goto out;
+    if (m.doc_stats) *bootstrap = m.bootstrap;
     rc = 0;
 out:
     for (size_t p = 0; p < np; p++) lmc_shard_record_free(&st.rec[p]);
     free(st.rec);
     free(st.have);
     free(st.from);
+    free(st.slot);
     free(st.wnll);
     lmc_buf_free(&st.diff);
     return rc;
 }
 
-int lmc_merge(const char *const *paths, size_t np, char **json, lmc_result **res, size_t *n_res, lmc_err *err) {
+int lmc_merge(const char *const *paths, size_t np, char **json, lmc_result **res, size_t *n_res, int *bootstrap,
+              lmc_err *err) {
     *json = NULL;
     *res = NULL;
     *n_res = 0;
+    *bootstrap = 0;
     if (np == 0) return lmc_fail(err, "lmc merge needs at least one part");
     part *parts = lmc_xcalloc(np, sizeof *parts);
     lmc_result *out = NULL;
@@ -157,7 +191,7 @@ int lmc_merge(const char *const *paths, size_t np, char **json, lmc_result **res
         }
     out = lmc_xcalloc((size_t)nr, sizeof *out);
     for (int j = 0; j < nr; j++)
-        if (merge_one(parts, np, j, &out[j], err)) goto done;
+        if (merge_one(parts, np, j, &out[j], bootstrap, err)) goto done;
     double wall = 0;
     for (size_t p = 0; p < np; p++) wall += lmc_results_wall(parts[p].root);
     lmc_results_set_wall(parts[0].root, wall);
@@ -169,6 +203,7 @@ int lmc_merge(const char *const *paths, size_t np, char **json, lmc_result **res
 done:
     for (size_t p = 0; p < np; p++) cJSON_Delete(parts[p].root);
     free(parts);
+    for (int j = 0; out && j < nr; j++) lmc_result_free(&out[j]);
     free(out);
     return rc;
 }

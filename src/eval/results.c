@@ -76,20 +76,54 @@ int lmc_results_add_stats(cJSON *o, const lmc_result *r, int resamples, lmc_err 
     return 0;
 }
 
-/* What `lmc merge` needs of a shard's result: whose windows these are, their exact NLLs, the fingerprint. */
-static void add_shard(cJSON *o, const lmc_result *r, const lmc_eval_opts *eo) {
+/* The per-document facts every shard knows in full (doc_stats less nll): what `lmc merge` completes with the
+ * per-document NLLs it rebuilds. */
+static void add_documents(cJSON *sh, const lmc_result *r) {
+    cJSON *ds = cJSON_AddObjectToObject(sh, "documents");
+    cJSON *a_tok = cJSON_AddArrayToObject(ds, "tokens"), *a_sc = cJSON_AddArrayToObject(ds, "scored_tokens");
+    cJSON *a_ch = cJSON_AddArrayToObject(ds, "chars"), *a_by = cJSON_AddArrayToObject(ds, "bytes");
+    for (size_t d = 0; d < r->docs; d++) {
+        const lmc_doc_stat *s = &r->doc_stats[d];
+        cJSON_AddItemToArray(a_tok, cJSON_CreateNumber((double)s->tokens));
+        cJSON_AddItemToArray(a_sc, cJSON_CreateNumber((double)s->scored_tokens));
+        cJSON_AddItemToArray(a_ch, cJSON_CreateNumber((double)s->chars));
+        cJSON_AddItemToArray(a_by, cJSON_CreateNumber((double)s->bytes));
+    }
+}
+
+/* What `lmc merge` needs of a shard's result: whose windows these are, their exact NLLs and their split by
+ * document, the fingerprint, and what the merged result's doc_stats and interval need besides. */
+static void add_shard(cJSON *o, const lmc_result *r, const lmc_eval_opts *eo, int bootstrap) {
     cJSON *sh = cJSON_AddObjectToObject(o, "shard");
     cJSON_AddNumberToObject(sh, "index", eo->shard_index + 1);
     cJSON_AddNumberToObject(sh, "count", eo->shard_count);
     cJSON_AddStringToObject(sh, "fingerprint", r->fingerprint ? r->fingerprint : "");
     cJSON *ks = cJSON_AddArrayToObject(sh, "windows"), *bs = cJSON_AddArrayToObject(sh, "nll_bits");
+    /* without the parts or the documents (a library caller's lmc_eval_opts.doc_stats = 0), a merge has no
+     * doc_stats */
+    int docs = r->window_parts && r->doc_stats;
+    cJSON *pd = docs ? cJSON_AddArrayToObject(sh, "part_docs") : NULL;
+    cJSON *pb = docs ? cJSON_AddArrayToObject(sh, "part_nll_bits") : NULL;
+    char hex[24];
     for (size_t k = 0; k < r->windows; k++) {
         if (isnan(r->window_nll[k])) continue; /* another shard's window */
-        char hex[24];
         bits_hex(r->window_nll[k], hex);
         cJSON_AddItemToArray(ks, cJSON_CreateNumber((double)k));
         cJSON_AddItemToArray(bs, cJSON_CreateString(hex));
+        if (!docs) continue;
+        cJSON *ds = cJSON_CreateArray(), *ns = cJSON_CreateArray();
+        for (size_t i = 0; i < r->window_part_n[k]; i++) {
+            const lmc_doc_part *p = &r->window_parts[r->window_part_off[k] + i];
+            bits_hex(p->nll, hex);
+            cJSON_AddItemToArray(ds, cJSON_CreateNumber((double)p->doc));
+            cJSON_AddItemToArray(ns, cJSON_CreateString(hex));
+        }
+        cJSON_AddItemToArray(pd, ds);
+        cJSON_AddItemToArray(pb, ns);
     }
+    if (!docs) return;
+    cJSON_AddNumberToObject(sh, "bootstrap", bootstrap);
+    add_documents(sh, r);
 }
 
 /* One entry of "results": one data file (docs/results.md lists the fields in this order). */
@@ -127,8 +161,9 @@ static cJSON *result_json(const lmc_result *r, const lmc_eval_opts *eo, int boot
     add_path(o, "checkpoint", eo->checkpoint);
     add_path(o, "per_window", eo->per_window);
     add_path(o, "per_doc", eo->per_doc);
-    if (r->doc_stats && lmc_results_add_stats(o, r, bootstrap, err)) { cJSON_Delete(o); return NULL; }
-    if (r->partial) add_shard(o, r, eo);
+    /* a part's per-document NLLs cover its windows only: lmc merge adds the statistics */
+    if (!r->partial && r->doc_stats && lmc_results_add_stats(o, r, bootstrap, err)) { cJSON_Delete(o); return NULL; }
+    if (r->partial) add_shard(o, r, eo, bootstrap);
     return o;
 }
 
@@ -272,24 +307,35 @@ static int get_count(const cJSON *o, const char *key, size_t *v, const char *fil
     return 0;
 }
 
-/* doc_stats.<key>: an array of `n` numbers (counts when `count`) */
-static int get_array(const cJSON *ds, const char *key, size_t n, int count, double *out, const char *file,
-                     const char *where, lmc_err *err) {
+/* <obj>.<key> (obj: "doc_stats", or a shard's "shard.documents"): an array of `n` numbers (counts when `count`) */
+static int get_array(const cJSON *ds, const char *obj, const char *key, size_t n, int count, double *out,
+                     const char *file, const char *where, lmc_err *err) {
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(ds, key);
-    if (!cJSON_IsArray(a)) return lmc_fail(err, "%s: %s: doc_stats.%s is missing or not an array", file, where, key);
+    if (!cJSON_IsArray(a)) return lmc_fail(err, "%s: %s: %s.%s is missing or not an array", file, where, obj, key);
     if ((size_t)cJSON_GetArraySize(a) != n)
-        return lmc_fail(err, "%s: %s: doc_stats.%s has %d entries for %zu documents", file, where, key,
+        return lmc_fail(err, "%s: %s: %s.%s has %d entries for %zu documents", file, where, obj, key,
                         cJSON_GetArraySize(a), n);
     size_t i = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, a) {
         double v = cJSON_IsNumber(it) ? it->valuedouble : NAN;
         if (!isfinite(v) || v < 0 || (count && (v != floor(v) || v > 9007199254740992.0)))
-            return lmc_fail(err, "%s: %s: doc_stats.%s[%zu] is not a %s", file, where, key, i,
+            return lmc_fail(err, "%s: %s: %s.%s[%zu] is not a %s", file, where, obj, key, i,
                             count ? "non-negative integer" : "finite non-negative number");
         out[i++] = v;
     }
     return 0;
+}
+
+/* The four per-document counts of doc_stats (or a shard's "documents") into tok, sc, ch, by: 4 × n values
+ * from tok on. */
+static int get_doc_facts(const cJSON *ds, const char *obj, size_t n, double *tok, const char *file, const char *where,
+                         lmc_err *err) {
+    double *sc = tok + n, *ch = sc + n, *by = ch + n;
+    return get_array(ds, obj, "tokens", n, 1, tok, file, where, err) ||
+           get_array(ds, obj, "scored_tokens", n, 1, sc, file, where, err) ||
+           get_array(ds, obj, "chars", n, 1, ch, file, where, err) ||
+           get_array(ds, obj, "bytes", n, 1, by, file, where, err) ? -1 : 0;
 }
 
 static int load_result(const cJSON *o, size_t idx, const char *file, lmc_corpus_result *c, lmc_err *err) {
@@ -335,9 +381,8 @@ static int load_result(const cJSON *o, size_t idx, const char *file, lmc_corpus_
     if (!nll || !c->doc || !c->y || !c->x) { free(nll); return lmc_fail(err, "%s: out of memory", file); }
     double *tok = nll + n, *sc = tok + n, *ch = sc + n, *by = ch + n;
     int rc = -1;
-    if (get_array(ds, "nll", n, 0, nll, file, where, err) || get_array(ds, "tokens", n, 1, tok, file, where, err) ||
-        get_array(ds, "scored_tokens", n, 1, sc, file, where, err) ||
-        get_array(ds, "chars", n, 1, ch, file, where, err) || get_array(ds, "bytes", n, 1, by, file, where, err))
+    if (get_array(ds, "doc_stats", "nll", n, 0, nll, file, where, err) ||
+        get_doc_facts(ds, "doc_stats", n, tok, file, where, err))
         goto out;
     double snll = 0, sch = 0, sby = 0;
     for (size_t d = 0; d < n; d++) {
@@ -481,6 +526,60 @@ static int shard_windows(const cJSON *sh, const char *path, lmc_shard_record *s,
     return 0;
 }
 
+/* Window i's split by document: part_docs[i] and part_nll_bits[i], one or more parts, documents < n_docs. */
+static int shard_window_parts(const cJSON *docs, const cJSON *bits, size_t i, const char *path,
+                              lmc_shard_record *s, size_t *cap, lmc_err *err) {
+    int m = cJSON_GetArraySize(docs);
+    if (!cJSON_IsArray(docs) || !cJSON_IsArray(bits) || m < 1 || m != cJSON_GetArraySize(bits))
+        return lmc_fail(err, "%s: damaged shard record (%s, parts of entry %zu)", path, s->data, i);
+    if (s->n_parts + (size_t)m > *cap) {
+        *cap = (s->n_parts + (size_t)m) * 2;
+        s->parts = lmc_xrealloc(s->parts, *cap * sizeof *s->parts);
+    }
+    s->part_off[i] = s->n_parts;
+    s->part_n[i] = (size_t)m;
+    for (int j = 0; j < m; j++) {
+        const cJSON *d = cJSON_GetArrayItem(docs, j);
+        lmc_doc_part *p = &s->parts[s->n_parts++];
+        double dd = cJSON_IsNumber(d) ? d->valuedouble : -1;
+        if (!(dd >= 0 && dd < (double)s->n_docs) || dd != floor(dd) ||
+            parse_bits(cJSON_GetStringValue(cJSON_GetArrayItem(bits, j)), &p->nll))
+            return lmc_fail(err, "%s: damaged shard record (%s, part %d of entry %zu)", path, s->data, j, i);
+        p->doc = (size_t)dd;
+    }
+    return 0;
+}
+
+/* The record's document parts, the documents' facts and the bootstrap's resamples. Parts written before lmc
+ * recorded them have none of these (s->parts stays NULL); a record with only some of them is damaged. */
+static int shard_documents(const cJSON *result, const cJSON *sh, const char *path, lmc_shard_record *s,
+                           lmc_err *err) {
+    const cJSON *pd = cJSON_GetObjectItem(sh, "part_docs"), *pb = cJSON_GetObjectItem(sh, "part_nll_bits");
+    const cJSON *ds = cJSON_GetObjectItem(sh, "documents");
+    double b = num_or_nan(sh, "bootstrap"), nd = num_or_nan(result, "docs");
+    if (!pd && !pb && !ds) return 0;
+    if (!cJSON_IsArray(pd) || !cJSON_IsArray(pb) || !cJSON_IsObject(ds) || (size_t)cJSON_GetArraySize(pd) != s->n ||
+        (size_t)cJSON_GetArraySize(pb) != s->n || !(b >= 0 && b <= LMC_BOOTSTRAP_MAX) || b != floor(b) ||
+        !(nd >= 1 && nd < 1e12) || nd != floor(nd))
+        return lmc_fail(err, "%s: damaged shard record (%s: document parts)", path, s->data);
+    s->bootstrap = (int)b;
+    s->n_docs = (size_t)nd;
+    s->part_off = lmc_xcalloc(s->n + 1, sizeof *s->part_off);
+    s->part_n = lmc_xcalloc(s->n + 1, sizeof *s->part_n);
+    size_t cap = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (shard_window_parts(cJSON_GetArrayItem(pd, (int)i), cJSON_GetArrayItem(pb, (int)i), i, path, s, &cap, err))
+            return -1;
+    double *f = lmc_xmalloc(4 * s->n_docs * sizeof *f);
+    int rc = get_doc_facts(ds, "shard.documents", s->n_docs, f, path, s->data, err);
+    s->docs = lmc_xcalloc(s->n_docs, sizeof *s->docs);
+    for (size_t d = 0; rc == 0 && d < s->n_docs; d++)
+        s->docs[d] = (lmc_doc_stat){0, (size_t)f[d], (size_t)f[s->n_docs + d], (size_t)f[2 * s->n_docs + d],
+                                    (size_t)f[3 * s->n_docs + d]};
+    free(f);
+    return rc;
+}
+
 int lmc_results_shard(const cJSON *result, const char *path, lmc_shard_record *s, lmc_err *err) {
     memset(s, 0, sizeof *s);
     const cJSON *sh = cJSON_GetObjectItemCaseSensitive(result, "shard");
@@ -501,14 +600,17 @@ int lmc_results_shard(const cJSON *result, const char *path, lmc_shard_record *s
     s->forward_seconds = num_or_nan(result, "forward_seconds");
     s->window_tokens_per_s = num_or_nan(result, "window_tokens_per_s");
     s->resumed_windows = num_or_nan(result, "resumed_windows");
-    return shard_windows(sh, path, s, err);
+    return shard_windows(sh, path, s, err) || shard_documents(result, sh, path, s, err) ? -1 : 0;
 }
 
 void lmc_shard_record_free(lmc_shard_record *s) {
     free(s->k);
     free(s->nll);
-    s->k = NULL;
-    s->nll = NULL;
+    free(s->part_off);
+    free(s->part_n);
+    free(s->parts);
+    free(s->docs);
+    memset(s, 0, sizeof *s);
 }
 
 /* Replaces o[key] in place (keys keep the order of a single run's file), as doubles are written. */
@@ -518,8 +620,9 @@ static void set_double(cJSON *o, const char *key, double v) {
     else cJSON_AddItemToObject(o, key, item);
 }
 
-void lmc_results_set_merged(cJSON *o, const lmc_merged *m, lmc_result *res) {
+int lmc_results_set_merged(cJSON *o, const lmc_merged *m, lmc_result *res, lmc_err *err) {
     memset(res, 0, sizeof *res);
+    res->doc_stats = m->doc_stats;
     const char *data = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "data"));
     snprintf(res->data, sizeof res->data, "%s", data ? data : "?");
     res->nll = m->nll;
@@ -547,7 +650,10 @@ void lmc_results_set_merged(cJSON *o, const lmc_merged *m, lmc_result *res) {
     set_double(o, "window_tokens_per_s", m->forward_seconds > 0 ? m->work / m->forward_seconds : 0);
     set_double(o, "resumed_windows", m->resumed_windows);
     cJSON_DeleteItemFromObjectCaseSensitive(o, "shard");
+    /* where a single run's file has them: after the output paths */
+    if (res->doc_stats && lmc_results_add_stats(o, res, m->bootstrap, err)) return -1;
     cJSON_AddNumberToObject(o, "merged_shards", m->shards);
+    return 0;
 }
 
 double lmc_results_wall(const cJSON *root) { return num_or_nan(root, "wall_seconds"); }

@@ -40,6 +40,14 @@ typedef struct lmc_shard_record {
     size_t     *k;                  /* (n) their indices, each < windows */
     double     *nll;                /* (n) their exact NLLs (finite) */
     double      seconds, forward_seconds, window_tokens_per_s, resumed_windows;
+    /* The windows' NLLs split by document and the documents' facts, from which lmc merge rebuilds doc_stats;
+     * parts == NULL in parts written before lmc recorded them. */
+    size_t       *part_off, *part_n; /* (n) window k[i]'s parts are parts[part_off[i] ..+ part_n[i]) */
+    lmc_doc_part *parts;             /* (n_parts) each doc < n_docs, nll finite */
+    size_t        n_parts;
+    lmc_doc_stat *docs;              /* (n_docs) doc_stats less nll (0), or NULL */
+    size_t        n_docs;            /* the result's "docs" */
+    int           bootstrap;         /* the part's --bootstrap resamples */
 } lmc_shard_record;
 
 /* Reads result's shard record; fails naming path when it has none (a complete result) or it is damaged. */
@@ -53,11 +61,16 @@ typedef struct lmc_merged {
     double work;                      /* Σ forward_seconds · window_tokens_per_s */
     double resumed_windows;
     int    shards;                    /* N */
+    lmc_doc_stat *doc_stats;          /* (docs) rebuilt from the parts, or NULL (parts of an older lmc) */
+    int    bootstrap;                 /* the parts' --bootstrap resamples, with doc_stats */
 } lmc_merged;
 
 /* Rewrites a part's result object (keys in place) as the merged result: nll, nll_bits and the ratios from
- * m->nll, the times, "shard" dropped and "merged_shards" added; fills *res with what the table prints. */
-void lmc_results_set_merged(cJSON *result, const lmc_merged *m, lmc_result *res);
+ * m->nll, the times, "shard" dropped, the statistics (bpc_se, bpc_ci95, bootstrap, doc_stats) added when
+ * m->doc_stats is set, and "merged_shards"; fills *res with what the table and the interval line print. res
+ * takes over m->doc_stats (lmc_result_free), also on failure (out of memory, or doc_stats that hold no
+ * characters). */
+int lmc_results_set_merged(cJSON *result, const lmc_merged *m, lmc_result *res, lmc_err *err);
 
 /* The top level's wall_seconds (NaN when absent), and setting it. */
 double lmc_results_wall(const cJSON *root);

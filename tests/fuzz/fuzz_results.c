@@ -43,10 +43,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char *text = NULL;
     lmc_result *res = NULL;
     size_t n_res = 0;
+    int bootstrap = 0;
     lmc_err merr = {{0}};
-    if (lmc_merge(parts, 1, &text, &res, &n_res, &merr) == 0) FZ_ASSERT(text != NULL);
+    if (lmc_merge(parts, 1, &text, &res, &n_res, &bootstrap, &merr) == 0) FZ_ASSERT(text != NULL);
     else FZ_ASSERT(merr.msg[0] && !strchr(merr.msg, '\n'));
     free(text);
+    for (size_t i = 0; i < n_res; i++) lmc_result_free(&res[i]);
     free(res);
     return 0;
 }
