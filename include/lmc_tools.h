@@ -112,6 +112,10 @@ lmc_name_source lmc_model_name(const lmc_model *m, const char *given, char *out,
 int lmc_results_write(const char *path, const lmc_results_meta *meta, const lmc_result *r, const lmc_eval_opts *eo,
                       size_t n, lmc_err *err);
 
+/* A data file's name as reports show it (their column) and per-data-file output paths use it (`{}`): the last
+ * path component without .gz, then .jsonl / .json / .txt ("cc" for data/cc.jsonl.gz). */
+void lmc_corpus_name(const char *data, char *out, size_t cap);
+
 /* One corpus result read back. */
 typedef struct lmc_corpus_result {
     char    corpus[256];      /* column name: the data file's name without directory and .jsonl/.gz/.txt */

@@ -380,20 +380,22 @@ static void test_refusals(void) {
     free(t);
 }
 
-/* Several --data files: one checkpoint per file, FILE.0, FILE.1. */
+/* Several --data files: one checkpoint per file, FILE.{} → FILE.cc, FILE.python (docs/evaluating.md). */
 static void test_multi_data(void) {
     if (!have_ref) SKIP("no reference run");
     char ck[300], ck0[310], ck1[310], out[300];
     path_in(ck, sizeof ck, "multi.ckpt");
-    snprintf(ck0, sizeof ck0, "%s.0", ck);
-    snprintf(ck1, sizeof ck1, "%s.1", ck);
+    snprintf(ck0, sizeof ck0, "%s.cc", ck);
+    snprintf(ck1, sizeof ck1, "%s.python", ck);
     path_in(out, sizeof out, "multi.json");
+    char tmpl[310];
+    snprintf(tmpl, sizeof tmpl, "%s.{}", ck);
     args a = base_args();
     a_push(&a, "--data"); a_push(&a, "demo-data/python.jsonl");
-    a_push(&a, "--checkpoint"); a_push(&a, ck);
+    a_push(&a, "--checkpoint"); a_push(&a, tmpl);
     a_push(&a, "--json"); a_push(&a, out);
     REQUIRE(run(a.v, NULL, NULL) == 0, "two --data files with --checkpoint failed");
-    CHECK(exists(ck0) && exists(ck1) && !exists(ck), "expected %s and %s", ck0, ck1);
+    CHECK(exists(ck0) && exists(ck1) && !exists(ck) && !exists(tmpl), "expected %s and %s", ck0, ck1);
     char bits[32] = "";
     result_field(out, "nll_bits", bits, sizeof bits, NULL);
     CHECK(strcmp(bits, REF_BITS) == 0, "first data file: %s vs %s", bits, REF_BITS);

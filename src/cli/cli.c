@@ -26,11 +26,77 @@ int cli_threads(long requested) {
     return lmc_threads_init((int)requested);
 }
 
-const char *cli_indexed_path(char *buf, size_t cap, const char *path, size_t i, size_t n) {
+/* ---- one output path per --data file ------------------------------------------------------------------ */
+
+/* path with every "{}" replaced by the data file's name, into buf (cap > 0); -1 when it does not fit (buf then
+ * holds what fitted). */
+static int expand(char *buf, size_t cap, const char *path, const char *data) {
+    char name[256];
+    lmc_corpus_name(data, name, sizeof name);
+    size_t len = 0, nl = strlen(name);
+    for (const char *p = path; *p; p++) {
+        int brace = p[0] == '{' && p[1] == '}';
+        size_t add = brace ? nl : 1;
+        if (len + add >= cap) { buf[len] = 0; return -1; }
+        memcpy(buf + len, brace ? name : p, add);
+        len += add;
+        p += brace;
+    }
+    buf[len] = 0;
+    return 0;
+}
+
+const char *cli_data_path(char *buf, size_t cap, const char *path, const char *data) {
     if (!path) return NULL;
-    if (n > 1) snprintf(buf, cap, "%s.%zu", path, i);
-    else snprintf(buf, cap, "%s", path);
+    if (expand(buf, cap, path, data)) snprintf(buf, cap, "%s", path); /* cli_check_data_path refused it */
     return buf;
+}
+
+/* Several data files, a path without {}: say how to name one file each, and how files an lmc before this rule
+ * wrote (PATH.0, PATH.1, ... in --data order) resume under the new names. */
+static int needs_template(const cli_spec *spec, const char *opt, const char *path, const cli_list *data) {
+    lmc_buf b = {0}, tp = {0};
+    lmc_buf_printf(&tp, "%s.{}", path);
+    lmc_buf_printf(&b, "%s %s names one file for %d --data files: it needs {}, which each data file's name replaces "
+                   "(%s %s gives", opt, path, data->n, opt, tp.p);
+    char one[4200], old[4200];
+    for (int i = 0; i < data->n && i < 3; i++) {
+        expand(one, sizeof one, tp.p, data->v[i]);
+        lmc_buf_printf(&b, "%s %s", i ? "," : "", one);
+    }
+    lmc_buf_printf(&b, "%s)", data->n > 3 ? ", ..." : "");
+    int first = 1, ranks = 0;
+    for (int i = 0; i < data->n; i++) {
+        snprintf(old, sizeof old, "%s.%d", path, i);
+        if (access(old, F_OK) || expand(one, sizeof one, tp.p, data->v[i])) continue;
+        lmc_buf_printf(&b, "%s mv %s %s", first ? "; files an older lmc named by --data position resume under the new "
+                                                  "names after" : ";", old, one);
+        first = 0;
+        snprintf(old, sizeof old, "%s.%d.r1", path, i);
+        ranks |= access(old, F_OK) == 0;
+    }
+    if (ranks) lmc_buf_printf(&b, " (and their MPI rank files .r1, .r2, ... alike)");
+    int rc = cli_usage(spec, "%s", b.p);
+    lmc_buf_free(&b);
+    lmc_buf_free(&tp);
+    return rc;
+}
+
+int cli_check_data_path(const cli_spec *spec, const char *opt, const char *path, const cli_list *data) {
+    if (!path) return CLI_GO;
+    if (data->n > 1 && !strstr(path, "{}")) return needs_template(spec, opt, path, data);
+    char (*name)[4200] = lmc_xcalloc((size_t)data->n + 1, sizeof *name);
+    int rc = CLI_GO;
+    for (int i = 0; rc == CLI_GO && i < data->n; i++) {
+        if (expand(name[i], sizeof name[i], path, data->v[i]))
+            rc = cli_usage(spec, "%s %s: the path for %s is too long", opt, path, data->v[i]);
+        for (int j = 0; rc == CLI_GO && j < i; j++)
+            if (!strcmp(name[i], name[j]))
+                rc = cli_usage(spec, "%s %s: --data %s and %s both name %s (the {} is the file name without "
+                               "directory and .jsonl/.gz/.txt): rename one", opt, path, data->v[j], data->v[i], name[i]);
+    }
+    free(name);
+    return rc;
 }
 
 size_t cli_memory_limit(void) {

@@ -39,8 +39,17 @@ int cmd_kld(int argc, char **argv);
 #define CLI_JSON_OUTPUT(field, help)    {"--output", "-o --json", CLI_STR, "OUT.json", 0, 0, field, help}
 #define CLI_QUIET(field, help)          {"--quiet", "-q", CLI_FLAG, "", 0, 0, field, help}
 
-/* One output path per --data file (eval, kld): with several, ".<i>" is appended to path; NULL for NULL. */
-const char *cli_indexed_path(char *buf, size_t cap, const char *path, size_t i, size_t n);
+/* One output path per --data file (eval's --checkpoint, --per-window, --per-doc; kld's --checkpoint, --save-base,
+ * --base-file), by one rule whatever the number of --data files, so that the same path names the same file for
+ * a data file in a one-file and in a several-file run (either resumes the other's checkpoint): every "{}" in
+ * path becomes the data file's name (lmc_corpus_name: "cc" for data/cc.jsonl.gz); a path without "{}" is used
+ * as it is. NULL for NULL. Check the path first (cli_check_data_path); buf: 4200 bytes. */
+const char *cli_data_path(char *buf, size_t cap, const char *path, const char *data);
+
+/* Before any work: with several --data files the path of option `opt` needs a "{}" (else every file would write
+ * one file; the message says how files of an older lmc, named PATH.0, PATH.1, ..., resume), and the names it
+ * gives must differ and fit. CLI_GO, or the usage exit status (printed). */
+int cli_check_data_path(const cli_spec *spec, const char *opt, const char *path, const cli_list *data);
 
 /* The results table eval and merge print on stdout: one row per data file. */
 void cli_print_table(const lmc_result *r, size_t n);

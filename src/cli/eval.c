@@ -50,9 +50,9 @@ static const cli_opt OPTS[] = {
      "one line per document: index, chars, bytes, tokens, scored_tokens, nll"},
     {"--checkpoint", NULL, CLI_STR, "FILE", 0, 0, F(checkpoint),
      "record each finished window in FILE; rerunning the same command resumes where it stopped, with a "
-     "bit-identical result; a FILE made for another model, data or setting is refused. With several --data "
-     "files, --checkpoint, --per-window and --per-doc name one file per data file: FILE.0, FILE.1, ... (in "
-     "--data order)"},
+     "bit-identical result; a FILE made for another model, data or setting is refused. In --checkpoint, "
+     "--per-window and --per-doc each {} becomes the data file's name (ck.{} gives ck.cc for cc.jsonl): with "
+     "several --data files they need one"},
     {"--check-weights", NULL, CLI_FLAG, "", 0, 0, F(check_weights),
      "scan every weight for NaN/Inf before evaluating (a non-finite NLL always stops the run)"},
     {"--skip-bad-records", NULL, CLI_FLAG, "", 0, 0, F(skip_bad),
@@ -107,7 +107,10 @@ static int check_args(const eval_args *a, lmc_eval_opts *eo) {
     if (eo->shard_count && !a->output)
         return cli_usage(&eval_spec, "--shard writes a partial result: it needs --json PART.json");
     if (eo->shard_count && eo->per_doc) return cli_usage(&eval_spec, "--per-doc needs every window, not one shard's");
-    return CLI_GO;
+    int rc = cli_check_data_path(&eval_spec, "--checkpoint", a->checkpoint, &a->data);
+    if (rc == CLI_GO) rc = cli_check_data_path(&eval_spec, "--per-window", a->per_window, &a->data);
+    if (rc == CLI_GO) rc = cli_check_data_path(&eval_spec, "--per-doc", a->per_doc, &a->data);
+    return rc;
 }
 
 /* ---- progress on stderr ------------------------------------------------------------------------ */
@@ -229,9 +232,10 @@ static void plan_outputs(eval_run *r) {
     for (size_t i = 0; i < n; i++) {
         lmc_eval_opts *e = &r->eos[i];
         *e = r->eo;
-        e->checkpoint = cli_indexed_path(r->paths[i][0], sizeof r->paths[i][0], r->eo.checkpoint, i, n);
-        e->per_window = cli_indexed_path(r->paths[i][1], sizeof r->paths[i][1], r->eo.per_window, i, n);
-        e->per_doc = cli_indexed_path(r->paths[i][2], sizeof r->paths[i][2], r->eo.per_doc, i, n);
+        const char *d = r->a->data.v[i];
+        e->checkpoint = cli_data_path(r->paths[i][0], sizeof r->paths[i][0], r->eo.checkpoint, d);
+        e->per_window = cli_data_path(r->paths[i][1], sizeof r->paths[i][1], r->eo.per_window, d);
+        e->per_doc = cli_data_path(r->paths[i][2], sizeof r->paths[i][2], r->eo.per_doc, d);
     }
 }
 

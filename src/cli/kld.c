@@ -45,15 +45,16 @@ static const cli_opt OPTS[] = {
      "resamples of documents for the 95% intervals of ΔBPC and KLD per character (default 1000; 0: none)"},
     {"--save-base", NULL, CLI_STR, "FILE", 0, 0, F(save_base),
      "run only --base and store its top --top-k log-probs and the tail mass of every scored token in FILE "
-     "(atomically), for later runs with --base-file; with several --data files FILE.0, FILE.1, ..."},
+     "(atomically), for later runs with --base-file; each {} in FILE becomes the data file's name (base.{} gives "
+     "base.cc for cc.jsonl): with several --data files it needs one, as do --base-file and --checkpoint"},
     {"--base-file", NULL, CLI_STR, "FILE", 0, 0, F(base_file),
      "compare --model with the base stored by --save-base instead of running --base (same data, --file-num, "
      "--block-size, --stride and tokens: checked); divergences over the top K, the target and one tail bucket"},
     {"--top-k", NULL, CLI_INT, "K", 5, 4096, F(top_k), "log-probs per token --save-base keeps (default 32)"},
     {"--checkpoint", NULL, CLI_STR, "FILE", 0, 0, F(checkpoint),
      "record each finished window in FILE; rerunning the same command resumes where it stopped, with a "
-     "bit-identical result; a FILE made for another comparison is refused. With several --data files FILE.0, "
-     "FILE.1, ..."},
+     "bit-identical result; a FILE made for another comparison is refused. Each {} in FILE becomes the data "
+     "file's name"},
     {"--skip-bad-records", NULL, CLI_FLAG, "", 0, 0, F(skip_bad),
      "skip malformed records instead of failing"},
     CLI_QUIET(F(quiet), "no memory line or progress on stderr"),
@@ -144,9 +145,9 @@ static int compare_all(kld_cli *k) {
     }
     for (int i = 0; i < a->data.n; i++) {
         char sb[4200], bf[4200], ck[4200];
-        o.save_base = cli_indexed_path(sb, sizeof sb, a->save_base, i, a->data.n);
-        o.base_file = cli_indexed_path(bf, sizeof bf, a->base_file, i, a->data.n);
-        o.checkpoint = cli_indexed_path(ck, sizeof ck, a->checkpoint, i, a->data.n);
+        o.save_base = cli_data_path(sb, sizeof sb, a->save_base, a->data.v[i]);
+        o.base_file = cli_data_path(bf, sizeof bf, a->base_file, a->data.v[i]);
+        o.checkpoint = cli_data_path(ck, sizeof ck, a->checkpoint, a->data.v[i]);
         int rc = lmc_kld_run(k->ma, k->ta, k->mb, k->tb, a->data.v[i], &o, &k->res[i], &k->err);
         cli_progress_end(&k->po);
         if (rc) return -1;
@@ -177,7 +178,10 @@ static int check_args(const kld_args *a) {
     if (!a->save_base && !a->base_file && (!a->base || !a->model))
         return cli_usage(&kld_spec, "kld needs --base MODEL and --model MODEL");
     if (!a->data.n) return cli_usage(&kld_spec, "kld needs at least one --data FILE");
-    return CLI_GO;
+    int rc = cli_check_data_path(&kld_spec, "--save-base", a->save_base, &a->data);
+    if (rc == CLI_GO) rc = cli_check_data_path(&kld_spec, "--base-file", a->base_file, &a->data);
+    if (rc == CLI_GO) rc = cli_check_data_path(&kld_spec, "--checkpoint", a->checkpoint, &a->data);
+    return rc;
 }
 
 int cmd_kld(int argc, char **argv) {

@@ -266,7 +266,7 @@ lmc_name_source lmc_model_name(const lmc_model *m, const char *given, char *out,
     return LMC_NAME_PATH;
 }
 
-static void corpus_name(const char *data, char *out, size_t cap) {
+void lmc_corpus_name(const char *data, char *out, size_t cap) {
     const char *base = last_component(data);
     snprintf(out, cap, "%s", base);
     size_t n = strlen(out);
@@ -357,7 +357,7 @@ static int load_result(const cJSON *o, size_t idx, const char *file, lmc_corpus_
     c->stride = (int)st;
     c->file_num = (long)fnum;
     snprintf(where, sizeof where, "results[%zu] (%.40s)", idx, last_component(c->data));
-    corpus_name(c->data, c->corpus, sizeof c->corpus);
+    lmc_corpus_name(c->data, c->corpus, sizeof c->corpus);
     /* optional in meaning: a baseline that failed or a fully resumed run writes null */
     const cJSON *z = cJSON_GetObjectItemCaseSensitive(o, "zlib_bpc");
     c->zlib_bpc = cJSON_IsNumber(z) ? z->valuedouble : NAN;
