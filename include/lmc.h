@@ -122,9 +122,13 @@ typedef struct lmc_model lmc_model;
 typedef enum lmc_compute {
     LMC_COMPUTE_F32 = 0,  /* all activations f32; bf16/f16 weights widened tile by tile (exact) */
     LMC_COMPUTE_BF16 = 1, /* bf16 x bf16 dot products with f32 accumulation (AVX512_BF16 when present) */
+    /* int8 x int8 matmuls (weights as a GGUF stores them, F32/F16/BF16 ones quantized once to Q8_0; activations
+     * quantized per 32 values), attention as under bf16: a different measurement from f32/bf16, not an
+     * approximation of them (docs/performance.md "int8") */
+    LMC_COMPUTE_INT8 = 2,
 } lmc_compute;
 
-/* "f32" / "bf16" for a compute mode (the spelling of --dtype and of the results' compute_dtype). */
+/* "f32" / "bf16" / "int8" for a compute mode (the spelling of --dtype and of the results' compute_dtype). */
 const char *lmc_compute_name(lmc_compute c);
 /* The compute mode a name spells: 0, or -1 when it is none of them (*out unchanged). */
 int lmc_compute_parse(const char *name, lmc_compute *out);

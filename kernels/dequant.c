@@ -12,6 +12,7 @@
 #include "kernels.h"
 
 #include <stdint.h>
+#include <math.h>
 #include <string.h>
 
 /* ---- 16-bit floats ---------------------------------------------------------------------------- */
@@ -144,5 +145,94 @@ void lmc_dequant_q6_k(const void *src, float *dst, int64_t n) {
                 dst[l + 96] = d * sc[is + 6] * q4;
             }
         }
+    }
+}
+
+/* ---- the int8 forms (gemm_i8.h gemm_i8_unpack_fn) ----------------------------------------------
+ * The same blocks as integers and scales, w = dw·q + mw per sub-block, for the int8 GEMM: no value is rounded,
+ * q is the stored integer (re-centred), dw and mw the block's float factors computed as the widening above does. */
+
+void lmc_unpack_q8_0(const void *src, int8_t *q, float *dw, float *mw, int64_t n) {
+    const uint8_t *b = src;
+    for (int64_t i = 0; i < n / 32; i++, b += 34, q += 32) {
+        dw[i] = half_at(b);
+        memcpy(q, b + 2, 32);
+    }
+}
+
+void lmc_unpack_q4_0(const void *src, int8_t *q, float *dw, float *mw, int64_t n) {
+    const uint8_t *b = src;
+    for (int64_t i = 0; i < n / 32; i++, b += 18, q += 32) {
+        dw[i] = half_at(b);
+        for (int j = 0; j < 16; j++) {
+            q[j] = (int8_t)((b[2 + j] & 0x0F) - 8);
+            q[j + 16] = (int8_t)((b[2 + j] >> 4) - 8);
+        }
+    }
+}
+
+void lmc_unpack_q5_0(const void *src, int8_t *q, float *dw, float *mw, int64_t n) {
+    const uint8_t *b = src;
+    for (int64_t i = 0; i < n / 32; i++, b += 22, q += 32) {
+        dw[i] = half_at(b);
+        uint32_t qh;
+        memcpy(&qh, b + 2, 4);
+        for (int j = 0; j < 16; j++) {
+            const int h0 = ((qh >> j) << 4) & 0x10, h1 = (qh >> (j + 12)) & 0x10;
+            q[j] = (int8_t)(((b[6 + j] & 0x0F) | h0) - 16);
+            q[j + 16] = (int8_t)(((b[6 + j] >> 4) | h1) - 16);
+        }
+    }
+}
+
+/* Sub-blocks of 32: q the nibble (0..15), dw = d·scale, mw = −dmin·min. */
+void lmc_unpack_q4_k(const void *src, int8_t *q, float *dw, float *mw, int64_t n) {
+    const uint8_t *b = src;
+    for (int64_t i = 0; i < n / 256; i++, b += 144) {
+        const float d = half_at(b), dmin = half_at(b + 2);
+        const uint8_t *scales = b + 4, *qs = b + 16;
+        for (int j = 0; j < 8; j += 2, qs += 32, q += 64) {
+            uint8_t sc, m;
+            q4k_scale_min(j, scales, &sc, &m);
+            dw[8 * i + j] = d * sc, mw[8 * i + j] = -(dmin * m);
+            q4k_scale_min(j + 1, scales, &sc, &m);
+            dw[8 * i + j + 1] = d * sc, mw[8 * i + j + 1] = -(dmin * m);
+            for (int l = 0; l < 32; l++) q[l] = (int8_t)(qs[l] & 0x0F), q[l + 32] = (int8_t)(qs[l] >> 4);
+        }
+    }
+}
+
+/* Sub-blocks of 16: q the 6-bit value − 32, dw = d·scale. */
+void lmc_unpack_q6_k(const void *src, int8_t *q, float *dw, float *mw, int64_t n) {
+    const uint8_t *b = src;
+    for (int64_t i = 0; i < n / 256; i++, b += 210, q += 256) {
+        const float d = half_at(b + 208);
+        const uint8_t *ql = b, *qh = b + 128;
+        const int8_t *sc = (const int8_t *)(b + 192);
+        for (int s = 0; s < 16; s++) dw[16 * i + s] = d * sc[s];
+        for (int h = 0; h < 2; h++, ql += 64, qh += 32) {
+            int8_t *o = q + 128 * h;
+            for (int l = 0; l < 32; l++) {
+                o[l] = (int8_t)(((ql[l] & 0x0F) | (((qh[l] >> 0) & 3) << 4)) - 32);
+                o[l + 32] = (int8_t)(((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) - 32);
+                o[l + 64] = (int8_t)(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+                o[l + 96] = (int8_t)(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+            }
+        }
+    }
+}
+
+/* ---- quantizing (ggml's reference quantize_row_q8_0: d = max|x| / 127, q = round(x / d)) ---------- */
+
+void lmc_quantize_q8_0(const float *x, void *dst, int64_t n) {
+    uint8_t *b = dst;
+    for (int64_t i = 0; i < n / 32; i++, b += 34, x += 32) {
+        float amax = 0;
+        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[j]));
+        const float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+        uint16_t h;
+        f32_to_f16(&h, &d, 1);
+        memcpy(b, &h, 2);
+        for (int j = 0; j < 32; j++) b[2 + j] = (uint8_t)(int8_t)roundf(x[j] * id);
     }
 }

@@ -27,7 +27,7 @@ static const cli_opt OPTS[] = {
      "random weights of a model shape generated in memory: tinyllama-1.1b, llama2-7b, llama3-8b, mistral-7b, "
      "qwen2-0.5b, qwen2-7b, mixtral-8x7b-mini, deepseek-v2-lite-mini"},
     CLI_MODEL(F(model), "a real model instead of --shape"),
-    CLI_DTYPE(F(compute), "compute: f32 (default) or bf16"),
+    CLI_DTYPE(F(compute), "compute: f32 (default), bf16 or int8 (int8 matmuls on the weights as stored)"),
     {"--weights", NULL, CLI_CHOICE, "f32|bf16", 0, 0, F(weights),
      "the generated weights' dtype (default: that of --dtype; bf16 weights with f32 compute is what `lmc eval` "
      "does with a bf16 checkpoint)"},
@@ -44,7 +44,7 @@ static const cli_opt OPTS[] = {
 
 const cli_spec bench_spec = {
     "bench", "evaluation speed against the machine's own sgemm, measured in one run",
-    "lmc bench (--shape NAME | --model MODEL) [--dtype f32|bf16] [--block-size W] [--windows K] [--json OUT]",
+    "lmc bench (--shape NAME | --model MODEL) [--dtype f32|bf16|int8] [--block-size W] [--windows K] [--json OUT]",
     "Evaluation speed on random weights of a model shape generated in memory (no files), or on a real model, "
     "against sgemm measured in the same run at the model's matrix shapes; the counted FLOPs, the time split by "
     "kernel and the memory taken.",

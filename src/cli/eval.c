@@ -39,7 +39,7 @@ static const cli_opt OPTS[] = {
      "use only the first N records of each file (default -1: all)"},
     CLI_THREADS(F(threads),
                 "threads for all kernels (default 0: all cores; under mpirun the rank's share of the CPUs)"),
-    CLI_DTYPE(F(compute), "compute: f32 (exact, default) or bf16 x bf16 dot products with f32 accumulation"),
+    CLI_DTYPE(F(compute), "compute: f32 (exact, default), bf16 x bf16 dot products with f32 accumulation, or int8 (int8 matmuls: a different measurement)"),
     CLI_JSON_OUTPUT(F(output),
                     "also write the results as JSON (atomically: complete or absent; fields in docs/results.md)"),
     {"--name", NULL, CLI_STR, "NAME", 0, 0, F(name),
