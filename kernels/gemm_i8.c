@@ -64,9 +64,11 @@ size_t gemm_i8_x_bytes(int T, int K) {
     return align64((size_t)T * (size_t)K * 2) + 2 * align64(nb * sizeof(float)) + 64;
 }
 
-/* One block of 32 values: q = rint(x / d), d = amax / 127; returns d and writes Σ q to *sum. nearbyintf rounds
- * to nearest even (the default mode), as the SIMD conversion would. */
-static float quant_block(const float *x, int *q, int *sum) {
+/* One block of 32 values: d = amax / 127 and q = rint(x / d) (nearest even, the default rounding; x · (1/d) as
+ * ggml does), clamped to ±127; returns d and Σ q in *sum. Three versions with the same bits: the max is exact in
+ * any order, d and 1/d are the same scalar operations, the products and the rounding are the same IEEE
+ * operations per element (vcvtps2dq rounds as nearbyintf). */
+static float quant_block_c(const float *x, int32_t *q, int *sum) {
     float amax = 0;
     for (int j = 0; j < GEMM_I8_QK; j++) amax = fmaxf(amax, fabsf(x[j]));
     const float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
@@ -74,37 +76,81 @@ static float quant_block(const float *x, int *q, int *sum) {
     for (int j = 0; j < GEMM_I8_QK; j++) {
         float v = nearbyintf(x[j] * id);
         v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
-        q[j] = (int)v;
+        q[j] = (int32_t)v;
         s += q[j];
     }
     *sum = s;
     return d;
 }
 
+__attribute__((target("avx2,fma"))) static float quant_block_avx2(const float *x, int32_t *q, int *sum) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 v[4], m = _mm256_setzero_ps();
+    for (int i = 0; i < 4; i++) v[i] = _mm256_loadu_ps(x + 8 * i), m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[i]));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    const float amax = _mm_cvtss_f32(h), d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+    __m256i acc = _mm256_setzero_si256();
+    for (int i = 0; i < 4; i++) {
+        __m256i qi = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], _mm256_set1_ps(id)));
+        qi = _mm256_max_epi32(_mm256_min_epi32(qi, _mm256_set1_epi32(127)), _mm256_set1_epi32(-127));
+        _mm256_storeu_si256((__m256i *)(q + 8 * i), qi);
+        acc = _mm256_add_epi32(acc, qi);
+    }
+    __m128i a = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    a = _mm_add_epi32(a, _mm_shuffle_epi32(a, 0x4E));
+    a = _mm_add_epi32(a, _mm_shuffle_epi32(a, 0xB1));
+    *sum = _mm_cvtsi128_si32(a);
+    return d;
+}
+
+__attribute__((target("avx512f"))) static float quant_block_avx512(const float *x, int32_t *q, int *sum) {
+    const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+    const float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+    const __m512 vid = _mm512_set1_ps(id);
+    const __m512i hi = _mm512_set1_epi32(127), lo = _mm512_set1_epi32(-127);
+    const __m512i q0 = _mm512_max_epi32(_mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v0, vid)), hi), lo);
+    const __m512i q1 = _mm512_max_epi32(_mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v1, vid)), hi), lo);
+    _mm512_storeu_si512(q, q0);
+    _mm512_storeu_si512(q + 16, q1);
+    *sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+    return d;
+}
+
+typedef float (*quant_block_fn)(const float *x, int32_t *q, int *sum);
+
 void gemm_i8_quantize(gemm_i8_x *xq, const float *x, int T, int K, int path, void *scratch) {
     if (path == GEMM_I8_AUTO) path = gemm_i8_auto_path();
+    const quant_block_fn qb = path == GEMM_I8_C     ? quant_block_c /* the reference runs on no SIMD at all */
+                            : cpu_has_avx512f()     ? quant_block_avx512
+                            : cpu_has_avx2_fma()    ? quant_block_avx2
+                                                    : quant_block_c;
     const int Kp = round32(K), nb = Kp / GEMM_I8_QK;
     uint8_t *base = (uint8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     *xq = (gemm_i8_x){.T = T, .K = Kp, .path = path, .q = base};
     xq->d = (float *)(base + align64((size_t)T * Kp * 2));
     xq->ds = xq->d + align64((size_t)T * nb * sizeof(float)) / sizeof(float);
-#pragma omp parallel for schedule(static) if ((size_t)T * K > (1u << 16))
+#pragma omp parallel for schedule(static) if ((size_t)T * K > (1u << 15))
     for (int t = 0; t < T; t++) {
         const float *xr = x + (size_t)t * K;
         for (int b = 0; b < nb; b++) {
-            int q[GEMM_I8_QK], s;
+            int32_t q[GEMM_I8_QK];
+            int s;
             float pad[GEMM_I8_QK] = {0}; /* the last block of a K that is not a multiple of 32: zeros after K */
             const float *src = xr + b * GEMM_I8_QK;
             if ((b + 1) * GEMM_I8_QK > K) memcpy(pad, src, sizeof(float) * (size_t)(K - b * GEMM_I8_QK)), src = pad;
-            const float d = quant_block(src, q, &s);
+            const float d = qb(src, q, &s);
             xq->d[(size_t)t * nb + b] = d;
             xq->ds[(size_t)t * nb + b] = d * (float)s;
             const size_t o = (size_t)t * Kp + (size_t)b * GEMM_I8_QK;
-            for (int j = 0; j < GEMM_I8_QK; j++) {
-                if (path == GEMM_I8_AVX2) ((int16_t *)xq->q)[o + j] = (int16_t)q[j];
-                else if (path == GEMM_I8_C) ((int8_t *)xq->q)[o + j] = (int8_t)q[j];
-                else ((uint8_t *)xq->q)[o + j] = (uint8_t)(q[j] + 128);
-            }
+            if (path == GEMM_I8_AVX2)
+                for (int j = 0; j < GEMM_I8_QK; j++) ((int16_t *)xq->q)[o + j] = (int16_t)q[j];
+            else if (path == GEMM_I8_C)
+                for (int j = 0; j < GEMM_I8_QK; j++) ((int8_t *)xq->q)[o + j] = (int8_t)q[j];
+            else
+                for (int j = 0; j < GEMM_I8_QK; j++) ((uint8_t *)xq->q)[o + j] = (uint8_t)(q[j] + 128);
         }
     }
 }

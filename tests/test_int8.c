@@ -14,10 +14,16 @@
 #include "dequant.h"
 #include "gemm_i8.h"
 #include "kernels.h"
+#include "model/arch/arch.h"
+#include "model/model.h"
 #include "model/weights.h"
+#include "common/threads.h"
+#include "common/util.h"
 #include "test.h"
 
+#include <dirent.h>
 #include <omp.h>
+#include <sys/stat.h>
 #include <stdint.h>
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
@@ -177,11 +183,144 @@ static void test_path_env(void) {
     unsetenv("LMC_NO_AVX512");
 }
 
+/* ---- the int8 compute of whole models ----
+ * Fidelity bound: |BPC_int8 − BPC_f32| ≤ 1e-3 · BPC_f32 (issue 25). On the demo model this is the BPC of real
+ * text; on the random-weight GGUF fixtures (tests/data/gguf) the mean next-token NLL of a fixed sequence (BPC up
+ * to a constant factor: the same relative bound). The random-weight architecture fixtures (fixtures/arch, BF16
+ * checkpoints, their weights quantized to Q8_0 at load) are ill-conditioned — logits of ±30, NLL far above
+ * ln(vocab) — so that bf16 compute itself misses 1e-3 on three of them (measured: mixtral 1.2e-3, deepseek_v2
+ * 4.8e-3, qwen1 1.1e-3); int8 is held to 1e-2 there (measured: at most 6.6e-3, mixtral, whose routing flips). */
+
+/* Mean NLL (nats) of ids[t+1] after ids[0..t] under `compute`, and the logits into *out (malloc'ed). */
+static double mean_nll(const char *path, lmc_compute compute, float **out, int *vocab) {
+    enum { T = 64 };
+    lmc_model_opts o = {.compute = compute};
+    lmc_model *m;
+    lmc_err err = {{0}};
+    *out = NULL;
+    if (lmc_model_open(path, &o, &m, &err)) { t_note_fail(__FILE__, __LINE__, "%s", err.msg); return -1; }
+    int32_t ids[T];
+    const int V = *vocab = m->info.vocab;
+    for (int i = 0; i < T; i++) ids[i] = (int32_t)((i * 37 + 11) % (V < 500 ? V : 500));
+    float *y = lmc_xmalloc(sizeof(float) * T * (size_t)V);
+    double nll = 0;
+    if (lmc_model_logits(m, ids, T, y, &err)) { t_note_fail(__FILE__, __LINE__, "%s: %s", path, err.msg); nll = -1; }
+    for (int t = 0; nll >= 0 && t + 1 < T; t++) {
+        const float *r = y + (size_t)t * V;
+        double mx = r[0], s = 0;
+        for (int v = 1; v < V; v++) mx = fmax(mx, r[v]);
+        for (int v = 0; v < V; v++) s += exp(r[v] - mx);
+        nll += (mx + log(s) - r[ids[t + 1]]) / (T - 1);
+    }
+    lmc_model_close(m);
+    *out = y;
+    return nll;
+}
+
+static void same_fidelity(const char *label, const char *path, double rel) {
+    float *yf, *yi;
+    int vf, vi;
+    const double t0 = lmc_now();
+    const double nf = mean_nll(path, LMC_COMPUTE_F32, &yf, &vf), ni = mean_nll(path, LMC_COMPUTE_INT8, &yi, &vi);
+    if (nf >= 0 && ni >= 0) {
+        double worst = 0;
+        for (size_t i = 0; i < (size_t)64 * vf; i++) worst = fmax(worst, fabs(yi[i] - yf[i]) / fmax(1, fabs(yf[i])));
+        printf("  %-28s mean NLL f32 %.6f int8 %.6f (rel %.1e); logits max |Δ|/max(1,|f32|) %.2e (%.1f s)\n", label,
+               nf, ni, fabs(ni - nf) / nf, worst, lmc_now() - t0);
+        CHECK(fabs(ni - nf) <= rel * nf, "%s: int8 NLL %.6f vs f32 %.6f (bound %g relative)", label, ni, nf, rel);
+    }
+    free(yf), free(yi);
+}
+
+static void test_fidelity_gguf(void) {
+    static const char *const files[] = {"llama-q8_0", "llama-q4_0", "gpt2-q8_0", "llama-f32", "gpt2-f32"};
+    struct stat st;
+    if (stat("tests/data/gguf/llama-q8_0.gguf", &st)) SKIP("tests/data/gguf not found (run from the repository root)");
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char p[256];
+        snprintf(p, sizeof p, "tests/data/gguf/%s.gguf", files[i]);
+        same_fidelity(files[i], p, 1e-3);
+    }
+}
+
+static void test_fidelity_arch_fixtures(void) {
+    const char *root = t_shared("fixtures/arch");
+    if (!root) SKIP("fixtures/arch not found (set LMC_SHARED)");
+    static const char *const names[] = {"gpt2", "gptneox", "qwen2", "falcon7b", "mixtral", "deepseek_v2", "qwen1"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s/model", root, names[i]);
+        struct stat st;
+        if (!stat(p, &st)) same_fidelity(names[i], p, 1e-2);
+    }
+}
+
+/* BPC of real text on the demo model (a few documents, short windows to keep the test fast). */
+static void test_fidelity_demo_bpc(void) {
+    struct stat st;
+    if (stat("demo-model/config.json", &st)) SKIP("demo-model/ not found (run from the repository root)");
+    static const char *const data[] = {"demo-data/python.jsonl", "demo-data/cc.jsonl"};
+    lmc_tokenizer *tok;
+    lmc_err e;
+    REQUIRE(lmc_tokenizer_open("demo-model", &tok, &e) == 0, "%s", e.msg);
+    for (size_t i = 0; i < 2; i++) {
+        double bpc[2];
+        for (int c = 0; c < 2; c++) {
+            lmc_model_opts mo = {.compute = c ? LMC_COMPUTE_INT8 : LMC_COMPUTE_F32};
+            lmc_model *m;
+            REQUIRE(lmc_model_open("demo-model", &mo, &m, &e) == 0, "%s", e.msg);
+            lmc_eval_opts o = {.block_size = 256, .stride = 128, .file_num = 1};
+            lmc_result r;
+            int rc = lmc_evaluate(m, tok, data[i], &o, &r, &e);
+            lmc_model_close(m);
+            REQUIRE(rc == 0, "%s", e.msg);
+            bpc[c] = r.bpc;
+        }
+        printf("  demo-model %-24s BPC f32 %.5f int8 %.5f (rel %.1e)\n", data[i], bpc[0], bpc[1],
+               fabs(bpc[1] - bpc[0]) / bpc[0]);
+        CHECK(fabs(bpc[1] - bpc[0]) <= 1e-3 * bpc[0], "%s: int8 BPC %.5f vs f32 %.5f", data[i], bpc[1], bpc[0]);
+    }
+    lmc_tokenizer_free(tok);
+}
+
+/* The plan int8 compute gets: int8 linears (the demo model's K = 688 down projection too, padded to 704), fused
+ * forms with their scratch, attention as bf16's, the kernels named; the Q8_0 copies counted as held. */
+static void test_plan_and_memory(void) {
+    struct stat st;
+    if (stat("demo-model/config.json", &st)) SKIP("demo-model/ not found (run from the repository root)");
+    lmc_model_opts mo = {.compute = LMC_COMPUTE_INT8};
+    lmc_model *m;
+    lmc_err e;
+    REQUIRE(lmc_model_open("demo-model", &mo, &m, &e) == 0, "%s", e.msg);
+    const arch_base *b = m->state;
+    lmc_model_desc d;
+    lmc_model_describe(m, &d);
+    CHECK(b->plan.matmul == LMC_LINEAR_INT8 && b->plan.fused_linear && b->plan.attn_bf16 == gemm_bf16_tile_supported(),
+          "plan %d %d %d", b->plan.matmul, b->plan.fused_linear, b->plan.attn_bf16);
+    CHECK(strstr(d.kernels, "int8 GEMM") && strstr(d.kernels, "blocks of 32"), "kernels: %s", d.kernels);
+    CHECK(b->lm_head.mode == LMC_LINEAR_INT8 && b->lm_head.dtype == LMC_Q8_0, "lm_head mode %d", b->lm_head.mode);
+    size_t q8 = 0;
+    for (size_t i = 0; i < b->tensors.n; i++) {
+        const arch_tensor *t = &b->tensors.v[i];
+        if (t->kind != ARCH_LINEAR) continue;
+        const lmc_linear *l = t->dst;
+        CHECK(l->mode == LMC_LINEAR_INT8 && l->i8.K % 32 == 0 && l->i8.K >= l->K, "%s: mode %d, K %d", t->name, l->mode,
+              l->K);
+        q8 += (size_t)l->N * l->i8.row_bytes;
+    }
+    CHECK(q8 > 0 && d.resident_bytes >= q8, "held %zu < Q8_0 copies %zu", d.resident_bytes, q8);
+    lmc_model_close(m);
+}
+
 int main(void) {
     (void)t_shared;
     RUN(test_paths_same_bits);
     RUN(test_accuracy);
     RUN(test_refusals);
     RUN(test_path_env);
+    RUN(test_plan_and_memory);
+    RUN(test_fidelity_demo_bpc);
+    RUN(test_fidelity_gguf);
+    RUN(test_fidelity_arch_fixtures);
     return test_summary();
 }

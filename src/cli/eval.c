@@ -195,8 +195,11 @@ static void print_details(const eval_run *r) {
     fprintf(stderr, "model: %s (%s, %.2fM parameters, weights %s, compute %s)\nkernels: %s\nthreads: %d; "
             "OpenBLAS core %s (%s)\n", r->a->model, d.architecture, d.n_params / 1e6, d.weights_dtype,
             lmc_compute_name(d.compute), d.kernels, r->threads, lmc_blas_core(), lmc_blas_config());
+    if (d.compute == LMC_COMPUTE_INT8)
+        fprintf(stderr, "compute int8: matmuls on int8 weights and activations (blocks of 32) — a different "
+                "measurement from f32/bf16, not comparable at their precision\n");
     fprintf(stderr, "weight memory: %.1f MB mmapped (file) + %.1f MB held by the model (packed bf16 copies, "
-            "re-laid-out matrices, f32 norms)\n", d.mapped_bytes / 1e6, d.resident_bytes / 1e6);
+            "Q8_0 copies, re-laid-out matrices, f32 norms)\n", d.mapped_bytes / 1e6, d.resident_bytes / 1e6);
 }
 
 /* A window longer than the model was trained with runs (the positions are extrapolated), but says so. */
