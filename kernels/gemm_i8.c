@@ -121,6 +121,21 @@ __attribute__((target("avx512f"))) static float quant_block_avx512(const float *
 
 typedef float (*quant_block_fn)(const float *x, int32_t *q, int *sum);
 
+/* One block's 32 values into the path's activation layout at element offset o: int16 (AVX2), int8 (C),
+ * q + 128 as u8 (VNNI). Plain loops the compiler vectorizes (restrict: nothing else is written). */
+static void store_block(void *dst, size_t o, const int32_t *restrict q, int path) {
+    if (path == GEMM_I8_AVX2) {
+        int16_t *restrict d = (int16_t *)dst + o;
+        for (int j = 0; j < GEMM_I8_QK; j++) d[j] = (int16_t)q[j];
+    } else if (path == GEMM_I8_C) {
+        int8_t *restrict d = (int8_t *)dst + o;
+        for (int j = 0; j < GEMM_I8_QK; j++) d[j] = (int8_t)q[j];
+    } else {
+        uint8_t *restrict d = (uint8_t *)dst + o;
+        for (int j = 0; j < GEMM_I8_QK; j++) d[j] = (uint8_t)(q[j] + 128);
+    }
+}
+
 void gemm_i8_quantize(gemm_i8_x *xq, const float *x, int T, int K, int path, void *scratch) {
     if (path == GEMM_I8_AUTO) path = gemm_i8_auto_path();
     const quant_block_fn qb = path == GEMM_I8_C     ? quant_block_c /* the reference runs on no SIMD at all */
@@ -144,13 +159,7 @@ void gemm_i8_quantize(gemm_i8_x *xq, const float *x, int T, int K, int path, voi
             const float d = qb(src, q, &s);
             xq->d[(size_t)t * nb + b] = d;
             xq->ds[(size_t)t * nb + b] = d * (float)s;
-            const size_t o = (size_t)t * Kp + (size_t)b * GEMM_I8_QK;
-            if (path == GEMM_I8_AVX2)
-                for (int j = 0; j < GEMM_I8_QK; j++) ((int16_t *)xq->q)[o + j] = (int16_t)q[j];
-            else if (path == GEMM_I8_C)
-                for (int j = 0; j < GEMM_I8_QK; j++) ((int8_t *)xq->q)[o + j] = (int8_t)q[j];
-            else
-                for (int j = 0; j < GEMM_I8_QK; j++) ((uint8_t *)xq->q)[o + j] = (uint8_t)(q[j] + 128);
+            store_block(xq->q, (size_t)t * Kp + (size_t)b * GEMM_I8_QK, q, path);
         }
     }
 }
@@ -224,7 +233,7 @@ I8_INLINE void store_row(const tile_ctx *c, int t, int n0, int rows, const float
 
 /* ---- kernels: plain C (the reference) ---- */
 
-static void tile_c(const tile_ctx *c, const uint8_t *P, int n0, int rows, int t0, int nt) {
+static void tile_c_panel(const tile_ctx *c, const uint8_t *P, int n0, int rows, int t0, int nt) {
     const panel_ref p = panel_at(P, c->K, c->nsb);
     const int nb = c->K / GEMM_I8_QK;
     for (int t = t0; t < t0 + nt; t++) {
@@ -258,9 +267,11 @@ Y_TARGET I8_INLINE void tile_avx2_n(const tile_ctx *c, const uint8_t *P, int hal
     const panel_ref p = panel_at(P, c->K, c->nsb);
     const int nb = c->K / GEMM_I8_QK;
     __m256 fa[YT];
+    #pragma GCC unroll 8
     for (int t = 0; t < NT; t++) fa[t] = _mm256_setzero_ps();
     for (int b = 0; b < c->nsb; b++) {
         __m256i ia[YT][2];
+        #pragma GCC unroll 8
         for (int t = 0; t < NT; t++) ia[t][0] = ia[t][1] = _mm256_setzero_si256();
         const int k0 = b * SUB;
 #pragma GCC unroll 8
@@ -290,6 +301,7 @@ Y_TARGET I8_INLINE void tile_avx2_n(const tile_ctx *c, const uint8_t *P, int hal
         }
     }
     const __m256 bias = _mm256_loadu_ps(p.bias + half * 8);
+    #pragma GCC unroll 8
     for (int t = 0; t < NT; t++) _mm256_storeu_ps(out[t] + half * 8, _mm256_add_ps(fa[t], bias));
 }
 
@@ -301,7 +313,7 @@ Y_TARGET I8_INLINE void tile_avx2_n(const tile_ctx *c, const uint8_t *P, int hal
         else KERNEL(__VA_ARGS__, NT, 32, 0, out);                                                                 \
     } while (0)
 
-Y_TARGET static void tile_avx2(const tile_ctx *c, const uint8_t *P, int n0, int rows, int t0, int nt) {
+Y_TARGET static void tile_avx2_panel(const tile_ctx *c, const uint8_t *P, int n0, int rows, int t0, int nt) {
     float out[YT][16];
     for (int t = t0; t < t0 + nt;) {
         const int n = t0 + nt - t >= YT ? YT : 1;
@@ -324,11 +336,13 @@ V_TARGET I8_INLINE void tile_vnni256_n(const tile_ctx *c, const uint8_t *P, int 
     const panel_ref p = panel_at(P, c->K, c->nsb);
     const int nb = c->K / GEMM_I8_QK;
     __m256 fa[VT][2];
+    #pragma GCC unroll 8
     for (int t = 0; t < NT; t++) fa[t][0] = fa[t][1] = _mm256_setzero_ps();
     for (int b = 0; b < c->nsb; b++) {
         const __m256i c0 = _mm256_loadu_si256((const __m256i *)(p.corr + b * 16));
         const __m256i c1 = _mm256_loadu_si256((const __m256i *)(p.corr + b * 16 + 8));
         __m256i ia[VT][2];
+        #pragma GCC unroll 8
         for (int t = 0; t < NT; t++) ia[t][0] = c0, ia[t][1] = c1;
         const int k0 = b * SUB;
 #pragma GCC unroll 8
@@ -346,6 +360,7 @@ V_TARGET I8_INLINE void tile_vnni256_n(const tile_ctx *c, const uint8_t *P, int 
             }
         }
         const int xb = xblock(b, SUB);
+        #pragma GCC unroll 8
         for (int h = 0; h < 2; h++) {
             const __m256 dw = _mm256_loadu_ps(p.dw + b * 16 + h * 8);
 #pragma GCC unroll 4
@@ -358,13 +373,15 @@ V_TARGET I8_INLINE void tile_vnni256_n(const tile_ctx *c, const uint8_t *P, int 
             }
         }
     }
+    #pragma GCC unroll 8
     for (int h = 0; h < 2; h++) {
         const __m256 bias = _mm256_loadu_ps(p.bias + h * 8);
+        #pragma GCC unroll 8
         for (int t = 0; t < NT; t++) _mm256_storeu_ps(out[t] + h * 8, _mm256_add_ps(fa[t][h], bias));
     }
 }
 
-V_TARGET static void tile_vnni256(const tile_ctx *c, const uint8_t *P, int n0, int rows, int t0, int nt) {
+V_TARGET static void tile_vnni256_panel(const tile_ctx *c, const uint8_t *P, int n0, int rows, int t0, int nt) {
     float out[VT][16];
     for (int t = t0; t < t0 + nt;) {
         const int n = t0 + nt - t >= VT ? VT : 1;
@@ -376,62 +393,111 @@ V_TARGET static void tile_vnni256(const tile_ctx *c, const uint8_t *P, int n0, i
 }
 
 /* ---- kernels: AVX512-VNNI (vpdpbusd zmm) ----
- * One panel (one zmm of 16 rows × 4 values per k-quad) × ZT tokens. */
+ * NP panels (one zmm of 16 rows × 4 values per k-quad each) × ZT tokens: each broadcast activation quad feeds NP
+ * vpdpbusd; 2 × 6 int32 and 2 × 6 f32 accumulators, 2 weights, 1 broadcast. Outputs stored straight into y
+ * (masked for a panel past N). */
 #ifndef ZT
-#define ZT 8
+#define ZT 6
 #endif
 #define Z_TARGET __attribute__((target("avx512f,avx512bw,avx512vnni,fma")))
 
-Z_TARGET I8_INLINE void tile_vnni512_n(const tile_ctx *c, const uint8_t *P, int t0, const int NT, const int SUB,
-                                       const int MIN, float out[][16]) {
-    const panel_ref p = panel_at(P, c->K, c->nsb);
+Z_TARGET I8_INLINE void tile_vnni512_n(const tile_ctx *c, const uint8_t *P, size_t pb, int n0, int t0, const int NT,
+                                       const int NP, const int SUB, const int MIN) {
+    panel_ref p[2];
+    #pragma GCC unroll 8
+    for (int j = 0; j < NP; j++) p[j] = panel_at(P + j * pb, c->K, c->nsb);
     const int nb = c->K / GEMM_I8_QK;
     const uint8_t *xq = (const uint8_t *)c->xq->q + (size_t)t0 * c->K;
     const float *xd = c->xq->d + (size_t)t0 * nb, *xs = c->xq->ds + (size_t)t0 * nb;
-    __m512 fa[ZT];
-    for (int t = 0; t < NT; t++) fa[t] = _mm512_setzero_ps();
+    __m512 fa[ZT][2];
+    #pragma GCC unroll 8
+    for (int t = 0; t < NT; t++)
+        #pragma GCC unroll 8
+        for (int j = 0; j < NP; j++) fa[t][j] = _mm512_setzero_ps();
     for (int b = 0; b < c->nsb; b++) {
-        const __m512i corr = _mm512_loadu_si512(p.corr + b * 16);
-        __m512i ia[ZT];
-        for (int t = 0; t < NT; t++) ia[t] = corr;
+        __m512i ia[ZT][2];
+        #pragma GCC unroll 8
+        for (int j = 0; j < NP; j++) {
+            const __m512i corr = _mm512_loadu_si512(p[j].corr + b * 16);
+            #pragma GCC unroll 8
+            for (int t = 0; t < NT; t++) ia[t][j] = corr;
+        }
         const int k0 = b * SUB;
 #pragma GCC unroll 8
         for (int g = 0; g < SUB / 4; g++) {
-            const __m512i w = _mm512_loadu_si512(p.q + (size_t)(k0 / 4 + g) * 64);
+            __m512i w[2];
+            #pragma GCC unroll 8
+            for (int j = 0; j < NP; j++) w[j] = _mm512_loadu_si512(p[j].q + (size_t)(k0 / 4 + g) * 64);
 #pragma GCC unroll 8
             for (int t = 0; t < NT; t++) {
                 int a4;
                 memcpy(&a4, xq + (size_t)t * c->K + k0 + 4 * g, 4);
-                ia[t] = _mm512_dpbusd_epi32(ia[t], _mm512_set1_epi32(a4), w);
+                const __m512i a = _mm512_set1_epi32(a4);
+                #pragma GCC unroll 8
+                for (int j = 0; j < NP; j++) ia[t][j] = _mm512_dpbusd_epi32(ia[t][j], a, w[j]);
             }
         }
-        const __m512 dw = _mm512_loadu_ps(p.dw + b * 16);
         const int xb = xblock(b, SUB);
+        #pragma GCC unroll 8
+        for (int j = 0; j < NP; j++) {
+            const __m512 dw = _mm512_loadu_ps(p[j].dw + b * 16);
 #pragma GCC unroll 8
-        for (int t = 0; t < NT; t++) {
-            const __m512 sc = _mm512_mul_ps(dw, _mm512_set1_ps(xd[(size_t)t * nb + xb]));
-            fa[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[t]), sc, fa[t]);
-            if (MIN) fa[t] = _mm512_fmadd_ps(_mm512_loadu_ps(p.mw + b * 16), _mm512_set1_ps(xs[(size_t)t * nb + xb]), fa[t]);
+            for (int t = 0; t < NT; t++) {
+                const __m512 sc = _mm512_mul_ps(dw, _mm512_set1_ps(xd[(size_t)t * nb + xb]));
+                fa[t][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[t][j]), sc, fa[t][j]);
+                if (MIN)
+                    fa[t][j] = _mm512_fmadd_ps(_mm512_loadu_ps(p[j].mw + b * 16),
+                                               _mm512_set1_ps(xs[(size_t)t * nb + xb]), fa[t][j]);
+            }
         }
     }
-    const __m512 bias = _mm512_loadu_ps(p.bias);
-    for (int t = 0; t < NT; t++) _mm512_storeu_ps(out[t], _mm512_add_ps(fa[t], bias));
+    #pragma GCC unroll 8
+    for (int j = 0; j < NP; j++) {
+        const int n = n0 + 16 * j, rows = c->N - n < 16 ? c->N - n : 16;
+        const __mmask16 m = (__mmask16)((1u << rows) - 1);
+        const __m512 bias = _mm512_loadu_ps(p[j].bias);
+        #pragma GCC unroll 8
+        for (int t = 0; t < NT; t++)
+            _mm512_mask_storeu_ps(c->y + (size_t)(t0 + t) * c->N + n, m, _mm512_add_ps(fa[t][j], bias));
+    }
 }
 
-Z_TARGET static void tile_vnni512(const tile_ctx *c, const uint8_t *P, int n0, int rows, int t0, int nt) {
-    float out[ZT][16];
+#define Z_VARIANTS(NT, NP)                                                                                        \
+    do {                                                                                                          \
+        if (c->sub == 16) tile_vnni512_n(c, P, pb, n0, t, NT, NP, 16, 0);                                         \
+        else if (c->has_min) tile_vnni512_n(c, P, pb, n0, t, NT, NP, 32, 1);                                      \
+        else tile_vnni512_n(c, P, pb, n0, t, NT, NP, 32, 0);                                                      \
+    } while (0)
+
+Z_TARGET static void tile_vnni512(const tile_ctx *c, const uint8_t *P, size_t pb, int np, int n0, int t0, int nt) {
     for (int t = t0; t < t0 + nt;) {
         const int n = t0 + nt - t >= ZT ? ZT : 1;
-        if (n == ZT) I8_VARIANTS(tile_vnni512_n, ZT, c, P, t);
-        else I8_VARIANTS(tile_vnni512_n, 1, c, P, t);
-        for (int j = 0; j < n; j++) store_row(c, t + j, n0, rows, out[j]);
+        if (np == 2) {
+            if (n == ZT) Z_VARIANTS(ZT, 2);
+            else Z_VARIANTS(1, 2);
+        } else {
+            if (n == ZT) Z_VARIANTS(ZT, 1);
+            else Z_VARIANTS(1, 1);
+        }
         t += n;
     }
 }
 
 /* ---- the call ---- */
 
-typedef void (*tile_fn)(const tile_ctx *c, const uint8_t *P, int n0, int rows, int t0, int nt);
+typedef void (*tile_fn)(const tile_ctx *c, const uint8_t *P, size_t pb, int np, int n0, int t0, int nt);
+
+/* The paths that take one panel at a time, over np panels. */
+#define PER_PANEL(name, TARGET)                                                                                   \
+    TARGET static void name(const tile_ctx *c, const uint8_t *P, size_t pb, int np, int n0, int t0, int nt) {     \
+        for (int j = 0; j < np; j++) {                                                                            \
+            const int n = n0 + 16 * j;                                                                            \
+            name##_panel(c, P + j * pb, n, c->N - n < 16 ? c->N - n : 16, t0, nt);                                \
+        }                                                                                                         \
+    }
+PER_PANEL(tile_c, )
+PER_PANEL(tile_avx2, Y_TARGET)
+PER_PANEL(tile_vnni256, V_TARGET)
 
 /* Tokens per sweep over a thread's panels: their activations (≤ 64 × K bytes) stay in L1/L2 while the panels
  * pass. */
@@ -466,10 +532,8 @@ int gemm_i8(float *y, const gemm_i8_x *xq, const gemm_i8_w *w, const float *bias
             for (int j = 0; j < np; j++) panel_fill(mine + (size_t)j * pb, w, (p0 + j) * 16, bias, row);
             for (int t0 = 0; t0 < T; t0 += SWEEP) {
                 const int nt = T - t0 < SWEEP ? T - t0 : SWEEP;
-                for (int j = 0; j < np; j++) {
-                    const int n0 = (p0 + j) * 16, rows = w->N - n0 < 16 ? w->N - n0 : 16;
-                    tile(&c, mine + (size_t)j * pb, n0, rows, t0, nt);
-                }
+                for (int j = 0; j < np; j += 2) /* panel pairs (the AVX-512 kernel's unit), a last one alone */
+                    tile(&c, mine + (size_t)j * pb, pb, np - j < 2 ? 1 : 2, (p0 + j) * 16, t0, nt);
             }
         }
     }
