@@ -258,8 +258,8 @@ static void tile_c_panel(const tile_ctx *c, const uint8_t *P, int n0, int rows, 
 /* ---- kernels: AVX2 (int16 products by vpmaddwd) ----
  * Half a panel (8 rows) × YT tokens: a k-quad of 8 rows is 32 bytes, sign-extended as two ymm of 4 rows × 4
  * int16; a token's 4 activations (int16) are broadcast as one qword, so lane pair (2i, 2i+1) holds row i's two
- * pair sums; vphaddd + vpermq then give the 8 rows in order. 4 tokens: 8 + 4 accumulators, 2 weights, 1 x. */
-#define YT 4
+ * pair sums; vphaddd + vpermq then give the 8 rows in order. 3 tokens: 6 + 3 accumulators, 2 weights, 1 x. */
+#define YT 3
 #define Y_TARGET __attribute__((target("avx2,fma")))
 
 Y_TARGET I8_INLINE void tile_avx2_n(const tile_ctx *c, const uint8_t *P, int half, int t0, const int NT, const int SUB,
@@ -274,7 +274,7 @@ Y_TARGET I8_INLINE void tile_avx2_n(const tile_ctx *c, const uint8_t *P, int hal
         #pragma GCC unroll 8
         for (int t = 0; t < NT; t++) ia[t][0] = ia[t][1] = _mm256_setzero_si256();
         const int k0 = b * SUB;
-#pragma GCC unroll 8
+#pragma GCC unroll 1 /* unrolled, GCC interleaves the quads' products and spills them */
         for (int g = 0; g < SUB / 4; g++) {
             const int8_t *wq = p.q + (size_t)(k0 / 4 + g) * 64 + half * 32;
             const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wq));
