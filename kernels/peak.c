@@ -69,7 +69,7 @@ __attribute__((target("avx512f,avx512vnni"))) static void peak_dpbusd(long iters
                      : "+r"(iters) : : CLOB_LO, CLOB_HI);
 }
 __attribute__((target("avx2,avxvnni"))) static void peak_dpbusd256(long iters) {
-    __asm__ volatile(ZERO_YMM "1:\n" R12("{vex} vpdpbusd", "ymm") "dec %0\n jnz 1b\n vzeroupper\n"
+    __asm__ volatile(ZERO_YMM "1:\n" R12("%{vex%} vpdpbusd", "ymm") "dec %0\n jnz 1b\n vzeroupper\n"
                      : "+r"(iters) : : CLOB_LO);
 }
 __attribute__((target("avx2"))) static void peak_maddwd256(long iters) {

@@ -107,10 +107,21 @@ static void print_speed(const bench_args *a, const lmc_bench_result *r, const be
     printf("achieved:               %.1f GFLOP/s\n", x->achieved);
     printf("sgemm at these shapes:  %.1f GFLOP/s (cblas_sgemm, T=%d, measured in this run)\n", r->sgemm_gflops, W);
     printf("ratio achieved/sgemm:   %.3f\n", r->sgemm_gflops > 0 ? x->achieved / r->sgemm_gflops : 0);
+    const int int8 = a->compute == LMC_COMPUTE_INT8;
     if (r->peak > 0)
-        printf("ratio achieved/peak:    %.3f (%s peak %.0f GFLOP/s: mean of %d samples around the windows, %.0f-%.0f; "
-               "bf16 GEMM path %s)\n", x->achieved / r->peak, r->peak_kind, r->peak, r->peak_n, r->peak_lo, r->peak_hi,
-               r->gemm_path);
+        printf("ratio achieved/peak:    %.3f (%s peak %.0f %s: mean of %d samples around the windows, %.0f-%.0f; "
+               "%s GEMM path %s)\n", x->achieved / r->peak, r->peak_kind, r->peak, int8 ? "GOP/s" : "GFLOP/s",
+               r->peak_n, r->peak_lo, r->peak_hi, lmc_compute_name((lmc_compute)a->compute), r->gemm_path);
+    if (int8 && r->t_matmul > 0) {
+        const double mm = r->flops_layers / 1e9 / (r->t_matmul / a->K);
+        printf("int8 layer matmuls:     %.1f GOP/s = %.3f of the %s peak", mm, r->peak > 0 ? mm / r->peak : 0,
+               r->peak_kind ? r->peak_kind : "(none: plain C)");
+        if (r->bf16_peak > 0)
+            printf("; vdpbf16ps peak beside it %.0f GFLOP/s (int8 peak / bf16 peak %.2f)", r->bf16_peak,
+                   r->peak / r->bf16_peak);
+        printf("\nint8 compute: weights and activations (blocks of %d) in int8 — a different measurement from "
+               "f32/bf16\n", r->act_block);
+    }
 }
 
 /* Where the time went, the CPU use and the memory. */
@@ -130,16 +141,18 @@ static void print_split(const bench_args *a, const lmc_bench_result *r, const be
            x->use < 0.9 * x->nthreads ? ": low, the host took cores from the run (or serial steps left them idle)"
                                       : "");
     if (r->widen > 0) printf("bf16/f16/quantized→f32 weight widening (inside matmul): %.3f s per window\n", r->widen);
-    printf("weight memory: %.1f MB mmapped (file) + %.1f MB held by the model (packed bf16 copies, re-laid-out "
-           "matrices, f32 norms)\n", r->mapped_bytes / 1e6, r->resident_bytes / 1e6);
+    printf("weight memory: %.1f MB mmapped (file) + %.1f MB held by the model (packed bf16 copies, Q8_0 copies, "
+           "re-laid-out matrices, f32 norms)\n", r->mapped_bytes / 1e6, r->resident_bytes / 1e6);
     printf("peak RSS: %.2f GB (weights %.2f GB, beyond weights %.2f GB)\n", r->peak_rss_gb, r->weights_bytes / 1e9,
            r->peak_rss_gb - r->weights_bytes / 1e9);
 }
 
 /* The peak and per-kernel figures of the JSON, when they were measured. */
 static void add_peak_json(cJSON *o, const bench_args *a, const lmc_bench_result *r, const bench_figures *x) {
+    if (r->act_block) cJSON_AddNumberToObject(o, "int8_activation_block", r->act_block);
+    if (r->bf16_peak > 0) cJSON_AddNumberToObject(o, "bf16_peak_gflops", r->bf16_peak);
     if (r->peak > 0) {
-        cJSON_AddStringToObject(o, "bf16_gemm_path", r->gemm_path);
+        cJSON_AddStringToObject(o, a->compute == LMC_COMPUTE_INT8 ? "int8_gemm_path" : "bf16_gemm_path", r->gemm_path);
         cJSON_AddStringToObject(o, "peak_kind", r->peak_kind);
         cJSON_AddNumberToObject(o, "peak_gflops", r->peak);
         cJSON_AddNumberToObject(o, "peak_gflops_min", r->peak_lo);

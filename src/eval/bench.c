@@ -11,6 +11,7 @@
 #include "eval/score.h"
 #include "eval/windows.h"
 #include "gemm_bf16.h"
+#include "gemm_i8.h"
 #include "kernels.h"
 #include "model/model.h"
 #include "peak.h"
@@ -321,7 +322,9 @@ static size_t weights_bytes_of(const char *path) {
 
 
 /* For bf16 compute, the peak its GEMM path can reach, measured in this process: vdpbf16ps on AVX512_BF16, else
- * the f32 FMA peak (the AVX2 path widens bf16 to f32 and FMAs). On a shared host the cores' clock drifts by
+ * the f32 FMA peak (the AVX2 path widens bf16 to f32 and FMAs); for int8, vpdpbusd (zmm, or ymm AVX-VNNI) or
+ * vpmaddwd (the AVX2 path), in GOP/s (a multiply-add is 2 operations, as a FLOP pair), with the vdpbf16ps peak
+ * sampled beside it. On a shared host the cores' clock drifts by
  * 5-10 % within a minute (815-930 GFLOP/s seen on one 2-vCPU Zen 5), so the peak is sampled around every
  * measured window (a ~7 ms register-only run before each one and after the last) and the windows are compared
  * with the mean of those samples: the peak of the machine while it ran them. */
@@ -331,17 +334,41 @@ typedef struct bench_peak {
     const char *kind, *path;
 } bench_peak;
 
-static void peak_sample(bench_peak *p, lmc_compute compute) {
-    if (compute != LMC_COMPUTE_BF16) return;
-    const int path = gemm_bf16_auto_path(), avx512 = path == GEMM_BF16_AVX512;
-    p->kind = avx512 ? "vdpbf16ps" : "f32 FMA (ymm)";
-    p->path = gemm_bf16_path_name(path);
-    const double g = cpu_peak_gflops(avx512 ? PEAK_DPBF16 : PEAK_FMA256, PEAK_ITERS / 8, NULL);
+/* The register-only peak behind a compute's GEMM path (kind), and that path's name; 0 when there is none (f32). */
+static int peak_kind_of(lmc_compute compute, const char **kind, const char **path) {
+    if (compute == LMC_COMPUTE_BF16) {
+        const int p = gemm_bf16_auto_path(), avx512 = p == GEMM_BF16_AVX512;
+        *kind = avx512 ? "vdpbf16ps" : "f32 FMA (ymm)";
+        *path = gemm_bf16_path_name(p);
+        return avx512 ? PEAK_DPBF16 : PEAK_FMA256;
+    }
+    if (compute == LMC_COMPUTE_INT8) {
+        const int p = gemm_i8_auto_path();
+        *path = gemm_i8_path_name(p);
+        *kind = p == GEMM_I8_VNNI512 ? "vpdpbusd" : p == GEMM_I8_VNNI256 ? "vpdpbusd (ymm, AVX-VNNI)" : "vpmaddwd (ymm)";
+        return p == GEMM_I8_VNNI512 ? PEAK_DPBUSD : p == GEMM_I8_VNNI256 ? PEAK_DPBUSD256
+             : p == GEMM_I8_AVX2    ? PEAK_MADDWD256 : -1;
+    }
+    return -1;
+}
+
+static void peak_add(bench_peak *p, int kind, const char *name, const char *path) {
+    const double g = kind < 0 ? 0 : cpu_peak_gflops(kind, PEAK_ITERS / 8, NULL);
     if (g <= 0) return;
+    p->kind = name;
+    p->path = path;
     p->sum += g;
     p->lo = p->n == 0 || g < p->lo ? g : p->lo;
     p->hi = g > p->hi ? g : p->hi;
     p->n++;
+}
+
+/* One sample of the compute's peak, and under int8 one of the bf16 peak beside it (into *beside). */
+static void peak_sample(bench_peak *p, bench_peak *beside, lmc_compute compute) {
+    const char *kind = NULL, *path = NULL;
+    peak_add(p, peak_kind_of(compute, &kind, &path), kind, path);
+    if (compute == LMC_COMPUTE_INT8 && peak_kind_of(LMC_COMPUTE_BF16, &kind, &path) == PEAK_DPBF16)
+        peak_add(beside, PEAK_DPBF16, kind, path);
 }
 static double peak_mean(const bench_peak *p) { return p->n ? p->sum / p->n : 0; }
 
@@ -352,7 +379,8 @@ typedef struct bench_run {
     double t_head, t_total; /* lm_head + log-softmax, and everything, summed over the K windows */
     double cpu;             /* CPU time of the process over the K windows (all threads) */
     size_t scored;          /* rows scored over the K windows */
-    bench_peak peak;        /* sampled around the windows (bf16 compute) */
+    bench_peak peak;        /* sampled around the windows (bf16, int8 compute) */
+    bench_peak beside;      /* int8 compute: the vdpbf16ps peak, sampled with it */
 } bench_run;
 
 /* One warm-up window (first touch of weights and buffers), then K windows of random ids as eval runs them. */
@@ -368,7 +396,7 @@ static int measure(lmc_model *m, const lmc_bench_opts *a, bench_run *r, lmc_err 
     memset(m->info.prof, 0, sizeof *m->info.prof);
     for (int k = 0; k < a->K && rc == 0; k++) {
         lmc_window w = lmc_window_at(W, a->S, (size_t)k);
-        peak_sample(&r->peak, a->compute);
+        peak_sample(&r->peak, &r->beside, a->compute);
         double t0 = lmc_now(), c0 = lmc_cpu_now();
         rc = lmc_model_hidden(m, ids + w.start, W, hidden, err);
         double t1 = lmc_now();
@@ -381,7 +409,7 @@ static int measure(lmc_model *m, const lmc_bench_opts *a, bench_run *r, lmc_err 
         r->t_total += t2 - t0;
         r->scored += (size_t)w.score_count;
     }
-    peak_sample(&r->peak, a->compute);
+    peak_sample(&r->peak, &r->beside, a->compute);
     free(hidden);
     free(ids);
     return rc;
@@ -447,6 +475,8 @@ static void fill_result(const lmc_model *m, const lmc_bench_opts *o, const bench
     r->peak_n = run->peak.n;
     r->peak_kind = run->peak.kind;
     r->gemm_path = run->peak.path;
+    r->bf16_peak = peak_mean(&run->beside);
+    r->act_block = o->compute == LMC_COMPUTE_INT8 ? GEMM_I8_QK : 0;
     r->widen = o->compute == LMC_COMPUTE_F32 ? widen_seconds(m->w) : 0;
     r->n_split = PROF_N < LMC_BENCH_SPLITS ? PROF_N : LMC_BENCH_SPLITS;
     for (int k = 0; k < r->n_split; k++) {
