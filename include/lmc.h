@@ -141,6 +141,9 @@ typedef struct lmc_model_opts {
     /* bf16 compute keeps a packed copy of the weights resident when weights + copy take at most this many
      * bytes, else packs each matrix inside each call; 0: half the available memory (1 GB when unknown) */
     size_t      bf16_pack_limit;
+    /* int8 compute: the layer matrices stored as F32/F16/BF16 are held as this ggml type (lmc_dtype: 0 = Q8_0, or
+     * Q4_0 / Q4_K / Q6_K: random weights of lmc bench --weights; quantized through Q8_0), lm_head as Q8_0 */
+    int         int8_weights;
 } lmc_model_opts;
 
 /* path: a HF checkpoint directory (config.json + model.safetensors or a sharded index), a single

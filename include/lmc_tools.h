@@ -301,7 +301,9 @@ typedef struct lmc_bench_opts {
     const char *shape;        /* a shape (lmc_bench_shape) whose random weights are generated in memory, or NULL */
     const char *model;        /* a model path, when shape is NULL */
     lmc_compute compute;
-    const char *weights;      /* the generated weights' dtype, "f32" or "bf16"; NULL: that of compute */
+    const char *weights;      /* the generated weights' dtype, "f32" or "bf16"; NULL: that of compute; under int8
+                               * compute also "q8_0", "q4_0", "q4_k", "q6_k": a bf16 image whose layer matrices
+                               * the model holds in that type (lmc_model_opts.int8_weights) */
     int         W, S, K;      /* window length, stride, windows measured (after one warm-up window) */
     int         layers;       /* > 0: the shape with only this many layers */
     int         threads;      /* in use (lmc_threads_init) */

@@ -35,6 +35,11 @@ void lmc_unpack_q6_k(const void *src, int8_t *q, float *dw, float *mw, int64_t n
 /* n f32 values (a multiple of 32) → Q8_0 blocks, as ggml's quantize_row_q8_0_ref (an F32/F16/BF16 weight is
  * stored so, once at load, for the int8 GEMM). */
 void lmc_quantize_q8_0(const float *x, void *dst, int64_t n);
+/* Q4_0 as ggml's quantize_row_q4_0_ref; Q4_K and Q6_K (n a multiple of 256) by plain rounding, not ggml's
+ * scale search: for benchmarks' random weights (lmc bench --weights), where the layout and the speed matter. */
+void lmc_quantize_q4_0(const float *x, void *dst, int64_t n);
+void lmc_quantize_q4_k(const float *x, void *dst, int64_t n);
+void lmc_quantize_q6_k(const float *x, void *dst, int64_t n);
 
 /* Which type widens with which function, by lmc type or ggml id, is src/model/weights.h (one table). */
 

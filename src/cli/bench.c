@@ -17,7 +17,7 @@ typedef struct bench_args {
     const char *shape, *model, *json;
     long        W, S, K, threads, layers; /* layers: --layers (0: the shape's own); S -1: min(W, 512) */
     int         compute, quiet;
-    int         weights;                  /* --weights: index of f32|bf16, -1: that of the compute */
+    int         weights;                  /* --weights: index of its choices, -1: that of the compute */
     cli_list    pos;
 } bench_args;
 
@@ -28,9 +28,10 @@ static const cli_opt OPTS[] = {
      "qwen2-0.5b, qwen2-7b, mixtral-8x7b-mini, deepseek-v2-lite-mini"},
     CLI_MODEL(F(model), "a real model instead of --shape"),
     CLI_DTYPE(F(compute), "compute: f32 (default), bf16 or int8 (int8 matmuls on the weights as stored)"),
-    {"--weights", NULL, CLI_CHOICE, "f32|bf16", 0, 0, F(weights),
+    {"--weights", NULL, CLI_CHOICE, "f32|bf16|q8_0|q4_0|q4_k|q6_k", 0, 0, F(weights),
      "the generated weights' dtype (default: that of --dtype; bf16 weights with f32 compute is what `lmc eval` "
-     "does with a bf16 checkpoint)"},
+     "does with a bf16 checkpoint); with --dtype int8 also a ggml type the layer matrices are quantized to in "
+     "memory (Q4_K/Q6_K by plain rounding; lm_head Q8_0), as a GGUF file of that type would hold them"},
     CLI_BLOCK_SIZE(F(W), 2, "window length in tokens (default 1900)"),
     {"--stride", NULL, CLI_INT, "S", 1, 1000000, F(S),
      "new tokens scored per window after the first, at most W (default 512, or W when W < 512)"},
@@ -64,6 +65,9 @@ static int parse_args(int argc, char **argv, bench_args *a) {
         return cli_usage(&bench_spec, "--stride %ld exceeds --block-size %ld: tokens between windows would never be "
                          "scored", a->S, a->W);
     if (a->layers && !a->shape) return cli_usage(&bench_spec, "--layers applies to --shape only");
+    if (a->weights >= 2 && a->compute != LMC_COMPUTE_INT8)
+        return cli_usage(&bench_spec, "--weights q8_0|q4_0|q4_k|q6_k needs --dtype int8");
+    if (a->weights >= 0 && !a->shape) return cli_usage(&bench_spec, "--weights applies to --shape only");
     return CLI_GO;
 }
 
@@ -203,7 +207,7 @@ int cmd_bench(int argc, char **argv) {
     int rc = parse_args(argc, argv, &a);
     if (rc != CLI_GO) return rc;
     int nthreads = cli_threads(a.threads);
-    static const char *const WEIGHTS[] = {"f32", "bf16"}; /* --weights' choices */
+    static const char *const WEIGHTS[] = {"f32", "bf16", "q8_0", "q4_0", "q4_k", "q6_k"}; /* --weights' choices */
     lmc_bench_opts o = {a.shape, a.model, (lmc_compute)a.compute, a.weights >= 0 ? WEIGHTS[a.weights] : NULL,
                         (int)a.W, (int)a.S, (int)a.K, (int)a.layers, nthreads, cli_memory_limit()};
     lmc_bench_result r;

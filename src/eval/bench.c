@@ -366,7 +366,8 @@ static void peak_add(bench_peak *p, int kind, const char *name, const char *path
 /* One sample of the compute's peak, and under int8 one of the bf16 peak beside it (into *beside). */
 static void peak_sample(bench_peak *p, bench_peak *beside, lmc_compute compute) {
     const char *kind = NULL, *path = NULL;
-    peak_add(p, peak_kind_of(compute, &kind, &path), kind, path);
+    const int k = peak_kind_of(compute, &kind, &path);
+    peak_add(p, k, kind, path);
     if (compute == LMC_COMPUTE_INT8 && peak_kind_of(LMC_COMPUTE_BF16, &kind, &path) == PEAK_DPBF16)
         peak_add(beside, PEAK_DPBF16, kind, path);
 }
@@ -435,6 +436,15 @@ static double split_seconds(const lmc_model *m, const bench_run *r, int k) {
     return k == PROF_LM_HEAD ? r->t_head : m->info.prof->seconds[k];
 }
 
+/* The ggml type --weights names (q8_0, q4_0, q4_k, q6_k: random weights quantized in memory, int8 compute), or 0. */
+static int quantized_weights(const char *name) {
+    static const struct { const char *name; lmc_dtype dt; } Q[] = {
+        {"q8_0", LMC_Q8_0}, {"q4_0", LMC_Q4_0}, {"q4_k", LMC_Q4_K}, {"q6_k", LMC_Q6_K}};
+    for (size_t i = 0; name && i < sizeof Q / sizeof Q[0]; i++)
+        if (!strcmp(name, Q[i].name)) return Q[i].dt;
+    return 0;
+}
+
 /* --shape: random weights generated into an in-memory file; path (cap bytes) gets its /proc/self/fd path and *fd
  * its descriptor. */
 static int make_weights(const lmc_bench_opts *o, char *path, size_t cap, int *fd, lmc_err *err) {
@@ -443,7 +453,7 @@ static int make_weights(const lmc_bench_opts *o, char *path, size_t cap, int *fd
         if (!strcmp(SHAPES[i].name, o->shape)) cfg = SHAPES[i].config;
     if (!cfg) return lmc_fail(err, "bench: unknown shape '%s'", o->shape);
     lmc_dtype dt = o->compute == LMC_COMPUTE_BF16 ? LMC_BF16 : LMC_F32;
-    if (o->weights) dt = !strcmp(o->weights, "bf16") ? LMC_BF16 : LMC_F32;
+    if (o->weights) dt = !strcmp(o->weights, "f32") ? LMC_F32 : LMC_BF16; /* a quantized type: from a bf16 image */
     char *own = o->layers ? config_with_layers(cfg, o->layers) : NULL;
     int rc = synth_model(own ? own : cfg, dt, path, cap, fd, err);
     free(own);
@@ -456,6 +466,9 @@ static void fill_result(const lmc_model *m, const lmc_bench_opts *o, const bench
     lmc_model_describe(m, &d);
     snprintf(r->architecture, sizeof r->architecture, "%s", d.architecture);
     snprintf(r->weights_dtype, sizeof r->weights_dtype, "%s", d.weights_dtype);
+    if (quantized_weights(o->weights)) /* the layer matrices as held, not the generated image's type */
+        snprintf(r->weights_dtype, sizeof r->weights_dtype, "%s (from BF16)",
+                 lmc_dtype_name((lmc_dtype)quantized_weights(o->weights)));
     r->n_params = d.n_params;
     r->mapped_bytes = d.mapped_bytes;
     r->resident_bytes = d.resident_bytes;
@@ -502,7 +515,8 @@ int lmc_bench_run(const lmc_bench_opts *o, lmc_bench_result *r, lmc_err *err) {
     double t0 = lmc_now();
     if (o->shape && make_weights(o, path, sizeof path, &fd, err)) return -1;
     run.t_gen = lmc_now() - t0;
-    lmc_model_opts mo = {.compute = o->compute, .threads = o->threads, .memory_limit = o->memory_limit};
+    lmc_model_opts mo = {.compute = o->compute, .threads = o->threads, .memory_limit = o->memory_limit,
+                         .int8_weights = quantized_weights(o->weights)};
     /* the random weights already sit in memory (an in-memory file, not reclaimable like page cache), so the
      * loader's "does it fit" check must not count them a second time */
     if (o->shape && !mo.memory_limit) mo.memory_limit = lmc_memory_available() + weights_bytes_of(path);

@@ -123,6 +123,39 @@ static int prepare_int8(lmc_linear *l, const char *origin, lmc_err *err) {
     return 0;
 }
 
+int lmc_linear_requant(lmc_linear *l, lmc_dtype to, lmc_err *err) {
+    static const struct { lmc_dtype dt; void (*quantize)(const float *, void *, int64_t); } Q[] = {
+        {LMC_Q8_0, lmc_quantize_q8_0}, {LMC_Q4_0, lmc_quantize_q4_0}, {LMC_Q4_K, lmc_quantize_q4_k},
+        {LMC_Q6_K, lmc_quantize_q6_k}};
+    if (l->mode != LMC_LINEAR_INT8 || !l->owned || l->dtype != LMC_Q8_0 || to == LMC_Q8_0) return 0;
+    const lmc_type_traits *tr = lmc_type_traits_of(to);
+    void (*quantize)(const float *, void *, int64_t) = NULL;
+    for (size_t i = 0; i < sizeof Q / sizeof Q[0]; i++)
+        if (Q[i].dt == to) quantize = Q[i].quantize;
+    if (!quantize || l->i8.K % tr->block) return 0; /* stays Q8_0 (a row not a whole number of blocks) */
+    const int K = l->i8.K;
+    const size_t rb = lmc_dtype_bytes(to, K);
+    uint8_t *q = malloc(rb * (size_t)l->N + 1);
+    float *tmp = malloc(sizeof(float) * (size_t)K * (size_t)omp_get_max_threads());
+    if (!q || !tmp) {
+        free(q), free(tmp);
+        return lmc_fail(err, "out of memory quantizing a %dx%d weight to %s", l->N, K, tr->name);
+    }
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < l->N; n++) {
+        float *row = tmp + (size_t)K * omp_get_thread_num();
+        lmc_dequant_q8_0((const uint8_t *)l->owned + (size_t)n * l->i8.row_bytes, row, K);
+        quantize(row, q + (size_t)n * rb, K);
+    }
+    free(tmp);
+    free(l->owned);
+    l->owned = q;
+    l->w = q;
+    l->dtype = to;
+    l->i8 = (gemm_i8_w){l->N, K, q, rb, tr->to_i8, tr->i8_sub, tr->i8_min};
+    return 0;
+}
+
 static int prepare(lmc_linear *l, lmc_linear_mode mode, const char *origin, lmc_err *err) {
     if (mode == LMC_LINEAR_INT8) { l->mode = LMC_LINEAR_F32; return prepare_int8(l, origin, err); }
     l->mode = mode == LMC_LINEAR_BF16_PACKED ? LMC_LINEAR_F32 : mode; /* packed only once packing succeeded */

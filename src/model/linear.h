@@ -53,6 +53,11 @@ int lmc_linear_init_rows(lmc_linear *l, const lmc_tensor *w, const lmc_tensor *b
  * several small row blocks per window). No-op for other modes. */
 int lmc_linear_prepack(lmc_linear *l, lmc_err *err);
 
+/* An int8 linear holding a Q8_0 copy of a float weight: that copy re-quantized to `to` (Q4_0, Q4_K, Q6_K; rows
+ * that are not whole blocks of it stay Q8_0), as if the file had held it so — for lmc bench --weights, whose
+ * random weights have no quantized file. No-op for any other linear. */
+int lmc_linear_requant(lmc_linear *l, lmc_dtype to, lmc_err *err);
+
 /* Bytes a bf16 packed copy of an (N, K) weight takes. */
 size_t lmc_linear_packed_bytes(int N, int K);
 /* Bytes this linear holds in memory of its own (packed copy, owned re-laid-out weight, bias), beyond the mmap. */

@@ -124,6 +124,12 @@ int lmc_model_open(const char *path, const lmc_model_opts *opts, lmc_model **out
     arch_base *b = m->state;
     m->info = b->info;
     if (stream && lmc_linear_prepack(&b->lm_head, err)) goto fail;
+    for (size_t i = 0; int8 && m->opts.int8_weights && i < b->tensors.n; i++) {
+        const arch_tensor *t = &b->tensors.v[i];
+        if ((t->kind == ARCH_LINEAR || t->kind == ARCH_QKV || t->kind == ARCH_CONV1D) &&
+            lmc_linear_requant(t->dst, (lmc_dtype)m->opts.int8_weights, err))
+            goto fail;
+    }
     *out = m;
     return 0;
 fail:
