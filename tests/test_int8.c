@@ -335,6 +335,25 @@ static void test_plan_and_memory(void) {
     }
     CHECK(q8 > 0 && d.resident_bytes >= q8, "held %zu < Q8_0 copies %zu", d.resident_bytes, q8);
     lmc_model_close(m);
+    /* lmc bench --weights q4_k: the layer matrices re-quantized (those whose K is whole 256-blocks), lm_head not */
+    mo.int8_weights = LMC_Q4_K;
+    REQUIRE(lmc_model_open("demo-model", &mo, &m, &e) == 0, "%s", e.msg);
+    b = m->state;
+    int q4k = 0, q8_0 = 0;
+    for (size_t i = 0; i < b->tensors.n; i++) {
+        const arch_tensor *t = &b->tensors.v[i];
+        if (t->kind != ARCH_LINEAR) continue;
+        const lmc_linear *l = t->dst;
+        q4k += l->dtype == LMC_Q4_K && l->i8.unpack == lmc_unpack_q4_k && l->i8.has_min;
+        q8_0 += l->dtype == LMC_Q8_0 && l->i8.K % 256 != 0;
+    }
+    CHECK(q4k > 0 && q8_0 > 0 && b->lm_head.dtype == LMC_Q8_0, "Q4_K %d, Q8_0 %d", q4k, q8_0);
+    int32_t ids[16];
+    for (int i = 0; i < 16; i++) ids[i] = 5 + 7 * i;
+    float *y = malloc(sizeof(float) * 16 * (size_t)m->info.vocab);
+    CHECK(lmc_model_logits(m, ids, 16, y, &e) == 0 && isfinite(y[0]), "Q4_K forward: %s", e.msg);
+    free(y);
+    lmc_model_close(m);
 }
 
 int main(void) {

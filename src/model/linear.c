@@ -94,65 +94,53 @@ static void i8_view(lmc_linear *l) {
     l->mode = LMC_LINEAR_INT8;
 }
 
-/* LMC_LINEAR_INT8: a quantized weight is used as stored; a float one becomes an owned Q8_0 copy (each row padded
- * with zeros to a multiple of 32 values, as the quantized x is), row by row in parallel (rows widened to f32
- * first: the same bits as quantizing the f32 matrix), replacing any owned copy. */
-static int prepare_int8(lmc_linear *l, const char *origin, lmc_err *err) {
-    if (lmc_type_traits_of(l->dtype)->to_i8) { i8_view(l); return 0; }
-    const int Kp = (l->K + 31) / 32 * 32;
-    const size_t rb = lmc_dtype_bytes(LMC_Q8_0, Kp), src_rb = row_bytes(l);
+/* Replaces l's weight by an owned copy of type `to` for the int8 GEMM: each of its N rows (K values of type
+ * `from`, src_rb bytes apart from src) widened to f32, padded with zeros to Kp values and quantized, rows in
+ * parallel; any earlier owned copy is freed. */
+static int own_quantized(lmc_linear *l, lmc_dtype from, const void *src, size_t src_rb, int K, int Kp, lmc_dtype to,
+                         void (*quantize)(const float *, void *, int64_t), lmc_err *err) {
+    const lmc_type_traits *tr = lmc_type_traits_of(to);
+    const size_t rb = lmc_dtype_bytes(to, Kp);
     uint8_t *q = malloc(rb * (size_t)l->N + 1);
     float *tmp = calloc((size_t)Kp * (size_t)omp_get_max_threads(), sizeof(float));
     if (!q || !tmp) {
         free(q), free(tmp);
-        return lmc_fail(err, "%s: out of memory quantizing a %dx%d weight to Q8_0 for int8", origin, l->N, l->K);
+        return lmc_fail(err, "out of memory quantizing a %dx%d weight to %s for int8", l->N, l->K, tr->name);
     }
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < l->N; n++) {
         float *row = tmp + (size_t)Kp * omp_get_thread_num(); /* row[K..Kp) stay 0 */
-        lmc_dtype_to_f32(l->dtype, (const char *)l->w + (size_t)n * src_rb, row, l->K);
-        lmc_quantize_q8_0(row, q + (size_t)n * rb, Kp);
-    }
-    free(tmp);
-    free(l->owned);
-    l->owned = q;
-    l->w = q;
-    l->dtype = LMC_Q8_0;
-    l->i8 = (gemm_i8_w){l->N, Kp, q, rb, lmc_unpack_q8_0, 32, 0};
-    l->mode = LMC_LINEAR_INT8;
-    return 0;
-}
-
-int lmc_linear_requant(lmc_linear *l, lmc_dtype to, lmc_err *err) {
-    static const struct { lmc_dtype dt; void (*quantize)(const float *, void *, int64_t); } Q[] = {
-        {LMC_Q8_0, lmc_quantize_q8_0}, {LMC_Q4_0, lmc_quantize_q4_0}, {LMC_Q4_K, lmc_quantize_q4_k},
-        {LMC_Q6_K, lmc_quantize_q6_k}};
-    if (l->mode != LMC_LINEAR_INT8 || !l->owned || l->dtype != LMC_Q8_0 || to == LMC_Q8_0) return 0;
-    const lmc_type_traits *tr = lmc_type_traits_of(to);
-    void (*quantize)(const float *, void *, int64_t) = NULL;
-    for (size_t i = 0; i < sizeof Q / sizeof Q[0]; i++)
-        if (Q[i].dt == to) quantize = Q[i].quantize;
-    if (!quantize || l->i8.K % tr->block) return 0; /* stays Q8_0 (a row not a whole number of blocks) */
-    const int K = l->i8.K;
-    const size_t rb = lmc_dtype_bytes(to, K);
-    uint8_t *q = malloc(rb * (size_t)l->N + 1);
-    float *tmp = malloc(sizeof(float) * (size_t)K * (size_t)omp_get_max_threads());
-    if (!q || !tmp) {
-        free(q), free(tmp);
-        return lmc_fail(err, "out of memory quantizing a %dx%d weight to %s", l->N, K, tr->name);
-    }
-#pragma omp parallel for schedule(static)
-    for (int n = 0; n < l->N; n++) {
-        float *row = tmp + (size_t)K * omp_get_thread_num();
-        lmc_dequant_q8_0((const uint8_t *)l->owned + (size_t)n * l->i8.row_bytes, row, K);
-        quantize(row, q + (size_t)n * rb, K);
+        lmc_dtype_to_f32(from, (const char *)src + (size_t)n * src_rb, row, K);
+        quantize(row, q + (size_t)n * rb, Kp);
     }
     free(tmp);
     free(l->owned);
     l->owned = q;
     l->w = q;
     l->dtype = to;
-    l->i8 = (gemm_i8_w){l->N, K, q, rb, tr->to_i8, tr->i8_sub, tr->i8_min};
+    l->i8 = (gemm_i8_w){l->N, Kp, q, rb, tr->to_i8, tr->i8_sub, tr->i8_min};
+    l->mode = LMC_LINEAR_INT8;
+    return 0;
+}
+
+/* LMC_LINEAR_INT8: a quantized weight is used as stored; a float one becomes an owned Q8_0 copy, each row padded
+ * with zeros to a multiple of 32 values, as the quantized x is (rows widened to f32 first: the same bits as
+ * quantizing the f32 matrix). */
+static int prepare_int8(lmc_linear *l, const char *origin, lmc_err *err) {
+    if (lmc_type_traits_of(l->dtype)->to_i8) { i8_view(l); return 0; }
+    lmc_err e;
+    if (own_quantized(l, l->dtype, l->w, row_bytes(l), l->K, (l->K + 31) / 32 * 32, LMC_Q8_0, lmc_quantize_q8_0, &e))
+        return lmc_fail(err, "%s: %s", origin, e.msg);
+    return 0;
+}
+
+int lmc_linear_requant(lmc_linear *l, lmc_dtype to, lmc_err *err) {
+    static const struct { lmc_dtype dt; void (*quantize)(const float *, void *, int64_t); } Q[] = {
+        {LMC_Q4_0, lmc_quantize_q4_0}, {LMC_Q4_K, lmc_quantize_q4_k}, {LMC_Q6_K, lmc_quantize_q6_k}};
+    if (l->mode != LMC_LINEAR_INT8 || !l->owned || l->dtype != LMC_Q8_0) return 0;
+    for (size_t i = 0; i < sizeof Q / sizeof Q[0]; i++)
+        if (Q[i].dt == to && l->i8.K % lmc_type_traits_of(to)->block == 0) /* else it stays Q8_0 */
+            return own_quantized(l, LMC_Q8_0, l->owned, l->i8.row_bytes, l->i8.K, l->i8.K, to, Q[i].quantize, err);
     return 0;
 }
 
