@@ -2,6 +2,7 @@
  * the model and tokenizer, evaluate each --data file, print the table and intervals, write the results file.
  * Under mpirun (an MPI build) the ranks share the windows and rank 0 alone prints and writes. */
 #include "cli/cli.h"
+#include "gemm_i8.h"
 
 #include <limits.h>
 #include <stddef.h>
@@ -309,6 +310,9 @@ static int report_all(eval_run *r) {
     int rc = lmc_intervals_text(&ib, r->res, n, (int)r->a->bootstrap, &r->err);
     if (rc == 0 && ib.len) fputs(ib.p, stdout);
     lmc_buf_free(&ib);
+    if (r->a->compute == LMC_COMPUTE_INT8)
+        printf("compute int8 (weights and activations in int8, activation blocks of %d): a different measurement "
+               "from f32/bf16\n", GEMM_I8_QK);
     for (size_t i = 0; i < n; i++)
         if (r->res[i].skipped)
             fprintf(stderr, "lmc: note: %s: skipped %zu malformed record%s of %zu (--skip-bad-records)\n",
