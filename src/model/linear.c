@@ -328,6 +328,11 @@ void lmc_linear_apply_swiglu(const lmc_linear *gate, const lmc_linear *up, const
 }
 
 void lmc_linear_apply_add(const lmc_linear *l, const float *x, float *res, float *tmp, int T, void *scratch) {
+    if (l->mode == LMC_LINEAR_INT8) { /* x quantized into the forward's scratch, not a buffer of its own */
+        apply_int8_timed(&l, 1, x, &tmp, T, scratch);
+        add_inplace(res, tmp, (size_t)T * l->N);
+        return;
+    }
     if (!scratch || l->mode != LMC_LINEAR_BF16_PACKED) {
         lmc_linear_apply(l, x, tmp, T);
         add_inplace(res, tmp, (size_t)T * l->N);
