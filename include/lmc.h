@@ -122,9 +122,13 @@ typedef struct lmc_model lmc_model;
 typedef enum lmc_compute {
     LMC_COMPUTE_F32 = 0,  /* all activations f32; bf16/f16 weights widened tile by tile (exact) */
     LMC_COMPUTE_BF16 = 1, /* bf16 x bf16 dot products with f32 accumulation (AVX512_BF16 when present) */
+    /* int8 x int8 matmuls (weights as a GGUF stores them, F32/F16/BF16 ones quantized once to Q8_0; activations
+     * quantized per 32 values), attention as under bf16: a different measurement from f32/bf16, not an
+     * approximation of them (docs/performance.md "int8") */
+    LMC_COMPUTE_INT8 = 2,
 } lmc_compute;
 
-/* "f32" / "bf16" for a compute mode (the spelling of --dtype and of the results' compute_dtype). */
+/* "f32" / "bf16" / "int8" for a compute mode (the spelling of --dtype and of the results' compute_dtype). */
 const char *lmc_compute_name(lmc_compute c);
 /* The compute mode a name spells: 0, or -1 when it is none of them (*out unchanged). */
 int lmc_compute_parse(const char *name, lmc_compute *out);
@@ -137,6 +141,9 @@ typedef struct lmc_model_opts {
     /* bf16 compute keeps a packed copy of the weights resident when weights + copy take at most this many
      * bytes, else packs each matrix inside each call; 0: half the available memory (1 GB when unknown) */
     size_t      bf16_pack_limit;
+    /* int8 compute: the layer matrices stored as F32/F16/BF16 are held as this ggml type (lmc_dtype: 0 = Q8_0, or
+     * Q4_0 / Q4_K / Q6_K: random weights of lmc bench --weights; quantized through Q8_0), lm_head as Q8_0 */
+    int         int8_weights;
 } lmc_model_opts;
 
 /* path: a HF checkpoint directory (config.json + model.safetensors or a sharded index), a single

@@ -308,7 +308,9 @@ typedef struct lmc_bench_opts {
     const char *shape;        /* a shape (lmc_bench_shape) whose random weights are generated in memory, or NULL */
     const char *model;        /* a model path, when shape is NULL */
     lmc_compute compute;
-    const char *weights;      /* the generated weights' dtype, "f32" or "bf16"; NULL: that of compute */
+    const char *weights;      /* the generated weights' dtype, "f32" or "bf16"; NULL: that of compute; under int8
+                               * compute also "q8_0", "q4_0", "q4_k", "q6_k": a bf16 image whose layer matrices
+                               * the model holds in that type (lmc_model_opts.int8_weights) */
     int         W, S, K;      /* window length, stride, windows measured (after one warm-up window) */
     int         layers;       /* > 0: the shape with only this many layers */
     int         threads;      /* in use (lmc_threads_init) */
@@ -327,10 +329,14 @@ typedef struct lmc_bench_result {
     double      t_total, cpu;    /* wall and CPU (all threads) seconds over the windows */
     double      flops_layers, flops_attn, flops_head; /* counted FLOPs of one window */
     double      sgemm_gflops;    /* cblas_sgemm at the model's matrix shapes with W rows, measured in this run */
-    double      peak, peak_lo, peak_hi; /* bf16 compute: the GEMM path's peak GFLOP/s sampled around the windows
+    double      peak, peak_lo, peak_hi; /* bf16/int8 compute: the GEMM path's peak GFLOP/s (int8: GOP/s) sampled
+                                         * around the windows
                                          * (mean, lowest, highest); 0 for f32 */
     int         peak_n;          /* samples */
-    const char *peak_kind, *gemm_path; /* which peak ("vdpbf16ps", ...) and bf16 GEMM path; NULL for f32 */
+    const char *peak_kind, *gemm_path; /* which peak ("vdpbf16ps", "vpdpbusd", ...) and the compute's GEMM path
+                                        * ("avx512bf16", "vnni512", ...); NULL for f32 */
+    double      bf16_peak;       /* int8 compute: the vdpbf16ps peak sampled beside its own (mean), else 0 */
+    int         act_block;       /* int8 compute: values per activation scale (32), else 0 */
     double      widen;           /* f32 compute: seconds to widen every 16-bit weight to f32 once */
     int         n_split;         /* the time split by stage: */
     const char *split_name[LMC_BENCH_SPLITS];

@@ -13,6 +13,10 @@ int cpu_has_avx2_fma(void);
 int cpu_has_avx512f(void);
 /* AVX-512 F + BW + VL + BF16 (vdpbf16ps, vcvtne2ps2bf16) usable, unless LMC_NO_AVX512. */
 int cpu_has_avx512bf16(void);
+/* AVX512-VNNI (vpdpbusd zmm, with AVX-512 F + BW) usable, unless LMC_NO_AVX512. */
+int cpu_has_avx512vnni(void);
+/* AVX-VNNI (the VEX-encoded 256-bit vpdpbusd) usable. */
+int cpu_has_avxvnni(void);
 /* One line naming the features found, e.g. "avx2 fma avx512f avx512bw avx512vl avx512bf16" (static). */
 const char *cpu_features_string(void);
 

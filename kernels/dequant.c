@@ -12,6 +12,7 @@
 #include "kernels.h"
 
 #include <stdint.h>
+#include <math.h>
 #include <string.h>
 
 /* ---- 16-bit floats ---------------------------------------------------------------------------- */
@@ -142,6 +143,196 @@ void lmc_dequant_q6_k(const void *src, float *dst, int64_t n) {
                 dst[l + 32] = d * sc[is + 2] * q2;
                 dst[l + 64] = d * sc[is + 4] * q3;
                 dst[l + 96] = d * sc[is + 6] * q4;
+            }
+        }
+    }
+}
+
+/* ---- the int8 forms (gemm_i8.h gemm_i8_unpack_fn) ----------------------------------------------
+ * The same blocks as integers and scales, w = dw·q + mw per sub-block, for the int8 GEMM: no value is rounded,
+ * q is the stored integer (re-centred), dw and mw the block's float factors computed as the widening above does. */
+
+void lmc_unpack_q8_0(const void *src, int8_t *q, float *dw, float *mw, int64_t n) {
+    const uint8_t *b = src;
+    for (int64_t i = 0; i < n / 32; i++, b += 34, q += 32) {
+        dw[i] = half_at(b);
+        memcpy(q, b + 2, 32);
+    }
+}
+
+void lmc_unpack_q4_0(const void *src, int8_t *q, float *dw, float *mw, int64_t n) {
+    const uint8_t *b = src;
+    for (int64_t i = 0; i < n / 32; i++, b += 18, q += 32) {
+        dw[i] = half_at(b);
+        for (int j = 0; j < 16; j++) {
+            q[j] = (int8_t)((b[2 + j] & 0x0F) - 8);
+            q[j + 16] = (int8_t)((b[2 + j] >> 4) - 8);
+        }
+    }
+}
+
+void lmc_unpack_q5_0(const void *src, int8_t *q, float *dw, float *mw, int64_t n) {
+    const uint8_t *b = src;
+    for (int64_t i = 0; i < n / 32; i++, b += 22, q += 32) {
+        dw[i] = half_at(b);
+        uint32_t qh;
+        memcpy(&qh, b + 2, 4);
+        for (int j = 0; j < 16; j++) {
+            const int h0 = ((qh >> j) << 4) & 0x10, h1 = (qh >> (j + 12)) & 0x10;
+            q[j] = (int8_t)(((b[6 + j] & 0x0F) | h0) - 16);
+            q[j + 16] = (int8_t)(((b[6 + j] >> 4) | h1) - 16);
+        }
+    }
+}
+
+/* Sub-blocks of 32: q the nibble (0..15), dw = d·scale, mw = −dmin·min. */
+void lmc_unpack_q4_k(const void *src, int8_t *q, float *dw, float *mw, int64_t n) {
+    const uint8_t *b = src;
+    for (int64_t i = 0; i < n / 256; i++, b += 144) {
+        const float d = half_at(b), dmin = half_at(b + 2);
+        const uint8_t *scales = b + 4, *qs = b + 16;
+        for (int j = 0; j < 8; j += 2, qs += 32, q += 64) {
+            uint8_t sc, m;
+            q4k_scale_min(j, scales, &sc, &m);
+            dw[8 * i + j] = d * sc, mw[8 * i + j] = -(dmin * m);
+            q4k_scale_min(j + 1, scales, &sc, &m);
+            dw[8 * i + j + 1] = d * sc, mw[8 * i + j + 1] = -(dmin * m);
+            for (int l = 0; l < 32; l++) q[l] = (int8_t)(qs[l] & 0x0F), q[l + 32] = (int8_t)(qs[l] >> 4);
+        }
+    }
+}
+
+/* Sub-blocks of 16: q the 6-bit value − 32, dw = d·scale. */
+void lmc_unpack_q6_k(const void *src, int8_t *q, float *dw, float *mw, int64_t n) {
+    const uint8_t *b = src;
+    for (int64_t i = 0; i < n / 256; i++, b += 210, q += 256) {
+        const float d = half_at(b + 208);
+        const uint8_t *ql = b, *qh = b + 128;
+        const int8_t *sc = (const int8_t *)(b + 192);
+        for (int s = 0; s < 16; s++) dw[16 * i + s] = d * sc[s];
+        for (int h = 0; h < 2; h++, ql += 64, qh += 32) {
+            int8_t *o = q + 128 * h;
+            for (int l = 0; l < 32; l++) {
+                o[l] = (int8_t)(((ql[l] & 0x0F) | (((qh[l] >> 0) & 3) << 4)) - 32);
+                o[l + 32] = (int8_t)(((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) - 32);
+                o[l + 64] = (int8_t)(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+                o[l + 96] = (int8_t)(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+            }
+        }
+    }
+}
+
+/* ---- quantizing (ggml's reference quantize_row_q8_0: d = max|x| / 127, q = round(x / d)) ---------- */
+
+void lmc_quantize_q8_0(const float *x, void *dst, int64_t n) {
+    uint8_t *b = dst;
+    for (int64_t i = 0; i < n / 32; i++, b += 34, x += 32) {
+        float amax = 0;
+        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[j]));
+        const float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+        uint16_t h;
+        f32_to_f16(&h, &d, 1);
+        memcpy(b, &h, 2);
+        for (int j = 0; j < 32; j++) b[2 + j] = (uint8_t)(int8_t)roundf(x[j] * id);
+    }
+}
+
+/* Q4_0 as ggml's quantize_row_q4_0_ref: d = (the value of largest magnitude) / −8, q = x/d + 8.5 truncated,
+ * at most 15. */
+void lmc_quantize_q4_0(const float *x, void *dst, int64_t n) {
+    uint8_t *b = dst;
+    for (int64_t i = 0; i < n / 32; i++, b += 18, x += 32) {
+        float amax = 0, max = 0;
+        for (int j = 0; j < 32; j++)
+            if (fabsf(x[j]) > amax) amax = fabsf(x[j]), max = x[j];
+        const float d = max / -8, id = d != 0 ? 1.0f / d : 0.0f;
+        uint16_t h;
+        f32_to_f16(&h, &d, 1);
+        memcpy(b, &h, 2);
+        for (int j = 0; j < 16; j++) {
+            const int q0 = (int)(x[j] * id + 8.5f), q1 = (int)(x[j + 16] * id + 8.5f);
+            b[2 + j] = (uint8_t)((q0 > 15 ? 15 : q0) | (q1 > 15 ? 15 : q1) << 4);
+        }
+    }
+}
+
+/* The f16 value nearest v, back as f32 (what a block's stored scale reads as). */
+static float via_half(float v) {
+    uint16_t h;
+    f32_to_f16(&h, &v, 1);
+    f16_to_f32(&v, &h, 1);
+    return v;
+}
+
+static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/* Q4_K by plain rounding (not ggml's iterative scale search: for benchmarks' random weights, where only the
+ * layout matters): per sub-block of 32 the range [min(0, x), max x] in 15 steps, the scales and minima in 6 bits
+ * of d and dmin. The inverse of lmc_dequant_q4_k's layout. */
+void lmc_quantize_q4_k(const float *x, void *dst, int64_t n) {
+    uint8_t *b = dst;
+    for (int64_t i = 0; i < n / 256; i++, b += 144, x += 256) {
+        float scale[8], mn[8], smax = 0, mmax = 0;
+        for (int j = 0; j < 8; j++) {
+            float lo = 0, hi = x[32 * j];
+            for (int l = 0; l < 32; l++) lo = fminf(lo, x[32 * j + l]), hi = fmaxf(hi, x[32 * j + l]);
+            scale[j] = (hi - lo) / 15, mn[j] = -lo;
+            smax = fmaxf(smax, scale[j]), mmax = fmaxf(mmax, mn[j]);
+        }
+        const float d = via_half(smax / 63), dmin = via_half(mmax / 63);
+        uint8_t sc[8], m[8];
+        for (int j = 0; j < 8; j++) {
+            sc[j] = (uint8_t)clampi(d > 0 ? (int)lrintf(scale[j] / d) : 0, 0, 63);
+            m[j] = (uint8_t)clampi(dmin > 0 ? (int)lrintf(mn[j] / dmin) : 0, 0, 63);
+        }
+        uint16_t h;
+        f32_to_f16(&h, &d, 1), memcpy(b, &h, 2);
+        f32_to_f16(&h, &dmin, 1), memcpy(b + 2, &h, 2);
+        uint8_t *q = b + 4;
+        for (int j = 0; j < 4; j++) {
+            q[j] = (uint8_t)(sc[j] | (sc[j + 4] >> 4) << 6);
+            q[j + 4] = (uint8_t)(m[j] | (m[j + 4] >> 4) << 6);
+            q[j + 8] = (uint8_t)((sc[j + 4] & 15) | (m[j + 4] & 15) << 4);
+        }
+        uint8_t *qs = b + 16;
+        for (int j = 0; j < 8; j += 2, qs += 32)
+            for (int l = 0; l < 32; l++) {
+                const float s0 = d * sc[j], s1 = d * sc[j + 1];
+                const int a = s0 > 0 ? clampi((int)lrintf((x[32 * j + l] + dmin * m[j]) / s0), 0, 15) : 0;
+                const int c = s1 > 0 ? clampi((int)lrintf((x[32 * j + 32 + l] + dmin * m[j + 1]) / s1), 0, 15) : 0;
+                qs[l] = (uint8_t)(a | c << 4);
+            }
+    }
+}
+
+/* Q6_K by plain rounding: per sub-block of 16 a signed scale amax/31 in 8 bits of d, values in [−32, 31]. The
+ * inverse of lmc_dequant_q6_k's layout. */
+void lmc_quantize_q6_k(const float *x, void *dst, int64_t n) {
+    uint8_t *b = dst;
+    for (int64_t i = 0; i < n / 256; i++, b += 210, x += 256) {
+        float scale[16], smax = 0;
+        for (int s = 0; s < 16; s++) {
+            float amax = 0;
+            for (int l = 0; l < 16; l++) amax = fmaxf(amax, fabsf(x[16 * s + l]));
+            scale[s] = amax / 31, smax = fmaxf(smax, scale[s]);
+        }
+        const float d = via_half(smax / 127);
+        int8_t *sc = (int8_t *)(b + 192);
+        for (int s = 0; s < 16; s++) sc[s] = (int8_t)clampi(d > 0 ? (int)lrintf(scale[s] / d) : 0, -128, 127);
+        uint16_t h;
+        f32_to_f16(&h, &d, 1), memcpy(b + 208, &h, 2);
+        int q[256];
+        for (int e = 0; e < 256; e++) {
+            const float s = d * sc[e / 16];
+            q[e] = (s > 0 ? clampi((int)lrintf(x[e] / s), -32, 31) : 0) + 32;
+        }
+        uint8_t *ql = b, *qh = b + 128;
+        for (int hh = 0; hh < 2; hh++, ql += 64, qh += 32) {
+            const int *v = q + 128 * hh;
+            for (int l = 0; l < 32; l++) {
+                ql[l] = (uint8_t)((v[l] & 15) | (v[l + 64] & 15) << 4);
+                ql[l + 32] = (uint8_t)((v[l + 32] & 15) | (v[l + 96] & 15) << 4);
+                qh[l] = (uint8_t)((v[l] >> 4) | (v[l + 32] >> 4) << 2 | (v[l + 64] >> 4) << 4 | (v[l + 96] >> 4) << 6);
             }
         }
     }

@@ -24,6 +24,23 @@ void lmc_dequant_q5_0(const void *src, float *dst, int64_t n); /* block 32: f16 
 void lmc_dequant_q4_k(const void *src, float *dst, int64_t n); /* block 256: see dequant.c */
 void lmc_dequant_q6_k(const void *src, float *dst, int64_t n); /* block 256: see dequant.c */
 
+/* The same blocks as int8 values q (n), a scale dw per sub-block and, for Q4_K, an offset mw per sub-block
+ * (w = dw·q + mw; sub-blocks of 32 values, 16 for Q6_K): the int8 GEMM's weight form (gemm_i8.h). */
+void lmc_unpack_q8_0(const void *src, int8_t *q, float *dw, float *mw, int64_t n);
+void lmc_unpack_q4_0(const void *src, int8_t *q, float *dw, float *mw, int64_t n);
+void lmc_unpack_q5_0(const void *src, int8_t *q, float *dw, float *mw, int64_t n);
+void lmc_unpack_q4_k(const void *src, int8_t *q, float *dw, float *mw, int64_t n);
+void lmc_unpack_q6_k(const void *src, int8_t *q, float *dw, float *mw, int64_t n);
+
+/* n f32 values (a multiple of 32) → Q8_0 blocks, as ggml's quantize_row_q8_0_ref (an F32/F16/BF16 weight is
+ * stored so, once at load, for the int8 GEMM). */
+void lmc_quantize_q8_0(const float *x, void *dst, int64_t n);
+/* Q4_0 as ggml's quantize_row_q4_0_ref; Q4_K and Q6_K (n a multiple of 256) by plain rounding, not ggml's
+ * scale search: for benchmarks' random weights (lmc bench --weights), where the layout and the speed matter. */
+void lmc_quantize_q4_0(const float *x, void *dst, int64_t n);
+void lmc_quantize_q4_k(const float *x, void *dst, int64_t n);
+void lmc_quantize_q6_k(const float *x, void *dst, int64_t n);
+
 /* Which type widens with which function, by lmc type or ggml id, is src/model/weights.h (one table). */
 
 #endif

@@ -1,4 +1,5 @@
-/* peak.c — the machine's arithmetic peak, measured: register-only loops of independent FMAs / vdpbf16ps on
+/* peak.c — the machine's arithmetic peak, measured: register-only loops of independent FMAs / vdpbf16ps /
+ * vpdpbusd on
  * every thread of a parallel region at once (see peak.h). */
 #include "peak.h"
 
@@ -62,15 +63,42 @@ __attribute__((target("avx512f,avx512bf16"))) static void peak_dpbf16(long iters
                      : "+r"(iters) : : CLOB_LO, CLOB_HI);
 }
 
+__attribute__((target("avx512f,avx512vnni"))) static void peak_dpbusd(long iters) {
+    __asm__ volatile(ZERO_YMM ZERO_ZHI "1:\n" R12("vpdpbusd", "zmm") R12HI("vpdpbusd")
+                     "dec %0\n jnz 1b\n vzeroupper\n"
+                     : "+r"(iters) : : CLOB_LO, CLOB_HI);
+}
+__attribute__((target("avx2,avxvnni"))) static void peak_dpbusd256(long iters) {
+    __asm__ volatile(ZERO_YMM "1:\n" R12("%{vex%} vpdpbusd", "ymm") "dec %0\n jnz 1b\n vzeroupper\n"
+                     : "+r"(iters) : : CLOB_LO);
+}
+__attribute__((target("avx2"))) static void peak_maddwd256(long iters) {
+    __asm__ volatile(ZERO_YMM "1:\n" R12("vpmaddwd", "ymm") "dec %0\n jnz 1b\n vzeroupper\n"
+                     : "+r"(iters) : : CLOB_LO);
+}
+
+/* The register-only loop of `kind` and its operations (multiply-adds × 2) per iteration, or NULL where this CPU
+ * lacks it. */
+static void (*peak_kernel(int kind, double *ops))(long) {
+    switch (kind) {
+    case PEAK_FMA256: *ops = 12 * 16; return cpu_has_avx2_fma() ? peak_fma256 : NULL;
+    case PEAK_FMA512: *ops = 24 * 32; return cpu_has_avx512f() ? peak_fma512 : NULL;
+    case PEAK_DPBF16: *ops = 24 * 64; return cpu_has_avx512bf16() ? peak_dpbf16 : NULL;
+    case PEAK_DPBUSD: *ops = 24 * 128; return cpu_has_avx512vnni() ? peak_dpbusd : NULL;
+    case PEAK_DPBUSD256: *ops = 12 * 64; return cpu_has_avxvnni() ? peak_dpbusd256 : NULL;
+    /* vpmaddwd: 16 int16 products summed in pairs: 16 multiply-adds; the AVX2 int8 path adds each with vpaddd */
+    case PEAK_MADDWD256: *ops = 12 * 32; return cpu_has_avx2_fma() ? peak_maddwd256 : NULL;
+    default: return NULL;
+    }
+}
+
 double cpu_peak_gflops(int kind, long iters, double *util) {
     if (util) *util = 0;
-    if ((kind == PEAK_FMA256 && !cpu_has_avx2_fma()) || (kind == PEAK_FMA512 && !cpu_has_avx512f()) ||
-        (kind == PEAK_DPBF16 && !cpu_has_avx512bf16()) || iters <= 0)
-        return 0;
-    const double flop_per_iter = kind == PEAK_FMA256 ? 12 * 16 : 24 * (kind == PEAK_FMA512 ? 32 : 64);
+    double flop_per_iter = 0;
+    void (*const fn)(long) = peak_kernel(kind, &flop_per_iter);
+    if (!fn || iters <= 0) return 0;
     double       t0 = 0, t1 = 0, c0 = 0, c1 = 0;
     int          nth = 1;
-    void (*const fn)(long) = kind == PEAK_FMA256 ? peak_fma256 : kind == PEAK_FMA512 ? peak_fma512 : peak_dpbf16;
 #pragma omp parallel
     {
 #pragma omp single

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CLI tests for `lmc bench` options that bench/peer.sh relies on: --layers L builds the shape with L layers
-# (parameters counted accordingly, the JSON written), and is refused with --model or out of range.
+# (parameters counted accordingly, the JSON written), and is refused with --model or out of range; --weights q4_k
+# under int8 compute, refused without it.
 cd "$(dirname "$0")/.." && . tests/lib_cli.sh
 if [ ! -x "$LMC" ]; then
     skip bench_layers "needs ./lmc"
@@ -29,4 +30,15 @@ check_usage() {
 check_usage bench_layers_zero "--layers must be 1..1000, not '0'" --shape tinyllama-1.1b --layers 0
 check_usage bench_layers_word "--layers must be 1..1000, not 'two'" --shape tinyllama-1.1b --layers two
 check_usage bench_layers_model "--layers applies to --shape only" --model demo-model --layers 2
+check_usage bench_weights_q_f32 "--weights q8_0|q4_0|q4_k|q6_k needs --dtype int8" --shape tinyllama-1.1b --weights q4_k
+check_usage bench_weights_model "--weights applies to --shape only" --model demo-model --dtype int8 --weights q8_0
+
+# int8 with quantized weights: the layer matrices held as Q4_K, the int8 peak and path named in the JSON
+out=$($LMC bench --shape tinyllama-1.1b --layers 1 --block-size 16 --stride 16 --windows 1 --threads 1 --dtype int8 \
+      --weights q4_k --json "$TMP/q.json" 2>&1); rc=$?
+if [ $rc -ne 0 ]; then fail bench_int8_q4k "exit $rc: $out"
+elif ! printf '%s\n' "$out" | grep -q 'weights Q4_K (from BF16), compute int8'; then
+    fail bench_int8_q4k "header: $(printf '%s\n' "$out" | head -1)"
+elif ! grep -q '"int8_activation_block":	32' "$TMP/q.json"; then fail bench_int8_q4k "no int8_activation_block in the JSON"
+else pass bench_int8_q4k; fi
 cli_summary

@@ -48,7 +48,7 @@ usage generate_bad_top_p "--top-p must be a number in 0..1, not '1.5'" --model d
 usage generate_zero_top_p "--top-p must be more than 0 (1: no nucleus cut), not '0'" --model demo-model --prompt x --top-p 0
 usage generate_unknown "unknown option '--bogus' for generate" --model demo-model --prompt x --bogus
 usage generate_missing "--seed needs a value" --model demo-model --prompt x --seed
-usage generate_bad_dtype "--dtype must be f32 or bf16, not 'f16'" --model demo-model --prompt x --dtype f16
+usage generate_bad_dtype "--dtype must be f32, bf16 or int8, not 'f16'" --model demo-model --prompt x --dtype f16
 
 # Every architecture generates (a KV-cache step each). The self-trained GPT-2 (learned positions): greedy text
 # is the same twice and under --threads 2, bf16 compute runs, and a sequence beyond its 256 positions is

@@ -47,7 +47,7 @@ usage_error eval_bad_threads "--threads must be 0..4096, not 'many'" eval --mode
 usage_error eval_bad_short "-t must be 0..4096, not '-5'" eval -m demo-model -d x -t -5
 usage_error eval_bad_inline "--block-size must be 1..1000000, not '0'" eval --model demo-model --data x --block-size=0
 usage_error eval_bad_window_alias "--window must be 1..1000000, not 'x'" eval --model demo-model --data x --window x
-usage_error eval_bad_dtype "--dtype must be f32 or bf16, not 'f16'" eval --model demo-model --data x --dtype f16
+usage_error eval_bad_dtype "--dtype must be f32, bf16 or int8, not 'f16'" eval --model demo-model --data x --dtype f16
 usage_error eval_unknown "unknown option '--frobnicate' for eval" eval --model demo-model --data x --frobnicate
 usage_error eval_no_model "eval needs --model" eval --data x
 usage_error eval_flag_value "--quiet takes no value, not 'yes'" eval --model demo-model --data x --quiet=yes

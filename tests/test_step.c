@@ -290,9 +290,9 @@ static void test_step_stories260k(void) {
  * the largest relative difference between the model's bf16 and f32 prefills (measured: the ratio is 0.2–1.3 on
  * these models, the bf16-vs-f32 difference itself 5e-3–1.2e-2). */
 
-/* max over the T rows of the relative difference between the bf16 and the f32 prefill of the test's tokens */
-static double bf16_own_error(const char *path) {
-    lmc_model_opts f32 = {0}, bf16 = {.compute = LMC_COMPUTE_BF16};
+/* max over the T rows of the relative difference between the `compute` and the f32 prefill of the test's tokens */
+static double own_error(const char *path, lmc_compute compute) {
+    lmc_model_opts f32 = {0}, bf16 = {.compute = compute};
     lmc_model *mf = NULL, *mb = NULL;
     lmc_err e;
     double worst = -1;
@@ -316,7 +316,7 @@ static double bf16_own_error(const char *path) {
 static void check_bf16(const char *label, const char *path) {
     lmc_model_opts packed = {.compute = LMC_COMPUTE_BF16};
     lmc_model_opts streamed = {.compute = LMC_COMPUTE_BF16, .bf16_pack_limit = 1}; /* too small: packs per call */
-    double own = bf16_own_error(path);
+    double own = own_error(path, LMC_COMPUTE_BF16);
     REQUIRE(own >= 0, "%s: bf16 or f32 prefill failed", label);
     char l[128];
     snprintf(l, sizeof l, "%s bf16 packed", label);
@@ -327,6 +327,34 @@ static void check_bf16(const char *label, const char *path) {
            fmax(dp, ds) / own);
     CHECK(fmax(dp, ds) <= 3 * own + TOL, "%s: a bf16 step is %.3g from the bf16 prefill, more than 3× bf16's own "
           "error %.3g", label, fmax(dp, ds), own);
+}
+
+/* ---- int8 compute: the same rule as bf16 (file header: the prefill's attention is bf16 on AVX512_BF16, a
+ * step's f32; the int8 matmuls give a token the same bits in a step and in a prefill, as the activations are
+ * quantized per token and each output is summed in one order): a step within 3× int8's own difference from the
+ * f32 prefill, and within TOL_INT8 of the int8 prefill. ---- */
+static const double TOL_INT8 = 5e-2;
+
+static void check_int8(const char *label, const char *path) {
+    lmc_model_opts int8 = {.compute = LMC_COMPUTE_INT8};
+    const double own = own_error(path, LMC_COMPUTE_INT8);
+    REQUIRE(own >= 0, "%s: int8 or f32 prefill failed", label);
+    char l[128];
+    snprintf(l, sizeof l, "%s int8", label);
+    const double d = check_model_opts(l, path, &int8, TOL_INT8);
+    printf("  %-38s int8 prefill vs f32 prefill: %.2e; step vs int8 prefill: %.2f× that\n", label, own, d / own);
+    CHECK(d <= 3 * own + TOL, "%s: an int8 step is %.3g from the int8 prefill, more than 3× int8's own error %.3g",
+          label, d, own);
+}
+
+static void test_step_int8(void) {
+    struct stat st;
+    if (stat("demo-model/config.json", &st)) SKIP("demo-model/ not found (run from the repository root)");
+    check_int8("demo-model", "demo-model");
+    const char *neox = t_shared("models/selftrained-gptneox-tiny/config.json");
+    if (neox) check_int8("selftrained-gptneox-tiny", t_shared("models/selftrained-gptneox-tiny"));
+    const char *q4 = "tests/data/gguf/llama-q4_0.gguf";
+    if (!stat(q4, &st)) check_int8("llama-q4_0.gguf", q4);
 }
 
 static void test_step_bf16_tinystories(void) {
@@ -498,6 +526,7 @@ int main(void) {
     RUN(test_step_bf16_tinystories);
     RUN(test_step_bf16_gptneox);
     RUN(test_step_bf16_falcon40b);
+    RUN(test_step_int8);
     RUN(test_step_greedy_matches_prefill);
     RUN(test_step_greedy_gpt2);
     RUN(test_step_unsupported_arch);

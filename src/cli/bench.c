@@ -17,7 +17,7 @@ typedef struct bench_args {
     const char *shape, *model, *json;
     long        W, S, K, threads, layers; /* layers: --layers (0: the shape's own); S -1: min(W, 512) */
     int         compute, quiet;
-    int         weights;                  /* --weights: index of f32|bf16, -1: that of the compute */
+    int         weights;                  /* --weights: index of its choices, -1: that of the compute */
     cli_list    pos;
 } bench_args;
 
@@ -27,10 +27,11 @@ static const cli_opt OPTS[] = {
      "random weights of a model shape generated in memory: tinyllama-1.1b, llama2-7b, llama3-8b, mistral-7b, "
      "qwen2-0.5b, qwen2-7b, mixtral-8x7b-mini, deepseek-v2-lite-mini"},
     CLI_MODEL(F(model), "a real model instead of --shape"),
-    CLI_DTYPE(F(compute), "compute: f32 (default) or bf16"),
-    {"--weights", NULL, CLI_CHOICE, "f32|bf16", 0, 0, F(weights),
+    CLI_DTYPE(F(compute), "compute: f32 (default), bf16 or int8 (int8 matmuls on the weights as stored)"),
+    {"--weights", NULL, CLI_CHOICE, "f32|bf16|q8_0|q4_0|q4_k|q6_k", 0, 0, F(weights),
      "the generated weights' dtype (default: that of --dtype; bf16 weights with f32 compute is what `lmc eval` "
-     "does with a bf16 checkpoint)"},
+     "does with a bf16 checkpoint); with --dtype int8 also a ggml type the layer matrices are quantized to in "
+     "memory (Q4_K/Q6_K by plain rounding; lm_head Q8_0), as a GGUF file of that type would hold them"},
     CLI_BLOCK_SIZE(F(W), 2, "window length in tokens (default 1900)"),
     {"--stride", NULL, CLI_INT, "S", 1, 1000000, F(S),
      "new tokens scored per window after the first, at most W (default 512, or W when W < 512)"},
@@ -44,7 +45,7 @@ static const cli_opt OPTS[] = {
 
 const cli_spec bench_spec = {
     "bench", "evaluation speed against the machine's own sgemm, measured in one run",
-    "lmc bench (--shape NAME | --model MODEL) [--dtype f32|bf16] [--block-size W] [--windows K] [--json OUT]",
+    "lmc bench (--shape NAME | --model MODEL) [--dtype f32|bf16|int8] [--block-size W] [--windows K] [--json OUT]",
     "Evaluation speed on random weights of a model shape generated in memory (no files), or on a real model, "
     "against sgemm measured in the same run at the model's matrix shapes; the counted FLOPs, the time split by "
     "kernel and the memory taken.",
@@ -64,6 +65,9 @@ static int parse_args(int argc, char **argv, bench_args *a) {
         return cli_usage(&bench_spec, "--stride %ld exceeds --block-size %ld: tokens between windows would never be "
                          "scored", a->S, a->W);
     if (a->layers && !a->shape) return cli_usage(&bench_spec, "--layers applies to --shape only");
+    if (a->weights >= 2 && a->compute != LMC_COMPUTE_INT8)
+        return cli_usage(&bench_spec, "--weights q8_0|q4_0|q4_k|q6_k needs --dtype int8");
+    if (a->weights >= 0 && !a->shape) return cli_usage(&bench_spec, "--weights applies to --shape only");
     return CLI_GO;
 }
 
@@ -107,10 +111,21 @@ static void print_speed(const bench_args *a, const lmc_bench_result *r, const be
     printf("achieved:               %.1f GFLOP/s\n", x->achieved);
     printf("sgemm at these shapes:  %.1f GFLOP/s (cblas_sgemm, T=%d, measured in this run)\n", r->sgemm_gflops, W);
     printf("ratio achieved/sgemm:   %.3f\n", r->sgemm_gflops > 0 ? x->achieved / r->sgemm_gflops : 0);
+    const int int8 = a->compute == LMC_COMPUTE_INT8;
     if (r->peak > 0)
-        printf("ratio achieved/peak:    %.3f (%s peak %.0f GFLOP/s: mean of %d samples around the windows, %.0f-%.0f; "
-               "bf16 GEMM path %s)\n", x->achieved / r->peak, r->peak_kind, r->peak, r->peak_n, r->peak_lo, r->peak_hi,
-               r->gemm_path);
+        printf("ratio achieved/peak:    %.3f (%s peak %.0f %s: mean of %d samples around the windows, %.0f-%.0f; "
+               "%s GEMM path %s)\n", x->achieved / r->peak, r->peak_kind, r->peak, int8 ? "GOP/s" : "GFLOP/s",
+               r->peak_n, r->peak_lo, r->peak_hi, lmc_compute_name((lmc_compute)a->compute), r->gemm_path);
+    if (int8 && r->t_matmul > 0) {
+        const double mm = r->flops_layers / 1e9 / (r->t_matmul / a->K);
+        printf("int8 layer matmuls:     %.1f GOP/s = %.3f of the %s peak", mm, r->peak > 0 ? mm / r->peak : 0,
+               r->peak_kind ? r->peak_kind : "(none: plain C)");
+        if (r->bf16_peak > 0)
+            printf("; vdpbf16ps peak beside it %.0f GFLOP/s (int8 peak / bf16 peak %.2f)", r->bf16_peak,
+                   r->peak / r->bf16_peak);
+        printf("\nint8 compute: weights and activations (blocks of %d) in int8 — a different measurement from "
+               "f32/bf16\n", r->act_block);
+    }
 }
 
 /* Where the time went, the CPU use and the memory. */
@@ -130,16 +145,18 @@ static void print_split(const bench_args *a, const lmc_bench_result *r, const be
            x->use < 0.9 * x->nthreads ? ": low, the host took cores from the run (or serial steps left them idle)"
                                       : "");
     if (r->widen > 0) printf("bf16/f16/quantized→f32 weight widening (inside matmul): %.3f s per window\n", r->widen);
-    printf("weight memory: %.1f MB mmapped (file) + %.1f MB held by the model (packed bf16 copies, re-laid-out "
-           "matrices, f32 norms)\n", r->mapped_bytes / 1e6, r->resident_bytes / 1e6);
+    printf("weight memory: %.1f MB mmapped (file) + %.1f MB held by the model (packed bf16 copies, Q8_0 copies, "
+           "re-laid-out matrices, f32 norms)\n", r->mapped_bytes / 1e6, r->resident_bytes / 1e6);
     printf("peak RSS: %.2f GB (weights %.2f GB, beyond weights %.2f GB)\n", r->peak_rss_gb, r->weights_bytes / 1e9,
            r->peak_rss_gb - r->weights_bytes / 1e9);
 }
 
 /* The peak and per-kernel figures of the JSON, when they were measured. */
 static void add_peak_json(cJSON *o, const bench_args *a, const lmc_bench_result *r, const bench_figures *x) {
+    if (r->act_block) cJSON_AddNumberToObject(o, "int8_activation_block", r->act_block);
+    if (r->bf16_peak > 0) cJSON_AddNumberToObject(o, "bf16_peak_gflops", r->bf16_peak);
     if (r->peak > 0) {
-        cJSON_AddStringToObject(o, "bf16_gemm_path", r->gemm_path);
+        cJSON_AddStringToObject(o, a->compute == LMC_COMPUTE_INT8 ? "int8_gemm_path" : "bf16_gemm_path", r->gemm_path);
         cJSON_AddStringToObject(o, "peak_kind", r->peak_kind);
         cJSON_AddNumberToObject(o, "peak_gflops", r->peak);
         cJSON_AddNumberToObject(o, "peak_gflops_min", r->peak_lo);
@@ -190,7 +207,7 @@ int cmd_bench(int argc, char **argv) {
     int rc = parse_args(argc, argv, &a);
     if (rc != CLI_GO) return rc;
     int nthreads = cli_threads(a.threads);
-    static const char *const WEIGHTS[] = {"f32", "bf16"}; /* --weights' choices */
+    static const char *const WEIGHTS[] = {"f32", "bf16", "q8_0", "q4_0", "q4_k", "q6_k"}; /* --weights' choices */
     lmc_bench_opts o = {a.shape, a.model, (lmc_compute)a.compute, a.weights >= 0 ? WEIGHTS[a.weights] : NULL,
                         (int)a.W, (int)a.S, (int)a.K, (int)a.layers, nthreads, cli_memory_limit()};
     lmc_bench_result r;

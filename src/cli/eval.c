@@ -2,6 +2,7 @@
  * the model and tokenizer, evaluate each --data file, print the table and intervals, write the results file.
  * Under mpirun (an MPI build) the ranks share the windows and rank 0 alone prints and writes. */
 #include "cli/cli.h"
+#include "gemm_i8.h"
 
 #include <limits.h>
 #include <stddef.h>
@@ -39,7 +40,7 @@ static const cli_opt OPTS[] = {
      "use only the first N records of each file (default -1: all)"},
     CLI_THREADS(F(threads),
                 "threads for all kernels (default 0: all cores; under mpirun the rank's share of the CPUs)"),
-    CLI_DTYPE(F(compute), "compute: f32 (exact, default) or bf16 x bf16 dot products with f32 accumulation"),
+    CLI_DTYPE(F(compute), "compute: f32 (exact, default), bf16 x bf16 dot products with f32 accumulation, or int8 (int8 matmuls: a different measurement)"),
     CLI_JSON_OUTPUT(F(output),
                     "also write the results as JSON (atomically: complete or absent; fields in docs/results.md)"),
     {"--name", NULL, CLI_STR, "NAME", 0, 0, F(name),
@@ -198,8 +199,11 @@ static void print_details(const eval_run *r) {
     fprintf(stderr, "model: %s (%s, %.2fM parameters, weights %s, compute %s)\nkernels: %s\nthreads: %d; "
             "OpenBLAS core %s (%s)\n", r->a->model, d.architecture, d.n_params / 1e6, d.weights_dtype,
             lmc_compute_name(d.compute), d.kernels, r->threads, lmc_blas_core(), lmc_blas_config());
+    if (d.compute == LMC_COMPUTE_INT8)
+        fprintf(stderr, "compute int8: matmuls on int8 weights and activations (blocks of 32) — a different "
+                "measurement from f32/bf16, not comparable at their precision\n");
     fprintf(stderr, "weight memory: %.1f MB mmapped (file) + %.1f MB held by the model (packed bf16 copies, "
-            "re-laid-out matrices, f32 norms)\n", d.mapped_bytes / 1e6, d.resident_bytes / 1e6);
+            "Q8_0 copies, re-laid-out matrices, f32 norms)\n", d.mapped_bytes / 1e6, d.resident_bytes / 1e6);
 }
 
 /* A window longer than the model was trained with runs (the positions are extrapolated), but says so. */
@@ -310,6 +314,9 @@ static int report_all(eval_run *r) {
     int rc = lmc_intervals_text(&ib, r->res, n, (int)r->a->bootstrap, &r->err);
     if (rc == 0 && ib.len) fputs(ib.p, stdout);
     lmc_buf_free(&ib);
+    if (r->a->compute == LMC_COMPUTE_INT8)
+        printf("compute int8 (weights and activations in int8, activation blocks of %d): a different measurement "
+               "from f32/bf16\n", GEMM_I8_QK);
     for (size_t i = 0; i < n; i++)
         if (r->res[i].skipped)
             fprintf(stderr, "lmc: note: %s: skipped %zu malformed record%s of %zu (--skip-bad-records)\n",

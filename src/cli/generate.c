@@ -29,7 +29,7 @@ static const cli_opt OPTS[] = {
     {"--seed", "-s", CLI_INT, "S", 0, LONG_MAX, F(seed),
      "the same seed gives the same text (default: from the clock, printed at the end)"},
     CLI_THREADS(F(threads), "threads for all kernels (default 0: all cores)"),
-    CLI_DTYPE(F(compute), "compute: f32 (default) or bf16; the KV cache is f32 under either"),
+    CLI_DTYPE(F(compute), "compute: f32 (default), bf16 or int8; the KV cache is f32 under each"),
     CLI_QUIET(F(quiet), "no speed line on stderr"),
     {0}};
 #undef F

@@ -121,7 +121,7 @@ static int set_value(const cli_spec *s, const cli_opt *o, const char *flag, cons
     }
     case CLI_CHOICE:
     case CLI_COMPUTE: {
-        const char *choices = o->kind == CLI_CHOICE ? o->arg : "f32|bf16";
+        const char *choices = o->kind == CLI_CHOICE ? o->arg : COMPUTE_CHOICES;
         int i = choice_index(choices, v);
         char text[128];
         choices_text(text, sizeof text, choices);
@@ -195,7 +195,7 @@ static void option_label(const cli_opt *o, char *out, size_t cap, const char **r
     const char *a = o->alias ? o->alias : "";
     size_t short_n = a[0] == '-' && a[1] != '-' ? strcspn(a, " ") : 0;
     *rest = a + short_n + strspn(a + short_n, " ");
-    const char *arg = o->kind == CLI_FLAG ? "" : o->kind == CLI_COMPUTE ? "f32|bf16" : o->arg;
+    const char *arg = o->kind == CLI_FLAG ? "" : o->kind == CLI_COMPUTE ? COMPUTE_CHOICES : o->arg;
     snprintf(out, cap, "%.*s%s%s%s%s", (int)short_n, a, short_n ? ", " : "", o->name, *arg ? " " : "", arg);
 }
 
@@ -250,7 +250,7 @@ void cli_print_markdown(const cli_spec *s) {
         char label[96];
         const char *rest;
         option_label(o, label, sizeof label, &rest);
-        const char *arg = o->kind == CLI_FLAG ? "" : o->kind == CLI_COMPUTE ? "f32|bf16" : o->arg;
+        const char *arg = o->kind == CLI_FLAG ? "" : o->kind == CLI_COMPUTE ? COMPUTE_CHOICES : o->arg;
         printf("| `%.*s` | ", (int)(strlen(label) - (*arg ? strlen(arg) + 1 : 0)), label);
         if (*arg) { putchar('`'); md_cell(arg); putchar('`'); }
         printf(" | ");

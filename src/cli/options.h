@@ -14,6 +14,9 @@
 
 #include <stddef.h>
 
+/* --dtype's values (lmc.h lmc_compute, in its order). */
+#define COMPUTE_CHOICES "f32|bf16|int8"
+
 /* What an option's value is, and what the parser writes into its field. */
 typedef enum cli_kind {
     CLI_FLAG,    /* no value: int field set to 1 */
@@ -22,7 +25,7 @@ typedef enum cli_kind {
     CLI_INT,     /* long in [lo, hi] */
     CLI_REAL,    /* double in [lo, hi] */
     CLI_CHOICE,  /* int: the index of the value in arg's "a|b|c" */
-    CLI_COMPUTE, /* lmc_compute (int) via lmc_compute_parse: "f32" or "bf16" */
+    CLI_COMPUTE, /* lmc_compute (int) via lmc_compute_parse: one of COMPUTE_CHOICES */
 } cli_kind;
 
 /* A list of values (a repeatable option or the positional arguments); v is malloc'ed by the parser and

@@ -24,7 +24,7 @@ typedef struct serve_args {
 static const cli_opt OPTS[] = {
     CLI_MODEL(F(model), "the model (every architecture lmc eval reads)"),
     {"--tokenizer", NULL, CLI_STR, "T", 0, 0, F(tokenizer), "the tokenizer (default: the model's own)"},
-    CLI_DTYPE(F(compute), "compute: f32 (default, exact as lmc eval) or bf16"),
+    CLI_DTYPE(F(compute), "compute: f32 (default, exact as lmc eval), bf16 or int8"),
     {"--host", NULL, CLI_STR, "ADDR", 0, 0, F(host),
      "numeric IPv4 address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it to the network)"},
     {"--port", "-p", CLI_INT, "PORT", 0, 65535, F(port), "TCP port (default 8080; 0: any free port, printed)"},

@@ -11,6 +11,7 @@
 #include "eval/score.h"
 #include "eval/windows.h"
 #include "gemm_bf16.h"
+#include "gemm_i8.h"
 #include "kernels.h"
 #include "model/model.h"
 #include "peak.h"
@@ -321,7 +322,9 @@ static size_t weights_bytes_of(const char *path) {
 
 
 /* For bf16 compute, the peak its GEMM path can reach, measured in this process: vdpbf16ps on AVX512_BF16, else
- * the f32 FMA peak (the AVX2 path widens bf16 to f32 and FMAs). On a shared host the cores' clock drifts by
+ * the f32 FMA peak (the AVX2 path widens bf16 to f32 and FMAs); for int8, vpdpbusd (zmm, or ymm AVX-VNNI) or
+ * vpmaddwd (the AVX2 path), in GOP/s (a multiply-add is 2 operations, as a FLOP pair), with the vdpbf16ps peak
+ * sampled beside it. On a shared host the cores' clock drifts by
  * 5-10 % within a minute (815-930 GFLOP/s seen on one 2-vCPU Zen 5), so the peak is sampled around every
  * measured window (a ~7 ms register-only run before each one and after the last) and the windows are compared
  * with the mean of those samples: the peak of the machine while it ran them. */
@@ -331,17 +334,42 @@ typedef struct bench_peak {
     const char *kind, *path;
 } bench_peak;
 
-static void peak_sample(bench_peak *p, lmc_compute compute) {
-    if (compute != LMC_COMPUTE_BF16) return;
-    const int path = gemm_bf16_auto_path(), avx512 = path == GEMM_BF16_AVX512;
-    p->kind = avx512 ? "vdpbf16ps" : "f32 FMA (ymm)";
-    p->path = gemm_bf16_path_name(path);
-    const double g = cpu_peak_gflops(avx512 ? PEAK_DPBF16 : PEAK_FMA256, PEAK_ITERS / 8, NULL);
+/* The register-only peak behind a compute's GEMM path (kind), and that path's name; 0 when there is none (f32). */
+static int peak_kind_of(lmc_compute compute, const char **kind, const char **path) {
+    if (compute == LMC_COMPUTE_BF16) {
+        const int p = gemm_bf16_auto_path(), avx512 = p == GEMM_BF16_AVX512;
+        *kind = avx512 ? "vdpbf16ps" : "f32 FMA (ymm)";
+        *path = gemm_bf16_path_name(p);
+        return avx512 ? PEAK_DPBF16 : PEAK_FMA256;
+    }
+    if (compute == LMC_COMPUTE_INT8) {
+        const int p = gemm_i8_auto_path();
+        *path = gemm_i8_path_name(p);
+        *kind = p == GEMM_I8_VNNI512 ? "vpdpbusd" : p == GEMM_I8_VNNI256 ? "vpdpbusd (ymm, AVX-VNNI)" : "vpmaddwd (ymm)";
+        return p == GEMM_I8_VNNI512 ? PEAK_DPBUSD : p == GEMM_I8_VNNI256 ? PEAK_DPBUSD256
+             : p == GEMM_I8_AVX2    ? PEAK_MADDWD256 : -1;
+    }
+    return -1;
+}
+
+static void peak_add(bench_peak *p, int kind, const char *name, const char *path) {
+    const double g = kind < 0 ? 0 : cpu_peak_gflops(kind, PEAK_ITERS / 8, NULL);
     if (g <= 0) return;
+    p->kind = name;
+    p->path = path;
     p->sum += g;
     p->lo = p->n == 0 || g < p->lo ? g : p->lo;
     p->hi = g > p->hi ? g : p->hi;
     p->n++;
+}
+
+/* One sample of the compute's peak, and under int8 one of the bf16 peak beside it (into *beside). */
+static void peak_sample(bench_peak *p, bench_peak *beside, lmc_compute compute) {
+    const char *kind = NULL, *path = NULL;
+    const int k = peak_kind_of(compute, &kind, &path);
+    peak_add(p, k, kind, path);
+    if (compute == LMC_COMPUTE_INT8 && peak_kind_of(LMC_COMPUTE_BF16, &kind, &path) == PEAK_DPBF16)
+        peak_add(beside, PEAK_DPBF16, kind, path);
 }
 static double peak_mean(const bench_peak *p) { return p->n ? p->sum / p->n : 0; }
 
@@ -352,7 +380,8 @@ typedef struct bench_run {
     double t_head, t_total; /* lm_head + log-softmax, and everything, summed over the K windows */
     double cpu;             /* CPU time of the process over the K windows (all threads) */
     size_t scored;          /* rows scored over the K windows */
-    bench_peak peak;        /* sampled around the windows (bf16 compute) */
+    bench_peak peak;        /* sampled around the windows (bf16, int8 compute) */
+    bench_peak beside;      /* int8 compute: the vdpbf16ps peak, sampled with it */
 } bench_run;
 
 /* One warm-up window (first touch of weights and buffers), then K windows of random ids as eval runs them. */
@@ -368,7 +397,7 @@ static int measure(lmc_model *m, const lmc_bench_opts *a, bench_run *r, lmc_err 
     memset(m->info.prof, 0, sizeof *m->info.prof);
     for (int k = 0; k < a->K && rc == 0; k++) {
         lmc_window w = lmc_window_at(W, a->S, (size_t)k);
-        peak_sample(&r->peak, a->compute);
+        peak_sample(&r->peak, &r->beside, a->compute);
         double t0 = lmc_now(), c0 = lmc_cpu_now();
         rc = lmc_model_hidden(m, ids + w.start, W, hidden, err);
         double t1 = lmc_now();
@@ -381,7 +410,7 @@ static int measure(lmc_model *m, const lmc_bench_opts *a, bench_run *r, lmc_err 
         r->t_total += t2 - t0;
         r->scored += (size_t)w.score_count;
     }
-    peak_sample(&r->peak, a->compute);
+    peak_sample(&r->peak, &r->beside, a->compute);
     free(hidden);
     free(ids);
     return rc;
@@ -407,6 +436,15 @@ static double split_seconds(const lmc_model *m, const bench_run *r, int k) {
     return k == PROF_LM_HEAD ? r->t_head : m->info.prof->seconds[k];
 }
 
+/* The ggml type --weights names (q8_0, q4_0, q4_k, q6_k: random weights quantized in memory, int8 compute), or 0. */
+static int quantized_weights(const char *name) {
+    static const struct { const char *name; lmc_dtype dt; } Q[] = {
+        {"q8_0", LMC_Q8_0}, {"q4_0", LMC_Q4_0}, {"q4_k", LMC_Q4_K}, {"q6_k", LMC_Q6_K}};
+    for (size_t i = 0; name && i < sizeof Q / sizeof Q[0]; i++)
+        if (!strcmp(name, Q[i].name)) return Q[i].dt;
+    return 0;
+}
+
 /* --shape: random weights generated into an in-memory file; path (cap bytes) gets its /proc/self/fd path and *fd
  * its descriptor. */
 static int make_weights(const lmc_bench_opts *o, char *path, size_t cap, int *fd, lmc_err *err) {
@@ -415,7 +453,7 @@ static int make_weights(const lmc_bench_opts *o, char *path, size_t cap, int *fd
         if (!strcmp(SHAPES[i].name, o->shape)) cfg = SHAPES[i].config;
     if (!cfg) return lmc_fail(err, "bench: unknown shape '%s'", o->shape);
     lmc_dtype dt = o->compute == LMC_COMPUTE_BF16 ? LMC_BF16 : LMC_F32;
-    if (o->weights) dt = !strcmp(o->weights, "bf16") ? LMC_BF16 : LMC_F32;
+    if (o->weights) dt = !strcmp(o->weights, "f32") ? LMC_F32 : LMC_BF16; /* a quantized type: from a bf16 image */
     char *own = o->layers ? config_with_layers(cfg, o->layers) : NULL;
     int rc = synth_model(own ? own : cfg, dt, path, cap, fd, err);
     free(own);
@@ -428,6 +466,9 @@ static void fill_result(const lmc_model *m, const lmc_bench_opts *o, const bench
     lmc_model_describe(m, &d);
     snprintf(r->architecture, sizeof r->architecture, "%s", d.architecture);
     snprintf(r->weights_dtype, sizeof r->weights_dtype, "%s", d.weights_dtype);
+    if (quantized_weights(o->weights)) /* the layer matrices as held, not the generated image's type */
+        snprintf(r->weights_dtype, sizeof r->weights_dtype, "%s (from BF16)",
+                 lmc_dtype_name((lmc_dtype)quantized_weights(o->weights)));
     r->n_params = d.n_params;
     r->mapped_bytes = d.mapped_bytes;
     r->resident_bytes = d.resident_bytes;
@@ -447,6 +488,8 @@ static void fill_result(const lmc_model *m, const lmc_bench_opts *o, const bench
     r->peak_n = run->peak.n;
     r->peak_kind = run->peak.kind;
     r->gemm_path = run->peak.path;
+    r->bf16_peak = peak_mean(&run->beside);
+    r->act_block = o->compute == LMC_COMPUTE_INT8 ? GEMM_I8_QK : 0;
     r->widen = o->compute == LMC_COMPUTE_F32 ? widen_seconds(m->w) : 0;
     r->n_split = PROF_N < LMC_BENCH_SPLITS ? PROF_N : LMC_BENCH_SPLITS;
     for (int k = 0; k < r->n_split; k++) {
@@ -472,7 +515,8 @@ int lmc_bench_run(const lmc_bench_opts *o, lmc_bench_result *r, lmc_err *err) {
     double t0 = lmc_now();
     if (o->shape && make_weights(o, path, sizeof path, &fd, err)) return -1;
     run.t_gen = lmc_now() - t0;
-    lmc_model_opts mo = {.compute = o->compute, .threads = o->threads, .memory_limit = o->memory_limit};
+    lmc_model_opts mo = {.compute = o->compute, .threads = o->threads, .memory_limit = o->memory_limit,
+                         .int8_weights = quantized_weights(o->weights)};
     /* the random weights already sit in memory (an in-memory file, not reclaimable like page cache), so the
      * loader's "does it fit" check must not count them a second time */
     if (o->shape && !mo.memory_limit) mo.memory_limit = lmc_memory_available() + weights_bytes_of(path);

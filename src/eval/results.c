@@ -3,6 +3,7 @@
  * otherwise give a silent number). The only file that names the format's keys: see docs/results.md. */
 #include "eval/results.h"
 #include "common/util.h"
+#include "gemm_i8.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -181,6 +182,8 @@ static void add_model(cJSON *root, const lmc_results_meta *meta) {
     cJSON_AddNumberToObject(mo, "parameters", (double)d.n_params);
     cJSON_AddStringToObject(mo, "weights_dtype", d.weights_dtype);
     cJSON_AddStringToObject(mo, "compute_dtype", lmc_compute_name(d.compute));
+    if (d.compute == LMC_COMPUTE_INT8) /* a different measurement: say how the activations were rounded */
+        cJSON_AddNumberToObject(mo, "int8_activation_block", GEMM_I8_QK);
     cJSON_AddStringToObject(mo, "tokenizer_sha256", lmc_tokenizer_hash(meta->tokenizer));
     cJSON_AddStringToObject(mo, "model_sha256", meta->model_sha256);
 }

@@ -1,8 +1,10 @@
 /* linear.c — weights of any dtype behind one call (see linear.h). */
 #include "model/linear.h"
+#include "dequant.h"
 #include "kernels.h"
 #include "common/util.h"
 
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,7 +87,65 @@ int lmc_linear_prepack(lmc_linear *l, lmc_err *err) {
     return 0;
 }
 
+/* The int8 GEMM's view of l's weight (its type has an int8 form). */
+static void i8_view(lmc_linear *l) {
+    const lmc_type_traits *tr = lmc_type_traits_of(l->dtype);
+    l->i8 = (gemm_i8_w){l->N, l->K, l->w, row_bytes(l), tr->to_i8, tr->i8_sub, tr->i8_min};
+    l->mode = LMC_LINEAR_INT8;
+}
+
+/* Replaces l's weight by an owned copy of type `to` for the int8 GEMM: each of its N rows (K values of type
+ * `from`, src_rb bytes apart from src) widened to f32, padded with zeros to Kp values and quantized, rows in
+ * parallel; any earlier owned copy is freed. */
+static int own_quantized(lmc_linear *l, lmc_dtype from, const void *src, size_t src_rb, int K, int Kp, lmc_dtype to,
+                         void (*quantize)(const float *, void *, int64_t), lmc_err *err) {
+    const lmc_type_traits *tr = lmc_type_traits_of(to);
+    const size_t rb = lmc_dtype_bytes(to, Kp);
+    uint8_t *q = malloc(rb * (size_t)l->N + 1);
+    float *tmp = calloc((size_t)Kp * (size_t)omp_get_max_threads(), sizeof(float));
+    if (!q || !tmp) {
+        free(q), free(tmp);
+        return lmc_fail(err, "out of memory quantizing a %dx%d weight to %s for int8", l->N, l->K, tr->name);
+    }
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < l->N; n++) {
+        float *row = tmp + (size_t)Kp * omp_get_thread_num(); /* row[K..Kp) stay 0 */
+        lmc_dtype_to_f32(from, (const char *)src + (size_t)n * src_rb, row, K);
+        quantize(row, q + (size_t)n * rb, Kp);
+    }
+    free(tmp);
+    free(l->owned);
+    l->owned = q;
+    l->w = q;
+    l->dtype = to;
+    l->i8 = (gemm_i8_w){l->N, Kp, q, rb, tr->to_i8, tr->i8_sub, tr->i8_min};
+    l->mode = LMC_LINEAR_INT8;
+    return 0;
+}
+
+/* LMC_LINEAR_INT8: a quantized weight is used as stored; a float one becomes an owned Q8_0 copy, each row padded
+ * with zeros to a multiple of 32 values, as the quantized x is (rows widened to f32 first: the same bits as
+ * quantizing the f32 matrix). */
+static int prepare_int8(lmc_linear *l, const char *origin, lmc_err *err) {
+    if (lmc_type_traits_of(l->dtype)->to_i8) { i8_view(l); return 0; }
+    lmc_err e;
+    if (own_quantized(l, l->dtype, l->w, row_bytes(l), l->K, (l->K + 31) / 32 * 32, LMC_Q8_0, lmc_quantize_q8_0, &e))
+        return lmc_fail(err, "%s: %s", origin, e.msg);
+    return 0;
+}
+
+int lmc_linear_requant(lmc_linear *l, lmc_dtype to, lmc_err *err) {
+    static const struct { lmc_dtype dt; void (*quantize)(const float *, void *, int64_t); } Q[] = {
+        {LMC_Q4_0, lmc_quantize_q4_0}, {LMC_Q4_K, lmc_quantize_q4_k}, {LMC_Q6_K, lmc_quantize_q6_k}};
+    if (l->mode != LMC_LINEAR_INT8 || !l->owned || l->dtype != LMC_Q8_0) return 0;
+    for (size_t i = 0; i < sizeof Q / sizeof Q[0]; i++)
+        if (Q[i].dt == to && l->i8.K % lmc_type_traits_of(to)->block == 0) /* else it stays Q8_0 */
+            return own_quantized(l, LMC_Q8_0, l->owned, l->i8.row_bytes, l->i8.K, l->i8.K, to, Q[i].quantize, err);
+    return 0;
+}
+
 static int prepare(lmc_linear *l, lmc_linear_mode mode, const char *origin, lmc_err *err) {
+    if (mode == LMC_LINEAR_INT8) { l->mode = LMC_LINEAR_F32; return prepare_int8(l, origin, err); }
     l->mode = mode == LMC_LINEAR_BF16_PACKED ? LMC_LINEAR_F32 : mode; /* packed only once packing succeeded */
     if (mode != LMC_LINEAR_BF16_PACKED) return 0;
     if (pack_rows(l, 0, l->N, &l->packed))
@@ -97,7 +157,7 @@ static int prepare(lmc_linear *l, lmc_linear_mode mode, const char *origin, lmc_
 size_t lmc_linear_resident_bytes(const lmc_linear *l) {
     size_t b = l->bias ? sizeof(float) * (size_t)l->N : 0;
     if (l->mode == LMC_LINEAR_BF16_PACKED) b += lmc_linear_packed_bytes(l->N, l->K);
-    if (l->owned) b += (size_t)l->N * row_bytes(l);
+    if (l->owned) b += (size_t)l->N * (l->mode == LMC_LINEAR_INT8 ? l->i8.row_bytes : row_bytes(l));
     return b;
 }
 
@@ -162,7 +222,23 @@ static void apply_bf16_streamed(const lmc_linear *l, const float *x, float *y, i
     free(scratch);
 }
 
+/* The int8 GEMM over x already quantized (xq); out of memory for its panels → the program's handler. */
+static void apply_int8_q(const lmc_linear *l, const gemm_i8_x *xq, float *y) {
+    if (gemm_i8(y, xq, &l->i8, l->bias)) lmc_oom(GEMM_I8_PANEL_BYTES * (size_t)omp_get_max_threads());
+}
+
+/* x (T, K) quantized once into scratch (lmc_linear_scratch_bytes), then each of the n int8 linears applied. */
+static void apply_int8_n(const lmc_linear *const *ls, int n, const float *x, float *const *ys, int T, void *scratch) {
+    void *own = scratch ? NULL : malloc(gemm_i8_x_bytes(T, ls[0]->K));
+    if (!scratch && !own) lmc_oom(gemm_i8_x_bytes(T, ls[0]->K));
+    gemm_i8_x xq;
+    gemm_i8_quantize(&xq, x, T, ls[0]->K, GEMM_I8_AUTO, scratch ? scratch : own);
+    for (int i = 0; i < n; i++) apply_int8_q(ls[i], &xq, ys[i]);
+    free(own);
+}
+
 static void apply(const lmc_linear *l, const float *x, float *y, int T) {
+    if (l->mode == LMC_LINEAR_INT8) { apply_int8_n(&l, 1, x, &y, T, NULL); return; }
     if (l->mode == LMC_LINEAR_BF16_STREAMED) { apply_bf16_streamed(l, x, y, T); return; }
     if (l->mode == LMC_LINEAR_BF16_PACKED) {
         /* x rounded to bf16 once per call; a few MB at most (T × K × 2 bytes) */
@@ -185,7 +261,25 @@ void lmc_linear_apply(const lmc_linear *l, const float *x, float *y, int T) {
     if (l->prof) l->prof->seconds[PROF_MATMUL] += lmc_now() - t0;
 }
 
-size_t lmc_linear_scratch_bytes(int T, int K) { return gemm_bf16_scratch_bytes(T, K); }
+size_t lmc_linear_scratch_bytes(int T, int K) {
+    const size_t b = gemm_bf16_scratch_bytes(T, K), i = gemm_i8_x_bytes(T, K);
+    return b > i ? b : i;
+}
+
+/* Whether n linears all run int8 on the same K (their input can be quantized once). */
+static int all_int8(const lmc_linear *const *ls, int n) {
+    for (int i = 0; i < n; i++)
+        if (ls[i]->mode != LMC_LINEAR_INT8 || ls[i]->K != ls[0]->K) return 0;
+    return 1;
+}
+
+/* apply_int8_n timed into the first linear's profiler. */
+static void apply_int8_timed(const lmc_linear *const *ls, int n, const float *x, float *const *ys, int T,
+                             void *scratch) {
+    double t0 = ls[0]->prof ? lmc_now() : 0;
+    apply_int8_n(ls, n, x, ys, T, scratch);
+    if (ls[0]->prof) ls[0]->prof->seconds[PROF_MATMUL] += lmc_now() - t0;
+}
 
 void lmc_swiglu(const lmc_linear *l, float *d, const float *u, size_t n) {
     if (l->mode == LMC_LINEAR_F32) silu_mul(d, d, u, n);
@@ -200,6 +294,7 @@ static void apply_multi(const lmc_linear *l0, const gemm_bf16_out *outs, int n, 
 }
 
 void lmc_linear_apply_n(const lmc_linear *const *ls, int n, const float *x, float *const *ys, int T, void *scratch) {
+    if (n > 0 && all_int8(ls, n)) { apply_int8_timed(ls, n, x, ys, T, scratch); return; }
     int fused = scratch && n <= GEMM_BF16_MAX_OUTS;
     for (int i = 0; i < n && fused; i++) fused = ls[i]->mode == LMC_LINEAR_BF16_PACKED && ls[i]->K == ls[0]->K;
     if (!fused) {
@@ -213,6 +308,13 @@ void lmc_linear_apply_n(const lmc_linear *const *ls, int n, const float *x, floa
 
 void lmc_linear_apply_swiglu(const lmc_linear *gate, const lmc_linear *up, const float *x, float *h, float *tmp,
                              int T, void *scratch) {
+    const lmc_linear *gu[2] = {gate, up};
+    if (all_int8(gu, 2)) {
+        float *const ys[2] = {h, tmp};
+        apply_int8_timed(gu, 2, x, ys, T, scratch);
+        lmc_swiglu(gate, h, tmp, (size_t)T * gate->N);
+        return;
+    }
     if (!scratch || gate->mode != LMC_LINEAR_BF16_PACKED || up->mode != LMC_LINEAR_BF16_PACKED || gate->N != up->N ||
         gate->K != up->K) {
         lmc_linear_apply(gate, x, h, T);
@@ -226,6 +328,11 @@ void lmc_linear_apply_swiglu(const lmc_linear *gate, const lmc_linear *up, const
 }
 
 void lmc_linear_apply_add(const lmc_linear *l, const float *x, float *res, float *tmp, int T, void *scratch) {
+    if (l->mode == LMC_LINEAR_INT8) { /* x quantized into the forward's scratch, not a buffer of its own */
+        apply_int8_timed(&l, 1, x, &tmp, T, scratch);
+        add_inplace(res, tmp, (size_t)T * l->N);
+        return;
+    }
     if (!scratch || l->mode != LMC_LINEAR_BF16_PACKED) {
         lmc_linear_apply(l, x, tmp, T);
         add_inplace(res, tmp, (size_t)T * l->N);

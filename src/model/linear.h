@@ -6,6 +6,7 @@
 #include "lmc.h"
 #include "model/weights.h"
 #include "gemm_bf16.h"
+#include "gemm_i8.h"
 #include "common/prof.h"
 
 /* How a linear multiplies, chosen once per model by lmc_model_open from the compute dtype and the memory. */
@@ -19,6 +20,12 @@ typedef enum lmc_linear_mode {
     /* bf16 x bf16 for models too large to keep a packed copy: the weight is packed one row chunk at a time inside
      * each call (one extra pass over the weights per window: a few % of a window's time) */
     LMC_LINEAR_BF16_STREAMED,
+    /* int8 x int8 (LMC_COMPUTE_INT8, kernels/gemm_i8.h): a GGUF weight read as stored (Q8_0, Q4_0, Q5_0, Q4_K,
+     * Q6_K), converted to int8 panels inside each call; an F32/F16/BF16 weight quantized once at init to an
+     * owned Q8_0 copy (1.06 bytes per weight; ggml's quantize_row_q8_0; rows padded with zeros to a multiple of
+     * 32 values, l->i8.K, then l->dtype is Q8_0 and l->w that copy). x is quantized to int8 in blocks of 32 once per call (once for all
+     * outputs of the fused forms). */
+    LMC_LINEAR_INT8,
 } lmc_linear_mode;
 
 typedef struct lmc_linear {
@@ -28,6 +35,7 @@ typedef struct lmc_linear {
     float      *bias;       /* (N) f32 copy, or NULL */
     lmc_linear_mode mode;
     gemm_bf16_w packed;     /* valid when mode is LMC_LINEAR_BF16_PACKED */
+    gemm_i8_w   i8;         /* valid when mode is LMC_LINEAR_INT8: w as the int8 GEMM reads it */
     void       *owned;      /* memory this linear allocated for w (e.g. a slice of a fused tensor), or NULL */
     lmc_prof   *prof;       /* the model's profiler, which each apply adds its time to (PROF_MATMUL), or NULL */
 } lmc_linear;
@@ -44,6 +52,11 @@ int lmc_linear_init_rows(lmc_linear *l, const lmc_tensor *w, const lmc_tensor *b
 /* Packs a streamed bf16 linear once, making it LMC_LINEAR_BF16_PACKED (used for lm_head, which is applied in
  * several small row blocks per window). No-op for other modes. */
 int lmc_linear_prepack(lmc_linear *l, lmc_err *err);
+
+/* An int8 linear holding a Q8_0 copy of a float weight: that copy re-quantized to `to` (Q4_0, Q4_K, Q6_K; rows
+ * that are not whole blocks of it stay Q8_0), as if the file had held it so — for lmc bench --weights, whose
+ * random weights have no quantized file. No-op for any other linear. */
+int lmc_linear_requant(lmc_linear *l, lmc_dtype to, lmc_err *err);
 
 /* Bytes a bf16 packed copy of an (N, K) weight takes. */
 size_t lmc_linear_packed_bytes(int N, int K);

@@ -72,6 +72,16 @@ static void weights_dtype(const lmc_weights *w, char out[16]) {
     snprintf(out, 16, "%s", n != 1 ? "mixed" : seen[LMC_BF16] ? "BF16" : seen[LMC_F16] ? "F16" : "F32");
 }
 
+/* Bytes of the Q8_0 copies int8 compute makes of the F32/F16/BF16 weights (34 per 32 elements). */
+static size_t q8_copy_bytes(const lmc_weights *w) {
+    size_t b = 0;
+    for (size_t i = 0; i < lmc_weights_count(w); i++) {
+        const lmc_tensor *t = lmc_weights_at(w, i);
+        if (!lmc_dtype_quantized(t->dtype)) b += (size_t)t->numel / 32 * 34;
+    }
+    return b;
+}
+
 /* Bytes of a bf16 packed copy of every weight (2 per element, whatever the file's dtype). */
 static size_t packed_bytes(const lmc_weights *w) {
     size_t b = 0;
@@ -98,19 +108,28 @@ int lmc_model_open(const char *path, const lmc_model_opts *opts, lmc_model **out
     size_t packed = packed_bytes(m->w);
     size_t pack_limit = m->opts.bf16_pack_limit ? m->opts.bf16_pack_limit : avail ? avail / 2 : (size_t)1 << 30;
     int bf16 = m->opts.compute == LMC_COMPUTE_BF16, stream = bf16 && weights + packed > pack_limit;
+    int int8 = m->opts.compute == LMC_COMPUTE_INT8;
     lmc_arch_ctx ctx = {m->config, path, m->w,
-                        arch_compute_plan(!bf16 ? LMC_LINEAR_F32 : stream ? LMC_LINEAR_BF16_STREAMED
-                                                                          : LMC_LINEAR_BF16_PACKED)};
+                        arch_compute_plan(int8 ? LMC_LINEAR_INT8 : !bf16 ? LMC_LINEAR_F32
+                                                 : stream        ? LMC_LINEAR_BF16_STREAMED
+                                                                 : LMC_LINEAR_BF16_PACKED)};
     if (bf16 && !stream) need += packed;
+    if (int8) need += q8_copy_bytes(m->w); /* an upper bound: norms and embeddings are not copied */
     if (avail && need > avail) {
         lmc_fail(err, "%s: model needs %.2f GB (weights%s) but only %.2f GB of memory + swap is available", path,
-                 need / 1e9, need > weights ? " + packed bf16 copy" : "", avail / 1e9);
+                 need / 1e9, need > weights ? (int8 ? " + Q8_0 copy" : " + packed bf16 copy") : "", avail / 1e9);
         goto fail;
     }
     if (arch_open(m->arch, &ctx, &m->state, err)) goto fail;
     arch_base *b = m->state;
     m->info = b->info;
     if (stream && lmc_linear_prepack(&b->lm_head, err)) goto fail;
+    for (size_t i = 0; int8 && m->opts.int8_weights && i < b->tensors.n; i++) {
+        const arch_tensor *t = &b->tensors.v[i];
+        if ((t->kind == ARCH_LINEAR || t->kind == ARCH_QKV || t->kind == ARCH_CONV1D) &&
+            lmc_linear_requant(t->dst, (lmc_dtype)m->opts.int8_weights, err))
+            goto fail;
+    }
     *out = m;
     return 0;
 fail:

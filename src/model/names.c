@@ -7,7 +7,8 @@
 
 #include <string.h>
 
-static const char *const COMPUTE_NAMES[] = {[LMC_COMPUTE_F32] = "f32", [LMC_COMPUTE_BF16] = "bf16"};
+static const char *const COMPUTE_NAMES[] = {[LMC_COMPUTE_F32] = "f32", [LMC_COMPUTE_BF16] = "bf16",
+                                              [LMC_COMPUTE_INT8] = "int8"};
 #define N_COMPUTE (sizeof COMPUTE_NAMES / sizeof COMPUTE_NAMES[0])
 
 const char *lmc_compute_name(lmc_compute c) {

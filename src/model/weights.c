@@ -33,15 +33,15 @@ static void gemm_f32(float *y, const float *x, const void *weight, const float *
 /* One row per type lmc computes with. Block sizes and bytes are ggml-common.h's; the 16-bit types widen in
  * place (their tensors are element-aligned), the quantized ones byte by byte (kernels/dequant.c). */
 static const lmc_type_traits TYPES[LMC_N_DTYPES] = {
-    [LMC_F32]  = {"F32",  1,   4,   0, LMC_GGML_F32,  copy_f32,          gemm_f32},
-    [LMC_BF16] = {"BF16", 1,   2,   0, LMC_GGML_BF16, widen_bf16,        NULL},
-    [LMC_F16]  = {"F16",  1,   2,   0, LMC_GGML_F16,  widen_f16,         NULL},
-    [LMC_Q8_0] = {"Q8_0", 32,  34,  1, LMC_GGML_Q8_0, lmc_dequant_q8_0,  NULL},
-    [LMC_Q4_0] = {"Q4_0", 32,  18,  1, LMC_GGML_Q4_0, lmc_dequant_q4_0,  NULL},
-    [LMC_Q4_K] = {"Q4_K", 256, 144, 1, LMC_GGML_Q4_K, lmc_dequant_q4_k,  NULL},
-    [LMC_Q6_K] = {"Q6_K", 256, 210, 1, LMC_GGML_Q6_K, lmc_dequant_q6_k,  NULL},
+    [LMC_F32]  = {"F32",  1,   4,   0, LMC_GGML_F32,  copy_f32,          gemm_f32, NULL,            0,  0},
+    [LMC_BF16] = {"BF16", 1,   2,   0, LMC_GGML_BF16, widen_bf16,        NULL,     NULL,            0,  0},
+    [LMC_F16]  = {"F16",  1,   2,   0, LMC_GGML_F16,  widen_f16,         NULL,     NULL,            0,  0},
+    [LMC_Q8_0] = {"Q8_0", 32,  34,  1, LMC_GGML_Q8_0, lmc_dequant_q8_0,  NULL,     lmc_unpack_q8_0, 32, 0},
+    [LMC_Q4_0] = {"Q4_0", 32,  18,  1, LMC_GGML_Q4_0, lmc_dequant_q4_0,  NULL,     lmc_unpack_q4_0, 32, 0},
+    [LMC_Q4_K] = {"Q4_K", 256, 144, 1, LMC_GGML_Q4_K, lmc_dequant_q4_k,  NULL,     lmc_unpack_q4_k, 32, 1},
+    [LMC_Q6_K] = {"Q6_K", 256, 210, 1, LMC_GGML_Q6_K, lmc_dequant_q6_k,  NULL,     lmc_unpack_q6_k, 16, 0},
     /* llama-quantize's fallback for Q4_K rows not a multiple of 256 */
-    [LMC_Q5_0] = {"Q5_0", 32,  22,  1, LMC_GGML_Q5_0, lmc_dequant_q5_0,  NULL},
+    [LMC_Q5_0] = {"Q5_0", 32,  22,  1, LMC_GGML_Q5_0, lmc_dequant_q5_0,  NULL,     lmc_unpack_q5_0, 32, 0},
 };
 
 const lmc_type_traits *lmc_type_traits_of(lmc_dtype dt) { return (unsigned)dt < LMC_N_DTYPES ? &TYPES[dt] : NULL; }

@@ -31,6 +31,10 @@ typedef void (*lmc_to_f32_fn)(const void *src, float *dst, int64_t n);
 typedef void (*lmc_matmul_fn)(float *y, const float *x, const void *weight, const float *bias, int T, int N,
                               int K);
 
+/* The int8 form of n values (whole blocks): q (n), a scale dw and an offset mw per sub-block, w = dw·q + mw
+ * (kernels/dequant.h lmc_unpack_*; the weight side of the int8 GEMM, gemm_i8.h gemm_i8_unpack_fn). */
+typedef void (*lmc_to_i8_fn)(const void *src, int8_t *q, float *dw, float *mw, int64_t n);
+
 /* What lmc knows of an element type: one row per type (weights.c TYPES[], as ggml's type_traits[]), so a new
  * type is one row plus its kernels. */
 typedef struct lmc_type_traits {
@@ -42,6 +46,10 @@ typedef struct lmc_type_traits {
     lmc_to_f32_fn to_f32;      /* widening (embedding rows, norm vectors, packing for bf16, conversion) */
     lmc_matmul_fn matmul;      /* f32 GEMM reading the weight as stored, or NULL: rows widened by to_f32 chunk by chunk
                                 * then the same f32 GEMM (matmul_rows_w), as ggml's CPU path does */
+    lmc_to_i8_fn  to_i8;       /* the int8 GEMM reads the weight as stored through this, or NULL: quantized once at
+                                * load to Q8_0 (the 16/32-bit float types) */
+    int           i8_sub;      /* values per scale of the int8 form: 32, 16 for Q6_K */
+    int           i8_min;      /* 1: the int8 form has offsets (Q4_K) */
 } lmc_type_traits;
 
 /* The traits of dt, or NULL when dt is not a type lmc knows. */

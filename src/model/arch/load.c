@@ -131,7 +131,8 @@ static int linear_owned(const lmc_arch_ctx *c, lmc_linear *l, const lmc_tensor *
         free(bias);
         return -1;
     }
-    l->owned = data;
+    if (l->owned) free(data); /* the linear made a form of its own from it (int8 compute's Q8_0 copy) */
+    else l->owned = data;
     l->bias = bias;
     return 0;
 }

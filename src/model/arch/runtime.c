@@ -23,7 +23,7 @@ lmc_compute_plan arch_compute_plan(lmc_linear_mode matmul) {
         return p;
     }
     p.attn_bf16 = gemm_bf16_tile_supported();
-    p.fused_linear = matmul == LMC_LINEAR_BF16_PACKED;
+    p.fused_linear = matmul == LMC_LINEAR_BF16_PACKED || matmul == LMC_LINEAR_INT8;
     const int path = gemm_bf16_auto_path();
     const char *gemm = path == GEMM_BF16_AVX512 ? "avx512bf16"
                      : path == GEMM_BF16_AVX2   ? "avx2 (bf16 widened to f32)"
@@ -31,7 +31,10 @@ lmc_compute_plan arch_compute_plan(lmc_linear_mode matmul) {
     const char *attn = p.attn_bf16 ? "bf16 attention"
                      : gemm_bf16_path_supported(GEMM_BF16_AVX2) ? "f32 attention (no AVX512_BF16)"
                                                                 : "f32 attention (no AVX2)";
-    snprintf(p.kernels, sizeof p.kernels, "bf16 GEMM %s, %s", gemm, attn);
+    if (matmul == LMC_LINEAR_INT8)
+        snprintf(p.kernels, sizeof p.kernels, "int8 GEMM %s (activation blocks of %d), %s",
+                 gemm_i8_path_name(gemm_i8_auto_path()), GEMM_I8_QK, attn);
+    else snprintf(p.kernels, sizeof p.kernels, "bf16 GEMM %s, %s", gemm, attn);
     return p;
 }
 
