@@ -81,6 +81,12 @@ $(FAULT_SO): tests/fault/fault.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -O2 -Wall -Wextra -shared -fPIC $< -o $@ -ldl
 
+# The allocation-failure shim that tests/cli_oom.sh preloads (docs/testing.md "Allocation failures").
+OOM_SO := $(BUILD)/tests/oom.so
+$(OOM_SO): tests/fault/oom.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Wall -Wextra -shared -fPIC $< -o $@
+
 $(BUILD)/bench/%: bench/%.c $(BUILD)/liblmc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(BUILD)/liblmc.a -o $@ $(LDLIBS)
@@ -96,7 +102,7 @@ demo: deps
 	    --data demo-data/arxiv_math.jsonl
 
 test: deps
-	@$(MAKE) --no-print-directory lmc $(TEST_BIN) $(BENCH_BIN) $(FAULT_SO)
+	@$(MAKE) --no-print-directory lmc $(TEST_BIN) $(BENCH_BIN) $(FAULT_SO) $(OOM_SO)
 	@bash tests/run.sh
 
 # Every reference case, including the full-corpus BPC fixtures that CI leaves out.

@@ -32,14 +32,23 @@ static lmc_oom_handler oom_handler;
 
 void lmc_set_oom_handler(lmc_oom_handler h) { oom_handler = h; }
 
-void lmc_oom(size_t n) {
-    if (oom_handler) oom_handler(n);
+void lmc_oom(size_t n, const char *what) {
+    if (oom_handler) oom_handler(n, what);
     abort();
 }
-void *lmc_xmalloc(size_t n) { void *p = malloc(n ? n : 1); if (!p) lmc_oom(n); return p; }
-void *lmc_xcalloc(size_t n, size_t size) { void *p = calloc(n ? n : 1, size ? size : 1); if (!p) lmc_oom(n * size); return p; }
-void *lmc_xrealloc(void *p, size_t n) { p = realloc(p, n ? n : 1); if (!p) lmc_oom(n); return p; }
-char *lmc_xstrdup(const char *s) { size_t n = strlen(s) + 1; char *d = lmc_xmalloc(n); memcpy(d, s, n); return d; }
+void *lmc_xmalloc_in(size_t n, const char *where) { void *p = malloc(n ? n : 1); if (!p) lmc_oom(n, where); return p; }
+void *lmc_xcalloc_in(size_t n, size_t size, const char *where) {
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) lmc_oom(n * size, where);
+    return p;
+}
+void *lmc_xrealloc_in(void *p, size_t n, const char *where) { p = realloc(p, n ? n : 1); if (!p) lmc_oom(n, where); return p; }
+char *lmc_xstrdup_in(const char *s, const char *where) {
+    size_t n = strlen(s) + 1;
+    char *d = lmc_xmalloc_in(n, where);
+    memcpy(d, s, n);
+    return d;
+}
 
 /* ---- buffers --------------------------------------------------------------------------------- */
 

@@ -148,11 +148,12 @@ static void apply_bf16_streamed(const lmc_linear *l, const float *x, float *y, i
     void *scratch = malloc(gemm_bf16_scratch_bytes(T, l->K));
     float *yc = malloc(sizeof(float) * (size_t)T * rows);
     /* O(T·(K + rows)): the model's memory check covers it; out of memory anyway → the program's handler (lmc.h) */
-    if (!scratch || !yc) lmc_oom(gemm_bf16_scratch_bytes(T, l->K) + sizeof(float) * (size_t)T * rows);
+    if (!scratch || !yc)
+        lmc_oom(gemm_bf16_scratch_bytes(T, l->K) + sizeof(float) * (size_t)T * rows, "a bf16 GEMM's scratch and output chunk");
     for (int n0 = 0; n0 < l->N; n0 += rows) {
         int n = l->N - n0 < rows ? l->N - n0 : rows;
         gemm_bf16_w wc;
-        if (pack_rows(l, n0, n, &wc)) lmc_oom(lmc_linear_packed_bytes(n, l->K));
+        if (pack_rows(l, n0, n, &wc)) lmc_oom(lmc_linear_packed_bytes(n, l->K), "a chunk of packed bf16 weight rows");
         gemm_bf16(yc, x, &wc, l->bias ? l->bias + n0 : NULL, T, scratch);
         gemm_bf16_free(&wc);
 #pragma omp parallel for schedule(static)
@@ -167,7 +168,7 @@ static void apply(const lmc_linear *l, const float *x, float *y, int T) {
     if (l->mode == LMC_LINEAR_BF16_PACKED) {
         /* x rounded to bf16 once per call; a few MB at most (T × K × 2 bytes) */
         void *scratch = malloc(gemm_bf16_scratch_bytes(T, l->K));
-        if (!scratch) lmc_oom(gemm_bf16_scratch_bytes(T, l->K));
+        if (!scratch) lmc_oom(gemm_bf16_scratch_bytes(T, l->K), "a bf16 GEMM's scratch");
         gemm_bf16(y, x, &l->packed, l->bias, T, scratch);
         free(scratch);
         return;
@@ -176,7 +177,8 @@ static void apply(const lmc_linear *l, const float *x, float *y, int T) {
      * does) into the same f32 sgemm */
     const lmc_type_traits *tr = lmc_type_traits_of(l->dtype);
     if (tr->matmul) tr->matmul(y, x, l->w, l->bias, T, l->N, l->K);
-    else matmul_rows_w(y, x, l->w, row_bytes(l), tr->to_f32, l->bias, T, l->N, l->K);
+    else if (matmul_rows_w(y, x, l->w, row_bytes(l), tr->to_f32, l->bias, T, l->N, l->K))
+        lmc_oom(matmul_tiles_bytes(l->K), "the f32 tiles that widen weight rows in a GEMM");
 }
 
 void lmc_linear_apply(const lmc_linear *l, const float *x, float *y, int T) {
