@@ -184,6 +184,19 @@ int lmc_read_file_or_gz(const char *path, char **data, size_t *len, char *found_
     return lmc_read_file(use, data, len, err);
 }
 
+int lmc_write_all(int fd, const void *data, size_t n) {
+    const char *p = data;
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return -1;
+        if (w == 0) { errno = EIO; return -1; }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
 int lmc_write_file_atomic(const char *path, const void *data, size_t len, lmc_err *err) {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());

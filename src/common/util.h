@@ -28,6 +28,9 @@ char *lmc_path_join(char *buf, size_t cap, const char *dir, const char *name);
 void  lmc_oom(size_t bytes, const char *what) __attribute__((noreturn));
 /* lmc_xmalloc, lmc_xcalloc, lmc_xrealloc, lmc_xstrdup: lmc_tools.h */
 
+/* Writes all n bytes to fd, continuing after a short write or EINTR: 0, or -1 with errno set. */
+int lmc_write_all(int fd, const void *p, size_t n);
+
 /* SHA-256 */
 typedef struct lmc_sha256 {
     uint32_t h[8];
