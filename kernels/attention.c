@@ -64,6 +64,7 @@ int attention_causal(float *out, const float *q, const float *k, const float *v,
     int n_qblocks = (T + BQ - 1) / BQ, group = n_heads / s->n_kv_heads;
     float *tiles = malloc(attention_causal_bytes(s));
     if (!tiles) return -1;
+    (void)threads; /* read by the pragma only: a build without OpenMP ignores it */
 #pragma omp parallel num_threads(threads)
     {
         float *S = tiles + (size_t)omp_get_thread_num() * BQ * ((size_t)BK + (size_t)v_dim);
@@ -95,6 +96,7 @@ int attention_prefix(float *out, const float *q, const float *k, const float *v,
     const float scale = s->scale;
     float *rows = malloc(attention_prefix_bytes(n, pos));
     if (!rows) return -1;
+    (void)threads; /* read by the pragma only */
 #pragma omp parallel num_threads(threads)
     {
         float *S = rows + (size_t)omp_get_thread_num() * (size_t)(pos + n);

@@ -32,6 +32,7 @@ static int matmul_chunked(float *y, const float *x, const void *weight, size_t r
     int chunks = (N + CHUNK - 1) / CHUNK, tiles = (T + TILE_T - 1) / TILE_T, threads = omp_get_max_threads();
     float *all = widen ? malloc(matmul_tiles_bytes(K)) : NULL;
     if (widen && !all) return -1;
+    (void)threads; /* read by the pragma only: a build without OpenMP ignores it */
 #pragma omp parallel num_threads(threads)
     {
         float *tile = widen ? all + (size_t)omp_get_thread_num() * CHUNK * (size_t)K : NULL;

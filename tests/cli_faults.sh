@@ -10,7 +10,7 @@
 #     checkpoint, kld from its own) gives outputs identical to the clean run's (eval: the bit-identical NLL);
 #   - a short write: the command succeeds with identical outputs.
 # Anything else is lost. Prints the table (command, faults injected, survived, lost) and fails on any loss.
-cd "$(dirname "$0")/.." && . tests/lib_cli.sh
+cd "$(dirname "$0")/.." && . tests/lib_cli.sh && . tests/lib_sweep.sh
 SHIM=$PWD/build/tests/fault.so
 if [ ! -x "$LMC" ] || [ ! -f demo-model/config.json ] || [ ! -f "$SHIM" ]; then
     skip faults "needs ./lmc, demo-model/ and build/tests/fault.so (make build/tests/fault.so)"
@@ -40,26 +40,6 @@ CMD[kld]="$LMC kld --base $M --model $M --data $IN/d.jsonl --block-size 8 --stri
 OUTS[kld]="f.json"
 CMD[corpus]="$LMC corpus sample --in $IN/d.jsonl --chars 10 --seed 1 -o f.jsonl"; OUTS[corpus]="f.jsonl f.manifest.json"
 
-# same OUT: the output in $W is the clean run's (a results file: the same NLL; kld's statistics: all but the
-# seconds and the count of windows resumed from the checkpoint; the times differ)
-same() {
-    if grep -q '"nll_bits"' "$REF/$1"; then
-        [ "$(grep -o '"nll_bits":[[:space:]]*"[0-9a-f]*"' "$W/$1")" = "$(grep -o '"nll_bits":[[:space:]]*"[0-9a-f]*"' "$REF/$1")" ]
-    elif [ "$1" != "${1%.json}" ]; then
-        [ "$(grep -v '"seconds":\|"resumed_windows":' "$W/$1")" = "$(grep -v '"seconds":\|"resumed_windows":' "$REF/$1")" ]
-    else
-        cmp -s "$W/$1" "$REF/$1"
-    fi
-}
-# outputs_ok C MODE: every output is identical to the clean run's (MODE all) or absent (MODE absent_ok)
-outputs_ok() {
-    for o in ${OUTS[$1]}; do
-        if [ -e "$W/$o" ]; then same "$o" || { why="$o differs from a clean run's"; return 1; }
-        elif [ "$2" = all ]; then why="$o is missing"; return 1; fi
-    done
-    if [ -n "$(find "$W" -name '*.tmp.*')" ]; then why="left $(find "$W" -name '*.tmp.*' | head -1)"; return 1; fi
-}
-run() { (cd "$W" && env "$@" ${CMD[$c]} >/dev/null 2>"$TMP/err"); }
 
 # one C KIND N: runs C with fault N of KIND; sets hit, calls and why; returns 1 when the fault was lost.
 one() {

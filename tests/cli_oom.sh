@@ -11,7 +11,7 @@
 #     resumes from the checkpoint and gives the clean run's NLL bit for bit; or
 #   - exits 0 with outputs identical to a clean run's (the allocation had a fallback).
 # A crash (abort, segfault), a wrong or partial output, or a message that does not say what is lost.
-cd "$(dirname "$0")/.." && . tests/lib_cli.sh
+cd "$(dirname "$0")/.." && . tests/lib_cli.sh && . tests/lib_sweep.sh
 SHIM=$PWD/build/tests/oom.so
 if [ ! -x "$LMC" ] || [ ! -f demo-model/config.json ] || [ ! -f "$SHIM" ]; then
     skip oom "needs ./lmc, demo-model/ and build/tests/oom.so (make build/tests/oom.so)"
@@ -34,22 +34,6 @@ CMD[eval]="$LMC eval $EV --json f.json --per-window f.pw --per-doc f.pd --checkp
 CMD[compress]="$LMC compress --model $M $IN/x.txt -o f.lmcz -q"; OUTS[compress]="f.lmcz" BIG[compress]=65536
 CMD[merge]="$LMC merge $IN/p1.json $IN/p2.json --json f.json"; OUTS[merge]="f.json" BIG[merge]=1024
 
-# same OUT: the output in $W is the clean run's (a results file: the same NLL; the times differ)
-same() {
-    case $1 in
-        *.json) [ "$(grep -o '"nll_bits":[[:space:]]*"[0-9a-f]*"' "$W/$1")" = "$(grep -o '"nll_bits":[[:space:]]*"[0-9a-f]*"' "$REF/$1")" ] ;;
-        *) cmp -s "$W/$1" "$REF/$1" ;;
-    esac
-}
-# outputs_ok C MODE: every output is identical to the clean run's (MODE all) or absent (MODE absent_ok)
-outputs_ok() {
-    for o in ${OUTS[$1]}; do
-        if [ -e "$W/$o" ]; then same "$o" || { why="$o differs from a clean run's"; return 1; }
-        elif [ "$2" = all ]; then why="$o is missing"; return 1; fi
-    done
-    if [ -n "$(find "$W" -name '*.tmp.*')" ]; then why="left $(find "$W" -name '*.tmp.*' | head -1)"; return 1; fi
-}
-run() { (cd "$W" && env "$@" ${CMD[$c]} >/dev/null 2>"$TMP/err"); }
 
 # one C MIN N: runs C failing its N-th allocation of at least MIN bytes; sets hit, calls and why; returns 1 when
 # the failure was lost.

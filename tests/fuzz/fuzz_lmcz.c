@@ -5,9 +5,10 @@
  *         are what is fuzzed;
  *   odd:  the rest is laid over a genuine header of this model (made at start-up by compressing a short text)
  *         from its window field on: the model, tokenizer and arithmetic identities are kept, the original's length
- *         is cut to at most 1 KiB (the decoder's work is proportional to it, as for a genuine file that long) and
- *         both CRC-32s are recomputed, so that any coded stream reaches the range decoder — random bytes would
- *         almost never pass a CRC-32.
+ *         is cut to at most 48 bytes and the window to under 40 positions (0 stays possible: it is refused) — the
+ *         decoder's work is a model step per symbol, as for a genuine file that long — and both CRC-32s are
+ *         recomputed, so that any coded stream reaches the range decoder: random bytes would almost never pass a
+ *         CRC-32.
  * Decompressing must fail with one line, or give exactly the header's length of bytes. */
 #include "fuzz_common.h"
 #include "compress/compress.h"
@@ -15,7 +16,9 @@
 #include "lmc_tools.h"
 
 #include <stdint.h>
-#include <zlib.h>
+
+/* The odd mode's bounds: each decoded symbol is one step of the model, and each window its KV cache. */
+enum { MAX_LENGTH = 48, MAX_WINDOW = 40 };
 
 static lmc_model     *model;
 static lmc_tokenizer *tok;
@@ -43,16 +46,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     return 0;
 }
 
-static void put_le(uint8_t *p, uint64_t v, int n) {
-    for (int i = 0; i < n; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, int n) {
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; i--) v = v << 8 | p[i];
-    return v;
-}
-
 /* The fuzz bytes over the genuine header from its window field on (identities restored), the stream after it. */
 static size_t fix_up(const uint8_t *data, size_t size, uint8_t *file) {
     memcpy(file, genuine, LMCZ_HEADER_BYTES);
@@ -61,10 +54,11 @@ static size_t fix_up(const uint8_t *data, size_t size, uint8_t *file) {
     memcpy(file + LMCZ_H_MODEL, genuine + LMCZ_H_MODEL, LMCZ_H_STREAM_LEN - LMCZ_H_MODEL);
     size_t stream = size - head;
     memcpy(file + LMCZ_HEADER_BYTES, data + head, stream);
-    put_le(file + LMCZ_H_LENGTH, get_le(file + LMCZ_H_LENGTH, 6) % 1024 + 1, 6);
-    put_le(file + LMCZ_H_STREAM_LEN, stream, 6);
-    put_le(file + LMCZ_H_STREAM_CRC, crc32(0L, file + LMCZ_HEADER_BYTES, (uInt)stream), 4);
-    put_le(file + LMCZ_H_HEADER_CRC, crc32(0L, file, LMCZ_H_HEADER_CRC), 4);
+    lmcz_put_le(file + LMCZ_H_WINDOW, lmcz_get_le(file + LMCZ_H_WINDOW, 4) % MAX_WINDOW, 4);
+    lmcz_put_le(file + LMCZ_H_LENGTH, lmcz_get_le(file + LMCZ_H_LENGTH, 6) % MAX_LENGTH + 1, 6);
+    lmcz_put_le(file + LMCZ_H_STREAM_LEN, stream, 6);
+    lmcz_put_le(file + LMCZ_H_STREAM_CRC, lmcz_crc32(file + LMCZ_HEADER_BYTES, stream), 4);
+    lmcz_put_le(file + LMCZ_H_HEADER_CRC, lmcz_crc32(file, LMCZ_H_HEADER_CRC), 4);
     return LMCZ_HEADER_BYTES + stream;
 }
 
@@ -82,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (lmcz_decompress(model, tok, file, n, "f.lmcz", &o, &orig, &len, &st, &err)) {
         FZ_ASSERT(err.msg[0] != 0 && strchr(err.msg, '\n') == NULL);
     } else {
-        FZ_ASSERT(n >= LMCZ_HEADER_BYTES && len == get_le(file + LMCZ_H_LENGTH, 6));
+        FZ_ASSERT(n >= LMCZ_HEADER_BYTES && len == lmcz_get_le(file + LMCZ_H_LENGTH, 6));
         free(orig);
     }
     free(file);
