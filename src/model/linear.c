@@ -120,7 +120,7 @@ int lmc_linear_init_rows(lmc_linear *l, const lmc_tensor *w, const lmc_tensor *b
         float *all = lmc_tensor_f32(bias, bias->numel, origin, err);
         if (!all) return -1;
         l->bias = malloc(sizeof(float) * (size_t)N);
-        if (!l->bias) { free(all); return lmc_fail(err, "%s: out of memory", origin); }
+        if (!l->bias) { free(all); return lmc_fail(err, "%s: out of memory for bias %s", origin, bias->name); }
         memcpy(l->bias, all + row0, sizeof(float) * (size_t)N);
         free(all);
     }
