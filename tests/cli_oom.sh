@@ -19,13 +19,7 @@ if [ ! -x "$LMC" ] || [ ! -f demo-model/config.json ] || [ ! -f "$SHIM" ]; then
     exit $?
 fi
 export OMP_WAIT_POLICY=passive # as ./lmc sets for itself; set here so that it does not re-exec under the shim
-LMC=$(realpath "$LMC")
-IN=$TMP/in W=$TMP/w REF=$TMP/ref
-mkdir -p "$IN"
-M=$PWD/demo-model
-printf 'The cat sat on the mat. The dog sat on the log.\n' >"$IN/x.txt"
-printf '{"content": "One small document about cats."}\n{"content": "Another one, about dogs and logs."}\n' >"$IN/d.jsonl"
-EV="--model $M --data $IN/d.jsonl --block-size 8 --stride 4 --bootstrap 10 --quiet"
+sweep_setup
 $LMC eval $EV --shard 1/2 --json "$IN/p1.json" >/dev/null 2>&1 && $LMC eval $EV --shard 2/2 --json "$IN/p2.json" >/dev/null 2>&1 ||
     { fail oom_inputs "could not make the inputs"; cli_summary; exit 1; }
 

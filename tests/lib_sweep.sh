@@ -1,6 +1,18 @@
-# lib_sweep.sh — what the fault sweeps (tests/cli_faults.sh, tests/cli_oom.sh) share: comparing a command's
-# outputs with a clean run's. Source it after lib_cli.sh; the caller sets W (the run's directory), REF (the clean
-# run's), the arrays CMD (command line by name) and OUTS (its output files), and c (the command being swept).
+# lib_sweep.sh — what the fault sweeps (tests/cli_faults.sh, tests/cli_oom.sh) share: their inputs, and comparing
+# a command's outputs with a clean run's. Source it after lib_cli.sh and call sweep_setup; the caller then sets
+# the arrays CMD (command line by name) and OUTS (its output files), and c (the command being swept).
+
+# sweep_setup: LMC made absolute, the inputs in $IN (x.txt, a two-document d.jsonl), W and REF, the demo model
+# in M and the eval options of a small run in EV.
+sweep_setup() {
+    LMC=$(realpath "$LMC")
+    IN=$TMP/in W=$TMP/w REF=$TMP/ref
+    mkdir -p "$IN"
+    M=$PWD/demo-model
+    printf 'The cat sat on the mat. The dog sat on the log.\n' >"$IN/x.txt"
+    printf '{"content": "One small document about cats."}\n{"content": "Another one, about dogs and logs."}\n' >"$IN/d.jsonl"
+    EV="--model $M --data $IN/d.jsonl --block-size 8 --stride 4 --bootstrap 10 --quiet"
+}
 
 # same OUT: the output in $W is the clean run's (a results file: the same NLL; kld's statistics: all but the
 # seconds and the count of windows resumed from the checkpoint; the times differ)
