@@ -81,6 +81,19 @@ $(FAULT_SO): tests/fault/fault.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -O2 -Wall -Wextra -shared -fPIC $< -o $@ -ldl
 
+# The allocation-failure shim that tests/cli_oom.sh preloads (docs/testing.md "Allocation failures").
+OOM_SO := $(BUILD)/tests/oom.so
+$(OOM_SO): tests/fault/oom.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Wall -Wextra -shared -fPIC $< -o $@
+
+# The fuzz targets with a plain main (tests/fuzz/replay.c) and the ordinary build: tests/cli_fuzz_replay.sh replays
+# their seeds and kept crashing inputs (tests/fuzz/<target>/) in make test, without clang or libFuzzer.
+REPLAY_BIN := $(patsubst tests/fuzz/fuzz_%.c,$(BUILD)/tests/replay_%,$(wildcard tests/fuzz/fuzz_*.c))
+$(BUILD)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz_common.h $(BUILD)/liblmc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/fuzz $< tests/fuzz/replay.c $(BUILD)/liblmc.a -o $@ $(LDLIBS)
+
 $(BUILD)/bench/%: bench/%.c $(BUILD)/liblmc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(BUILD)/liblmc.a -o $@ $(LDLIBS)
@@ -96,7 +109,7 @@ demo: deps
 	    --data demo-data/arxiv_math.jsonl
 
 test: deps
-	@$(MAKE) --no-print-directory lmc $(TEST_BIN) $(BENCH_BIN) $(FAULT_SO)
+	@$(MAKE) --no-print-directory lmc $(TEST_BIN) $(BENCH_BIN) $(FAULT_SO) $(OOM_SO) $(REPLAY_BIN)
 	@bash tests/run.sh
 
 # Every reference case, including the full-corpus BPC fixtures that CI leaves out.
@@ -154,7 +167,7 @@ FUZZ_BUILD   ?= build-fuzz
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 30
 FUZZ_FLAGS   ?=
-FUZZ_TARGETS ?= safetensors config tokenizer jsonl checkpoint gguf serve warc tar arxivmeta results llama2c_tok
+FUZZ_TARGETS ?= safetensors config tokenizer jsonl checkpoint gguf serve warc tar arxivmeta results llama2c_tok lmcz llama2c
 FUZZ_MAXLEN_safetensors := 16384
 FUZZ_MAXLEN_config      := 4096
 FUZZ_MAXLEN_tokenizer   := 16384
@@ -163,6 +176,8 @@ FUZZ_MAXLEN_checkpoint  := 8192
 FUZZ_MAXLEN_gguf        := 16384
 FUZZ_MAXLEN_serve       := 8192
 FUZZ_MAXLEN_results     := 16384
+FUZZ_MAXLEN_lmcz        := 4096
+FUZZ_MAXLEN_llama2c     := 16384
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer $(ARCHFLAGS) -Wall -Wno-unknown-pragmas \
                 -Wno-unused-parameter -Iinclude -Isrc -Ikernels -Itools -I$(BLAS_INC) -MMD -MP \
                 -fsanitize=address,undefined
@@ -199,6 +214,7 @@ fuzz: fuzz-build
 	        -max_len=$$(case $$t in safetensors) echo $(FUZZ_MAXLEN_safetensors);; config) echo $(FUZZ_MAXLEN_config);; \
 	                   tokenizer) echo $(FUZZ_MAXLEN_tokenizer);; checkpoint) echo $(FUZZ_MAXLEN_checkpoint);; \
 	                   gguf) echo $(FUZZ_MAXLEN_gguf);; serve) echo $(FUZZ_MAXLEN_serve);; results) echo $(FUZZ_MAXLEN_results);; \
+	                   lmcz) echo $(FUZZ_MAXLEN_lmcz);; llama2c) echo $(FUZZ_MAXLEN_llama2c);; \
 	                   *) echo $(FUZZ_MAXLEN_jsonl);; esac) \
 	        -dict=tests/fuzz/$$t.dict -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- -print_final_stats=1 \
 	        $(FUZZ_FLAGS) $(FUZZ_BUILD)/corpus/$$t tests/fuzz/$$t >$(FUZZ_BUILD)/fuzz_$$t.log 2>&1; rc=$$?; \

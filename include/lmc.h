@@ -29,10 +29,13 @@ typedef struct lmc_err {
 /* Formats msg into err (printf-style) and returns -1, so callers can write `return lmc_fail(err, ...)`. */
 int lmc_fail(lmc_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Small bookkeeping allocations (names, lists, the tokenizer's tables) do not report errors: when one fails the
- * library calls this handler with the size asked for, then abort()s. The default handler does nothing; a
- * program may install one that says so (lmc does, on stderr). Large buffers are checked and reported. */
-typedef void (*lmc_oom_handler)(size_t bytes);
+/* Small bookkeeping allocations (names, lists, the tokenizer's tables) and the forward pass's scratch do not
+ * report errors: when one fails the library calls this handler with the size asked for and what it was for (the
+ * allocating function's name, or a phrase), then abort()s if the handler returns. The default handler does
+ * nothing; a program may install one that says so and exits (lmc does: one line on stderr, exit status 1; no
+ * output is partial then, since every output is written whole at the end). Large buffers are checked and reported
+ * through lmc_err. */
+typedef void (*lmc_oom_handler)(size_t bytes, const char *what);
 void lmc_set_oom_handler(lmc_oom_handler h);
 
 /* ---- corpus ---------------------------------------------------------------------------------- */

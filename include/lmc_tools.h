@@ -30,11 +30,15 @@ void lmc_buf_free(lmc_buf *b);
 void lmc_buf_json(lmc_buf *b, const char *s, size_t n);
 
 /* malloc/calloc/realloc/strdup for small bookkeeping allocations: on out-of-memory they call the program's
- * handler (lmc_set_oom_handler), then abort. */
-void *lmc_xmalloc(size_t n);
-void *lmc_xcalloc(size_t n, size_t size);
-void *lmc_xrealloc(void *p, size_t n);
-char *lmc_xstrdup(const char *s);
+ * handler (lmc_set_oom_handler) with the calling function's name, then abort. */
+#define lmc_xmalloc(n)       lmc_xmalloc_in((n), __func__)
+#define lmc_xcalloc(n, size) lmc_xcalloc_in((n), (size), __func__)
+#define lmc_xrealloc(p, n)   lmc_xrealloc_in((p), (n), __func__)
+#define lmc_xstrdup(s)       lmc_xstrdup_in((s), __func__)
+void *lmc_xmalloc_in(size_t n, const char *where);
+void *lmc_xcalloc_in(size_t n, size_t size, const char *where);
+void *lmc_xrealloc_in(void *p, size_t n, const char *where);
+char *lmc_xstrdup_in(const char *s, const char *where);
 
 /* Reads a whole file into a malloc'ed, NUL-terminated buffer (*len excludes the NUL). A file whose name
  * ends in ".gz" (or that starts with the gzip magic) is decompressed. */

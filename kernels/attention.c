@@ -8,6 +8,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,22 +54,30 @@ static void attend_block(float *out, const float *q, const float *k, const float
     }
 }
 
-void attention_causal(float *out, const float *q, const float *k, const float *v, int T, const attn_shape *s) {
-    const int n_heads = s->n_heads, v_dim = s->v_dim;
+size_t attention_causal_bytes(const attn_shape *s) {
+    return sizeof(float) * (size_t)BQ * ((size_t)BK + (size_t)s->v_dim) * (size_t)omp_get_max_threads();
+}
+
+/* The threads' tiles are allocated before the parallel region, where a failure can be returned. */
+int attention_causal(float *out, const float *q, const float *k, const float *v, int T, const attn_shape *s) {
+    const int n_heads = s->n_heads, v_dim = s->v_dim, threads = omp_get_max_threads();
     int n_qblocks = (T + BQ - 1) / BQ, group = n_heads / s->n_kv_heads;
-#pragma omp parallel
+    float *tiles = malloc(attention_causal_bytes(s));
+    if (!tiles) return -1;
+    (void)threads; /* read by the pragma only: a build without OpenMP ignores it */
+#pragma omp parallel num_threads(threads)
     {
-        float *S = malloc(sizeof(float) * (size_t)BQ * BK);
-        float *O = malloc(sizeof(float) * (size_t)BQ * v_dim);
+        float *S = tiles + (size_t)omp_get_thread_num() * BQ * ((size_t)BK + (size_t)v_dim);
+        float *O = S + (size_t)BQ * BK;
         float m[BQ], l[BQ];
         /* Later query blocks do more work: hand them out first, dynamically. */
 #pragma omp for schedule(dynamic, 1) collapse(2)
         for (int qb = n_qblocks - 1; qb >= 0; qb--)
             for (int h = 0; h < n_heads; h++)
                 attend_block(out, q, k, v, T, s, h, h / group, qb * BQ, S, O, m, l);
-        free(S);
-        free(O);
     }
+    free(tiles);
+    return 0;
 }
 
 /* ---- attention over a KV cache (incremental decoding) ----
@@ -78,14 +87,19 @@ void attention_causal(float *out, const float *q, const float *k, const float *v
  * by a second sgemv. The summation order differs from attention_causal's blocked one, so a step agrees with a
  * prefill to rounding, not bit for bit; each row is still computed by one thread in a fixed order, so the result
  * does not depend on the thread count. */
-void attention_prefix(float *out, const float *q, const float *k, const float *v, int n, int pos,
-                      const attn_shape *s) {
+size_t attention_prefix_bytes(int n, int pos) { return sizeof(float) * (size_t)(pos + n) * (size_t)omp_get_max_threads(); }
+
+int attention_prefix(float *out, const float *q, const float *k, const float *v, int n, int pos,
+                     const attn_shape *s) {
     const int q_stride = s->q_stride, k_stride = s->k_stride, v_stride = s->v_stride, n_heads = s->n_heads;
-    const int qk_dim = s->qk_dim, v_dim = s->v_dim, group = n_heads / s->n_kv_heads;
+    const int qk_dim = s->qk_dim, v_dim = s->v_dim, group = n_heads / s->n_kv_heads, threads = omp_get_max_threads();
     const float scale = s->scale;
-#pragma omp parallel
+    float *rows = malloc(attention_prefix_bytes(n, pos));
+    if (!rows) return -1;
+    (void)threads; /* read by the pragma only */
+#pragma omp parallel num_threads(threads)
     {
-        float *S = malloc(sizeof(float) * (size_t)(pos + n));
+        float *S = rows + (size_t)omp_get_thread_num() * (size_t)(pos + n);
 #pragma omp for schedule(static) collapse(2)
         for (int i = 0; i < n; i++)
             for (int h = 0; h < n_heads; h++) {
@@ -98,6 +112,7 @@ void attention_prefix(float *out, const float *q, const float *k, const float *v
                 cblas_sgemv(CblasRowMajor, CblasTrans, L, v_dim, 1.0f / sum, v + (size_t)g * v_dim, v_stride, S, 1,
                             0.0f, o, 1);
             }
-        free(S);
     }
+    free(rows);
+    return 0;
 }

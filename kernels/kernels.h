@@ -56,13 +56,17 @@ typedef struct attn_shape {
 
 /* Causal softmax attention over a prefill of T tokens. q: (T, n_heads, qk_dim) rows q_stride apart;
  * k: (T, n_kv_heads, qk_dim) rows k_stride apart; v: (T, n_kv_heads, v_dim) rows v_stride apart;
- * out: (T, n_heads, v_dim), contiguous. Tiled with online softmax: never holds T×T scores for all heads at once. */
-void attention_causal(float *out, const float *q, const float *k, const float *v, int T, const attn_shape *s);
+ * out: (T, n_heads, v_dim), contiguous. Tiled with online softmax: never holds T×T scores for all heads at once.
+ * Returns 0, or -1 (nothing computed) when its tiles, attention_causal_bytes(s), cannot be allocated. */
+int    attention_causal(float *out, const float *q, const float *k, const float *v, int T, const attn_shape *s);
+size_t attention_causal_bytes(const attn_shape *s);
 /* Attention of n new queries at positions pos..pos+n-1 over a KV cache holding keys/values 0..pos+n-1 (the new
  * ones included): query i sees keys 0..pos+i. q: (n, n_heads, qk_dim); k: (pos+n, n_kv_heads, qk_dim); v
- * likewise (v_dim); strides as s says; out: (n, n_heads, v_dim), contiguous. f32 only. */
-void attention_prefix(float *out, const float *q, const float *k, const float *v, int n, int pos,
-                      const attn_shape *s);
+ * likewise (v_dim); strides as s says; out: (n, n_heads, v_dim), contiguous. f32 only. Returns 0, or -1 when its
+ * score rows, attention_prefix_bytes(n, pos), cannot be allocated. */
+int    attention_prefix(float *out, const float *q, const float *k, const float *v, int n, int pos,
+                        const attn_shape *s);
+size_t attention_prefix_bytes(int n, int pos);
 
 /* The same with bf16 operands (attention_bf16.c): Q, K, V and the probabilities rounded to bf16, products by
  * vdpbf16ps, sums and softmax in f32. AVX512_BF16 only: returns -1 (out untouched) where it is missing.
@@ -86,17 +90,19 @@ void gelu_tanh(float *x, size_t n);
 void silu(float *x, size_t n);
 
 /* ---- matmul (matmul.c): y = x · weightᵀ (+ bias) ---- */
-/* x: (T, K); weight: (N, K) f32; y: (T, N); bias: (N) or NULL. Through cblas_sgemm. */
+/* x: (T, K); weight: (N, K) f32; y: (T, N); bias: (N) or NULL. Through cblas_sgemm; allocates nothing. */
 void matmul_f32(float *y, const float *x, const float *weight, const float *bias, int T, int N, int K);
 /* weight: (N, K) bf16 or f16 bits, widened to f32 tile by tile (`tile` scratch: tile_rows × K floats per thread,
- * see matmul_tile_floats) and multiplied with cblas_sgemm. Exact widening, so results equal matmul_f32 on the
- * widened matrix up to sgemm's own blocking. */
-void matmul_bf16w(float *y, const float *x, const uint16_t *weight, const float *bias, int T, int N, int K);
-void matmul_f16w(float *y, const float *x, const uint16_t *weight, const float *bias, int T, int N, int K);
+ * see matmul_tiles_bytes) and multiplied with cblas_sgemm. Exact widening, so results equal matmul_f32 on the
+ * widened matrix up to sgemm's own blocking. These and matmul_rows_w return 0, or -1 (nothing computed) when
+ * the tiles, matmul_tiles_bytes(K), cannot be allocated. */
+int matmul_bf16w(float *y, const float *x, const uint16_t *weight, const float *bias, int T, int N, int K);
+int matmul_f16w(float *y, const float *x, const uint16_t *weight, const float *bias, int T, int N, int K);
+size_t matmul_tiles_bytes(int K);
 /* weight: N rows of row_bytes bytes in any format that dequant(row bytes, dst, n elements) widens to f32 (a row is
  * whole blocks: kernels/dequant.h), widened chunk by chunk like matmul_bf16w. */
-void matmul_rows_w(float *y, const float *x, const void *weight, size_t row_bytes,
-                   void (*dequant)(const void *src, float *dst, int64_t n), const float *bias, int T, int N, int K);
+int matmul_rows_w(float *y, const float *x, const void *weight, size_t row_bytes,
+                  void (*dequant)(const void *src, float *dst, int64_t n), const float *bias, int T, int N, int K);
 
 /* ---- bias & residual (residual.c) ---- */
 void add_inplace(float *y, const float *x, size_t n);             /* y += x */

@@ -12,6 +12,7 @@
 #include "kernels.h"
 
 #include <cblas.h>
+#include <omp.h>
 #include <stdlib.h>
 
 enum { CHUNK = 256, TILE_T = 256 };
@@ -21,15 +22,21 @@ typedef void (*widen_fn)(const void *src, float *dst, int64_t n);
 static void widen_bf16(const void *src, float *dst, int64_t n) { bf16_to_f32(dst, src, (size_t)n); }
 static void widen_f16(const void *src, float *dst, int64_t n) { f16_to_f32(dst, src, (size_t)n); }
 
-/* weight is f32 (widen == NULL) or rows of row_bytes bytes widened with `widen`. */
-static void matmul_chunked(float *y, const float *x, const void *weight, size_t row_bytes, widen_fn widen,
-                           const float *bias, int T, int N, int K) {
-    int chunks = (N + CHUNK - 1) / CHUNK, tiles = (T + TILE_T - 1) / TILE_T;
-#pragma omp parallel
+size_t matmul_tiles_bytes(int K) { return sizeof(float) * (size_t)CHUNK * (size_t)K * (size_t)omp_get_max_threads(); }
+
+/* weight is f32 (widen == NULL) or rows of row_bytes bytes widened with `widen`. The widening tiles (one per
+ * thread) are allocated before the parallel region, so that a failure is returned (-1) rather than met inside
+ * it, where no thread could report it. */
+static int matmul_chunked(float *y, const float *x, const void *weight, size_t row_bytes, widen_fn widen,
+                          const float *bias, int T, int N, int K) {
+    int chunks = (N + CHUNK - 1) / CHUNK, tiles = (T + TILE_T - 1) / TILE_T, threads = omp_get_max_threads();
+    float *all = widen ? malloc(matmul_tiles_bytes(K)) : NULL;
+    if (widen && !all) return -1;
+    (void)threads; /* read by the pragma only: a build without OpenMP ignores it */
+#pragma omp parallel num_threads(threads)
     {
-        float *tile = widen ? malloc(sizeof(float) * (size_t)CHUNK * K) : NULL;
+        float *tile = widen ? all + (size_t)omp_get_thread_num() * CHUNK * (size_t)K : NULL;
         int widened = -1; /* chunk currently in `tile` */
-        if (widen && !tile) abort(); /* CHUNK × K floats: the engine checked memory before loading the model */
         /* chunk-major order: a thread's consecutive tiles mostly share a chunk, so it is widened once */
 #pragma omp for schedule(static)
         for (int ct = 0; ct < chunks * tiles; ct++) {
@@ -50,24 +57,25 @@ static void matmul_chunked(float *y, const float *x, const void *weight, size_t 
                 for (int t = 0; t < tn; t++)
                     for (int j = 0; j < r; j++) yt[(size_t)t * N + j] += bias[n0 + j];
         }
-        free(tile);
     }
+    free(all);
+    return 0;
 }
 
 /* x: (T, K); weight: (N, K) f32; y: (T, N); bias: (N) or NULL. */
 void matmul_f32(float *y, const float *x, const float *weight, const float *bias, int T, int N, int K) {
-    matmul_chunked(y, x, weight, 0, NULL, bias, T, N, K);
+    (void)matmul_chunked(y, x, weight, 0, NULL, bias, T, N, K);
 }
 
-void matmul_bf16w(float *y, const float *x, const uint16_t *weight, const float *bias, int T, int N, int K) {
-    matmul_chunked(y, x, weight, (size_t)K * 2, widen_bf16, bias, T, N, K);
+int matmul_bf16w(float *y, const float *x, const uint16_t *weight, const float *bias, int T, int N, int K) {
+    return matmul_chunked(y, x, weight, (size_t)K * 2, widen_bf16, bias, T, N, K);
 }
 
-void matmul_f16w(float *y, const float *x, const uint16_t *weight, const float *bias, int T, int N, int K) {
-    matmul_chunked(y, x, weight, (size_t)K * 2, widen_f16, bias, T, N, K);
+int matmul_f16w(float *y, const float *x, const uint16_t *weight, const float *bias, int T, int N, int K) {
+    return matmul_chunked(y, x, weight, (size_t)K * 2, widen_f16, bias, T, N, K);
 }
 
-void matmul_rows_w(float *y, const float *x, const void *weight, size_t row_bytes,
-                   void (*dequant)(const void *src, float *dst, int64_t n), const float *bias, int T, int N, int K) {
-    matmul_chunked(y, x, weight, row_bytes, dequant, bias, T, N, K);
+int matmul_rows_w(float *y, const float *x, const void *weight, size_t row_bytes,
+                  void (*dequant)(const void *src, float *dst, int64_t n), const float *bias, int T, int N, int K) {
+    return matmul_chunked(y, x, weight, row_bytes, dequant, bias, T, N, K);
 }

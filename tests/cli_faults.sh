@@ -2,27 +2,22 @@
 # The I/O fault sweep (docs/safety.md), after SQLite's I/O error tests: each command that writes is run with the
 # shim build/tests/fault.so preloaded, failing its N-th file-changing call (open for writing, write, fsync,
 # fdatasync, ftruncate, rename) with ENOSPC, then EIO, or making its N-th write short, for N = 1, 2, ... until N
-# passes its last call (sampled for EIO and for convert's larger output unless LMC_FULL=1). A fault is survived when:
+# passes its last call (sampled for EIO, kld and convert unless LMC_FULL=1), over eval, merge, compress, decompress,
+# convert, report, kld (--json, --checkpoint) and corpus (sample: -o and its manifest). A fault is survived when:
 #   - ENOSPC / EIO: the command exits non-zero (not a crash) with one stderr line naming the error, or exits 0
 #     with complete outputs; every output is absent or identical to a clean run's (never partial, never stale);
 #     no temporary file is left; and rerunning the same command without faults (eval: resuming from its
-#     checkpoint) gives outputs identical to the clean run's (eval: the bit-identical NLL);
+#     checkpoint, kld from its own) gives outputs identical to the clean run's (eval: the bit-identical NLL);
 #   - a short write: the command succeeds with identical outputs.
 # Anything else is lost. Prints the table (command, faults injected, survived, lost) and fails on any loss.
-cd "$(dirname "$0")/.." && . tests/lib_cli.sh
+cd "$(dirname "$0")/.." && . tests/lib_cli.sh && . tests/lib_sweep.sh
 SHIM=$PWD/build/tests/fault.so
 if [ ! -x "$LMC" ] || [ ! -f demo-model/config.json ] || [ ! -f "$SHIM" ]; then
     skip faults "needs ./lmc, demo-model/ and build/tests/fault.so (make build/tests/fault.so)"
     cli_summary
     exit $?
 fi
-LMC=$(realpath "$LMC")
-IN=$TMP/in W=$TMP/w REF=$TMP/ref
-mkdir -p "$IN"
-M=$PWD/demo-model
-printf 'The cat sat on the mat. The dog sat on the log.\n' >"$IN/x.txt"
-printf '{"content": "One small document about cats."}\n{"content": "Another one, about dogs and logs."}\n' >"$IN/d.jsonl"
-EV="--model $M --data $IN/d.jsonl --block-size 8 --stride 4 --bootstrap 10 --quiet"
+sweep_setup
 $LMC compress --model $M "$IN/x.txt" -o "$IN/x.lmcz" -q >/dev/null &&
     $LMC eval $EV --json "$IN/r.json" >/dev/null && $LMC eval $EV --shard 1/2 --json "$IN/p1.json" >/dev/null &&
     $LMC eval $EV --shard 2/2 --json "$IN/p2.json" >/dev/null || { fail faults_inputs "could not make the inputs"; cli_summary; exit 1; }
@@ -35,23 +30,10 @@ CMD[compress]="$LMC compress --model $M $IN/x.txt -o f.lmcz -q"; OUTS[compress]=
 CMD[decompress]="$LMC decompress --model $M $IN/x.lmcz -o f.txt -q"; OUTS[decompress]="f.txt"
 CMD[convert]="$LMC convert $M -o f.safetensors -q"; OUTS[convert]="f.safetensors"
 CMD[report]="$LMC report $IN/r.json -o f.html --md f.md --svg f.svg"; OUTS[report]="f.html f.md f.svg"
+CMD[kld]="$LMC kld --base $M --model $M --data $IN/d.jsonl --block-size 8 --stride 4 --bootstrap 10 --quiet --json f.json --checkpoint f.ck"
+OUTS[kld]="f.json"
+CMD[corpus]="$LMC corpus sample --in $IN/d.jsonl --chars 10 --seed 1 -o f.jsonl"; OUTS[corpus]="f.jsonl f.manifest.json"
 
-# same OUT: the output in $W is the clean run's (a results file: the same NLL; the times differ)
-same() {
-    case $1 in
-        *.json) [ "$(grep -o '"nll_bits":[[:space:]]*"[0-9a-f]*"' "$W/$1")" = "$(grep -o '"nll_bits":[[:space:]]*"[0-9a-f]*"' "$REF/$1")" ] ;;
-        *) cmp -s "$W/$1" "$REF/$1" ;;
-    esac
-}
-# outputs_ok C MODE: every output is identical to the clean run's (MODE all) or absent (MODE absent_ok)
-outputs_ok() {
-    for o in ${OUTS[$1]}; do
-        if [ -e "$W/$o" ]; then same "$o" || { why="$o differs from a clean run's"; return 1; }
-        elif [ "$2" = all ]; then why="$o is missing"; return 1; fi
-    done
-    if [ -n "$(find "$W" -name '*.tmp.*')" ]; then why="left $(find "$W" -name '*.tmp.*' | head -1)"; return 1; fi
-}
-run() { (cd "$W" && env "$@" ${CMD[$c]} >/dev/null 2>"$TMP/err"); }
 
 # one C KIND N: runs C with fault N of KIND; sets hit, calls and why; returns 1 when the fault was lost.
 one() {
@@ -77,14 +59,15 @@ one() {
 }
 
 # stride C KIND: every N with LMC_FULL=1 (make check-full); else every ENOSPC and short write of the small runs,
-# every 3rd EIO (the same paths with another errno), and every 7th or 11th N of convert's 60-odd calls.
+# every 3rd EIO (the same paths with another errno) and kld ENOSPC (two models per run), and every 7th or 11th N
+# of convert's 60-odd calls.
 stride() {
     if [ -n "$LMC_FULL" ]; then echo 1; return; fi
-    case $1/$2 in convert/enospc) echo 7 ;; convert/*) echo 11 ;; */eio) echo 3 ;; *) echo 1 ;; esac
+    case $1/$2 in convert/enospc) echo 7 ;; convert/*) echo 11 ;; */eio | kld/enospc) echo 3 ;; *) echo 1 ;; esac
 }
 
 printf '%-11s %-7s %8s %9s %5s\n' command fault injected survived lost >"$TMP/table"
-for c in eval merge compress decompress convert report; do
+for c in ${LMC_FAULT_COMMANDS:-eval merge compress decompress convert report kld corpus}; do
     rm -rf "$W" && mkdir -p "$W"
     run || { fail "faults_$c" "clean run failed: $(cat "$TMP/err")"; continue; }
     rm -rf "$REF" && mv "$W" "$REF"

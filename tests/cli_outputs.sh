@@ -16,6 +16,9 @@ cp -r demo-model "$D/model"
 M=$D/model
 printf 'The cat sat on the mat. The dog sat on the log.\n' >"$D/x.txt"
 printf '{"content": "One small document about cats."}\n{"content": "Another one, about dogs and logs."}\n' >"$D/d.jsonl"
+ln -s d.jsonl "$D/symd.jsonl"
+ln "$D/d.jsonl" "$D/hard.jsonl"
+mkdir "$D/mdir.manifest.json"
 
 # leftovers: temporary or lock files under $D (a refusal must leave none)
 leftovers() { find "$D" -name '*.tmp.*' -o -name '*.lock' | head -3; }
@@ -78,6 +81,33 @@ else
     fail eval_ok "$(cat "$TMP/err")"
 fi
 
+refuse eval_per_doc_onto_data "$same" "$D/d.jsonl" $LMC eval $E --data "$D/d.jsonl" --per-doc "$D/d.jsonl"
+
+# kld: --json, --save-base and --checkpoint
+K="--base $M --block-size 8 --stride 4 --bootstrap 0 --quiet"
+refuse kld_json_onto_data "$same" "$D/d.jsonl" $LMC kld $K --model $M --data "$D/d.jsonl" --json "$D/d.jsonl"
+refuse kld_json_onto_model_file "is a file of the input directory" "$M/config.json" \
+    $LMC kld $K --model $M --data "$D/d.jsonl" --json "$M/config.json"
+refuse kld_save_base_onto_symlinked_data "$same" "$D/d.jsonl" $LMC kld $K --data "$D/d.jsonl" --save-base "$D/symd.jsonl"
+refuse kld_checkpoint_onto_data "$same" "$D/d.jsonl" $LMC kld $K --model $M --data "$D/d.jsonl" --checkpoint "$D/d.jsonl"
+refuse kld_json_is_checkpoint "are the same file" "$D/d.jsonl" \
+    $LMC kld $K --model $M --data "$D/d.jsonl" --json "$D/k.json" --checkpoint "$D/./k.json"
+refuse kld_json_into_directory "is a directory" "$D/d.jsonl" $LMC kld $K --model $M --data "$D/d.jsonl" --json "$D"
+if [ -e "$D/k.json" ]; then fail kld_refused_writes_nothing "an output was written"; else pass kld_refused_writes_nothing; fi
+
+# corpus: -o and its manifest OUT.manifest.json
+refuse corpus_sample_onto_input "$same" "$D/d.jsonl" $LMC corpus sample --in "$D/d.jsonl" --chars 10 -o "$D/d.jsonl"
+refuse corpus_sample_onto_hardlinked_input "$same" "$D/d.jsonl" \
+    $LMC corpus sample --in "$D/d.jsonl" --chars 10 -o "$D/hard.jsonl"
+cp "$D/d.jsonl" "$D/old.manifest.json"
+refuse corpus_decontam_manifest_onto_input "$same" "$D/old.manifest.json" \
+    $LMC corpus decontam --in "$D/d.jsonl" --against "$D/old.manifest.json" -o "$D/old.jsonl"
+refuse corpus_hashes_onto_input "$same" "$D/d.jsonl" $LMC corpus hashes -o "$D/./d.jsonl" "$D/d.jsonl"
+refuse corpus_wet_into_directory "is a directory" "$D/d.jsonl" $LMC corpus wet -q -o "$D" "$D/d.jsonl"
+refuse corpus_code_manifest_is_directory "is a directory" "$D/d.jsonl" $LMC corpus code -o "$D/mdir.jsonl" "$D/d.jsonl"
+if [ -e "$D/old.jsonl" ] || [ -e "$D/mdir.jsonl" ]; then fail corpus_refused_writes_nothing "an output was written"
+else pass corpus_refused_writes_nothing; fi
+
 # ---- a destination that cannot be written ----
 refuse compress_into_directory "is a directory" "$D/x.txt" $LMC compress --model $M "$D/x.txt" -o "$D" -q
 refuse compress_into_missing_directory "No such file or directory" "$D/x.txt" \
@@ -92,6 +122,9 @@ mounted=
 if [ "$(id -u)" = 0 ] && mount -t tmpfs -o ro,size=64k tmpfs "$RO" 2>/dev/null; then
     mounted="$RO"
     refuse compress_into_read_only_fs "read-only file system" "$D/x.txt" $LMC compress --model $M "$D/x.txt" -o "$RO/x.lmcz" -q
+    refuse kld_save_base_into_read_only_fs "read-only file system" "$D/d.jsonl" \
+        $LMC kld $K --data "$D/d.jsonl" --save-base "$RO/b.kldbase"
+    refuse corpus_hashes_into_read_only_fs "read-only file system" "$D/d.jsonl" $LMC corpus hashes -o "$RO/h" "$D/d.jsonl"
 elif [ "$(id -u)" != 0 ]; then
     chmod 555 "$RO"
     refuse compress_into_read_only_dir "Permission denied" "$D/x.txt" $LMC compress --model $M "$D/x.txt" -o "$RO/x.lmcz" -q
@@ -103,6 +136,9 @@ if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=64k tmpfs "$FULL" 2>/dev/null; t
     dd if=/dev/zero of="$FULL/fill" bs=4k 2>/dev/null
     refuse compress_onto_full_disk "no space left" "$D/x.txt" $LMC compress --model $M "$D/x.txt" -o "$FULL/x.lmcz" -q
     refuse merge_onto_full_disk "no space left" "$D/part.json" $LMC merge "$D/part.json" --json "$FULL/m.json"
+    refuse kld_json_onto_full_disk "no space left" "$D/d.jsonl" $LMC kld $K --model $M --data "$D/d.jsonl" --json "$FULL/k.json"
+    refuse corpus_sample_onto_full_disk "no space left" "$D/d.jsonl" \
+        $LMC corpus sample --in "$D/d.jsonl" --chars 10 -o "$FULL/s.jsonl"
 else
     skip compress_onto_full_disk "cannot mount a small tmpfs here"
 fi

@@ -3,7 +3,9 @@
 # boundary with "interrupted after window k of n; rerun the same command to resume" and exit 130 / 143, writing
 # no results file; a second SIGINT exits at once (130). After each, rerunning the same command resumes and gives
 # the bit-identical NLL of a run never interrupted. SIGINT during `lmc compress` exits 130 with no output, no
-# temporary or lock file, and the input untouched.
+# temporary or lock file, and the input untouched. Under mpirun (an MPI build; skipped otherwise), SIGTERM to one
+# rank stops that rank at a window boundary and ends the job with 143 and no results file; the ranks' checkpoint
+# files stay valid, and a rerun without MPI resumes from them to the bit-identical NLL.
 cd "$(dirname "$0")/.." && . tests/lib_cli.sh
 if [ ! -x "$LMC" ] || [ ! -f demo-model/config.json ] || [ ! -f demo-data/cc.jsonl ]; then
     skip signals "needs ./lmc, demo-model/ and demo-data/"
@@ -55,4 +57,32 @@ else fail compress_sigint "exit $rc: $(cat "$TMP/c.err")"; fi
 left=$(find "$TMP" -name 'big.lmcz*')
 if [ -z "$left" ]; then pass compress_sigint_nothing_left; else fail compress_sigint_nothing_left "$left"; fi
 if [ "$(sha256sum <"$TMP/big.txt")" = "$before" ]; then pass compress_sigint_input_intact; else fail compress_sigint_input_intact "changed"; fi
+# mpirun: SIGTERM to rank 1 of 2 once its checkpoint holds 3 windows
+if ! command -v mpirun >/dev/null || ! $LMC --version 2>/dev/null | grep -q MPI; then
+    skip mpi_rank_sigterm "lmc built without MPI or no mpirun (install openmpi-bin libopenmpi-dev, rebuild: make MPI=1)"
+else
+    [ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+    CK=$TMP/mck
+    mpirun --oversubscribe -np 2 $LMC eval $E --threads 1 --checkpoint "$CK" --json "$TMP/m.json" >/dev/null 2>"$TMP/m.err" &
+    job=$! victim=
+    for _ in $(seq 1200); do # up to 60 s; rank 1 is the child of mpirun whose environment says so
+        if [ -f "$CK.r1" ] && [ "$(grep -c '^w ' "$CK.r1")" -ge 3 ]; then
+            for p in $(pgrep -P $job); do
+                tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1 && victim=$p
+            done
+            break
+        fi
+        sleep 0.05
+    done
+    [ -n "$victim" ] && kill -TERM "$victim"
+    wait $job; rc=$?
+    if [ -z "$victim" ]; then fail mpi_rank_sigterm "rank 1 not found (job rc $rc): $(tail -2 "$TMP/m.err")"
+    elif [ $rc -eq 143 ] && grep -q 'rank 1 of 2: .*interrupted after window [0-9]* of [0-9]*; rerun the same command to resume' "$TMP/m.err" &&
+        [ ! -e "$TMP/m.json" ]; then pass mpi_rank_sigterm
+    else fail mpi_rank_sigterm "job rc $rc, results file $(ls "$TMP/m.json" 2>&1): $(grep -v 'window [0-9]*/' "$TMP/m.err" | head -3)"; fi
+    if [ -n "$victim" ] && $LMC eval $E --quiet --threads 1 --checkpoint "$CK" --json "$TMP/m.json" >/dev/null 2>"$TMP/err" &&
+        [ "$(nll "$TMP/m.json")" = "$(nll "$TMP/ref.json")" ] && ! grep -q '"resumed_windows":[[:space:]]*0,' "$TMP/m.json"; then
+        pass mpi_rank_sigterm_resumes_bit_identical
+    else fail mpi_rank_sigterm_resumes_bit_identical "$(cat "$TMP/err") $(nll "$TMP/m.json")"; fi
+fi
 cli_summary

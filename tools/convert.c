@@ -265,7 +265,9 @@ static int l2c_parse_header(const char *path, const uint8_t *map, size_t size, l
     if ((uint32_t)h[0] == 0x616b3432u) /* "ak42": llama2.c export.py version ≥ 1 */
         return lmc_fail(err, "%s: llama2.c export version %d (magic ak42) is not supported: lmc reads the legacy "
                         "version-0 .bin (export.py --version 0)", path, h[1]);
-    *c = (l2c_config){h[0], h[1], h[2], h[3], h[4], h[5] < 0 ? -h[5] : h[5], h[6], h[5] > 0};
+    /* |vocab_size|; INT32_MIN has none in int32 (refused below, as 0 is) */
+    int32_t vocab = h[5] == INT32_MIN ? 0 : h[5] < 0 ? -h[5] : h[5];
+    *c = (l2c_config){h[0], h[1], h[2], h[3], h[4], vocab, h[6], h[5] > 0};
     if (c->dim <= 0 || c->dim > L2C_MAX_DIM || c->hidden_dim <= 0 || c->hidden_dim > L2C_MAX_HIDDEN ||
         c->n_layers <= 0 || c->n_layers > L2C_MAX_LAYERS || c->n_heads <= 0 || c->n_kv_heads <= 0 ||
         h[5] == 0 || h[5] == INT32_MIN || c->vocab_size > L2C_MAX_VOCAB || c->seq_len <= 0 ||

@@ -78,8 +78,27 @@ static char *joined_args(int argc, char **argv) {
     return s;
 }
 
-/* The end of every subcommand: the command line string and the parsed lists freed, the exit status. */
-static int finish(const cli_spec *spec, void *a, char *args, int rc, const lmc_err *err) {
+/* Before any work: the output and its manifest (OUT.manifest.json) can be written, neither is one of the inputs
+ * (ins: the input list, n_ins of them, then the NULL-terminated side inputs in more: a model, hashes, metadata),
+ * and this process holds their locks until finish. */
+static int claim_outputs(const char *out, const char *const *ins, int n_ins, const char *const *more, lmc_outputs **held,
+                         lmc_err *err) {
+    char manifest[4200];
+    const char *outs[] = {out, lmc_corpus_manifest_path(out, manifest, sizeof manifest)};
+    size_t n_more = 0;
+    while (more[n_more]) n_more++;
+    const char **all = lmc_xcalloc((size_t)n_ins + n_more + 1, sizeof *all);
+    for (int i = 0; i < n_ins; i++) all[i] = ins[i];
+    memcpy(all + n_ins, more, n_more * sizeof *more);
+    int rc = lmc_outputs_check(outs, 2, all, (size_t)n_ins + n_more, err) || lmc_outputs_lock(outs, 2, held, err);
+    free(all);
+    return rc ? -1 : 0;
+}
+
+/* The end of every subcommand: the locks released, the command line string and the parsed lists freed, the exit
+ * status. */
+static int finish(const cli_spec *spec, void *a, char *args, lmc_outputs *held, int rc, const lmc_err *err) {
+    lmc_outputs_unlock(held);
     free(args);
     cli_free(spec, a);
     return rc ? cli_fail(err->msg) : 0;
@@ -134,7 +153,10 @@ static int cmd_corpus_wet(int argc, char **argv) {
     if (!a.quiet) o.progress = wet_progress, o.progress_user = &prog;
     lmc_corpus_summary s;
     lmc_err err = {{0}};
-    rc = lmc_corpus_wet(&o, a.inputs.v, (size_t)a.inputs.n, a.output, &s, &err);
+    lmc_outputs *held = NULL;
+    const char *side[] = {a.lid_model, a.quality_ref, a.exclude, NULL};
+    rc = claim_outputs(a.output, a.inputs.v, a.inputs.n, side, &held, &err);
+    if (rc == 0) rc = lmc_corpus_wet(&o, a.inputs.v, (size_t)a.inputs.n, a.output, &s, &err);
     cli_progress_end(&prog.line);
     if (rc == 0) {
         char m[4200];
@@ -143,7 +165,7 @@ static int cmd_corpus_wet(int argc, char **argv) {
                s.lid_skipped ? "; language id SKIPPED, see the manifest" : "",
                lmc_corpus_manifest_path(a.output, m, sizeof m));
     }
-    return finish(&corpus_wet_spec, &a, args, rc, &err);
+    return finish(&corpus_wet_spec, &a, args, held, rc, &err);
 }
 
 /* ---- lmc corpus code ------------------------------------------------------------------------------- */
@@ -211,13 +233,16 @@ static int cmd_corpus_code(int argc, char **argv) {
     o.arguments = args;
     lmc_corpus_summary s;
     lmc_err err = {{0}};
-    rc = lmc_corpus_code(&o, a.inputs.v, (size_t)a.inputs.n, a.output, &s, &err);
+    lmc_outputs *held = NULL;
+    const char *side[] = {a.repo_meta, a.tokenizer, NULL};
+    rc = claim_outputs(a.output, a.inputs.v, a.inputs.n, side, &held, &err);
+    if (rc == 0) rc = lmc_corpus_code(&o, a.inputs.v, (size_t)a.inputs.n, a.output, &s, &err);
     if (rc == 0) {
         char m[4200];
         printf("%s: %zu of %zu .py files kept, %zu characters, %zu bytes; manifest %s\n", a.output, s.docs, s.records,
                s.chars, s.bytes, lmc_corpus_manifest_path(a.output, m, sizeof m));
     }
-    return finish(&corpus_code_spec, &a, args, rc, &err);
+    return finish(&corpus_code_spec, &a, args, held, rc, &err);
 }
 
 /* ---- lmc corpus arxiv ------------------------------------------------------------------------------ */
@@ -273,13 +298,16 @@ static int cmd_corpus_arxiv(int argc, char **argv) {
     o.arguments = args;
     lmc_corpus_summary s;
     lmc_err err = {{0}};
-    rc = lmc_corpus_arxiv(&o, a.tars.v, (size_t)a.tars.n, a.output, &s, &err);
+    lmc_outputs *held = NULL;
+    const char *side[] = {a.meta, NULL};
+    rc = claim_outputs(a.output, a.tars.v, a.tars.n, side, &held, &err);
+    if (rc == 0) rc = lmc_corpus_arxiv(&o, a.tars.v, (size_t)a.tars.n, a.output, &s, &err);
     if (rc == 0) {
         char m[4200];
         printf("%s: %zu papers, %zu characters, %zu bytes from %zu tar members (%zu problems); manifest %s\n", a.output,
                s.docs, s.chars, s.bytes, s.records, s.problems, lmc_corpus_manifest_path(a.output, m, sizeof m));
     }
-    return finish(&corpus_arxiv_spec, &a, args, rc, &err);
+    return finish(&corpus_arxiv_spec, &a, args, held, rc, &err);
 }
 
 /* ---- lmc corpus hashes ----------------------------------------------------------------------------- */
@@ -311,9 +339,12 @@ static int cmd_corpus_hashes(int argc, char **argv) {
     char *args = joined_args(argc, argv);
     size_t n;
     lmc_err err = {{0}};
-    rc = lmc_corpus_hashes(a.inputs.v, (size_t)a.inputs.n, (lmc_overlap_unit)a.unit, args, a.output, &n, &err);
+    lmc_outputs *held = NULL;
+    const char *side[] = {NULL};
+    rc = claim_outputs(a.output, a.inputs.v, a.inputs.n, side, &held, &err);
+    if (rc == 0) rc = lmc_corpus_hashes(a.inputs.v, (size_t)a.inputs.n, (lmc_overlap_unit)a.unit, args, a.output, &n, &err);
     if (rc == 0) printf("%s: %zu distinct %s hashes\n", a.output, n, a.unit ? "13-gram" : "line");
-    return finish(&corpus_hashes_spec, &a, args, rc, &err);
+    return finish(&corpus_hashes_spec, &a, args, held, rc, &err);
 }
 
 /* ---- lmc corpus decontam ---------------------------------------------------------------------------- */
@@ -353,9 +384,12 @@ static int cmd_corpus_decontam(int argc, char **argv) {
     lmc_decontam_opts o = {a.in, a.against, (lmc_overlap_unit)a.unit, a.max_overlap, args};
     lmc_corpus_summary s;
     lmc_err err = {{0}};
-    rc = lmc_corpus_decontam(&o, a.output, &s, &err);
+    lmc_outputs *held = NULL;
+    const char *side[] = {a.in, a.against, NULL};
+    rc = claim_outputs(a.output, NULL, 0, side, &held, &err);
+    if (rc == 0) rc = lmc_corpus_decontam(&o, a.output, &s, &err);
     if (rc == 0) printf("%s: %zu documents kept, %zu characters\n", a.output, s.docs, s.chars);
-    return finish(&corpus_decontam_spec, &a, args, rc, &err);
+    return finish(&corpus_decontam_spec, &a, args, held, rc, &err);
 }
 
 /* ---- lmc corpus sample ------------------------------------------------------------------------------- */
@@ -396,9 +430,12 @@ static int cmd_corpus_sample(int argc, char **argv) {
     lmc_sample_opts o = {a.in, (uint64_t)a.chars, (uint64_t)a.seed, a.by, args};
     lmc_corpus_summary s;
     lmc_err err = {{0}};
-    rc = lmc_corpus_sample(&o, a.output, &s, &err);
+    lmc_outputs *held = NULL;
+    const char *side[] = {a.in, NULL};
+    rc = claim_outputs(a.output, NULL, 0, side, &held, &err);
+    if (rc == 0) rc = lmc_corpus_sample(&o, a.output, &s, &err);
     if (rc == 0) printf("%s: %zu of %zu documents, %zu characters, %zu bytes\n", a.output, s.docs, s.records, s.chars, s.bytes);
-    return finish(&corpus_sample_spec, &a, args, rc, &err);
+    return finish(&corpus_sample_spec, &a, args, held, rc, &err);
 }
 
 /* ---- lmc corpus stats -------------------------------------------------------------------------------- */

@@ -164,7 +164,7 @@ static int eval_fail(lmc_dist *dist, const char *msg) {
         lmc_mpi_rank(dist, &rank, &size);
         fprintf(stderr, "lmc: rank %d of %d: %s\n", rank, size, msg);
         fflush(stderr);
-        lmc_mpi_abort(dist, 1);
+        lmc_mpi_abort(dist, cli_exit_status(1)); /* 130 / 143 when a signal stopped this rank */
     }
 #endif
     return cli_fail(msg);

@@ -166,6 +166,30 @@ static int compare_all(kld_cli *k) {
     return 0;
 }
 
+/* Before any work: the JSON, each saved base and each checkpoint can be written, none is an input (a data file,
+ * either model or tokenizer, a base file) nor another output; the JSON and saved bases are locked for the run
+ * (a checkpoint takes its own flock when opened). */
+static int claim_outputs(const kld_args *a, lmc_outputs **held, lmc_err *err) {
+    size_t n = (size_t)a->data.n, n_out = 1 + 2 * n, n_in = 2 * n + 4;
+    const char **outs = lmc_xcalloc(n_out, sizeof *outs), **ins = lmc_xcalloc(n_in, sizeof *ins);
+    char (*paths)[3][4200] = lmc_xcalloc(n, sizeof *paths);
+    outs[0] = a->output;
+    for (size_t i = 0; i < n; i++) {
+        outs[1 + i] = cli_indexed_path(paths[i][0], sizeof paths[i][0], a->save_base, i, n);
+        outs[1 + n + i] = cli_indexed_path(paths[i][1], sizeof paths[i][1], a->checkpoint, i, n);
+        ins[i] = a->data.v[i];
+        ins[n + i] = cli_indexed_path(paths[i][2], sizeof paths[i][2], a->base_file, i, n);
+    }
+    const char *models[] = {a->base, a->model, a->base_tokenizer, a->tokenizer};
+    memcpy(ins + 2 * n, models, sizeof models);
+    int rc = lmc_outputs_check(outs, n_out, ins, n_in, err);
+    if (rc == 0) rc = lmc_outputs_lock(outs, 1 + n, held, err); /* not the checkpoints */
+    free(paths);
+    free(outs);
+    free(ins);
+    return rc;
+}
+
 /* ---- lmc kld ------------------------------------------------------------------------------------------- */
 
 /* Which models the mode takes: CLI_GO, or the usage exit status (printed). */
@@ -192,9 +216,12 @@ int cmd_kld(int argc, char **argv) {
         rc = cli_usage(&kld_spec, "--stride %ld exceeds --block-size %ld", a.stride, a.block_size);
     if (rc != CLI_GO) { cli_free(&kld_spec, &a); return rc; }
     kld_cli k = {.a = &a, .po = {isatty(2), 0}};
-    k.res = calloc((size_t)a.data.n, sizeof *k.res);
-    rc = !k.res ? (snprintf(k.err.msg, sizeof k.err.msg, "out of memory"), -1) : open_models(&k);
+    lmc_outputs *held = NULL;
+    k.res = lmc_xcalloc((size_t)a.data.n, sizeof *k.res);
+    rc = claim_outputs(&a, &held, &k.err);
+    if (rc == 0) rc = open_models(&k);
     if (rc == 0) rc = compare_all(&k);
+    lmc_outputs_unlock(held);
     free(k.res);
     lmc_tokenizer_free(k.ta);
     lmc_tokenizer_free(k.tb);

@@ -56,8 +56,13 @@ static int print_version(void) {
     return 0;
 }
 
-/* The library's out-of-memory handler for small allocations (it aborts after this). */
-static void say_oom(size_t bytes) { fprintf(stderr, "lmc: out of memory allocating %zu bytes\n", bytes); }
+/* The library's out-of-memory handler for small allocations and the forward pass's scratch (lmc.h): one line and
+ * exit status 1 instead of the library's abort. _exit: OpenMP threads may be mid-loop, and every output is
+ * written whole at the end (a checkpoint holds whole records), so there is nothing to flush that must survive. */
+static void say_oom(size_t bytes, const char *what) {
+    fprintf(stderr, "lmc: out of memory: %zu bytes for %s\n", bytes, what);
+    _exit(1);
+}
 
 /* OpenMP threads that spin while waiting steal the cores from the next GEMM whenever anything else runs on the
  * machine (measured: 2.7x slower windows on a loaded 2-core VM); passive waiting costs ~µs per parallel region.

@@ -1,6 +1,7 @@
 /* options.c — the table-driven option parser and the help it prints (options.h). */
 #include "cli/options.h"
 #include "lmc.h"
+#include "lmc_tools.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -61,8 +62,7 @@ static const cli_opt *find_opt(const cli_spec *s, const char *arg, const char **
 /* ---- values ------------------------------------------------------------------------------------ */
 
 static void list_push(cli_list *l, const char *v, int cap) {
-    if (!l->v) l->v = calloc((size_t)cap, sizeof *l->v);
-    if (!l->v) { fputs("lmc: out of memory\n", stderr); exit(1); }
+    if (!l->v) l->v = lmc_xcalloc((size_t)cap, sizeof *l->v);
     l->v[l->n++] = v;
 }
 

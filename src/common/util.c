@@ -32,14 +32,23 @@ static lmc_oom_handler oom_handler;
 
 void lmc_set_oom_handler(lmc_oom_handler h) { oom_handler = h; }
 
-void lmc_oom(size_t n) {
-    if (oom_handler) oom_handler(n);
+void lmc_oom(size_t n, const char *what) {
+    if (oom_handler) oom_handler(n, what);
     abort();
 }
-void *lmc_xmalloc(size_t n) { void *p = malloc(n ? n : 1); if (!p) lmc_oom(n); return p; }
-void *lmc_xcalloc(size_t n, size_t size) { void *p = calloc(n ? n : 1, size ? size : 1); if (!p) lmc_oom(n * size); return p; }
-void *lmc_xrealloc(void *p, size_t n) { p = realloc(p, n ? n : 1); if (!p) lmc_oom(n); return p; }
-char *lmc_xstrdup(const char *s) { size_t n = strlen(s) + 1; char *d = lmc_xmalloc(n); memcpy(d, s, n); return d; }
+void *lmc_xmalloc_in(size_t n, const char *where) { void *p = malloc(n ? n : 1); if (!p) lmc_oom(n, where); return p; }
+void *lmc_xcalloc_in(size_t n, size_t size, const char *where) {
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) lmc_oom(n * size, where);
+    return p;
+}
+void *lmc_xrealloc_in(void *p, size_t n, const char *where) { p = realloc(p, n ? n : 1); if (!p) lmc_oom(n, where); return p; }
+char *lmc_xstrdup_in(const char *s, const char *where) {
+    size_t n = strlen(s) + 1;
+    char *d = lmc_xmalloc_in(n, where);
+    memcpy(d, s, n);
+    return d;
+}
 
 /* ---- buffers --------------------------------------------------------------------------------- */
 
@@ -173,6 +182,19 @@ int lmc_read_file_or_gz(const char *path, char **data, size_t *len, char *found_
     }
     if (found_path && found_cap) snprintf(found_path, found_cap, "%s", use);
     return lmc_read_file(use, data, len, err);
+}
+
+int lmc_write_all(int fd, const void *data, size_t n) {
+    const char *p = data;
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return -1;
+        if (w == 0) { errno = EIO; return -1; }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
 }
 
 int lmc_write_file_atomic(const char *path, const void *data, size_t len, lmc_err *err) {

@@ -23,9 +23,13 @@ bool lmc_is_dir(const char *path);
 char *lmc_path_join(char *buf, size_t cap, const char *dir, const char *name);
 
 /* malloc/realloc/calloc for small bookkeeping allocations: on out-of-memory they call lmc_oom (the program's
- * handler, then abort; lmc.h). Large buffers are allocated with plain malloc and a reported error. */
-void  lmc_oom(size_t bytes) __attribute__((noreturn));
+ * handler, then abort; lmc.h) with what the bytes were for. Large buffers are allocated with plain malloc and a
+ * reported error. */
+void  lmc_oom(size_t bytes, const char *what) __attribute__((noreturn));
 /* lmc_xmalloc, lmc_xcalloc, lmc_xrealloc, lmc_xstrdup: lmc_tools.h */
+
+/* Writes all n bytes to fd, continuing after a short write or EINTR: 0, or -1 with errno set. */
+int lmc_write_all(int fd, const void *p, size_t n);
 
 /* SHA-256 */
 typedef struct lmc_sha256 {

@@ -309,22 +309,22 @@ static void identities(lmc_model *m, lmc_tokenizer *tok, uint8_t id[LMCZ_H_STREA
     char hex[65];
     lmc_model_sha256(m, hex);
     hex_prefix(hex, id, LMCZ_H_TOKENIZER - LMCZ_H_MODEL);
-    hex_prefix(lmc_tokenizer_hash(tok), id + LMCZ_H_TOKENIZER - LMCZ_H_MODEL, LMCZ_H_ARITH - LMCZ_H_TOKENIZER);
+    hex_prefix(lmc_tokenizer_hash(tok), id + (LMCZ_H_TOKENIZER - LMCZ_H_MODEL), LMCZ_H_ARITH - LMCZ_H_TOKENIZER);
     lmc_sha256_hex(lmcz_arith_text(m), strlen(lmcz_arith_text(m)), hex);
-    hex_prefix(hex, id + LMCZ_H_ARITH - LMCZ_H_MODEL, LMCZ_H_STREAM_LEN - LMCZ_H_ARITH);
+    hex_prefix(hex, id + (LMCZ_H_ARITH - LMCZ_H_MODEL), LMCZ_H_STREAM_LEN - LMCZ_H_ARITH);
 }
 
-static void put_le(uint8_t *p, uint64_t v, int n) {
+void lmcz_put_le(uint8_t *p, uint64_t v, int n) {
     for (int i = 0; i < n; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static uint64_t get_le(const uint8_t *p, int n) {
+uint64_t lmcz_get_le(const uint8_t *p, int n) {
     uint64_t v = 0;
     for (int i = n - 1; i >= 0; i--) v = v << 8 | p[i];
     return v;
 }
 
-static uint32_t crc32_of(const uint8_t *p, size_t n) {
+uint32_t lmcz_crc32(const uint8_t *p, size_t n) {
     uLong c = crc32(0L, Z_NULL, 0);
     while (n) { /* zlib takes uInt lengths */
         uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
@@ -506,9 +506,9 @@ int lmcz_compress(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, size_t n,
     plan_spelled(&c, &pl, in, n, &st->chars);
 
     uint8_t h[LMCZ_HEADER_BYTES] = {'L', 'M', 'C', 'Z', LMCZ_VERSION, 0};
-    put_le(h + LMCZ_H_WINDOW, (uint64_t)W, 4);
-    put_le(h + LMCZ_H_LENGTH, (uint64_t)n, 6);
-    put_le(h + LMCZ_H_CRC, crc32_of(in, n), 4);
+    lmcz_put_le(h + LMCZ_H_WINDOW, (uint64_t)W, 4);
+    lmcz_put_le(h + LMCZ_H_LENGTH, (uint64_t)n, 6);
+    lmcz_put_le(h + LMCZ_H_CRC, lmcz_crc32(in, n), 4);
     identities(m, tok, h + LMCZ_H_MODEL);
     size_t out0 = out->len;
     lmc_buf_append(out, h, sizeof h); /* the stream's length and CRC are filled in at the end */
@@ -548,9 +548,9 @@ int lmcz_compress(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, size_t n,
         rc_enc_finish(&e);
         uint8_t *hp = (uint8_t *)out->p + out0, *stream = hp + LMCZ_HEADER_BYTES;
         size_t sn = out->len - out0 - LMCZ_HEADER_BYTES;
-        put_le(hp + LMCZ_H_STREAM_LEN, (uint64_t)sn, 6);
-        put_le(hp + LMCZ_H_STREAM_CRC, crc32_of(stream, sn), 4);
-        put_le(hp + LMCZ_H_HEADER_CRC, crc32_of(hp, LMCZ_H_HEADER_CRC), 4);
+        lmcz_put_le(hp + LMCZ_H_STREAM_LEN, (uint64_t)sn, 6);
+        lmcz_put_le(hp + LMCZ_H_STREAM_CRC, lmcz_crc32(stream, sn), 4);
+        lmcz_put_le(hp + LMCZ_H_HEADER_CRC, lmcz_crc32(hp, LMCZ_H_HEADER_CRC), 4);
         progress(opts, t0, &last, n, n, st->tokens, 1);
     } else out->len = out0;
     st->seconds = lmc_now() - t0;
@@ -575,7 +575,7 @@ static int check_header(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, siz
         return lmc_fail(err, "%s: truncated: %zu bytes, shorter than the %d-byte header", name, n, LMCZ_HEADER_BYTES);
     if (in[LMCZ_H_VERSION] != LMCZ_VERSION)
         return lmc_fail(err, "%s: format version %d; this lmc reads version %d", name, in[LMCZ_H_VERSION], LMCZ_VERSION);
-    if (get_le(in + LMCZ_H_HEADER_CRC, 4) != crc32_of(in, LMCZ_H_HEADER_CRC))
+    if (lmcz_get_le(in + LMCZ_H_HEADER_CRC, 4) != lmcz_crc32(in, LMCZ_H_HEADER_CRC))
         return lmc_fail(err, "%s: damaged header (checksum mismatch)", name);
     if (in[LMCZ_H_COMPUTE] != 0)
         return lmc_fail(err, "%s: unknown compute dtype %d in the header", name, in[LMCZ_H_COMPUTE]);
@@ -588,25 +588,25 @@ static int check_header(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, siz
         return lmc_fail(err, "%s: was compressed with another model (fingerprint %02x%02x%02x%02x…, %s is "
                              "%02x%02x%02x%02x…): decompress it with the same model", name, hid[0], hid[1], hid[2],
                         hid[3], d.path, id[0], id[1], id[2], id[3]);
-    if (memcmp(id + LMCZ_H_TOKENIZER - LMCZ_H_MODEL, in + LMCZ_H_TOKENIZER, LMCZ_H_ARITH - LMCZ_H_TOKENIZER) != 0)
+    if (memcmp(id + (LMCZ_H_TOKENIZER - LMCZ_H_MODEL), in + LMCZ_H_TOKENIZER, LMCZ_H_ARITH - LMCZ_H_TOKENIZER) != 0)
         return lmc_fail(err, "%s: was compressed with another tokenizer than %s's", name, d.path);
-    if (memcmp(id + LMCZ_H_ARITH - LMCZ_H_MODEL, in + LMCZ_H_ARITH, LMCZ_H_STREAM_LEN - LMCZ_H_ARITH) != 0)
+    if (memcmp(id + (LMCZ_H_ARITH - LMCZ_H_MODEL), in + LMCZ_H_ARITH, LMCZ_H_STREAM_LEN - LMCZ_H_ARITH) != 0)
         return lmc_fail(err, "%s: was compressed where the model's arithmetic differs (another CPU kernel path, "
                              "OpenBLAS or lmc version); it decodes only under the same, and this machine runs "
                              "'%s'", name, lmcz_arith_text(m));
-    uint64_t W = get_le(in + LMCZ_H_WINDOW, 4), len = get_le(in + LMCZ_H_LENGTH, 6);
+    uint64_t W = lmcz_get_le(in + LMCZ_H_WINDOW, 4), len = lmcz_get_le(in + LMCZ_H_LENGTH, 6);
     if (W < 1 || (d.max_window > 0 && W > (uint64_t)d.max_window))
         return lmc_fail(err, "%s: window %llu in the header is outside 1..%d", name, (unsigned long long)W,
                         d.max_window);
     if (len == 0) return lmc_fail(err, "%s: damaged header (original length 0)", name);
-    uint64_t sn = get_le(in + LMCZ_H_STREAM_LEN, 6), have = n - LMCZ_HEADER_BYTES;
+    uint64_t sn = lmcz_get_le(in + LMCZ_H_STREAM_LEN, 6), have = n - LMCZ_HEADER_BYTES;
     if (have < sn)
         return lmc_fail(err, "%s: truncated: the coded stream has %llu of its %llu bytes", name,
                         (unsigned long long)have, (unsigned long long)sn);
     if (have > sn)
         return lmc_fail(err, "%s: damaged: %llu bytes after the end of the coded stream", name,
                         (unsigned long long)(have - sn));
-    if (get_le(in + LMCZ_H_STREAM_CRC, 4) != crc32_of(in + LMCZ_HEADER_BYTES, (size_t)sn))
+    if (lmcz_get_le(in + LMCZ_H_STREAM_CRC, 4) != lmcz_crc32(in + LMCZ_HEADER_BYTES, (size_t)sn))
         return lmc_fail(err, "%s: damaged: the coded stream fails its CRC-32", name);
     return 0;
 }
@@ -622,9 +622,9 @@ int lmcz_decompress(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, size_t 
                     const lmcz_opts *opts, uint8_t **out, size_t *out_len, lmcz_stats *st, lmc_err *err) {
     memset(st, 0, sizeof *st);
     if (lmc_check_tokenizer_fits(m, tok, NULL, err) || check_header(m, tok, in, n, name, err)) return -1;
-    int W = (int)get_le(in + LMCZ_H_WINDOW, 4);
-    size_t len = (size_t)get_le(in + LMCZ_H_LENGTH, 6);
-    uint32_t crc = (uint32_t)get_le(in + LMCZ_H_CRC, 4);
+    int W = (int)lmcz_get_le(in + LMCZ_H_WINDOW, 4);
+    size_t len = (size_t)lmcz_get_le(in + LMCZ_H_LENGTH, 6);
+    uint32_t crc = (uint32_t)lmcz_get_le(in + LMCZ_H_CRC, 4);
     coder c;
     coder_init(&c, m, tok);
     size_t spelled = len + (size_t)c.dummy_space; /* bytes the symbols spell */
@@ -669,7 +669,7 @@ int lmcz_decompress(lmc_model *m, lmc_tokenizer *tok, const uint8_t *in, size_t 
     if (rc == 0 && dec.pos != dec.n)
         rc = lmc_fail(err, "%s: damaged: %zu bytes of the coded stream were not needed", name, dec.n - dec.pos);
     if (rc == 0 && c.dummy_space) rc = drop_dummy_space(buf, len, name, err);
-    if (rc == 0 && crc32_of(buf, len) != crc)
+    if (rc == 0 && lmcz_crc32(buf, len) != crc)
         rc = lmc_fail(err, "%s: damaged: the rebuilt data fails its CRC-32 (or this lmc computes the model "
                            "differently from the one that compressed it)", name);
     if (rc == 0) progress(opts, t0, &last, len, len, st->tokens, 1);

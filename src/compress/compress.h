@@ -60,6 +60,11 @@ void lmcz_table_free(lmcz_table *t);
 /* The symbol whose interval holds target (binary search over cum). */
 int  lmcz_table_find(const lmcz_table *t, uint32_t target);
 
+/* The header's little-endian fields (n bytes) and its CRC-32s (zlib's, over any length). */
+void     lmcz_put_le(uint8_t *p, uint64_t v, int n);
+uint64_t lmcz_get_le(const uint8_t *p, int n);
+uint32_t lmcz_crc32(const uint8_t *p, size_t n);
+
 /* exp(x) for x ≤ 0 from additions, multiplications and ldexp only (|relative error| < 1e-15). */
 double lmcz_exp(double x);
 

@@ -259,17 +259,6 @@ static void fsync_dir_of(const char *path) {
     }
 }
 
-static int write_all(int fd, const char *p, size_t n) {
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* A value for an error message: hashes cut to 12 hex digits, anything else to 80 characters. */
 static void short_value(char *out, size_t cap, const char *v, size_t len, int hash) {
     size_t keep = hash ? 12 : 80;
@@ -394,7 +383,7 @@ static int ckpt_lock_and_read(lmc_ckpt *c, char **data, size_t *len, lmc_err *er
 static int ckpt_write_header(lmc_ckpt *c, const lmc_ckpt_fp *fp, lmc_err *err) {
     lmc_buf h = {0};
     header_text(fp, &h);
-    int bad = ftruncate(c->fd, 0) != 0 || write_all(c->fd, h.p, h.len) != 0 || fsync(c->fd) != 0;
+    int bad = ftruncate(c->fd, 0) != 0 || lmc_write_all(c->fd, h.p, h.len) != 0 || fsync(c->fd) != 0;
     int e = errno;
     lmc_buf_free(&h);
     if (bad) return lmc_fail(err, "%s: cannot write checkpoint header: %s", c->path, strerror(e));
@@ -483,7 +472,7 @@ int lmc_ckpt_append(lmc_ckpt *c, size_t k, double nll, const lmc_ckpt_part *part
         return lmc_fail(err, "%s: internal error: bad checkpoint record for window %zu", c->path, k);
     lmc_buf b = {0};
     record_text(k, nll, parts, n, &b);
-    int bad = write_all(c->fd, b.p, b.len);
+    int bad = lmc_write_all(c->fd, b.p, b.len);
     int e = errno;
     lmc_buf_free(&b);
     if (bad) return lmc_fail(err, "%s: cannot append to checkpoint: %s", c->path, strerror(e));

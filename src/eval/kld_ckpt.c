@@ -72,10 +72,9 @@ static int create(lmc_kld_ckpt *c, const char *fp, lmc_err *err) {
     lmc_buf_append(&b, &n, 4);
     lmc_buf_append(&b, fp, n);
     lmc_buf_append(&b, &h, 4);
-    ssize_t w = write(c->fd, b.p, b.len);
-    int ok = w == (ssize_t)b.len && fsync(c->fd) == 0;
+    int ok = lmc_write_all(c->fd, b.p, b.len) == 0 && fsync(c->fd) == 0, e = errno;
     lmc_buf_free(&b);
-    return ok ? 0 : lmc_fail(err, "%s: cannot write the checkpoint: %s", c->path, strerror(errno));
+    return ok ? 0 : lmc_fail(err, "%s: cannot write the checkpoint: %s", c->path, strerror(e));
 }
 
 /* The records after the header at *pos; a torn last one is cut off the file. */
@@ -171,10 +170,9 @@ int lmc_kld_ckpt_append(lmc_kld_ckpt *c, size_t k, const void *payload, size_t b
     lmc_buf_append(&b, payload, bytes);
     uint32_t h = crc(b.p, b.len);
     lmc_buf_append(&b, &h, 4);
-    ssize_t w = write(c->fd, b.p, b.len);
-    int ok = w == (ssize_t)b.len && fsync(c->fd) == 0;
+    int ok = lmc_write_all(c->fd, b.p, b.len) == 0 && fsync(c->fd) == 0, e = errno;
     lmc_buf_free(&b);
-    return ok ? 0 : lmc_fail(err, "%s: cannot record window %zu: %s", c->path, k, strerror(errno));
+    return ok ? 0 : lmc_fail(err, "%s: cannot record window %zu: %s", c->path, k, strerror(e));
 }
 
 int lmc_kld_ckpt_close(lmc_kld_ckpt *c, lmc_err *err) {

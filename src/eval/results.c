@@ -381,7 +381,7 @@ static int load_result(const cJSON *o, size_t idx, const char *file, lmc_corpus_
     c->doc = malloc(sizeof *c->doc * n);
     c->y = malloc(sizeof(double) * n);
     c->x = malloc(sizeof(double) * n);
-    if (!nll || !c->doc || !c->y || !c->x) { free(nll); return lmc_fail(err, "%s: out of memory", file); }
+    if (!nll || !c->doc || !c->y || !c->x) { free(nll); return lmc_fail(err, "%s: out of memory for %s's %zu documents", file, where, n); }
     double *tok = nll + n, *sc = tok + n, *ch = sc + n, *by = ch + n;
     int rc = -1;
     if (get_array(ds, "doc_stats", "nll", n, 0, nll, file, where, err) ||
@@ -476,7 +476,7 @@ int lmc_results_load(const char *path, lmc_results *out, lmc_err *err) {
     if (slen && out->model[slen - 1] == '/') out->model[slen - 1] = 0;
     out->n = (size_t)cJSON_GetArraySize(arr);
     out->r = calloc(out->n, sizeof *out->r);
-    if (!out->r) { lmc_fail(err, "%s: out of memory", path); goto out; }
+    if (!out->r) { lmc_fail(err, "%s: out of memory for %zu results", path, out->n); goto out; }
     size_t i = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, arr) {

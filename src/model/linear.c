@@ -180,7 +180,7 @@ int lmc_linear_init_rows(lmc_linear *l, const lmc_tensor *w, const lmc_tensor *b
         float *all = lmc_tensor_f32(bias, bias->numel, origin, err);
         if (!all) return -1;
         l->bias = malloc(sizeof(float) * (size_t)N);
-        if (!l->bias) { free(all); return lmc_fail(err, "%s: out of memory", origin); }
+        if (!l->bias) { free(all); return lmc_fail(err, "%s: out of memory for bias %s", origin, bias->name); }
         memcpy(l->bias, all + row0, sizeof(float) * (size_t)N);
         free(all);
     }
@@ -208,11 +208,12 @@ static void apply_bf16_streamed(const lmc_linear *l, const float *x, float *y, i
     void *scratch = malloc(gemm_bf16_scratch_bytes(T, l->K));
     float *yc = malloc(sizeof(float) * (size_t)T * rows);
     /* O(T·(K + rows)): the model's memory check covers it; out of memory anyway → the program's handler (lmc.h) */
-    if (!scratch || !yc) lmc_oom(gemm_bf16_scratch_bytes(T, l->K) + sizeof(float) * (size_t)T * rows);
+    if (!scratch || !yc)
+        lmc_oom(gemm_bf16_scratch_bytes(T, l->K) + sizeof(float) * (size_t)T * rows, "a bf16 GEMM's scratch and output chunk");
     for (int n0 = 0; n0 < l->N; n0 += rows) {
         int n = l->N - n0 < rows ? l->N - n0 : rows;
         gemm_bf16_w wc;
-        if (pack_rows(l, n0, n, &wc)) lmc_oom(lmc_linear_packed_bytes(n, l->K));
+        if (pack_rows(l, n0, n, &wc)) lmc_oom(lmc_linear_packed_bytes(n, l->K), "a chunk of packed bf16 weight rows");
         gemm_bf16(yc, x, &wc, l->bias ? l->bias + n0 : NULL, T, scratch);
         gemm_bf16_free(&wc);
 #pragma omp parallel for schedule(static)
@@ -243,7 +244,7 @@ static void apply(const lmc_linear *l, const float *x, float *y, int T) {
     if (l->mode == LMC_LINEAR_BF16_PACKED) {
         /* x rounded to bf16 once per call; a few MB at most (T × K × 2 bytes) */
         void *scratch = malloc(gemm_bf16_scratch_bytes(T, l->K));
-        if (!scratch) lmc_oom(gemm_bf16_scratch_bytes(T, l->K));
+        if (!scratch) lmc_oom(gemm_bf16_scratch_bytes(T, l->K), "a bf16 GEMM's scratch");
         gemm_bf16(y, x, &l->packed, l->bias, T, scratch);
         free(scratch);
         return;
@@ -252,7 +253,8 @@ static void apply(const lmc_linear *l, const float *x, float *y, int T) {
      * does) into the same f32 sgemm */
     const lmc_type_traits *tr = lmc_type_traits_of(l->dtype);
     if (tr->matmul) tr->matmul(y, x, l->w, l->bias, T, l->N, l->K);
-    else matmul_rows_w(y, x, l->w, row_bytes(l), tr->to_f32, l->bias, T, l->N, l->K);
+    else if (matmul_rows_w(y, x, l->w, row_bytes(l), tr->to_f32, l->bias, T, l->N, l->K))
+        lmc_oom(matmul_tiles_bytes(l->K), "the f32 tiles that widen weight rows in a GEMM");
 }
 
 void lmc_linear_apply(const lmc_linear *l, const float *x, float *y, int T) {

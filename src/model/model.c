@@ -223,7 +223,7 @@ void lmc_model_describe(const lmc_model *m, lmc_model_desc *d) {
 
 int lmc_model_logits(lmc_model *m, const int32_t *tokens, int T, float *logits, lmc_err *err) {
     float *hidden = malloc(sizeof(float) * (size_t)T * m->info.dim);
-    if (!hidden) return lmc_fail(err, "out of memory");
+    if (!hidden) return lmc_fail(err, "out of memory for the hidden states of %d tokens", T);
     int rc = lmc_model_hidden(m, tokens, T, hidden, err);
     if (rc == 0) lmc_linear_apply(m->info.lm_head, hidden, logits, T);
     free(hidden);

@@ -46,7 +46,7 @@ int lmc_scores_load(const char *path, lmc_scores *out, lmc_err *err) {
     if (n == 0) { lmc_fail(err, "%s: no scores (expected {\"model name\": score, ...})", path); goto out; }
     out->model = calloc(n, sizeof *out->model);
     out->score = calloc(n, sizeof *out->score);
-    if (!out->model || !out->score) { lmc_fail(err, "%s: out of memory", path); goto out; }
+    if (!out->model || !out->score) { lmc_fail(err, "%s: out of memory for %zu scores", path, n); goto out; }
     const cJSON *it;
     cJSON_ArrayForEach(it, map) {
         if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble)) {
@@ -82,7 +82,7 @@ int lmc_reflines_load(const char *path, lmc_reflines *out, lmc_err *err) {
     out->slope = calloc(n + 1, sizeof *out->slope);
     out->intercept = calloc(n + 1, sizeof *out->intercept);
     if (!out->corpus || !out->label || !out->slope || !out->intercept) {
-        lmc_fail(err, "%s: out of memory", path);
+        lmc_fail(err, "%s: out of memory for %zu corpora", path, n);
         goto out;
     }
     const cJSON *it;
@@ -259,15 +259,15 @@ static int build_table(const lmc_results *f, size_t nf, const lmc_report_opts *o
     t->model = calloc(nf, sizeof *t->model);
     t->col = calloc(cap, sizeof *t->col);
     t->colf = calloc(cap, sizeof *t->colf);
-    if (!t->model || !t->col || !t->colf) return lmc_fail(err, "out of memory");
+    if (!t->model || !t->col || !t->colf) return lmc_fail(err, "out of memory for a table of %zu results", cap);
     if (table_columns(f, nf, t, err)) return -1;
     size_t *row_of = calloc(nf, sizeof *row_of);
-    if (!row_of) return lmc_fail(err, "out of memory");
+    if (!row_of) return lmc_fail(err, "out of memory for a table of %zu results files", nf);
     table_rows(f, nf, t, row_of);
     t->cells = calloc(t->n_models * t->n_corpora, sizeof *t->cells);
     t->mean = calloc(t->n_models, sizeof *t->mean);
     t->order = calloc(t->n_models, sizeof *t->order);
-    int rc = !t->cells || !t->mean || !t->order ? lmc_fail(err, "out of memory")
+    int rc = !t->cells || !t->mean || !t->order ? lmc_fail(err, "out of memory for a table of %zu models", t->n_models)
                                                 : table_cells(f, nf, row_of, o, t, err);
     free(row_of);
     if (rc) return -1;
@@ -746,7 +746,11 @@ int lmc_intervals_text(lmc_buf *out, const lmc_result *r, size_t n, int resample
     for (size_t i = 0; i < n; i++) {
         if (!r[i].doc_stats) continue;
         double *y = malloc(sizeof(double) * r[i].docs), *x = malloc(sizeof(double) * r[i].docs);
-        if (!y || !x) { free(y); free(x); return lmc_fail(err, "out of memory"); }
+        if (!y || !x) {
+            free(y);
+            free(x);
+            return lmc_fail(err, "%s: out of memory for the interval's %zu per-document values", r[i].data, r[i].docs);
+        }
         for (size_t d = 0; d < r[i].docs; d++) {
             y[d] = r[i].doc_stats[d].nll / M_LN2;
             x[d] = (double)r[i].doc_stats[d].chars;

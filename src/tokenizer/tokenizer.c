@@ -38,7 +38,7 @@ lmc_tokenizer *tk_new(tk_kind kind, const char *origin) {
     t->md = pcre2_match_data_create(16, NULL);
     t->mctx = pcre2_match_context_create(NULL);
     t->jit_stack = pcre2_jit_stack_create(32 * 1024, 8 * 1024 * 1024, NULL);
-    if (!t->md || !t->mctx || !t->jit_stack) lmc_oom(8 * 1024 * 1024); /* as lmc_xmalloc: bookkeeping */
+    if (!t->md || !t->mctx || !t->jit_stack) lmc_oom(8 * 1024 * 1024, "the PCRE2 match data and JIT stack"); /* as lmc_xmalloc: bookkeeping */
     pcre2_jit_stack_assign(t->mctx, NULL, t->jit_stack);
     return t;
 }

@@ -143,7 +143,7 @@ static void attention_window(arch_base *b, float *out, const float *q, const flo
                              const attn_shape *s) {
     double t0 = lmc_now();
     if (b->plan.attn_bf16) attention_causal_bf16(out, q, k, v, T, s, b->scratch[ARCH_SCRATCH_ATTENTION], b->threads);
-    else attention_causal(out, q, k, v, T, s);
+    else if (attention_causal(out, q, k, v, T, s)) lmc_oom(attention_causal_bytes(s), "attention's score tiles");
     b->prof.seconds[PROF_ATTENTION] += lmc_now() - t0;
 }
 
@@ -162,7 +162,8 @@ static void attention_step(arch_base *b, arch_kv *kv, int l, float *out, const f
     cached.k_stride = (int)kw;
     cached.v_stride = (int)vw;
     double t0 = lmc_now();
-    attention_prefix(out, q, kc, vc, T, kv->pos, &cached);
+    if (attention_prefix(out, q, kc, vc, T, kv->pos, &cached))
+        lmc_oom(attention_prefix_bytes(T, kv->pos), "attention's score rows over the KV cache");
     b->prof.seconds[PROF_ATTENTION] += lmc_now() - t0;
 }
 
