@@ -175,10 +175,10 @@ static int claim_outputs(const kld_args *a, lmc_outputs **held, lmc_err *err) {
     char (*paths)[3][4200] = lmc_xcalloc(n, sizeof *paths);
     outs[0] = a->output;
     for (size_t i = 0; i < n; i++) {
-        outs[1 + i] = cli_indexed_path(paths[i][0], sizeof paths[i][0], a->save_base, i, n);
-        outs[1 + n + i] = cli_indexed_path(paths[i][1], sizeof paths[i][1], a->checkpoint, i, n);
+        outs[1 + i] = cli_data_path(paths[i][0], sizeof paths[i][0], a->save_base, a->data.v[i]);
+        outs[1 + n + i] = cli_data_path(paths[i][1], sizeof paths[i][1], a->checkpoint, a->data.v[i]);
         ins[i] = a->data.v[i];
-        ins[n + i] = cli_indexed_path(paths[i][2], sizeof paths[i][2], a->base_file, i, n);
+        ins[n + i] = cli_data_path(paths[i][2], sizeof paths[i][2], a->base_file, a->data.v[i]);
     }
     const char *models[] = {a->base, a->model, a->base_tokenizer, a->tokenizer};
     memcpy(ins + 2 * n, models, sizeof models);

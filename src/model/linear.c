@@ -225,13 +225,13 @@ static void apply_bf16_streamed(const lmc_linear *l, const float *x, float *y, i
 
 /* The int8 GEMM over x already quantized (xq); out of memory for its panels → the program's handler. */
 static void apply_int8_q(const lmc_linear *l, const gemm_i8_x *xq, float *y) {
-    if (gemm_i8(y, xq, &l->i8, l->bias)) lmc_oom(GEMM_I8_PANEL_BYTES * (size_t)omp_get_max_threads());
+    if (gemm_i8(y, xq, &l->i8, l->bias)) lmc_oom(GEMM_I8_PANEL_BYTES * (size_t)omp_get_max_threads(), "int8 weight panels");
 }
 
 /* x (T, K) quantized once into scratch (lmc_linear_scratch_bytes), then each of the n int8 linears applied. */
 static void apply_int8_n(const lmc_linear *const *ls, int n, const float *x, float *const *ys, int T, void *scratch) {
     void *own = scratch ? NULL : malloc(gemm_i8_x_bytes(T, ls[0]->K));
-    if (!scratch && !own) lmc_oom(gemm_i8_x_bytes(T, ls[0]->K));
+    if (!scratch && !own) lmc_oom(gemm_i8_x_bytes(T, ls[0]->K), "int8 activations");
     gemm_i8_x xq;
     gemm_i8_quantize(&xq, x, T, ls[0]->K, GEMM_I8_AUTO, scratch ? scratch : own);
     for (int i = 0; i < n; i++) apply_int8_q(ls[i], &xq, ys[i]);
