@@ -59,6 +59,7 @@ typedef struct lmc_wet_opts {
     const char    *crawl_after;  /* YYYY-MM-DD: keep WARC-Date >= this day; NULL: no bound */
     const char    *crawl_before; /* YYYY-MM-DD: keep WARC-Date < this day; NULL: no bound */
     int            threads;      /* OpenMP threads (0: the default); the output does not depend on it */
+    size_t         chunk_bytes;  /* WET text parsed at once (0: 16 MiB); nor does it depend on this */
     const char    *arguments;    /* the command line, recorded in the manifest (may be NULL) */
     lmc_corpus_progress_fn progress; /* NULL: no reports */
     void          *progress_user;
