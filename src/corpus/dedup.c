@@ -42,7 +42,11 @@ static int cmp_u64(const void *a, const void *b) {
 
 size_t corpus_sort_unique(uint64_t *h, size_t n) {
     if (n < 2) return n;
-    qsort(h, n, sizeof *h, cmp_u64);
+    if (n >= 512) { /* radix: linear, and qsort's calls through a comparison cost more from here up */
+        uint64_t *tmp = lmc_xmalloc(n * sizeof *tmp);
+        radix_sort(h, tmp, n);
+        free(tmp);
+    } else qsort(h, n, sizeof *h, cmp_u64);
     size_t u = 1;
     for (size_t i = 1; i < n; i++)
         if (h[i] != h[u - 1]) h[u++] = h[i];
