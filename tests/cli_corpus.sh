@@ -76,11 +76,18 @@ mkdir -p "$TMP/proj/pkg"
 printf 'def f(x):\n    a = 1\n    b = 2\n    c = 3\n    d = 4\n    e = 5\n    return x\n' >"$TMP/proj/pkg/m.py"
 printf 'x = 1\n' >"$TMP/proj/pkg/few.py"
 printf 'not python\n' >"$TMP/proj/README"
-if out=$($LMC corpus code -o "$TMP/py.jsonl" "$TMP/proj") && [ "$(wc -l <"$TMP/py.jsonl")" -eq 1 ] &&
+if out=$($LMC corpus code -q -o "$TMP/py.jsonl" "$TMP/proj") && [ "$(wc -l <"$TMP/py.jsonl")" -eq 1 ] &&
     grep -q '"path": "pkg/m.py"' "$TMP/py.jsonl" && grep -q '"other_files": 1' "$TMP/py.manifest.json"; then
     pass corpus_code
 else
     fail corpus_code "$out"
+fi
+if $LMC corpus code -o "$TMP/py2.jsonl" "$TMP/proj" 2>"$TMP/code.err" >/dev/null &&
+    grep -q "corpus code: reading, 1 of 1 inputs" "$TMP/code.err" && grep -q "corpus code: features, 2 of 2 files, .* MB/s of text, ETA" "$TMP/code.err" &&
+    $LMC corpus code -q -o "$TMP/py2.jsonl" "$TMP/proj" 2>"$TMP/code.err" >/dev/null && [ ! -s "$TMP/code.err" ]; then
+    pass corpus_code_progress
+else
+    fail corpus_code_progress "$(tr '\r' '\n' <"$TMP/code.err" | head -3)"
 fi
 expect_fail corpus_code_bad_near "--near-dedup must be" $LMC corpus code --near-dedup 2 -o "$TMP/q.jsonl" "$TMP/proj"
 expect_fail corpus_arxiv_needs_meta "needs --meta" $LMC corpus arxiv -o "$TMP/a.jsonl" "$TMP/x.tar"

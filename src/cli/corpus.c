@@ -85,11 +85,16 @@ static int finish(const cli_spec *spec, void *a, char *args, int rc, const lmc_e
     return rc ? cli_fail(err->msg) : 0;
 }
 
-/* The progress line and the clock its rate is measured on (the library only counts bytes). */
-typedef struct wet_progress_out {
+/* The progress line, and the clock its rates and ETA are measured on (the library only counts): the rates are the
+ * phase's own, from the report before the phase began, so that a phase starting late in the run does not
+ * borrow an earlier one's speed. */
+typedef struct corpus_progress_out {
     cli_progress line;
-    double       t0; /* when the run started, seconds (CLOCK_MONOTONIC) */
-} wet_progress_out;
+    const char  *command;  /* "corpus wet" */
+    double       t_phase, t_last; /* seconds (CLOCK_MONOTONIC): the phase's start (the report before it), the last */
+    const char  *phase, *unit;
+    uint64_t     done_phase, done_last, text_phase, text_last;
+} corpus_progress_out;
 
 static double seconds_now(void) {
     struct timespec ts;
@@ -97,12 +102,28 @@ static double seconds_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void wet_progress(const lmc_corpus_progress *p, void *user) {
-    wet_progress_out *out = user;
-    double dt = seconds_now() - out->t0, frac = p->total_bytes ? (double)p->done_bytes / (double)p->total_bytes : 1;
-    char text[200];
-    snprintf(text, sizeof text, "corpus wet: %s, %.0f%% of the input, %.1f MB/s of WET text, ETA %.0f s", p->phase,
-             100 * frac, dt > 0 ? (double)p->text_bytes / 1e6 / dt : 0, frac > 0 ? dt * (1 - frac) / frac : 0);
+static corpus_progress_out progress_out(const char *command) {
+    double now = seconds_now();
+    return (corpus_progress_out){{.tty = isatty(2)}, command, now, now, NULL, NULL, 0, 0, 0, 0};
+}
+
+static void corpus_progress(const lmc_corpus_progress *p, void *user) {
+    corpus_progress_out *out = user;
+    double now = seconds_now();
+    if (!out->phase || strcmp(out->phase, p->phase)) { /* wet's phases count on; code's from 0, in their units */
+        int on = out->unit && !strcmp(out->unit, p->unit) && p->done >= out->done_last;
+        out->phase = p->phase, out->unit = p->unit, out->t_phase = out->t_last;
+        out->done_phase = on ? out->done_last : 0, out->text_phase = on ? out->text_last : 0;
+    }
+    out->t_last = now, out->done_last = p->done, out->text_last = p->text_bytes;
+    double dt = now - out->t_phase, rate = dt > 0 ? (double)(p->done - out->done_phase) / dt : 0;
+    double frac = p->total ? (double)p->done / (double)p->total : 1;
+    char text[240], amount[80];
+    if (!strcmp(p->unit, "bytes")) snprintf(amount, sizeof amount, "%.0f%% of the input", 100 * frac);
+    else snprintf(amount, sizeof amount, "%llu of %llu %s", (unsigned long long)p->done, (unsigned long long)p->total, p->unit);
+    snprintf(text, sizeof text, "%s: %s, %s, %.1f MB/s of text, ETA %.0f s", out->command, p->phase, amount,
+             dt > 0 ? (double)(p->text_bytes - out->text_phase) / 1e6 / dt : 0,
+             rate > 0 ? (double)(p->total - p->done) / rate : 0);
     cli_progress_show(&out->line, text, 0);
 }
 
@@ -130,8 +151,8 @@ static int cmd_corpus_wet(int argc, char **argv) {
     o.quality = a.quality, o.quality_ref = a.quality_ref;
     char *args = joined_args(argc, argv);
     o.arguments = args;
-    wet_progress_out prog = {{.tty = isatty(2)}, seconds_now()};
-    if (!a.quiet) o.progress = wet_progress, o.progress_user = &prog;
+    corpus_progress_out prog = progress_out("corpus wet");
+    if (!a.quiet) o.progress = corpus_progress, o.progress_user = &prog;
     lmc_corpus_summary s;
     lmc_err err = {{0}};
     rc = lmc_corpus_wet(&o, a.inputs.v, (size_t)a.inputs.n, a.output, &s, &err);
@@ -151,6 +172,7 @@ static int cmd_corpus_wet(int argc, char **argv) {
 typedef struct code_args {
     const char *output, *created_after, *created_before, *repo_meta, *tokenizer, *near;
     long        seed, segment_files, threads;
+    int         quiet;
     cli_list    inputs;
 } code_args;
 
@@ -172,6 +194,7 @@ static const cli_opt CODE_OPTS[] = {
     {"--segment-files", NULL, CLI_INT, "N", 1, 1000000, offsetof(code_args, segment_files),
      "files per segment (meta.segment: a repository's files by path, in runs of N) for lmc corpus sample --by segment"},
     CLI_THREADS(offsetof(code_args, threads), "threads (0: all cores); the output is the same bytes at any count"),
+    CLI_QUIET(offsetof(code_args, quiet), "no progress lines"),
     {0}};
 
 const cli_spec corpus_code_spec = {
@@ -209,9 +232,12 @@ static int cmd_corpus_code(int argc, char **argv) {
     o.segment_files = a.segment_files, o.threads = (int)a.threads;
     char *args = joined_args(argc, argv);
     o.arguments = args;
+    corpus_progress_out prog = progress_out("corpus code");
+    if (!a.quiet) o.progress = corpus_progress, o.progress_user = &prog;
     lmc_corpus_summary s;
     lmc_err err = {{0}};
     rc = lmc_corpus_code(&o, a.inputs.v, (size_t)a.inputs.n, a.output, &s, &err);
+    cli_progress_end(&prog.line);
     if (rc == 0) {
         char m[4200];
         printf("%s: %zu of %zu .py files kept, %zu characters, %zu bytes; manifest %s\n", a.output, s.docs, s.records,
@@ -225,7 +251,7 @@ static int cmd_corpus_code(int argc, char **argv) {
 typedef struct arxiv_args {
     const char *output, *meta, *category, *after, *before, *pandoc;
     double      timeout;
-    int         format;
+    int         format, quiet;
     cli_list    tars;
 } arxiv_args;
 
@@ -244,6 +270,7 @@ static const cli_opt ARXIV_OPTS[] = {
     {"--format", NULL, CLI_CHOICE, "markdown|latex", 0, 0, offsetof(arxiv_args, format),
      "markdown: pandoc's conversion (the paper's); latex: the main file's LaTeX as it is"},
     CLI_OUTPUT(offsetof(arxiv_args, output), "OUT.jsonl", "the corpus (JSON Lines, written atomically, with a manifest)"),
+    CLI_QUIET(offsetof(arxiv_args, quiet), "no progress lines"),
     {0}};
 
 const cli_spec corpus_arxiv_spec = {
@@ -273,7 +300,10 @@ static int cmd_corpus_arxiv(int argc, char **argv) {
     o.arguments = args;
     lmc_corpus_summary s;
     lmc_err err = {{0}};
+    corpus_progress_out prog = progress_out("corpus arxiv");
+    if (!a.quiet) o.progress = corpus_progress, o.progress_user = &prog;
     rc = lmc_corpus_arxiv(&o, a.tars.v, (size_t)a.tars.n, a.output, &s, &err);
+    cli_progress_end(&prog.line);
     if (rc == 0) {
         char m[4200];
         printf("%s: %zu papers, %zu characters, %zu bytes from %zu tar members (%zu problems); manifest %s\n", a.output,
@@ -440,6 +470,10 @@ typedef struct corpus_args {
 } corpus_args;
 
 static const cli_opt CORPUS_OPTS[] = {{0}};
+
+const cli_spec *const corpus_sub_specs[] = {&corpus_wet_spec,      &corpus_code_spec,   &corpus_arxiv_spec,
+                                              &corpus_hashes_spec,   &corpus_decontam_spec, &corpus_sample_spec,
+                                              &corpus_stats_spec,    NULL};
 
 const cli_spec corpus_spec = {
     "corpus", "build fresh evaluation corpora offline (cc, python, arxiv_math), decontaminate, sample, count",

@@ -236,13 +236,19 @@ static int filters(code_run *r, size_t i, hash_table *sha, hash_table *md5, lmc_
 
 static void compute_features(code_run *r) {
     r->feat = lmc_xcalloc(r->s.n ? r->s.n : 1, sizeof *r->feat);
+    uint64_t text = 0;
+    for (size_t k0 = 0; k0 < r->n_ok; k0 += 4096) { /* blocks, for the progress reports */
+        size_t k1 = k0 + 4096 < r->n_ok ? k0 + 4096 : r->n_ok;
 #pragma omp parallel for schedule(dynamic, 8)
-    for (size_t k = 0; k < r->n_ok; k++) {
-        size_t i = r->order[k];
-        const code_file *f = &r->s.files[i];
-        hash_features(f->text, f->len, &r->feat[i]);
-        line_features(f->text, f->len, &r->feat[i]);
-        r->feat[i].alpha_frac = alpha_frac(f->text, f->len, f->chars);
+        for (size_t k = k0; k < k1; k++) {
+            size_t i = r->order[k];
+            const code_file *f = &r->s.files[i];
+            hash_features(f->text, f->len, &r->feat[i]);
+            line_features(f->text, f->len, &r->feat[i]);
+            r->feat[i].alpha_frac = alpha_frac(f->text, f->len, f->chars);
+        }
+        for (size_t k = k0; k < k1; k++) text += r->s.files[r->order[k]].len;
+        corpus_report(r->o->progress, r->o->progress_user, "features", "files", k1, r->n_ok, text);
     }
 }
 
@@ -256,7 +262,7 @@ static void near_dedup(code_run *r, unsigned char *keep, size_t *clusters) {
     for (size_t k = 0; k < r->n_ok; k++)
         if (keep[k]) texts[n] = r->s.files[r->order[k]].text, lens[n] = r->s.files[r->order[k]].len, which[n++] = k;
     unsigned char *drop = lmc_xcalloc(n ? n : 1, 1);
-    code_near_dedup(texts, lens, n, r->o->near_threshold, drop, clusters);
+    code_near_dedup(texts, lens, n, r->o->near_threshold, drop, clusters, r->o->progress, r->o->progress_user);
     for (size_t j = 0; j < n; j++) keep[which[j]] = pass(r, &r->f[C_NEAR], r->order[which[j]], !drop[j]);
     free(texts), free(lens), free(which), free(drop);
 }
@@ -368,7 +374,7 @@ int lmc_corpus_code(const lmc_code_opts *o, const char *const *inputs, size_t n_
     lmc_tokenizer *tok = NULL;
     if (o->segment_files < 1) return lmc_fail(err, "corpus code: segments need at least 1 file");
     if (o->ratio_tokenizer && lmc_tokenizer_open(o->ratio_tokenizer, &tok, err)) return -1;
-    int rc = code_sources_read(inputs, n_inputs, o->created_before, &r.s, err);
+    int rc = code_sources_read(inputs, n_inputs, o->created_before, &r.s, o->progress, o->progress_user, err);
     r.extra = lmc_xcalloc(r.s.n_repos ? r.s.n_repos : 1, sizeof *r.extra);
     for (size_t i = 0; i < r.s.n_repos; i++) r.extra[i].stars = -1;
     if (rc == 0 && o->repo_meta) rc = read_repo_meta(o->repo_meta, &r.s, r.extra, err);

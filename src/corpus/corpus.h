@@ -40,6 +40,13 @@ static inline uint64_t corpus_splitmix64(uint64_t x) {
     return x ^ (x >> 31);
 }
 
+/* A progress report to fn (NULL: none). */
+static inline void corpus_report(lmc_corpus_progress_fn fn, void *user, const char *phase, const char *unit,
+                                 uint64_t done, uint64_t total, uint64_t text_bytes) {
+    lmc_corpus_progress p = {phase, unit, done, total, text_bytes};
+    if (fn) fn(&p, user);
+}
+
 /* ---- warc.c: WET files, a chunk of records at a time ------------------------------------------------ */
 
 /* A piece of wet_file.arena. */
@@ -247,8 +254,10 @@ typedef struct code_set {
 } code_set;
 
 /* Reads every input (a git repository, a directory, a .tar/.tar.gz/.tgz) into s; before (YYYY-MM-DD or NULL)
- * picks a git repository's last commit before that day. Fails only when an input cannot be opened at all. */
-int  code_sources_read(const char *const *inputs, size_t n, const char *before, code_set *s, lmc_err *err);
+ * picks a git repository's last commit before that day. Fails only when an input cannot be opened at all.
+ * Reports "reading" after every input. */
+int  code_sources_read(const char *const *inputs, size_t n, const char *before, code_set *s,
+                       lmc_corpus_progress_fn progress, void *user, lmc_err *err);
 void code_set_free(code_set *s);
 /* A tarball held in memory as the one repository of s (for the fuzz target; damage goes to repos[0].problem). */
 void code_tar_read_memory(const void *data, size_t n, code_set *s);
@@ -261,9 +270,10 @@ void corpus_arxiv_meta_scan(const char *data, size_t n, const char *category, si
 /* ---- minhash.c: CodeParrot's near-dedup -------------------------------------------------------------------- */
 
 /* drop[i] = 1 for every file that is a near-duplicate (Jaccard of token sets >= threshold) of a kept file before
- * it in its cluster; files with fewer than 10 tokens are left alone. Returns the number dropped. */
+ * it in its cluster; files with fewer than 10 tokens are left alone. Returns the number dropped. Reports
+ * "near-dedup" after every block of signatures. */
 size_t code_near_dedup(const char *const *texts, const size_t *lens, size_t n, double threshold, unsigned char *drop,
-                       size_t *clusters);
+                       size_t *clusters, lmc_corpus_progress_fn progress, void *user);
 
 /* ---- manifest.c ------------------------------------------------------------------------------------ */
 

@@ -123,18 +123,24 @@ static size_t extremes(size_t n, size_t *parent, uint64_t **sets, const size_t *
 }
 
 size_t code_near_dedup(const char *const *texts, const size_t *lens, size_t n, double threshold, unsigned char *drop,
-                       size_t *clusters) {
+                       size_t *clusters, lmc_corpus_progress_fn progress, void *user) {
     uint64_t **sets = lmc_xcalloc(n ? n : 1, sizeof *sets);
     size_t *ns = lmc_xcalloc(n ? n : 1, sizeof *ns), *parent = lmc_xmalloc((n ? n : 1) * sizeof *parent);
     band_key *keys = lmc_xmalloc((n ? n : 1) * BANDS * sizeof *keys);
+    uint64_t text = 0;
+    for (size_t b0 = 0; b0 < n; b0 += 4096) { /* blocks, for the progress reports */
+        size_t b1 = b0 + 4096 < n ? b0 + 4096 : n;
 #pragma omp parallel for schedule(dynamic, 8)
-    for (size_t i = 0; i < n; i++) {
-        sets[i] = texts[i] ? token_set(texts[i], lens[i], &ns[i]) : NULL;
-        if (sets[i] && ns[i] < MIN_TOKENS) { free(sets[i]); sets[i] = NULL; }
-        uint64_t sig[PERMS];
-        if (sets[i]) signature(sets[i], ns[i], sig);
-        for (int b = 0; b < BANDS; b++)
-            keys[i * BANDS + b] = (band_key){sets[i] ? corpus_hash_bytes(sig + b * ROWS, ROWS * 8) ^ (uint64_t)b : 0, i};
+        for (size_t i = b0; i < b1; i++) {
+            sets[i] = texts[i] ? token_set(texts[i], lens[i], &ns[i]) : NULL;
+            if (sets[i] && ns[i] < MIN_TOKENS) { free(sets[i]); sets[i] = NULL; }
+            uint64_t sig[PERMS];
+            if (sets[i]) signature(sets[i], ns[i], sig);
+            for (int b = 0; b < BANDS; b++)
+                keys[i * BANDS + b] = (band_key){sets[i] ? corpus_hash_bytes(sig + b * ROWS, ROWS * 8) ^ (uint64_t)b : 0, i};
+        }
+        for (size_t i = b0; i < b1; i++) text += lens[i];
+        corpus_report(progress, user, "near-dedup", "files", b1, n, text);
     }
     size_t n_keys = 0;
     for (size_t i = 0; i < n * BANDS; i++) /* files without a set take no part */

@@ -269,12 +269,15 @@ static void repo_name(const char *path, char *out, size_t cap) {
         if (has_suffix(out, EXT[i])) { out[strlen(out) - strlen(EXT[i])] = 0; break; }
 }
 
-int code_sources_read(const char *const *inputs, size_t n, const char *before, code_set *s, lmc_err *err) {
+int code_sources_read(const char *const *inputs, size_t n, const char *before, code_set *s,
+                      lmc_corpus_progress_fn progress, void *user, lmc_err *err) {
     memset(s, 0, sizeof *s);
     s->repos = lmc_xcalloc(n ? n : 1, sizeof *s->repos);
     s->n_repos = n;
     git_libgit2_init();
     int rc = 0;
+    size_t counted = 0; /* files whose bytes are in text */
+    uint64_t text = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         struct stat st, gst;
         char git_dir[4200];
@@ -284,6 +287,8 @@ int code_sources_read(const char *const *inputs, size_t n, const char *before, c
             rc = read_git(s, i, inputs[i], before, err);
         else if (S_ISDIR(st.st_mode)) walk_dir(s, i, inputs[i], "");
         else read_tar(s, i, inputs[i]);
+        for (; counted < s->n; counted++) text += s->files[counted].len;
+        corpus_report(progress, user, "reading", "inputs", i + 1, n, text);
     }
     git_libgit2_shutdown();
     return rc;

@@ -505,8 +505,8 @@ static int setup_lid(wet_run *r, lmc_err *err) {
 
 static void report(wet_run *r, const char *phase, const wet_reader *rd, size_t *raw_seen, size_t *text_seen) {
     size_t raw = wet_reader_raw_done(rd);
-    r->prog.phase = phase;
-    r->prog.done_bytes += raw - *raw_seen, r->prog.text_bytes += rd->text_bytes - *text_seen;
+    r->prog.phase = phase, r->prog.unit = "bytes";
+    r->prog.done += raw - *raw_seen, r->prog.text_bytes += rd->text_bytes - *text_seen;
     *raw_seen = raw, *text_seen = rd->text_bytes;
     if (r->o->progress) r->o->progress(&r->prog, r->o->progress_user);
 }
@@ -622,7 +622,7 @@ int lmc_corpus_wet(const lmc_wet_opts *o, const char *const *inputs, size_t n_in
     for (size_t i = 0; i < n_inputs; i++) { /* fail before writing anything when an input is missing */
         struct stat st;
         if (stat(inputs[i], &st) != 0) return lmc_fail(err, "%s: cannot open: %s", inputs[i], strerror(errno));
-        r.prog.total_bytes += (uint64_t)st.st_size * (o->dedup == LMC_DEDUP_OFF ? 1 : 2);
+        r.prog.total += (uint64_t)st.st_size * (o->dedup == LMC_DEDUP_OFF ? 1 : 2);
     }
     if (setup_lid(&r, err)) return -1;
     if (o->quality && !o->quality_ref) return lmc_fail(err, "corpus wet: --quality ngram needs --quality-ref REF");
