@@ -78,8 +78,31 @@ static char *joined_args(int argc, char **argv) {
     return s;
 }
 
-/* The end of every subcommand: the command line string and the parsed lists freed, the exit status. */
-static int finish(const cli_spec *spec, void *a, char *args, int rc, const lmc_err *err) {
+/* Every output of a run (the corpus or hashes file and its manifest) checked before any work: not a directory,
+ * in an existing, writable directory, not one of the inputs (by inode: another spelling or a link is caught;
+ * common/outpath.c); then locked (OUT.lock) so that a second run given the same output is refused instead of
+ * racing it to the rename. ins: the positional inputs; more: other input files (NULL entries skipped). */
+static int claim_outputs(const char *out, const char *const *ins, size_t n_in, const char *const *more, size_t n_more,
+                         lmc_outputs **held, lmc_err *err) {
+    char m[4200], dir[4200];
+    const char *outs[2] = {out, lmc_corpus_manifest_path(out, m, sizeof m)};
+    const char **all = lmc_xcalloc(n_in + n_more + 1, sizeof *all);
+    if (n_in) memcpy(all, ins, n_in * sizeof *all);
+    if (n_more) memcpy(all + n_in, more, n_more * sizeof *all);
+    int rc = lmc_outputs_check(outs, 2, all, n_in + n_more, err);
+    const char *slash = strrchr(out, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash == out ? 1 : slash - out) : 1, slash ? out : ".");
+    if (rc == 0 && access(dir, W_OK | X_OK) != 0) /* a read-only directory (the check above sees read-only mounts) */
+        rc = lmc_fail(err, "%s: cannot write there: directory %s is not writable", out, dir);
+    if (rc == 0) rc = lmc_outputs_lock(outs, 2, held, err);
+    free(all);
+    return rc;
+}
+
+/* The end of every subcommand: the outputs unlocked, the command line string and the parsed lists freed, the
+ * exit status. */
+static int finish(const cli_spec *spec, void *a, char *args, lmc_outputs *held, int rc, const lmc_err *err) {
+    lmc_outputs_unlock(held);
     free(args);
     cli_free(spec, a);
     return rc ? cli_fail(err->msg) : 0;
@@ -155,7 +178,10 @@ static int cmd_corpus_wet(int argc, char **argv) {
     if (!a.quiet) o.progress = corpus_progress, o.progress_user = &prog;
     lmc_corpus_summary s;
     lmc_err err = {{0}};
-    rc = lmc_corpus_wet(&o, a.inputs.v, (size_t)a.inputs.n, a.output, &s, &err);
+    lmc_outputs *held = NULL;
+    const char *more[] = {a.lid_model, a.quality_ref, a.exclude};
+    rc = claim_outputs(a.output, (const char *const *)a.inputs.v, (size_t)a.inputs.n, more, 3, &held, &err);
+    if (rc == 0) rc = lmc_corpus_wet(&o, a.inputs.v, (size_t)a.inputs.n, a.output, &s, &err);
     cli_progress_end(&prog.line);
     if (rc == 0) {
         char m[4200];
@@ -164,7 +190,7 @@ static int cmd_corpus_wet(int argc, char **argv) {
                s.lid_skipped ? "; language id SKIPPED, see the manifest" : "",
                lmc_corpus_manifest_path(a.output, m, sizeof m));
     }
-    return finish(&corpus_wet_spec, &a, args, rc, &err);
+    return finish(&corpus_wet_spec, &a, args, held, rc, &err);
 }
 
 /* ---- lmc corpus code ------------------------------------------------------------------------------- */
@@ -236,14 +262,17 @@ static int cmd_corpus_code(int argc, char **argv) {
     if (!a.quiet) o.progress = corpus_progress, o.progress_user = &prog;
     lmc_corpus_summary s;
     lmc_err err = {{0}};
-    rc = lmc_corpus_code(&o, a.inputs.v, (size_t)a.inputs.n, a.output, &s, &err);
+    lmc_outputs *held = NULL;
+    const char *more[] = {a.repo_meta, a.tokenizer};
+    rc = claim_outputs(a.output, (const char *const *)a.inputs.v, (size_t)a.inputs.n, more, 2, &held, &err);
+    if (rc == 0) rc = lmc_corpus_code(&o, a.inputs.v, (size_t)a.inputs.n, a.output, &s, &err);
     cli_progress_end(&prog.line);
     if (rc == 0) {
         char m[4200];
         printf("%s: %zu of %zu .py files kept, %zu characters, %zu bytes; manifest %s\n", a.output, s.docs, s.records,
                s.chars, s.bytes, lmc_corpus_manifest_path(a.output, m, sizeof m));
     }
-    return finish(&corpus_code_spec, &a, args, rc, &err);
+    return finish(&corpus_code_spec, &a, args, held, rc, &err);
 }
 
 /* ---- lmc corpus arxiv ------------------------------------------------------------------------------ */
@@ -302,14 +331,16 @@ static int cmd_corpus_arxiv(int argc, char **argv) {
     lmc_err err = {{0}};
     corpus_progress_out prog = progress_out("corpus arxiv");
     if (!a.quiet) o.progress = corpus_progress, o.progress_user = &prog;
-    rc = lmc_corpus_arxiv(&o, a.tars.v, (size_t)a.tars.n, a.output, &s, &err);
+    lmc_outputs *held = NULL;
+    rc = claim_outputs(a.output, (const char *const *)a.tars.v, (size_t)a.tars.n, &a.meta, 1, &held, &err);
+    if (rc == 0) rc = lmc_corpus_arxiv(&o, a.tars.v, (size_t)a.tars.n, a.output, &s, &err);
     cli_progress_end(&prog.line);
     if (rc == 0) {
         char m[4200];
         printf("%s: %zu papers, %zu characters, %zu bytes from %zu tar members (%zu problems); manifest %s\n", a.output,
                s.docs, s.chars, s.bytes, s.records, s.problems, lmc_corpus_manifest_path(a.output, m, sizeof m));
     }
-    return finish(&corpus_arxiv_spec, &a, args, rc, &err);
+    return finish(&corpus_arxiv_spec, &a, args, held, rc, &err);
 }
 
 /* ---- lmc corpus hashes ----------------------------------------------------------------------------- */
@@ -341,9 +372,11 @@ static int cmd_corpus_hashes(int argc, char **argv) {
     char *args = joined_args(argc, argv);
     size_t n;
     lmc_err err = {{0}};
-    rc = lmc_corpus_hashes(a.inputs.v, (size_t)a.inputs.n, (lmc_overlap_unit)a.unit, args, a.output, &n, &err);
+    lmc_outputs *held = NULL;
+    rc = claim_outputs(a.output, (const char *const *)a.inputs.v, (size_t)a.inputs.n, NULL, 0, &held, &err);
+    if (rc == 0) rc = lmc_corpus_hashes(a.inputs.v, (size_t)a.inputs.n, (lmc_overlap_unit)a.unit, args, a.output, &n, &err);
     if (rc == 0) printf("%s: %zu distinct %s hashes\n", a.output, n, a.unit ? "13-gram" : "line");
-    return finish(&corpus_hashes_spec, &a, args, rc, &err);
+    return finish(&corpus_hashes_spec, &a, args, held, rc, &err);
 }
 
 /* ---- lmc corpus decontam ---------------------------------------------------------------------------- */
@@ -383,9 +416,12 @@ static int cmd_corpus_decontam(int argc, char **argv) {
     lmc_decontam_opts o = {a.in, a.against, (lmc_overlap_unit)a.unit, a.max_overlap, args};
     lmc_corpus_summary s;
     lmc_err err = {{0}};
-    rc = lmc_corpus_decontam(&o, a.output, &s, &err);
+    lmc_outputs *held = NULL;
+    const char *ins[] = {a.in, a.against};
+    rc = claim_outputs(a.output, ins, 2, NULL, 0, &held, &err);
+    if (rc == 0) rc = lmc_corpus_decontam(&o, a.output, &s, &err);
     if (rc == 0) printf("%s: %zu documents kept, %zu characters\n", a.output, s.docs, s.chars);
-    return finish(&corpus_decontam_spec, &a, args, rc, &err);
+    return finish(&corpus_decontam_spec, &a, args, held, rc, &err);
 }
 
 /* ---- lmc corpus sample ------------------------------------------------------------------------------- */
@@ -426,9 +462,11 @@ static int cmd_corpus_sample(int argc, char **argv) {
     lmc_sample_opts o = {a.in, (uint64_t)a.chars, (uint64_t)a.seed, a.by, args};
     lmc_corpus_summary s;
     lmc_err err = {{0}};
-    rc = lmc_corpus_sample(&o, a.output, &s, &err);
+    lmc_outputs *held = NULL;
+    rc = claim_outputs(a.output, &a.in, 1, NULL, 0, &held, &err);
+    if (rc == 0) rc = lmc_corpus_sample(&o, a.output, &s, &err);
     if (rc == 0) printf("%s: %zu of %zu documents, %zu characters, %zu bytes\n", a.output, s.docs, s.records, s.chars, s.bytes);
-    return finish(&corpus_sample_spec, &a, args, rc, &err);
+    return finish(&corpus_sample_spec, &a, args, held, rc, &err);
 }
 
 /* ---- lmc corpus stats -------------------------------------------------------------------------------- */
