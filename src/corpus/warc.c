@@ -226,7 +226,7 @@ static size_t parse_chunk(wet_reader *rd, const char *t, size_t n, int eof, size
         f->n++;
         taken = pos = stop;
     }
-#pragma omp parallel
+#pragma omp parallel if (f->n > 16) /* a few records (the end of a file): not worth waking the threads */
     {
 #pragma omp single nowait
         hash_raw(rd, raw_upto);
@@ -310,8 +310,9 @@ static void inflate_more(wet_reader *rd, size_t goal) {
     }
 }
 
-/* A mapped plain file: the pages of [from, to) mapped in one call rather than a fault per few pages, and those
- * before from (parsed) given back, so that the mapping adds a chunk, not the file, to the resident size. */
+/* A mapped file: the pages of [from, to) mapped in one call rather than a fault per few pages, and those before
+ * from (parsed, and hashed when asked) given back, so that the mapping adds a chunk, not the file, to the
+ * resident size. */
 static void map_window(wet_reader *rd, size_t from, size_t to) {
     if (!rd->map.data) return;
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), base = (uintptr_t)rd->map.data;
@@ -332,7 +333,8 @@ int wet_reader_next(wet_reader *rd, wet_file *f) {
                 memmove(rd->text.p, rd->text.p + rd->start, rd->text.len - rd->start);
                 rd->text.len -= rd->start, rd->start = 0;
             }
-            size_t before = rd->text.len;
+            size_t before = rd->text.len, in_before = rd->in_pos;
+            map_window(rd, in_before, in_before); /* the compressed bytes inflated (and hashed) before */
             inflate_more(rd, want);
             rd->text_bytes += rd->text.len - before;
             t = rd->text.p ? rd->text.p : "", n = rd->text.len, eof = rd->in_done;
