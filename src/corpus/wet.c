@@ -342,11 +342,11 @@ static int write_json(wet_run *r, const wet_file *f, const size_t *idx, const ou
         memset(r->json + r->n_json, 0, (size_t)(T - r->n_json) * sizeof *r->json);
         r->n_json = T;
     }
+    for (int t = 0; t < T; t++) r->json[t].len = 0; /* the team may be smaller than asked */
 #pragma omp parallel num_threads(T)
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
         lmc_buf *b = &r->json[t];
-        b->len = 0;
         for (size_t i = n * (size_t)t / (size_t)nt; i < n * (size_t)(t + 1) / (size_t)nt; i++)
             if (d[i].keep) json_line(b, r, f, &f->recs[idx[i]], input, &d[i]);
     }
