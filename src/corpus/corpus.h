@@ -97,8 +97,11 @@ typedef struct wet_reader {
     size_t         raw_n;
     int            gz;         /* raw starts with the gzip magic */
     z_stream       z;
-    int            in_member, in_done; /* inside a gzip member; no more text */
+    int            in_member, in_done; /* inside a gzip member; no more text (the inflating side's) */
     size_t         in_pos;     /* raw bytes inflated */
+    struct wet_inflater *bg;   /* a thread inflating the next piece (a gzip file of more than two chunks), else NULL */
+    size_t         got_pos;    /* raw bytes that the text taken so far covers */
+    int            got_done;   /* that text ends the input */
     lmc_buf        text;       /* gzip: inflated text, [start, len) not parsed yet */
     size_t         start;      /* where parsing goes on: into text (gzip) or raw (plain) */
     size_t         chunk;      /* text parsed at once */
@@ -106,7 +109,8 @@ typedef struct wet_reader {
     size_t         next_index; /* the next record's number in the file */
     size_t         text_bytes; /* text read so far (after gunzip) */
     size_t         length_mismatches;
-    char           gzip_problem[200]; /* "" or what was wrong with the gzip stream (the text before it is kept) */
+    char           gzip_problem[200]; /* "" or what was wrong with the gzip stream (the text before it is kept);
+                                       * read it once wet_reader_next has returned 0 */
     int            want_sha;
     struct sha256_ctx sha;     /* of raw[0..sha_pos) */
     size_t         sha_pos;

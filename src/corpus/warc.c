@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <strings.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -240,37 +241,12 @@ static size_t parse_chunk(wet_reader *rd, const char *t, size_t n, int eof, size
 
 /* ---- the reader: the file's text, a chunk at a time ------------------------------------------------------------ */
 
-void wet_reader_open_memory(wet_reader *rd, const uint8_t *raw, size_t n, size_t chunk, int want_sha256) {
-    memset(rd, 0, sizeof *rd);
-    rd->raw = raw, rd->raw_n = n;
-    rd->chunk = chunk ? chunk : WET_CHUNK;
-    rd->gz = n >= 2 && raw[0] == 0x1f && raw[1] == 0x8b;
-    if (rd->gz && inflateInit2(&rd->z, 15 + 16) != Z_OK) lmc_oom(sizeof rd->z);
-    rd->want_sha = want_sha256;
-    if (want_sha256) sha256_init(&rd->sha);
-}
-
-int wet_reader_open(wet_reader *rd, const char *path, size_t chunk, int want_sha256, lmc_err *err) {
-    lmc_map map;
-    if (lmc_map_file(path, &map, err)) return -1;
-    wet_reader_open_memory(rd, map.data, map.size, chunk, want_sha256);
-    rd->map = map;
-    return 0;
-}
-
-void wet_reader_close(wet_reader *rd) {
-    if (rd->gz) inflateEnd(&rd->z);
-    lmc_buf_free(&rd->text);
-    lmc_unmap(&rd->map);
-    memset(rd, 0, sizeof *rd);
-}
-
 /* Inflates gzip members until rd->text holds at least goal bytes or the input is done. Damage (a truncated or
  * corrupt member, bytes after the last member that are not gzip) ends the input: what came before is kept and
  * the problem is described. */
-static void inflate_more(wet_reader *rd, size_t goal) {
+static void inflate_more(wet_reader *rd, lmc_buf *out, size_t goal) {
     z_stream *z = &rd->z;
-    while (rd->text.len < goal && !rd->in_done) {
+    while (out->len < goal && !rd->in_done) {
         if (!rd->in_member) {
             if (rd->in_pos >= rd->raw_n) { rd->in_done = 1; break; }
             if (rd->raw_n - rd->in_pos < 2 || rd->raw[rd->in_pos] != 0x1f || rd->raw[rd->in_pos + 1] != 0x8b) {
@@ -287,15 +263,15 @@ static void inflate_more(wet_reader *rd, size_t goal) {
             z->next_in = (Bytef *)rd->raw + rd->in_pos;
             z->avail_in = (uInt)(rd->raw_n - rd->in_pos > (1u << 30) ? 1u << 30 : rd->raw_n - rd->in_pos);
         }
-        if (rd->text.cap - rd->text.len < (1 << 16)) {
-            size_t c = rd->text.cap ? rd->text.cap * 2 : goal + (1 << 16);
-            rd->text.p = lmc_xrealloc(rd->text.p, c), rd->text.cap = c;
+        if (out->cap - out->len < (1 << 16)) {
+            size_t c = out->cap ? out->cap * 2 : goal + (1 << 16);
+            out->p = lmc_xrealloc(out->p, c), out->cap = c;
         }
-        z->next_out = (Bytef *)rd->text.p + rd->text.len;
-        z->avail_out = (uInt)(rd->text.cap - rd->text.len > (1u << 30) ? 1u << 30 : rd->text.cap - rd->text.len);
+        z->next_out = (Bytef *)out->p + out->len;
+        z->avail_out = (uInt)(out->cap - out->len > (1u << 30) ? 1u << 30 : out->cap - out->len);
         size_t before_in = z->avail_in, before_out = z->avail_out;
         int ret = inflate(z, Z_NO_FLUSH);
-        rd->text.len += before_out - z->avail_out;
+        out->len += before_out - z->avail_out;
         rd->in_pos += before_in - z->avail_in;
         if (ret == Z_STREAM_END) { rd->in_member = 0; z->avail_in = 0; continue; }
         if (ret == Z_BUF_ERROR && z->avail_in == 0 && rd->in_pos < rd->raw_n) continue; /* refill */
@@ -321,6 +297,120 @@ static void map_window(wet_reader *rd, size_t from, size_t to) {
     if (lo > base) madvise((void *)base, lo - base, MADV_DONTNEED);
 }
 
+/* ---- inflating ahead: a thread inflates the next piece of text while the chunk before is parsed -------- */
+
+#define AHEAD 1 /* pieces waiting: one chunk of text more than inflating when needed would hold */
+
+typedef struct wet_piece {
+    lmc_buf text;
+    size_t  in_pos;  /* raw bytes inflated once this piece was */
+    int     last;    /* the input ended with it (gzip_problem says why, when damaged) */
+} wet_piece;
+
+struct wet_inflater {
+    pthread_t       thread;
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    wet_piece       q[AHEAD]; /* a ring: head, count */
+    int             head, count, stop;
+};
+
+static void *inflater_main(void *arg) {
+    wet_reader *rd = arg;
+    struct wet_inflater *bg = rd->bg;
+    for (int last = 0; !last;) {
+        wet_piece piece = {{0}, 0, 0};
+        inflate_more(rd, &piece.text, rd->chunk);
+        piece.in_pos = rd->in_pos, piece.last = last = rd->in_done;
+        pthread_mutex_lock(&bg->mu);
+        while (bg->count == AHEAD && !bg->stop) pthread_cond_wait(&bg->cv, &bg->mu);
+        int stop = bg->stop;
+        if (!stop) bg->q[(bg->head + bg->count++) % AHEAD] = piece, pthread_cond_broadcast(&bg->cv);
+        pthread_mutex_unlock(&bg->mu);
+        if (stop) { lmc_buf_free(&piece.text); break; }
+    }
+    return NULL;
+}
+
+/* Appends the next piece to rd->text (waiting for it). */
+static void take_piece(wet_reader *rd) {
+    struct wet_inflater *bg = rd->bg;
+    pthread_mutex_lock(&bg->mu);
+    while (bg->count == 0) pthread_cond_wait(&bg->cv, &bg->mu);
+    wet_piece piece = bg->q[bg->head];
+    bg->head = (bg->head + 1) % AHEAD, bg->count--;
+    pthread_cond_broadcast(&bg->cv);
+    pthread_mutex_unlock(&bg->mu);
+    lmc_buf_append(&rd->text, piece.text.p ? piece.text.p : "", piece.text.len);
+    lmc_buf_free(&piece.text);
+    rd->got_pos = piece.in_pos, rd->got_done = piece.last;
+}
+
+/* rd->text to at least goal bytes, or to the end of the input. */
+static void more_text(wet_reader *rd, size_t goal) {
+    if (!rd->bg) {
+        inflate_more(rd, &rd->text, goal);
+        rd->got_pos = rd->in_pos, rd->got_done = rd->in_done;
+        return;
+    }
+    while (rd->text.len < goal && !rd->got_done) take_piece(rd);
+}
+
+static void inflater_start(wet_reader *rd) {
+    struct wet_inflater *bg = lmc_xcalloc(1, sizeof *bg);
+    pthread_mutex_init(&bg->mu, NULL);
+    pthread_cond_init(&bg->cv, NULL);
+    rd->bg = bg;
+    if (pthread_create(&bg->thread, NULL, inflater_main, rd) != 0) { /* inflate when needed instead */
+        pthread_mutex_destroy(&bg->mu), pthread_cond_destroy(&bg->cv);
+        free(bg);
+        rd->bg = NULL;
+    }
+}
+
+static void inflater_stop(wet_reader *rd) {
+    struct wet_inflater *bg = rd->bg;
+    if (!bg) return;
+    pthread_mutex_lock(&bg->mu);
+    bg->stop = 1;
+    pthread_cond_broadcast(&bg->cv);
+    pthread_mutex_unlock(&bg->mu);
+    pthread_join(bg->thread, NULL);
+    for (int i = 0; i < bg->count; i++) lmc_buf_free(&bg->q[(bg->head + i) % AHEAD].text);
+    pthread_mutex_destroy(&bg->mu), pthread_cond_destroy(&bg->cv);
+    free(bg);
+    rd->bg = NULL;
+}
+
+void wet_reader_open_memory(wet_reader *rd, const uint8_t *raw, size_t n, size_t chunk, int want_sha256) {
+    memset(rd, 0, sizeof *rd);
+    rd->raw = raw, rd->raw_n = n;
+    rd->chunk = chunk ? chunk : WET_CHUNK;
+    rd->gz = n >= 2 && raw[0] == 0x1f && raw[1] == 0x8b;
+    if (rd->gz && inflateInit2(&rd->z, 15 + 16) != Z_OK) lmc_oom(sizeof rd->z);
+    rd->want_sha = want_sha256;
+    if (want_sha256) sha256_init(&rd->sha);
+    if (rd->gz && n > 2 * rd->chunk) inflater_start(rd); /* more than a chunk or two: inflate ahead */
+}
+
+int wet_reader_open(wet_reader *rd, const char *path, size_t chunk, int want_sha256, lmc_err *err) {
+    lmc_map map;
+    if (lmc_map_file(path, &map, err)) return -1;
+    wet_reader_open_memory(rd, map.data, map.size, chunk, want_sha256);
+    rd->map = map;
+    return 0;
+}
+
+void wet_reader_close(wet_reader *rd) {
+    inflater_stop(rd);
+    if (rd->gz) inflateEnd(&rd->z);
+    lmc_buf_free(&rd->text);
+    lmc_unmap(&rd->map);
+    memset(rd, 0, sizeof *rd);
+}
+
+/* ---- the next chunk ---------------------------------------------------------------------------------------- */
+
 int wet_reader_next(wet_reader *rd, wet_file *f) {
     f->n = 0;
     if (rd->done) return 0;
@@ -333,12 +423,12 @@ int wet_reader_next(wet_reader *rd, wet_file *f) {
                 memmove(rd->text.p, rd->text.p + rd->start, rd->text.len - rd->start);
                 rd->text.len -= rd->start, rd->start = 0;
             }
-            size_t before = rd->text.len, in_before = rd->in_pos;
-            map_window(rd, in_before, in_before); /* the compressed bytes inflated (and hashed) before */
-            inflate_more(rd, want);
+            size_t before = rd->text.len;
+            map_window(rd, rd->sha_pos, rd->sha_pos); /* the compressed bytes inflated and hashed before */
+            more_text(rd, want);
             rd->text_bytes += rd->text.len - before;
-            t = rd->text.p ? rd->text.p : "", n = rd->text.len, eof = rd->in_done;
-            raw_upto = eof ? rd->raw_n : rd->in_pos;
+            t = rd->text.p ? rd->text.p : "", n = rd->text.len, eof = rd->got_done;
+            raw_upto = eof ? rd->raw_n : rd->got_pos;
         } else {
             t = (const char *)rd->raw + rd->start, n = rd->raw_n - rd->start < want ? rd->raw_n - rd->start : want;
             eof = rd->start + n == rd->raw_n;
@@ -355,7 +445,7 @@ int wet_reader_next(wet_reader *rd, wet_file *f) {
     }
 }
 
-size_t wet_reader_raw_done(const wet_reader *rd) { return rd->done ? rd->raw_n : rd->gz ? rd->in_pos : rd->start; }
+size_t wet_reader_raw_done(const wet_reader *rd) { return rd->done ? rd->raw_n : rd->gz ? rd->got_pos : rd->start; }
 
 void wet_reader_sha256(wet_reader *rd, char hex[65]) {
     uint8_t d[SHA256_DIGEST_SIZE];
