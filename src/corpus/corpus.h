@@ -1,5 +1,5 @@
 /* corpus.h — what the stages of `lmc corpus` share inside the library (the public API is include/lmc_corpus.h):
- * line rules (normalize.c), the WET reader (warc.c), the line-hash table (dedup.c), language id (lid.c) and the
+ * line rules (normalize.c), the WET reader (warc.c), the sets of hashes (dedup.c), language id (lid.c) and the
  * manifest's pieces (manifest.c). */
 #ifndef LMC_CORPUS_INTERNAL_H
 #define LMC_CORPUS_INTERNAL_H

@@ -1,9 +1,11 @@
 /* wet.c — `lmc corpus wet`: Common Crawl WET files → the `cc` subset, CCNet's steps in CCNet's order:
  * records (warc.c) → crawl-date window → length → paragraph dedup (dedup.c) → language id (lid.c) → JSON Lines,
  * and the manifest. Two-pass dedup reads every file of a scope twice: the first pass counts each line hash once
- * per document, the second keeps or drops lines; only the hash table stays in memory between them (and one file
- * at a time). Documents are numbered in input order and per-document work runs in parallel into per-document
- * buffers that are written in order, so the output is the same bytes at any thread count. */
+ * per document, the second keeps or drops lines; only the set of line hashes stays in memory between them (and
+ * one chunk of one file). Each chunk's documents are worked on in parallel, every document into its own region
+ * (of the kept text, of the line arrays), and their lines written in input order; the only order-dependent
+ * decision, keep-first's claims, is taken in document order. So the output is the same bytes at any thread
+ * count and chunk size. */
 #include "corpus/corpus.h"
 #include "common/threads.h"
 
