@@ -9,6 +9,7 @@
 #include "corpus/corpus.h"
 
 #include <cjson/cJSON.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 /* ---- writing test inputs ----------------------------------------------------------------------------- */
@@ -331,7 +332,7 @@ static void test_crawl_window_and_counts(void) {
 static const char *write_many(const char *name) {
     text gz = {0};
     uint64_t s = 12345;
-    for (int i = 0; i < 400; i++) {
+    for (int i = 0; i < 600; i++) {
         text t = {0}, b = {0};
         char line[200], url[64];
         put(&b, "Title\n", 6);
@@ -368,10 +369,14 @@ static void test_same_bytes_any_threads(void) {
     }
 }
 
-/* Output bytes at chunk sizes that cut records everywhere (records are carried across chunks) equal one chunk's. */
+/* Output bytes at chunk sizes that cut records everywhere (records are carried across chunks) equal one chunk's;
+ * at 64 KiB the gzip file (over two chunks) is inflated ahead by a second thread. */
 static void test_same_bytes_any_chunk(void) {
     const char *in = write_many("chunks.warc.wet.gz"), *o1 = t_tmp("c1.jsonl"), *o2 = t_tmp("c2.jsonl");
-    size_t chunks[] = {1, 777, 5000};
+    size_t chunks[] = {1, 777, 5000, 65536};
+    struct stat st;
+    CHECK(stat(in, &st) == 0 && st.st_size > 2 * 65536, "the gzip file (%lld bytes) should span over two chunks of 64 KiB",
+          (long long)st.st_size);
     for (int mode = LMC_DEDUP_TWO_PASS; mode <= LMC_DEDUP_KEEP_FIRST; mode++) {
         lmc_wet_opts o = opts((lmc_dedup_mode)mode);
         lmc_err err = {{0}};

@@ -300,6 +300,7 @@ static void map_window(wet_reader *rd, size_t from, size_t to) {
 /* ---- inflating ahead: a thread inflates the next piece of text while the chunk before is parsed -------- */
 
 #define AHEAD 1 /* pieces waiting: one chunk of text more than inflating when needed would hold */
+#define WET_AHEAD_MIN (64u << 10) /* smaller chunks (tests, fuzzing) would cost a hand-over per few records */
 
 typedef struct wet_piece {
     lmc_buf text;
@@ -390,7 +391,7 @@ void wet_reader_open_memory(wet_reader *rd, const uint8_t *raw, size_t n, size_t
     if (rd->gz && inflateInit2(&rd->z, 15 + 16) != Z_OK) lmc_oom(sizeof rd->z);
     rd->want_sha = want_sha256;
     if (want_sha256) sha256_init(&rd->sha);
-    if (rd->gz && n > 2 * rd->chunk) inflater_start(rd); /* more than a chunk or two: inflate ahead */
+    if (rd->gz && n > 2 * rd->chunk && rd->chunk >= WET_AHEAD_MIN) inflater_start(rd); /* inflate ahead */
 }
 
 int wet_reader_open(wet_reader *rd, const char *path, size_t chunk, int want_sha256, lmc_err *err) {
