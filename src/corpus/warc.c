@@ -264,7 +264,7 @@ static void inflate_more(wet_reader *rd, lmc_buf *out, size_t goal) {
             z->avail_in = (uInt)(rd->raw_n - rd->in_pos > (1u << 30) ? 1u << 30 : rd->raw_n - rd->in_pos);
         }
         if (out->cap - out->len < (1 << 16)) {
-            size_t c = out->cap ? out->cap * 2 : goal + (1 << 16);
+            size_t c = out->cap ? out->cap * 2 : 1 << 17; /* doubling: a small file gets a small buffer */
             out->p = lmc_xrealloc(out->p, c), out->cap = c;
         }
         z->next_out = (Bytef *)out->p + out->len;
