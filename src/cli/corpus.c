@@ -115,6 +115,7 @@ typedef struct corpus_progress_out {
     cli_progress line;
     const char  *command;  /* "corpus wet" */
     double       t_phase, t_last; /* seconds (CLOCK_MONOTONIC): the phase's start (the report before it), the last */
+    double       t_shown;         /* when a line was last printed */
     const char  *phase, *unit;
     uint64_t     done_phase, done_last, text_phase, text_last;
 } corpus_progress_out;
@@ -127,7 +128,7 @@ static double seconds_now(void) {
 
 static corpus_progress_out progress_out(const char *command) {
     double now = seconds_now();
-    return (corpus_progress_out){{.tty = isatty(2)}, command, now, now, NULL, NULL, 0, 0, 0, 0};
+    return (corpus_progress_out){{.tty = isatty(2)}, command, now, now, 0, NULL, NULL, 0, 0, 0, 0};
 }
 
 static void corpus_progress(const lmc_corpus_progress *p, void *user) {
@@ -139,6 +140,8 @@ static void corpus_progress(const lmc_corpus_progress *p, void *user) {
         out->done_phase = on ? out->done_last : 0, out->text_phase = on ? out->text_last : 0;
     }
     out->t_last = now, out->done_last = p->done, out->text_last = p->text_bytes;
+    if (now - out->t_shown < 1 && p->done < p->total) return; /* a line a second at most (chunks are many) */
+    out->t_shown = now;
     double dt = now - out->t_phase, rate = dt > 0 ? (double)(p->done - out->done_phase) / dt : 0;
     double frac = p->total ? (double)p->done / (double)p->total : 1;
     char text[240], amount[80];
