@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# bench/corpus.sh — throughput of `lmc corpus wet` (two-pass dedup, no language id) and `lmc corpus code` (with
-# MinHash near-dedup) on data it generates: MB per second of uncompressed input, wall clock, at T threads.
+# bench/corpus.sh — throughput of `lmc corpus wet` (two-pass dedup, no language id; plain and one gzip member per
+# record, as Common Crawl writes them) and `lmc corpus code` (with MinHash near-dedup) on data it generates: MB per
+# second of uncompressed input, wall clock and CPU, at T threads, and the peak resident size.
 # Not a test: the figures depend on the machine and its load (docs/corpus.md "Speed").
 #   bench/corpus.sh                  # 100 MB of WET text, 20 MB of Python files, T=2
 #   WET_MB=500 CODE_MB=50 T=4 bench/corpus.sh
@@ -54,14 +55,25 @@ run() {
     local name=$1 bytes=$2; shift 2
     local t0 t1 cpu
     t0=$(date +%s.%N)
-    /usr/bin/time -o "$TMP/time" -f "%U %S" "$@" >/dev/null
+    /usr/bin/time -o "$TMP/time" -f "%U %S %M" "$@" >/dev/null
     cpu=$(tail -1 "$TMP/time")
     t1=$(date +%s.%N)
     awk -v n="$name" -v b="$bytes" -v a="$t0" -v z="$t1" -v c="$cpu" 'BEGIN {
         split(c, u, " "); cs = u[1] + u[2]; w = z - a
-        printf "%-40s %d bytes: %.2f s wall (%.1f MB/s), %.2f CPU s (%.1f MB per CPU-second)\n", n, b, w, b / 1e6 / w, cs, b / 1e6 / cs }'
+        printf "%-40s %d bytes: %.2f s wall (%.1f MB/s), %.2f CPU s (%.1f MB per CPU-second), peak RSS %.0f MB\n",
+               n, b, w, b / 1e6 / w, cs, b / 1e6 / cs, u[3] / 1024 }'
 }
 run "corpus wet (two-pass dedup, no lid)" "$(stat -c %s "$TMP/bench.warc.wet")" \
     $LMC corpus wet -q -t "$T" -o "$TMP/cc.jsonl" "$TMP/bench.warc.wet"
-run "corpus code (near-dedup 0.85)" "$(du -sb "$TMP/repo" | cut -f1)" $LMC corpus code -t "$T" -o "$TMP/py.jsonl" "$TMP/repo"
+# the same text as one gzip member per record, as Common Crawl writes WET files (MB/s still of the text)
+python3 - "$TMP/bench.warc.wet" "$TMP/bench.warc.wet.gz" <<'PY'
+import gzip, sys
+recs = open(sys.argv[1], 'rb').read().split(b'WARC/1.0\r\n')[1:]
+with open(sys.argv[2], 'wb') as f:
+    for r in recs:
+        f.write(gzip.compress(b'WARC/1.0\r\n' + r, 6))
+PY
+run "corpus wet, gzip input (as above)" "$(stat -c %s "$TMP/bench.warc.wet")" \
+    $LMC corpus wet -q -t "$T" -o "$TMP/cc2.jsonl" "$TMP/bench.warc.wet.gz"
+run "corpus code (near-dedup 0.85)" "$(du -sb "$TMP/repo" | cut -f1)" $LMC corpus code -q -t "$T" -o "$TMP/py.jsonl" "$TMP/repo"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

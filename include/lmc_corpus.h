@@ -35,12 +35,15 @@ typedef enum lmc_dedup_mode {
     LMC_DEDUP_OFF,
 } lmc_dedup_mode;
 
-/* Where a long run stands, reported after every input file of every pass. */
+/* Where a long run stands: wet reports after every chunk of every pass ("hashing": dedup's first pass, then
+ * "writing"; unit "bytes": the inputs as on disk, over all passes), code after every input ("reading", unit
+ * "inputs") and block of files ("features", "near-dedup", unit "files"), arxiv after every paper ("papers",
+ * unit "bytes" of the source tars). */
 typedef struct lmc_corpus_progress {
-    const char *phase;      /* "hashing" (dedup's first pass) or "writing" */
-    uint64_t    done_bytes; /* input bytes (as on disk) read so far, over all passes */
-    uint64_t    total_bytes;/* input bytes of all passes */
-    uint64_t    text_bytes; /* uncompressed WET text read so far */
+    const char *phase;
+    const char *unit;
+    uint64_t    done, total; /* of the unit: the run's (wet, arxiv) or the phase's (code) */
+    uint64_t    text_bytes;  /* text read so far: uncompressed WET text, Python source, TeX papers' gzip */
 } lmc_corpus_progress;
 typedef void (*lmc_corpus_progress_fn)(const lmc_corpus_progress *p, void *user);
 
@@ -59,6 +62,7 @@ typedef struct lmc_wet_opts {
     const char    *crawl_after;  /* YYYY-MM-DD: keep WARC-Date >= this day; NULL: no bound */
     const char    *crawl_before; /* YYYY-MM-DD: keep WARC-Date < this day; NULL: no bound */
     int            threads;      /* OpenMP threads (0: the default); the output does not depend on it */
+    size_t         chunk_bytes;  /* WET text parsed at once (0: 16 MiB); nor does it depend on this */
     const char    *arguments;    /* the command line, recorded in the manifest (may be NULL) */
     lmc_corpus_progress_fn progress; /* NULL: no reports */
     void          *progress_user;
@@ -102,6 +106,8 @@ typedef struct lmc_code_opts {
     long        segment_files;   /* files per segment (meta.segment) */
     int         threads;
     const char *arguments;
+    lmc_corpus_progress_fn progress; /* NULL: no reports */
+    void       *progress_user;
 } lmc_code_opts;
 
 /* seed 1, near-dedup at 0.85, segments of 8 files. */
@@ -123,6 +129,8 @@ typedef struct lmc_arxiv_opts {
     double      pandoc_timeout;   /* seconds of wall clock per paper (10) */
     int         latex;            /* 1: keep the LaTeX source, no pandoc */
     const char *arguments;
+    lmc_corpus_progress_fn progress; /* NULL: no reports */
+    void       *progress_user;
 } lmc_arxiv_opts;
 
 void lmc_arxiv_opts_default(lmc_arxiv_opts *o);

@@ -76,13 +76,46 @@ mkdir -p "$TMP/proj/pkg"
 printf 'def f(x):\n    a = 1\n    b = 2\n    c = 3\n    d = 4\n    e = 5\n    return x\n' >"$TMP/proj/pkg/m.py"
 printf 'x = 1\n' >"$TMP/proj/pkg/few.py"
 printf 'not python\n' >"$TMP/proj/README"
-if out=$($LMC corpus code -o "$TMP/py.jsonl" "$TMP/proj") && [ "$(wc -l <"$TMP/py.jsonl")" -eq 1 ] &&
+if out=$($LMC corpus code -q -o "$TMP/py.jsonl" "$TMP/proj") && [ "$(wc -l <"$TMP/py.jsonl")" -eq 1 ] &&
     grep -q '"path": "pkg/m.py"' "$TMP/py.jsonl" && grep -q '"other_files": 1' "$TMP/py.manifest.json"; then
     pass corpus_code
 else
     fail corpus_code "$out"
 fi
+if $LMC corpus code -o "$TMP/py2.jsonl" "$TMP/proj" 2>"$TMP/code.err" >/dev/null &&
+    grep -q "corpus code: reading, 1 of 1 inputs" "$TMP/code.err" && grep -q "corpus code: features, 2 of 2 files, .* MB/s of text, ETA" "$TMP/code.err" &&
+    $LMC corpus code -q -o "$TMP/py2.jsonl" "$TMP/proj" 2>"$TMP/code.err" >/dev/null && [ ! -s "$TMP/code.err" ]; then
+    pass corpus_code_progress
+else
+    fail corpus_code_progress "$(tr '\r' '\n' <"$TMP/code.err" | head -3)"
+fi
 expect_fail corpus_code_bad_near "--near-dedup must be" $LMC corpus code --near-dedup 2 -o "$TMP/q.jsonl" "$TMP/proj"
 expect_fail corpus_arxiv_needs_meta "needs --meta" $LMC corpus arxiv -o "$TMP/a.jsonl" "$TMP/x.tar"
 expect_fail corpus_arxiv_missing_tar "nope.tar: cannot open" $LMC corpus arxiv --format latex --meta "$TMP/t.jsonl" -o "$TMP/a.jsonl" "$TMP/nope.tar"
+
+# outputs checked before any work, one line each, inputs untouched: a directory, a missing or read-only directory,
+# an input given as the output (directly, through a link, or as the manifest the output would get)
+mkdir -p "$TMP/adir"
+sum_before=$(md5sum "$TMP/t.jsonl" "$TMP/t.warc.wet.gz")
+expect_fail corpus_out_dir "is a directory" $LMC corpus wet -q -o "$TMP/adir" "$TMP/t.warc.wet.gz"
+expect_fail corpus_out_nodir "cannot write there" $LMC corpus code -q -o "$TMP/nodir/x.jsonl" "$TMP/proj"
+expect_fail corpus_out_is_input "same file as the input" $LMC corpus wet -q -o "$TMP/t.warc.wet.gz" "$TMP/t.warc.wet.gz"
+ln -sf t.jsonl "$TMP/link.jsonl"
+expect_fail corpus_out_link_to_input "same file as the input" $LMC corpus sample --in "$TMP/t.jsonl" --chars 10 --seed 1 -o "$TMP/link.jsonl"
+expect_fail corpus_out_decontam_against "same file as the input" $LMC corpus decontam --in "$TMP/t.jsonl" --against "$TMP/old.hashes" -o "$TMP/old.hashes"
+cp "$TMP/t.jsonl" "$TMP/q.manifest.json"
+expect_fail corpus_manifest_is_input "q.manifest.json: is the same file as the input" $LMC corpus hashes -o "$TMP/q.jsonl" "$TMP/q.manifest.json"
+if [ "$(md5sum "$TMP/t.jsonl" "$TMP/t.warc.wet.gz")" = "$sum_before" ] && cmp -s "$TMP/t.jsonl" "$TMP/q.manifest.json" &&
+    [ ! -e "$TMP/q.jsonl" ] && [ -z "$(ls "$TMP/adir")" ]; then
+    pass corpus_inputs_untouched
+else
+    fail corpus_inputs_untouched "an input changed or an output was written"
+fi
+mkdir -p "$TMP/ro" && chmod 555 "$TMP/ro"
+if [ "$(id -u)" -eq 0 ]; then
+    skip corpus_out_readonly_dir "root writes into a read-only directory"
+else
+    expect_fail corpus_out_readonly_dir "is not writable" $LMC corpus hashes -o "$TMP/ro/h.hashes" "$TMP/t.jsonl"
+fi
+chmod 755 "$TMP/ro"
 cli_summary

@@ -27,6 +27,13 @@ for c in $cmds; do
     grep -q "^## lmc $c\$" docs/cli.md && pass "md_$c" || fail "md_$c" "no section in docs/cli.md"
 done
 
+# a command of subcommands (lmc corpus wet|code|...): each one's section, one heading level down
+subs=$($LMC corpus --help | head -1 | sed -n 's/^usage: lmc corpus \([a-z|]*\) .*/\1/p' | tr '|' ' ')
+[ "$(printf '%s\n' $subs | grep -c .)" -ge 7 ] && pass help_lists_corpus_subs || fail help_lists_corpus_subs "got: $subs"
+for sub in $subs; do
+    grep -q "^### lmc corpus $sub\$" docs/cli.md && pass "md_corpus_$sub" || fail "md_corpus_$sub" "no section in docs/cli.md"
+done
+
 # usage errors: exit 2, one line with the offending value and the usage line, nothing on stdout
 usage_error() {
     local name=$1 needle=$2 cmd=$3; shift 3

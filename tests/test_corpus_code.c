@@ -230,6 +230,25 @@ static void test_git_repo_backdated(void) {
     o.created_before = NULL, o.created_after = "2021-01-01";
     REQUIRE(lmc_corpus_code(&o, &dir, 1, out, &s, &err) == 0, "%s", err.msg);
     CHECK(s.docs == 0, "created in 2020, kept by --created-after 2021-01-01");
+
+    /* git archive of HEAD: the commit id from its pax global header, the date from the entries (commit time) */
+    char tarball[600], head[64] = "";
+    snprintf(tarball, sizeof tarball, "%s/gitrepo-head.tar.gz", t_tmp_dir());
+    snprintf(cmd, sizeof cmd, "cd %s && git archive --format=tar.gz -o %s HEAD && git rev-parse HEAD > %s.head", dir,
+             tarball, tarball);
+    REQUIRE(system(cmd) == 0, "git archive failed");
+    snprintf(cmd, sizeof cmd, "%s.head", tarball);
+    FILE *f = fopen(cmd, "r");
+    if (f) { if (!fgets(head, sizeof head, f)) head[0] = 0; fclose(f); }
+    head[strcspn(head, "\n")] = 0;
+    o.created_after = NULL;
+    const char *in = tarball;
+    REQUIRE(lmc_corpus_code(&o, &in, 1, out, &s, &err) == 0, "%s", err.msg);
+    CHECK(s.docs == 2, "git archive: %zu files, want 2", s.docs);
+    first_meta(out, "commit", v, sizeof v);
+    CHECK(strlen(head) == 40 && !strcmp(v, head), "commit %s, want git's %s", v, head);
+    first_meta(out, "created_at", v, sizeof v);
+    CHECK(!strncmp(v, "2023-06-01", 10), "created_at %s, want the archived commit's day", v);
 }
 
 static void test_tarball_and_corrupt(void) {
@@ -250,6 +269,8 @@ static void test_tarball_and_corrupt(void) {
     CHECK(!strncmp(v, "2022-02-03", 10), "created_at %s", v);
     first_meta(out, "repo", v, sizeof v);
     CHECK(!strcmp(v, "proj"), "repo %s", v);
+    first_meta(out, "commit", v, sizeof v);
+    CHECK(!strcmp(v, ""), "a plain tar has no commit, got %s", v);
     snprintf(bad, sizeof bad, "%s/bad.tar", t_tmp_dir());
     t_write_file(bad, "this is not a tar archive at all, just some bytes that go on and on", 67);
     in = bad;

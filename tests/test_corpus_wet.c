@@ -6,8 +6,10 @@
  * two-label fastText model trained here (skipped without the fasttext program). */
 #include "test.h"
 #include "lmc_corpus.h"
+#include "corpus/corpus.h"
 
 #include <cjson/cJSON.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 /* ---- writing test inputs ----------------------------------------------------------------------------- */
@@ -330,7 +332,7 @@ static void test_crawl_window_and_counts(void) {
 static const char *write_many(const char *name) {
     text gz = {0};
     uint64_t s = 12345;
-    for (int i = 0; i < 400; i++) {
+    for (int i = 0; i < 600; i++) {
         text t = {0}, b = {0};
         char line[200], url[64];
         put(&b, "Title\n", 6);
@@ -365,6 +367,100 @@ static void test_same_bytes_any_threads(void) {
         CHECK(a && b && strlen(a) > 1000 && !strcmp(a, b), "mode %d: 1 and 2 threads differ", mode);
         free(a), free(b);
     }
+}
+
+/* Output bytes at chunk sizes that cut records everywhere (records are carried across chunks) equal one chunk's;
+ * at 64 KiB the gzip file (over two chunks) is inflated ahead by a second thread. */
+static void test_same_bytes_any_chunk(void) {
+    const char *in = write_many("chunks.warc.wet.gz"), *o1 = t_tmp("c1.jsonl"), *o2 = t_tmp("c2.jsonl");
+    size_t chunks[] = {1, 777, 5000, 65536};
+    struct stat st;
+    CHECK(stat(in, &st) == 0 && st.st_size > 2 * 65536, "the gzip file (%lld bytes) should span over two chunks of 64 KiB",
+          (long long)st.st_size);
+    for (int mode = LMC_DEDUP_TWO_PASS; mode <= LMC_DEDUP_KEEP_FIRST; mode++) {
+        lmc_wet_opts o = opts((lmc_dedup_mode)mode);
+        lmc_err err = {{0}};
+        REQUIRE(run_wet(&o, in, NULL, o1, &err) == 0, "%s", err.msg);
+        char *a = slurp(o1);
+        for (size_t k = 0; k < sizeof chunks / sizeof chunks[0]; k++) {
+            o.chunk_bytes = chunks[k], o.threads = 2;
+            REQUIRE(run_wet(&o, in, NULL, o2, &err) == 0, "%s", err.msg);
+            char *b = slurp(o2);
+            CHECK(a && b && strlen(a) > 1000 && !strcmp(a, b), "mode %d: chunk %zu differs", mode, chunks[k]);
+            free(b);
+        }
+        free(a);
+    }
+}
+
+/* The reader's records at any chunk size are those of one chunk: LF records with wrong lengths (resynchronised),
+ * a record line inside a body that a right length jumps over, text before the first record, plain and gzip. */
+static void test_reader_chunks(void) {
+    text t = {0}, gz = {0};
+    put(&t, "junk before\n", 12);
+    const char *body_with_record_line = "Title\nWARC/1.0\nnot a record: the length covers it\n";
+    for (int i = 0; i < 30; i++) {
+        text one = {0};
+        char url[64];
+        snprintf(url, sizeof url, "http://r.example/%d", i);
+        record(&one, i % 2, "conversion", url, "2024-01-01T00:00:00Z", i % 3 ? body("T", (const char *[]){LONG_A, "x", NULL})
+                                                                           : body_with_record_line, i % 5 == 4 ? 7 : -1);
+        put(&t, one.p, one.len);
+        gz_member(&gz, &one);
+        free(one.p);
+    }
+    for (int z = 0; z < 2; z++) {
+        const text *in = z ? &gz : &t;
+        wet_file whole, part;
+        REQUIRE(wet_file_parse((const uint8_t *)in->p, in->len, 0, &whole) == 0, "parse");
+        CHECK(whole.n == 32 && whole.length_mismatches > 0, "%s: %zu records (30 and two record lines found by resynchronising), %zu mismatches", z ? "gzip" : "plain",
+              whole.n, whole.length_mismatches);
+        for (size_t chunk = 1; chunk < 600; chunk += 37) {
+            REQUIRE(wet_file_parse((const uint8_t *)in->p, in->len, chunk, &part) == 0, "parse");
+            int same = part.n == whole.n && part.length_mismatches == whole.length_mismatches;
+            for (size_t i = 0; same && i < whole.n; i++) {
+                const wet_record *a = &whole.recs[i], *b = &part.recs[i];
+                same = a->status == b->status && a->content.len == b->content.len && a->title.len == b->title.len &&
+                       !memcmp(wet_at(&whole, a->content), wet_at(&part, b->content), a->content.len) &&
+                       a->url.len == b->url.len && !memcmp(wet_at(&whole, a->url), wet_at(&part, b->url), a->url.len);
+            }
+            CHECK(same, "%s: chunk %zu reads other records", z ? "gzip" : "plain", chunk);
+            wet_file_free(&part);
+        }
+        wet_file_free(&whole);
+    }
+    free(t.p), free(gz.p);
+}
+
+/* The line set: multiplicity across documents, lookups, claims, and its size: 8 bytes per distinct line plus
+ * bits, the directory and a merge batch (fixed at 1 Mi entries until the set is 16 times that). */
+static void test_line_set(void) {
+    line_set s = {0};
+    uint64_t x = 99;
+    size_t n = 3000000;
+    uint64_t *h = malloc(n * sizeof *h);
+    for (size_t i = 0; i < n; i++) h[i] = x = x * 6364136223846793005ull + 1442695040888963407ull;
+    line_set_add(&s, h, n);                    /* document 1: every hash */
+    line_set_add(&s, h, n / 3);                /* document 2: the first third again */
+    uint64_t zero = 0;
+    line_set_add(&s, &zero, 1);
+    line_set_seal(&s);
+    CHECK(s.n == n + 1, "%zu distinct, want %zu", s.n, n + 1);
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i += 7) {
+        size_t g = line_set_find(&s, h[i]);
+        bad += g == SIZE_MAX || s.keys[g] != h[i] || line_set_multi(&s, g) != (i < n / 3);
+    }
+    CHECK(bad == 0, "%zu lookups wrong", bad);
+    CHECK(line_set_find(&s, 0) == 0 && line_set_find(&s, 12345) == SIZE_MAX, "0 is a key; 12345 is not");
+    size_t g = line_set_find(&s, h[5]);
+    CHECK(line_set_claim(&s, g) == 1 && line_set_claim(&s, g) == 0, "a claim holds");
+    double per_line = (double)s.peak / (double)s.n;
+    printf("line set: %zu distinct lines, peak %zu bytes (%.2f per line; 8 for the hashes)\n", s.n, s.peak, per_line);
+    CHECK(s.peak <= 9 * s.n + (16u << 20), "peak %zu bytes for %zu lines", s.peak, s.n);
+    CHECK(line_set_bytes(&s) <= 9 * s.n, "sealed set %zu bytes for %zu lines", line_set_bytes(&s), s.n);
+    line_set_free(&s);
+    free(h);
 }
 
 static void test_failure_writes_nothing(void) {
@@ -504,6 +600,9 @@ int main(void) {
     RUN(test_bad_records_counted);
     RUN(test_crawl_window_and_counts);
     RUN(test_same_bytes_any_threads);
+    RUN(test_same_bytes_any_chunk);
+    RUN(test_reader_chunks);
+    RUN(test_line_set);
     RUN(test_failure_writes_nothing);
     RUN(test_exclude_hashes);
     RUN(test_quality_head);

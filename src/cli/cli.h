@@ -22,6 +22,7 @@ int cmd_decompress(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 extern const cli_spec corpus_spec; /* corpus.c: lmc corpus SUB (include/lmc_corpus.h) */
+extern const cli_spec *const corpus_sub_specs[]; /* its subcommands' tables, NULL-ended (docs/cli.md) */
 int cmd_corpus(int argc, char **argv);
 
 extern const cli_spec serve_spec, kld_spec;

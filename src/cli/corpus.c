@@ -78,25 +78,29 @@ static char *joined_args(int argc, char **argv) {
     return s;
 }
 
-/* Before any work: the output and its manifest (OUT.manifest.json) can be written, neither is one of the inputs
- * (ins: the input list, n_ins of them, then the NULL-terminated side inputs in more: a model, hashes, metadata),
- * and this process holds their locks until finish. */
-static int claim_outputs(const char *out, const char *const *ins, int n_ins, const char *const *more, lmc_outputs **held,
-                         lmc_err *err) {
-    char manifest[4200];
-    const char *outs[] = {out, lmc_corpus_manifest_path(out, manifest, sizeof manifest)};
-    size_t n_more = 0;
-    while (more[n_more]) n_more++;
-    const char **all = lmc_xcalloc((size_t)n_ins + n_more + 1, sizeof *all);
-    for (int i = 0; i < n_ins; i++) all[i] = ins[i];
-    memcpy(all + n_ins, more, n_more * sizeof *more);
-    int rc = lmc_outputs_check(outs, 2, all, (size_t)n_ins + n_more, err) || lmc_outputs_lock(outs, 2, held, err);
+/* Every output of a run (the corpus or hashes file and its manifest) checked before any work: not a directory,
+ * in an existing, writable directory, not one of the inputs (by inode: another spelling or a link is caught;
+ * common/outpath.c); then locked (OUT.lock) so that a second run given the same output is refused instead of
+ * racing it to the rename. ins: the positional inputs; more: other input files (NULL entries skipped). */
+static int claim_outputs(const char *out, const char *const *ins, size_t n_in, const char *const *more, size_t n_more,
+                         lmc_outputs **held, lmc_err *err) {
+    char m[4200], dir[4200];
+    const char *outs[2] = {out, lmc_corpus_manifest_path(out, m, sizeof m)};
+    const char **all = lmc_xcalloc(n_in + n_more + 1, sizeof *all);
+    if (n_in) memcpy(all, ins, n_in * sizeof *all);
+    if (n_more) memcpy(all + n_in, more, n_more * sizeof *all);
+    int rc = lmc_outputs_check(outs, 2, all, n_in + n_more, err);
+    const char *slash = strrchr(out, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash == out ? 1 : slash - out) : 1, slash ? out : ".");
+    if (rc == 0 && access(dir, W_OK | X_OK) != 0) /* a read-only directory (the check above sees read-only mounts) */
+        rc = lmc_fail(err, "%s: cannot write there: directory %s is not writable", out, dir);
+    if (rc == 0) rc = lmc_outputs_lock(outs, 2, held, err);
     free(all);
-    return rc ? -1 : 0;
+    return rc;
 }
 
-/* The end of every subcommand: the locks released, the command line string and the parsed lists freed, the exit
- * status. */
+/* The end of every subcommand: the outputs unlocked, the command line string and the parsed lists freed, the
+ * exit status. */
 static int finish(const cli_spec *spec, void *a, char *args, lmc_outputs *held, int rc, const lmc_err *err) {
     lmc_outputs_unlock(held);
     free(args);
@@ -104,11 +108,17 @@ static int finish(const cli_spec *spec, void *a, char *args, lmc_outputs *held, 
     return rc ? cli_fail(err->msg) : 0;
 }
 
-/* The progress line and the clock its rate is measured on (the library only counts bytes). */
-typedef struct wet_progress_out {
+/* The progress line, and the clock its rates and ETA are measured on (the library only counts): the rates are the
+ * phase's own, from the report before the phase began, so that a phase starting late in the run does not
+ * borrow an earlier one's speed. */
+typedef struct corpus_progress_out {
     cli_progress line;
-    double       t0; /* when the run started, seconds (CLOCK_MONOTONIC) */
-} wet_progress_out;
+    const char  *command;  /* "corpus wet" */
+    double       t_phase, t_last; /* seconds (CLOCK_MONOTONIC): the phase's start (the report before it), the last */
+    double       t_shown;         /* when a line was last printed */
+    const char  *phase, *unit;
+    uint64_t     done_phase, done_last, text_phase, text_last;
+} corpus_progress_out;
 
 static double seconds_now(void) {
     struct timespec ts;
@@ -116,12 +126,30 @@ static double seconds_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void wet_progress(const lmc_corpus_progress *p, void *user) {
-    wet_progress_out *out = user;
-    double dt = seconds_now() - out->t0, frac = p->total_bytes ? (double)p->done_bytes / (double)p->total_bytes : 1;
-    char text[200];
-    snprintf(text, sizeof text, "corpus wet: %s, %.0f%% of the input, %.1f MB/s of WET text, ETA %.0f s", p->phase,
-             100 * frac, dt > 0 ? (double)p->text_bytes / 1e6 / dt : 0, frac > 0 ? dt * (1 - frac) / frac : 0);
+static corpus_progress_out progress_out(const char *command) {
+    double now = seconds_now();
+    return (corpus_progress_out){{.tty = isatty(2)}, command, now, now, 0, NULL, NULL, 0, 0, 0, 0};
+}
+
+static void corpus_progress(const lmc_corpus_progress *p, void *user) {
+    corpus_progress_out *out = user;
+    double now = seconds_now();
+    if (!out->phase || strcmp(out->phase, p->phase)) { /* wet's phases count on; code's from 0, in their units */
+        int on = out->unit && !strcmp(out->unit, p->unit) && p->done >= out->done_last;
+        out->phase = p->phase, out->unit = p->unit, out->t_phase = out->t_last;
+        out->done_phase = on ? out->done_last : 0, out->text_phase = on ? out->text_last : 0;
+    }
+    out->t_last = now, out->done_last = p->done, out->text_last = p->text_bytes;
+    if (now - out->t_shown < 1 && p->done < p->total) return; /* a line a second at most (chunks are many) */
+    out->t_shown = now;
+    double dt = now - out->t_phase, rate = dt > 0 ? (double)(p->done - out->done_phase) / dt : 0;
+    double frac = p->total ? (double)p->done / (double)p->total : 1;
+    char text[240], amount[80];
+    if (!strcmp(p->unit, "bytes")) snprintf(amount, sizeof amount, "%.0f%% of the input", 100 * frac);
+    else snprintf(amount, sizeof amount, "%llu of %llu %s", (unsigned long long)p->done, (unsigned long long)p->total, p->unit);
+    snprintf(text, sizeof text, "%s: %s, %s, %.1f MB/s of text, ETA %.0f s", out->command, p->phase, amount,
+             dt > 0 ? (double)(p->text_bytes - out->text_phase) / 1e6 / dt : 0,
+             rate > 0 ? (double)(p->total - p->done) / rate : 0);
     cli_progress_show(&out->line, text, 0);
 }
 
@@ -149,13 +177,13 @@ static int cmd_corpus_wet(int argc, char **argv) {
     o.quality = a.quality, o.quality_ref = a.quality_ref;
     char *args = joined_args(argc, argv);
     o.arguments = args;
-    wet_progress_out prog = {{.tty = isatty(2)}, seconds_now()};
-    if (!a.quiet) o.progress = wet_progress, o.progress_user = &prog;
+    corpus_progress_out prog = progress_out("corpus wet");
+    if (!a.quiet) o.progress = corpus_progress, o.progress_user = &prog;
     lmc_corpus_summary s;
     lmc_err err = {{0}};
     lmc_outputs *held = NULL;
-    const char *side[] = {a.lid_model, a.quality_ref, a.exclude, NULL};
-    rc = claim_outputs(a.output, a.inputs.v, a.inputs.n, side, &held, &err);
+    const char *more[] = {a.lid_model, a.quality_ref, a.exclude};
+    rc = claim_outputs(a.output, (const char *const *)a.inputs.v, (size_t)a.inputs.n, more, 3, &held, &err);
     if (rc == 0) rc = lmc_corpus_wet(&o, a.inputs.v, (size_t)a.inputs.n, a.output, &s, &err);
     cli_progress_end(&prog.line);
     if (rc == 0) {
@@ -173,6 +201,7 @@ static int cmd_corpus_wet(int argc, char **argv) {
 typedef struct code_args {
     const char *output, *created_after, *created_before, *repo_meta, *tokenizer, *near;
     long        seed, segment_files, threads;
+    int         quiet;
     cli_list    inputs;
 } code_args;
 
@@ -194,6 +223,7 @@ static const cli_opt CODE_OPTS[] = {
     {"--segment-files", NULL, CLI_INT, "N", 1, 1000000, offsetof(code_args, segment_files),
      "files per segment (meta.segment: a repository's files by path, in runs of N) for lmc corpus sample --by segment"},
     CLI_THREADS(offsetof(code_args, threads), "threads (0: all cores); the output is the same bytes at any count"),
+    CLI_QUIET(offsetof(code_args, quiet), "no progress lines"),
     {0}};
 
 const cli_spec corpus_code_spec = {
@@ -231,12 +261,15 @@ static int cmd_corpus_code(int argc, char **argv) {
     o.segment_files = a.segment_files, o.threads = (int)a.threads;
     char *args = joined_args(argc, argv);
     o.arguments = args;
+    corpus_progress_out prog = progress_out("corpus code");
+    if (!a.quiet) o.progress = corpus_progress, o.progress_user = &prog;
     lmc_corpus_summary s;
     lmc_err err = {{0}};
     lmc_outputs *held = NULL;
-    const char *side[] = {a.repo_meta, a.tokenizer, NULL};
-    rc = claim_outputs(a.output, a.inputs.v, a.inputs.n, side, &held, &err);
+    const char *more[] = {a.repo_meta, a.tokenizer};
+    rc = claim_outputs(a.output, (const char *const *)a.inputs.v, (size_t)a.inputs.n, more, 2, &held, &err);
     if (rc == 0) rc = lmc_corpus_code(&o, a.inputs.v, (size_t)a.inputs.n, a.output, &s, &err);
+    cli_progress_end(&prog.line);
     if (rc == 0) {
         char m[4200];
         printf("%s: %zu of %zu .py files kept, %zu characters, %zu bytes; manifest %s\n", a.output, s.docs, s.records,
@@ -250,7 +283,7 @@ static int cmd_corpus_code(int argc, char **argv) {
 typedef struct arxiv_args {
     const char *output, *meta, *category, *after, *before, *pandoc;
     double      timeout;
-    int         format;
+    int         format, quiet;
     cli_list    tars;
 } arxiv_args;
 
@@ -269,6 +302,7 @@ static const cli_opt ARXIV_OPTS[] = {
     {"--format", NULL, CLI_CHOICE, "markdown|latex", 0, 0, offsetof(arxiv_args, format),
      "markdown: pandoc's conversion (the paper's); latex: the main file's LaTeX as it is"},
     CLI_OUTPUT(offsetof(arxiv_args, output), "OUT.jsonl", "the corpus (JSON Lines, written atomically, with a manifest)"),
+    CLI_QUIET(offsetof(arxiv_args, quiet), "no progress lines"),
     {0}};
 
 const cli_spec corpus_arxiv_spec = {
@@ -298,10 +332,12 @@ static int cmd_corpus_arxiv(int argc, char **argv) {
     o.arguments = args;
     lmc_corpus_summary s;
     lmc_err err = {{0}};
+    corpus_progress_out prog = progress_out("corpus arxiv");
+    if (!a.quiet) o.progress = corpus_progress, o.progress_user = &prog;
     lmc_outputs *held = NULL;
-    const char *side[] = {a.meta, NULL};
-    rc = claim_outputs(a.output, a.tars.v, a.tars.n, side, &held, &err);
+    rc = claim_outputs(a.output, (const char *const *)a.tars.v, (size_t)a.tars.n, &a.meta, 1, &held, &err);
     if (rc == 0) rc = lmc_corpus_arxiv(&o, a.tars.v, (size_t)a.tars.n, a.output, &s, &err);
+    cli_progress_end(&prog.line);
     if (rc == 0) {
         char m[4200];
         printf("%s: %zu papers, %zu characters, %zu bytes from %zu tar members (%zu problems); manifest %s\n", a.output,
@@ -340,8 +376,7 @@ static int cmd_corpus_hashes(int argc, char **argv) {
     size_t n;
     lmc_err err = {{0}};
     lmc_outputs *held = NULL;
-    const char *side[] = {NULL};
-    rc = claim_outputs(a.output, a.inputs.v, a.inputs.n, side, &held, &err);
+    rc = claim_outputs(a.output, (const char *const *)a.inputs.v, (size_t)a.inputs.n, NULL, 0, &held, &err);
     if (rc == 0) rc = lmc_corpus_hashes(a.inputs.v, (size_t)a.inputs.n, (lmc_overlap_unit)a.unit, args, a.output, &n, &err);
     if (rc == 0) printf("%s: %zu distinct %s hashes\n", a.output, n, a.unit ? "13-gram" : "line");
     return finish(&corpus_hashes_spec, &a, args, held, rc, &err);
@@ -385,8 +420,8 @@ static int cmd_corpus_decontam(int argc, char **argv) {
     lmc_corpus_summary s;
     lmc_err err = {{0}};
     lmc_outputs *held = NULL;
-    const char *side[] = {a.in, a.against, NULL};
-    rc = claim_outputs(a.output, NULL, 0, side, &held, &err);
+    const char *ins[] = {a.in, a.against};
+    rc = claim_outputs(a.output, ins, 2, NULL, 0, &held, &err);
     if (rc == 0) rc = lmc_corpus_decontam(&o, a.output, &s, &err);
     if (rc == 0) printf("%s: %zu documents kept, %zu characters\n", a.output, s.docs, s.chars);
     return finish(&corpus_decontam_spec, &a, args, held, rc, &err);
@@ -431,8 +466,7 @@ static int cmd_corpus_sample(int argc, char **argv) {
     lmc_corpus_summary s;
     lmc_err err = {{0}};
     lmc_outputs *held = NULL;
-    const char *side[] = {a.in, NULL};
-    rc = claim_outputs(a.output, NULL, 0, side, &held, &err);
+    rc = claim_outputs(a.output, &a.in, 1, NULL, 0, &held, &err);
     if (rc == 0) rc = lmc_corpus_sample(&o, a.output, &s, &err);
     if (rc == 0) printf("%s: %zu of %zu documents, %zu characters, %zu bytes\n", a.output, s.docs, s.records, s.chars, s.bytes);
     return finish(&corpus_sample_spec, &a, args, held, rc, &err);
@@ -477,6 +511,10 @@ typedef struct corpus_args {
 } corpus_args;
 
 static const cli_opt CORPUS_OPTS[] = {{0}};
+
+const cli_spec *const corpus_sub_specs[] = {&corpus_wet_spec,      &corpus_code_spec,   &corpus_arxiv_spec,
+                                              &corpus_hashes_spec,   &corpus_decontam_spec, &corpus_sample_spec,
+                                              &corpus_stats_spec,    NULL};
 
 const cli_spec corpus_spec = {
     "corpus", "build fresh evaluation corpora offline (cc, python, arxiv_math), decontaminate, sample, count",

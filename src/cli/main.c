@@ -44,7 +44,11 @@ static void print_markdown(void) {
         printf("| [`lmc %s`](#lmc-%s) | %s |\n", COMMANDS[i].spec->name, COMMANDS[i].spec->name,
                COMMANDS[i].spec->summary);
     printf("\n");
-    for (size_t i = 0; i < N_COMMANDS; i++) cli_print_markdown(COMMANDS[i].spec);
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        cli_print_markdown(COMMANDS[i].spec);
+        if (COMMANDS[i].spec == &corpus_spec) /* a command of subcommands: theirs, one heading level down */
+            for (const cli_spec *const *sub = corpus_sub_specs; *sub; sub++) cli_print_markdown_at(*sub, 3);
+    }
 }
 
 static int print_version(void) {

@@ -242,8 +242,8 @@ static void md_cell(const char *t) {
     }
 }
 
-void cli_print_markdown(const cli_spec *s) {
-    printf("## lmc %s\n\n%s\n\n```\n%s\n```\n\n", s->name, s->summary, s->usage);
+void cli_print_markdown_at(const cli_spec *s, int level) {
+    printf("%.*s lmc %s\n\n%s\n\n```\n%s\n```\n\n", level, "####", s->name, s->summary, s->usage);
     for (const char *p = s->about; *p; p++) fputs(*p == '\n' ? "\n\n" : (char[2]){*p, 0}, stdout);
     printf("\n\n| option | value | also | what it does |\n|---|---|---|---|\n");
     for (const cli_opt *o = s->opts; o->name; o++) {
@@ -261,3 +261,5 @@ void cli_print_markdown(const cli_spec *s) {
     }
     printf("| `-h, --help` |  |  | this help |\n\n");
 }
+
+void cli_print_markdown(const cli_spec *s) { cli_print_markdown_at(s, 2); }

@@ -79,5 +79,7 @@ void cli_print_help(const cli_spec *s);
 
 /* The same as a Markdown section of docs/cli.md (heading, usage, about, a table of options). */
 void cli_print_markdown(const cli_spec *s);
+/* The same at heading depth level (2: "##"; a subcommand of a command, such as lmc corpus wet: 3). */
+void cli_print_markdown_at(const cli_spec *s, int level);
 
 #endif

@@ -16,6 +16,17 @@ int lmc_read_file_or_gz(const char *path, char **data, size_t *len, char *found_
 /* The pid of another process holding a flock on fd's file (from /proc/locks); 0 when unknown. */
 int lmc_lock_holder(int fd);
 
+/* A whole file mapped read-only (PROT_READ, MAP_PRIVATE): model weights, WET files. An empty file has data NULL
+ * and size 0. */
+typedef struct lmc_map {
+    const uint8_t *data;
+    size_t         size;
+} lmc_map;
+
+/* Maps the regular file at path; errors name it ("cannot open: ...", "not a regular file", "cannot mmap"). */
+int  lmc_map_file(const char *path, lmc_map *m, lmc_err *err);
+void lmc_unmap(lmc_map *m); /* and zeroes m; no-op on a zeroed one */
+
 bool lmc_file_exists(const char *path);
 bool lmc_is_dir(const char *path);
 

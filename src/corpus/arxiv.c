@@ -353,6 +353,8 @@ typedef struct arxiv_run {
     size_t                n_problems;
     lmc_buf               out;                /* the JSON lines */
     size_t                docs, chars, bytes;
+    uint64_t              tar_done, tar_total, gz_bytes; /* progress: bytes of the tars before this one, of all;
+                                                          * papers' gzip read */
 } arxiv_run;
 
 static void problem(arxiv_run *r, const char *tar, const char *member, const char *what) {
@@ -471,6 +473,9 @@ static void source_tar(arxiv_run *r, const char *path) {
         buf = realloc(buf, (size_t)size + 1);
         if (!buf || archive_read_data(a, buf, (size_t)size) != (la_ssize_t)size) { rc = ARCHIVE_FATAL; break; }
         paper(r, path, name, buf, (size_t)size);
+        r->gz_bytes += (uint64_t)size;
+        corpus_report(r->o->progress, r->o->progress_user, "papers", "bytes",
+                      r->tar_done + (uint64_t)archive_filter_bytes(a, -1), r->tar_total, r->gz_bytes);
     }
     if (rc == ARCHIVE_FATAL) problem(r, path, "", archive_error_string(a) ? archive_error_string(a) : "corrupt tar");
     free(buf);
@@ -505,11 +510,18 @@ int lmc_corpus_arxiv(const lmc_arxiv_opts *o, const char *const *tars, size_t n_
     if (!o->meta) return lmc_fail(err, "corpus arxiv: no metadata file (--meta)");
     if (!o->latex && !corpus_program_found(r.program))
         return lmc_fail(err, "%s: program not found (Debian package pandoc; or --format latex keeps the LaTeX)", r.program);
-    for (size_t i = 0; i < n_tars; i++)
-        if (!lmc_file_exists(tars[i])) return lmc_fail(err, "%s: cannot open: no such file", tars[i]);
+    for (size_t i = 0; i < n_tars; i++) {
+        struct stat st;
+        if (stat(tars[i], &st) != 0) return lmc_fail(err, "%s: cannot open: no such file", tars[i]);
+        r.tar_total += (uint64_t)st.st_size;
+    }
     if (meta_read(&r.meta, o, err)) return -1;
     describe(&r);
-    for (size_t i = 0; i < n_tars; i++) source_tar(&r, tars[i]);
+    for (size_t i = 0; i < n_tars; i++) {
+        source_tar(&r, tars[i]);
+        struct stat st;
+        r.tar_done += stat(tars[i], &st) == 0 ? (uint64_t)st.st_size : 0;
+    }
     r.f[A_CONVERT].chars_in = r.f[A_CONVERT].chars_out;
     const char **inputs = lmc_xcalloc(n_tars + 1, sizeof *inputs);
     inputs[0] = o->meta;

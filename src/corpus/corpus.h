@@ -1,5 +1,5 @@
 /* corpus.h — what the stages of `lmc corpus` share inside the library (the public API is include/lmc_corpus.h):
- * line rules (normalize.c), the WET reader (warc.c), the line-hash table (dedup.c), language id (lid.c) and the
+ * line rules (normalize.c), the WET reader (warc.c), the sets of hashes (dedup.c), language id (lid.c) and the
  * manifest's pieces (manifest.c). */
 #ifndef LMC_CORPUS_INTERNAL_H
 #define LMC_CORPUS_INTERNAL_H
@@ -7,8 +7,10 @@
 #include "common/util.h"
 #include "lmc_corpus.h"
 
+#include <nettle/sha2.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <zlib.h>
 
 /* ---- normalize.c ------------------------------------------------------------------------------- */
 
@@ -38,7 +40,14 @@ static inline uint64_t corpus_splitmix64(uint64_t x) {
     return x ^ (x >> 31);
 }
 
-/* ---- warc.c: one WET file, read whole ------------------------------------------------------------ */
+/* A progress report to fn (NULL: none). */
+static inline void corpus_report(lmc_corpus_progress_fn fn, void *user, const char *phase, const char *unit,
+                                 uint64_t done, uint64_t total, uint64_t text_bytes) {
+    lmc_corpus_progress p = {phase, unit, done, total, text_bytes};
+    if (fn) fn(&p, user);
+}
+
+/* ---- warc.c: WET files, a chunk of records at a time ------------------------------------------------ */
 
 /* A piece of wet_file.arena. */
 typedef struct span {
@@ -62,46 +71,104 @@ typedef struct wet_record {
     wet_status status;
 } wet_record;
 
+/* Records: one chunk's (wet_reader_next) or a whole file's (wet_file_parse). */
 typedef struct wet_file {
-    lmc_buf     arena;          /* header values, titles and contents */
+    lmc_buf     arena;          /* header values, titles and contents (a chunk's: as long as its text) */
     wet_record *recs;           /* (n) in file order */
     size_t      n, cap;
-    size_t      raw_bytes;      /* as on disk */
-    size_t      text_bytes;     /* after gunzip */
+    size_t      raw_bytes;      /* wet_file_parse: as on disk */
+    size_t      text_bytes;     /* wet_file_parse: after gunzip */
     size_t      length_mismatches; /* Content-Length that did not land on the next record: resynchronised */
-    char        gzip_problem[200]; /* "" or what was wrong with the gzip stream (the text before it is kept) */
-    char        sha256[65];     /* of the bytes on disk */
+    char        gzip_problem[200]; /* wet_file_parse: "" or what was wrong with the gzip stream */
 } wet_file;
 
-/* Reads and parses path (want_sha256: and fills f->sha256). Fails only when the file cannot be read; damage
- * inside it is counted. */
-int  wet_file_read(const char *path, int want_sha256, wet_file *f, lmc_err *err);
-void wet_file_free(wet_file *f);
-/* The same over bytes in memory (f zeroed by the caller); -1 only when out of memory. */
-int  wet_file_parse(const uint8_t *raw, size_t n, wet_file *f);
 /* The piece of the arena a span names. */
 static inline const char *wet_at(const wet_file *f, span s) { return f->arena.p + s.off; }
+void wet_file_free(wet_file *f);
 
-/* ---- dedup.c: distinct line hashes, with the first document and how many documents have each ----------- */
+/* Text parsed at once by default: big enough for every thread to have many records, small enough to stay in
+ * the caches' neighbourhood and to bound memory (a longer record gets a longer chunk). */
+#define WET_CHUNK (16u << 20)
 
-typedef struct hash_entry {
-    uint64_t key;       /* the line hash (0 is stored as 1: 0 marks an empty slot) */
-    uint32_t first_doc; /* the first document (scope order) that has it */
-    uint32_t n_docs;    /* documents that have it, saturating at 2 */
-} hash_entry;
+/* One WET file read a chunk at a time: mapped, gunzipped as it goes (gzip: members until damage; else plain). */
+typedef struct wet_reader {
+    lmc_map        map;        /* the file (zeroed for bytes in memory) */
+    const uint8_t *raw;        /* (raw_n) the bytes as on disk */
+    size_t         raw_n;
+    int            gz;         /* raw starts with the gzip magic */
+    z_stream       z;
+    int            in_member, in_done; /* inside a gzip member; no more text (the inflating side's) */
+    size_t         in_pos;     /* raw bytes inflated */
+    struct wet_inflater *bg;   /* a thread inflating the next piece (a gzip file of more than two chunks), else NULL */
+    size_t         got_pos;    /* raw bytes that the text taken so far covers */
+    int            got_done;   /* that text ends the input */
+    lmc_buf        text;       /* gzip: inflated text, [start, len) not parsed yet */
+    size_t         start;      /* where parsing goes on: into text (gzip) or raw (plain) */
+    size_t         chunk;      /* text parsed at once */
+    int            done;
+    size_t         next_index; /* the next record's number in the file */
+    size_t         text_bytes; /* text read so far (after gunzip) */
+    size_t         length_mismatches;
+    char           gzip_problem[200]; /* "" or what was wrong with the gzip stream (the text before it is kept);
+                                       * read it once wet_reader_next has returned 0 */
+    int            want_sha;
+    struct sha256_ctx sha;     /* of raw[0..sha_pos) */
+    size_t         sha_pos;
+} wet_reader;
+
+/* Opens path (chunk 0: WET_CHUNK); want_sha256: hash the bytes on disk as they are read (wet_reader_sha256). */
+int  wet_reader_open(wet_reader *rd, const char *path, size_t chunk, int want_sha256, lmc_err *err);
+/* The same over bytes in memory (kept by the caller). */
+void wet_reader_open_memory(wet_reader *rd, const uint8_t *raw, size_t n, size_t chunk, int want_sha256);
+/* The next chunk's records into f (reused from call to call; zeroed before the first): 1, or 0 at the end of the
+ * file. The records are the same, numbered the same, at any chunk size and thread count. */
+int  wet_reader_next(wet_reader *rd, wet_file *f);
+/* Raw bytes (as on disk) read so far. */
+size_t wet_reader_raw_done(const wet_reader *rd);
+/* The sha256 of the whole file as 64 hex digits (want_sha256). */
+void wet_reader_sha256(wet_reader *rd, char hex[65]);
+void wet_reader_close(wet_reader *rd);
+/* Every record of raw[0..n) at once (chunk 0: WET_CHUNK), f's spans into one arena. */
+int  wet_file_parse(const uint8_t *raw, size_t n, size_t chunk, wet_file *f);
+
+/* ---- dedup.c: the distinct line hashes of a dedup scope; a plain set of uint64 ----------------------------- */
+
+typedef struct line_set {
+    uint64_t *keys;      /* (n) sorted, distinct */
+    uint64_t *multi;     /* ((n + 63) / 64) bit i: keys[i] is in two or more documents */
+    uint64_t *claimed;   /* ((n + 63) / 64 + 1) bit i: a document has kept keys[i] (after line_set_seal) */
+    size_t    n;
+    uint64_t *batch;     /* (nb of batch_cap) documents' distinct hashes not merged yet */
+    size_t    nb, batch_cap;
+    size_t   *dir;       /* (2^dir_bits + 1) after line_set_seal: the first key of each top-bits bucket */
+    int       dir_bits;
+    size_t    peak;      /* the most bytes held (line_set_bytes, and a merge's scratch) */
+} line_set;
+
+/* Adds documents' hashes: each document's distinct ones (corpus_sort_unique), any number of documents at once,
+ * in any order (the set does not depend on it). */
+void   line_set_add(line_set *s, const uint64_t *h, size_t n);
+/* Merges what is pending; the set is then read (line_set_find, _multi) and claimed (line_set_claim). */
+void   line_set_seal(line_set *s);
+/* keys' index of key, SIZE_MAX when absent. */
+size_t line_set_find(const line_set *s, uint64_t key);
+int    line_set_multi(const line_set *s, size_t i);
+/* Marks keys[i] kept; 1 when it was not yet (atomic: threads may claim different keys at once). */
+int    line_set_claim(line_set *s, size_t i);
+/* Bytes the set holds now (keys, bits, batch, directory). */
+size_t line_set_bytes(const line_set *s);
+void   line_set_free(line_set *s);
+/* Sorts h[0..n) and drops repeats; returns how many are left. */
+size_t corpus_sort_unique(uint64_t *h, size_t n);
 
 typedef struct hash_table {
-    hash_entry *slots; /* (cap), cap a power of two, at most half full */
-    size_t      cap, n;
+    uint64_t *slots; /* (cap), cap a power of two, at most half full; 0 marks an empty slot (0 is stored as 1) */
+    size_t    cap, n;
 } hash_table;
 
-void              hash_table_clear(hash_table *t);
-void              hash_table_free(hash_table *t);
-/* Counts one document's distinct hashes (hashes[0..n), may repeat: counted once). */
-void              hash_table_add_doc(hash_table *t, const uint64_t *hashes, size_t n, uint32_t doc);
-const hash_entry *hash_table_find(const hash_table *t, uint64_t key);
+void hash_table_free(hash_table *t);
 /* Adds key if it is not there; returns 1 when it was added (the first time), 0 when it was already there. */
-int               hash_table_insert(hash_table *t, uint64_t key);
+int  hash_table_insert(hash_table *t, uint64_t key);
 
 /* ---- lid.c: fastText as a program --------------------------------------------------------------------- */
 
@@ -191,8 +258,10 @@ typedef struct code_set {
 } code_set;
 
 /* Reads every input (a git repository, a directory, a .tar/.tar.gz/.tgz) into s; before (YYYY-MM-DD or NULL)
- * picks a git repository's last commit before that day. Fails only when an input cannot be opened at all. */
-int  code_sources_read(const char *const *inputs, size_t n, const char *before, code_set *s, lmc_err *err);
+ * picks a git repository's last commit before that day. Fails only when an input cannot be opened at all.
+ * Reports "reading" after every input. */
+int  code_sources_read(const char *const *inputs, size_t n, const char *before, code_set *s,
+                       lmc_corpus_progress_fn progress, void *user, lmc_err *err);
 void code_set_free(code_set *s);
 /* A tarball held in memory as the one repository of s (for the fuzz target; damage goes to repos[0].problem). */
 void code_tar_read_memory(const void *data, size_t n, code_set *s);
@@ -205,9 +274,10 @@ void corpus_arxiv_meta_scan(const char *data, size_t n, const char *category, si
 /* ---- minhash.c: CodeParrot's near-dedup -------------------------------------------------------------------- */
 
 /* drop[i] = 1 for every file that is a near-duplicate (Jaccard of token sets >= threshold) of a kept file before
- * it in its cluster; files with fewer than 10 tokens are left alone. Returns the number dropped. */
+ * it in its cluster; files with fewer than 10 tokens are left alone. Returns the number dropped. Reports
+ * "near-dedup" after every block of signatures. */
 size_t code_near_dedup(const char *const *texts, const size_t *lens, size_t n, double threshold, unsigned char *drop,
-                       size_t *clusters);
+                       size_t *clusters, lmc_corpus_progress_fn progress, void *user);
 
 /* ---- manifest.c ------------------------------------------------------------------------------------ */
 

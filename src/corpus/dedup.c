@@ -1,38 +1,38 @@
-/* dedup.c — the line-hash table of paragraph dedup: open addressing over 16-byte entries (the hash, the first
- * document that has it, how many documents do), grown to stay at most half full. Memory: 32 to 64 bytes per
- * distinct line of the dedup scope. */
+/* dedup.c — the sets of hashes.
+ *
+ * line_set, paragraph dedup's: the distinct line hashes of a dedup scope as one sorted array of uint64 (8 bytes
+ * per distinct line) with two bits beside each (in two or more documents; kept by a document in the pass that
+ * writes). Hashes arrive as each document's distinct ones, collected in a batch that is sorted (radix) and merged
+ * into the array, in place from the back, when full; the batch is 1/16 of the array (at least 1 Mi entries), so
+ * merging stays linear overall and the peak is about 9 bytes per distinct line plus the fixed batch. Lookups
+ * go through a directory by the top bits (SHA-1 prefixes are uniform; 16 to 32 keys per bucket, at most half a
+ * byte per line) and a binary search inside the bucket: a few cache lines, like a hash table at a third to a
+ * quarter of its memory.
+ *
+ * hash_table: a plain set of uint64 (open addressing, at most half full) for the small exact-dedup sets of
+ * `corpus code`. */
 #include "corpus/corpus.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static size_t slot_of(uint64_t key, size_t cap) { return (size_t)((key * 0x9e3779b97f4a7c15ull) >> 17) & (cap - 1); }
+/* ---- radix sort ----------------------------------------------------------------------------------- */
 
-static uint64_t stored_key(uint64_t key) { return key ? key : 1; }
-
-static hash_entry *probe(hash_entry *slots, size_t cap, uint64_t key) {
-    size_t i = slot_of(key, cap);
-    while (slots[i].key && slots[i].key != key) i = (i + 1) & (cap - 1);
-    return &slots[i];
-}
-
-static void grow(hash_table *t) {
-    size_t cap = t->cap ? t->cap * 2 : 1 << 12;
-    hash_entry *slots = lmc_xcalloc(cap, sizeof *slots);
-    for (size_t i = 0; i < t->cap; i++)
-        if (t->slots[i].key) *probe(slots, cap, t->slots[i].key) = t->slots[i];
-    free(t->slots);
-    t->slots = slots, t->cap = cap;
-}
-
-void hash_table_clear(hash_table *t) {
-    if (t->slots) memset(t->slots, 0, t->cap * sizeof *t->slots);
-    t->n = 0;
-}
-
-void hash_table_free(hash_table *t) {
-    free(t->slots);
-    memset(t, 0, sizeof *t);
+/* Sorts a[0..n) with tmp[0..n) as scratch: eight stable passes over the bytes, low to high. */
+static void radix_sort(uint64_t *a, uint64_t *tmp, size_t n) {
+    size_t (*count)[256] = lmc_xcalloc(8, sizeof *count);
+    for (size_t i = 0; i < n; i++)
+        for (int b = 0; b < 8; b++) count[b][(a[i] >> (8 * b)) & 0xff]++;
+    uint64_t *src = a, *dst = tmp;
+    for (int b = 0; b < 8; b++) {
+        if (count[b][(src[0] >> (8 * b)) & 0xff] == n) continue; /* every key has this byte: nothing to do */
+        size_t at = 0;
+        for (int v = 0; v < 256; v++) { size_t c = count[b][v]; count[b][v] = at; at += c; }
+        for (size_t i = 0; i < n; i++) dst[count[b][(src[i] >> (8 * b)) & 0xff]++] = src[i];
+        uint64_t *t = src; src = dst, dst = t;
+    }
+    if (src != a) memcpy(a, src, n * sizeof *a);
+    free(count);
 }
 
 static int cmp_u64(const void *a, const void *b) {
@@ -40,30 +40,168 @@ static int cmp_u64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-void hash_table_add_doc(hash_table *t, const uint64_t *hashes, size_t n, uint32_t doc) {
-    uint64_t *h = lmc_xmalloc((n ? n : 1) * sizeof *h);
-    for (size_t i = 0; i < n; i++) h[i] = stored_key(hashes[i]);
-    qsort(h, n, sizeof *h, cmp_u64); /* a line counts once per document */
-    for (size_t i = 0; i < n; i++) {
-        if (i && h[i] == h[i - 1]) continue;
-        if (2 * (t->n + 1) > t->cap) grow(t);
-        hash_entry *e = probe(t->slots, t->cap, h[i]);
-        if (!e->key) { e->key = h[i], e->first_doc = doc, e->n_docs = 1, t->n++; }
-        else if (e->n_docs < 2) e->n_docs++;
-    }
-    free(h);
+size_t corpus_sort_unique(uint64_t *h, size_t n) {
+    if (n < 2) return n;
+    if (n >= 512) { /* radix: linear, and qsort's calls through a comparison cost more from here up */
+        uint64_t *tmp = lmc_xmalloc(n * sizeof *tmp);
+        radix_sort(h, tmp, n);
+        free(tmp);
+    } else qsort(h, n, sizeof *h, cmp_u64);
+    size_t u = 1;
+    for (size_t i = 1; i < n; i++)
+        if (h[i] != h[u - 1]) h[u++] = h[i];
+    return u;
 }
 
-const hash_entry *hash_table_find(const hash_table *t, uint64_t key) {
-    if (!t->cap) return NULL;
-    const hash_entry *e = probe(t->slots, t->cap, stored_key(key));
-    return e->key ? e : NULL;
+/* ---- line_set ----------------------------------------------------------------------------------------- */
+
+#define BATCH_MIN ((size_t)1 << 20)
+
+static int  bit_get(const uint64_t *w, size_t i) { return (int)(w[i >> 6] >> (i & 63) & 1); }
+static void bit_put(uint64_t *w, size_t i, int v) {
+    w[i >> 6] = (w[i >> 6] & ~(1ull << (i & 63))) | ((uint64_t)(v != 0) << (i & 63));
+}
+
+/* The batch, sorted and merged into keys: a key already there, or twice in the batch (two documents: each
+ * document's hashes arrive distinct), is marked as in two or more documents. */
+static void flush(line_set *s) {
+    if (!s->nb) return;
+    uint64_t *tmp = lmc_xmalloc(s->nb * sizeof *tmp);
+    radix_sort(s->batch, tmp, s->nb);
+    uint8_t *many = (uint8_t *)tmp; /* the batch's runs: distinct keys into batch[0..u), their "twice" flags */
+    size_t u = 0;
+    for (size_t i = 0; i < s->nb;) {
+        size_t j = i + 1;
+        while (j < s->nb && s->batch[j] == s->batch[i]) j++;
+        s->batch[u] = s->batch[i], many[u++] = j - i > 1;
+        i = j;
+    }
+    size_t fresh = 0; /* batch keys not yet in keys */
+    for (size_t i = 0, k = 0; i < u; i++) {
+        while (k < s->n && s->keys[k] < s->batch[i]) k++;
+        fresh += k == s->n || s->keys[k] != s->batch[i];
+    }
+    size_t n = s->n + fresh, words = (n + 63) / 64, old_words = (s->n + 63) / 64;
+    s->keys = lmc_xrealloc(s->keys, (n ? n : 1) * sizeof *s->keys);
+    s->multi = lmc_xrealloc(s->multi, (words ? words : 1) * sizeof *s->multi);
+    memset(s->multi + old_words, 0, (words - old_words) * sizeof *s->multi);
+    size_t i = s->n, j = u, k = n; /* merge from the back: k >= i, so nothing is overwritten before it is read */
+    while (j > 0) {
+        uint64_t b = s->batch[j - 1];
+        if (i > 0 && s->keys[i - 1] > b) {
+            k--, i--;
+            s->keys[k] = s->keys[i];
+            bit_put(s->multi, k, bit_get(s->multi, i));
+        } else if (i > 0 && s->keys[i - 1] == b) {
+            k--, i--, j--;
+            s->keys[k] = b;
+            bit_put(s->multi, k, 1);
+        } else {
+            k--, j--;
+            s->keys[k] = b;
+            bit_put(s->multi, k, many[j]);
+        }
+    }
+    s->n = n;
+    size_t bytes = line_set_bytes(s) + s->nb * sizeof *tmp;
+    if (bytes > s->peak) s->peak = bytes;
+    s->nb = 0;
+    free(tmp);
+    size_t cap = s->n / 16 > BATCH_MIN ? s->n / 16 : BATCH_MIN;
+    if (cap != s->batch_cap) {
+        free(s->batch);
+        s->batch = lmc_xmalloc(cap * sizeof *s->batch), s->batch_cap = cap;
+    }
+}
+
+void line_set_add(line_set *s, const uint64_t *h, size_t n) {
+    while (n) {
+        if (!s->batch_cap) s->batch = lmc_xmalloc(BATCH_MIN * sizeof *s->batch), s->batch_cap = BATCH_MIN;
+        size_t take = s->batch_cap - s->nb < n ? s->batch_cap - s->nb : n;
+        memcpy(s->batch + s->nb, h, take * sizeof *h);
+        s->nb += take, h += take, n -= take;
+        if (s->nb == s->batch_cap) flush(s);
+    }
+}
+
+void line_set_seal(line_set *s) {
+    flush(s);
+    free(s->batch);
+    s->batch = NULL, s->batch_cap = 0;
+    free(s->claimed);
+    s->claimed = lmc_xcalloc((s->n + 63) / 64 + 1, sizeof *s->claimed);
+    s->dir_bits = 0; /* 2^dir_bits buckets by the top bits, 16 to 32 keys each */
+    while (s->dir_bits < 40 && ((size_t)1 << (s->dir_bits + 1)) * 16 <= s->n) s->dir_bits++;
+    size_t nb = (size_t)1 << s->dir_bits;
+    free(s->dir);
+    s->dir = lmc_xmalloc((nb + 1) * sizeof *s->dir);
+    for (size_t b = 0, k = 0; b <= nb; b++) {
+        while (k < s->n && (s->dir_bits ? s->keys[k] >> (64 - s->dir_bits) : 0) < b) k++;
+        s->dir[b] = b == nb ? s->n : k;
+    }
+    size_t bytes = line_set_bytes(s);
+    if (bytes > s->peak) s->peak = bytes;
+}
+
+size_t line_set_find(const line_set *s, uint64_t key) {
+    if (!s->n) return SIZE_MAX;
+    uint64_t bucket = s->dir_bits ? key >> (64 - s->dir_bits) : 0;
+    size_t lo = s->dir[bucket], hi = s->dir[bucket + 1];
+    while (lo < hi) { /* the first key >= key in [lo, hi) */
+        size_t m = lo + (hi - lo) / 2;
+        if (s->keys[m] < key) lo = m + 1;
+        else hi = m;
+    }
+    return lo < s->n && s->keys[lo] == key ? lo : SIZE_MAX;
+}
+
+int line_set_multi(const line_set *s, size_t i) { return bit_get(s->multi, i); }
+
+int line_set_claim(line_set *s, size_t i) {
+    uint64_t bit = 1ull << (i & 63);
+    return !(__atomic_fetch_or(&s->claimed[i >> 6], bit, __ATOMIC_RELAXED) & bit);
+}
+
+size_t line_set_bytes(const line_set *s) {
+    size_t dir = s->dir ? (((size_t)1 << s->dir_bits) + 1) * sizeof *s->dir : 0;
+    return s->n * sizeof *s->keys + 2 * ((s->n + 63) / 64) * sizeof(uint64_t) + s->batch_cap * sizeof *s->batch + dir;
+}
+
+void line_set_free(line_set *s) {
+    free(s->keys), free(s->multi), free(s->claimed), free(s->batch), free(s->dir);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- hash_table: a set of uint64 ------------------------------------------------------------------------ */
+
+static size_t slot_of(uint64_t key, size_t cap) { return (size_t)((key * 0x9e3779b97f4a7c15ull) >> 17) & (cap - 1); }
+
+static uint64_t stored_key(uint64_t key) { return key ? key : 1; } /* 0 marks an empty slot */
+
+static uint64_t *probe(uint64_t *slots, size_t cap, uint64_t key) {
+    size_t i = slot_of(key, cap);
+    while (slots[i] && slots[i] != key) i = (i + 1) & (cap - 1);
+    return &slots[i];
+}
+
+static void grow(hash_table *t) {
+    size_t cap = t->cap ? t->cap * 2 : 1 << 12;
+    uint64_t *slots = lmc_xcalloc(cap, sizeof *slots);
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->slots[i]) *probe(slots, cap, t->slots[i]) = t->slots[i];
+    free(t->slots);
+    t->slots = slots, t->cap = cap;
+}
+
+void hash_table_free(hash_table *t) {
+    free(t->slots);
+    memset(t, 0, sizeof *t);
 }
 
 int hash_table_insert(hash_table *t, uint64_t key) {
     if (2 * (t->n + 1) > t->cap) grow(t);
-    hash_entry *e = probe(t->slots, t->cap, stored_key(key));
-    if (e->key) return 0;
-    e->key = stored_key(key), e->n_docs = 1, t->n++;
+    uint64_t *e = probe(t->slots, t->cap, stored_key(key));
+    if (*e) return 0;
+    *e = stored_key(key), t->n++;
     return 1;
 }

@@ -25,11 +25,6 @@ static uint64_t fnv1a(const char *s, size_t n) {
     return h;
 }
 
-static int cmp_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* The distinct token hashes of text, sorted (*n). */
 static uint64_t *token_set(const char *t, size_t len, size_t *n) {
     size_t cap = 64;
@@ -43,11 +38,7 @@ static uint64_t *token_set(const char *t, size_t len, size_t *n) {
         h[(*n)++] = fnv1a(t + i, j - i);
         i = j;
     }
-    qsort(h, *n, sizeof *h, cmp_u64);
-    size_t k = 0;
-    for (size_t i = 0; i < *n; i++)
-        if (!k || h[i] != h[k - 1]) h[k++] = h[i];
-    *n = k;
+    *n = corpus_sort_unique(h, *n);
     return h;
 }
 
@@ -64,13 +55,18 @@ static double jaccard(const uint64_t *a, size_t na, const uint64_t *b, size_t nb
 
 /* ---- signatures and bands ---------------------------------------------------------------------------------- */
 
+/* Permutation p of a token hash h: splitmix64(h ^ C·(p+1)). Written as a branch-free min over p so that the
+ * compiler runs the 256 permutations in vector lanes. */
 static void signature(const uint64_t *set, size_t n, uint64_t sig[PERMS]) {
-    for (int p = 0; p < PERMS; p++) sig[p] = UINT64_MAX;
-    for (size_t i = 0; i < n; i++)
+    uint64_t salt[PERMS];
+    for (int p = 0; p < PERMS; p++) sig[p] = UINT64_MAX, salt[p] = 0x632be59bd9b4e019ull * (uint64_t)(p + 1);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t h = set[i];
         for (int p = 0; p < PERMS; p++) {
-            uint64_t v = corpus_splitmix64(set[i] ^ (0x632be59bd9b4e019ull * (uint64_t)(p + 1)));
-            if (v < sig[p]) sig[p] = v;
+            uint64_t v = corpus_splitmix64(h ^ salt[p]);
+            sig[p] = v < sig[p] ? v : sig[p];
         }
+    }
 }
 
 typedef struct band_key {
@@ -127,18 +123,24 @@ static size_t extremes(size_t n, size_t *parent, uint64_t **sets, const size_t *
 }
 
 size_t code_near_dedup(const char *const *texts, const size_t *lens, size_t n, double threshold, unsigned char *drop,
-                       size_t *clusters) {
+                       size_t *clusters, lmc_corpus_progress_fn progress, void *user) {
     uint64_t **sets = lmc_xcalloc(n ? n : 1, sizeof *sets);
     size_t *ns = lmc_xcalloc(n ? n : 1, sizeof *ns), *parent = lmc_xmalloc((n ? n : 1) * sizeof *parent);
     band_key *keys = lmc_xmalloc((n ? n : 1) * BANDS * sizeof *keys);
+    uint64_t text = 0;
+    for (size_t b0 = 0; b0 < n; b0 += 4096) { /* blocks, for the progress reports */
+        size_t b1 = b0 + 4096 < n ? b0 + 4096 : n;
 #pragma omp parallel for schedule(dynamic, 8)
-    for (size_t i = 0; i < n; i++) {
-        sets[i] = texts[i] ? token_set(texts[i], lens[i], &ns[i]) : NULL;
-        if (sets[i] && ns[i] < MIN_TOKENS) { free(sets[i]); sets[i] = NULL; }
-        uint64_t sig[PERMS];
-        if (sets[i]) signature(sets[i], ns[i], sig);
-        for (int b = 0; b < BANDS; b++)
-            keys[i * BANDS + b] = (band_key){sets[i] ? corpus_hash_bytes(sig + b * ROWS, ROWS * 8) ^ (uint64_t)b : 0, i};
+        for (size_t i = b0; i < b1; i++) {
+            sets[i] = texts[i] ? token_set(texts[i], lens[i], &ns[i]) : NULL;
+            if (sets[i] && ns[i] < MIN_TOKENS) { free(sets[i]); sets[i] = NULL; }
+            uint64_t sig[PERMS];
+            if (sets[i]) signature(sets[i], ns[i], sig);
+            for (int b = 0; b < BANDS; b++)
+                keys[i * BANDS + b] = (band_key){sets[i] ? corpus_hash_bytes(sig + b * ROWS, ROWS * 8) ^ (uint64_t)b : 0, i};
+        }
+        for (size_t i = b0; i < b1; i++) text += lens[i];
+        corpus_report(progress, user, "near-dedup", "files", b1, n, text);
     }
     size_t n_keys = 0;
     for (size_t i = 0; i < n * BANDS; i++) /* files without a set take no part */

@@ -1,6 +1,7 @@
 /* sources.c — the files `lmc corpus code` reads: a git repository (libgit2: the tree of its last commit before
  * --created-before, dated by its first commit), a plain directory, or a tarball such as `git archive` writes
- * (libarchive: dated by its entries' modification time, which git archive sets to the commit's time). Files
+ * (libarchive: dated by its entries' modification time, which git archive sets to the commit's time; the
+ * commit id from git archive's pax global header). Files
  * whose name does not end in ".py" are counted and not read; files over 1 MiB are counted and not read. */
 #include "corpus/corpus.h"
 
@@ -115,12 +116,58 @@ static struct archive *tar_reader(void) {
     return a;
 }
 
+/* git archive's pax global header: the tar's first block has typeflag 'g' and its data holds records
+ * "LEN key=value\n", one of them "comment=<commit id>" (the commit archived). libarchive reads that header but
+ * does not hand it out, so the first blocks of the (decompressed) stream are read here. */
+static void pax_commit(const unsigned char *b, size_t n, char *commit, size_t cap) {
+    if (n < 512 || b[156] != 'g') return;
+    size_t size = 0;
+    for (int i = 124; i < 136 && b[i] >= '0' && b[i] <= '7'; i++) size = size * 8 + (size_t)(b[i] - '0');
+    const char *d = (const char *)b + 512;
+    size_t end = size < n - 512 ? size : n - 512;
+    for (size_t pos = 0; pos < end;) {
+        size_t len = 0, k = pos;
+        while (k < end && d[k] >= '0' && d[k] <= '9' && k - pos < 10) len = len * 10 + (size_t)(d[k++] - '0');
+        if (k == pos || k >= end || d[k] != ' ' || len <= k - pos || len > end - pos) return;
+        const char *kv = d + k + 1;
+        size_t kv_n = pos + len - (k + 1); /* key=value\n */
+        if (kv_n >= 8 + 41 && !memcmp(kv, "comment=", 8) && kv[kv_n - 1] == '\n' && kv_n - 9 < cap) {
+            size_t hex = 0;
+            while (hex < kv_n - 9 && strchr("0123456789abcdef", kv[8 + hex]) && kv[8 + hex]) hex++;
+            if (hex == kv_n - 9 && (hex == 40 || hex == 64)) snprintf(commit, cap, "%.*s", (int)hex, kv + 8);
+        }
+        pos += len;
+    }
+}
+
+/* The commit id of a git archive tarball (opened by open_fn on a raw reader), or "" for another tar. */
+static void tar_commit(struct archive *raw, int opened, char *commit, size_t cap) {
+    unsigned char head[512 + 4096];
+    struct archive_entry *e;
+    size_t n = 0;
+    la_ssize_t got = 0;
+    if (opened && archive_read_next_header(raw, &e) == ARCHIVE_OK)
+        while (n < sizeof head && (got = archive_read_data(raw, head + n, sizeof head - n)) > 0) n += (size_t)got;
+    pax_commit(head, n, commit, cap);
+    archive_read_free(raw);
+}
+
+static struct archive *raw_reader(void) {
+    struct archive *a = archive_read_new();
+    archive_read_support_filter_all(a);
+    archive_read_support_format_raw(a);
+    return a;
+}
+
 static void read_tar(code_set *s, size_t repo, const char *path) {
     struct archive *a = tar_reader();
     if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK)
         snprintf(s->repos[repo].problem, sizeof s->repos[repo].problem, "%s: %s", path, archive_error_string(a));
     else read_tar_archive(s, repo, a, path);
     archive_read_free(a);
+    struct archive *raw = raw_reader();
+    tar_commit(raw, archive_read_open_filename(raw, path, 1 << 16) == ARCHIVE_OK, s->repos[repo].commit,
+               sizeof s->repos[repo].commit);
 }
 
 void code_tar_read_memory(const void *data, size_t n, code_set *s) {
@@ -130,6 +177,8 @@ void code_tar_read_memory(const void *data, size_t n, code_set *s) {
     struct archive *a = tar_reader();
     if (archive_read_open_memory(a, data, n) == ARCHIVE_OK) read_tar_archive(s, 0, a, "memory");
     archive_read_free(a);
+    struct archive *raw = raw_reader();
+    tar_commit(raw, archive_read_open_memory(raw, data, n) == ARCHIVE_OK, s->repos[0].commit, sizeof s->repos[0].commit);
 }
 
 /* ---- git repositories -------------------------------------------------------------------------------------- */
@@ -220,12 +269,15 @@ static void repo_name(const char *path, char *out, size_t cap) {
         if (has_suffix(out, EXT[i])) { out[strlen(out) - strlen(EXT[i])] = 0; break; }
 }
 
-int code_sources_read(const char *const *inputs, size_t n, const char *before, code_set *s, lmc_err *err) {
+int code_sources_read(const char *const *inputs, size_t n, const char *before, code_set *s,
+                      lmc_corpus_progress_fn progress, void *user, lmc_err *err) {
     memset(s, 0, sizeof *s);
     s->repos = lmc_xcalloc(n ? n : 1, sizeof *s->repos);
     s->n_repos = n;
     git_libgit2_init();
     int rc = 0;
+    size_t counted = 0; /* files whose bytes are in text */
+    uint64_t text = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         struct stat st, gst;
         char git_dir[4200];
@@ -235,6 +287,8 @@ int code_sources_read(const char *const *inputs, size_t n, const char *before, c
             rc = read_git(s, i, inputs[i], before, err);
         else if (S_ISDIR(st.st_mode)) walk_dir(s, i, inputs[i], "");
         else read_tar(s, i, inputs[i]);
+        for (; counted < s->n; counted++) text += s->files[counted].len;
+        corpus_report(progress, user, "reading", "inputs", i + 1, n, text);
     }
     git_libgit2_shutdown();
     return rc;

@@ -56,11 +56,14 @@ static void read_jsonl(text_set *s, const char *path) {
 }
 
 static int read_wet(text_set *s, const char *path, lmc_err *err) {
-    wet_file f;
-    if (wet_file_read(path, 0, &f, err)) return -1;
-    for (size_t i = 0; i < f.n; i++)
-        if (f.recs[i].status == WET_OK) add_doc(s, wet_at(&f, f.recs[i].content), f.recs[i].content.len, f.recs[i].chars);
+    wet_reader rd;
+    wet_file f = {0};
+    if (wet_reader_open(&rd, path, 0, 0, err)) return -1;
+    while (wet_reader_next(&rd, &f))
+        for (size_t i = 0; i < f.n; i++)
+            if (f.recs[i].status == WET_OK) add_doc(s, wet_at(&f, f.recs[i].content), f.recs[i].content.len, f.recs[i].chars);
     wet_file_free(&f);
+    wet_reader_close(&rd);
     return 0;
 }
 

@@ -1,141 +1,92 @@
-/* warc.c — one WET file read whole: gunzip (one member per record, as Common Crawl writes them, or one stream),
- * then records parsed by header name. Bodies are read as CCNet reads them (line by line with Python's universal
- * newlines, every line stripped, the first line the title, two trailing empty lines dropped), and Content-Length
- * is used only to find the next record: when it does not land on one (CCNet's own test sample has such lengths),
- * the reader resynchronises on the next "WARC/1.x" line and counts a mismatch. */
+/* warc.c — WET files read piece by piece: the file mapped (lmc_map_file), gunzipped as it is read (one member
+ * per record, as Common Crawl writes them, or one stream), and parsed by header name into chunks of records.
+ * Bodies are read as CCNet reads them (line by line with Python's universal newlines, every line stripped, the
+ * first line the title, two trailing empty lines dropped), and Content-Length is used only to find the next
+ * record: when it does not land on one (CCNet's own test sample has such lengths), the reader resynchronises on
+ * the next "WARC/1.x" line and counts a mismatch.
+ *
+ * Why pieces: a whole file in memory (text and copies) cost a page fault per 4 KiB and bounded nothing; a chunk
+ * of text reuses its buffers. Where records end is found in one sequential sweep over the headers (framing,
+ * cheap: it jumps over bodies by Content-Length), and a record whose end the chunk cannot tell yet (its text
+ * goes on past the chunk) is carried to the next one, so the records are those of the whole file read at once,
+ * whatever the chunk size. The bodies, the expensive part, are then parsed in parallel, each into its own region
+ * of the arena (a record's title and content are never longer than its text), so the result does not depend on
+ * the thread count either. */
 #include "corpus/corpus.h"
 
-#include <errno.h>
-#include <nettle/sha2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
+#include <pthread.h>
+#include <strings.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
-
-/* ---- the bytes: read, hashed, gunzipped --------------------------------------------------------- */
-
-/* The file's bytes, mapped read-only (no copy through read(2); the parser reads them once). */
-static int read_raw(const char *path, uint8_t **data, size_t *n, lmc_err *err) {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return lmc_fail(err, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return lmc_fail(err, "%s: not a regular file", path);
-    }
-    *n = (size_t)st.st_size;
-    void *p = *n ? mmap(NULL, *n, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0) : NULL;
-    int e = errno;
-    close(fd);
-    if (*n && p == MAP_FAILED) return lmc_fail(err, "%s: cannot map it: %s", path, strerror(e));
-    *data = p;
-    return 0;
-}
-
-static void unmap_raw(uint8_t *p, size_t n) {
-    if (p) munmap(p, n);
-}
-
-/* Inflates every gzip member of in[0..n) into out. Damage (a truncated or corrupt member, bytes after the last
- * member that are not gzip) stops the inflation: what came before is kept and the problem is described. */
-static int gunzip_members(const uint8_t *in, size_t n, lmc_buf *out, char *problem, size_t cap) {
-    z_stream z = {0};
-    if (inflateInit2(&z, 15 + 16) != Z_OK) return -1;
-    size_t pos = 0;
-    while (pos < n && !problem[0]) {
-        if (n - pos < 2 || in[pos] != 0x1f || in[pos + 1] != 0x8b) {
-            snprintf(problem, cap, "bytes after the last gzip member at byte %zu", pos);
-            break;
-        }
-        z.next_in = (Bytef *)in + pos;
-        z.avail_in = (uInt)(n - pos > (1u << 30) ? 1u << 30 : n - pos);
-        for (int ret = Z_OK; ret != Z_STREAM_END;) {
-            if (out->cap - out->len < (1 << 16)) {
-                size_t c = out->cap ? out->cap * 2 : 1 << 20;
-                char *q = realloc(out->p, c);
-                if (!q) { inflateEnd(&z); return -1; }
-                out->p = q, out->cap = c;
-            }
-            z.next_out = (Bytef *)out->p + out->len;
-            z.avail_out = (uInt)(out->cap - out->len);
-            size_t before_in = z.avail_in;
-            ret = inflate(&z, Z_NO_FLUSH);
-            out->len = out->cap - z.avail_out;
-            pos += before_in - z.avail_in;
-            if (ret == Z_STREAM_END) break;
-            if (ret == Z_BUF_ERROR && z.avail_in == 0 && pos < n) { /* more than 1 GiB of input: refill */
-                z.next_in = (Bytef *)in + pos;
-                z.avail_in = (uInt)(n - pos > (1u << 30) ? 1u << 30 : n - pos);
-                continue;
-            }
-            if (ret == Z_BUF_ERROR && z.avail_in == 0) { snprintf(problem, cap, "truncated gzip member at byte %zu", pos); break; }
-            if (ret != Z_OK && ret != Z_BUF_ERROR) {
-                snprintf(problem, cap, "corrupt gzip data at byte %zu (%s)", pos, z.msg ? z.msg : "zlib error");
-                break;
-            }
-        }
-        inflateReset(&z);
-    }
-    inflateEnd(&z);
-    return 0;
-}
 
 /* ---- lines ---------------------------------------------------------------------------------------- */
 
 /* The line starting at pos in t[0..n): its end (before the line break) and the start of the next line. A line
- * break is "\n", "\r\n" or "\r" (Python's universal newlines, which CCNet reads with). */
-static size_t line_end(const char *t, size_t n, size_t pos, size_t *next) {
-    size_t e = pos;
-    while (e < n && t[e] != '\n' && t[e] != '\r') e++;
-    *next = e < n ? e + 1 + (t[e] == '\r' && e + 1 < n && t[e + 1] == '\n') : n;
-    return e;
+ * break is "\n", "\r\n" or "\r" (Python's universal newlines, which CCNet reads with). Returns -1 when the text
+ * may go on past n (!eof) and the line's end is not known yet. */
+static int line_at(const char *t, size_t n, int eof, size_t pos, size_t *end, size_t *next) {
+    const char *nl = memchr(t + pos, '\n', n - pos), *cr = memchr(t + pos, '\r', (nl ? (size_t)(nl - t) : n) - pos);
+    size_t e = cr ? (size_t)(cr - t) : nl ? (size_t)(nl - t) : n;
+    if (e == n) {
+        if (!eof) return -1;
+        *end = *next = n;
+        return 0;
+    }
+    if (t[e] == '\r' && e + 1 == n && !eof) return -1; /* "\r" or "\r\n": the next byte decides */
+    *end = e;
+    *next = e + 1 + (t[e] == '\r' && e + 1 < n && t[e + 1] == '\n');
+    return 0;
 }
 
 /* Whether the stripped line [b, e) is a record's first line. */
 static int is_version_line(const char *t, size_t b, size_t e) {
+    if (e - b < 8) return 0;
     size_t sb, se;
     corpus_strip(t + b, e - b, &sb, &se);
     return se - sb == 8 && (!memcmp(t + b + sb, "WARC/1.0", 8) || !memcmp(t + b + sb, "WARC/1.1", 8));
 }
 
-/* The start of the first record line at or after pos (n when none). */
-static size_t next_record(const char *t, size_t n, size_t pos) {
+enum { NEED_MORE = -1 };
+
+/* The start of the first record line at or after pos: n when none (at the end of the file), NEED_MORE when the
+ * text may go on. */
+static long long next_record(const char *t, size_t n, int eof, size_t pos) {
     while (pos < n) {
-        size_t next, e = line_end(t, n, pos, &next);
-        if (is_version_line(t, pos, e)) return pos;
+        size_t e, next;
+        if (line_at(t, n, eof, pos, &e, &next)) return NEED_MORE;
+        if (is_version_line(t, pos, e)) return (long long)pos;
         pos = next;
     }
-    return n;
+    return eof ? (long long)n : NEED_MORE;
 }
 
-/* ---- one record ------------------------------------------------------------------------------------ */
+/* ---- framing: a record's headers and where it ends (sequential, cheap) ----------------------------------- */
 
-static span arena_put(wet_file *f, const char *s, size_t n) {
-    span sp = {f->arena.len, n};
-    lmc_buf_append(&f->arena, s, n);
-    return sp;
+/* Copies a header value into the arena at its own position (records own disjoint regions of it). */
+static span arena_put_at(wet_file *f, const char *t, size_t off, size_t n) {
+    memcpy(f->arena.p + off, t + off, n);
+    return (span){off, n};
 }
 
-/* One "Name: value" header line into the record; -1 when it has no ':'. */
-static int header_line(wet_file *f, wet_record *r, const char *s, size_t n, int *has_type, int *conversion,
-                       long long *content_length) {
-    const char *colon = memchr(s, ':', n);
+/* One "Name: value" header line [b, e) of t into the record; -1 when it has no ':'. */
+static int header_line(wet_file *f, wet_record *r, const char *t, size_t b, size_t e, int *has_type,
+                       int *conversion, long long *content_length) {
+    const char *s = t + b, *colon = memchr(s, ':', e - b);
     if (!colon) return -1;
     size_t name_n = (size_t)(colon - s), vb, ve;
-    corpus_strip(colon + 1, n - name_n - 1, &vb, &ve);
-    const char *v = colon + 1 + vb;
-    size_t vn = ve - vb;
+    corpus_strip(colon + 1, e - b - name_n - 1, &vb, &ve);
+    size_t voff = b + name_n + 1 + vb, vn = ve - vb;
+    const char *v = t + voff;
 #define IS(name) (name_n == sizeof name - 1 && !strncasecmp(s, name, name_n))
     if (IS("WARC-Type")) { *has_type = 1; *conversion = vn == 10 && !memcmp(v, "conversion", 10); }
-    else if (IS("WARC-Target-URI")) r->url = arena_put(f, v, vn);
-    else if (IS("WARC-Date")) r->date = arena_put(f, v, vn);
-    else if (IS("WARC-Block-Digest")) r->digest = arena_put(f, v, vn);
-    else if (IS("WARC-Record-ID")) r->record_id = arena_put(f, v, vn);
-    else if (IS("WARC-Identified-Content-Language")) r->lang = arena_put(f, v, vn);
+    else if (IS("WARC-Target-URI")) r->url = arena_put_at(f, t, voff, vn);
+    else if (IS("WARC-Date")) r->date = arena_put_at(f, t, voff, vn);
+    else if (IS("WARC-Block-Digest")) r->digest = arena_put_at(f, t, voff, vn);
+    else if (IS("WARC-Record-ID")) r->record_id = arena_put_at(f, t, voff, vn);
+    else if (IS("WARC-Identified-Content-Language")) r->lang = arena_put_at(f, t, voff, vn);
     else if (IS("Content-Length")) {
         char *end, num[24];
         snprintf(num, sizeof num, "%.*s", (int)(vn < 23 ? vn : 23), v);
@@ -147,102 +98,387 @@ static int header_line(wet_file *f, wet_record *r, const char *s, size_t n, int 
 }
 
 /* Where the next record starts, given the body's start and the declared length: the declared end when only line
- * breaks lie between it and a record line (or the end of the text); else the next record line (a mismatch). */
-static size_t body_stop(wet_file *f, const char *t, size_t n, size_t body, long long length) {
+ * breaks lie between it and a record line (or the end of the file); else the next record line (a mismatch,
+ * *mismatch set). NEED_MORE when the text may go on and that is not known yet. */
+static long long body_stop(const char *t, size_t n, int eof, size_t body, long long length, int *mismatch) {
+    if (length >= 0 && (unsigned long long)length > n - body && !eof) return NEED_MORE;
     if (length >= 0 && (unsigned long long)length <= n - body) {
-        size_t p = body + (size_t)length;
+        size_t p = body + (size_t)length, e, next;
         while (p < n && (t[p] == '\r' || t[p] == '\n')) p++;
-        if (p == n || next_record(t, n, p) == p) return p;
+        if (p == n) {
+            if (!eof) return NEED_MORE;
+            return (long long)n;
+        }
+        if (line_at(t, n, eof, p, &e, &next)) return NEED_MORE;
+        if (is_version_line(t, p, e)) return (long long)p;
     }
-    f->length_mismatches++;
-    return next_record(t, n, body);
+    *mismatch = 1;
+    return next_record(t, n, eof, body);
 }
 
-/* The body's lines [body, stop): stripped, the first the title, two trailing empty lines dropped. */
-static void parse_body(wet_file *f, wet_record *r, const char *t, size_t body, size_t stop) {
-    size_t n_lines = 0, cap = 64, *lines = lmc_xmalloc(cap * 2 * sizeof *lines); /* [begin, end) pairs */
-    for (size_t pos = body; pos < stop;) {
-        size_t next, e = line_end(t, stop, pos, &next), b, s;
+/* The record whose version line starts at pos: its headers into r, its body's extent; returns where the next
+ * record starts, or NEED_MORE (r untouched but for scratch). */
+static long long frame_record(wet_file *f, wet_record *r, const char *t, size_t n, int eof, size_t pos,
+                              size_t *body) {
+    memset(r, 0, sizeof *r);
+    size_t e, next;
+    if (line_at(t, n, eof, pos, &e, &next)) return NEED_MORE;
+    int has_type = 0, conversion = 0, bad = 0;
+    long long length = -1;
+    for (pos = next;;) { /* headers, up to the first empty line */
+        if (pos >= n) {
+            if (!eof) return NEED_MORE;
+            break;
+        }
+        size_t b, s;
+        if (line_at(t, n, eof, pos, &e, &next)) return NEED_MORE;
         corpus_strip(t + pos, e - pos, &b, &s);
-        if (n_lines == cap) lines = lmc_xrealloc(lines, (cap *= 2) * 2 * sizeof *lines);
-        lines[2 * n_lines] = pos + b, lines[2 * n_lines + 1] = pos + s, n_lines++;
+        if (b == s) { pos = next; break; }
+        if (header_line(f, r, t, pos + b, pos + s, &has_type, &conversion, &length)) bad = 1;
         pos = next;
     }
-    if (n_lines >= 2 && lines[2 * n_lines - 1] == lines[2 * n_lines - 2] &&
-        lines[2 * n_lines - 3] == lines[2 * n_lines - 4])
-        n_lines -= 2;
-    if (n_lines == 0) { r->status = WET_EMPTY; free(lines); return; }
-    r->title = arena_put(f, t + lines[0], lines[1] - lines[0]);
-    r->content.off = f->arena.len;
-    for (size_t i = 1; i < n_lines; i++) {
-        if (i > 1) lmc_buf_append(&f->arena, "\n", 1);
-        lmc_buf_append(&f->arena, t + lines[2 * i], lines[2 * i + 1] - lines[2 * i]);
+    long long stop = body_stop(t, n, eof, pos, length, &r->length_mismatch);
+    if (stop == NEED_MORE) return NEED_MORE;
+    *body = pos;
+    r->status = bad || !has_type ? WET_BAD_HEADER : !conversion ? WET_NOT_CONVERSION : WET_OK;
+    return stop;
+}
+
+/* ---- the body (parallel: each record writes only its own region of the arena) ------------------------------ */
+
+/* The body's lines [body, stop): stripped, the first the title, two trailing empty lines dropped; written into
+ * the arena from body on. */
+static void parse_body(wet_file *f, wet_record *r, const char *t, size_t body, size_t stop) {
+    char *a = f->arena.p;
+    size_t w = body, n_lines = 0, cut[2] = {0, 0}; /* cut: where content ended before each of the last two lines */
+    int empty_last = 0, empty_prev = 0;
+    for (size_t pos = body; pos < stop;) {
+        size_t e, next, b, s;
+        line_at(t, stop, 1, pos, &e, &next);
+        corpus_strip(t + pos, e - pos, &b, &s);
+        if (n_lines == 1) r->content.off = w; /* right after the title */
+        if (n_lines >= 1) cut[0] = cut[1], cut[1] = w;
+        if (n_lines >= 2) a[w++] = '\n';
+        memcpy(a + w, t + pos + b, s - b);
+        w += s - b;
+        if (n_lines == 0) r->title = (span){body, s - b};
+        empty_prev = empty_last, empty_last = b == s;
+        n_lines++;
+        pos = next;
     }
-    r->content.len = f->arena.len - r->content.off;
-    free(lines);
+    if (n_lines == 1) r->content.off = w;
+    if (n_lines >= 2 && empty_last && empty_prev) n_lines -= 2, w = cut[0];
+    if (n_lines == 0) { r->status = WET_EMPTY; r->title.len = 0; return; }
+    r->content.len = w - r->content.off;
     size_t bad, title_chars;
     if (!lmc_utf8_validate(wet_at(f, r->title), r->title.len, &title_chars, &bad) ||
         !lmc_utf8_validate(wet_at(f, r->content), r->content.len, &r->chars, &bad))
         r->status = WET_BAD_UTF8;
 }
 
-/* The record whose version line starts at pos; returns where the next one starts. */
-static size_t parse_record(wet_file *f, const char *t, size_t n, size_t pos) {
-    if (f->n == f->cap) f->recs = lmc_xrealloc(f->recs, (f->cap = f->cap ? f->cap * 2 : 256) * sizeof *f->recs);
-    wet_record *r = &f->recs[f->n];
-    memset(r, 0, sizeof *r);
-    r->index = f->n++;
-    size_t next;
-    line_end(t, n, pos, &next);
-    int has_type = 0, conversion = 0, bad = 0;
-    long long length = -1;
-    for (pos = next; pos < n;) { /* headers, up to the first empty line */
-        size_t e = line_end(t, n, pos, &next), b, s;
-        corpus_strip(t + pos, e - pos, &b, &s);
-        if (b == s) { pos = next; break; }
-        if (header_line(f, r, t + pos + b, s - b, &has_type, &conversion, &length)) bad = 1;
+/* ---- one chunk --------------------------------------------------------------------------------------------- */
+
+/* The first record line of t[0..n) (n at the end of the file); NEED_MORE when there is none yet, *skip then
+ * being where the line that may go on starts (the text before it holds no record). */
+static long long first_record(const char *t, size_t n, int eof, size_t *skip) {
+    size_t pos = 0;
+    while (pos < n) {
+        size_t e, next;
+        if (line_at(t, n, eof, pos, &e, &next)) break;
+        if (is_version_line(t, pos, e)) return (long long)pos;
         pos = next;
     }
-    size_t before = f->length_mismatches, stop = body_stop(f, t, n, pos, length);
-    r->length_mismatch = f->length_mismatches > before;
-    if (bad || !has_type) r->status = WET_BAD_HEADER;
-    else if (!conversion) r->status = WET_NOT_CONVERSION;
-    else parse_body(f, r, t, pos, stop);
-    return stop;
+    *skip = pos;
+    return eof ? (long long)n : NEED_MORE;
 }
 
-/* ---- the file -------------------------------------------------------------------------------------- */
+/* The raw bytes [sha_pos, upto) into the file's sha256. */
+static void hash_raw(wet_reader *rd, size_t upto) {
+    if (!rd->want_sha || upto <= rd->sha_pos) return;
+    sha256_update(&rd->sha, upto - rd->sha_pos, rd->raw + rd->sha_pos);
+    rd->sha_pos = upto;
+}
 
-int wet_file_parse(const uint8_t *raw, size_t n, wet_file *f) {
-    lmc_buf text = {0};
-    const char *t = (const char *)raw;
-    if (n >= 2 && raw[0] == 0x1f && raw[1] == 0x8b) {
-        if (gunzip_members(raw, n, &text, f->gzip_problem, sizeof f->gzip_problem)) { free(text.p); return -1; }
-        t = text.p ? text.p : "", n = text.len;
+/* Frames the records of t[0..n) into f (numbered from rd->next_index) and parses their bodies in parallel (while
+ * one thread hashes the raw bytes read, up to raw_upto); returns how much of t they took (the rest: a record that
+ * may go on past n; nothing is left at eof). */
+static size_t parse_chunk(wet_reader *rd, const char *t, size_t n, int eof, size_t raw_upto, wet_file *f) {
+    f->n = 0;
+    f->length_mismatches = 0;
+    if (f->arena.cap < n + 1) {
+        free(f->arena.p);
+        f->arena.p = lmc_xmalloc(n + 1), f->arena.cap = n + 1;
     }
-    f->text_bytes = n;
-    f->arena.p = lmc_xmalloc(n + 1); /* titles, contents and header values are shorter than the text */
-    f->arena.cap = n + 1, f->arena.len = 0;
-    for (size_t pos = next_record(t, n, 0); pos < n;) pos = parse_record(f, t, n, pos);
-    free(text.p);
+    f->arena.len = n;
+    size_t skip = 0, *bodies = NULL, *stops = NULL, cap = 0;
+    long long pos = first_record(t, n, eof, &skip), taken = pos == NEED_MORE ? (long long)skip : pos;
+    while (pos != NEED_MORE && (size_t)pos < n) {
+        if (f->n == f->cap) f->recs = lmc_xrealloc(f->recs, (f->cap = f->cap ? f->cap * 2 : 256) * sizeof *f->recs);
+        if (f->n == cap) {
+            cap = f->cap;
+            bodies = lmc_xrealloc(bodies, cap * sizeof *bodies), stops = lmc_xrealloc(stops, cap * sizeof *stops);
+        }
+        size_t body = 0;
+        long long stop = frame_record(f, &f->recs[f->n], t, n, eof, (size_t)pos, &body);
+        if (stop == NEED_MORE) break;
+        f->recs[f->n].index = rd->next_index + f->n;
+        f->length_mismatches += (size_t)f->recs[f->n].length_mismatch;
+        bodies[f->n] = body, stops[f->n] = (size_t)stop;
+        f->n++;
+        taken = pos = stop;
+    }
+#pragma omp parallel if (f->n > 16) /* a few records (the end of a file): not worth waking the threads */
+    {
+#pragma omp single nowait
+        hash_raw(rd, raw_upto);
+#pragma omp for schedule(dynamic, 8)
+        for (size_t i = 0; i < f->n; i++)
+            if (f->recs[i].status == WET_OK) parse_body(f, &f->recs[i], t, bodies[i], stops[i]);
+    }
+    free(bodies), free(stops);
+    return (size_t)taken;
+}
+
+/* ---- the reader: the file's text, a chunk at a time ------------------------------------------------------------ */
+
+/* Inflates gzip members until rd->text holds at least goal bytes or the input is done. Damage (a truncated or
+ * corrupt member, bytes after the last member that are not gzip) ends the input: what came before is kept and
+ * the problem is described. */
+static void inflate_more(wet_reader *rd, lmc_buf *out, size_t goal) {
+    z_stream *z = &rd->z;
+    while (out->len < goal && !rd->in_done) {
+        if (!rd->in_member) {
+            if (rd->in_pos >= rd->raw_n) { rd->in_done = 1; break; }
+            if (rd->raw_n - rd->in_pos < 2 || rd->raw[rd->in_pos] != 0x1f || rd->raw[rd->in_pos + 1] != 0x8b) {
+                snprintf(rd->gzip_problem, sizeof rd->gzip_problem, "bytes after the last gzip member at byte %zu",
+                         rd->in_pos);
+                rd->in_done = 1;
+                break;
+            }
+            inflateReset(z);
+            rd->in_member = 1;
+            z->avail_in = 0;
+        }
+        if (z->avail_in == 0) { /* at most 1 GiB at a time (avail_in is 32 bits) */
+            z->next_in = (Bytef *)rd->raw + rd->in_pos;
+            z->avail_in = (uInt)(rd->raw_n - rd->in_pos > (1u << 30) ? 1u << 30 : rd->raw_n - rd->in_pos);
+        }
+        if (out->cap - out->len < (1 << 16)) {
+            size_t c = out->cap ? out->cap * 2 : 1 << 17; /* doubling: a small file gets a small buffer */
+            out->p = lmc_xrealloc(out->p, c), out->cap = c;
+        }
+        z->next_out = (Bytef *)out->p + out->len;
+        z->avail_out = (uInt)(out->cap - out->len > (1u << 30) ? 1u << 30 : out->cap - out->len);
+        size_t before_in = z->avail_in, before_out = z->avail_out;
+        int ret = inflate(z, Z_NO_FLUSH);
+        out->len += before_out - z->avail_out;
+        rd->in_pos += before_in - z->avail_in;
+        if (ret == Z_STREAM_END) { rd->in_member = 0; z->avail_in = 0; continue; }
+        if (ret == Z_BUF_ERROR && z->avail_in == 0 && rd->in_pos < rd->raw_n) continue; /* refill */
+        if (ret == Z_BUF_ERROR && z->avail_in == 0) {
+            snprintf(rd->gzip_problem, sizeof rd->gzip_problem, "truncated gzip member at byte %zu", rd->in_pos);
+            rd->in_done = 1;
+        } else if (ret != Z_OK && ret != Z_BUF_ERROR) {
+            snprintf(rd->gzip_problem, sizeof rd->gzip_problem, "corrupt gzip data at byte %zu (%s)", rd->in_pos,
+                     z->msg ? z->msg : "zlib error");
+            rd->in_done = 1;
+        }
+    }
+}
+
+/* A mapped file: the pages of [from, to) mapped in one call rather than a fault per few pages, and those before
+ * from (parsed, and hashed when asked) given back, so that the mapping adds a chunk, not the file, to the
+ * resident size. */
+static void map_window(wet_reader *rd, size_t from, size_t to) {
+    if (!rd->map.data) return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), base = (uintptr_t)rd->map.data;
+    uintptr_t lo = (base + from) & ~(page - 1), hi = base + to;
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_POPULATE_READ); /* a hint: failure only costs the faults */
+    if (lo > base) madvise((void *)base, lo - base, MADV_DONTNEED);
+}
+
+/* ---- inflating ahead: a thread inflates the next piece of text while the chunk before is parsed -------- */
+
+#define AHEAD 1 /* pieces waiting: one chunk of text more than inflating when needed would hold */
+#define WET_AHEAD_MIN (64u << 10) /* smaller chunks (tests, fuzzing) would cost a hand-over per few records */
+
+typedef struct wet_piece {
+    lmc_buf text;
+    size_t  in_pos;  /* raw bytes inflated once this piece was */
+    int     last;    /* the input ended with it (gzip_problem says why, when damaged) */
+} wet_piece;
+
+struct wet_inflater {
+    pthread_t       thread;
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    wet_piece       q[AHEAD]; /* a ring: head, count */
+    int             head, count, stop;
+};
+
+static void *inflater_main(void *arg) {
+    wet_reader *rd = arg;
+    struct wet_inflater *bg = rd->bg;
+    for (int last = 0; !last;) {
+        wet_piece piece = {{0}, 0, 0};
+        inflate_more(rd, &piece.text, rd->chunk);
+        piece.in_pos = rd->in_pos, piece.last = last = rd->in_done;
+        pthread_mutex_lock(&bg->mu);
+        while (bg->count == AHEAD && !bg->stop) pthread_cond_wait(&bg->cv, &bg->mu);
+        int stop = bg->stop;
+        if (!stop) bg->q[(bg->head + bg->count++) % AHEAD] = piece, pthread_cond_broadcast(&bg->cv);
+        pthread_mutex_unlock(&bg->mu);
+        if (stop) { lmc_buf_free(&piece.text); break; }
+    }
+    return NULL;
+}
+
+/* Appends the next piece to rd->text (waiting for it). */
+static void take_piece(wet_reader *rd) {
+    struct wet_inflater *bg = rd->bg;
+    pthread_mutex_lock(&bg->mu);
+    while (bg->count == 0) pthread_cond_wait(&bg->cv, &bg->mu);
+    wet_piece piece = bg->q[bg->head];
+    bg->head = (bg->head + 1) % AHEAD, bg->count--;
+    pthread_cond_broadcast(&bg->cv);
+    pthread_mutex_unlock(&bg->mu);
+    lmc_buf_append(&rd->text, piece.text.p ? piece.text.p : "", piece.text.len);
+    lmc_buf_free(&piece.text);
+    rd->got_pos = piece.in_pos, rd->got_done = piece.last;
+}
+
+/* rd->text to at least goal bytes, or to the end of the input. */
+static void more_text(wet_reader *rd, size_t goal) {
+    if (!rd->bg) {
+        inflate_more(rd, &rd->text, goal);
+        rd->got_pos = rd->in_pos, rd->got_done = rd->in_done;
+        return;
+    }
+    while (rd->text.len < goal && !rd->got_done) take_piece(rd);
+}
+
+static void inflater_start(wet_reader *rd) {
+    struct wet_inflater *bg = lmc_xcalloc(1, sizeof *bg);
+    pthread_mutex_init(&bg->mu, NULL);
+    pthread_cond_init(&bg->cv, NULL);
+    rd->bg = bg;
+    if (pthread_create(&bg->thread, NULL, inflater_main, rd) != 0) { /* inflate when needed instead */
+        pthread_mutex_destroy(&bg->mu), pthread_cond_destroy(&bg->cv);
+        free(bg);
+        rd->bg = NULL;
+    }
+}
+
+static void inflater_stop(wet_reader *rd) {
+    struct wet_inflater *bg = rd->bg;
+    if (!bg) return;
+    pthread_mutex_lock(&bg->mu);
+    bg->stop = 1;
+    pthread_cond_broadcast(&bg->cv);
+    pthread_mutex_unlock(&bg->mu);
+    pthread_join(bg->thread, NULL);
+    for (int i = 0; i < bg->count; i++) lmc_buf_free(&bg->q[(bg->head + i) % AHEAD].text);
+    pthread_mutex_destroy(&bg->mu), pthread_cond_destroy(&bg->cv);
+    free(bg);
+    rd->bg = NULL;
+}
+
+void wet_reader_open_memory(wet_reader *rd, const uint8_t *raw, size_t n, size_t chunk, int want_sha256) {
+    memset(rd, 0, sizeof *rd);
+    rd->raw = raw, rd->raw_n = n;
+    rd->chunk = chunk ? chunk : WET_CHUNK;
+    rd->gz = n >= 2 && raw[0] == 0x1f && raw[1] == 0x8b;
+    if (rd->gz && inflateInit2(&rd->z, 15 + 16) != Z_OK) lmc_oom(sizeof rd->z, "zlib inflate state");
+    rd->want_sha = want_sha256;
+    if (want_sha256) sha256_init(&rd->sha);
+    if (rd->gz && n > 2 * rd->chunk && rd->chunk >= WET_AHEAD_MIN) inflater_start(rd); /* inflate ahead */
+}
+
+int wet_reader_open(wet_reader *rd, const char *path, size_t chunk, int want_sha256, lmc_err *err) {
+    lmc_map map;
+    if (lmc_map_file(path, &map, err)) return -1;
+    wet_reader_open_memory(rd, map.data, map.size, chunk, want_sha256);
+    rd->map = map;
     return 0;
 }
 
-int wet_file_read(const char *path, int want_sha256, wet_file *f, lmc_err *err) {
-    memset(f, 0, sizeof *f);
-    uint8_t *raw = NULL;
-    if (read_raw(path, &raw, &f->raw_bytes, err)) return -1;
-    if (want_sha256) {
-        struct sha256_ctx h;
-        uint8_t d[SHA256_DIGEST_SIZE];
-        sha256_init(&h);
-        sha256_update(&h, f->raw_bytes, raw);
-        sha256_digest(&h, sizeof d, d);
-        for (int i = 0; i < 32; i++) snprintf(f->sha256 + 2 * i, 3, "%02x", d[i]);
+void wet_reader_close(wet_reader *rd) {
+    inflater_stop(rd);
+    if (rd->gz) inflateEnd(&rd->z);
+    lmc_buf_free(&rd->text);
+    lmc_unmap(&rd->map);
+    memset(rd, 0, sizeof *rd);
+}
+
+/* ---- the next chunk ---------------------------------------------------------------------------------------- */
+
+int wet_reader_next(wet_reader *rd, wet_file *f) {
+    f->n = 0;
+    if (rd->done) return 0;
+    for (size_t want = rd->chunk;; want *= 2) { /* no progress (a record longer than the chunk): a longer one */
+        const char *t;
+        size_t n, raw_upto;
+        int eof;
+        if (rd->gz) {
+            if (rd->start) { /* the unparsed tail to the front */
+                memmove(rd->text.p, rd->text.p + rd->start, rd->text.len - rd->start);
+                rd->text.len -= rd->start, rd->start = 0;
+            }
+            size_t before = rd->text.len;
+            map_window(rd, rd->sha_pos, rd->sha_pos); /* the compressed bytes inflated and hashed before */
+            more_text(rd, want);
+            rd->text_bytes += rd->text.len - before;
+            t = rd->text.p ? rd->text.p : "", n = rd->text.len, eof = rd->got_done;
+            raw_upto = eof ? rd->raw_n : rd->got_pos;
+        } else {
+            t = (const char *)rd->raw + rd->start, n = rd->raw_n - rd->start < want ? rd->raw_n - rd->start : want;
+            eof = rd->start + n == rd->raw_n;
+            raw_upto = rd->start + n;
+            map_window(rd, rd->start, raw_upto);
+        }
+        size_t taken = parse_chunk(rd, t, n, eof, raw_upto, f);
+        rd->start += taken;
+        if (!rd->gz) rd->text_bytes = rd->start;
+        rd->next_index += f->n;
+        rd->length_mismatches += f->length_mismatches;
+        if (eof) rd->done = 1;
+        if (taken || eof) return taken || f->n;
     }
-    int rc = wet_file_parse(raw, f->raw_bytes, f);
-    unmap_raw(raw, f->raw_bytes);
-    return rc ? lmc_fail(err, "%s: out of memory decompressing it", path) : 0;
+}
+
+size_t wet_reader_raw_done(const wet_reader *rd) { return rd->done ? rd->raw_n : rd->gz ? rd->got_pos : rd->start; }
+
+void wet_reader_sha256(wet_reader *rd, char hex[65]) {
+    uint8_t d[SHA256_DIGEST_SIZE];
+    hash_raw(rd, rd->raw_n);
+    sha256_digest(&rd->sha, sizeof d, d);
+    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+}
+
+/* ---- a whole file at once ------------------------------------------------------------------------------------- */
+
+int wet_file_parse(const uint8_t *raw, size_t n, size_t chunk, wet_file *f) {
+    wet_reader rd;
+    memset(f, 0, sizeof *f);
+    wet_reader_open_memory(&rd, raw, n, chunk, 0);
+    wet_file all = {0}; /* every chunk's records, their spans into one arena */
+    while (wet_reader_next(&rd, f) > 0) {
+        size_t base = all.arena.len;
+        lmc_buf_append(&all.arena, f->arena.p ? f->arena.p : "", f->arena.len);
+        if (all.n + f->n > all.cap) all.recs = lmc_xrealloc(all.recs, (all.cap = all.n + f->n + 16) * sizeof *all.recs);
+        for (size_t i = 0; i < f->n; i++) {
+            wet_record r = f->recs[i];
+            span *sp[] = {&r.url, &r.date, &r.digest, &r.record_id, &r.lang, &r.title, &r.content};
+            for (size_t k = 0; k < sizeof sp / sizeof sp[0]; k++) sp[k]->off += base;
+            all.recs[all.n++] = r;
+        }
+    }
+    all.raw_bytes = n, all.text_bytes = rd.text_bytes, all.length_mismatches = rd.length_mismatches;
+    memcpy(all.gzip_problem, rd.gzip_problem, sizeof all.gzip_problem);
+    wet_reader_close(&rd);
+    wet_file_free(f);
+    *f = all;
+    return 0;
 }
 
 void wet_file_free(wet_file *f) {

@@ -1,9 +1,11 @@
 /* wet.c — `lmc corpus wet`: Common Crawl WET files → the `cc` subset, CCNet's steps in CCNet's order:
  * records (warc.c) → crawl-date window → length → paragraph dedup (dedup.c) → language id (lid.c) → JSON Lines,
  * and the manifest. Two-pass dedup reads every file of a scope twice: the first pass counts each line hash once
- * per document, the second keeps or drops lines; only the hash table stays in memory between them (and one file
- * at a time). Documents are numbered in input order and per-document work runs in parallel into per-document
- * buffers that are written in order, so the output is the same bytes at any thread count. */
+ * per document, the second keeps or drops lines; only the set of line hashes stays in memory between them (and
+ * one chunk of one file). Each chunk's documents are worked on in parallel, every document into its own region
+ * (of the kept text, of the line arrays), and their lines written in input order; the only order-dependent
+ * decision, keep-first's claims, is taken in document order. So the output is the same bytes at any thread
+ * count and chunk size. */
 #include "corpus/corpus.h"
 #include "common/threads.h"
 
@@ -41,8 +43,16 @@ typedef struct wet_run {
     size_t              records, docs, not_conversion, bad_header, empty, bad_utf8, length_mismatches;
     lmc_buf             problems;    /* JSON objects, comma-separated: the first MAX_PROBLEMS named */
     size_t              n_problems;
-    hash_table          table;
-    uint32_t            next_doc;    /* the next document's number in the dedup scope */
+    line_set            set;         /* the scope's distinct line hashes */
+    size_t              set_peak;    /* the most bytes the set held */
+    wet_file            chunk;       /* the records being read (buffers reused chunk to chunk) */
+    lmc_buf             kept;        /* the contents after dedup, each at its record's offset in chunk.arena */
+    uint64_t           *line_h;      /* (lines_cap) the chunk's line hashes, document by document */
+    size_t             *line_at;     /* (lines_cap) their index in the set (keep-first) */
+    unsigned char      *line_keep;   /* (lines_cap) */
+    size_t              lines_cap;
+    lmc_buf            *json;        /* (n_json) one buffer of output lines per thread */
+    int                 n_json;
     uint64_t           *exclude;     /* (n_exclude) sorted line hashes of older text (--exclude-hashes) */
     size_t              n_exclude;
     char                exclude_sha[65];
@@ -129,29 +139,46 @@ static size_t *admitted(wet_run *r, const wet_file *f, size_t input, int count, 
     return idx;
 }
 
-/* ---- dedup --------------------------------------------------------------------------------------------- */
+/* ---- the counting pass -------------------------------------------------------------------------------- */
 
-/* The first pass over one file: every admitted document's distinct line hashes into the table. */
-static void count_file(wet_run *r, const wet_file *f, size_t input) {
+/* Into h (grown as needed): the hashes of content's lines; returns how many. */
+static size_t line_hashes(const char *c, size_t len, uint64_t **h, size_t *cap, lmc_buf *scratch) {
+    size_t n = 0;
+    for (size_t pos = 0;;) {
+        const char *nl = memchr(c + pos, '\n', len - pos);
+        size_t e = nl ? (size_t)(nl - c) : len;
+        if (n == *cap) *h = lmc_xrealloc(*h, (*cap = *cap ? 2 * *cap : 256) * sizeof **h);
+        (*h)[n++] = corpus_line_hash(c + pos, e - pos, scratch);
+        if (!nl) break;
+        pos = e + 1;
+    }
+    return n;
+}
+
+/* The first pass over one chunk: every admitted document's distinct line hashes into the set. Each thread
+ * gathers its documents' hashes; the set does not depend on the order they arrive in. */
+static void count_chunk(wet_run *r, const wet_file *f, size_t input) {
     size_t n;
     size_t *idx = admitted(r, f, input, 0, &n);
-    uint64_t **h = lmc_xcalloc(n ? n : 1, sizeof *h);
-    size_t *nh = lmc_xcalloc(n ? n : 1, sizeof *nh);
 #pragma omp parallel
     {
         lmc_buf scratch = {0};
-#pragma omp for schedule(dynamic, 16)
+        uint64_t *mine = NULL, *h = NULL;
+        size_t n_mine = 0, cap_mine = 0, cap_h = 0;
+#pragma omp for schedule(dynamic, 16) nowait
         for (size_t i = 0; i < n; i++) {
             const wet_record *rec = &f->recs[idx[i]];
-            h[i] = corpus_line_hashes(wet_at(f, rec->content), rec->content.len, &nh[i], &scratch);
+            size_t m = corpus_sort_unique(h, line_hashes(wet_at(f, rec->content), rec->content.len, &h, &cap_h, &scratch));
+            if (n_mine + m > cap_mine) mine = lmc_xrealloc(mine, (cap_mine = 2 * (n_mine + m)) * sizeof *mine);
+            memcpy(mine + n_mine, h, m * sizeof *h);
+            n_mine += m;
         }
+#pragma omp critical(corpus_line_set)
+        line_set_add(&r->set, mine, n_mine);
+        free(mine), free(h);
         lmc_buf_free(&scratch);
     }
-    for (size_t i = 0; i < n; i++) {
-        hash_table_add_doc(&r->table, h[i], nh[i], r->next_doc++);
-        free(h[i]);
-    }
-    free(h), free(nh), free(idx);
+    free(idx);
 }
 
 static size_t utf8_chars(const char *s, size_t n) {
@@ -160,59 +187,86 @@ static size_t utf8_chars(const char *s, size_t n) {
     return c;
 }
 
-/* Document doc's content after dedup, into out; returns how many lines were kept. */
-static size_t dedup_doc(const wet_run *r, uint32_t doc, const char *c, size_t len, lmc_buf *out, lmc_buf *scratch,
-                      hash_table *seen) {
-    out->len = 0;
-    if (r->o->dedup == LMC_DEDUP_OFF) { lmc_buf_append(out, c, len); return 1; }
-    hash_table_clear(seen);
-    size_t any = 0;
-    for (size_t pos = 0;;) {
-        const char *nl = memchr(c + pos, '\n', len - pos);
-        size_t e = nl ? (size_t)(nl - c) : len;
-        uint64_t h = corpus_line_hash(c + pos, e - pos, scratch);
-        const hash_entry *g = hash_table_find(&r->table, h);
-        int keep = g && (r->o->dedup == LMC_DEDUP_TWO_PASS ? g->n_docs == 1 : g->first_doc == doc);
-        if (hash_table_insert(seen, h) && keep) { /* the document's first copy */
-            if (any++) lmc_buf_append(out, "\n", 1);
-            lmc_buf_append(out, c + pos, e - pos);
-        }
-        if (!nl) break;
-        pos = e + 1;
-    }
-    return any;
-}
-
-/* Content without the lines whose hash is in the --exclude-hashes set, into out; returns the lines kept. */
-static size_t exclude_lines(const wet_run *r, const char *c, size_t len, lmc_buf *out, lmc_buf *scratch) {
-    size_t kept = 0;
-    out->len = 0;
-    for (size_t pos = 0;;) {
-        const char *nl = memchr(c + pos, '\n', len - pos);
-        size_t e = nl ? (size_t)(nl - c) : len;
-        if (!corpus_hashes_has(r->exclude, r->n_exclude, corpus_line_hash(c + pos, e - pos, scratch))) {
-            if (kept++) lmc_buf_append(out, "\n", 1);
-            lmc_buf_append(out, c + pos, e - pos);
-        }
-        if (!nl) break;
-        pos = e + 1;
-    }
-    return kept;
-}
-
 /* ---- the pass that writes ------------------------------------------------------------------------------ */
 
 /* One admitted document on its way out. */
 typedef struct out_doc {
-    lmc_buf text;      /* content after dedup */
-    size_t  lines;     /* lines kept by dedup (0: dropped) */
-    size_t  chars;     /* code points of text */
-    size_t  dedup_chars; /* code points after dedup, before --exclude-hashes */
-    char    label[16]; /* language id's label, "" when it did not run */
-    double  score;     /* its score rounded to 2 decimals */
-    double  ppl;       /* the quality model's perplexity (--quality ngram) */
-    int     keep;      /* survives every step */
+    size_t      line0, n_lines; /* its lines in wet_run.line_h / line_at / line_keep */
+    const char *text;      /* content after dedup and exclusion */
+    size_t      len;
+    size_t      lines;     /* lines kept by dedup (0: dropped) */
+    size_t      chars;     /* code points of text */
+    size_t      dedup_chars; /* code points after dedup, before --exclude-hashes */
+    char        label[16]; /* language id's label, "" when it did not run */
+    double      score;     /* its score rounded to 2 decimals */
+    double      ppl;       /* the quality model's perplexity (--quality ngram) */
+    int         keep;      /* survives every step */
 } out_doc;
+
+static size_t count_lines(const char *c, size_t len) {
+    size_t n = 1;
+    for (const char *p = c, *end = c + len; (p = memchr(p, '\n', (size_t)(end - p))); p++) n++;
+    return n;
+}
+
+/* Every line's hash and dedup verdict. two-pass: kept when its hash is in this document only, the first copy
+ * (claimed: no other document can claim that hash, so threads do not race for it); keep-first: the set's index,
+ * claimed afterwards in document order. */
+static void judge_lines(wet_run *r, const wet_file *f, const size_t *idx, out_doc *d, size_t n) {
+    lmc_dedup_mode mode = r->o->dedup;
+#pragma omp parallel
+    {
+        lmc_buf scratch = {0};
+#pragma omp for schedule(dynamic, 16)
+        for (size_t i = 0; i < n; i++) {
+            const wet_record *rec = &f->recs[idx[i]];
+            const char *c = wet_at(f, rec->content);
+            size_t len = rec->content.len, j = d[i].line0;
+            for (size_t pos = 0;; j++) {
+                const char *nl = memchr(c + pos, '\n', len - pos);
+                size_t e = nl ? (size_t)(nl - c) : len;
+                uint64_t h = r->line_h[j] = corpus_line_hash(c + pos, e - pos, &scratch);
+                size_t g = mode == LMC_DEDUP_OFF ? SIZE_MAX : line_set_find(&r->set, h);
+                if (mode == LMC_DEDUP_OFF) r->line_keep[j] = 1;
+                else if (mode == LMC_DEDUP_KEEP_FIRST) r->line_at[j] = g;
+                else r->line_keep[j] = g != SIZE_MAX && !line_set_multi(&r->set, g) && line_set_claim(&r->set, g);
+                if (!nl) break;
+                pos = e + 1;
+            }
+        }
+        lmc_buf_free(&scratch);
+    }
+    if (mode != LMC_DEDUP_KEEP_FIRST) return;
+    for (size_t i = 0; i < n; i++) /* in document order: the first document to have a line keeps it */
+        for (size_t j = d[i].line0; j < d[i].line0 + d[i].n_lines; j++)
+            r->line_keep[j] = r->line_at[j] != SIZE_MAX && line_set_claim(&r->set, r->line_at[j]);
+}
+
+/* Document i's kept lines (and not excluded) into r->kept at its content's offset. */
+static void keep_lines(wet_run *r, const wet_file *f, const wet_record *rec, out_doc *d) {
+    const char *c = wet_at(f, rec->content);
+    char *w0 = r->kept.p + rec->content.off, *w = w0;
+    size_t len = rec->content.len, j = d->line0, excluded = 0;
+    for (size_t pos = 0;; j++) {
+        const char *nl = memchr(c + pos, '\n', len - pos);
+        size_t e = nl ? (size_t)(nl - c) : len;
+        if (r->line_keep[j]) {
+            d->lines++;
+            d->dedup_chars += utf8_chars(c + pos, e - pos) + (d->lines > 1);
+            if (r->exclude && corpus_hashes_has(r->exclude, r->n_exclude, r->line_h[j])) excluded++;
+            else {
+                if (w > w0) *w++ = '\n';
+                memcpy(w, c + pos, e - pos);
+                w += e - pos;
+            }
+        }
+        if (!nl) break;
+        pos = e + 1;
+    }
+    d->text = w0, d->len = (size_t)(w - w0);
+    d->chars = excluded ? utf8_chars(w0, d->len) : d->dedup_chars;
+    d->keep = d->lines > 0 && d->lines > excluded;
+}
 
 /* Language id over the documents dedup kept: label, score and keep for each. */
 static int identify(wet_run *r, out_doc *d, size_t n, lmc_err *err) {
@@ -222,9 +276,9 @@ static int identify(wet_run *r, out_doc *d, size_t n, lmc_err *err) {
     double *scores = lmc_xcalloc(m ? m : 1, sizeof *scores);
     for (size_t i = 0, k = 0; i < n; i++) {
         if (!d[i].keep) continue;
-        char *t = texts[k++] = lmc_xmalloc(d[i].text.len + 1), *w = t; /* newlines deleted, as CCNet does */
-        for (size_t j = 0; j < d[i].text.len; j++)
-            if (d[i].text.p[j] != '\n' && d[i].text.p[j] != '\0') *w++ = d[i].text.p[j];
+        char *t = texts[k++] = lmc_xmalloc(d[i].len + 1), *w = t; /* newlines deleted, as CCNet does */
+        for (size_t j = 0; j < d[i].len; j++)
+            if (d[i].text[j] != '\n' && d[i].text[j] != '\0') *w++ = d[i].text[j];
         *w = 0;
     }
     const char *program = r->o->fasttext ? r->o->fasttext : "fasttext";
@@ -258,7 +312,7 @@ static void meta_str(lmc_buf *b, const char *key, const char *s, size_t n) {
 static void json_line(lmc_buf *b, const wet_run *r, const wet_file *f, const wet_record *rec, size_t input,
                       const out_doc *d) {
     lmc_buf_append(b, "{\"content\": ", 12);
-    lmc_buf_json(b, d->text.p ? d->text.p : "", d->text.len);
+    lmc_buf_json(b, d->text, d->len);
     lmc_buf_printf(b, ", \"subset\": \"cc\", \"meta\": {\"url\": ");
     lmc_buf_json(b, wet_at(f, rec->url), rec->url.len);
     meta_str(b, "date_download", wet_at(f, rec->date), rec->date.len);
@@ -280,35 +334,51 @@ static void json_line(lmc_buf *b, const wet_run *r, const wet_file *f, const wet
     lmc_buf_append(b, "}}\n", 3);
 }
 
-/* The second (or only) pass over one file: dedup, language id, the JSON lines. */
-static int write_file(wet_run *r, const wet_file *f, size_t input, lmc_err *err) {
-    size_t n;
+/* The kept documents' lines: thread t writes the documents of its contiguous share into its buffer, and the
+ * buffers go out in thread order, so the bytes are those of one thread writing them all. */
+static int write_json(wet_run *r, const wet_file *f, const size_t *idx, const out_doc *d, size_t n, size_t input,
+                      lmc_err *err) {
+    int T = omp_get_max_threads();
+    if (T > r->n_json) {
+        r->json = lmc_xrealloc(r->json, (size_t)T * sizeof *r->json);
+        memset(r->json + r->n_json, 0, (size_t)(T - r->n_json) * sizeof *r->json);
+        r->n_json = T;
+    }
+    for (int t = 0; t < T; t++) r->json[t].len = 0; /* the team may be smaller than asked */
+#pragma omp parallel num_threads(T)
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        lmc_buf *b = &r->json[t];
+        for (size_t i = n * (size_t)t / (size_t)nt; i < n * (size_t)(t + 1) / (size_t)nt; i++)
+            if (d[i].keep) json_line(b, r, f, &f->recs[idx[i]], input, &d[i]);
+    }
+    for (int t = 0; t < T; t++)
+        if (r->json[t].len && fwrite(r->json[t].p, 1, r->json[t].len, r->out) != r->json[t].len)
+            return lmc_fail(err, "write failed: %s", strerror(errno));
+    return 0;
+}
+
+/* The second (or only) pass over one chunk: dedup, exclusion, language id, quality, the JSON lines. */
+static int write_chunk(wet_run *r, const wet_file *f, size_t input, lmc_err *err) {
+    size_t n, total = 0;
     size_t *idx = admitted(r, f, input, 1, &n);
     out_doc *d = lmc_xcalloc(n ? n : 1, sizeof *d);
-    uint32_t base = r->next_doc;
-    r->next_doc += (uint32_t)n;
-#pragma omp parallel
-    {
-        lmc_buf scratch = {0};
-        hash_table seen = {0};
-#pragma omp for schedule(dynamic, 16)
-        for (size_t i = 0; i < n; i++) {
-            const wet_record *rec = &f->recs[idx[i]];
-            d[i].lines = dedup_doc(r, base + (uint32_t)i, wet_at(f, rec->content), rec->content.len, &d[i].text,
-                                   &scratch, &seen);
-            d[i].chars = d[i].dedup_chars = utf8_chars(d[i].text.p, d[i].text.len);
-            d[i].keep = d[i].lines > 0;
-            if (d[i].keep && r->exclude) {
-                lmc_buf kept = {0};
-                d[i].keep = exclude_lines(r, d[i].text.p, d[i].text.len, &kept, &scratch) > 0;
-                lmc_buf_free(&d[i].text);
-                d[i].text = kept;
-                d[i].chars = utf8_chars(kept.p, kept.len);
-            }
-        }
-        lmc_buf_free(&scratch);
-        hash_table_free(&seen);
+#pragma omp parallel for schedule(dynamic, 64)
+    for (size_t i = 0; i < n; i++) d[i].n_lines = count_lines(wet_at(f, f->recs[idx[i]].content), f->recs[idx[i]].content.len);
+    for (size_t i = 0; i < n; i++) d[i].line0 = total, total += d[i].n_lines;
+    if (total > r->lines_cap) {
+        r->lines_cap = total + total / 2;
+        r->line_h = lmc_xrealloc(r->line_h, r->lines_cap * sizeof *r->line_h);
+        r->line_at = lmc_xrealloc(r->line_at, r->lines_cap * sizeof *r->line_at);
+        r->line_keep = lmc_xrealloc(r->line_keep, r->lines_cap);
     }
+    if (r->kept.cap < f->arena.len + 1) {
+        free(r->kept.p);
+        r->kept.p = lmc_xmalloc(f->arena.len + 1), r->kept.cap = f->arena.len + 1;
+    }
+    judge_lines(r, f, idx, d, n);
+#pragma omp parallel for schedule(dynamic, 16)
+    for (size_t i = 0; i < n; i++) keep_lines(r, f, &f->recs[idx[i]], &d[i]);
     for (size_t i = 0; i < n; i++) {
         count_filter(&r->f[F_DEDUP], f->recs[idx[i]].chars, d[i].dedup_chars, d[i].lines > 0);
         if (r->exclude && d[i].lines > 0) count_filter(&r->f[F_EXCLUDE], d[i].dedup_chars, d[i].chars, d[i].keep);
@@ -316,20 +386,15 @@ static int write_file(wet_run *r, const wet_file *f, size_t input, lmc_err *err)
     int rc = r->lid_on ? identify(r, d, n, err) : 0;
 #pragma omp parallel for schedule(dynamic, 8)
     for (size_t i = 0; i < n; i++)
-        if (r->qm && d[i].keep) d[i].ppl = round(ngram_perplexity(r->qm, d[i].text.p, d[i].text.len) * 100) / 100;
-    lmc_buf line = {0};
+        if (r->qm && d[i].keep) d[i].ppl = round(ngram_perplexity(r->qm, d[i].text, d[i].len) * 100) / 100;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (!d[i].keep) continue;
-        line.len = 0;
-        json_line(&line, r, f, &f->recs[idx[i]], input, &d[i]);
-        r->out_docs++, r->out_chars += d[i].chars, r->out_bytes += d[i].text.len;
+        r->out_docs++, r->out_chars += d[i].chars, r->out_bytes += d[i].len;
         if (r->qm && r->n_scores == r->cap_scores)
             r->scores = lmc_xrealloc(r->scores, (r->cap_scores = r->cap_scores ? 2 * r->cap_scores : 1024) * sizeof *r->scores);
-        if (r->qm) r->scores[r->n_scores++] = (doc_score){d[i].ppl, d[i].chars, d[i].text.len};
-        if (fwrite(line.p, 1, line.len, r->out) != line.len) rc = lmc_fail(err, "write failed: %s", strerror(errno));
+        if (r->qm) r->scores[r->n_scores++] = (doc_score){d[i].ppl, d[i].chars, d[i].len};
     }
-    lmc_buf_free(&line);
-    for (size_t i = 0; i < n; i++) lmc_buf_free(&d[i].text);
+    if (rc == 0) rc = write_json(r, f, idx, d, n, input, err);
     free(d), free(idx);
     return rc;
 }
@@ -352,8 +417,9 @@ static void manifest_filters(lmc_buf *b, const wet_run *r) {
         } else if (i == F_LENGTH) lmc_buf_printf(b, "\"min_len\": %ld, \"unit\": \"code points\"", o->min_len);
         else if (i == F_DEDUP)
             lmc_buf_printf(b, "\"mode\": \"%s\", \"group_files\": %ld, \"hash\": \"sha1[:8] little-endian of "
-                              "normalize_for_dedup(line)\", \"distinct_lines_last_scope\": %zu",
-                           MODES[o->dedup], o->dedup_group, r->table.n);
+                              "normalize_for_dedup(line)\", \"distinct_lines_last_scope\": %zu, "
+                              "\"line_set_peak_bytes\": %zu",
+                           MODES[o->dedup], o->dedup_group, r->set.n, r->set_peak);
         else if (i == F_QUALITY)
             lmc_buf_printf(b, "\"model\": \"ngram-ref:%s\", \"order\": 5, \"smoothing\": \"interpolated Witten-Bell\", "
                               "\"kept\": \"head: perplexity at or below the pool's 30th percentile\", \"head_cutoff\": %.2f, "
@@ -439,24 +505,34 @@ static int setup_lid(wet_run *r, lmc_err *err) {
     return 0;
 }
 
-static void report(wet_run *r, const char *phase, const wet_file *f) {
-    r->prog.phase = phase;
-    r->prog.done_bytes += f->raw_bytes;
-    r->prog.text_bytes += f->text_bytes;
+static void report(wet_run *r, const char *phase, const wet_reader *rd, size_t *raw_seen, size_t *text_seen) {
+    size_t raw = wet_reader_raw_done(rd);
+    r->prog.phase = phase, r->prog.unit = "bytes";
+    r->prog.done += raw - *raw_seen, r->prog.text_bytes += rd->text_bytes - *text_seen;
+    *raw_seen = raw, *text_seen = rd->text_bytes;
     if (r->o->progress) r->o->progress(&r->prog, r->o->progress_user);
 }
 
-/* One input read for the pass that writes: its hash, its damage, its documents. */
-static int write_input(wet_run *r, size_t i, lmc_err *err) {
-    wet_file f;
-    if (wet_file_read(r->inputs[i], 1, &f, err)) return -1;
-    memcpy(r->sha[i], f.sha256, 65);
-    r->raw_bytes[i] = f.raw_bytes;
-    r->length_mismatches += f.length_mismatches;
-    if (f.gzip_problem[0]) problem(r, i, -1, f.gzip_problem);
-    int rc = write_file(r, &f, i, err);
-    report(r, "writing", &f);
-    wet_file_free(&f);
+/* One pass over input i: counting (the set) or writing (which also hashes the file and counts its damage).
+ * Language id runs fastText once per chunk, so its chunks are longer (the program loads its model each time). */
+static int pass_input(wet_run *r, size_t i, int writing, lmc_err *err) {
+    wet_reader rd;
+    size_t chunk = r->o->chunk_bytes ? r->o->chunk_bytes : r->lid_on ? 16 * (size_t)WET_CHUNK : WET_CHUNK;
+    if (wet_reader_open(&rd, r->inputs[i], chunk, writing, err)) return -1;
+    size_t raw_seen = 0, text_seen = 0;
+    int rc = 0;
+    while (rc == 0 && wet_reader_next(&rd, &r->chunk)) {
+        if (writing) rc = write_chunk(r, &r->chunk, i, err);
+        else count_chunk(r, &r->chunk, i);
+        report(r, writing ? "writing" : "hashing", &rd, &raw_seen, &text_seen);
+    }
+    if (writing) {
+        wet_reader_sha256(&rd, r->sha[i]);
+        r->raw_bytes[i] = rd.raw_n;
+        r->length_mismatches += rd.length_mismatches;
+        if (rd.gzip_problem[0]) problem(r, i, -1, rd.gzip_problem);
+    }
+    wet_reader_close(&rd);
     return rc;
 }
 
@@ -465,18 +541,13 @@ static int run_scopes(wet_run *r, lmc_err *err) {
     size_t group = r->o->dedup_group > 0 ? (size_t)r->o->dedup_group : r->n_inputs;
     for (size_t g = 0; g < r->n_inputs; g += group) {
         size_t end = g + group < r->n_inputs ? g + group : r->n_inputs;
-        hash_table_clear(&r->table);
-        uint32_t base = r->next_doc;
-        for (size_t i = g; r->o->dedup != LMC_DEDUP_OFF && i < end; i++) {
-            wet_file f;
-            if (wet_file_read(r->inputs[i], 0, &f, err)) return -1;
-            count_file(r, &f, i);
-            report(r, "hashing", &f);
-            wet_file_free(&f);
-        }
-        r->next_doc = base;
+        line_set_free(&r->set);
+        for (size_t i = g; r->o->dedup != LMC_DEDUP_OFF && i < end; i++)
+            if (pass_input(r, i, 0, err)) return -1;
+        line_set_seal(&r->set);
+        if (r->set.peak > r->set_peak) r->set_peak = r->set.peak;
         for (size_t i = g; i < end; i++)
-            if (write_input(r, i, err)) return -1;
+            if (pass_input(r, i, 1, err)) return -1;
     }
     return 0;
 }
@@ -553,7 +624,7 @@ int lmc_corpus_wet(const lmc_wet_opts *o, const char *const *inputs, size_t n_in
     for (size_t i = 0; i < n_inputs; i++) { /* fail before writing anything when an input is missing */
         struct stat st;
         if (stat(inputs[i], &st) != 0) return lmc_fail(err, "%s: cannot open: %s", inputs[i], strerror(errno));
-        r.prog.total_bytes += (uint64_t)st.st_size * (o->dedup == LMC_DEDUP_OFF ? 1 : 2);
+        r.prog.total += (uint64_t)st.st_size * (o->dedup == LMC_DEDUP_OFF ? 1 : 2);
     }
     if (setup_lid(&r, err)) return -1;
     if (o->quality && !o->quality_ref) return lmc_fail(err, "corpus wet: --quality ngram needs --quality-ref REF");
@@ -575,7 +646,11 @@ int lmc_corpus_wet(const lmc_wet_opts *o, const char *const *inputs, size_t n_in
     if (rc == 0 && sum)
         *sum = (lmc_corpus_summary){r.records, r.out_docs, r.out_chars, r.out_bytes, r.n_problems,
                                     o->lid && !r.lid_on};
-    hash_table_free(&r.table);
+    line_set_free(&r.set);
+    wet_file_free(&r.chunk);
+    lmc_buf_free(&r.kept);
+    for (int t = 0; t < r.n_json; t++) lmc_buf_free(&r.json[t]);
+    free(r.json), free(r.line_h), free(r.line_at), free(r.line_keep);
     lmc_buf_free(&r.problems);
     free(r.sha), free(r.raw_bytes), free(r.exclude), free(r.scores);
     ngram_free(r.qm);

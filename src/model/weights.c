@@ -10,16 +10,11 @@
 #include "model/safetensors.h"
 #include "common/util.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* ---- element types ---------------------------------------------------------------------------- */
 
@@ -86,36 +81,6 @@ int lmc_dtype_parse(const char *s, lmc_dtype *out) {
     for (size_t i = 0; s && i < sizeof names / sizeof names[0]; i++)
         if (strcasecmp(s, names[i].name) == 0) { *out = names[i].dt; return 0; }
     return -1;
-}
-
-/* ---- mapped files ----------------------------------------------------------------------------- */
-
-int lmc_map_file(const char *path, lmc_map *m, lmc_err *err) {
-    memset(m, 0, sizeof *m);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return lmc_fail(err, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return lmc_fail(err, "%s: not a regular file", path);
-    }
-    if (st.st_size > 0) {
-        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        int e = errno;
-        if (p == MAP_FAILED) {
-            close(fd);
-            return lmc_fail(err, "%s: cannot mmap: %s", path, strerror(e));
-        }
-        m->data = p;
-    }
-    close(fd); /* the mapping keeps the file */
-    m->size = (size_t)st.st_size;
-    return 0;
-}
-
-void lmc_unmap(lmc_map *m) {
-    if (m->data) munmap((void *)m->data, m->size);
-    memset(m, 0, sizeof *m);
 }
 
 /* ---- sorted names ----------------------------------------------------------------------------- */

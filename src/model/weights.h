@@ -11,6 +11,7 @@
 #define LMC_WEIGHTS_H
 
 #include "lmc.h"
+#include "common/util.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -71,17 +72,7 @@ int         lmc_dequant(int ggml, const void *src, float *dst, int64_t n);
  * Returns 0, or -1 when s names none of them. */
 int         lmc_dtype_parse(const char *s, lmc_dtype *out);
 
-/* ---- mapped files ------------------------------------------------------------------------------ */
-
-/* A whole file mapped read-only (PROT_READ, MAP_PRIVATE). An empty file has data NULL and size 0. */
-typedef struct lmc_map {
-    const uint8_t *data;
-    size_t         size;
-} lmc_map;
-
-/* Maps the regular file at path; errors name it ("cannot open: ...", "not a regular file", "cannot mmap"). */
-int  lmc_map_file(const char *path, lmc_map *m, lmc_err *err);
-void lmc_unmap(lmc_map *m); /* and zeroes m; no-op on a zeroed one */
+/* ---- mapped files: lmc_map, lmc_map_file, lmc_unmap (common/util.h, shared with the corpus readers) ---- */
 
 /* ---- sorted names -------------------------------------------------------------------------------
  * Items 0..n-1 found by name through an order sorted by name: the tensors of the container, a GGUF file's

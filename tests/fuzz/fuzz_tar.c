@@ -1,6 +1,7 @@
 /* fuzz_tar.c — the tarball path of `lmc corpus code` (src/corpus/sources.c, libarchive) on the raw input as a
  * tar (compressed or not). Invariants: every file read is a .py of at most 1 MiB, its status agrees with its
- * bytes (UTF-8 with the counted code points, or not), and damage is a problem named, never a crash. */
+ * bytes (UTF-8 with the counted code points, or not), the commit (git archive's pax global header) is empty or
+ * 40 hex digits, and damage is a problem named, never a crash. */
 #include "fuzz_common.h"
 #include "corpus/corpus.h"
 
@@ -10,6 +11,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     code_set s;
     code_tar_read_memory(data, size, &s);
     FZ_ASSERT(s.n_repos == 1);
+    size_t c = strlen(s.repos[0].commit);
+    FZ_ASSERT(c == 0 || (c == 40 && strspn(s.repos[0].commit, "0123456789abcdef") == 40));
     for (size_t i = 0; i < s.n; i++) {
         const code_file *f = &s.files[i];
         size_t n = strlen(f->path), chars, bad;
