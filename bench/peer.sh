@@ -5,13 +5,15 @@
 #
 #   bench/peer.sh                      # TinyLlama-1.1B shape, f32 and bf16, W=1900, 2 threads
 #   PEER_LAYERS=2 PEER_REPS=1 bench/peer.sh   # a quick end-to-end check on a 2-layer model
+#   PEER_JOBS=2 bench/peer.sh build    # phases 1-3 only: the llama.cpp tools (bench/kld_peer.sh needs them)
 #
 # Phases (each prints its duration; everything but the run itself is cached in PEER_DIR, so a rerun only
 # measures):
 #   1. deps   Debian packages it needs (cmake g++ git npm python3-numpy), installed only when missing.
 #   2. fetch  llama.cpp's source as node-llama-cpp@3.22.1 ships it: `npm pack`, extract, `git clone` the bundle
 #             package/llama/gitRelease.bundle — a fixed llama.cpp revision anyone can get again.
-#   3. build  llama-bench (and llama-quantize) in Release with GGML_NATIVE=ON, outside this repository.
+#   3. build  llama-bench, llama-quantize and llama-perplexity in Release with GGML_NATIVE=ON, outside this
+#             repository (in $PEER_DIR/llama.cpp/build-native/bin).
 #   4. gguf   random-weight GGUFs of the TinyLlama-1.1B shape, f32 and bf16, written by llama.cpp's own gguf-py
 #             (bench/peer_gguf.py); ~4.4 GB + 2.2 GB at 22 layers, so free space is checked first.
 #   5. run    for each round and dtype, alternately: `llama-bench -m X -p W -n 0 -t T` and
@@ -23,8 +25,16 @@
 #
 # Environment: PEER_DIR (default /tmp/lmc-peer), PEER_LAYERS (22), PEER_DTYPES ("f32 bf16"), PEER_BLOCK (1900),
 # PEER_THREADS (2), PEER_WINDOWS (lmc windows per run, 3), PEER_REPS (llama-bench -r; its default when unset),
-# PEER_ROUNDS (alternations, 1), LMC (the lmc binary, default ./lmc, built with `make lmc` when absent).
+# PEER_ROUNDS (alternations, 1), PEER_JOBS (build jobs, default nproc), LMC (the lmc binary, default ./lmc, built
+# with `make lmc` when absent). The one argument `build` stops after phase 3.
 set -euo pipefail
+
+ONLY_BUILD=0
+case ${1:-} in
+    '') ;;
+    build) ONLY_BUILD=1 ;;
+    *) echo "usage: bench/peer.sh [build]" >&2; exit 2 ;;
+esac
 
 PEER_DIR=${PEER_DIR:-/tmp/lmc-peer}
 PEER_LAYERS=${PEER_LAYERS:-22}
@@ -34,6 +44,7 @@ PEER_THREADS=${PEER_THREADS:-2}
 PEER_WINDOWS=${PEER_WINDOWS:-3}
 PEER_REPS=${PEER_REPS:-}
 PEER_ROUNDS=${PEER_ROUNDS:-1}
+PEER_JOBS=${PEER_JOBS:-$(nproc)}
 LMC=${LMC:-./lmc}
 NODE_LLAMA_CPP=node-llama-cpp@3.22.1
 PY=/usr/bin/python3 # Debian's, for python3-numpy (a pyenv python3 earlier on PATH would lack it)
@@ -44,6 +55,7 @@ phase_end() { echo "== $PHASE done in $(( $(date +%s) - T0 )) s"; }
 
 [ -f src/cli/bench.c ] || die "run me from the lmc repository root (bench/peer.sh)"
 case $PEER_LAYERS in ''|*[!0-9]*|0) die "PEER_LAYERS must be a positive integer, not '$PEER_LAYERS'";; esac
+case $PEER_JOBS in ''|*[!0-9]*|0) die "PEER_JOBS must be a positive integer, not '$PEER_JOBS'";; esac
 for d in $PEER_DTYPES; do case $d in f32|bf16) ;; *) die "PEER_DTYPES: unknown dtype '$d' (f32, bf16)";; esac; done
 mkdir -p "$PEER_DIR"
 PEER_DIR=$(cd "$PEER_DIR" && pwd)
@@ -80,17 +92,20 @@ phase_end
 
 # ---- 3. build ------------------------------------------------------------------------------------------------
 phase_start build
-# only what llama-bench and llama-quantize need: no tests, examples, server, HTTPS or web UI
+# only what llama-bench, llama-quantize and llama-perplexity need: no tests, examples, server, HTTPS or web UI
 cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DBUILD_SHARED_LIBS=OFF \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF \
     -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_UI=OFF >"$PEER_DIR/cmake.log" 2>&1 \
     || die "cmake configure failed; see $PEER_DIR/cmake.log"
-cmake --build "$BUILD" --target llama-bench llama-quantize -j "$(nproc)" >"$PEER_DIR/build.log" 2>&1 \
-    || die "llama.cpp build failed; see $PEER_DIR/build.log"
+cmake --build "$BUILD" --target llama-bench llama-quantize llama-perplexity -j "$PEER_JOBS" \
+    >"$PEER_DIR/build.log" 2>&1 || die "llama.cpp build failed; see $PEER_DIR/build.log"
+for t in llama-bench llama-quantize llama-perplexity; do
+    [ -x "$BUILD/bin/$t" ] || die "no $BUILD/bin/$t after the build"
+done
 LLAMA_BENCH=$BUILD/bin/llama-bench
-[ -x "$LLAMA_BENCH" ] || die "no $LLAMA_BENCH after the build"
-[ -x "$LMC" ] || make lmc >/dev/null || die "could not build $LMC"
 phase_end
+if [ "$ONLY_BUILD" = 1 ]; then echo "llama.cpp tools: $BUILD/bin"; exit 0; fi
+[ -x "$LMC" ] || make lmc >/dev/null || die "could not build $LMC"
 
 # ---- 4. gguf -------------------------------------------------------------------------------------------------
 phase_start gguf

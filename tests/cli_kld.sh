@@ -96,6 +96,23 @@ fi
 expect_fail kld_checkpoint_other "another comparison" $LMC kld -q --base $GG/llama-f32.gguf \
     --model $GG/llama-q8_0.gguf $SMALL --checkpoint "$TMP/ck"
 
+# the stride's default is eval's (512, or W when W < 512): `-w 48` alone scores the windows `lmc eval -w 48` scores
+if $LMC kld -q --base demo-model --model demo-model --data "$TMP/cc.jsonl" -w 48 --json "$TMP/w48.json" >/dev/null 2>"$TMP/err" &&
+   $LMC eval -q --model demo-model --data "$TMP/cc.jsonl" -w 48 --json "$TMP/e48.json" >/dev/null 2>"$TMP/err"; then
+    if python3 - "$TMP/w48.json" "$TMP/e48.json" <<'PY'
+import json, sys
+k, e = (json.load(open(p))["results"][0] for p in sys.argv[1:])
+assert k["block_size"] == e["block_size"] == 48 and k["stride"] == e["stride"] == 48, (k["stride"], e["stride"])
+assert k["windows"] == e["windows"] > 1 and k["scored_tokens"] == e["scored_tokens"]
+assert abs(k["bpc_base"] - e["bpc"]) < 1e-7 * e["bpc"]
+PY
+    then pass kld_default_stride; else fail kld_default_stride "kld's windows differ from eval's"; fi
+else
+    fail kld_default_stride "$(cat "$TMP/err")"
+fi
+expect_fail kld_stride_exceeds "--stride 64 exceeds --block-size 48" $LMC kld -q --base demo-model --model demo-model \
+    --data "$TMP/cc.jsonl" -w 48 --stride 64
+
 # refusals: one line, non-zero, no JSON left behind
 expect_fail kld_needs_base "kld needs --base" $LMC kld --model demo-model --data demo-data/cc.jsonl
 expect_fail kld_needs_data "--data" $LMC kld --base demo-model --model demo-model

@@ -17,10 +17,13 @@ Tensor types: 1-D tensors (norms, biases) are always F32, as the converter write
 (--outtype f32, default), F16, or BF16 (--outtype bf16: the bits of a bf16 checkpoint unchanged). Quantized
 types are made from the result with llama.cpp's llama-quantize.
 
-  hf_to_gguf.py HF_DIR OUT.gguf [--outtype f32|f16|bf16] [--llama2c-vocab TOK.bin]
+  hf_to_gguf.py HF_DIR OUT.gguf [--outtype f32|f16|bf16] [--llama2c-vocab TOK.bin | --hf-vocab [--no-bos]]
 
 --llama2c-vocab: also write a SentencePiece-style vocabulary (tokenizer.ggml.*) from a llama2.c tokenizer.bin
 (the test models use stories260K's tok512.bin); without it the file has no tokenizer metadata.
+--hf-vocab: also write HF_DIR's tokenizer.json as llama.cpp's byte-level BPE vocabulary (model gpt2, pre gpt-2:
+the demo model's kind; any other tokenizer.json is refused), so that llama.cpp's tools can read the file
+(bench/kld_peer.sh). --no-bos: with it, add_bos_token false (llama.cpp then puts no BOS at chunk starts).
 """
 import json
 import os
@@ -117,17 +120,23 @@ def gguf_name(name, table, prefixes):
 
 
 def main(argv):
-    usage = "usage: hf_to_gguf.py HF_DIR OUT.gguf [--outtype f32|f16|bf16] [--llama2c-vocab TOK.bin]"
+    usage = ("usage: hf_to_gguf.py HF_DIR OUT.gguf [--outtype f32|f16|bf16] "
+             "[--llama2c-vocab TOK.bin | --hf-vocab [--no-bos]]")
     if len(argv) < 3:
         sys.exit(usage)
     src, out, outtype, vocab_bin, rest = argv[1], argv[2], "f32", None, argv[3:]
+    hf_vocab, bos = False, True
     while rest:
         if rest[0] == "--outtype" and len(rest) > 1 and rest[1] in ("f32", "f16", "bf16"):
             outtype, rest = rest[1], rest[2:]
         elif rest[0] == "--llama2c-vocab" and len(rest) > 1:
             vocab_bin, rest = rest[1], rest[2:]
+        elif rest[0] in ("--hf-vocab", "--no-bos"):
+            hf_vocab, bos, rest = hf_vocab or rest[0] == "--hf-vocab", bos and rest[0] != "--no-bos", rest[1:]
         else:
             sys.exit(usage)
+    if (vocab_bin and hf_vocab) or (not bos and not hf_vocab):
+        sys.exit(usage)
     cfg = json.load(open(os.path.join(src, "config.json")))
     hf_arch = cfg["architectures"][0]
     if hf_arch not in FAMILIES:
@@ -184,6 +193,8 @@ def main(argv):
     w.add_file_type(ftype)
     if vocab_bin:
         add_llama2c_vocab(w, vocab_bin)
+    if hf_vocab:
+        add_hf_bpe_vocab(w, src, cfg["vocab_size"], bos)
 
     tied = cfg.get("tie_word_embeddings", arch in ("gpt2", "falcon"))
     has_embd = any(gguf_name(n, table, prefixes) == "token_embd.weight" for n in tensors)
@@ -252,6 +263,45 @@ def add_llama2c_vocab(w, path):
     w.add_bos_token_id(1)
     w.add_eos_token_id(2)
     w.add_unk_token_id(0)
+
+
+def add_hf_bpe_vocab(w, src, n_vocab, bos):
+    """HF_DIR/tokenizer.json, a byte-level BPE with GPT-2's regex and no normalizer, as convert_hf_to_gguf.py
+    writes it: tokens in id order (ids the file lacks become [PAD<id>], as there), added special tokens CONTROL,
+    merges as "a b", BOS / EOS ids from the added tokens named in tokenizer_config.json."""
+    path = os.path.join(src, "tokenizer.json")
+    tj = json.load(open(path, encoding="utf-8"))
+    m, pre = tj.get("model") or {}, tj.get("pre_tokenizer") or {}
+    if m.get("type") != "BPE" or tj.get("normalizer") or pre.get("type") != "ByteLevel" or \
+            not pre.get("use_regex", True) or pre.get("add_prefix_space"):
+        sys.exit(f"{path}: --hf-vocab writes only a byte-level BPE with GPT-2's regex (llama.cpp pre 'gpt-2')")
+    ids = dict(m["vocab"])
+    special = set()
+    for a in tj.get("added_tokens", []):
+        ids[a["content"]] = a["id"]
+        if a.get("special"):
+            special.add(a["id"])
+    toks = [f"[PAD{i}]" for i in range(n_vocab)]
+    types = [gguf.TokenType.UNUSED] * n_vocab
+    for t, i in ids.items():
+        if i >= n_vocab:
+            sys.exit(f"{path}: token id {i} is outside the model's vocabulary of {n_vocab}")
+        toks[i] = t
+        types[i] = gguf.TokenType.CONTROL if i in special else gguf.TokenType.NORMAL
+    merges = [mg if isinstance(mg, str) else " ".join(mg) for mg in m.get("merges", [])]
+    tc = json.load(open(os.path.join(src, "tokenizer_config.json"), encoding="utf-8"))
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("gpt-2")
+    w.add_token_list(toks)
+    w.add_token_types(types)
+    w.add_token_merges(merges)
+    for key, add in (("bos_token", w.add_bos_token_id), ("eos_token", w.add_eos_token_id)):
+        name = tc.get(key)
+        name = name.get("content") if isinstance(name, dict) else name
+        if name in ids:
+            add(ids[name])
+    w.add_add_bos_token(bos and tc.get("add_bos_token", False))
+    w.add_add_eos_token(False)
 
 
 if __name__ == "__main__":

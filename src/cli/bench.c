@@ -33,8 +33,7 @@ static const cli_opt OPTS[] = {
      "does with a bf16 checkpoint); with --dtype int8 also a ggml type the layer matrices are quantized to in "
      "memory (Q4_K/Q6_K by plain rounding; lm_head Q8_0), as a GGUF file of that type would hold them"},
     CLI_BLOCK_SIZE(F(W), 2, "window length in tokens (default 1900)"),
-    {"--stride", NULL, CLI_INT, "S", 1, 1000000, F(S),
-     "new tokens scored per window after the first, at most W (default 512, or W when W < 512)"},
+    CLI_STRIDE(F(S)),
     {"--windows", NULL, CLI_INT, "K", 1, 1000000, F(K), "windows measured after one warm-up window (default 3)"},
     {"--layers", NULL, CLI_INT, "L", 1, 1000, F(layers), "with --shape: only L layers (a quick run)"},
     CLI_THREADS(F(threads), "threads for all kernels (default 0: all cores)"),
@@ -53,17 +52,14 @@ const cli_spec bench_spec = {
 
 /* CLI_GO, or the usage exit status (the message printed). */
 static int parse_args(int argc, char **argv, bench_args *a) {
-    *a = (bench_args){.W = 1900, .S = -1, .K = 3, .compute = LMC_COMPUTE_F32, .weights = -1};
+    *a = (bench_args){.W = 1900, .S = 0 /* cli_window_stride */, .K = 3, .compute = LMC_COMPUTE_F32, .weights = -1};
     int rc = cli_parse(&bench_spec, argc, argv, a);
     if (rc != CLI_GO) return rc;
-    if (a->S < 0) a->S = a->W < 512 ? a->W : 512;
     if (!!a->shape == !!a->model) return cli_usage(&bench_spec, "bench needs exactly one of --shape or --model");
     int known = 0;
     for (int i = 0; a->shape && lmc_bench_shape(i); i++) known |= !strcmp(a->shape, lmc_bench_shape(i));
     if (a->shape && !known) return cli_usage(&bench_spec, "unknown shape '%s'", a->shape);
-    if (a->S > a->W)
-        return cli_usage(&bench_spec, "--stride %ld exceeds --block-size %ld: tokens between windows would never be "
-                         "scored", a->S, a->W);
+    if ((rc = cli_window_stride(&bench_spec, a->W, &a->S)) != CLI_GO) return rc;
     if (a->layers && !a->shape) return cli_usage(&bench_spec, "--layers applies to --shape only");
     if (a->weights >= 2 && a->compute != LMC_COMPUTE_INT8)
         return cli_usage(&bench_spec, "--weights q8_0|q4_0|q4_k|q6_k needs --dtype int8");

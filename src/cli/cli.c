@@ -18,6 +18,14 @@ void cli_print_table(const lmc_result *r, size_t n) {
     }
 }
 
+int cli_window_stride(const cli_spec *s, long block_size, long *stride) {
+    if (*stride <= 0) *stride = block_size < 512 ? block_size : 512;
+    if (*stride > block_size)
+        return cli_usage(s, "--stride %ld exceeds --block-size %ld: tokens between windows would never be scored",
+                         *stride, block_size);
+    return CLI_GO;
+}
+
 int cli_threads(long requested) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (cores > 0 && requested > cores)

@@ -39,6 +39,14 @@ int cmd_kld(int argc, char **argv);
 #define CLI_OUTPUT(field, arg, help)    {"--output", "-o", CLI_STR, arg, 0, 0, field, help}
 #define CLI_JSON_OUTPUT(field, help)    {"--output", "-o --json", CLI_STR, "OUT.json", 0, 0, field, help}
 #define CLI_QUIET(field, help)          {"--quiet", "-q", CLI_FLAG, "", 0, 0, field, help}
+/* the field is 0 when the option is absent (its range starts at 1): cli_window_stride then picks the default */
+#define CLI_STRIDE(field)                                                                                       \
+    {"--stride", NULL, CLI_INT, "S", 1, 1000000, field,                                                        \
+     "new tokens scored per window after the first, at most W (default 512, or W when W < 512)"}
+
+/* The stride of eval's windows, also for bench and kld: *stride as given, or when 0 (no --stride) 512, or W
+ * when W < 512 (so `-w 128` alone is valid). CLI_GO, or the usage exit status (printed) when it exceeds W. */
+int cli_window_stride(const cli_spec *s, long block_size, long *stride);
 
 /* One output path per --data file (eval's --checkpoint, --per-window, --per-doc; kld's --checkpoint, --save-base,
  * --base-file), by one rule whatever the number of --data files, so that the same path names the same file for

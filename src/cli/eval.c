@@ -34,8 +34,7 @@ static const cli_opt OPTS[] = {
     {"--tokenizer", NULL, CLI_STR, "TOK", 0, 0, F(tokenizer),
      "the tokenizer from TOK (HF directory, tokenizer.json, converted file) instead of MODEL"},
     CLI_BLOCK_SIZE(F(block_size), 1, "window length in tokens (default 1900)"),
-    {"--stride", NULL, CLI_INT, "S", 1, 1000000, F(stride),
-     "new tokens scored per window after the first, at most W (default 512, or W when W < 512)"},
+    CLI_STRIDE(F(stride)),
     {"--file-num", "--file_num", CLI_INT, "N", LONG_MIN, LONG_MAX, F(file_num),
      "use only the first N records of each file (default -1: all)"},
     CLI_THREADS(F(threads),
@@ -96,10 +95,9 @@ static int parse_shard(const char *v, int *index, int *count) {
 static int check_args(const eval_args *a, lmc_eval_opts *eo) {
     if (!a->model) return cli_usage(&eval_spec, "eval needs --model");
     if (!a->data.n) return cli_usage(&eval_spec, "eval needs at least one --data FILE");
-    long stride = a->stride > 0 ? a->stride : a->block_size < 512 ? a->block_size : 512;
-    if (stride > a->block_size)
-        return cli_usage(&eval_spec, "--stride %ld exceeds --block-size %ld: tokens between windows would never be "
-                         "scored", stride, a->block_size);
+    long stride = a->stride;
+    int rc = cli_window_stride(&eval_spec, a->block_size, &stride);
+    if (rc != CLI_GO) return rc;
     *eo = (lmc_eval_opts){.block_size = (int)a->block_size, .stride = (int)stride, .file_num = a->file_num,
                           .skip_bad = a->skip_bad, .checkpoint = a->checkpoint, .per_window = a->per_window,
                           .per_doc = a->per_doc, .doc_stats = 1, .format = (lmc_format)a->format};
@@ -363,7 +361,7 @@ static int start_job(eval_run *r, int *argc, char ***argv) {
 /* ---- lmc eval ---------------------------------------------------------------------------------- */
 
 int cmd_eval(int argc, char **argv) {
-    eval_args a = {.block_size = 1900, .stride = 0 /* 512, or W when W < 512 */, .file_num = -1, .batch = 1,
+    eval_args a = {.block_size = 1900, .stride = 0 /* cli_window_stride */, .file_num = -1, .batch = 1,
                    .bootstrap = LMC_BOOTSTRAP_DEFAULT, .compute = LMC_COMPUTE_F32};
     eval_run r = {.a = &a};
     int rc = cli_parse(&eval_spec, argc, argv, &a);

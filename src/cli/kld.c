@@ -33,8 +33,7 @@ static const cli_opt OPTS[] = {
     {"--tokenizer", NULL, CLI_STR, "TOK", 0, 0, F(tokenizer),
      "the model's tokenizer from TOK instead of B; both must give the same token ids (checked)"},
     CLI_BLOCK_SIZE(F(block_size), 1, "window length in tokens (default 1900, as lmc eval)"),
-    {"--stride", NULL, CLI_INT, "S", 1, 1000000, F(stride),
-     "new tokens scored per window after the first (default 512)"},
+    CLI_STRIDE(F(stride)),
     {"--file-num", "--file_num", CLI_INT, "N", LONG_MIN, LONG_MAX, F(file_num),
      "use only the first N records of each file (default -1: all)"},
     CLI_THREADS(F(threads), "threads for all kernels (default 0: all cores)"),
@@ -209,11 +208,10 @@ static int check_args(const kld_args *a) {
 }
 
 int cmd_kld(int argc, char **argv) {
-    kld_args a = {.block_size = 1900, .stride = 512, .file_num = -1, .bootstrap = 1000, .top_k = 32};
+    kld_args a = {.block_size = 1900, .stride = 0 /* cli_window_stride */, .file_num = -1, .bootstrap = 1000, .top_k = 32};
     int rc = cli_parse(&kld_spec, argc, argv, &a);
     if (rc == CLI_GO) rc = check_args(&a);
-    if (rc == CLI_GO && a.stride > a.block_size)
-        rc = cli_usage(&kld_spec, "--stride %ld exceeds --block-size %ld", a.stride, a.block_size);
+    if (rc == CLI_GO) rc = cli_window_stride(&kld_spec, a.block_size, &a.stride);
     if (rc != CLI_GO) { cli_free(&kld_spec, &a); return rc; }
     kld_cli k = {.a = &a, .po = {isatty(2), 0}};
     lmc_outputs *held = NULL;
