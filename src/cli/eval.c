@@ -106,7 +106,7 @@ static int check_args(const eval_args *a, lmc_eval_opts *eo) {
     if (eo->shard_count && !a->output)
         return cli_usage(&eval_spec, "--shard writes a partial result: it needs --json PART.json");
     if (eo->shard_count && eo->per_doc) return cli_usage(&eval_spec, "--per-doc needs every window, not one shard's");
-    int rc = cli_check_data_path(&eval_spec, "--checkpoint", a->checkpoint, &a->data);
+    rc = cli_check_data_path(&eval_spec, "--checkpoint", a->checkpoint, &a->data);
     if (rc == CLI_GO) rc = cli_check_data_path(&eval_spec, "--per-window", a->per_window, &a->data);
     if (rc == CLI_GO) rc = cli_check_data_path(&eval_spec, "--per-doc", a->per_doc, &a->data);
     return rc;
