@@ -11,12 +11,7 @@
 #   - a short write: the command succeeds with identical outputs.
 # Anything else is lost. Prints the table (command, faults injected, survived, lost) and fails on any loss.
 cd "$(dirname "$0")/.." && . tests/lib_cli.sh && . tests/lib_sweep.sh
-SHIM=$PWD/build/tests/fault.so
-if [ ! -x "$LMC" ] || [ ! -f demo-model/config.json ] || [ ! -f "$SHIM" ]; then
-    skip faults "needs ./lmc, demo-model/ and build/tests/fault.so (make build/tests/fault.so)"
-    cli_summary
-    exit $?
-fi
+sweep_require faults build/tests/fault.so
 sweep_setup
 $LMC compress --model $M "$IN/x.txt" -o "$IN/x.lmcz" -q >/dev/null &&
     $LMC eval $EV --json "$IN/r.json" >/dev/null && $LMC eval $EV --shard 1/2 --json "$IN/p1.json" >/dev/null &&

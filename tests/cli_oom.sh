@@ -12,12 +12,7 @@
 #   - exits 0 with outputs identical to a clean run's (the allocation had a fallback).
 # A crash (abort, segfault), a wrong or partial output, or a message that does not say what is lost.
 cd "$(dirname "$0")/.." && . tests/lib_cli.sh && . tests/lib_sweep.sh
-SHIM=$PWD/build/tests/oom.so
-if [ ! -x "$LMC" ] || [ ! -f demo-model/config.json ] || [ ! -f "$SHIM" ]; then
-    skip oom "needs ./lmc, demo-model/ and build/tests/oom.so (make build/tests/oom.so)"
-    cli_summary
-    exit $?
-fi
+sweep_require oom build/tests/oom.so
 export OMP_WAIT_POLICY=passive # as ./lmc sets for itself; set here so that it does not re-exec under the shim
 sweep_setup
 $LMC eval $EV --shard 1/2 --json "$IN/p1.json" >/dev/null 2>&1 && $LMC eval $EV --shard 2/2 --json "$IN/p2.json" >/dev/null 2>&1 ||

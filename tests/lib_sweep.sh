@@ -2,6 +2,17 @@
 # a command's outputs with a clean run's. Source it after lib_cli.sh and call sweep_setup; the caller then sets
 # the arrays CMD (command line by name) and OUTS (its output files), and c (the command being swept).
 
+# sweep_require NAME SHIM: the sweep is skipped (and the script ends) unless ./lmc, demo-model/ and the shim
+# (a path under the repository, e.g. build/tests/fault.so) are there; SHIM is set to its absolute path.
+sweep_require() {
+    SHIM=$PWD/$2
+    if [ ! -x "$LMC" ] || [ ! -f demo-model/config.json ] || [ ! -f "$SHIM" ]; then
+        skip "$1" "needs ./lmc, demo-model/ and $2 (make $2)"
+        cli_summary
+        exit $?
+    fi
+}
+
 # sweep_setup: LMC made absolute, the inputs in $IN (x.txt, a two-document d.jsonl), W and REF, the demo model
 # in M and the eval options of a small run in EV.
 sweep_setup() {
