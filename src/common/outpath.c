@@ -32,7 +32,8 @@ static void dir_of(const char *path, char *dir, size_t cap) {
     else snprintf(dir, cap, "%.*s", (int)(slash - path), path);
 }
 
-/* The output's directory exists, is a directory, is not on a read-only file system and has space left. */
+/* The output's directory exists, is a directory this process may write in, is not on a read-only file system and
+ * has space left. */
 static int check_dir(const char *out, lmc_err *err) {
     char dir[PATH_MAX];
     dir_of(out, dir, sizeof dir);
@@ -47,6 +48,8 @@ static int check_dir(const char *out, lmc_err *err) {
         if (vs.f_bavail == 0)
             return lmc_fail(err, "%s: cannot write there: no space left on the device of %s", out, dir);
     }
+    if (access(dir, W_OK | X_OK) != 0) /* a read-only directory on a writable file system (root passes) */
+        return lmc_fail(err, "%s: cannot write there: directory %s is not writable", out, dir);
     return 0;
 }
 
