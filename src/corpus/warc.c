@@ -263,8 +263,8 @@ static void inflate_more(wet_reader *rd, lmc_buf *out, size_t goal) {
             z->next_in = (Bytef *)rd->raw + rd->in_pos;
             z->avail_in = (uInt)(rd->raw_n - rd->in_pos > (1u << 30) ? 1u << 30 : rd->raw_n - rd->in_pos);
         }
-        if (out->cap - out->len < (1 << 16)) {
-            size_t c = out->cap ? out->cap * 2 : 1 << 17; /* doubling: a small file gets a small buffer */
+        if (out->cap - out->len < (1 << 15)) {
+            size_t c = out->cap ? out->cap * 2 : 1 << 16; /* doubling: a small file gets a small buffer */
             out->p = lmc_xrealloc(out->p, c), out->cap = c;
         }
         z->next_out = (Bytef *)out->p + out->len;

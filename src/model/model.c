@@ -319,6 +319,10 @@ static int cmp_tensor_name(const void *a, const void *b) {
 }
 
 void lmc_model_sha256(const lmc_model *m, char hex[65]) {
+    if (m->sha256[0]) {
+        memcpy(hex, m->sha256, 65);
+        return;
+    }
     lmc_sha256 s;
     lmc_sha256_init(&s);
     char *cfg = m->config ? cJSON_PrintUnformatted(m->config) : NULL;
@@ -353,6 +357,8 @@ void lmc_model_sha256(const lmc_model *m, char hex[65]) {
     }
     free(t);
     lmc_sha256_final_hex(&s, hex);
+    /* the memo is the one field written after open; a model is not shared between threads while it is asked */
+    memcpy(((lmc_model *)m)->sha256, hex, 65);
 }
 
 /* ---- weight integrity --------------------------------------------------------------------------- */

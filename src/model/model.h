@@ -15,6 +15,8 @@ struct lmc_model {
     lmc_model_info  info;
     lmc_model_opts  opts;
     char            dtype[16];    /* dtype of the weights ("BF16", "F32", "F16", "mixed", "Q8_0", "Q4_K mixed") */
+    char            sha256[65];   /* lmc_model_sha256, computed on the first ask ("" until then): weights are
+                                   * read-only, so it never changes, and compress/decompress ask once per file */
 };
 
 /* Full logits (T, info.vocab) for tokens at positions 0..T-1 (for golden tests and `lmc logits`). */

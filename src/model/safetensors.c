@@ -433,21 +433,23 @@ static int write_all(int fd, const void *data, size_t n) {
     return 0;
 }
 
-/* Conversion buffers, CHUNK elements each. The source may be unaligned (a tensor in someone else's file):
- * it is then copied into `raw` first, so the kernels always see aligned arrays. */
+/* Conversion buffers, chunk elements each: CHUNK, or less when every tensor is smaller (a whole number of 256,
+ * so of every block). The source may be unaligned (a tensor in someone else's file): it is then copied into
+ * `raw` first, so the kernels always see aligned arrays. */
 #define CHUNK ((size_t)1 << 20)
 typedef struct conv_bufs {
-    void     *raw; /* CHUNK × 4 bytes */
-    float    *f;   /* CHUNK floats */
-    uint16_t *h;   /* CHUNK halves */
+    size_t    chunk;
+    void     *raw; /* chunk × 4 bytes */
+    float    *f;   /* chunk floats */
+    uint16_t *h;   /* chunk halves */
 } conv_bufs;
 
 /* Writes one tensor's numel elements of e->src as e->dtype; returns 0 or an errno value. */
 static int write_tensor(int fd, const lmc_st_entry *e, size_t numel, conv_bufs *cb) {
     size_t ss = lmc_dtype_size(e->src_dtype);
     if (e->dtype == e->src_dtype) return write_all(fd, e->src, numel * ss);
-    for (size_t at = 0; at < numel; at += CHUNK) { /* CHUNK is a whole number of every block */
-        size_t k = numel - at < CHUNK ? numel - at : CHUNK;
+    for (size_t at = 0; at < numel; at += cb->chunk) { /* chunk is a whole number of every block */
+        size_t k = numel - at < cb->chunk ? numel - at : cb->chunk;
         const void *s = (const char *)e->src + lmc_dtype_bytes(e->src_dtype, (int64_t)at);
         if (ss && (uintptr_t)s % ss) { memcpy(cb->raw, s, k * ss); s = cb->raw; }
         /* widen to f32 (exact, or ggml's dequantization), then narrow if needed (round to nearest even) */
@@ -482,7 +484,12 @@ int lmc_st_write(const char *path, const lmc_st_entry *tensors, size_t n, const 
         lmc_buf_free(&h);
         return lmc_fail(err, "%s: cannot create: %s", tmp, strerror(e));
     }
-    conv_bufs cb = {malloc(CHUNK * 4), malloc(CHUNK * sizeof(float)), malloc(CHUNK * sizeof(uint16_t))};
+    size_t chunk = 256;
+    for (size_t i = 0; i < n && chunk < CHUNK; i++) {
+        size_t ne = (size_t)entry_numel(&tensors[i]);
+        if (ne > chunk) chunk = ne < CHUNK ? (ne + 255) / 256 * 256 : CHUNK;
+    }
+    conv_bufs cb = {chunk, malloc(chunk * 4), malloc(chunk * sizeof(float)), malloc(chunk * sizeof(uint16_t))};
     int rc = (!cb.raw || !cb.f || !cb.h) ? ENOMEM : 0;
 
     uint8_t len8[8];
