@@ -24,6 +24,8 @@ typedef struct lmc_buf {
     size_t len, cap;
 } lmc_buf;
 void lmc_buf_append(lmc_buf *b, const void *data, size_t n);
+/* Room for n more bytes (and the NUL) without moving len: the caller writes at p + len. */
+void lmc_buf_reserve(lmc_buf *b, size_t n);
 void lmc_buf_printf(lmc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void lmc_buf_free(lmc_buf *b);
 /* Appends s[0..n) as a JSON string literal: UTF-8 passes through; quotes, backslashes and control bytes escaped. */

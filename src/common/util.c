@@ -1,5 +1,6 @@
 /* util.c — errors, whole-file I/O (plain and gzip), atomic writes, buffers, SHA-256, base64, UTF-8. */
 #include "common/util.h"
+#include "common/bytes32.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -53,13 +54,16 @@ char *lmc_xstrdup_in(const char *s, const char *where) {
 
 /* ---- buffers --------------------------------------------------------------------------------- */
 
+void lmc_buf_reserve(lmc_buf *b, size_t n) {
+    if (b->len + n + 1 <= b->cap) return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n + 1) cap *= 2;
+    b->p = lmc_xrealloc(b->p, cap);
+    b->cap = cap;
+}
+
 void lmc_buf_append(lmc_buf *b, const void *data, size_t n) {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) cap *= 2;
-        b->p = lmc_xrealloc(b->p, cap);
-        b->cap = cap;
-    }
+    lmc_buf_reserve(b, n);
     if (n) memcpy(b->p + b->len, data, n); /* data may be NULL when n == 0 (an absent prefix/suffix) */
     b->len += n;
     b->p[b->len] = 0;
@@ -69,6 +73,12 @@ void lmc_buf_json(lmc_buf *b, const char *s, size_t n) {
     lmc_buf_append(b, "\"", 1);
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
+        while (i + 32 <= n) { /* 32 bytes that need no escape at once: most of a document */
+            lmc_u8x32 v = lmc_load32(s + i);
+            if (lmc_any32((lmc_u8x32)(v < 0x20) | (lmc_u8x32)(v == '"') | (lmc_u8x32)(v == '\\'))) break;
+            i += 32;
+        }
+        if (i == n) break;
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\') continue;
         lmc_buf_append(b, s + run, i - run);

@@ -152,6 +152,9 @@ void   line_set_add(line_set *s, const uint64_t *h, size_t n);
 void   line_set_seal(line_set *s);
 /* keys' index of key, SIZE_MAX when absent. */
 size_t line_set_find(const line_set *s, uint64_t key);
+/* Starts the loads line_set_find(s, key) makes: stage 0 its directory entry, then stage 1 (the entry by then
+ * cached) its keys, so that a document's lookups, prefetched line by line, wait on memory together. */
+void   line_set_prefetch(const line_set *s, uint64_t key, int stage);
 int    line_set_multi(const line_set *s, size_t i);
 /* Marks keys[i] kept; 1 when it was not yet (atomic: threads may claim different keys at once). */
 int    line_set_claim(line_set *s, size_t i);

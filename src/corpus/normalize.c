@@ -2,6 +2,7 @@
  * paragraph hash (first 8 bytes of SHA-1, little-endian). SHA-1 is nettle's. */
 #include "corpus/corpus.h"
 #include "common/util.h"
+#include "common/bytes32.h"
 
 #include <nettle/sha1.h>
 #include <string.h>
@@ -29,8 +30,18 @@ static int32_t last_cp(const char *s, size_t end, size_t *start) {
     return -1;
 }
 
+/* Python's isspace of an ASCII byte. */
+static int ascii_space(unsigned char c) { return c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f); }
+
 void corpus_strip(const char *s, size_t len, size_t *b, size_t *e) {
     size_t i = 0, j = len;
+    const unsigned char *u = (const unsigned char *)s;
+    while (i < j && u[i] < 0x80 && ascii_space(u[i])) i++; /* ASCII ends at once: the common case */
+    while (j > i && u[j - 1] < 0x80 && ascii_space(u[j - 1])) j--;
+    if (i < j && u[i] < 0x80 && u[j - 1] < 0x80) {
+        *b = i, *e = j;
+        return;
+    }
     while (i < j) {
         int32_t c;
         utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(j - i), &c);
@@ -82,15 +93,28 @@ static void normalize_cp(lmc_buf *b, int32_t c) {
     if (!deleted(c)) put_cp(b, c);
 }
 
+/* 32 printable ASCII bytes (0x20..0x7e) of s lowered, digits to '0', into w; 0 (nothing written) when one is
+ * not printable ASCII. */
+static int normalize32(const char *s, char *w) {
+    lmc_u8x32 v = lmc_load32(s);
+    if (lmc_any32((lmc_u8x32)(v < 0x20) | (lmc_u8x32)(v > 0x7e))) return 0;
+    v += LMC_IN32(v, 'A', 'Z') & 32;
+    lmc_u8x32 digit = LMC_IN32(v, '0', '9');
+    lmc_store32(w, (v & ~digit) | (digit & '0'));
+    return 1;
+}
+
 void corpus_normalize(const char *line, size_t len, lmc_buf *out) {
     size_t i, end;
     corpus_strip(line, len, &i, &end);
     while (i < end) { /* a run of plain ASCII at once: letters lowered, digits to 0, controls deleted */
         size_t j = i;
+        while (j + 32 <= end && !lmc_any32((lmc_u8x32)(lmc_load32(line + j) > 0x7f))) j += 32;
         while (j < end && (unsigned char)line[j] < 0x80) j++;
         if (j > i) {
-            if (out->cap - out->len < j - i) lmc_buf_append(out, line + i, j - i), out->len -= j - i; /* reserve */
+            lmc_buf_reserve(out, j - i);
             char *w = out->p + out->len;
+            for (; i + 32 <= j && normalize32(line + i, w); i += 32) w += 32;
             for (; i < j; i++) {
                 char c = line[i];
                 if (c >= 'A' && c <= 'Z') *w++ = (char)(c + 32);

@@ -10,6 +10,7 @@
 #include "common/threads.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -51,8 +52,11 @@ typedef struct wet_run {
     size_t             *line_at;     /* (lines_cap) their index in the set (keep-first) */
     unsigned char      *line_keep;   /* (lines_cap) */
     size_t              lines_cap;
-    lmc_buf            *json;        /* (n_json) one buffer of output lines per thread */
-    int                 n_json;
+    lmc_buf            *json[2];     /* (n_json each) output lines, a buffer per thread: json[cur] for the chunk
+                                      * being made, json[!cur] the chunk before, written meanwhile (write_pending) */
+    int                 n_json, cur, pending;
+    int                 write_errno; /* the first failed write's errno (0: none) */
+    off_t               synced;      /* output bytes whose writeback has been started */
     uint64_t           *exclude;     /* (n_exclude) sorted line hashes of older text (--exclude-hashes) */
     size_t              n_exclude;
     char                exclude_sha[65];
@@ -189,6 +193,8 @@ static size_t utf8_chars(const char *s, size_t n) {
 
 /* ---- the pass that writes ------------------------------------------------------------------------------ */
 
+static void write_pending(wet_run *r);
+
 /* One admitted document on its way out. */
 typedef struct out_doc {
     size_t      line0, n_lines; /* its lines in wet_run.line_h / line_at / line_keep */
@@ -217,21 +223,28 @@ static void judge_lines(wet_run *r, const wet_file *f, const size_t *idx, out_do
 #pragma omp parallel
     {
         lmc_buf scratch = {0};
+#pragma omp single nowait
+        write_pending(r);
 #pragma omp for schedule(dynamic, 16)
         for (size_t i = 0; i < n; i++) {
             const wet_record *rec = &f->recs[idx[i]];
             const char *c = wet_at(f, rec->content);
-            size_t len = rec->content.len, j = d[i].line0;
-            for (size_t pos = 0;; j++) {
+            size_t len = rec->content.len, j0 = d[i].line0, j1 = j0 + d[i].n_lines;
+            for (size_t pos = 0, j = j0;; j++) {
                 const char *nl = memchr(c + pos, '\n', len - pos);
                 size_t e = nl ? (size_t)(nl - c) : len;
-                uint64_t h = r->line_h[j] = corpus_line_hash(c + pos, e - pos, &scratch);
-                size_t g = mode == LMC_DEDUP_OFF ? SIZE_MAX : line_set_find(&r->set, h);
+                r->line_h[j] = corpus_line_hash(c + pos, e - pos, &scratch);
+                if (mode != LMC_DEDUP_OFF) line_set_prefetch(&r->set, r->line_h[j], 0);
+                if (!nl) break;
+                pos = e + 1;
+            }
+            if (mode != LMC_DEDUP_OFF)
+                for (size_t j = j0; j < j1; j++) line_set_prefetch(&r->set, r->line_h[j], 1);
+            for (size_t j = j0; j < j1; j++) {
+                size_t g = mode == LMC_DEDUP_OFF ? SIZE_MAX : line_set_find(&r->set, r->line_h[j]);
                 if (mode == LMC_DEDUP_OFF) r->line_keep[j] = 1;
                 else if (mode == LMC_DEDUP_KEEP_FIRST) r->line_at[j] = g;
                 else r->line_keep[j] = g != SIZE_MAX && !line_set_multi(&r->set, g) && line_set_claim(&r->set, g);
-                if (!nl) break;
-                pos = e + 1;
             }
         }
         lmc_buf_free(&scratch);
@@ -334,28 +347,50 @@ static void json_line(lmc_buf *b, const wet_run *r, const wet_file *f, const wet
     lmc_buf_append(b, "}}\n", 3);
 }
 
+/* The chunk before's output lines, to the file (one thread, while the others judge the next chunk's lines, so
+ * that the copy into the page cache is not a serial step); a failure is kept for write_chunk to report. */
+static void write_pending(wet_run *r) {
+    if (!r->pending) return;
+    r->pending = 0;
+    for (int t = 0; t < r->n_json; t++) {
+        lmc_buf *b = &r->json[!r->cur][t];
+        if (b->len && !r->write_errno && fwrite(b->p, 1, b->len, r->out) != b->len) r->write_errno = errno ? errno : EIO;
+        b->len = 0;
+    }
+    /* start the disk writes of what went out now, so that the final fsync does not wait for the whole file (a
+     * hint: its failure is seen by that fsync) */
+    if (r->write_errno || fflush(r->out) != 0) {
+        if (!r->write_errno) r->write_errno = errno ? errno : EIO;
+        return;
+    }
+    off_t at = ftello(r->out);
+    if (at > r->synced) sync_file_range(fileno(r->out), r->synced, at - r->synced, SYNC_FILE_RANGE_WRITE);
+    r->synced = at;
+}
+
 /* The kept documents' lines: thread t writes the documents of its contiguous share into its buffer, and the
- * buffers go out in thread order, so the bytes are those of one thread writing them all. */
-static int write_json(wet_run *r, const wet_file *f, const size_t *idx, const out_doc *d, size_t n, size_t input,
-                      lmc_err *err) {
+ * buffers go out in thread order, so the bytes are those of one thread writing them all. They go out with the
+ * next chunk (or at the end of the input). */
+static void make_json(wet_run *r, const wet_file *f, const size_t *idx, const out_doc *d, size_t n, size_t input) {
     int T = omp_get_max_threads();
+    write_pending(r); /* when the chunk had no judging (the buffers are about to be reused) */
     if (T > r->n_json) {
-        r->json = lmc_xrealloc(r->json, (size_t)T * sizeof *r->json);
-        memset(r->json + r->n_json, 0, (size_t)(T - r->n_json) * sizeof *r->json);
+        for (int k = 0; k < 2; k++) {
+            r->json[k] = lmc_xrealloc(r->json[k], (size_t)T * sizeof *r->json[k]);
+            memset(r->json[k] + r->n_json, 0, (size_t)(T - r->n_json) * sizeof *r->json[k]);
+        }
         r->n_json = T;
     }
-    for (int t = 0; t < T; t++) r->json[t].len = 0; /* the team may be smaller than asked */
+    lmc_buf *bufs = r->json[r->cur];
+    for (int t = 0; t < r->n_json; t++) bufs[t].len = 0; /* the team may be smaller than asked */
 #pragma omp parallel num_threads(T)
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        lmc_buf *b = &r->json[t];
+        lmc_buf *b = &bufs[t];
         for (size_t i = n * (size_t)t / (size_t)nt; i < n * (size_t)(t + 1) / (size_t)nt; i++)
             if (d[i].keep) json_line(b, r, f, &f->recs[idx[i]], input, &d[i]);
     }
-    for (int t = 0; t < T; t++)
-        if (r->json[t].len && fwrite(r->json[t].p, 1, r->json[t].len, r->out) != r->json[t].len)
-            return lmc_fail(err, "write failed: %s", strerror(errno));
-    return 0;
+    r->cur = !r->cur, r->pending = 1;
 }
 
 /* The second (or only) pass over one chunk: dedup, exclusion, language id, quality, the JSON lines. */
@@ -394,7 +429,8 @@ static int write_chunk(wet_run *r, const wet_file *f, size_t input, lmc_err *err
             r->scores = lmc_xrealloc(r->scores, (r->cap_scores = r->cap_scores ? 2 * r->cap_scores : 1024) * sizeof *r->scores);
         if (r->qm) r->scores[r->n_scores++] = (doc_score){d[i].ppl, d[i].chars, d[i].len};
     }
-    if (rc == 0) rc = write_json(r, f, idx, d, n, input, err);
+    if (rc == 0) make_json(r, f, idx, d, n, input);
+    if (rc == 0 && r->write_errno) rc = lmc_fail(err, "write failed: %s", strerror(r->write_errno));
     free(d), free(idx);
     return rc;
 }
@@ -599,7 +635,10 @@ static int keep_head(wet_run *r, const char *tmp, const char *tmp2, lmc_err *err
 
 /* Output complete: flushed to disk, the manifest written, then the output renamed into place. */
 static int finish(wet_run *r, const char *tmp, const char *out_path, lmc_err *err) {
-    int rc = fflush(r->out) || fsync(fileno(r->out)) ? lmc_fail(err, "%s: write failed: %s", tmp, strerror(errno)) : 0;
+    write_pending(r);
+    if (r->write_errno) errno = r->write_errno;
+    int rc = r->write_errno || fflush(r->out) || fsync(fileno(r->out))
+                 ? lmc_fail(err, "%s: write failed: %s", tmp, strerror(errno)) : 0;
     if (fclose(r->out) && rc == 0) rc = lmc_fail(err, "%s: write failed: %s", tmp, strerror(errno));
     r->out = NULL;
     char tmp2[4300];
@@ -649,8 +688,11 @@ int lmc_corpus_wet(const lmc_wet_opts *o, const char *const *inputs, size_t n_in
     line_set_free(&r.set);
     wet_file_free(&r.chunk);
     lmc_buf_free(&r.kept);
-    for (int t = 0; t < r.n_json; t++) lmc_buf_free(&r.json[t]);
-    free(r.json), free(r.line_h), free(r.line_at), free(r.line_keep);
+    for (int k = 0; k < 2; k++) {
+        for (int t = 0; t < r.n_json; t++) lmc_buf_free(&r.json[k][t]);
+        free(r.json[k]);
+    }
+    free(r.line_h), free(r.line_at), free(r.line_keep);
     lmc_buf_free(&r.problems);
     free(r.sha), free(r.raw_bytes), free(r.exclude), free(r.scores);
     ngram_free(r.qm);

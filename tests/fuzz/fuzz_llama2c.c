@@ -4,7 +4,7 @@
  *   even: the rest is the .bin as given, so the header's checks and the size check are what is fuzzed;
  *   odd:  the rest is a 28-byte header whose vocabulary is set to the tokenizer's 285 (its sign, shared or
  *         separate classifier, kept), followed by weight bytes repeated to the exact size the header asks for
- *         when that is at most 256 KiB — a size libFuzzer would almost never hit — so that conversion and the
+ *         when that is at most 96 KiB — a size libFuzzer would almost never hit — so that conversion and the
  *         converted model's loading see arbitrary shapes and floats (NaN, infinities, subnormals).
  * Converting must fail with one line or write a file that lmc_model_open opens or refuses with one line. */
 #include "fuzz_common.h"
@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-enum { VOCAB = 285, MAX_FILE = 1 << 18 };
+enum { VOCAB = 285, MAX_FILE = 96 << 10 };
 
 static char tok_path[512], bin_path[512], out_path[512];
 

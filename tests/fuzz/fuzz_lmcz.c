@@ -5,7 +5,7 @@
  *         are what is fuzzed;
  *   odd:  the rest is laid over a genuine header of this model (made at start-up by compressing a short text)
  *         from its window field on: the model, tokenizer and arithmetic identities are kept, the original's length
- *         is cut to at most 16 bytes and the window to under 12 positions (0 stays possible: it is refused) — the
+ *         is cut to at most 8 bytes and the window to under 6 positions (0 stays possible: it is refused) — the
  *         decoder's work is a model step per symbol, as for a genuine file that long — and both CRC-32s are
  *         recomputed, so that any coded stream reaches the range decoder: random bytes would almost never pass a
  *         CRC-32.
@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 /* The odd mode's bounds: each decoded symbol is one step of the model, and each window its KV cache. */
-enum { MAX_LENGTH = 16, MAX_WINDOW = 12 };
+enum { MAX_LENGTH = 8, MAX_WINDOW = 6 };
 
 static lmc_model     *model;
 static lmc_tokenizer *tok;
