@@ -24,6 +24,23 @@ static inline int lmc_any32(lmc_u8x32 m) {
     return (w[0] | w[1] | w[2] | w[3]) != 0;
 }
 
+/* The first set lane of a comparison result, or 32 when none. */
+static inline unsigned lmc_first32(lmc_u8x32 m) {
+    uint64_t w[4];
+    memcpy(w, &m, 32);
+    for (unsigned k = 0; k < 4; k++)
+        if (w[k]) return 8 * k + (unsigned)__builtin_ctzll(w[k]) / 8;
+    return 32;
+}
+
+/* How many lanes of a comparison result are set. */
+static inline unsigned lmc_count32(lmc_u8x32 m) {
+    uint64_t w[4];
+    memcpy(w, &m, 32);
+    return (unsigned)(__builtin_popcountll(w[0]) + __builtin_popcountll(w[1]) + __builtin_popcountll(w[2]) +
+                      __builtin_popcountll(w[3])) / 8;
+}
+
 /* Lanes where v is in [lo, hi], as 0xff. */
 #define LMC_IN32(v, lo, hi) ((lmc_u8x32)((v) >= (unsigned char)(lo)) & (lmc_u8x32)((v) <= (unsigned char)(hi)))
 

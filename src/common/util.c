@@ -73,10 +73,11 @@ void lmc_buf_json(lmc_buf *b, const char *s, size_t n) {
     lmc_buf_append(b, "\"", 1);
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
-        while (i + 32 <= n) { /* 32 bytes that need no escape at once: most of a document */
+        while (i + 32 <= n) { /* to the next byte to escape, 32 bytes at a time: most of a document */
             lmc_u8x32 v = lmc_load32(s + i);
-            if (lmc_any32((lmc_u8x32)(v < 0x20) | (lmc_u8x32)(v == '"') | (lmc_u8x32)(v == '\\'))) break;
-            i += 32;
+            unsigned k = lmc_first32((lmc_u8x32)(v < 0x20) | (lmc_u8x32)(v == '"') | (lmc_u8x32)(v == '\\'));
+            i += k;
+            if (k < 32) break;
         }
         if (i == n) break;
         unsigned char c = (unsigned char)s[i];

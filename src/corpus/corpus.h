@@ -114,6 +114,7 @@ typedef struct wet_reader {
     int            want_sha;
     struct sha256_ctx sha;     /* of raw[0..sha_pos) */
     size_t         sha_pos;
+    size_t         hash_upto;  /* raw bytes the chunks taken so far cover: to hash (wet_reader_hash_read) */
 } wet_reader;
 
 /* Opens path (chunk 0: WET_CHUNK); want_sha256: hash the bytes on disk as they are read (wet_reader_sha256). */
@@ -123,6 +124,9 @@ void wet_reader_open_memory(wet_reader *rd, const uint8_t *raw, size_t n, size_t
 /* The next chunk's records into f (reused from call to call; zeroed before the first): 1, or 0 at the end of the
  * file. The records are the same, numbered the same, at any chunk size and thread count. */
 int  wet_reader_next(wet_reader *rd, wet_file *f);
+/* Hashes (want_sha256) the raw bytes the last chunk covered: one thread may do it while others work on the
+ * chunk; wet_reader_next does it when nobody has. */
+void wet_reader_hash_read(wet_reader *rd);
 /* Raw bytes (as on disk) read so far. */
 size_t wet_reader_raw_done(const wet_reader *rd);
 /* The sha256 of the whole file as 64 hex digits (want_sha256). */

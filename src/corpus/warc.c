@@ -65,14 +65,16 @@ static long long next_record(const char *t, size_t n, int eof, size_t pos) {
 
 /* ---- framing: a record's headers and where it ends (sequential, cheap) ----------------------------------- */
 
-/* Copies a header value into the arena at its own position (records own disjoint regions of it). */
-static span arena_put_at(wet_file *f, const char *t, size_t off, size_t n) {
-    memcpy(f->arena.p + off, t + off, n);
-    return (span){off, n};
+/* Header values are copied into the arena, at their own offsets, with the body (framing only reads). */
+static void copy_span(wet_file *f, const char *t, span s) { memcpy(f->arena.p + s.off, t + s.off, s.len); }
+
+static void copy_headers(wet_file *f, const wet_record *r, const char *t) {
+    copy_span(f, t, r->url), copy_span(f, t, r->date), copy_span(f, t, r->digest);
+    copy_span(f, t, r->record_id), copy_span(f, t, r->lang);
 }
 
 /* One "Name: value" header line [b, e) of t into the record; -1 when it has no ':'. */
-static int header_line(wet_file *f, wet_record *r, const char *t, size_t b, size_t e, int *has_type,
+static int header_line(wet_record *r, const char *t, size_t b, size_t e, int *has_type,
                        int *conversion, long long *content_length) {
     const char *s = t + b, *colon = memchr(s, ':', e - b);
     if (!colon) return -1;
@@ -82,11 +84,11 @@ static int header_line(wet_file *f, wet_record *r, const char *t, size_t b, size
     const char *v = t + voff;
 #define IS(name) (name_n == sizeof name - 1 && !strncasecmp(s, name, name_n))
     if (IS("WARC-Type")) { *has_type = 1; *conversion = vn == 10 && !memcmp(v, "conversion", 10); }
-    else if (IS("WARC-Target-URI")) r->url = arena_put_at(f, t, voff, vn);
-    else if (IS("WARC-Date")) r->date = arena_put_at(f, t, voff, vn);
-    else if (IS("WARC-Block-Digest")) r->digest = arena_put_at(f, t, voff, vn);
-    else if (IS("WARC-Record-ID")) r->record_id = arena_put_at(f, t, voff, vn);
-    else if (IS("WARC-Identified-Content-Language")) r->lang = arena_put_at(f, t, voff, vn);
+    else if (IS("WARC-Target-URI")) r->url = (span){voff, vn};
+    else if (IS("WARC-Date")) r->date = (span){voff, vn};
+    else if (IS("WARC-Block-Digest")) r->digest = (span){voff, vn};
+    else if (IS("WARC-Record-ID")) r->record_id = (span){voff, vn};
+    else if (IS("WARC-Identified-Content-Language")) r->lang = (span){voff, vn};
     else if (IS("Content-Length")) {
         char *end, num[24];
         snprintf(num, sizeof num, "%.*s", (int)(vn < 23 ? vn : 23), v);
@@ -118,7 +120,7 @@ static long long body_stop(const char *t, size_t n, int eof, size_t body, long l
 
 /* The record whose version line starts at pos: its headers into r, its body's extent; returns where the next
  * record starts, or NEED_MORE (r untouched but for scratch). */
-static long long frame_record(wet_file *f, wet_record *r, const char *t, size_t n, int eof, size_t pos,
+static long long frame_record(wet_record *r, const char *t, size_t n, int eof, size_t pos,
                               size_t *body) {
     memset(r, 0, sizeof *r);
     size_t e, next;
@@ -134,7 +136,7 @@ static long long frame_record(wet_file *f, wet_record *r, const char *t, size_t 
         if (line_at(t, n, eof, pos, &e, &next)) return NEED_MORE;
         corpus_strip(t + pos, e - pos, &b, &s);
         if (b == s) { pos = next; break; }
-        if (header_line(f, r, t, pos + b, pos + s, &has_type, &conversion, &length)) bad = 1;
+        if (header_line(r, t, pos + b, pos + s, &has_type, &conversion, &length)) bad = 1;
         pos = next;
     }
     long long stop = body_stop(t, n, eof, pos, length, &r->length_mismatch);
@@ -199,44 +201,124 @@ static void hash_raw(wet_reader *rd, size_t upto) {
     rd->sha_pos = upto;
 }
 
-/* Frames the records of t[0..n) into f (numbered from rd->next_index) and parses their bodies in parallel (while
- * one thread hashes the raw bytes read, up to raw_upto); returns how much of t they took (the rest: a record that
- * may go on past n; nothing is left at eof). */
+void wet_reader_hash_read(wet_reader *rd) { hash_raw(rd, rd->hash_upto); }
+
+/* ---- framing a chunk in segments --------------------------------------------------------------------------------
+ * Framing follows Content-Length from record to record, a cache miss or two per record: serial, it was a fifth of
+ * `corpus wet`. The chunk is cut into segments framed in parallel, each from the first record line after its cut;
+ * a segment's framing is what the serial one gives when it lands on that line, which it does when the segment
+ * before ends exactly there. Where it does not (a body holding a record line under a right Content-Length), the
+ * framing goes on serially from where the segment before ended and the later segments are dropped: the records are
+ * those of the serial framing, always. The number of segments follows the chunk size only, not the threads. */
+
+typedef struct frame_seg {
+    size_t      from, to;    /* frames from the record line at `from` until a record ends at or past `to` */
+    wet_record *recs;        /* (n) */
+    size_t     *bodies, *stops; /* (n) each record's body start and where the next record starts */
+    size_t      n, cap;
+    size_t      end;         /* where the last record framed ends (from when none) */
+    int         need_more;   /* a record may go on past the text */
+} frame_seg;
+
+static void seg_push(frame_seg *s, const wet_record *r, size_t body, size_t stop) {
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 64;
+        s->recs = lmc_xrealloc(s->recs, s->cap * sizeof *s->recs);
+        s->bodies = lmc_xrealloc(s->bodies, s->cap * sizeof *s->bodies);
+        s->stops = lmc_xrealloc(s->stops, s->cap * sizeof *s->stops);
+    }
+    s->recs[s->n] = *r, s->bodies[s->n] = body, s->stops[s->n] = stop;
+    s->n++;
+}
+
+/* Frames s's records (reading t only). */
+static void frame_seg_run(frame_seg *s, const char *t, size_t n, int eof) {
+    size_t pos = s->from;
+    s->end = pos;
+    while (pos < n && pos < s->to) {
+        wet_record r;
+        size_t body = 0;
+        long long stop = frame_record(&r, t, n, eof, pos, &body);
+        if (stop == NEED_MORE) { s->need_more = 1; return; }
+        seg_push(s, &r, body, (size_t)stop);
+        s->end = pos = (size_t)stop;
+    }
+}
+
+/* The first record line at or after the line break after `cut`, or SIZE_MAX. */
+static size_t seg_start(const char *t, size_t n, int eof, size_t cut) {
+    const char *nl = memchr(t + cut, '\n', n - cut);
+    if (!nl) return SIZE_MAX;
+    long long p = next_record(t, n, eof, (size_t)(nl - t) + 1);
+    return p == NEED_MORE || (size_t)p >= n ? SIZE_MAX : (size_t)p;
+}
+
+/* Frames the records of t[0..n) into f (numbered from rd->next_index) and parses their bodies, both in parallel;
+ * returns how much of t they took (the rest: a record that may go on past n; nothing is left at eof). The raw
+ * bytes up to raw_upto are left to wet_reader_hash_read. */
 static size_t parse_chunk(wet_reader *rd, const char *t, size_t n, int eof, size_t raw_upto, wet_file *f) {
     f->n = 0;
     f->length_mismatches = 0;
+    rd->hash_upto = raw_upto;
     if (f->arena.cap < n + 1) {
         free(f->arena.p);
         f->arena.p = lmc_xmalloc(n + 1), f->arena.cap = n + 1;
     }
     f->arena.len = n;
-    size_t skip = 0, *bodies = NULL, *stops = NULL, cap = 0;
-    long long pos = first_record(t, n, eof, &skip), taken = pos == NEED_MORE ? (long long)skip : pos;
-    while (pos != NEED_MORE && (size_t)pos < n) {
-        if (f->n == f->cap) f->recs = lmc_xrealloc(f->recs, (f->cap = f->cap ? f->cap * 2 : 256) * sizeof *f->recs);
-        if (f->n == cap) {
-            cap = f->cap;
-            bodies = lmc_xrealloc(bodies, cap * sizeof *bodies), stops = lmc_xrealloc(stops, cap * sizeof *stops);
-        }
-        size_t body = 0;
-        long long stop = frame_record(f, &f->recs[f->n], t, n, eof, (size_t)pos, &body);
-        if (stop == NEED_MORE) break;
-        f->recs[f->n].index = rd->next_index + f->n;
-        f->length_mismatches += (size_t)f->recs[f->n].length_mismatch;
-        bodies[f->n] = body, stops[f->n] = (size_t)stop;
-        f->n++;
-        taken = pos = stop;
+    size_t skip = 0;
+    long long first = first_record(t, n, eof, &skip);
+    if (first == NEED_MORE) return skip;
+    size_t pos0 = (size_t)first, seg_bytes = rd->chunk / 64 > 64 ? rd->chunk / 64 : 64;
+    size_t S = (n - pos0) / seg_bytes < 64 ? (n - pos0) / seg_bytes : 64;
+    if (S < 1) S = 1;
+    frame_seg *seg = lmc_xcalloc(S, sizeof *seg);
+    seg[0].from = pos0;
+    for (size_t k = 1; k < S; k++) {
+        size_t st = seg_start(t, n, eof, pos0 + k * (n - pos0) / S);
+        seg[k].from = st == SIZE_MAX ? n : st < seg[k - 1].from ? seg[k - 1].from : st;
     }
-#pragma omp parallel if (f->n > 16) /* a few records (the end of a file): not worth waking the threads */
-    {
-#pragma omp single nowait
-        hash_raw(rd, raw_upto);
-#pragma omp for schedule(dynamic, 8)
-        for (size_t i = 0; i < f->n; i++)
-            if (f->recs[i].status == WET_OK) parse_body(f, &f->recs[i], t, bodies[i], stops[i]);
+    for (size_t k = 0; k < S; k++) seg[k].to = k + 1 < S ? seg[k + 1].from : n;
+#pragma omp parallel for schedule(dynamic, 1) if (S > 1)
+    for (size_t k = 0; k < S; k++) frame_seg_run(&seg[k], t, n, eof);
+    /* the segments that continue each other, in order; the rest framed serially from where they stop */
+    size_t at = pos0, used = 0;
+    int more = 0; /* a record may go on past the text: nothing after it is framed */
+    frame_seg tail = {0};
+    for (; used < S && seg[used].from == at; used++) {
+        at = seg[used].end;
+        if (seg[used].need_more) { more = 1, used++; break; }
+    }
+    if (!more && used < S) {
+        tail.from = at, tail.to = n;
+        frame_seg_run(&tail, t, n, eof);
+    }
+    size_t total = tail.n;
+    for (size_t j = 0; j < used; j++) total += seg[j].n;
+    if (total > f->cap) f->recs = lmc_xrealloc(f->recs, (f->cap = total + total / 2 + 16) * sizeof *f->recs);
+    size_t *bodies = lmc_xmalloc((total ? total : 1) * sizeof *bodies), *stops = lmc_xmalloc((total ? total : 1) * sizeof *stops);
+    size_t taken = pos0;
+    for (size_t j = 0; j <= used; j++) {
+        frame_seg *g = j < used ? &seg[j] : &tail;
+        for (size_t i = 0; i < g->n; i++, f->n++) {
+            f->recs[f->n] = g->recs[i];
+            f->recs[f->n].index = rd->next_index + f->n;
+            f->length_mismatches += (size_t)g->recs[i].length_mismatch;
+            bodies[f->n] = g->bodies[i], stops[f->n] = g->stops[i];
+            taken = g->stops[i];
+        }
+    }
+    for (size_t j = 0; j <= S; j++) {
+        frame_seg *g = j < S ? &seg[j] : &tail;
+        free(g->recs), free(g->bodies), free(g->stops);
+    }
+    free(seg);
+#pragma omp parallel for schedule(dynamic, 8) if (f->n > 16) /* a few records: not worth waking the threads */
+    for (size_t i = 0; i < f->n; i++) { /* each record writes only its own region of the arena */
+        copy_headers(f, &f->recs[i], t);
+        if (f->recs[i].status == WET_OK) parse_body(f, &f->recs[i], t, bodies[i], stops[i]);
     }
     free(bodies), free(stops);
-    return (size_t)taken;
+    return taken;
 }
 
 /* ---- the reader: the file's text, a chunk at a time ------------------------------------------------------------ */
@@ -414,6 +496,7 @@ void wet_reader_close(wet_reader *rd) {
 
 int wet_reader_next(wet_reader *rd, wet_file *f) {
     f->n = 0;
+    wet_reader_hash_read(rd); /* when the caller did not, while it worked on the chunk before */
     if (rd->done) return 0;
     for (size_t want = rd->chunk;; want *= 2) { /* no progress (a record longer than the chunk): a longer one */
         const char *t;

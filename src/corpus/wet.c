@@ -8,6 +8,7 @@
  * count and chunk size. */
 #include "corpus/corpus.h"
 #include "common/threads.h"
+#include "common/bytes32.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -57,6 +58,7 @@ typedef struct wet_run {
     int                 n_json, cur, pending;
     int                 write_errno; /* the first failed write's errno (0: none) */
     off_t               synced;      /* output bytes whose writeback has been started */
+    wet_reader         *reading;     /* the input being read */
     uint64_t           *exclude;     /* (n_exclude) sorted line hashes of older text (--exclude-hashes) */
     size_t              n_exclude;
     char                exclude_sha[65];
@@ -185,9 +187,11 @@ static void count_chunk(wet_run *r, const wet_file *f, size_t input) {
     free(idx);
 }
 
+/* Code points of valid UTF-8: the bytes that are not continuation bytes. */
 static size_t utf8_chars(const char *s, size_t n) {
-    size_t c = 0;
-    for (size_t i = 0; i < n; i++) c += ((unsigned char)s[i] & 0xc0) != 0x80;
+    size_t c = 0, i = 0;
+    for (; i + 32 <= n; i += 32) c += 32 - lmc_count32((lmc_u8x32)((lmc_load32(s + i) & 0xc0) == 0x80));
+    for (; i < n; i++) c += ((unsigned char)s[i] & 0xc0) != 0x80;
     return c;
 }
 
@@ -225,6 +229,8 @@ static void judge_lines(wet_run *r, const wet_file *f, const size_t *idx, out_do
         lmc_buf scratch = {0};
 #pragma omp single nowait
         write_pending(r);
+#pragma omp single nowait
+        wet_reader_hash_read(r->reading);
 #pragma omp for schedule(dynamic, 16)
         for (size_t i = 0; i < n; i++) {
             const wet_record *rec = &f->recs[idx[i]];
@@ -557,6 +563,7 @@ static int pass_input(wet_run *r, size_t i, int writing, lmc_err *err) {
     if (wet_reader_open(&rd, r->inputs[i], chunk, writing, err)) return -1;
     size_t raw_seen = 0, text_seen = 0;
     int rc = 0;
+    r->reading = &rd;
     while (rc == 0 && wet_reader_next(&rd, &r->chunk)) {
         if (writing) rc = write_chunk(r, &r->chunk, i, err);
         else count_chunk(r, &r->chunk, i);
