@@ -46,6 +46,13 @@ size_t corpus_sort_unique(uint64_t *h, size_t n) {
         uint64_t *tmp = lmc_xmalloc(n * sizeof *tmp);
         radix_sort(h, tmp, n);
         free(tmp);
+    } else if (n <= 48) { /* a document's lines, most often: insertion, no calls */
+        for (size_t i = 1; i < n; i++) {
+            uint64_t x = h[i];
+            size_t j = i;
+            for (; j > 0 && h[j - 1] > x; j--) h[j] = h[j - 1];
+            h[j] = x;
+        }
     } else qsort(h, n, sizeof *h, cmp_u64);
     size_t u = 1;
     for (size_t i = 1; i < n; i++)
