@@ -18,21 +18,39 @@
 
 /* ---- radix sort ----------------------------------------------------------------------------------- */
 
-/* Sorts a[0..n) with tmp[0..n) as scratch: eight stable passes over the bytes, low to high. */
-static void radix_sort(uint64_t *a, uint64_t *tmp, size_t n) {
-    size_t (*count)[256] = lmc_xcalloc(8, sizeof *count);
+/* Sorts src[0..n) by its low `bytes` bytes (stable passes, low to high) with scratch; the result in dst, which is
+ * src or scratch. */
+static void lsd_sort(uint64_t *src, uint64_t *scratch, size_t n, int bytes, uint64_t *dst) {
+    size_t (*count)[256] = lmc_xcalloc((size_t)bytes, sizeof *count);
     for (size_t i = 0; i < n; i++)
-        for (int b = 0; b < 8; b++) count[b][(a[i] >> (8 * b)) & 0xff]++;
-    uint64_t *src = a, *dst = tmp;
-    for (int b = 0; b < 8; b++) {
-        if (count[b][(src[0] >> (8 * b)) & 0xff] == n) continue; /* every key has this byte: nothing to do */
+        for (int b = 0; b < bytes; b++) count[b][(src[i] >> (8 * b)) & 0xff]++;
+    uint64_t *from = src, *to = scratch;
+    for (int b = 0; b < bytes; b++) {
+        if (count[b][(from[0] >> (8 * b)) & 0xff] == n) continue; /* every key has this byte: nothing to do */
         size_t at = 0;
         for (int v = 0; v < 256; v++) { size_t c = count[b][v]; count[b][v] = at; at += c; }
-        for (size_t i = 0; i < n; i++) dst[count[b][(src[i] >> (8 * b)) & 0xff]++] = src[i];
-        uint64_t *t = src; src = dst, dst = t;
+        for (size_t i = 0; i < n; i++) to[count[b][(from[i] >> (8 * b)) & 0xff]++] = from[i];
+        uint64_t *t = from; from = to, to = t;
     }
-    if (src != a) memcpy(a, src, n * sizeof *a);
+    if (from != dst) memcpy(dst, from, n * sizeof *dst);
     free(count);
+}
+
+/* Sorts a[0..n) with tmp[0..n) as scratch. A large array: one pass on the top byte (the keys are SHA-1 prefixes,
+ * so the 256 buckets are even), then each bucket, small enough for the caches, on its other seven bytes, the
+ * buckets in parallel; else eight passes over the whole. */
+static void radix_sort(uint64_t *a, uint64_t *tmp, size_t n) {
+    if (n < (1u << 16)) { lsd_sort(a, tmp, n, 8, a); return; }
+    size_t start[257] = {0};
+    for (size_t i = 0; i < n; i++) start[(a[i] >> 56) + 1]++;
+    for (int v = 0; v < 256; v++) start[v + 1] += start[v];
+    size_t at[256];
+    memcpy(at, start, sizeof at);
+    for (size_t i = 0; i < n; i++) tmp[at[a[i] >> 56]++] = a[i];
+#pragma omp parallel for schedule(dynamic, 4)
+    for (int v = 0; v < 256; v++)
+        if (start[v + 1] > start[v])
+            lsd_sort(tmp + start[v], a + start[v], start[v + 1] - start[v], 7, a + start[v]);
 }
 
 static int cmp_u64(const void *a, const void *b) {
