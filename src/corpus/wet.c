@@ -219,7 +219,33 @@ static size_t count_lines(const char *c, size_t len) {
     return n;
 }
 
-/* Every line's hash and dedup verdict. two-pass: kept when its hash is in this document only, the first copy
+/* Document i's kept lines (and not excluded) into r->kept at its content's offset. */
+static void keep_lines(wet_run *r, const wet_file *f, const wet_record *rec, out_doc *d) {
+    const char *c = wet_at(f, rec->content);
+    char *w0 = r->kept.p + rec->content.off, *w = w0;
+    size_t len = rec->content.len, j = d->line0, excluded = 0;
+    for (size_t pos = 0;; j++) {
+        const char *nl = memchr(c + pos, '\n', len - pos);
+        size_t e = nl ? (size_t)(nl - c) : len;
+        if (r->line_keep[j]) {
+            d->lines++;
+            d->dedup_chars += utf8_chars(c + pos, e - pos) + (d->lines > 1);
+            if (r->exclude && corpus_hashes_has(r->exclude, r->n_exclude, r->line_h[j])) excluded++;
+            else {
+                if (w > w0) *w++ = '\n';
+                memcpy(w, c + pos, e - pos);
+                w += e - pos;
+            }
+        }
+        if (!nl) break;
+        pos = e + 1;
+    }
+    d->text = w0, d->len = (size_t)(w - w0);
+    d->chars = excluded ? utf8_chars(w0, d->len) : d->dedup_chars;
+    d->keep = d->lines > 0 && d->lines > excluded;
+}
+
+/* Every line's hash and dedup verdict, then each document's kept lines (keep_lines). two-pass: kept when its hash is in this document only, the first copy
  * (claimed: no other document can claim that hash, so threads do not race for it); keep-first: the set's index,
  * claimed afterwards in document order. */
 static void judge_lines(wet_run *r, const wet_file *f, const size_t *idx, out_doc *d, size_t n) {
@@ -252,6 +278,7 @@ static void judge_lines(wet_run *r, const wet_file *f, const size_t *idx, out_do
                 else if (mode == LMC_DEDUP_KEEP_FIRST) r->line_at[j] = g;
                 else r->line_keep[j] = g != SIZE_MAX && !line_set_multi(&r->set, g) && line_set_claim(&r->set, g);
             }
+            if (mode != LMC_DEDUP_KEEP_FIRST) keep_lines(r, f, rec, &d[i]); /* its text still in the caches */
         }
         lmc_buf_free(&scratch);
     }
@@ -259,32 +286,8 @@ static void judge_lines(wet_run *r, const wet_file *f, const size_t *idx, out_do
     for (size_t i = 0; i < n; i++) /* in document order: the first document to have a line keeps it */
         for (size_t j = d[i].line0; j < d[i].line0 + d[i].n_lines; j++)
             r->line_keep[j] = r->line_at[j] != SIZE_MAX && line_set_claim(&r->set, r->line_at[j]);
-}
-
-/* Document i's kept lines (and not excluded) into r->kept at its content's offset. */
-static void keep_lines(wet_run *r, const wet_file *f, const wet_record *rec, out_doc *d) {
-    const char *c = wet_at(f, rec->content);
-    char *w0 = r->kept.p + rec->content.off, *w = w0;
-    size_t len = rec->content.len, j = d->line0, excluded = 0;
-    for (size_t pos = 0;; j++) {
-        const char *nl = memchr(c + pos, '\n', len - pos);
-        size_t e = nl ? (size_t)(nl - c) : len;
-        if (r->line_keep[j]) {
-            d->lines++;
-            d->dedup_chars += utf8_chars(c + pos, e - pos) + (d->lines > 1);
-            if (r->exclude && corpus_hashes_has(r->exclude, r->n_exclude, r->line_h[j])) excluded++;
-            else {
-                if (w > w0) *w++ = '\n';
-                memcpy(w, c + pos, e - pos);
-                w += e - pos;
-            }
-        }
-        if (!nl) break;
-        pos = e + 1;
-    }
-    d->text = w0, d->len = (size_t)(w - w0);
-    d->chars = excluded ? utf8_chars(w0, d->len) : d->dedup_chars;
-    d->keep = d->lines > 0 && d->lines > excluded;
+#pragma omp parallel for schedule(dynamic, 16)
+    for (size_t i = 0; i < n; i++) keep_lines(r, f, &f->recs[idx[i]], &d[i]);
 }
 
 /* Language id over the documents dedup kept: label, score and keep for each. */
@@ -417,9 +420,7 @@ static int write_chunk(wet_run *r, const wet_file *f, size_t input, lmc_err *err
         free(r->kept.p);
         r->kept.p = lmc_xmalloc(f->arena.len + 1), r->kept.cap = f->arena.len + 1;
     }
-    judge_lines(r, f, idx, d, n);
-#pragma omp parallel for schedule(dynamic, 16)
-    for (size_t i = 0; i < n; i++) keep_lines(r, f, &f->recs[idx[i]], &d[i]);
+    judge_lines(r, f, idx, d, n); /* and keep_lines */
     for (size_t i = 0; i < n; i++) {
         count_filter(&r->f[F_DEDUP], f->recs[idx[i]].chars, d[i].dedup_chars, d[i].lines > 0);
         if (r->exclude && d[i].lines > 0) count_filter(&r->f[F_EXCLUDE], d[i].dedup_chars, d[i].chars, d[i].keep);
