@@ -17,6 +17,7 @@
 #include "peak.h"
 
 #include <cjson/cJSON.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -305,10 +306,60 @@ static double widen_seconds(const lmc_weights *w) {
     return dt;
 }
 
+/* The peak resident size since the start or the last reset_peak_rss (VmHWM; getrusage where /proc is not). */
 static double peak_rss_gb(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss * 1024.0 / 1e9;
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) break;
+    if (f) fclose(f);
+    if (kb < 0) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        kb = ru.ru_maxrss;
+    }
+    return kb * 1024.0 / 1e9;
+}
+
+static void reset_peak_rss(void) {
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (f) fputs("5", f), fclose(f);
+}
+
+/* --weights q4_k and the like: the layer matrices now live in the model's own quantized copies, so their bf16 bytes
+ * in the generated image are given back (holes punched in the in-memory file) and the peak resident size starts
+ * again: what the windows then hold is what a file of that type would (its matrices mapped), with the embeddings
+ * and norms still bf16, plus the runtime's own memory. The image is a safetensors file whose data starts at
+ * 8 + header length, the tensors in it laid out from there in address order. */
+static size_t drop_requantized(const lmc_model *m, int fd) {
+    uint64_t hlen = 0;
+    size_t dropped = 0;
+    if (pread(fd, &hlen, 8, 0) != 8) return 0;
+    const char *base = NULL;
+    for (size_t i = 0; i < lmc_weights_count(m->w); i++) {
+        const char *d = lmc_weights_at(m->w, i)->data;
+        if (!base || d < base) base = d;
+    }
+    const arch_base *b = m->state;
+    for (size_t i = 0; i < b->tensors.n; i++) {
+        const arch_tensor *e = &b->tensors.v[i];
+        const lmc_linear *l = e->dst;
+        if ((e->kind != ARCH_LINEAR && e->kind != ARCH_QKV && e->kind != ARCH_CONV1D) || !l->owned ||
+            l->mode != LMC_LINEAR_INT8)
+            continue;
+        char name[200];
+        snprintf(name, sizeof name, "%s.weight", e->name);
+        for (size_t j = 0; j < lmc_weights_count(m->w); j++) {
+            const lmc_tensor *t = lmc_weights_at(m->w, j);
+            if (strcmp(t->name, name)) continue;
+            off_t at = (off_t)(8 + hlen + (size_t)((const char *)t->data - base));
+            if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, at, (off_t)t->nbytes) == 0)
+                dropped += t->nbytes;
+        }
+    }
+    reset_peak_rss();
+    return dropped;
 }
 
 static size_t weights_bytes_of(const char *path) {
@@ -382,6 +433,7 @@ typedef struct bench_run {
     size_t scored;          /* rows scored over the K windows */
     bench_peak peak;        /* sampled around the windows (bf16, int8 compute) */
     bench_peak beside;      /* int8 compute: the vdpbf16ps peak, sampled with it */
+    size_t dropped;         /* image bytes given back after requantizing (drop_requantized) */
 } bench_run;
 
 /* One warm-up window (first touch of weights and buffers), then K windows of random ids as eval runs them. */
@@ -473,6 +525,8 @@ static void fill_result(const lmc_model *m, const lmc_bench_opts *o, const bench
     r->mapped_bytes = d.mapped_bytes;
     r->resident_bytes = d.resident_bytes;
     r->weights_bytes = (double)lmc_weights_total_bytes(m->w);
+    if (run->dropped) /* the requantized matrices as held, the rest of the image as mapped */
+        r->weights_bytes = (double)(lmc_weights_total_bytes(m->w) - run->dropped) + (double)d.resident_bytes;
     r->t_gen = run->t_gen;
     r->t_load = run->t_load;
     r->t_total = run->t_total;
@@ -524,6 +578,7 @@ int lmc_bench_run(const lmc_bench_opts *o, lmc_bench_result *r, lmc_err *err) {
     t0 = lmc_now();
     int rc = lmc_model_open(o->shape ? path : o->model, &mo, &m, err);
     run.t_load = lmc_now() - t0;
+    if (rc == 0 && fd >= 0 && quantized_weights(o->weights)) run.dropped = drop_requantized(m, fd);
     if (rc == 0) rc = measure(m, o, &run, err);
     if (rc == 0) fill_result(m, o, &run, r);
     lmc_model_close(m);

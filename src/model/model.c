@@ -113,6 +113,7 @@ int lmc_model_open(const char *path, const lmc_model_opts *opts, lmc_model **out
                         arch_compute_plan(int8 ? LMC_LINEAR_INT8 : !bf16 ? LMC_LINEAR_F32
                                                  : stream        ? LMC_LINEAR_BF16_STREAMED
                                                                  : LMC_LINEAR_BF16_PACKED)};
+    if (int8) ctx.plan.int8_requant = (lmc_dtype)m->opts.int8_weights;
     if (bf16 && !stream) need += packed;
     if (int8) need += q8_copy_bytes(m->w); /* an upper bound: norms and embeddings are not copied */
     if (avail && need > avail) {
@@ -124,12 +125,6 @@ int lmc_model_open(const char *path, const lmc_model_opts *opts, lmc_model **out
     arch_base *b = m->state;
     m->info = b->info;
     if (stream && lmc_linear_prepack(&b->lm_head, err)) goto fail;
-    for (size_t i = 0; int8 && m->opts.int8_weights && i < b->tensors.n; i++) {
-        const arch_tensor *t = &b->tensors.v[i];
-        if ((t->kind == ARCH_LINEAR || t->kind == ARCH_QKV || t->kind == ARCH_CONV1D) &&
-            lmc_linear_requant(t->dst, (lmc_dtype)m->opts.int8_weights, err))
-            goto fail;
-    }
     *out = m;
     return 0;
 fail:

@@ -35,6 +35,8 @@ typedef struct lmc_compute_plan {
     lmc_linear_mode matmul;       /* how every linear multiplies */
     int             attn_bf16;    /* 1: a window's attention takes bf16 operands (attention_causal_bf16) */
     int             fused_linear; /* 1: the fused linear forms run, with lmc_linear_scratch_bytes of scratch */
+    lmc_dtype       int8_requant; /* int8 compute: the layer linears' Q8_0 copies of float weights requantized to
+                                   * this ggml type as they are loaded (lmc_model_opts.int8_weights), or 0 */
     char            kernels[96];  /* the above in words: lmc_model_desc.kernels */
 } lmc_compute_plan;
 

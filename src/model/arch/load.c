@@ -246,12 +246,19 @@ static int load_embed_head(const lmc_arch_ctx *c, arch_base *b, const arch_tenso
     return 0;
 }
 
+/* A layer linear's int8 copy requantized to the plan's type as soon as it is made (lmc bench --weights): one
+ * float-to-Q8_0 copy held at a time, not every layer's at once. */
+static int requant(const lmc_arch_ctx *c, const arch_tensor *e, int rc, lmc_err *err) {
+    if (rc || !c->plan.int8_requant) return rc;
+    return lmc_linear_requant(e->dst, c->plan.int8_requant, err);
+}
+
 static int load_one(const lmc_arch_ctx *c, arch_base *b, const arch_tensor *e, int64_t *params, lmc_err *err) {
     switch (e->kind) {
     case ARCH_VEC: return load_vec(c, e, params, err);
-    case ARCH_LINEAR: return load_linear(c, e, params, err);
-    case ARCH_CONV1D: return load_conv1d(c, e, params, err);
-    case ARCH_QKV: return load_qkv(c, e, params, err);
+    case ARCH_LINEAR: return requant(c, e, load_linear(c, e, params, err), err);
+    case ARCH_CONV1D: return requant(c, e, load_conv1d(c, e, params, err), err);
+    case ARCH_QKV: return requant(c, e, load_qkv(c, e, params, err), err);
     case ARCH_MATRIX:
     case ARCH_ROUTER: return load_matrix(c, e, params, err);
     case ARCH_EMBED_HEAD: return load_embed_head(c, b, e, params, err);
