@@ -3,7 +3,8 @@
 #
 # A benchmark, not a test (`make test` does not run it). From the repository root:
 #
-#   bench/peer.sh                      # TinyLlama-1.1B shape, f32 and bf16, W=1900, 2 threads
+#   bench/peer.sh                      # TinyLlama-1.1B shape, f32, bf16, q8_0, q4_k_m; W=1900, 2 threads
+#   PEER_DTYPES="q8_0 q4_k_m" bench/peer.sh   # the quantized rows only
 #   PEER_LAYERS=2 PEER_REPS=1 bench/peer.sh   # a quick end-to-end check on a 2-layer model
 #   PEER_JOBS=2 bench/peer.sh build    # phases 1-3 only: the llama.cpp tools (bench/kld_peer.sh needs them)
 #
@@ -15,9 +16,12 @@
 #   3. build  llama-bench, llama-quantize and llama-perplexity in Release with GGML_NATIVE=ON, outside this
 #             repository (in $PEER_DIR/llama.cpp/build-native/bin).
 #   4. gguf   random-weight GGUFs of the TinyLlama-1.1B shape, f32 and bf16, written by llama.cpp's own gguf-py
-#             (bench/peer_gguf.py); ~4.4 GB + 2.2 GB at 22 layers, so free space is checked first.
+#             (bench/peer_gguf.py); ~4.4 GB + 2.2 GB at 22 layers, so free space is checked first; q8_0 and
+#             q4_k_m: `llama-quantize` of the f32 file (Q8_0, Q4_K_M), 1.2 GB and 0.7 GB.
 #   5. run    for each round and dtype, alternately: `llama-bench -m X -p W -n 0 -t T` and
-#             `lmc bench --shape tinyllama-1.1b --dtype D --block-size W`, then a table of the means.
+#             `lmc bench --shape tinyllama-1.1b --dtype D --block-size W` (f32, bf16: the same shape generated in
+#             memory) or `lmc bench --model X --dtype int8` (q8_0, q4_k_m: the very file llama-bench ran), then a
+#             table of the means.
 #
 # Both programs run with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, as on a user's machine. llama-bench's
 # prompt-processing figure (tokens/s over a W-token batch into an empty cache) and lmc's window-tokens/s
@@ -38,7 +42,7 @@ esac
 
 PEER_DIR=${PEER_DIR:-/tmp/lmc-peer}
 PEER_LAYERS=${PEER_LAYERS:-22}
-PEER_DTYPES=${PEER_DTYPES:-f32 bf16}
+PEER_DTYPES=${PEER_DTYPES:-f32 bf16 q8_0 q4_k_m}
 PEER_BLOCK=${PEER_BLOCK:-1900}
 PEER_THREADS=${PEER_THREADS:-2}
 PEER_WINDOWS=${PEER_WINDOWS:-3}
@@ -56,7 +60,7 @@ phase_end() { echo "== $PHASE done in $(( $(date +%s) - T0 )) s"; }
 [ -f src/cli/bench.c ] || die "run me from the lmc repository root (bench/peer.sh)"
 case $PEER_LAYERS in ''|*[!0-9]*|0) die "PEER_LAYERS must be a positive integer, not '$PEER_LAYERS'";; esac
 case $PEER_JOBS in ''|*[!0-9]*|0) die "PEER_JOBS must be a positive integer, not '$PEER_JOBS'";; esac
-for d in $PEER_DTYPES; do case $d in f32|bf16) ;; *) die "PEER_DTYPES: unknown dtype '$d' (f32, bf16)";; esac; done
+for d in $PEER_DTYPES; do case $d in f32|bf16|q8_0|q4_k_m) ;; *) die "PEER_DTYPES: unknown dtype '$d' (f32, bf16, q8_0, q4_k_m)";; esac; done
 mkdir -p "$PEER_DIR"
 PEER_DIR=$(cd "$PEER_DIR" && pwd)
 SRC=$PEER_DIR/llama.cpp
@@ -111,8 +115,11 @@ if [ "$ONLY_BUILD" = 1 ]; then echo "llama.cpp tools: $BUILD/bin"; exit 0; fi
 phase_start gguf
 # parameters of the shape: embeddings + lm_head + per layer q,o (D×D), k,v (256×D), gate,up,down (D×5632)
 params=$(( 2 * 32000 * 2048 + PEER_LAYERS * (2 * 2048 * 2048 + 2 * 256 * 2048 + 3 * 2048 * 5632) ))
-for d in $PEER_DTYPES; do
-    f=$PEER_DIR/tinyllama-L$PEER_LAYERS-$d.gguf
+# the quantized files come from the f32 one
+gguf_of() { echo "$PEER_DIR/tinyllama-L$PEER_LAYERS-$1.gguf"; }
+want=$(for d in $PEER_DTYPES; do case $d in q8_0|q4_k_m) echo f32;; *) echo "$d";; esac; done | sort -u)
+for d in $want; do
+    f=$(gguf_of "$d")
     [ -s "$f" ] && continue
     [ "$d" = f32 ] && bytes=$(( params * 4 )) || bytes=$(( params * 2 ))
     avail=$(( $(df -Pk "$PEER_DIR" | awk 'NR==2 {print $4}') * 1024 ))
@@ -122,6 +129,15 @@ for d in $PEER_DTYPES; do
     echo "writing $f ($(( bytes >> 20 )) MiB)"
     PYTHONPATH=$SRC/gguf-py $PY bench/peer_gguf.py "$f.tmp" "$d" --layers "$PEER_LAYERS" \
         || { rm -f "$f.tmp"; die "writing $f failed"; }
+    mv "$f.tmp" "$f"
+done
+for d in $PEER_DTYPES; do
+    case $d in q8_0) q=Q8_0;; q4_k_m) q=Q4_K_M;; *) continue;; esac
+    f=$(gguf_of "$d")
+    [ -s "$f" ] && continue
+    echo "quantizing $(gguf_of f32) to $q"
+    "$BUILD/bin/llama-quantize" "$(gguf_of f32)" "$f.tmp" "$q" "$PEER_THREADS" >"$PEER_DIR/quantize.log" 2>&1 \
+        || { rm -f "$f.tmp"; die "llama-quantize $q failed; see $PEER_DIR/quantize.log"; }
     mv "$f.tmp" "$f"
 done
 phase_end
@@ -134,7 +150,7 @@ reps=(); [ -n "$PEER_REPS" ] && reps=(-r "$PEER_REPS")
 lmc_layers=(); [ "$PEER_LAYERS" != 22 ] && lmc_layers=(--layers "$PEER_LAYERS")
 for round in $(seq 1 "$PEER_ROUNDS"); do
     for d in $PEER_DTYPES; do
-        f=$PEER_DIR/tinyllama-L$PEER_LAYERS-$d.gguf
+        f=$(gguf_of "$d")
         echo "-- round $round, $d: llama-bench"
         env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$LLAMA_BENCH" -m "$f" -p "$PEER_BLOCK" -n 0 \
             -t "$PEER_THREADS" "${reps[@]}" -o json >"$PEER_DIR/llama-bench.json" 2>"$PEER_DIR/llama-bench.err" \
@@ -151,8 +167,12 @@ print("llama-bench: %s, %s, %d threads, pp%d %.2f ± %.2f t/s over %d reps (%s)"
       len(r.get("samples_ts", [])), r.get("build_commit", "?")), file=sys.stderr)
 ' "$PEER_DIR/llama-bench.json" "$PEER_BLOCK") || die "could not parse $PEER_DIR/llama-bench.json"
         echo "-- round $round, $d: lmc bench"
-        env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$LMC" bench --shape tinyllama-1.1b "${lmc_layers[@]}" \
-            --dtype "$d" --block-size "$PEER_BLOCK" --windows "$PEER_WINDOWS" --threads "$PEER_THREADS" \
+        case $d in
+            q8_0|q4_k_m) what=(--model "$f" --dtype int8) ;; # the file llama-bench ran, computed in int8
+            *) what=(--shape tinyllama-1.1b "${lmc_layers[@]}" --dtype "$d") ;;
+        esac
+        env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$LMC" bench "${what[@]}" \
+            --block-size "$PEER_BLOCK" --windows "$PEER_WINDOWS" --threads "$PEER_THREADS" \
             --json "$PEER_DIR/lmc-bench.json" || die "lmc bench failed"
         mts=$($PY -c 'import json, sys; print("%.2f" % json.load(open(sys.argv[1]))["window_tokens_per_s"])' \
             "$PEER_DIR/lmc-bench.json") || die "could not parse $PEER_DIR/lmc-bench.json"
@@ -168,6 +188,7 @@ awk -F'\t' -v dts="$PEER_DTYPES" '
     { m[$1] += $2; l[$1] += $3; n[$1]++; core[$1] = $4 }
     END {
         printf "%-6s %12s %14s %16s   %s\n", "dtype", "lmc t/s", "llama.cpp t/s", "lmc/llama.cpp", "lmc OpenBLAS core"
+        # q8_0, q4_k_m: lmc computes those files in int8 (--dtype int8), llama.cpp with its own quantized kernels
         k = split(dts, d, " ")
         for (i = 1; i <= k; i++) if (n[d[i]])
             printf "%-6s %12.1f %14.1f %16.2f   %s\n", d[i], m[d[i]] / n[d[i]], l[d[i]] / n[d[i]],
