@@ -222,7 +222,7 @@ typedef struct frame_seg {
 
 static void seg_push(frame_seg *s, const wet_record *r, size_t body, size_t stop) {
     if (s->n == s->cap) {
-        s->cap = s->cap ? 2 * s->cap : 64;
+        s->cap = s->cap ? 2 * s->cap : 8;
         s->recs = lmc_xrealloc(s->recs, s->cap * sizeof *s->recs);
         s->bodies = lmc_xrealloc(s->bodies, s->cap * sizeof *s->bodies);
         s->stops = lmc_xrealloc(s->stops, s->cap * sizeof *s->stops);
