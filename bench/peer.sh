@@ -7,6 +7,7 @@
 #   PEER_DTYPES="q8_0 q4_k_m" bench/peer.sh   # the quantized rows only
 #   PEER_LAYERS=2 PEER_REPS=1 bench/peer.sh   # a quick end-to-end check on a 2-layer model
 #   PEER_JOBS=2 bench/peer.sh build    # phases 1-3 only: the llama.cpp tools (bench/kld_peer.sh needs them)
+#   bench/peer.sh gguf                 # phases 1-4: the tools and the model files (to time later on an idle machine)
 #
 # Phases (each prints its duration; everything but the run itself is cached in PEER_DIR, so a rerun only
 # measures):
@@ -30,14 +31,15 @@
 # Environment: PEER_DIR (default /tmp/lmc-peer), PEER_LAYERS (22), PEER_DTYPES ("f32 bf16"), PEER_BLOCK (1900),
 # PEER_THREADS (2), PEER_WINDOWS (lmc windows per run, 3), PEER_REPS (llama-bench -r; its default when unset),
 # PEER_ROUNDS (alternations, 1), PEER_JOBS (build jobs, default nproc), LMC (the lmc binary, default ./lmc, built
-# with `make lmc` when absent). The one argument `build` stops after phase 3.
+# with `make lmc` when absent). The one argument `build` stops after phase 3, `gguf` after phase 4.
 set -euo pipefail
 
-ONLY_BUILD=0
+ONLY_BUILD=0 ONLY_GGUF=0
 case ${1:-} in
     '') ;;
     build) ONLY_BUILD=1 ;;
-    *) echo "usage: bench/peer.sh [build]" >&2; exit 2 ;;
+    gguf) ONLY_GGUF=1 ;;
+    *) echo "usage: bench/peer.sh [build|gguf]" >&2; exit 2 ;;
 esac
 
 PEER_DIR=${PEER_DIR:-/tmp/lmc-peer}
@@ -141,6 +143,7 @@ for d in $PEER_DTYPES; do
     mv "$f.tmp" "$f"
 done
 phase_end
+if [ "$ONLY_GGUF" = 1 ]; then ls -l "$PEER_DIR"/tinyllama-L"$PEER_LAYERS"-*.gguf; exit 0; fi
 
 # ---- 5. run --------------------------------------------------------------------------------------------------
 phase_start run
