@@ -93,20 +93,30 @@ static inline float gb_f32_of_bf16(uint16_t h) {
 Y_TARGET static void y_round_row(float *dst, const float *src, int K);
 static void          s_round_row(float *dst, const float *src, int K);
 
-static int gb_pack_any(gemm_bf16_w *w, const uint16_t *Wb, const float *Wf, int N, int K) {
-    memset(w, 0, sizeof *w);
-    if (N < 0 || K < 0) return -1;
+static int  z_supported(void);
+static void z_pack_panel_bf16(uint16_t *panel, const uint16_t *Wb, int pi, int N, int K);
+
+static int gb_pack_any(gemm_bf16_w *w, const uint16_t *Wb, const float *Wf, int N, int K, int reuse) {
     const int    Kp = K + (K & 1), Kp2 = Kp / 2, P = (N + 15) / 16;
     const size_t bytes = (size_t)P * 16 * (size_t)Kp * 2;
-    uint16_t    *p = aligned_alloc(64, bytes ? bytes : 64);
+    uint16_t    *p = NULL;
+    if (reuse && w->packed && bytes <= (size_t)((w->N + 15) / 16 * 16) * (size_t)w->Kp * 2) p = w->packed;
+    else if (reuse) free(w->packed);
+    memset(w, 0, sizeof *w);
+    if (N < 0 || K < 0) { free(p); return -1; }
+    if (!p) p = aligned_alloc(64, bytes ? bytes : 64);
     if (!p) return -1;
     /* Blocked by 16 k pairs: the 16 rows' 128-byte pieces are read and one contiguous 1 KiB of the panel
      * written, so both sides stay in L1 (row by row, each 4-byte store would touch another cache line). */
     const long long work = (long long)N * K;
-    const int       avx2 = cpu_has_avx2_fma();
+    const int       avx2 = cpu_has_avx2_fma(), zbf16 = Wb && z_supported();
 #pragma omp parallel for schedule(static) if (work > (1 << 20))
     for (int pi = 0; pi < P; pi++) {
         uint16_t *panel = p + (size_t)pi * Kp2 * 32;
+        if (zbf16) { /* the same bits, a zmm at a time (a streamed bf16 linear packs every call) */
+            z_pack_panel_bf16(panel, Wb, pi, N, K);
+            continue;
+        }
         const int rows = gb_min(16, N - pi * 16);
         for (int q0 = 0; q0 < Kp2; q0 += 16) {
             const int qn = gb_min(16, Kp2 - q0);
@@ -144,16 +154,19 @@ static int gb_pack_any(gemm_bf16_w *w, const uint16_t *Wb, const float *Wf, int 
     return 0;
 }
 
-int GB_PUB(gemm_bf16_pack)(gemm_bf16_w *w, const uint16_t *W_bf16, int N, int K) {
-    return gb_pack_any(w, W_bf16, NULL, N, K);
-}
-int GB_PUB(gemm_bf16_pack_f32)(gemm_bf16_w *w, const float *weight, int N, int K) {
-    return gb_pack_any(w, NULL, weight, N, K);
-}
 void GB_PUB(gemm_bf16_free)(gemm_bf16_w *w) {
     if (!w) return;
     free(w->packed);
     memset(w, 0, sizeof *w);
+}
+int GB_PUB(gemm_bf16_pack)(gemm_bf16_w *w, const uint16_t *W_bf16, int N, int K) {
+    return gb_pack_any(w, W_bf16, NULL, N, K, 0);
+}
+int GB_PUB(gemm_bf16_pack_f32)(gemm_bf16_w *w, const float *weight, int N, int K) {
+    return gb_pack_any(w, NULL, weight, N, K, 0);
+}
+int GB_PUB(gemm_bf16_repack)(gemm_bf16_w *w, const uint16_t *W_bf16, const float *weight, int N, int K) {
+    return gb_pack_any(w, W_bf16, weight, N, K, 1);
 }
 
 /* Scratch: the AVX-512 path needs ceil(T/12)·12 tokens × Kp bf16; the others T × Kp f32. Plus alignment. */
@@ -173,6 +186,7 @@ typedef struct gb_out {
     float          *y;    /* (T, N) */
     float          *dst;  /* (T, N): the epilogue's target (GEMM_BF16_ADD_TO, GEMM_BF16_SILU_MUL_TO), else NULL */
     int             N, epi;
+    int             ldy;  /* row stride of y and dst (≥ N) */
 } gb_out;
 
 typedef struct gb_job {
@@ -197,8 +211,8 @@ Y_TARGET static void gb_add_avx2(float *d, const float *y, int n) {
 static void gb_epilogue(const gb_out *o, int t0, int nt, int n0, int rows, int simd) {
     if (o->epi == GEMM_BF16_STORE) return;
     for (int t = t0; t < t0 + nt; t++) {
-        const float *y = o->y + (size_t)t * o->N + n0;
-        float       *d = o->dst + (size_t)t * o->N + n0;
+        const float *y = o->y + (size_t)t * o->ldy + n0;
+        float       *d = o->dst + (size_t)t * o->ldy + n0;
         if (o->epi == GEMM_BF16_SILU_MUL_TO) swiglu_poly_row(d, y, (size_t)rows, simd);
         else if (simd) gb_add_avx2(d, y, rows);
         else
@@ -254,6 +268,14 @@ Z_TARGET static inline void z_cvt32(const float *src, int n, uint32_t out[16]) {
     hi = _mm512_mask_mov_epi32(_mm512_and_si512(hi, sg), _mm512_test_epi32_mask(hi, ex), hi);
     const __m512bh r = _mm512_cvtne2ps_pbh(_mm512_castsi512_ps(hi), _mm512_castsi512_ps(lo));
     _mm512_storeu_si512((void *)out, (__m512i)r);
+}
+/* n (0..32) bf16 values at src as 16 pairs, DAZ (a subnormal to its signed zero, as gb_bf16_daz), missing ones
+ * zero. */
+Z_TARGET static inline void z_daz32(const uint16_t *src, int n, uint32_t out[16]) {
+    const __mmask32 m = n >= 32 ? (__mmask32)0xffffffffu : (__mmask32)((1u << n) - 1);
+    const __m512i   v = _mm512_maskz_loadu_epi16(m, src);
+    const __m512i   daz = _mm512_and_si512(v, _mm512_set1_epi16((short)0x8000));
+    _mm512_storeu_si512((void *)out, _mm512_mask_mov_epi16(daz, _mm512_test_epi16_mask(v, _mm512_set1_epi16(0x7f80)), v));
 }
 static int z_supported(void) { return cpu_has_avx512bf16(); }
 /* dst[i·stride + j] = tmp[j][i] for columns i < cnt (≤ 16) and rows j < lanes (≤ 16; 12 with stride 12: a
@@ -333,12 +355,29 @@ static inline void z_cvt32(const float *src, int n, uint32_t out[16]) {
     for (int i = 0; i < 32; i++) h[i] = i < n ? gb_bf16_of_f32(src[i]) : 0;
     memcpy(out, h, 64);
 }
+static inline void z_daz32(const uint16_t *src, int n, uint32_t out[16]) {
+    uint16_t h[32];
+    for (int i = 0; i < 32; i++) h[i] = i < n ? gb_bf16_daz(src[i]) : 0;
+    memcpy(out, h, 64);
+}
 static int z_supported(void) { return 1; }
 static void z_transpose(uint32_t tmp[][16], int nrows, uint32_t *dst, int stride, int cnt, int lanes) {
     for (int i = 0; i < cnt; i++)
         for (int j = 0; j < lanes && j < 16; j++) dst[(size_t)i * stride + j] = j < nrows ? tmp[j][i] : 0;
 }
 #endif
+
+/* Panel pi of a bf16 weight (gb_pack_any's layout): 16 k pairs of its rows at a time, DAZ, transposed in
+ * registers into 1 KiB of the panel. */
+Z_TARGET static void z_pack_panel_bf16(uint16_t *panel, const uint16_t *Wb, int pi, int N, int K) {
+    const int Kp2 = (K + 1) / 2, rows = gb_min(16, N - pi * 16);
+    uint32_t  tmp[16][16];
+    for (int q0 = 0; q0 < Kp2; q0 += 16) {
+        const int n = gb_min(32, K - 2 * q0), qn = gb_min(16, Kp2 - q0);
+        for (int r = 0; r < rows; r++) z_daz32(Wb + (size_t)(pi * 16 + r) * K + 2 * q0, n, tmp[r]);
+        z_transpose(tmp, rows, (uint32_t *)panel + (size_t)q0 * 16, 16, qn, 16);
+    }
+}
 
 typedef struct zk_args {
     const uint16_t *w0, *w1; /* the two 16-row panels at the chunk's first k pair (w1 unused when mv = 1) */
@@ -447,7 +486,7 @@ static void z_block(const gb_job *J, const gb_out *o, const gb_part *P, int ub, 
         const int nk = gb_min(kc, Kp2 - k0);
         zk_args   a;
         a.nk = nk;
-        a.ldy = N;
+        a.ldy = o->ldy;
         a.first = k0 == 0;
         a.last = k0 + nk == Kp2;
         for (int g = P->g0; g < P->g1; g++) {
@@ -457,7 +496,7 @@ static void z_block(const gb_job *J, const gb_out *o, const gb_part *P, int ub, 
                 const int n0 = u * GB_UNIT, rows = gb_min(GB_UNIT, N - n0);
                 a.w0 = o->w + ((size_t)(n0 / 16) * Kp2 + k0) * 32;
                 a.w1 = a.w0 + (size_t)Kp2 * 32;
-                a.y = o->y + (size_t)t0 * N + n0;
+                a.y = o->y + (size_t)t0 * o->ldy + n0;
                 a.bias = o->bias ? o->bias + n0 : NULL;
                 a.ynext = u + 1 < ue ? a.y + GB_UNIT : NULL;
                 a.m0 = z_rowmask(rows);
@@ -699,7 +738,7 @@ static void y_block(const gb_job *J, const gb_out *o, const gb_part *P, int ub, 
         yk_args a;
         a.nk = nk;
         a.ldx = Kp;
-        a.ldy = N;
+        a.ldy = o->ldy;
         a.first = k0 == 0;
         a.last = k0 + nk == Kp2;
         for (int g = P->g0; g < P->g1; g++) {
@@ -708,7 +747,7 @@ static void y_block(const gb_job *J, const gb_out *o, const gb_part *P, int ub, 
             for (int p = p0; p < p1; p++) {
                 const int n0 = p * 16;
                 a.w = wf + (size_t)(p - p0) * nk * 32;
-                a.y = o->y + (size_t)t0 * N + n0;
+                a.y = o->y + (size_t)t0 * o->ldy + n0;
                 a.bias = o->bias ? o->bias + n0 : NULL;
                 a.rows = gb_min(16, N - n0);
                 yk_tab[nr - 1](&a);
@@ -734,7 +773,7 @@ static void s_block(const gb_job *J, const gb_out *o, const gb_part *P, int ub, 
                 acc = acc + gb_f32_of_bf16(wp[(size_t)q * 32 + 1]) * xt[2 * q + 1];
                 acc = acc + gb_f32_of_bf16(wp[(size_t)q * 32]) * xt[2 * q];
             }
-            o->y[(size_t)t * N + n] = o->bias ? acc + o->bias[n] : acc;
+            o->y[(size_t)t * o->ldy + n] = o->bias ? acc + o->bias[n] : acc;
         }
         gb_epilogue(o, t, 1, n0, n1 - n0, J->simd);
     }
@@ -830,6 +869,8 @@ const char *GB_PUB(gemm_bf16_path_name)(int path) {
 }
 
 int GB_PUB(gemm_bf16_multi)(const float *x, int T, const gemm_bf16_out *outs, int n, void *scratch, int path) {
+    const int rounded = path & GEMM_BF16_X_ROUNDED;
+    path &= ~GEMM_BF16_X_ROUNDED;
     if (!gb_supported(path)) return -1;
     if (path == GEMM_BF16_AUTO) path = gb_auto();
     if (T <= 0 || n <= 0) return 0;
@@ -839,14 +880,15 @@ int GB_PUB(gemm_bf16_multi)(const float *x, int T, const gemm_bf16_out *outs, in
     if (n > GEMM_BF16_MAX_OUTS) return -1;
     for (int j = 0; j < n; j++) {
         if (outs[j].w->K != K) return -1;
-        o[j] = (gb_out){outs[j].w->packed, outs[j].bias, outs[j].y, outs[j].dst, outs[j].w->N, outs[j].epi};
+        o[j] = (gb_out){outs[j].w->packed, outs[j].bias, outs[j].y, outs[j].dst, outs[j].w->N, outs[j].epi,
+                        outs[j].ldy > outs[j].w->N ? outs[j].ldy : outs[j].w->N};
         macs += (double)T * outs[j].w->N * Kp;
     }
     const int simd = cpu_has_avx512f() ? 2 : cpu_has_avx2_fma() ? 1 : 0;
     if (K == 0) { /* y = bias, then the epilogue */
         for (int j = 0; j < n; j++) {
             for (int t = 0; t < T; t++)
-                for (int c = 0; c < o[j].N; c++) o[j].y[(size_t)t * o[j].N + c] = o[j].bias ? o[j].bias[c] : 0.0f;
+                for (int c = 0; c < o[j].N; c++) o[j].y[(size_t)t * o[j].ldy + c] = o[j].bias ? o[j].bias[c] : 0.0f;
             gb_epilogue(&o[j], 0, T, 0, o[j].N, simd);
         }
         return 0;
@@ -857,7 +899,8 @@ int GB_PUB(gemm_bf16_multi)(const float *x, int T, const gemm_bf16_out *outs, in
 #pragma omp parallel if (macs >= GB_PAR_MIN_MACS)
     {
         const int nth = omp_get_num_threads(), tid = omp_get_thread_num();
-        if (path == GEMM_BF16_AVX512) z_convert(&J, tid, nth);
+        if (rounded) ; /* the call before left x rounded in scratch */
+        else if (path == GEMM_BF16_AVX512) z_convert(&J, tid, nth);
         else f_convert(&J, tid, nth, path == GEMM_BF16_AVX2);
 #pragma omp barrier
         gb_compute(&J, path, tid, nth);
@@ -867,7 +910,7 @@ int GB_PUB(gemm_bf16_multi)(const float *x, int T, const gemm_bf16_out *outs, in
 
 int GB_PUB(gemm_bf16_ex)(float *y, const float *x, const gemm_bf16_w *w, const float *bias, int T, void *scratch,
                          int path) {
-    const gemm_bf16_out o = {w, bias, y, GEMM_BF16_STORE, NULL};
+    const gemm_bf16_out o = {w, bias, y, GEMM_BF16_STORE, NULL, 0};
     return GB_PUB(gemm_bf16_multi)(x, T, &o, 1, scratch, path);
 }
 

@@ -38,6 +38,9 @@ int  gemm_bf16_pack(gemm_bf16_w *w, const uint16_t *W_bf16, int N, int K);
 /* weight: (N, K) f32, rounded to bf16 (nearest even). Identical result to gemm_bf16_pack on the rounded bits. */
 int  gemm_bf16_pack_f32(gemm_bf16_w *w, const float *weight, int N, int K);
 void gemm_bf16_free(gemm_bf16_w *w);
+/* Packs W_bf16 (or, when it is NULL, weight) as the two above, into w's buffer when it is large enough (w from an
+ * earlier pack or repack, or zeroed), else into a new one: a matrix packed piece after piece into one buffer. */
+int  gemm_bf16_repack(gemm_bf16_w *w, const uint16_t *W_bf16, const float *weight, int N, int K);
 
 /* Bytes of scratch that gemm_bf16 needs for T tokens of K features (enough for every path). */
 size_t gemm_bf16_scratch_bytes(int T, int K);
@@ -64,11 +67,15 @@ typedef struct gemm_bf16_out {
     float             *dst;  /* (T, N) for ADD_TO / SILU_MUL_TO. For SILU_MUL_TO it may be the y of an earlier
                               * output of the same call with the same N (the gate): outputs with equal N are
                               * computed in lockstep by the same threads, each gate tile before its up tile. */
+    int                ldy;  /* row stride of y and dst in floats (≥ N), 0 for N: columns of a wider matrix */
 } gemm_bf16_out;
 
 /* outs[0..n) (n ≤ GEMM_BF16_MAX_OUTS) from one input x (T, K): x is rounded to bf16 once, in one parallel
  * region. Each y equals what gemm_bf16 gives for its weight. scratch: gemm_bf16_scratch_bytes(T, K). Returns
- * 0, or -1 (nothing written) when the path is unsupported, n is too large or the Ks differ. */
+ * 0, or -1 (nothing written) when the path is unsupported, n is too large or the Ks differ. path may carry
+ * GEMM_BF16_X_ROUNDED: scratch already holds x rounded by the call before, with the same x, T, K, path and
+ * scratch (weights multiplied a piece at a time skip rounding x again). */
+#define GEMM_BF16_X_ROUNDED 0x100
 int gemm_bf16_multi(const float *x, int T, const gemm_bf16_out *outs, int n, void *scratch, int path);
 
 /* ---- the AVX-512 micro-kernel as building blocks (kernels/attention_bf16.c); AVX512_BF16 only ---- */

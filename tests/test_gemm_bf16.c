@@ -405,9 +405,9 @@ static void test_multi_fused(void) {
             const int th = ths[ti];
             omp_set_num_threads(th);
             memset(res, 0, 4 * n2); /* 0 + y = y exactly */
-            const gemm_bf16_out outs[3] = {{&wa, bias, ya, GEMM_BF16_STORE, NULL},
-                                           {&wb, NULL, yb, GEMM_BF16_SILU_MUL_TO, ya},
-                                           {&wc, NULL, yc, GEMM_BF16_ADD_TO, res}};
+            const gemm_bf16_out outs[3] = {{&wa, bias, ya, GEMM_BF16_STORE, NULL, 0},
+                                           {&wb, NULL, yb, GEMM_BF16_SILU_MUL_TO, ya, 0},
+                                           {&wc, NULL, yc, GEMM_BF16_ADD_TO, res, 0}};
             REQUIRE(multi(x, T, outs, 3, s, path) == 0, "multi");
             CHECK(tb_bitdiff(ya, ra, n1) == 0, "%s%s %d threads: fused SwiGLU differs from gemm + swiglu_poly",
                   emu ? "emu-" : "", gemm_bf16_path_name(path), th);
@@ -421,7 +421,7 @@ static void test_multi_fused(void) {
         memcpy(want, base, 4 * n2);
         add_inplace(want, rc, n2);
         memcpy(res, base, 4 * n2);
-        const gemm_bf16_out o = {&wc, NULL, yc, GEMM_BF16_ADD_TO, res};
+        const gemm_bf16_out o = {&wc, NULL, yc, GEMM_BF16_ADD_TO, res, 0};
         REQUIRE(multi(x, T, &o, 1, s, path) == 0, "multi");
         CHECK(tb_bitdiff(res, want, n2) == 0, "%s%s: fused residual add differs from add_inplace",
               emu ? "emu-" : "", gemm_bf16_path_name(path));
@@ -433,11 +433,50 @@ static void test_multi_fused(void) {
     /* outputs of different K are refused, nothing written */
     gemm_bf16_w w1, w2;
     REQUIRE(gemm_bf16_pack_f32(&w1, Wa, N1, K) == 0 && gemm_bf16_pack_f32(&w2, Wa, N1, K - 2) == 0, "pack");
-    const gemm_bf16_out bad[2] = {{&w1, NULL, ya, GEMM_BF16_STORE, NULL}, {&w2, NULL, yb, GEMM_BF16_STORE, NULL}};
+    const gemm_bf16_out bad[2] = {{&w1, NULL, ya, GEMM_BF16_STORE, NULL, 0}, {&w2, NULL, yb, GEMM_BF16_STORE, NULL, 0}};
     CHECK(gemm_bf16_multi(x, T, bad, 2, s, GEMM_BF16_AUTO) == -1, "mixed K accepted");
     gemm_bf16_free(&w1), gemm_bf16_free(&w2);
     free(x), free(Wa), free(Wb), free(Wc), free(bias), free(ra), free(rb), free(rc);
     free(ya), free(yb), free(yc), free(res), free(s);
+}
+
+/* A matrix multiplied a chunk of rows at a time, as the streamed linear does (src/model/linear.c): each chunk
+ * repacked into one buffer (gemm_bf16_repack), written into its columns of y (ldy = N), x rounded by the first
+ * chunk's call only (GEMM_BF16_X_ROUNDED): the bits of one call on the whole matrix, on every path, with chunks
+ * of rows that are not multiples of the 16-row panel and a last chunk smaller than the others. */
+static void test_chunked_rows(void) {
+    const int T = 37, K = 150, N = 100, CH = 40; /* chunks of 40, 40, 20 rows */
+    float *x = malloc(sizeof(float) * T * K), *W = malloc(sizeof(float) * N * K), *bias = malloc(sizeof(float) * N);
+    float *want = malloc(sizeof(float) * T * N), *got = malloc(sizeof(float) * T * N);
+    for (int i = 0; i < T * K; i++) x[i] = tb_unif() * 2;
+    for (int i = 0; i < N * K; i++) W[i] = tb_unif() * 0.1f;
+    for (int i = 0; i < N; i++) bias[i] = tb_unif();
+    void *s = malloc(gemm_bf16_scratch_bytes(T, K));
+    const int paths[] = {GEMM_BF16_SCALAR, GEMM_BF16_AVX2, GEMM_BF16_AVX512, -GEMM_BF16_AVX512};
+    for (int pi = 0; pi < 4; pi++) {
+        const int emu = paths[pi] < 0, path = emu ? -paths[pi] : paths[pi];
+        if (!emu && !gemm_bf16_path_supported(path)) continue;
+        int (*pack)(gemm_bf16_w *, const float *, int, int) = emu ? emu_gemm_bf16_pack_f32 : gemm_bf16_pack_f32;
+        int (*repack)(gemm_bf16_w *, const uint16_t *, const float *, int, int) =
+            emu ? emu_gemm_bf16_repack : gemm_bf16_repack;
+        void (*fr)(gemm_bf16_w *) = emu ? emu_gemm_bf16_free : gemm_bf16_free;
+        tb_ex_fn    ex = emu ? emu_gemm_bf16_ex : gemm_bf16_ex;
+        tb_multi_fn multi = emu ? emu_gemm_bf16_multi : gemm_bf16_multi;
+        gemm_bf16_w whole, chunk = {0};
+        REQUIRE(pack(&whole, W, N, K) == 0, "pack");
+        ex(want, x, &whole, bias, T, s, path);
+        memset(got, 0xff, sizeof(float) * T * N);
+        for (int n0 = 0; n0 < N; n0 += CH) {
+            const int n = N - n0 < CH ? N - n0 : CH;
+            REQUIRE(repack(&chunk, NULL, W + (size_t)n0 * K, n, K) == 0, "repack");
+            const gemm_bf16_out o = {&chunk, bias + n0, got + n0, GEMM_BF16_STORE, NULL, N};
+            REQUIRE(multi(x, T, &o, 1, s, n0 ? path | GEMM_BF16_X_ROUNDED : path) == 0, "multi");
+        }
+        CHECK(tb_bitdiff(got, want, (size_t)T * N) == 0, "%s%s: chunked rows differ from the whole matrix",
+              emu ? "emu-" : "", gemm_bf16_path_name(path));
+        fr(&whole), fr(&chunk);
+    }
+    free(x), free(W), free(bias), free(want), free(got), free(s);
 }
 
 /* swiglu_poly (the bf16 path's SwiGLU): the three SIMD levels give identical bits (odd lengths, tails,
@@ -475,6 +514,7 @@ int main(void) {
     RUN(test_deterministic_threads);
     RUN(test_nested_call);
     RUN(test_multi_fused);
+    RUN(test_chunked_rows);
     RUN(test_swiglu_poly);
     RUN(test_no_avx512_env);
     RUN(test_special_values);

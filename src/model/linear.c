@@ -79,6 +79,17 @@ static int pack_rows(const lmc_linear *l, int n0, int n, gemm_bf16_w *out) {
     return 0;
 }
 
+/* pack_rows into *chunk, whose buffer (a first call's: chunk zeroed, or that of a chunk at least as large) is
+ * reused: the streamed path packs chunk after chunk of rows into one buffer. bf16 and f32 weights only (others
+ * through pack_rows). */
+static int pack_rows_into(const lmc_linear *l, int n0, int n, gemm_bf16_w *chunk) {
+    const char *src = (const char *)l->w + (size_t)n0 * row_bytes(l);
+    if (l->dtype == LMC_BF16) return gemm_bf16_repack(chunk, (const uint16_t *)src, NULL, n, l->K);
+    if (l->dtype == LMC_F32) return gemm_bf16_repack(chunk, NULL, (const float *)src, n, l->K);
+    gemm_bf16_free(chunk);
+    return pack_rows(l, n0, n, chunk);
+}
+
 int lmc_linear_prepack(lmc_linear *l, lmc_err *err) {
     if (l->mode != LMC_LINEAR_BF16_STREAMED) return 0;
     if (pack_rows(l, 0, l->N, &l->packed))
@@ -200,26 +211,28 @@ int lmc_linear_init(lmc_linear *l, const lmc_tensor *w, const lmc_tensor *bias, 
     return lmc_linear_init_rows(l, w, bias, 0, N, K, mode, origin, err);
 }
 
-/* bf16 GEMM with the weight packed chunk by chunk: each chunk of rows is packed, multiplied into a (T, rows)
- * buffer and copied into its columns of y. The packing is the only extra work (one pass over the weight). */
+/* bf16 GEMM with the weight packed chunk by chunk: each chunk of rows is packed into one buffer (reused from chunk
+ * to chunk) and multiplied straight into its columns of y (row stride N); x is rounded to bf16 by the first chunk's
+ * call only. The packing is the only extra work (one pass over the weight); the bits are the packed path's. */
 static void apply_bf16_streamed(const lmc_linear *l, const float *x, float *y, int T) {
-    enum { ROWS = 1024 };
-    int rows = l->N < ROWS ? l->N : ROWS;
+    /* chunks of about CHUNK_BYTES packed (whole 16-row panels): fewer calls, each over enough rows to keep both
+     * threads busy to its end, at a buffer that stays small beside the activations */
+    const size_t CHUNK_BYTES = (size_t)16 << 20;
+    int rows = (int)(CHUNK_BYTES / lmc_linear_packed_bytes(16, l->K)) * 16;
+    if (rows < 256) rows = 256;
+    if (rows > l->N) rows = l->N;
     void *scratch = malloc(gemm_bf16_scratch_bytes(T, l->K));
-    float *yc = malloc(sizeof(float) * (size_t)T * rows);
-    /* O(T·(K + rows)): the model's memory check covers it; out of memory anyway → the program's handler (lmc.h) */
-    if (!scratch || !yc)
-        lmc_oom(gemm_bf16_scratch_bytes(T, l->K) + sizeof(float) * (size_t)T * rows, "a bf16 GEMM's scratch and output chunk");
+    /* O(T·K) + CHUNK_BYTES: the model's memory check covers it; out of memory anyway → the program's handler (lmc.h) */
+    if (!scratch) lmc_oom(gemm_bf16_scratch_bytes(T, l->K), "a bf16 GEMM's scratch");
+    gemm_bf16_w chunk = {0};
     for (int n0 = 0; n0 < l->N; n0 += rows) {
         int n = l->N - n0 < rows ? l->N - n0 : rows;
-        gemm_bf16_w wc;
-        if (pack_rows(l, n0, n, &wc)) lmc_oom(lmc_linear_packed_bytes(n, l->K), "a chunk of packed bf16 weight rows");
-        gemm_bf16(yc, x, &wc, l->bias ? l->bias + n0 : NULL, T, scratch);
-        gemm_bf16_free(&wc);
-#pragma omp parallel for schedule(static)
-        for (int t = 0; t < T; t++) memcpy(y + (size_t)t * l->N + n0, yc + (size_t)t * n, sizeof(float) * (size_t)n);
+        if (pack_rows_into(l, n0, n, &chunk))
+            lmc_oom(lmc_linear_packed_bytes(rows, l->K), "a chunk of packed bf16 weight rows");
+        const gemm_bf16_out o = {&chunk, l->bias ? l->bias + n0 : NULL, y + n0, GEMM_BF16_STORE, NULL, l->N};
+        gemm_bf16_multi(x, T, &o, 1, scratch, n0 == 0 ? GEMM_BF16_AUTO : GEMM_BF16_AUTO | GEMM_BF16_X_ROUNDED);
     }
-    free(yc);
+    gemm_bf16_free(&chunk);
     free(scratch);
 }
 
@@ -304,7 +317,7 @@ void lmc_linear_apply_n(const lmc_linear *const *ls, int n, const float *x, floa
         return;
     }
     gemm_bf16_out outs[GEMM_BF16_MAX_OUTS];
-    for (int i = 0; i < n; i++) outs[i] = (gemm_bf16_out){&ls[i]->packed, ls[i]->bias, ys[i], GEMM_BF16_STORE, NULL};
+    for (int i = 0; i < n; i++) outs[i] = (gemm_bf16_out){&ls[i]->packed, ls[i]->bias, ys[i], GEMM_BF16_STORE, NULL, 0};
     apply_multi(ls[0], outs, n, x, T, scratch);
 }
 
@@ -324,8 +337,8 @@ void lmc_linear_apply_swiglu(const lmc_linear *gate, const lmc_linear *up, const
         lmc_swiglu(gate, h, tmp, (size_t)T * gate->N);
         return;
     }
-    const gemm_bf16_out outs[2] = {{&gate->packed, gate->bias, h, GEMM_BF16_STORE, NULL},
-                                   {&up->packed, up->bias, tmp, GEMM_BF16_SILU_MUL_TO, h}};
+    const gemm_bf16_out outs[2] = {{&gate->packed, gate->bias, h, GEMM_BF16_STORE, NULL, 0},
+                                   {&up->packed, up->bias, tmp, GEMM_BF16_SILU_MUL_TO, h, 0}};
     apply_multi(gate, outs, 2, x, T, scratch);
 }
 
@@ -340,7 +353,7 @@ void lmc_linear_apply_add(const lmc_linear *l, const float *x, float *res, float
         add_inplace(res, tmp, (size_t)T * l->N);
         return;
     }
-    const gemm_bf16_out o = {&l->packed, l->bias, tmp, GEMM_BF16_ADD_TO, res};
+    const gemm_bf16_out o = {&l->packed, l->bias, tmp, GEMM_BF16_ADD_TO, res, 0};
     apply_multi(l, &o, 1, x, T, scratch);
 }
 
