@@ -30,14 +30,11 @@ static int32_t last_cp(const char *s, size_t end, size_t *start) {
     return -1;
 }
 
-/* Python's isspace of an ASCII byte. */
-static int ascii_space(unsigned char c) { return c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f); }
-
 void corpus_strip(const char *s, size_t len, size_t *b, size_t *e) {
     size_t i = 0, j = len;
     const unsigned char *u = (const unsigned char *)s;
-    while (i < j && u[i] < 0x80 && ascii_space(u[i])) i++; /* ASCII ends at once: the common case */
-    while (j > i && u[j - 1] < 0x80 && ascii_space(u[j - 1])) j--;
+    while (i < j && u[i] < 0x80 && corpus_py_space(u[i])) i++; /* ASCII ends at once: the common case */
+    while (j > i && u[j - 1] < 0x80 && corpus_py_space(u[j - 1])) j--;
     if (i < j && u[i] < 0x80 && u[j - 1] < 0x80) {
         *b = i, *e = j;
         return;

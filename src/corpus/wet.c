@@ -245,9 +245,9 @@ static void keep_lines(wet_run *r, const wet_file *f, const wet_record *rec, out
     d->keep = d->lines > 0 && d->lines > excluded;
 }
 
-/* Every line's hash and dedup verdict, then each document's kept lines (keep_lines). two-pass: kept when its hash is in this document only, the first copy
- * (claimed: no other document can claim that hash, so threads do not race for it); keep-first: the set's index,
- * claimed afterwards in document order. */
+/* Every line's hash and dedup verdict, then each document's kept lines (keep_lines). two-pass: kept when its
+ * hash is in this document only, the first copy (claimed: no other document can claim that hash, so threads do
+ * not race for it); keep-first: the set's index, claimed afterwards in document order. */
 static void judge_lines(wet_run *r, const wet_file *f, const size_t *idx, out_doc *d, size_t n) {
     lmc_dedup_mode mode = r->o->dedup;
 #pragma omp parallel

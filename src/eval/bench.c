@@ -350,13 +350,10 @@ static size_t drop_requantized(const lmc_model *m, int fd) {
             continue;
         char name[200];
         snprintf(name, sizeof name, "%s.weight", e->name);
-        for (size_t j = 0; j < lmc_weights_count(m->w); j++) {
-            const lmc_tensor *t = lmc_weights_at(m->w, j);
-            if (strcmp(t->name, name)) continue;
-            off_t at = (off_t)(8 + hlen + (size_t)((const char *)t->data - base));
-            if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, at, (off_t)t->nbytes) == 0)
-                dropped += t->nbytes;
-        }
+        const lmc_tensor *t = lmc_weights_find(m->w, name);
+        if (!t) continue;
+        off_t at = (off_t)(8 + hlen + (size_t)((const char *)t->data - base));
+        if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, at, (off_t)t->nbytes) == 0) dropped += t->nbytes;
     }
     reset_peak_rss();
     return dropped;
