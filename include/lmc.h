@@ -231,6 +231,8 @@ typedef void (*lmc_progress_fn)(const lmc_progress *p, void *user);
 
 struct lmc_dist; /* the ranks of one MPI job sharing an evaluation (src/eval/dist.h) */
 
+#define LMC_SHARDS_MAX 1000000 /* lmc_eval_opts.shard_count */
+
 typedef struct lmc_eval_opts {
     int         block_size; /* W, default 1900 */
     int         stride;     /* S, default 512 */
@@ -249,7 +251,7 @@ typedef struct lmc_eval_opts {
     int         doc_stats;  /* 1: fill lmc_result.doc_stats (the caller frees it with lmc_result_free) */
     int         shard_index;  /* with shard_count > 0: compute only the windows k with k mod shard_count ==
                                * shard_index (0-based) and return a partial result (lmc_result.window_nll) */
-    int         shard_count;  /* 0: all windows */
+    int         shard_count;  /* 0: all windows; at most LMC_SHARDS_MAX */
     struct lmc_dist *dist;    /* NULL, or the job whose ranks share this evaluation: each computes its share of
                                * the windows not yet done; rank 0 alone gets the complete result and writes the
                                * per-window / per-document logs */

@@ -85,7 +85,7 @@ static int parse_shard(const char *v, int *index, int *count) {
     if (end == v || *end != '/') return -1;
     const char *b = end + 1;
     long n = strtol(b, &end, 10);
-    if (end == b || *end || i < 1 || n < 1 || n > 1000000 || i > n) return -1;
+    if (end == b || *end || i < 1 || n < 1 || n > LMC_SHARDS_MAX || i > n) return -1;
     *index = (int)i - 1;
     *count = (int)n;
     return 0;

@@ -3,6 +3,7 @@
  * otherwise give a silent number). The only file that names the format's keys: see docs/results.md. */
 #include "eval/results.h"
 #include "common/util.h"
+#include "eval/windows.h"
 #include "gemm_i8.h"
 
 #include <math.h>
@@ -311,13 +312,27 @@ static int get_count(const cJSON *o, const char *key, size_t *v, const char *fil
 }
 
 /* <obj>.<key> (obj: "doc_stats", or a shard's "shard.documents"): an array of `n` numbers (counts when `count`) */
+/* ds[key] if it is an array of exactly n entries; else NULL with err. Called before sizing a buffer by a
+ * count read from the file, so a forged count fails here rather than in malloc. */
+static const cJSON *sized_array(const cJSON *ds, const char *obj, const char *key, size_t n, const char *file,
+                                const char *where, lmc_err *err) {
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(ds, key);
+    if (!cJSON_IsArray(a)) {
+        lmc_fail(err, "%s: %s: %s.%s is missing or not an array", file, where, obj, key);
+        return NULL;
+    }
+    if ((size_t)cJSON_GetArraySize(a) != n) {
+        lmc_fail(err, "%s: %s: %s.%s has %d entries for %zu documents", file, where, obj, key,
+                 cJSON_GetArraySize(a), n);
+        return NULL;
+    }
+    return a;
+}
+
 static int get_array(const cJSON *ds, const char *obj, const char *key, size_t n, int count, double *out,
                      const char *file, const char *where, lmc_err *err) {
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(ds, key);
-    if (!cJSON_IsArray(a)) return lmc_fail(err, "%s: %s: %s.%s is missing or not an array", file, where, obj, key);
-    if ((size_t)cJSON_GetArraySize(a) != n)
-        return lmc_fail(err, "%s: %s: %s.%s has %d entries for %zu documents", file, where, obj, key,
-                        cJSON_GetArraySize(a), n);
+    const cJSON *a = sized_array(ds, obj, key, n, file, where, err);
+    if (!a) return -1;
     size_t i = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, a) {
@@ -377,6 +392,7 @@ static int load_result(const cJSON *o, size_t idx, const char *file, lmc_corpus_
                              "lmc to add them", file, where);
     size_t n = c->docs;
     if (n == 0) return lmc_fail(err, "%s: %s: zero documents", file, where);
+    if (!sized_array(ds, "doc_stats", "nll", n, file, where, err)) return -1;
     double *nll = malloc(sizeof(double) * n * 5);
     c->doc = malloc(sizeof *c->doc * n);
     c->y = malloc(sizeof(double) * n);
@@ -573,6 +589,7 @@ static int shard_documents(const cJSON *result, const cJSON *sh, const char *pat
     for (size_t i = 0; i < s->n; i++)
         if (shard_window_parts(cJSON_GetArrayItem(pd, (int)i), cJSON_GetArrayItem(pb, (int)i), i, path, s, &cap, err))
             return -1;
+    if (!sized_array(ds, "shard.documents", "tokens", s->n_docs, path, s->data, err)) return -1;
     double *f = lmc_xmalloc(4 * s->n_docs * sizeof *f);
     int rc = get_doc_facts(ds, "shard.documents", s->n_docs, f, path, s->data, err);
     s->docs = lmc_xcalloc(s->n_docs, sizeof *s->docs);
@@ -594,8 +611,11 @@ int lmc_results_shard(const cJSON *result, const char *path, lmc_shard_record *s
                              "merge", path);
     s->data = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(result, "data"));
     if (!s->data) s->data = "?";
-    s->index = (int)num_or_nan(sh, "index");
-    s->count = (int)num_or_nan(sh, "count");
+    double index = num_or_nan(sh, "index"), count = num_or_nan(sh, "count");
+    if (!(count <= LMC_SHARDS_MAX && index <= count) || index != floor(index) || count != floor(count))
+        return lmc_fail(err, "%s: result for %s: shard %g of %g is not a shard number", path, s->data, index, count);
+    s->index = (int)index;
+    s->count = (int)count;
     double K = num_or_nan(result, "windows");
     if (!(K >= 1 && K < 1e12)) return lmc_fail(err, "%s: result for %s has no window count", path, s->data);
     s->windows = (size_t)K;
@@ -603,7 +623,16 @@ int lmc_results_shard(const cJSON *result, const char *path, lmc_shard_record *s
     s->forward_seconds = num_or_nan(result, "forward_seconds");
     s->window_tokens_per_s = num_or_nan(result, "window_tokens_per_s");
     s->resumed_windows = num_or_nan(result, "resumed_windows");
-    return shard_windows(sh, path, s, err) || shard_documents(result, sh, path, s, err) ? -1 : 0;
+    if (shard_windows(sh, path, s, err)) return -1;
+    /* A shard computes exactly the windows it owns (lmc_window_owner): a record holding others, or not all of its
+     * own, is damaged — and this bounds the plan's window count, which merge sizes its tables by, by the file. */
+    const size_t own = (size_t)s->index - 1, want = s->windows > own ? (s->windows - own - 1) / (size_t)s->count + 1 : 0;
+    size_t foreign = 0;
+    for (size_t i = 0; i < s->n; i++) foreign += (size_t)lmc_window_owner(s->k[i], s->count) != own;
+    if (foreign || s->n != want)
+        return lmc_fail(err, "%s: damaged shard record (%s: shard %d/%d of %zu windows must hold %zu of them)", path,
+                        s->data, s->index, s->count, s->windows, want);
+    return shard_documents(result, sh, path, s, err);
 }
 
 void lmc_shard_record_free(lmc_shard_record *s) {
