@@ -1,5 +1,7 @@
 /* bench_gemm.c — GEMM throughput at the TinyLlama-1.1B shapes: OpenBLAS cblas_sgemm (f32) against lmc's bf16
- * GEMM (kernels/gemm_bf16.c), the register-only f32 FMA and vdpbf16ps peaks of this machine, and a check that
+ * GEMM (kernels/gemm_bf16.c) and int8 GEMM on Q8_0 weights (kernels/gemm_i8.c, activations quantized in the
+ * timed call as the model does once per layer input), the register-only f32 FMA, vdpbf16ps and int8 (vpdpbusd,
+ * or vpmaddwd on AVX2) peaks of this machine, and a check that
  * OpenBLAS (OpenMP build) and lmc's own OpenMP regions do not slow each other down when they alternate.
  *
  *   build/bench/bench_gemm [--quick] [--keep-coretype] [--threads N] [--all-paths] [--collide-only]
@@ -13,7 +15,9 @@
  * that has AVX-512) would slow sgemm down, so unless --keep-coretype is given the program re-executes itself
  * with both removed and says so. It prints the OpenBLAS core it ends up with. */
 #include "cpu.h"
+#include "dequant.h"
 #include "gemm_bf16.h"
+#include "gemm_i8.h"
 #include "peak.h"
 #include "common/util.h"
 
@@ -94,6 +98,9 @@ typedef struct gemm_arg {
     const gemm_bf16_w *wb;
     void              *scratch;
     int                path;
+    const gemm_i8_w   *wi;       /* the Q8_0 weights */
+    void              *xi;       /* gemm_i8_x_bytes(T, K) */
+    int                i8_path;
 } gemm_arg;
 static void run_sgemm(void *p) {
     gemm_arg *a = p;
@@ -103,6 +110,15 @@ static void run_sgemm(void *p) {
 static void run_bf16(void *p) {
     gemm_arg *a = p;
     gemm_bf16_ex(a->y, a->x, a->wb, a->bias, a->T, a->scratch, a->path);
+}
+static void run_i8(void *p) {
+    gemm_arg *a = p;
+    gemm_i8_x xq;
+    gemm_i8_quantize(&xq, a->x, a->T, a->K, a->i8_path, a->xi);
+    if (gemm_i8(a->y, &xq, a->wi, a->bias) != 0) {
+        fprintf(stderr, "gemm_i8 failed\n");
+        exit(1);
+    }
 }
 static void run_alternate(void *p) {
     run_sgemm(p);
@@ -161,6 +177,14 @@ int main(int argc, char **argv) {
     else printf("; vdpbf16ps: not available on this CPU");
     printf(" (util %.0f%%%s)\n", 100 * g_worst_util, g_worst_util < 0.95 ? ", contended: too low" : "");
     const double bf_peak = auto_path == GEMM_BF16_AVX512 ? pbf : pf32; /* what the chosen path can reach */
+    const int    i8_path = gemm_i8_auto_path();
+    const int    i8_kind = i8_path == GEMM_I8_VNNI512 ? PEAK_DPBUSD : i8_path == GEMM_I8_VNNI256 ? PEAK_DPBUSD256
+                         : i8_path == GEMM_I8_AVX2    ? PEAK_MADDWD256 : -1;
+    g_worst_util = 1;
+    const double i8_peak = i8_kind < 0 ? 0 : peak_gflops(i8_kind, iters);
+    printf("int8 GEMM path %s; its peak (%s) %.0f GOP/s (util %.0f%%)\n", gemm_i8_path_name(i8_path),
+           i8_kind == PEAK_DPBUSD ? "vpdpbusd zmm" : i8_kind == PEAK_DPBUSD256 ? "vpdpbusd ymm" : "vpmaddwd ymm",
+           i8_peak, 100 * g_worst_util);
 
     /* shapes */
     const int    T = quick ? 256 : 1900, Tlm = quick ? 64 : 512;
@@ -171,12 +195,12 @@ int main(int argc, char **argv) {
     const int    nshape = sizeof shapes / sizeof shapes[0];
     const double min_s = quick ? 0.0 : 0.6;
     const int    min_reps = quick ? 1 : 3, max_reps = quick ? 1 : 20;
-    printf("\n%-8s %5s %6s %5s | %9s | %9s %6s %7s | %s\n", "shape", "T", "N", "K", "sgemm", "bf16", "x sgemm",
-           "of peak", "GFLOP/s, best of reps (mean)");
-    double tot_flop = 0, tot_s_sg = 0, tot_s_bf = 0;
+    printf("\n%-8s %5s %6s %5s | %9s | %9s %6s %7s | %9s %6s %7s | %s\n", "shape", "T", "N", "K", "sgemm", "bf16",
+           "x sgemm", "of peak", "int8 Q8_0", "x bf16", "of peak", "GFLOP/s or GOP/s, best of reps (mean)");
+    double tot_flop = 0, tot_s_sg = 0, tot_s_bf = 0, tot_s_i8 = 0;
     for (int si = 0; si < nshape; si++) {
         const shape *s = &shapes[si];
-        gemm_arg     a = {s->T, s->N, s->K, NULL, NULL, NULL, NULL, NULL, NULL, auto_path};
+        gemm_arg     a = {.T = s->T, .N = s->N, .K = s->K, .path = auto_path};
         a.x = rand_buf((size_t)s->T * s->K, 1.0f);
         a.W = rand_buf((size_t)s->N * s->K, 0.05f);
         a.y = malloc(sizeof(float) * (size_t)s->T * s->N);
@@ -189,19 +213,35 @@ int main(int argc, char **argv) {
         const double t_pack = lmc_now() - tp0;
         a.wb = &wb;
         a.scratch = malloc(gemm_bf16_scratch_bytes(s->T, s->K));
+        const size_t q8_row = (size_t)s->K / 32 * 34; /* Q8_0: an f16 scale and 32 int8 per block */
+        void        *q8 = malloc(q8_row * (size_t)s->N);
+        a.xi = malloc(gemm_i8_x_bytes(s->T, s->K));
+        if (!a.scratch || !q8 || !a.xi) {
+            fprintf(stderr, "out of memory\n");
+            return 1;
+        }
+        for (int n = 0; n < s->N; n++) lmc_quantize_q8_0(a.W + (size_t)n * s->K, (char *)q8 + n * q8_row, s->K);
+        const gemm_i8_w wi = {s->N, s->K, q8, q8_row, lmc_unpack_q8_0, 32, 0};
+        a.wi = &wi;
+        a.i8_path = i8_path;
         const double flop = 2.0 * s->T * s->N * s->K;
-        double       b_sg, b_bf;
+        double       b_sg, b_bf, b_i8;
         g_worst_util = 1;
         const double m_sg = time_reps(run_sgemm, &a, min_s, min_reps, max_reps, &b_sg);
         const double u_sg = g_worst_util;
         g_worst_util = 1;
         const double m_bf = time_reps(run_bf16, &a, min_s, min_reps, max_reps, &b_bf);
         const double u_bf = g_worst_util;
-        printf("%-8s %5d %6d %5d | %8.1f%c | %8.1f%c %6.2fx %6.0f%% | sgemm (%.1f) bf16 (%.1f); util %.0f%%/%.0f%%; "
-               "pack %.0f ms",
+        g_worst_util = 1;
+        const double m_i8 = time_reps(run_i8, &a, min_s, min_reps, max_reps, &b_i8);
+        const double u_i8 = g_worst_util;
+        printf("%-8s %5d %6d %5d | %8.1f%c | %8.1f%c %6.2fx %6.0f%% | %8.1f%c %6.2fx %6.0f%% | sgemm (%.1f) bf16 "
+               "(%.1f) int8 (%.1f); util %.0f%%/%.0f%%/%.0f%%; pack %.0f ms",
                s->name, s->T, s->N, s->K, flop / b_sg * 1e-9, u_sg < 0.95 ? '!' : ' ', flop / b_bf * 1e-9,
-               u_bf < 0.95 ? '!' : ' ', b_sg / b_bf, 100 * flop / b_bf * 1e-9 / bf_peak, flop / m_sg * 1e-9,
-               flop / m_bf * 1e-9, 100 * u_sg, 100 * u_bf, t_pack * 1e3);
+               u_bf < 0.95 ? '!' : ' ', b_sg / b_bf, 100 * flop / b_bf * 1e-9 / bf_peak, flop / b_i8 * 1e-9,
+               u_i8 < 0.95 ? '!' : ' ', b_bf / b_i8, i8_peak > 0 ? 100 * flop / b_i8 * 1e-9 / i8_peak : 0,
+               flop / m_sg * 1e-9, flop / m_bf * 1e-9, flop / m_i8 * 1e-9, 100 * u_sg, 100 * u_bf, 100 * u_i8,
+               t_pack * 1e3);
         if (all_paths && auto_path != GEMM_BF16_AVX2 && gemm_bf16_path_supported(GEMM_BF16_AVX2)) {
             double b_y;
             a.path = GEMM_BF16_AVX2;
@@ -213,21 +253,24 @@ int main(int argc, char **argv) {
         tot_flop += flop;
         tot_s_sg += b_sg;
         tot_s_bf += b_bf;
+        tot_s_i8 += b_i8;
         gemm_bf16_free(&wb);
-        free(a.x), free(a.W), free(a.y), free(a.scratch);
+        free(a.x), free(a.W), free(a.y), free(a.scratch), free(q8), free(a.xi);
     }
-    printf("%-8s %5s %6s %5s | %8.1f  | %8.1f  %6.2fx %6.0f%% | (FLOP-weighted over the shapes)\n", "all", "", "", "",
-           tot_flop / tot_s_sg * 1e-9, tot_flop / tot_s_bf * 1e-9, tot_s_sg / tot_s_bf,
-           100 * tot_flop / tot_s_bf * 1e-9 / bf_peak);
-    printf("(\"of peak\": of the %s peak measured above, %.0f GFLOP/s)\n",
-           auto_path == GEMM_BF16_AVX512 ? "vdpbf16ps" : "f32 FMA", bf_peak);
+    printf("%-8s %5s %6s %5s | %8.1f  | %8.1f  %6.2fx %6.0f%% | %8.1f  %6.2fx %6.0f%% | (FLOP-weighted over the "
+           "shapes)\n", "all", "", "", "", tot_flop / tot_s_sg * 1e-9, tot_flop / tot_s_bf * 1e-9, tot_s_sg / tot_s_bf,
+           100 * tot_flop / tot_s_bf * 1e-9 / bf_peak, tot_flop / tot_s_i8 * 1e-9, tot_s_bf / tot_s_i8,
+           i8_peak > 0 ? 100 * tot_flop / tot_s_i8 * 1e-9 / i8_peak : 0);
+    printf("(bf16 \"of peak\": of the %s peak measured above, %.0f GFLOP/s; int8: of the %.0f GOP/s int8 peak; int8 "
+           "is a different measurement: the weights and activations rounded to 8 bits)\n",
+           auto_path == GEMM_BF16_AVX512 ? "vdpbf16ps" : "f32 FMA", bf_peak, i8_peak);
 
 collide:
     /* OpenBLAS and lmc's OpenMP regions, alternating */
     printf("\nOpenBLAS (OpenMP build) and gemm_bf16 (OpenMP) alone and alternating, ms per call or pair:\n");
     const int cshape[][3] = {{512, 2048, 2048}, {64, 512, 512}};
     for (int ci = 0; ci < 2; ci++) {
-        gemm_arg a = {cshape[ci][0], cshape[ci][1], cshape[ci][2], NULL, NULL, NULL, NULL, NULL, NULL, auto_path};
+        gemm_arg a = {.T = cshape[ci][0], .N = cshape[ci][1], .K = cshape[ci][2], .path = auto_path};
         a.x = rand_buf((size_t)a.T * a.K, 1.0f);
         a.W = rand_buf((size_t)a.N * a.K, 0.05f);
         a.y = malloc(sizeof(float) * (size_t)a.T * a.N);

@@ -187,16 +187,48 @@ static panel_ref panel_at(const uint8_t *p, int K, int nsb) {
     return r;
 }
 
-/* Converts rows [n0, n0 + 16) of w into the panel at p; row: K + 2·nsb·4 bytes of scratch. */
-static void panel_fill(uint8_t *p, const gemm_i8_w *w, int n0, const float *bias, uint8_t *row) {
+/* Σ of 16 int8 values: psadbw (SSE2, in every x86-64) adds the 16 bytes as u8 = q + 128 (the sign bit flipped)
+ * into two 64-bit halves; the byte loop it replaces was 2/3 of the panel conversion's time. */
+static int sum16_i8(const int8_t *q) {
+    const __m128i u = _mm_xor_si128(_mm_loadu_si128((const __m128i *)q), _mm_set1_epi8((char)0x80));
+    const __m128i s = _mm_sad_epu8(u, _mm_setzero_si128());
+    return _mm_cvtsi128_si32(s) + _mm_extract_epi16(s, 4) - 16 * 128;
+}
+
+/* rows (16 rows of K int8, ld bytes apart) into the panel's k-quad layout, q[(k / 4)·64 + r·4 + k % 4]: 4 × 4
+ * dword transposes (SSE2), four rows' four k-quads at a time. K is a multiple of 32. */
+static void interleave_rows(int8_t *q, const int8_t *rows, size_t ld, int K) {
+    for (int r0 = 0; r0 < 16; r0 += 4) {
+        const int8_t *a = rows + (size_t)r0 * ld;
+        for (int k4 = 0; k4 < K / 4; k4 += 4) {
+            const __m128i x0 = _mm_loadu_si128((const __m128i *)(a + 4 * k4));
+            const __m128i x1 = _mm_loadu_si128((const __m128i *)(a + ld + 4 * k4));
+            const __m128i x2 = _mm_loadu_si128((const __m128i *)(a + 2 * ld + 4 * k4));
+            const __m128i x3 = _mm_loadu_si128((const __m128i *)(a + 3 * ld + 4 * k4));
+            const __m128i lo01 = _mm_unpacklo_epi32(x0, x1), lo23 = _mm_unpacklo_epi32(x2, x3);
+            const __m128i hi01 = _mm_unpackhi_epi32(x0, x1), hi23 = _mm_unpackhi_epi32(x2, x3);
+            int8_t *o = q + (size_t)k4 * 64 + r0 * 4;
+            _mm_storeu_si128((__m128i *)o, _mm_unpacklo_epi64(lo01, lo23));
+            _mm_storeu_si128((__m128i *)(o + 64), _mm_unpackhi_epi64(lo01, lo23));
+            _mm_storeu_si128((__m128i *)(o + 128), _mm_unpacklo_epi64(hi01, hi23));
+            _mm_storeu_si128((__m128i *)(o + 192), _mm_unpackhi_epi64(hi01, hi23));
+        }
+    }
+}
+
+/* Bytes of scratch panel_fill needs: the 16 rows unpacked, then one row's scales. */
+static size_t fill_scratch_bytes(int K, int nsb) { return 16 * align64((size_t)K) + align64(2 * sizeof(float) * nsb); }
+
+/* Converts rows [n0, n0 + 16) of w into the panel at p, through fill_scratch_bytes of scratch at rows. */
+static void panel_fill(uint8_t *p, const gemm_i8_w *w, int n0, const float *bias, uint8_t *rows) {
     const int K = w->K, nsb = K / w->sub;
-    int8_t *q = (int8_t *)p;
+    const size_t ld = align64((size_t)K);
     int32_t *corr = (int32_t *)(p + (size_t)K * 16);
     float *dw = (float *)(corr + (size_t)nsb * 16), *mw = dw + (size_t)nsb * 16, *bs = mw + (size_t)nsb * 16;
-    int8_t *rq = (int8_t *)row;
-    float *rd = (float *)(row + align64((size_t)K)), *rm = rd + nsb;
+    float *rd = (float *)(rows + 16 * ld), *rm = rd + nsb;
     for (int r = 0; r < 16; r++) {
         const int n = n0 + r;
+        int8_t *rq = (int8_t *)rows + (size_t)r * ld;
         if (n < w->N) {
             memset(rm, 0, sizeof(float) * (size_t)nsb);
             w->unpack((const uint8_t *)w->data + (size_t)n * w->row_bytes, rq, rd, rm, K);
@@ -204,16 +236,16 @@ static void panel_fill(uint8_t *p, const gemm_i8_w *w, int n0, const float *bias
             memset(rq, 0, (size_t)K);
             memset(rd, 0, sizeof(float) * 2 * (size_t)nsb);
         }
-        for (int k4 = 0; k4 < K / 4; k4++) memcpy(q + (size_t)k4 * 64 + r * 4, rq + 4 * k4, 4);
         for (int b = 0; b < nsb; b++) {
             int s = 0;
-            for (int j = 0; j < w->sub; j++) s += rq[b * w->sub + j];
+            for (int j = 0; j < w->sub; j += 16) s += sum16_i8(rq + b * w->sub + j);
             corr[b * 16 + r] = -128 * s;
             dw[b * 16 + r] = rd[b];
             mw[b * 16 + r] = rm[b];
         }
         bs[r] = bias && n < w->N ? bias[n] : 0.0f;
     }
+    interleave_rows((int8_t *)p, (const int8_t *)rows, ld, K);
 }
 
 /* What a micro-kernel reads besides its panels: the activations, and where its outputs go. */
@@ -257,55 +289,62 @@ static void tile_c_panel(const tile_ctx *c, const uint8_t *P, int n0, int rows, 
 
 /* ---- kernels: AVX2 (int16 products by vpmaddwd) ----
  * Half a panel (8 rows) × YT tokens: a k-quad of 8 rows is 32 bytes, sign-extended as two ymm of 4 rows × 4
- * int16; a token's 4 activations (int16) are broadcast as one qword, so lane pair (2i, 2i+1) holds row i's two
- * pair sums; vphaddd + vpermq then give the 8 rows in order. 3 tokens: 6 + 3 accumulators, 2 weights, 1 x. */
-#define YT 3
+ * int16 (once per k-quad for all YT tokens); a token's 4 activations (int16) are broadcast as one qword, so lane
+ * pair (2i, 2i+1) holds row i's two pair sums; vphaddd + vpermq then give the 8 rows in order. 2·YT int32
+ * accumulators, 2 weights, 1 x: 15 of AVX2's 16 ymm; the f32 sums stay in out (L1), updated once per sub-block. */
+#define YT 6
 #define Y_TARGET __attribute__((target("avx2,fma")))
 
 Y_TARGET I8_INLINE void tile_avx2_n(const tile_ctx *c, const uint8_t *P, int half, int t0, const int NT, const int SUB,
                                     const int MIN, float out[][16]) {
     const panel_ref p = panel_at(P, c->K, c->nsb);
     const int nb = c->K / GEMM_I8_QK;
-    __m256 fa[YT];
+    const size_t K = (size_t)c->K;
+    const int16_t *xq = (const int16_t *)c->xq->q + (size_t)t0 * K;
+    const float *xd = c->xq->d + (size_t)t0 * nb, *xs = c->xq->ds + (size_t)t0 * nb;
     #pragma GCC unroll 8
-    for (int t = 0; t < NT; t++) fa[t] = _mm256_setzero_ps();
+    for (int t = 0; t < NT; t++) _mm256_storeu_ps(out[t] + half * 8, _mm256_setzero_ps());
     for (int b = 0; b < c->nsb; b++) {
         __m256i ia[YT][2];
         #pragma GCC unroll 8
         for (int t = 0; t < NT; t++) ia[t][0] = ia[t][1] = _mm256_setzero_si256();
         const int k0 = b * SUB;
-#pragma GCC unroll 1 /* unrolled, GCC interleaves the quads' products and spills them */
+        const int8_t *wq = p.q + (size_t)k0 * 16 + half * 32;
+#pragma GCC unroll 2
         for (int g = 0; g < SUB / 4; g++) {
-            const int8_t *wq = p.q + (size_t)(k0 / 4 + g) * 64 + half * 32;
-            const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wq));
-            const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wq + 16)));
-#pragma GCC unroll 4
+            const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wq + g * 64)));
+            const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wq + g * 64 + 16)));
+#pragma GCC unroll 8
             for (int t = 0; t < NT; t++) {
                 long long a4;
-                memcpy(&a4, (const int16_t *)c->xq->q + (size_t)(t0 + t) * c->K + k0 + 4 * g, 8);
+                memcpy(&a4, xq + t * K + k0 + 4 * g, 8);
                 const __m256i a = _mm256_set1_epi64x(a4);
-                ia[t][0] = _mm256_add_epi32(ia[t][0], _mm256_madd_epi16(w0, a));
-                ia[t][1] = _mm256_add_epi32(ia[t][1], _mm256_madd_epi16(w1, a));
+                ia[t][0] = _mm256_add_epi32(_mm256_madd_epi16(w0, a), ia[t][0]);
+                ia[t][1] = _mm256_add_epi32(_mm256_madd_epi16(w1, a), ia[t][1]);
+                /* keeps GCC from hoisting every token's broadcast and product ahead of the adds, which
+                 * needs more than 16 registers and spilled the accumulators to the stack */
+                __asm__("" : "+x"(ia[t][0]), "+x"(ia[t][1]));
             }
         }
         const __m256 dw = _mm256_loadu_ps(p.dw + b * 16 + half * 8);
         const int xb = xblock(b, SUB);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int t = 0; t < NT; t++) {
             const __m256i s = _mm256_permute4x64_epi64(_mm256_hadd_epi32(ia[t][0], ia[t][1]), 0xD8);
-            const __m256 sc = _mm256_mul_ps(dw, _mm256_set1_ps(c->xq->d[(size_t)(t0 + t) * nb + xb]));
-            fa[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), sc, fa[t]);
+            const __m256 sc = _mm256_mul_ps(dw, _mm256_set1_ps(xd[(size_t)t * nb + xb]));
+            __m256 f = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), sc, _mm256_loadu_ps(out[t] + half * 8));
             if (MIN)
-                fa[t] = _mm256_fmadd_ps(_mm256_loadu_ps(p.mw + b * 16 + half * 8),
-                                        _mm256_set1_ps(c->xq->ds[(size_t)(t0 + t) * nb + xb]), fa[t]);
+                f = _mm256_fmadd_ps(_mm256_loadu_ps(p.mw + b * 16 + half * 8), _mm256_set1_ps(xs[(size_t)t * nb + xb]),
+                                    f);
+            _mm256_storeu_ps(out[t] + half * 8, f);
         }
     }
     const __m256 bias = _mm256_loadu_ps(p.bias + half * 8);
     #pragma GCC unroll 8
-    for (int t = 0; t < NT; t++) _mm256_storeu_ps(out[t] + half * 8, _mm256_add_ps(fa[t], bias));
+    for (int t = 0; t < NT; t++) _mm256_storeu_ps(out[t] + half * 8, _mm256_add_ps(_mm256_loadu_ps(out[t] + half * 8), bias));
 }
 
-/* One kernel per (tokens, sub-block, offsets) the calls need: full groups of YT tokens and single ones. */
+/* One kernel per (tokens, sub-block, offsets) the calls need. */
 #define I8_VARIANTS(KERNEL, NT, ...)                                                                              \
     do {                                                                                                          \
         if (c->sub == 16) KERNEL(__VA_ARGS__, NT, 16, 0, out);                                                    \
@@ -313,14 +352,19 @@ Y_TARGET I8_INLINE void tile_avx2_n(const tile_ctx *c, const uint8_t *P, int hal
         else KERNEL(__VA_ARGS__, NT, 32, 0, out);                                                                 \
     } while (0)
 
+/* Full groups of YT tokens, then the rest (fewer than YT) in one call of as many. */
 Y_TARGET static void tile_avx2_panel(const tile_ctx *c, const uint8_t *P, int n0, int rows, int t0, int nt) {
     float out[YT][16];
     for (int t = t0; t < t0 + nt;) {
-        const int n = t0 + nt - t >= YT ? YT : 1;
-        for (int half = 0; half < 2; half++) {
-            if (n == YT) I8_VARIANTS(tile_avx2_n, YT, c, P, half, t);
-            else I8_VARIANTS(tile_avx2_n, 1, c, P, half, t);
-        }
+        const int n = t0 + nt - t >= YT ? YT : t0 + nt - t;
+        for (int half = 0; half < 2; half++) switch (n) {
+            case 6: I8_VARIANTS(tile_avx2_n, 6, c, P, half, t); break;
+            case 5: I8_VARIANTS(tile_avx2_n, 5, c, P, half, t); break;
+            case 4: I8_VARIANTS(tile_avx2_n, 4, c, P, half, t); break;
+            case 3: I8_VARIANTS(tile_avx2_n, 3, c, P, half, t); break;
+            case 2: I8_VARIANTS(tile_avx2_n, 2, c, P, half, t); break;
+            default: I8_VARIANTS(tile_avx2_n, 1, c, P, half, t); break;
+            }
         for (int j = 0; j < n; j++) store_row(c, t + j, n0, rows, out[j]);
         t += n;
     }
@@ -513,7 +557,7 @@ int gemm_i8(float *y, const gemm_i8_x *xq, const gemm_i8_w *w, const float *bias
                        : path == GEMM_I8_AVX2    ? tile_avx2
                                                  : tile_c;
     const int nsb = K / w->sub, npan = (w->N + 15) / 16;
-    const size_t pb = align64(panel_bytes(K, nsb)), rowb = align64((size_t)K) + align64(2 * sizeof(float) * nsb);
+    const size_t pb = align64(panel_bytes(K, nsb)), rowb = fill_scratch_bytes(K, nsb);
     int ch = (int)(GEMM_I8_PANEL_BYTES / pb);
     ch = ch < 1 ? 1 : ch > 16 ? 16 : ch;
     const int nchunks = (npan + ch - 1) / ch;
@@ -525,11 +569,11 @@ int gemm_i8(float *y, const gemm_i8_x *xq, const gemm_i8_w *w, const float *bias
     const tile_ctx c = {xq, K, nsb, w->sub, w->has_min, w->N, y};
 #pragma omp parallel num_threads(nth)
     {
-        uint8_t *mine = scratch + per * (size_t)omp_get_thread_num(), *row = mine + (size_t)ch * pb;
+        uint8_t *mine = scratch + per * (size_t)omp_get_thread_num(), *rows = mine + (size_t)ch * pb;
 #pragma omp for schedule(dynamic, 1)
         for (int ci = 0; ci < nchunks; ci++) {
             const int p0 = ci * ch, np = npan - p0 < ch ? npan - p0 : ch;
-            for (int j = 0; j < np; j++) panel_fill(mine + (size_t)j * pb, w, (p0 + j) * 16, bias, row);
+            for (int j = 0; j < np; j++) panel_fill(mine + (size_t)j * pb, w, (p0 + j) * 16, bias, rows);
             for (int t0 = 0; t0 < T; t0 += SWEEP) {
                 const int nt = T - t0 < SWEEP ? T - t0 : SWEEP;
                 for (int j = 0; j < np; j += 2) /* panel pairs (the AVX-512 kernel's unit), a last one alone */

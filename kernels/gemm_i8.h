@@ -16,7 +16,7 @@
  *
  * Per call, each thread converts up to GEMM_I8_PANEL_BYTES of weight rows at a time into row-interleaved int8
  * panels of 16 rows (its own scratch, malloc'ed per call: the weights are never copied whole), and runs every
- * token over them. */
+ * token over them; besides the panels it holds 16 unpacked rows (16·K bytes) while converting. */
 #ifndef LMC_GEMM_I8_H
 #define LMC_GEMM_I8_H
 
