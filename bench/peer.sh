@@ -28,7 +28,7 @@
 # prompt-processing figure (tokens/s over a W-token batch into an empty cache) and lmc's window-tokens/s
 # (one W-token window per forward, scoring included) measure the same work: one causal forward of W tokens.
 #
-# Environment: PEER_DIR (default /tmp/lmc-peer), PEER_LAYERS (22), PEER_DTYPES ("f32 bf16"), PEER_BLOCK (1900),
+# Environment: PEER_DIR (default /tmp/lmc-peer), PEER_LAYERS (22), PEER_DTYPES ("f32 bf16 q8_0 q4_k_m"), PEER_BLOCK (1900),
 # PEER_THREADS (2), PEER_WINDOWS (lmc windows per run, 3), PEER_REPS (llama-bench -r; its default when unset),
 # PEER_ROUNDS (alternations, 1), PEER_JOBS (build jobs, default nproc), LMC (the lmc binary, default ./lmc, built
 # with `make lmc` when absent). The one argument `build` stops after phase 3, `gguf` after phase 4.
