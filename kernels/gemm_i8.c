@@ -353,6 +353,7 @@ Y_TARGET I8_INLINE void tile_avx2_n(const tile_ctx *c, const uint8_t *P, int hal
     } while (0)
 
 /* Full groups of YT tokens, then the rest (fewer than YT) in one call of as many. */
+_Static_assert(YT == 6, "tile_avx2_panel's switch has a case for each of 1..YT tokens");
 Y_TARGET static void tile_avx2_panel(const tile_ctx *c, const uint8_t *P, int n0, int rows, int t0, int nt) {
     float out[YT][16];
     for (int t = t0; t < t0 + nt;) {
