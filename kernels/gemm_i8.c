@@ -295,6 +295,14 @@ static void tile_c_panel(const tile_ctx *c, const uint8_t *P, int n0, int rows, 
 #define YT 6
 #define Y_TARGET __attribute__((target("avx2,fma")))
 
+/* acc + p, added in acc's own register. Written as vpaddd in asm because GCC, given _mm256_add_epi32, hoisted every
+ * token's broadcast and product ahead of the adds (more than 16 registers: the accumulators spilled to the stack)
+ * and, kept from that, still added into a temporary and copied it back each k-quad (a third more instructions). */
+Y_TARGET I8_INLINE __m256i y_add_into(__m256i acc, __m256i p) {
+    __asm__("vpaddd %1, %0, %0" : "+x"(acc) : "x"(p));
+    return acc;
+}
+
 Y_TARGET I8_INLINE void tile_avx2_n(const tile_ctx *c, const uint8_t *P, int half, int t0, const int NT, const int SUB,
                                     const int MIN, float out[][16]) {
     const panel_ref p = panel_at(P, c->K, c->nsb);
@@ -319,11 +327,8 @@ Y_TARGET I8_INLINE void tile_avx2_n(const tile_ctx *c, const uint8_t *P, int hal
                 long long a4;
                 memcpy(&a4, xq + t * K + k0 + 4 * g, 8);
                 const __m256i a = _mm256_set1_epi64x(a4);
-                ia[t][0] = _mm256_add_epi32(_mm256_madd_epi16(w0, a), ia[t][0]);
-                ia[t][1] = _mm256_add_epi32(_mm256_madd_epi16(w1, a), ia[t][1]);
-                /* keeps GCC from hoisting every token's broadcast and product ahead of the adds, which
-                 * needs more than 16 registers and spilled the accumulators to the stack */
-                __asm__("" : "+x"(ia[t][0]), "+x"(ia[t][1]));
+                ia[t][0] = y_add_into(ia[t][0], _mm256_madd_epi16(w0, a));
+                ia[t][1] = y_add_into(ia[t][1], _mm256_madd_epi16(w1, a));
             }
         }
         const __m256 dw = _mm256_loadu_ps(p.dw + b * 16 + half * 8);
