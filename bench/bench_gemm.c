@@ -20,6 +20,7 @@
 #include "gemm_i8.h"
 #include "peak.h"
 #include "common/util.h"
+#include "model/weights.h"
 
 #include <cblas.h>
 #include <immintrin.h>
@@ -178,12 +179,11 @@ int main(int argc, char **argv) {
     printf(" (util %.0f%%%s)\n", 100 * g_worst_util, g_worst_util < 0.95 ? ", contended: too low" : "");
     const double bf_peak = auto_path == GEMM_BF16_AVX512 ? pbf : pf32; /* what the chosen path can reach */
     const int    i8_path = gemm_i8_auto_path();
-    const int    i8_kind = i8_path == GEMM_I8_VNNI512 ? PEAK_DPBUSD : i8_path == GEMM_I8_VNNI256 ? PEAK_DPBUSD256
-                         : i8_path == GEMM_I8_AVX2    ? PEAK_MADDWD256 : -1;
+    const char  *i8_kind_name;
+    const int    i8_kind = gemm_i8_peak_kind(i8_path, &i8_kind_name);
     g_worst_util = 1;
     const double i8_peak = i8_kind < 0 ? 0 : peak_gflops(i8_kind, iters);
-    printf("int8 GEMM path %s; its peak (%s) %.0f GOP/s (util %.0f%%)\n", gemm_i8_path_name(i8_path),
-           i8_kind == PEAK_DPBUSD ? "vpdpbusd zmm" : i8_kind == PEAK_DPBUSD256 ? "vpdpbusd ymm" : "vpmaddwd ymm",
+    printf("int8 GEMM path %s; its peak (%s) %.0f GOP/s (util %.0f%%)\n", gemm_i8_path_name(i8_path), i8_kind_name,
            i8_peak, 100 * g_worst_util);
 
     /* shapes */
@@ -213,7 +213,8 @@ int main(int argc, char **argv) {
         const double t_pack = lmc_now() - tp0;
         a.wb = &wb;
         a.scratch = malloc(gemm_bf16_scratch_bytes(s->T, s->K));
-        const size_t q8_row = (size_t)s->K / 32 * 34; /* Q8_0: an f16 scale and 32 int8 per block */
+        const lmc_type_traits *q8t = lmc_type_traits_of(LMC_Q8_0); /* the weight as a Q8_0 GGUF would hold it */
+        const size_t q8_row = (size_t)(s->K / q8t->block) * q8t->block_bytes;
         void        *q8 = malloc(q8_row * (size_t)s->N);
         a.xi = malloc(gemm_i8_x_bytes(s->T, s->K));
         if (!a.scratch || !q8 || !a.xi) {
@@ -221,7 +222,7 @@ int main(int argc, char **argv) {
             return 1;
         }
         for (int n = 0; n < s->N; n++) lmc_quantize_q8_0(a.W + (size_t)n * s->K, (char *)q8 + n * q8_row, s->K);
-        const gemm_i8_w wi = {s->N, s->K, q8, q8_row, lmc_unpack_q8_0, 32, 0};
+        const gemm_i8_w wi = {s->N, s->K, q8, q8_row, q8t->to_i8, q8t->i8_sub, q8t->i8_min};
         a.wi = &wi;
         a.i8_path = i8_path;
         const double flop = 2.0 * s->T * s->N * s->K;

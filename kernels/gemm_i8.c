@@ -18,6 +18,7 @@
 #include "gemm_i8.h"
 
 #include "cpu.h"
+#include "peak.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -32,6 +33,15 @@
 static const char *const PATH_NAMES[] = {"auto", "c", "avx2", "vnni256", "vnni512"};
 
 const char *gemm_i8_path_name(int path) { return path >= 0 && path <= GEMM_I8_VNNI512 ? PATH_NAMES[path] : "?"; }
+
+int gemm_i8_peak_kind(int path, const char **name) {
+    switch (path) {
+    case GEMM_I8_VNNI512: *name = "vpdpbusd"; return PEAK_DPBUSD;
+    case GEMM_I8_VNNI256: *name = "vpdpbusd (ymm, AVX-VNNI)"; return PEAK_DPBUSD256;
+    case GEMM_I8_AVX2: *name = "vpmaddwd (ymm)"; return PEAK_MADDWD256;
+    default: *name = "none"; return -1;
+    }
+}
 
 int gemm_i8_path_supported(int path) {
     switch (path) {

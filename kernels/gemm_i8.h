@@ -37,6 +37,9 @@ enum {
 int         gemm_i8_auto_path(void);          /* LMC_INT8_PATH if set and supported, else the best supported */
 int         gemm_i8_path_supported(int path); /* AUTO and C always */
 const char *gemm_i8_path_name(int path);      /* "c", "avx2", "vnni256", "vnni512" */
+/* The register-only peak (peak.h PEAK_*) a path's kernel is measured against, its instruction's name in *name;
+ * -1 for the plain C path (no peak). */
+int         gemm_i8_peak_kind(int path, const char **name);
 
 /* A weight sub-block run widened to int8: n values (a multiple of sub) of src → q (n), dw (n / sub), and, for a
  * type with offsets, mw (n / sub); src any alignment. */

@@ -393,9 +393,7 @@ static int peak_kind_of(lmc_compute compute, const char **kind, const char **pat
     if (compute == LMC_COMPUTE_INT8) {
         const int p = gemm_i8_auto_path();
         *path = gemm_i8_path_name(p);
-        *kind = p == GEMM_I8_VNNI512 ? "vpdpbusd" : p == GEMM_I8_VNNI256 ? "vpdpbusd (ymm, AVX-VNNI)" : "vpmaddwd (ymm)";
-        return p == GEMM_I8_VNNI512 ? PEAK_DPBUSD : p == GEMM_I8_VNNI256 ? PEAK_DPBUSD256
-             : p == GEMM_I8_AVX2    ? PEAK_MADDWD256 : -1;
+        return gemm_i8_peak_kind(p, kind);
     }
     return -1;
 }

@@ -311,7 +311,6 @@ static int get_count(const cJSON *o, const char *key, size_t *v, const char *fil
     return 0;
 }
 
-/* <obj>.<key> (obj: "doc_stats", or a shard's "shard.documents"): an array of `n` numbers (counts when `count`) */
 /* ds[key] if it is an array of exactly n entries; else NULL with err. Called before sizing a buffer by a
  * count read from the file, so a forged count fails here rather than in malloc. */
 static const cJSON *sized_array(const cJSON *ds, const char *obj, const char *key, size_t n, const char *file,
@@ -329,6 +328,7 @@ static const cJSON *sized_array(const cJSON *ds, const char *obj, const char *ke
     return a;
 }
 
+/* <obj>.<key> (obj: "doc_stats", or a shard's "shard.documents"): an array of `n` numbers (counts when `count`) */
 static int get_array(const cJSON *ds, const char *obj, const char *key, size_t n, int count, double *out,
                      const char *file, const char *where, lmc_err *err) {
     const cJSON *a = sized_array(ds, obj, key, n, file, where, err);
